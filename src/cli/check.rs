@@ -1,0 +1,54 @@
+//! `praxis check`: validate the config and report every problem at once.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Context;
+use crate::config::{Config, Problem};
+
+#[derive(Serialize)]
+struct Report<'a> {
+    config: String,
+    ok: bool,
+    communities: Vec<&'a str>,
+    problems: &'a [Problem],
+}
+
+/// Runs `praxis check`: exit 0 when clean, 1 with every problem listed.
+pub fn run(ctx: &Context) -> Result<ExitCode> {
+    let (config, problems) = Config::load_unchecked(&ctx.cli.config)?;
+    let slugs: Vec<&str> = config.communities.iter().map(|c| c.slug.as_str()).collect();
+    if ctx.out.json {
+        ctx.out.json(&Report {
+            config: ctx.cli.config.display().to_string(),
+            ok: problems.is_empty(),
+            communities: slugs,
+            problems: &problems,
+        })?;
+    } else if problems.is_empty() {
+        ctx.out.say(format!(
+            "{}: ok ({} {}: {})",
+            ctx.cli.config.display(),
+            slugs.len(),
+            if slugs.len() == 1 { "community" } else { "communities" },
+            slugs.join(", ")
+        ));
+    } else {
+        eprintln!(
+            "{}: {} problem{}",
+            ctx.cli.config.display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+        for p in &problems {
+            eprintln!("  {}: {}\n      fix: {}", p.key, p.message, p.fix);
+        }
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

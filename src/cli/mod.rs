@@ -1,0 +1,181 @@
+//! The command line: clap definitions, one file per command group, and the
+//! shared context (config, database, output format) they run in.
+//!
+//! Every listing and status command takes `--json` and prints a JSON array or
+//! object whose field names are the contract in DESIGN.md; otherwise a table.
+//! A command that changes state prints what it changed.
+
+mod check;
+mod init;
+mod members;
+mod output;
+mod pending;
+mod serve;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::store::Store;
+
+pub use output::Output;
+
+/// The whole command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "praxis",
+    version,
+    about = "A moderated mailing-list digest engine for communities of practice",
+    long_about = "praxis ingests a community's mail (IMAP IDLE, LMTP, an MTA pipe or an archive), \
+                  holds what needs a moderator, tracks queries to their Consolidated Reply, and \
+                  sends posts, digests and Consolidated Replies over SMTP. One binary is both the \
+                  daemon (`praxis serve`) and the moderators' command line.",
+    after_help = "Examples:\n  praxis init\n  praxis check\n  praxis members add alice@example.org --name 'Alice Rao' -c health\n  praxis queue --json\n\nExit codes: 0 ok, 1 error, 2 usage; `praxis ingest`: 75 retry later, 65 unparseable (kept)."
+)]
+pub struct Cli {
+    /// The config file.
+    #[arg(long, global = true, env = "PRAXIS_CONFIG", default_value = config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// Print JSON instead of a table (listing and status commands).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log format for the daemon's and commands' logs.
+    #[arg(long, global = true, value_parser = ["human", "json"], default_value = "human")]
+    pub log_format: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or upgrade the database and record the configured communities.
+    #[command(after_help = "Example:\n  praxis --config /etc/praxis/praxis.toml init")]
+    Init,
+    /// Validate the config: every problem, with its key and the fix.
+    #[command(after_help = "Example:\n  praxis check && systemctl reload praxis")]
+    Check,
+    /// Run the daemon: IMAP watchers, LMTP listener, scheduler, sender.
+    #[command(after_help = "Example:\n  PRAXIS_IMAP_PASSWORD=... praxis serve -v")]
+    Serve,
+    /// Run the whole flow on the embedded default, with no servers.
+    #[command(after_help = "Example:\n  praxis demo --dir /tmp/praxis-demo")]
+    Demo(pending::DemoArgs),
+    /// Ingest one message from standard input (for an MTA pipe).
+    #[command(after_help = "Example (Postfix alias):\n  health: \"|/usr/local/bin/praxis ingest -c health\"")]
+    Ingest(pending::IngestArgs),
+    /// Import mbox files or Maildirs as approved history.
+    #[command(after_help = "Example:\n  praxis import -c health ~/archives/health-2019.mbox ~/Maildir/.health")]
+    Import(pending::ImportArgs),
+    /// List, add, change, remove or import members.
+    #[command(subcommand)]
+    Members(members::MembersCommand),
+    /// Held posts, oldest first, with the reason held.
+    #[command(after_help = "Example:\n  praxis queue -c health")]
+    Queue(pending::QueueArgs),
+    /// One post: headers, text, thread, hold reason.
+    #[command(after_help = "Example:\n  praxis show 42")]
+    Show(pending::ShowArgs),
+    /// Approve held posts (ids or ranges like 12-20).
+    #[command(after_help = "Example:\n  praxis approve 12 14-16 --trust")]
+    Approve(pending::ApproveArgs),
+    /// Reject held posts; the author is told the reason.
+    #[command(after_help = "Example:\n  praxis reject 13 --reason 'Off topic for this community'")]
+    Reject(pending::RejectArgs),
+    /// Discard held posts silently.
+    #[command(after_help = "Example:\n  praxis discard 17 18")]
+    Discard(pending::PostsArgs),
+    /// Leave held posts for later.
+    #[command(after_help = "Example:\n  praxis defer 19")]
+    Defer(pending::PostsArgs),
+    /// Threads and queries.
+    #[command(after_help = "Example:\n  praxis threads -c health --queries --overdue")]
+    Threads(pending::ThreadsArgs),
+    /// Draft a query's Consolidated Reply in $EDITOR, or from a file.
+    #[command(after_help = "Example:\n  praxis consolidate 7\n  praxis consolidate 7 --from draft.md")]
+    Consolidate(pending::ConsolidateArgs),
+    /// Send a Consolidated Reply now or at a time.
+    #[command(after_help = "Example:\n  praxis publish 7 --at '2026-12-01 09:00'")]
+    Publish(pending::PublishArgs),
+    /// Preview or send a community's digest.
+    #[command(subcommand)]
+    Digest(pending::DigestCommand),
+    /// Outgoing messages and their deliveries.
+    #[command(after_help = "Example:\n  praxis outbox --failed")]
+    Outbox(pending::OutboxArgs),
+    /// Daemon health, queue depths, last sync per community.
+    #[command(after_help = "Example:\n  praxis status --json")]
+    Status,
+    /// Full-text search over posts and Consolidated Replies.
+    #[command(after_help = "Example:\n  praxis search 'mobile clinics' -c health")]
+    Search(pending::SearchArgs),
+    /// Print shell completions.
+    #[command(after_help = "Example:\n  praxis completions bash > /etc/bash_completion.d/praxis")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// What every command runs with.
+pub struct Context {
+    /// The parsed command line.
+    pub cli: Cli,
+    /// How to print.
+    pub out: Output,
+}
+
+impl Context {
+    /// Loads and checks the config named on the command line.
+    pub fn config(&self) -> Result<Config> {
+        Ok(Config::load(&self.cli.config)?)
+    }
+
+    /// Opens (and migrates) the configured database, recording the
+    /// configured communities.
+    pub fn store(&self, config: &Config) -> Result<Store> {
+        let path = config.database_path();
+        let mut store = Store::open(&path)?;
+        store
+            .sync_communities(config)
+            .with_context(|| format!("recording communities in {}", path.display()))?;
+        Ok(store)
+    }
+
+    /// Who is acting, for the audit log.
+    pub fn actor(&self) -> String {
+        std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "cli".to_string())
+    }
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let out = Output::new(cli.json, cli.quiet);
+    let ctx = Context { cli, out };
+    match &ctx.cli.command {
+        Command::Init => init::run(&ctx),
+        Command::Check => check::run(&ctx),
+        Command::Serve => serve::run(&ctx),
+        Command::Members(cmd) => members::run(&ctx, cmd),
+        Command::Status => status::run(&ctx),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "praxis", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        other => pending::run(other),
+    }
+}

@@ -1,0 +1,141 @@
+//! `praxis status`: daemon health, queue depths and last sync per community.
+//! Exits 1 when a running daemon reports a failing IMAP watcher, so it serves
+//! as a health check.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Context;
+use super::output::{local_time, rfc3339};
+use crate::digest::schedule::Schedule;
+use crate::store::now;
+
+/// A daemon heartbeat older than this means the daemon is not running.
+pub const HEARTBEAT_STALE_SECS: i64 = 90;
+
+#[derive(Serialize)]
+struct Status {
+    database: String,
+    database_size: u64,
+    schema_version: i64,
+    daemon: String,
+    communities: Vec<CommunityJson>,
+}
+
+#[derive(Serialize)]
+struct CommunityJson {
+    slug: String,
+    name: String,
+    members: i64,
+    imap_state: Option<String>,
+    imap_error: Option<String>,
+    last_sync: Option<String>,
+    held: i64,
+    open_queries: i64,
+    overdue_queries: i64,
+    outbox_pending: i64,
+    outbox_failed: i64,
+    next_digest_at: Option<String>,
+}
+
+/// Runs `praxis status`.
+pub fn run(ctx: &Context) -> Result<ExitCode> {
+    let config = ctx.config()?;
+    let store = ctx.store(&config)?;
+    let t = now();
+    let daemon_running = store
+        .health("daemon")?
+        .is_some_and(|h| h.state == "running" && t - h.updated_at <= HEARTBEAT_STALE_SECS);
+    let mut failing = false;
+    let mut rows = Vec::new();
+    for c in &config.communities {
+        let row = store.community(&c.slug)?;
+        let s = store.community_status(row.id)?;
+        let (imap_state, imap_error) = if c.imap.is_none() {
+            (None, None)
+        } else if !daemon_running {
+            (Some("not running".to_string()), None)
+        } else {
+            match store.health(&format!("imap:{}", c.slug))? {
+                Some(h) => {
+                    failing |= h.state == "failing";
+                    (Some(h.state), h.detail)
+                }
+                None => (Some("starting".to_string()), None),
+            }
+        };
+        let next_digest = Schedule::parse(&c.digest.schedule)
+            .ok()
+            .and_then(|s| s.next_after(chrono::Utc::now(), c.tz()))
+            .map(|d| d.timestamp());
+        rows.push((c, s, imap_state, imap_error, next_digest));
+    }
+
+    if ctx.out.json {
+        ctx.out.json(&Status {
+            database: store.path().display().to_string(),
+            database_size: store.file_size(),
+            schema_version: store.schema_version()?,
+            daemon: if daemon_running { "running" } else { "stopped" }.into(),
+            communities: rows
+                .into_iter()
+                .map(|(c, s, imap_state, imap_error, next)| CommunityJson {
+                    slug: c.slug.clone(),
+                    name: c.name.clone(),
+                    members: s.members,
+                    imap_state,
+                    imap_error,
+                    last_sync: s.last_sync.map(rfc3339),
+                    held: s.held,
+                    open_queries: s.open_queries,
+                    overdue_queries: s.overdue_queries,
+                    outbox_pending: s.outbox_pending,
+                    outbox_failed: s.outbox_failed,
+                    next_digest_at: next.map(rfc3339),
+                })
+                .collect(),
+        })?;
+    } else {
+        ctx.out.say(format!(
+            "database {} ({} KB, schema {}); daemon {}",
+            store.path().display(),
+            store.file_size() / 1024,
+            store.schema_version()?,
+            if daemon_running { "running" } else { "not running" }
+        ));
+        ctx.out.table(
+            &[
+                "community", "members", "imap", "last sync", "held", "open queries", "overdue",
+                "outbox pending", "failed", "next digest",
+            ],
+            rows.into_iter()
+                .map(|(c, s, imap_state, imap_error, next)| {
+                    let tz = c.tz();
+                    vec![
+                        c.slug.clone(),
+                        s.members.to_string(),
+                        match (imap_state, imap_error) {
+                            (None, _) => "-".into(),
+                            (Some(st), Some(e)) => format!("{st}: {e}"),
+                            (Some(st), None) => st,
+                        },
+                        s.last_sync.map(|x| local_time(x, tz)).unwrap_or_else(|| "never".into()),
+                        s.held.to_string(),
+                        s.open_queries.to_string(),
+                        s.overdue_queries.to_string(),
+                        s.outbox_pending.to_string(),
+                        s.outbox_failed.to_string(),
+                        next.map(|x| local_time(x, tz)).unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect(),
+        );
+    }
+    Ok(if failing {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,1162 @@
+//! TOML configuration: defaults, then the file, then `PRAXIS_*` environment
+//! variables; `check` reports every problem at once, each with its key path.
+//!
+//! Invariants:
+//! - No secret is ever read into `Config`: the file names an environment
+//!   variable (`*_env`) or a file (`*_file`), resolved only when needed by
+//!   [`Secret::resolve`].
+//! - An unknown key is a problem, never silently ignored.
+//! - Each section is deserialised on its own, so one bad value does not hide
+//!   the problems in the others.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::digest::schedule::Schedule;
+
+/// The config file used when neither `--config` nor `PRAXIS_CONFIG` is given.
+pub const DEFAULT_PATH: &str = "config/praxis.toml";
+
+/// The default config, compiled in: what `praxis demo` and the tests start from.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../config/praxis.toml");
+
+/// Environment variables that override one key each (the third layer).
+const ENV_OVERRIDES: &[(&str, &str, &str)] = &[
+    ("PRAXIS_DATABASE_PATH", "database", "path"),
+    ("PRAXIS_SMTP_HOST", "smtp", "host"),
+    ("PRAXIS_SMTP_PORT", "smtp", "port"),
+    ("PRAXIS_SMTP_TLS", "smtp", "tls"),
+    ("PRAXIS_SMTP_USERNAME", "smtp", "username"),
+    ("PRAXIS_SMTP_CONNECTIONS", "smtp", "connections"),
+    ("PRAXIS_LMTP_LISTEN", "lmtp", "listen"),
+];
+
+/// One problem found in a config, with where it is and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The key path, e.g. `community[health].policy.first_post`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to write instead.
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} (fix: {})", self.key, self.message, self.fix)
+    }
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error(
+        "cannot read config file {path}: {source}; pass --config PATH, set PRAXIS_CONFIG, or copy config/praxis.toml from the praxis source"
+    )]
+    Read {
+        /// The path tried.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file was read but has problems.
+    #[error("{} in {}:\n{}\nrun `praxis check` after fixing them", plural(problems.len(), "config problem"), path.display(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// Transport security for a client connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    /// Plain text: allowed only to loopback addresses for IMAP.
+    #[default]
+    None,
+    /// Plain connection upgraded with STARTTLS.
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+}
+
+/// Where a secret comes from: an environment variable or a file, never inline.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Secret {
+    /// The name of the environment variable holding it.
+    pub env: Option<String>,
+    /// A file whose first line is it.
+    pub file: Option<PathBuf>,
+}
+
+impl Secret {
+    /// Whether a source is configured at all.
+    pub fn is_configured(&self) -> bool {
+        self.env.is_some() || self.file.is_some()
+    }
+
+    /// Reads the secret now. `key` names the config key in errors; the
+    /// value never appears in an error.
+    pub fn resolve(&self, key: &str) -> Result<Option<String>, String> {
+        if let Some(var) = &self.env {
+            return match std::env::var(var) {
+                Ok(v) => Ok(Some(v)),
+                Err(_) => Err(format!(
+                    "{key}_env names the environment variable {var}, which is not set; export it before starting praxis"
+                )),
+            };
+        }
+        if let Some(path) = &self.file {
+            check_private_file(path).map_err(|e| format!("{key}_file: {e}"))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{key}_file: cannot read {}: {e}", path.display()))?;
+            return Ok(Some(text.lines().next().unwrap_or("").to_string()));
+        }
+        Ok(None)
+    }
+}
+
+/// Refuses a secret file that other users can read.
+pub fn check_private_file(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "{} is readable by other users (mode {:o}); run `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// The SQLite file, relative to the config file's folder.
+    pub path: PathBuf,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            path: "praxis.db".into(),
+        }
+    }
+}
+
+/// `[smtp]`: the relay everything is sent through.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmtpConfig {
+    /// Relay host name or address.
+    pub host: String,
+    /// Relay port.
+    pub port: u16,
+    /// Transport security to the relay.
+    pub tls: Tls,
+    /// Login name, when the relay wants authentication.
+    pub username: Option<String>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File holding the password (mode 0600).
+    pub password_file: Option<PathBuf>,
+    /// Concurrent SMTP connections.
+    pub connections: u32,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: Tls::None,
+            username: None,
+            password_env: None,
+            password_file: None,
+            connections: 4,
+        }
+    }
+}
+
+impl SmtpConfig {
+    /// Where the relay password comes from.
+    pub fn password(&self) -> Secret {
+        Secret {
+            env: self.password_env.clone(),
+            file: self.password_file.clone(),
+        }
+    }
+}
+
+/// `[lmtp]`: an LMTP listener the MTA delivers list mail to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LmtpConfig {
+    /// `127.0.0.1:8024`-style loopback address, or `unix:/path`.
+    pub listen: String,
+}
+
+/// `[community.imap]`: the mailbox a community's mail is read from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImapConfig {
+    /// Server host name or address.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Transport security; plain only to loopback.
+    pub tls: Tls,
+    /// Login name.
+    pub username: String,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File holding the password (mode 0600).
+    pub password_file: Option<PathBuf>,
+    /// The folder watched.
+    pub folder: String,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 993,
+            tls: Tls::Tls,
+            username: String::new(),
+            password_env: None,
+            password_file: None,
+            folder: "INBOX".into(),
+        }
+    }
+}
+
+impl ImapConfig {
+    /// Where the IMAP password comes from.
+    pub fn password(&self) -> Secret {
+        Secret {
+            env: self.password_env.clone(),
+            file: self.password_file.clone(),
+        }
+    }
+}
+
+/// First-post moderation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FirstPost {
+    /// A new member's first post waits for a moderator.
+    Hold,
+    /// New members post freely.
+    Accept,
+}
+
+/// What happens to a nonmember's post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Nonmember {
+    /// Held for a moderator.
+    Hold,
+    /// Refused with a notice.
+    Reject,
+    /// Dropped silently (kept in the database).
+    Discard,
+}
+
+/// What happens to attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Attachments {
+    /// Passed through.
+    Allow,
+    /// Removed from what is distributed (kept in the raw post).
+    Strip,
+    /// The post is held.
+    Hold,
+}
+
+/// `[community.policy]`: the posting policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicyConfig {
+    /// First-post moderation.
+    pub first_post: FirstPost,
+    /// Nonmembers' posts.
+    pub nonmember: Nonmember,
+    /// Hold everything.
+    pub emergency: bool,
+    /// Largest post accepted without a hold, in KB.
+    pub max_size_kb: u64,
+    /// Attachment policy.
+    pub attachments: Attachments,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            first_post: FirstPost::Hold,
+            nonmember: Nonmember::Hold,
+            emergency: false,
+            max_size_kb: 5120,
+            attachments: Attachments::Allow,
+        }
+    }
+}
+
+/// `[community.digest]`: when digests go out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DigestConfig {
+    /// `daily HH:MM`, `weekly DAY HH:MM` or a cron expression, in the community's time zone.
+    pub schedule: String,
+    /// Send early once this many posts have accrued.
+    pub max_posts: u32,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        Self {
+            schedule: "daily 07:00".into(),
+            max_posts: 50,
+        }
+    }
+}
+
+/// `[[community]]`: one list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommunityConfig {
+    /// Short name used on the command line and in the subject prefix.
+    pub slug: String,
+    /// Full name shown to people.
+    pub name: String,
+    /// The list's posting address.
+    pub address: String,
+    /// IANA time zone for deadlines and schedules.
+    pub timezone: String,
+    /// Working days a query has before its Consolidated Reply is due.
+    pub reply_within_working_days: u32,
+    /// Days that are not working days.
+    pub weekend: Vec<String>,
+    /// Dates (YYYY-MM-DD) that are not working days.
+    pub holidays: Vec<String>,
+    /// The IMAP mailbox, when the community is fed over IMAP.
+    pub imap: Option<ImapConfig>,
+    /// The posting policy.
+    pub policy: PolicyConfig,
+    /// The digest schedule.
+    pub digest: DigestConfig,
+}
+
+impl Default for CommunityConfig {
+    fn default() -> Self {
+        Self {
+            slug: String::new(),
+            name: String::new(),
+            address: String::new(),
+            timezone: "UTC".into(),
+            reply_within_working_days: 10,
+            weekend: vec!["sat".into(), "sun".into()],
+            holidays: Vec::new(),
+            imap: None,
+            policy: PolicyConfig::default(),
+            digest: DigestConfig::default(),
+        }
+    }
+}
+
+impl CommunityConfig {
+    /// The community's time zone; UTC when the name is invalid (which `check` reports).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// The local part and domain of the list address.
+    pub fn address_parts(&self) -> Option<(&str, &str)> {
+        split_address(&self.address)
+    }
+}
+
+/// A whole configuration.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Config {
+    /// The config file this came from (empty for the embedded default).
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// `[database]`.
+    pub database: DatabaseConfig,
+    /// `[smtp]`.
+    pub smtp: SmtpConfig,
+    /// `[lmtp]`, when praxis listens for LMTP.
+    pub lmtp: Option<LmtpConfig>,
+    /// Every `[[community]]`, in file order.
+    #[serde(rename = "community")]
+    pub communities: Vec<CommunityConfig>,
+}
+
+impl Config {
+    /// Reads and checks a config file; any problem is an error listing them all.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let (config, problems) = Self::load_unchecked(path)?;
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+        }
+    }
+
+    /// Reads a config file and returns it with every problem found.
+    pub fn load_unchecked(path: &Path) -> Result<(Config, Vec<Problem>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let env = |k: &str| std::env::var(k).ok();
+        Ok(Self::parse(&text, path, &env))
+    }
+
+    /// Parses config text. `path` is where it came from (relative paths in it
+    /// are resolved against its folder); `env` supplies the third layer.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> (Config, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let mut config = Config {
+            path: path.to_path_buf(),
+            ..Config::default()
+        };
+        let mut root: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem {
+                    key: "(file)".into(),
+                    message: format!("not valid TOML: {}", e.to_string().trim()),
+                    fix: "correct the syntax at the line shown".into(),
+                });
+                return (config, problems);
+            }
+        };
+        apply_env(&mut root, env, &mut problems);
+
+        for key in root.keys() {
+            if !["database", "smtp", "lmtp", "community"].contains(&key.as_str()) {
+                problems.push(unknown_key(key));
+            }
+        }
+        if let Some(v) = root.remove("database") {
+            config.database = section(v, "database", &mut problems).unwrap_or_default();
+        }
+        if let Some(v) = root.remove("smtp") {
+            config.smtp = section(v, "smtp", &mut problems).unwrap_or_default();
+        }
+        if let Some(v) = root.remove("lmtp") {
+            config.lmtp = section(v, "lmtp", &mut problems);
+        }
+        match root.remove("community") {
+            Some(toml::Value::Array(items)) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    let label = item
+                        .get("slug")
+                        .and_then(|s| s.as_str())
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| i.to_string());
+                    let key = format!("community[{label}]");
+                    // Sub-tables on their own, so a bad value in one hides nothing else.
+                    let mut item = item;
+                    let mut take = |name: &str| item.as_table_mut().and_then(|t| t.remove(name));
+                    let (imap, policy, digest) = (take("imap"), take("policy"), take("digest"));
+                    let Some(mut c) = section::<CommunityConfig>(item, &key, &mut problems) else {
+                        continue;
+                    };
+                    if let Some(v) = imap {
+                        c.imap = section(v, &format!("{key}.imap"), &mut problems);
+                    }
+                    if let Some(v) = policy {
+                        c.policy = section(v, &format!("{key}.policy"), &mut problems).unwrap_or_default();
+                    }
+                    if let Some(v) = digest {
+                        c.digest = section(v, &format!("{key}.digest"), &mut problems).unwrap_or_default();
+                    }
+                    config.communities.push(c);
+                }
+            }
+            Some(_) => problems.push(Problem {
+                key: "community".into(),
+                message: "must be an array of tables".into(),
+                fix: "write each community as a [[community]] section".into(),
+            }),
+            None => {}
+        }
+        problems.extend(config.validate());
+        (config, problems)
+    }
+
+    /// The database file, resolved against the config file's folder.
+    pub fn database_path(&self) -> PathBuf {
+        self.resolve(&self.database.path)
+    }
+
+    /// Resolves a path from the config against the config file's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            return p.to_path_buf();
+        }
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(p),
+            _ => p.to_path_buf(),
+        }
+    }
+
+    /// The community with this slug, or an error naming the known ones.
+    pub fn community(&self, slug: &str) -> Result<&CommunityConfig, String> {
+        self.communities
+            .iter()
+            .find(|c| c.slug == slug)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.communities.iter().map(|c| c.slug.as_str()).collect();
+                format!(
+                    "community `{slug}` is not in {}; known: {}",
+                    if self.path.as_os_str().is_empty() {
+                        "the config".to_string()
+                    } else {
+                        self.path.display().to_string()
+                    },
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )
+            })
+    }
+
+    /// Semantic checks over an already deserialised config.
+    fn validate(&self) -> Vec<Problem> {
+        let mut p = Vec::new();
+        let mut push = |key: String, message: String, fix: &str| {
+            p.push(Problem {
+                key,
+                message,
+                fix: fix.to_string(),
+            })
+        };
+
+        if self.database.path.as_os_str().is_empty() {
+            push(
+                "database.path".into(),
+                "is empty".into(),
+                "name the SQLite file, e.g. path = \"praxis.db\"",
+            );
+        }
+        if self.smtp.host.trim().is_empty() {
+            push(
+                "smtp.host".into(),
+                "is empty".into(),
+                "name the relay, e.g. host = \"127.0.0.1\"",
+            );
+        }
+        if self.smtp.port == 0 {
+            push(
+                "smtp.port".into(),
+                "is 0".into(),
+                "use the relay's port, e.g. 25 or 587",
+            );
+        }
+        if !(1..=64).contains(&self.smtp.connections) {
+            push(
+                "smtp.connections".into(),
+                format!("{} is out of range", self.smtp.connections),
+                "use 1 to 64",
+            );
+        }
+        if self.smtp.password_env.is_some() && self.smtp.password_file.is_some() {
+            push(
+                "smtp.password_env".into(),
+                "both password_env and password_file are set".into(),
+                "keep one of them",
+            );
+        }
+        if self.smtp.username.is_some() && !self.smtp.password().is_configured() {
+            push(
+                "smtp.username".into(),
+                "a username is set but no password source".into(),
+                "add password_env = \"VAR\" or password_file = \"/path\"",
+            );
+        }
+        if let Some(lmtp) = &self.lmtp
+            && let Err(e) = parse_listen(&lmtp.listen)
+        {
+            push("lmtp.listen".into(), e, "use 127.0.0.1:PORT or unix:/path");
+        }
+
+        if self.communities.is_empty() {
+            push(
+                "community".into(),
+                "no community is configured".into(),
+                "add a [[community]] section with slug, name and address",
+            );
+        }
+        let mut slugs = HashSet::new();
+        let mut addresses = HashSet::new();
+        for (i, c) in self.communities.iter().enumerate() {
+            let at = if c.slug.is_empty() {
+                format!("community[{i}]")
+            } else {
+                format!("community[{}]", c.slug)
+            };
+            if !valid_slug(&c.slug) {
+                push(
+                    format!("{at}.slug"),
+                    format!("`{}` is not a valid slug", c.slug),
+                    "use lowercase letters, digits and dashes, starting with a letter or digit",
+                );
+            } else if !slugs.insert(c.slug.clone()) {
+                push(
+                    format!("{at}.slug"),
+                    format!("`{}` is used by two communities", c.slug),
+                    "give each community its own slug",
+                );
+            }
+            if c.name.trim().is_empty() {
+                push(
+                    format!("{at}.name"),
+                    "is empty".into(),
+                    "give the community a name people recognise",
+                );
+            }
+            match split_address(&c.address) {
+                None => push(
+                    format!("{at}.address"),
+                    format!("`{}` is not an email address", c.address),
+                    "write it as local@domain, e.g. list@example.org",
+                ),
+                Some(_) => {
+                    if !addresses.insert(c.address.to_ascii_lowercase()) {
+                        push(
+                            format!("{at}.address"),
+                            format!("`{}` is used by two communities", c.address),
+                            "give each community its own address",
+                        );
+                    }
+                }
+            }
+            if c.timezone.parse::<chrono_tz::Tz>().is_err() {
+                push(
+                    format!("{at}.timezone"),
+                    format!("`{}` is not an IANA time zone", c.timezone),
+                    "use a name like Asia/Kolkata, Europe/Paris or UTC",
+                );
+            }
+            if !(1..=365).contains(&c.reply_within_working_days) {
+                push(
+                    format!("{at}.reply_within_working_days"),
+                    format!("{} is out of range", c.reply_within_working_days),
+                    "use 1 to 365 (10 is usual)",
+                );
+            }
+            let mut days = HashSet::new();
+            for d in &c.weekend {
+                match parse_weekday(d) {
+                    Some(w) => {
+                        days.insert(w);
+                    }
+                    None => push(
+                        format!("{at}.weekend"),
+                        format!("`{d}` is not a day of the week"),
+                        "use mon, tue, wed, thu, fri, sat or sun",
+                    ),
+                }
+            }
+            if days.len() == 7 {
+                push(
+                    format!("{at}.weekend"),
+                    "every day is a weekend day".into(),
+                    "leave at least one working day",
+                );
+            }
+            for h in &c.holidays {
+                if chrono::NaiveDate::parse_from_str(h, "%Y-%m-%d").is_err() {
+                    push(
+                        format!("{at}.holidays"),
+                        format!("`{h}` is not a date"),
+                        "write dates as YYYY-MM-DD",
+                    );
+                }
+            }
+            if let Some(imap) = &c.imap {
+                if imap.host.trim().is_empty() {
+                    push(
+                        format!("{at}.imap.host"),
+                        "is empty".into(),
+                        "name the IMAP server",
+                    );
+                } else if imap.tls == Tls::None && !is_loopback_host(&imap.host) {
+                    push(
+                        format!("{at}.imap.tls"),
+                        format!("plain IMAP to `{}` would send the password in clear", imap.host),
+                        "use tls = \"tls\" or \"starttls\"; plain is allowed only to loopback",
+                    );
+                }
+                if imap.port == 0 {
+                    push(
+                        format!("{at}.imap.port"),
+                        "is 0".into(),
+                        "use the server's port, e.g. 993",
+                    );
+                }
+                if imap.username.trim().is_empty() {
+                    push(
+                        format!("{at}.imap.username"),
+                        "is empty".into(),
+                        "use the mailbox's login, usually the list address",
+                    );
+                }
+                match (&imap.password_env, &imap.password_file) {
+                    (None, None) => push(
+                        format!("{at}.imap.password_env"),
+                        "no password source".into(),
+                        "add password_env = \"VAR\" or password_file = \"/path\"",
+                    ),
+                    (Some(_), Some(_)) => push(
+                        format!("{at}.imap.password_env"),
+                        "both password_env and password_file are set".into(),
+                        "keep one of them",
+                    ),
+                    _ => {}
+                }
+                if imap.folder.trim().is_empty() {
+                    push(
+                        format!("{at}.imap.folder"),
+                        "is empty".into(),
+                        "name the folder, usually INBOX",
+                    );
+                }
+            }
+            if c.policy.max_size_kb == 0 {
+                push(
+                    format!("{at}.policy.max_size_kb"),
+                    "is 0, which would hold every post".into(),
+                    "use a size in KB, e.g. 5120",
+                );
+            }
+            if let Err(e) = Schedule::parse(&c.digest.schedule) {
+                push(
+                    format!("{at}.digest.schedule"),
+                    e,
+                    "use \"daily 07:00\", \"weekly mon 07:00\" or a cron expression such as \"0 7 * * 1-5\"",
+                );
+            }
+            if c.digest.max_posts == 0 {
+                push(
+                    format!("{at}.digest.max_posts"),
+                    "is 0".into(),
+                    "use the number of posts that triggers an early digest, e.g. 50",
+                );
+            }
+        }
+        p
+    }
+}
+
+/// Deserialises one section, recording unknown keys and type errors under
+/// `key`. A value of the wrong type is reported, removed (its default takes
+/// its place) and the section read again, so every bad value is reported.
+fn section<T: DeserializeOwned>(
+    mut value: toml::Value,
+    key: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    // Bounded: each round removes one key.
+    for _ in 0..64 {
+        let mut unknown = Vec::new();
+        let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+        let de = serde_ignored::Deserializer::new(value.clone(), &mut record);
+        let result: Result<T, _> = serde_path_to_error::deserialize(de);
+        match result {
+            Ok(v) => {
+                for u in unknown {
+                    problems.push(unknown_key(&format!("{key}.{u}")));
+                }
+                return Some(v);
+            }
+            Err(e) => {
+                let path = e.path().to_string();
+                let full = if path == "." || path.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{key}.{path}")
+                };
+                let segments: Vec<String> = e
+                    .path()
+                    .iter()
+                    .filter_map(|s| match s {
+                        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                problems.push(Problem {
+                    key: full,
+                    // toml appends "in `key`" on a second line: the key is already shown.
+                    message: e.into_inner().to_string().lines().next().unwrap_or("").to_string(),
+                    fix: "use a value of the kind shown in config/praxis.toml".into(),
+                });
+                if !remove_path(&mut value, &segments) {
+                    return None;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Removes the key at `path` from nested tables; false when there is none.
+fn remove_path(value: &mut toml::Value, path: &[String]) -> bool {
+    match path {
+        [] => false,
+        [last] => value
+            .as_table_mut()
+            .is_some_and(|t| t.remove(last).is_some()),
+        [first, rest @ ..] => value
+            .as_table_mut()
+            .and_then(|t| t.get_mut(first))
+            .is_some_and(|v| remove_path(v, rest)),
+    }
+}
+
+fn unknown_key(key: &str) -> Problem {
+    Problem {
+        key: key.to_string(),
+        message: "unknown key".into(),
+        fix: "check the spelling against config/praxis.toml, or remove it".into(),
+    }
+}
+
+/// Applies `PRAXIS_*` overrides to the parsed file.
+fn apply_env(
+    root: &mut toml::Table,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<Problem>,
+) {
+    for (var, table, key) in ENV_OVERRIDES {
+        let Some(raw) = env(var) else { continue };
+        let value = match (*table, *key) {
+            ("smtp", "port") | ("smtp", "connections") => match raw.trim().parse::<i64>() {
+                Ok(n) => toml::Value::Integer(n),
+                Err(_) => {
+                    problems.push(Problem {
+                        key: format!("{table}.{key}"),
+                        message: format!("{var}=`{raw}` is not a number"),
+                        fix: format!("set {var} to a whole number or unset it"),
+                    });
+                    continue;
+                }
+            },
+            _ => toml::Value::String(raw),
+        };
+        let entry = root
+            .entry(table.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(t) = entry {
+            t.insert(key.to_string(), value);
+        }
+    }
+}
+
+/// Splits `local@domain`, refusing anything that is not one plain address.
+pub fn split_address(addr: &str) -> Option<(&str, &str)> {
+    let (local, domain) = addr.rsplit_once('@')?;
+    let ok_local = !local.is_empty()
+        && !local.contains('@')
+        && local
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"<>()[]\\,;:\"".contains(c));
+    let ok_domain = !domain.is_empty()
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    (ok_local && ok_domain).then_some((local, domain))
+}
+
+fn valid_slug(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.len() <= 40
+        && s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A weekday from `mon`, `monday`, `Mon`, ...
+pub fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
+    let lower = s.trim().to_ascii_lowercase();
+    if lower.len() < 3 {
+        return None;
+    }
+    let all = [
+        ("monday", chrono::Weekday::Mon),
+        ("tuesday", chrono::Weekday::Tue),
+        ("wednesday", chrono::Weekday::Wed),
+        ("thursday", chrono::Weekday::Thu),
+        ("friday", chrono::Weekday::Fri),
+        ("saturday", chrono::Weekday::Sat),
+        ("sunday", chrono::Weekday::Sun),
+    ];
+    all.iter()
+        .find(|(name, _)| name.starts_with(&lower))
+        .map(|(_, d)| *d)
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// Where the LMTP listener binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// A loopback TCP address.
+    Tcp(SocketAddr),
+    /// A Unix socket path.
+    Unix(PathBuf),
+}
+
+/// Parses `lmtp.listen`: a loopback socket address or `unix:/path`.
+pub fn parse_listen(s: &str) -> Result<Listen, String> {
+    if let Some(path) = s.strip_prefix("unix:") {
+        if path.is_empty() {
+            return Err("`unix:` needs a socket path".into());
+        }
+        return Ok(Listen::Unix(PathBuf::from(path)));
+    }
+    let addr: SocketAddr = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not an address:port"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "`{s}` is not a loopback address; praxis's LMTP has no authentication"
+        ));
+    }
+    Ok(Listen::Tcp(addr))
+}
+
+/// Every key path → value of a config, for `praxis check --json` and debugging.
+pub fn flatten(config: &Config) -> BTreeMap<String, serde_json::Value> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&p, v, out);
+                }
+            }
+            _ => {
+                out.insert(prefix.to_string(), v.clone());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if let Ok(v) = serde_json::to_value(config) {
+        walk("", &v, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(text: &str) -> (Config, Vec<Problem>) {
+        Config::parse(text, Path::new("/etc/praxis/praxis.toml"), &no_env)
+    }
+
+    const MINIMAL: &str = r#"
+[[community]]
+slug = "health"
+name = "Health"
+address = "list@example.test"
+"#;
+
+    #[test]
+    fn embedded_default_is_clean() {
+        let (c, problems) = parse(EMBEDDED_DEFAULT);
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert_eq!(c.communities.len(), 2);
+    }
+
+    #[test]
+    fn defaults_fill_what_the_file_omits() {
+        let (c, problems) = parse(MINIMAL);
+        assert!(problems.is_empty(), "{problems:#?}");
+        let h = &c.communities[0];
+        assert_eq!(h.reply_within_working_days, 10);
+        assert_eq!(h.digest.schedule, "daily 07:00");
+        assert_eq!(h.policy.first_post, FirstPost::Hold);
+        assert_eq!(c.smtp.connections, 4);
+        assert_eq!(
+            c.database_path(),
+            PathBuf::from("/etc/praxis/praxis.db"),
+            "relative to the config file's folder"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let text = r#"
+[smtp]
+hots = "x"
+connections = 0
+
+[[community]]
+slug = "health"
+name = "Health"
+address = "not-an-address"
+timezone = "Mars/Olympus"
+weekend = ["sat", "funday"]
+holidays = ["25/12/2026"]
+
+[community.policy]
+first_post = "maybe"
+max_sise_kb = 10
+
+[community.digest]
+schedule = "sometimes"
+
+[[community]]
+slug = "health"
+name = "Other"
+address = "other@example.test"
+
+[community.imap]
+host = "imap.example.org"
+tls = "none"
+username = "other@example.test"
+"#;
+        let (_, problems) = parse(text);
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        for expected in [
+            "smtp.hots",
+            "smtp.connections",
+            "community[health].address",
+            "community[health].timezone",
+            "community[health].weekend",
+            "community[health].holidays",
+            "community[health].policy.first_post",
+            "community[health].policy.max_sise_kb",
+            "community[health].slug",
+            "community[health].imap.tls",
+            "community[health].imap.password_env",
+        ] {
+            assert!(keys.contains(&expected), "{expected} missing from {keys:#?}");
+        }
+    }
+
+    #[test]
+    fn one_bad_section_does_not_hide_another() {
+        let text = r#"
+[smtp]
+port = "twenty-five"
+
+[[community]]
+slug = "health"
+name = "Health"
+addres = "list@example.test"
+"#;
+        let (_, problems) = parse(text);
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"smtp.port"), "{keys:?}");
+        assert!(keys.contains(&"community[health].addres"), "{keys:?}");
+        assert!(keys.contains(&"community[health].address"), "{keys:?}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env = |k: &str| match k {
+            "PRAXIS_SMTP_PORT" => Some("2525".to_string()),
+            "PRAXIS_DATABASE_PATH" => Some("/var/lib/praxis/p.db".to_string()),
+            _ => None,
+        };
+        let (c, problems) = Config::parse(MINIMAL, Path::new("praxis.toml"), &env);
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert_eq!(c.smtp.port, 2525);
+        assert_eq!(c.database_path(), PathBuf::from("/var/lib/praxis/p.db"));
+
+        let bad = |k: &str| (k == "PRAXIS_SMTP_PORT").then(|| "x".to_string());
+        let (_, problems) = Config::parse(MINIMAL, Path::new("praxis.toml"), &bad);
+        assert_eq!(problems[0].key, "smtp.port");
+    }
+
+    #[test]
+    fn lmtp_listen_is_loopback_or_unix() {
+        assert!(parse_listen("127.0.0.1:8024").is_ok());
+        assert!(parse_listen("[::1]:8024").is_ok());
+        assert_eq!(
+            parse_listen("unix:/run/praxis.sock").unwrap(),
+            Listen::Unix("/run/praxis.sock".into())
+        );
+        assert!(parse_listen("0.0.0.0:8024").is_err());
+        assert!(parse_listen("10.1.2.3:24").is_err());
+        assert!(parse_listen("unix:").is_err());
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            split_address("list@example.test"),
+            Some(("list", "example.test"))
+        );
+        for bad in ["", "list", "@x.org", "a@", "a b@x.org", "a@x..org", "<a@x.org>"] {
+            assert_eq!(split_address(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let (_, problems) = parse("[smtp\nhost = 1");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.contains("line 1"), "{}", problems[0].message);
+    }
+}

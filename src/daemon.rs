@@ -1,0 +1,116 @@
+//! `praxis serve`: spawns the long-running tasks and owns shutdown.
+//!
+//! Shutdown is passed in as a future (SIGINT/SIGTERM in production, anything
+//! in tests); every task gets a [`Shutdown`] and finishes its current unit of
+//! work before returning. The daemon talks to the command line only through
+//! the database.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// How often the daemon writes its heartbeat for `praxis status`.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A task's view of shutdown: cheap to clone, resolves once for everyone.
+#[derive(Clone)]
+pub struct Shutdown {
+    /// Flips to true once, when shutdown starts.
+    rx: watch::Receiver<bool>,
+}
+
+impl Shutdown {
+    /// Whether shutdown has started.
+    pub fn is_shutdown(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Resolves when shutdown starts (at once if it already has).
+    pub async fn recv(&mut self) {
+        // An error means the sender is gone: that is shutdown too.
+        let _ = self.rx.wait_for(|v| *v).await;
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => info!("SIGINT received"),
+                    _ = term.recv() => info!("SIGTERM received"),
+                }
+            }
+            Err(e) => {
+                warn!("cannot listen for SIGTERM ({e}); only SIGINT stops the daemon");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Runs the daemon until `shutdown` resolves, then waits for every task.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let (tx, rx) = watch::channel(false);
+    let db = config.database_path();
+    let mut tasks = JoinSet::new();
+    tasks.spawn(heartbeat(db.clone(), Shutdown { rx: rx.clone() }));
+
+    info!(
+        database = %db.display(),
+        communities = config.communities.len(),
+        pid = std::process::id(),
+        "praxis serve started"
+    );
+    shutdown.await;
+    info!("shutting down: finishing work in progress");
+    let _ = tx.send(true);
+    while let Some(res) = tasks.join_next().await {
+        match res {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!("task ended with an error: {e:#}"),
+            Err(e) => warn!("task panicked: {e}"),
+        }
+    }
+    let db2 = db.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        Store::open(&db2).and_then(|s| s.set_health("daemon", "stopped", None))
+    })
+    .await;
+    info!("praxis serve stopped");
+    Ok(())
+}
+
+/// Writes the daemon's health row now and every [`HEARTBEAT_INTERVAL`].
+async fn heartbeat(db: PathBuf, mut shutdown: Shutdown) -> Result<()> {
+    loop {
+        let path = db.clone();
+        let res = tokio::task::spawn_blocking(move || {
+            Store::open(&path).and_then(|s| s.set_health("daemon", "running", None))
+        })
+        .await?;
+        if let Err(e) = res {
+            warn!("cannot write the daemon heartbeat: {e}");
+        }
+        tokio::select! {
+            _ = shutdown.recv() => return Ok(()),
+            _ = tokio::time::sleep(HEARTBEAT_INTERVAL) => {}
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Digests: when an issue is due (schedule), what goes in it, and how it is rendered.
+
+pub mod schedule;

@@ -1,0 +1,4 @@
+//! Ingest sources: IMAP (IDLE), LMTP, an MTA pipe and archive import, all
+//! feeding one pipeline. The only module that imports the IMAP client.
+
+pub mod imap;

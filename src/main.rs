@@ -1,0 +1,44 @@
+//! The `praxis` binary: parse arguments, set up logging, hand over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use praxis::cli::{Cli, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    // `serve` logs what it does at info level by default.
+    let default = if matches!(cli.command, praxis::cli::Command::Serve) && cli.verbose == 0 && !cli.quiet {
+        "info"
+    } else {
+        default
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PRAXIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("praxis={default},warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

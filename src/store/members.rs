@@ -1,0 +1,278 @@
+//! Members of communities, and the audit rows written when they change.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::{Result, Store, StoreError, now};
+use crate::model::{CommunityId, Delivery, DigestFormat, MemberId, MemberStatus, Moderation, Role};
+
+/// A member as stored; serialises with the field names of `members list --json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    /// Row id.
+    #[serde(skip)]
+    pub id: MemberId,
+    /// The community's slug.
+    pub community: String,
+    /// Address, lowercase.
+    pub email: String,
+    /// Display name, for attribution.
+    pub name: String,
+    /// Organisation, for attribution.
+    pub organisation: String,
+    /// Place, for attribution.
+    pub place: String,
+    /// What they may do.
+    pub role: Role,
+    /// How mail reaches them.
+    pub delivery: Delivery,
+    /// Their digest's format.
+    pub digest_format: DigestFormat,
+    /// What happens to their posts.
+    pub moderation: Moderation,
+    /// Where their subscription stands.
+    pub status: MemberStatus,
+    /// When they joined, seconds since the epoch (RFC 3339 in JSON).
+    #[serde(serialize_with = "crate::model::serialize_unix_time")]
+    pub joined_at: i64,
+    /// Approved posts so far (0: the next is a first post).
+    pub posts_approved: i64,
+    /// Accumulated bounce score.
+    pub bounce_score: f64,
+}
+
+/// The fields a command may set on a member; `None` leaves a field as it is
+/// (or at its default when adding).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemberFields {
+    /// Display name.
+    pub name: Option<String>,
+    /// Organisation.
+    pub organisation: Option<String>,
+    /// Place.
+    pub place: Option<String>,
+    /// Role.
+    pub role: Option<Role>,
+    /// Delivery mode.
+    pub delivery: Option<Delivery>,
+    /// Digest format.
+    pub digest_format: Option<DigestFormat>,
+    /// Moderation flag.
+    pub moderation: Option<Moderation>,
+    /// Status.
+    pub status: Option<MemberStatus>,
+}
+
+/// A member to add: an address and the fields given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMember {
+    /// The address.
+    pub email: String,
+    /// The rest.
+    pub fields: MemberFields,
+}
+
+const COLUMNS: &str = "m.id, c.slug, m.email, m.name, m.organisation, m.place, m.role, m.delivery, \
+     m.digest_format, m.moderation, m.status, m.joined_at, m.posts_approved, m.bounce_score";
+
+fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let s: String = r.get(i)?;
+    s.parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
+    Ok(Member {
+        id: MemberId(r.get(0)?),
+        community: r.get(1)?,
+        email: r.get(2)?,
+        name: r.get(3)?,
+        organisation: r.get(4)?,
+        place: r.get(5)?,
+        role: parse_col(r, 6)?,
+        delivery: parse_col(r, 7)?,
+        digest_format: parse_col(r, 8)?,
+        moderation: parse_col(r, 9)?,
+        status: parse_col(r, 10)?,
+        joined_at: r.get(11)?,
+        posts_approved: r.get(12)?,
+        bounce_score: r.get(13)?,
+    })
+}
+
+/// The canonical stored form of an address.
+pub fn normalise_email(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+impl Store {
+    /// Every member of a community, by address.
+    pub fn members(&self, community: CommunityId) -> Result<Vec<Member>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
+             WHERE m.community_id = ?1 ORDER BY m.email"
+        ))?;
+        let rows = stmt
+            .query_map([community.0], member_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// One member by address.
+    pub fn member(&self, community: CommunityId, email: &str) -> Result<Option<Member>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
+                     WHERE m.community_id = ?1 AND m.email = ?2"
+                ),
+                params![community.0, normalise_email(email)],
+                member_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Adds members in one transaction. Addresses already present are
+    /// returned in `Err` position of each result, the rest are added.
+    pub fn add_members(
+        &mut self,
+        community: CommunityId,
+        new: &[NewMember],
+        actor: &str,
+    ) -> Result<Vec<std::result::Result<Member, String>>> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(new.len());
+        let t = now();
+        for m in new {
+            let email = normalise_email(&m.email);
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM members WHERE community_id = ?1 AND email = ?2)",
+                params![community.0, email],
+                |r| r.get(0),
+            )?;
+            if exists {
+                out.push(Err(format!(
+                    "{email} is already a member; change it with `praxis members set`"
+                )));
+                continue;
+            }
+            let f = &m.fields;
+            tx.execute(
+                "INSERT INTO members (community_id, email, name, organisation, place, role, delivery,
+                                      digest_format, moderation, status, joined_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    community.0,
+                    email,
+                    f.name.as_deref().unwrap_or(""),
+                    f.organisation.as_deref().unwrap_or(""),
+                    f.place.as_deref().unwrap_or(""),
+                    f.role.unwrap_or(Role::Member).as_str(),
+                    f.delivery.unwrap_or(Delivery::Each).as_str(),
+                    f.digest_format.unwrap_or(DigestFormat::Mime).as_str(),
+                    f.moderation.unwrap_or(Moderation::Default).as_str(),
+                    f.status.unwrap_or(MemberStatus::Active).as_str(),
+                    t,
+                ],
+            )?;
+            log_decision(&tx, community, None, actor, "member-add", None, Some(&email), t)?;
+            let member = tx.query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
+                     WHERE m.id = ?1"
+                ),
+                [tx.last_insert_rowid()],
+                member_from_row,
+            )?;
+            out.push(Ok(member));
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Changes the given fields of an existing member.
+    pub fn set_member(
+        &mut self,
+        community: CommunityId,
+        email: &str,
+        f: &MemberFields,
+        actor: &str,
+    ) -> Result<Member> {
+        let email = normalise_email(email);
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE members SET
+                name = COALESCE(?3, name), organisation = COALESCE(?4, organisation),
+                place = COALESCE(?5, place), role = COALESCE(?6, role),
+                delivery = COALESCE(?7, delivery), digest_format = COALESCE(?8, digest_format),
+                moderation = COALESCE(?9, moderation), status = COALESCE(?10, status),
+                bounce_score = CASE WHEN ?10 = 'active' THEN 0 ELSE bounce_score END
+             WHERE community_id = ?1 AND email = ?2",
+            params![
+                community.0,
+                email,
+                f.name,
+                f.organisation,
+                f.place,
+                f.role.map(|v| v.as_str()),
+                f.delivery.map(|v| v.as_str()),
+                f.digest_format.map(|v| v.as_str()),
+                f.moderation.map(|v| v.as_str()),
+                f.status.map(|v| v.as_str()),
+            ],
+        )?;
+        if n == 0 {
+            return Err(not_a_member(&email));
+        }
+        log_decision(&tx, community, None, actor, "member-set", None, Some(&email), now())?;
+        tx.commit()?;
+        self.member(community, &email)?
+            .ok_or_else(|| not_a_member(&email))
+    }
+
+    /// Removes a member. Their earlier posts stay, no longer linked to them.
+    pub fn remove_member(&mut self, community: CommunityId, email: &str, actor: &str) -> Result<()> {
+        let email = normalise_email(email);
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM members WHERE community_id = ?1 AND email = ?2",
+            params![community.0, email],
+        )?;
+        if n == 0 {
+            return Err(not_a_member(&email));
+        }
+        log_decision(&tx, community, None, actor, "member-remove", None, Some(&email), now())?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn not_a_member(email: &str) -> StoreError {
+    StoreError::NotFound(format!(
+        "{email} is not a member; add it with `praxis members add {email}`"
+    ))
+}
+
+/// Writes one audit row.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn log_decision(
+    conn: &rusqlite::Connection,
+    community: CommunityId,
+    post: Option<i64>,
+    actor: &str,
+    action: &str,
+    reason: Option<&str>,
+    detail: Option<&str>,
+    at: i64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO decisions (community_id, post_id, actor, action, reason, detail, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![community.0, post, actor, action, reason, detail, at],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Numbered SQL migrations, embedded in the binary and applied on open.
+//!
+//! Each applied migration's SHA-256 is recorded; a later open that finds a
+//! different text for the same number refuses to go on, so a landed
+//! migration can never be edited silently.
+
+use rusqlite::{Connection, params};
+use sha2::{Digest, Sha256};
+
+use super::{Result, StoreError, now};
+
+/// One embedded migration.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Its number: 1, 2, ... with no gaps.
+    pub version: i64,
+    /// Its file name without `.sql`.
+    pub name: &'static str,
+    /// Its SQL.
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_initial",
+    sql: include_str!("migrations/0001_initial.sql"),
+}];
+
+impl Migration {
+    /// Hex SHA-256 of the SQL text.
+    pub fn checksum(&self) -> String {
+        hex::encode(Sha256::digest(self.sql.as_bytes()))
+    }
+}
+
+/// Applies every migration not yet applied, each in its own transaction.
+pub fn apply(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT NOT NULL,
+             sha256     TEXT NOT NULL,
+             applied_at INTEGER NOT NULL
+         )",
+    )?;
+    let known = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+    let found: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    for m in MIGRATIONS {
+        let applied: Option<String> = conn
+            .query_row(
+                "SELECT sha256 FROM schema_migrations WHERE version = ?1",
+                [m.version],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        let sum = m.checksum();
+        match applied {
+            Some(a) if a == sum => continue,
+            Some(a) => {
+                return Err(StoreError::MigrationEdited {
+                    name: m.name.to_string(),
+                    applied: a,
+                    embedded: sum,
+                });
+            }
+            None => {
+                let tx = conn.transaction()?;
+                tx.execute_batch(m.sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, sha256, applied_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![m.version, m.name, sum, now()],
+                )?;
+                tx.pragma_update(None, "user_version", m.version)?;
+                tx.commit()?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! SQLite storage: opening (pragmas, file mode), migrations, and one file per
+//! table group. The only module that knows SQL or imports rusqlite.
+//!
+//! Invariants:
+//! - Every connection runs in WAL mode with foreign keys on, a busy timeout
+//!   and synchronous=NORMAL, so the daemon and the command line can share the
+//!   file without any other channel between them.
+//! - Migrations are applied on open, in order, each once; a landed migration
+//!   is never edited (its checksum is recorded and compared on every open).
+//! - The database file is created mode 0600.
+
+mod communities;
+mod members;
+pub mod migrate;
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+pub use communities::CommunityRow;
+pub use members::{Member, MemberFields, NewMember};
+pub use status::{CommunityStatus, HealthRow};
+
+/// How long a writer waits for another before giving up with `Busy`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error("cannot open database {path}: {source}; check the folder exists and is writable, or set database.path")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Another process held the database for longer than the busy timeout.
+    #[error("database is busy (another praxis holds a write lock); try again")]
+    Busy,
+    /// A landed migration's text differs from the one applied.
+    #[error("migration {name} was edited after it was applied (checksum {applied} in the database, {embedded} in this build); restore the original file and add a new migration instead")]
+    MigrationEdited {
+        /// The migration's file name.
+        name: String,
+        /// Checksum recorded when applied.
+        applied: String,
+        /// Checksum of the text in this binary.
+        embedded: String,
+    },
+    /// The database was written by a newer praxis.
+    #[error("database schema version {found} is newer than this praxis knows ({known}); upgrade praxis")]
+    TooNew {
+        /// Version in the file.
+        found: i64,
+        /// Newest version this build has.
+        known: i64,
+    },
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The change conflicts with what is stored.
+    #[error("{0}")]
+    Conflict(String),
+    /// Any other SQLite error.
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether retrying later may succeed (for EX_TEMPFAIL and LMTP 451).
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            StoreError::Busy | StoreError::Open { .. } => true,
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DiskFull)
+                    | Some(rusqlite::ErrorCode::SystemIoFailure)
+                    | Some(rusqlite::ErrorCode::CannotOpen)
+                    | Some(rusqlite::ErrorCode::OutOfMemory)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Short alias for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// One open database.
+pub struct Store {
+    /// The connection; one per Store, not shared across threads.
+    conn: Connection,
+    /// The file, for messages and status (empty for in-memory databases).
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed, mode 0600) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let open_err = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !path.exists() {
+            create_private(path).map_err(|e| open_err(Box::new(e)))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        migrate::apply(&mut store.conn)?;
+        Ok(store)
+    }
+
+    /// An in-memory database with the full schema, for tests and fuzzing.
+    pub fn open_in_memory() -> Result<Store> {
+        let conn = Connection::open_in_memory()?;
+        let mut store = Store {
+            conn,
+            path: PathBuf::new(),
+        };
+        store.configure()?;
+        migrate::apply(&mut store.conn)?;
+        Ok(store)
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // journal_mode answers with a row; in-memory databases stay "memory".
+        let _mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        self.conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version (the newest migration applied).
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// A pragma's value as text, for tests and `status`.
+    pub fn pragma(&self, name: &str) -> Result<String> {
+        let v: rusqlite::types::Value =
+            self.conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?;
+        Ok(match v {
+            rusqlite::types::Value::Integer(i) => i.to_string(),
+            rusqlite::types::Value::Text(t) => t,
+            rusqlite::types::Value::Real(f) => f.to_string(),
+            _ => String::new(),
+        })
+    }
+
+    /// The names of every table, for schema tests.
+    pub fn table_names(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
+        let names = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(names)
+    }
+
+    /// Size of the database file in bytes (0 in memory).
+    pub fn file_size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// Creates an empty file readable only by its owner.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,113 @@
+//! Counts for `praxis status`, and the health rows the daemon writes about itself.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, Store, now};
+use crate::model::CommunityId;
+
+/// What the database says about one community right now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommunityStatus {
+    /// Active members.
+    pub members: i64,
+    /// Posts waiting for a moderator.
+    pub held: i64,
+    /// Queries without a published Consolidated Reply.
+    pub open_queries: i64,
+    /// Open queries past their deadline.
+    pub overdue_queries: i64,
+    /// Deliveries not yet accepted (pending or waiting to retry).
+    pub outbox_pending: i64,
+    /// Deliveries that failed permanently.
+    pub outbox_failed: i64,
+    /// When the IMAP watcher last finished a sync, if ever.
+    pub last_sync: Option<i64>,
+}
+
+/// One row the daemon writes about itself or one of its tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthRow {
+    /// `daemon` or `imap:<slug>`.
+    pub key: String,
+    /// running, connected, idle, failing, stopped.
+    pub state: String,
+    /// The last error, or what it is doing.
+    pub detail: Option<String>,
+    /// The daemon's process id.
+    pub pid: Option<i64>,
+    /// When it was written.
+    pub updated_at: i64,
+}
+
+impl Store {
+    /// Counts for one community.
+    pub fn community_status(&self, community: CommunityId) -> Result<CommunityStatus> {
+        let c = community.0;
+        let t = now();
+        let one = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [c], |r| r.get(0))?) };
+        Ok(CommunityStatus {
+            members: one(
+                "SELECT COUNT(*) FROM members WHERE community_id = ?1 AND status = 'active'",
+            )?,
+            held: one(
+                "SELECT COUNT(*) FROM holds WHERE community_id = ?1 AND decided_at IS NULL",
+            )?,
+            open_queries: one(
+                "SELECT COUNT(*) FROM threads WHERE community_id = ?1 AND kind = 'query' AND state <> 'published'",
+            )?,
+            overdue_queries: self.conn.query_row(
+                "SELECT COUNT(*) FROM threads WHERE community_id = ?1 AND kind = 'query' AND state <> 'published' AND deadline_at < ?2",
+                params![c, t],
+                |r| r.get(0),
+            )?,
+            outbox_pending: one(
+                "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+                 WHERE o.community_id = ?1 AND d.state IN ('pending', 'temp_failed')",
+            )?,
+            outbox_failed: one(
+                "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+                 WHERE o.community_id = ?1 AND d.state = 'failed'",
+            )?,
+            last_sync: self
+                .conn
+                .query_row(
+                    "SELECT last_sync_at FROM imap_checkpoints WHERE community_id = ?1",
+                    [c],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten(),
+        })
+    }
+
+    /// Records what the daemon or one of its tasks is doing.
+    pub fn set_health(&self, key: &str, state: &str, detail: Option<&str>) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO daemon_health (key, state, detail, pid, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (key) DO UPDATE SET state = excluded.state, detail = excluded.detail,
+                 pid = excluded.pid, updated_at = excluded.updated_at",
+            params![key, state, detail, std::process::id() as i64, now()],
+        )?;
+        Ok(())
+    }
+
+    /// One health row.
+    pub fn health(&self, key: &str) -> Result<Option<HealthRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT key, state, detail, pid, updated_at FROM daemon_health WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok(HealthRow {
+                        key: r.get(0)?,
+                        state: r.get(1)?,
+                        detail: r.get(2)?,
+                        pid: r.get(3)?,
+                        updated_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
