@@ -138,8 +138,8 @@ pub fn check_private_file(path: &Path) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(format!(
@@ -501,10 +501,12 @@ impl Config {
                         c.imap = section(v, &format!("{key}.imap"), &mut problems);
                     }
                     if let Some(v) = policy {
-                        c.policy = section(v, &format!("{key}.policy"), &mut problems).unwrap_or_default();
+                        c.policy =
+                            section(v, &format!("{key}.policy"), &mut problems).unwrap_or_default();
                     }
                     if let Some(v) = digest {
-                        c.digest = section(v, &format!("{key}.digest"), &mut problems).unwrap_or_default();
+                        c.digest =
+                            section(v, &format!("{key}.digest"), &mut problems).unwrap_or_default();
                     }
                     config.communities.push(c);
                 }
@@ -722,7 +724,10 @@ impl Config {
                 } else if imap.tls == Tls::None && !is_loopback_host(&imap.host) {
                     push(
                         format!("{at}.imap.tls"),
-                        format!("plain IMAP to `{}` would send the password in clear", imap.host),
+                        format!(
+                            "plain IMAP to `{}` would send the password in clear",
+                            imap.host
+                        ),
                         "use tls = \"tls\" or \"starttls\"; plain is allowed only to loopback",
                     );
                 }
@@ -826,7 +831,13 @@ fn section<T: DeserializeOwned>(
                 problems.push(Problem {
                     key: full,
                     // toml appends "in `key`" on a second line: the key is already shown.
-                    message: e.into_inner().to_string().lines().next().unwrap_or("").to_string(),
+                    message: e
+                        .into_inner()
+                        .to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
                     fix: "use a value of the kind shown in config/praxis.toml".into(),
                 });
                 if !remove_path(&mut value, &segments) {
@@ -913,8 +924,7 @@ fn valid_slug(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && s.len() <= 40
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
@@ -1090,7 +1100,10 @@ username = "other@example.test"
             "community[health].imap.tls",
             "community[health].imap.password_env",
         ] {
-            assert!(keys.contains(&expected), "{expected} missing from {keys:#?}");
+            assert!(
+                keys.contains(&expected),
+                "{expected} missing from {keys:#?}"
+            );
         }
     }
 
@@ -1148,7 +1161,15 @@ addres = "list@example.test"
             split_address("list@example.test"),
             Some(("list", "example.test"))
         );
-        for bad in ["", "list", "@x.org", "a@", "a b@x.org", "a@x..org", "<a@x.org>"] {
+        for bad in [
+            "",
+            "list",
+            "@x.org",
+            "a@",
+            "a b@x.org",
+            "a@x..org",
+            "<a@x.org>",
+        ] {
             assert_eq!(split_address(bad), None, "{bad}");
         }
     }
@@ -1157,6 +1178,10 @@ addres = "list@example.test"
     fn syntax_errors_name_the_line() {
         let (_, problems) = parse("[smtp\nhost = 1");
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].message.contains("line 1"), "{}", problems[0].message);
+        assert!(
+            problems[0].message.contains("line 1"),
+            "{}",
+            problems[0].message
+        );
     }
 }

@@ -26,11 +26,12 @@ fn init_tracing(cli: &Cli) {
         _ => "trace",
     };
     // `serve` logs what it does at info level by default.
-    let default = if matches!(cli.command, praxis::cli::Command::Serve) && cli.verbose == 0 && !cli.quiet {
-        "info"
-    } else {
-        default
-    };
+    let default =
+        if matches!(cli.command, praxis::cli::Command::Serve) && cli.verbose == 0 && !cli.quiet {
+            "info"
+        } else {
+            default
+        };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PRAXIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("praxis={default},warn")));
     let builder = tracing_subscriber::fmt()

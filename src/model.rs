@@ -275,6 +275,14 @@ id_type!(
     ThreadId
 );
 
+/// Serialises Unix seconds as an RFC 3339 UTC string (for `--json`).
+pub fn serialize_unix_time<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {
+    match chrono::DateTime::from_timestamp(*ts, 0) {
+        Some(t) => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,13 +312,5 @@ mod tests {
         assert_eq!(serde_json::to_string(&Role::Owner).unwrap(), "\"owner\"");
         let r: Role = serde_json::from_str("\"moderator\"").unwrap();
         assert_eq!(r, Role::Moderator);
-    }
-}
-
-/// Serialises Unix seconds as an RFC 3339 UTC string (for `--json`).
-pub fn serialize_unix_time<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {
-    match chrono::DateTime::from_timestamp(*ts, 0) {
-        Some(t) => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        None => s.serialize_none(),
     }
 }

@@ -32,7 +32,11 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
             "{}: ok ({} {}: {})",
             ctx.cli.config.display(),
             slugs.len(),
-            if slugs.len() == 1 { "community" } else { "communities" },
+            if slugs.len() == 1 {
+                "community"
+            } else {
+                "communities"
+            },
             slugs.join(", ")
         ));
     } else {

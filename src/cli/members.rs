@@ -38,7 +38,9 @@ pub enum MembersCommand {
         fields: FieldArgs,
     },
     /// Change a member's fields.
-    #[command(after_help = "Example:\n  praxis members set alice@example.org -c health --delivery consolidated")]
+    #[command(
+        after_help = "Example:\n  praxis members set alice@example.org -c health --delivery consolidated"
+    )]
     Set {
         /// The community.
         #[arg(short, long)]
@@ -157,8 +159,16 @@ pub fn run(ctx: &Context, cmd: &MembersCommand) -> Result<ExitCode> {
                 let tz = cfg.tz();
                 ctx.out.table(
                     &[
-                        "email", "name", "organisation", "place", "role", "delivery", "digest",
-                        "moderation", "status", "joined",
+                        "email",
+                        "name",
+                        "organisation",
+                        "place",
+                        "role",
+                        "delivery",
+                        "digest",
+                        "moderation",
+                        "status",
+                        "joined",
                     ],
                     members
                         .iter()
@@ -178,7 +188,8 @@ pub fn run(ctx: &Context, cmd: &MembersCommand) -> Result<ExitCode> {
                         })
                         .collect(),
                 );
-                ctx.out.say(format!("{} members of {community}", members.len()));
+                ctx.out
+                    .say(format!("{} members of {community}", members.len()));
             }
         }
         MembersCommand::Add {
@@ -211,7 +222,9 @@ pub fn run(ctx: &Context, cmd: &MembersCommand) -> Result<ExitCode> {
             config.community(community).map_err(anyhow::Error::msg)?;
             let f = fields.to_fields(*status);
             if f == MemberFields::default() {
-                bail!("nothing to change; give at least one option such as --delivery digest (see `praxis members set --help`)");
+                bail!(
+                    "nothing to change; give at least one option such as --delivery digest (see `praxis members set --help`)"
+                );
             }
             let c = store.community(community)?;
             let m = store.set_member(c.id, email, &f, &actor)?;
@@ -271,8 +284,11 @@ const CSV_COLUMNS: &[&str] = &["email", "name", "organisation", "place", "role",
 /// A CSV row that could not be used: its line number and why.
 type BadRow = (u64, String);
 
+/// A usable CSV row: its line number and the member.
+type GoodRow = (u64, NewMember);
+
 /// Reads a member CSV: the good rows with their line numbers, and the bad ones.
-fn read_csv(path: &Path) -> Result<(Vec<(u64, NewMember)>, Vec<BadRow>)> {
+fn read_csv(path: &Path) -> Result<(Vec<GoodRow>, Vec<BadRow>)> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)

@@ -73,13 +73,20 @@ pub enum Command {
     #[command(after_help = "Example:\n  praxis demo --dir /tmp/praxis-demo")]
     Demo(pending::DemoArgs),
     /// Ingest one message from standard input (for an MTA pipe).
-    #[command(after_help = "Example (Postfix alias):\n  health: \"|/usr/local/bin/praxis ingest -c health\"")]
+    #[command(
+        after_help = "Example (Postfix alias):\n  health: \"|/usr/local/bin/praxis ingest -c health\""
+    )]
     Ingest(pending::IngestArgs),
     /// Import mbox files or Maildirs as approved history.
-    #[command(after_help = "Example:\n  praxis import -c health ~/archives/health-2019.mbox ~/Maildir/.health")]
+    #[command(
+        after_help = "Example:\n  praxis import -c health ~/archives/health-2019.mbox ~/Maildir/.health"
+    )]
     Import(pending::ImportArgs),
     /// List, add, change, remove or import members.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  praxis members list -c health\n  praxis members import -c health members.csv"
+    )]
     Members(members::MembersCommand),
     /// Held posts, oldest first, with the reason held.
     #[command(after_help = "Example:\n  praxis queue -c health")]
@@ -103,13 +110,18 @@ pub enum Command {
     #[command(after_help = "Example:\n  praxis threads -c health --queries --overdue")]
     Threads(pending::ThreadsArgs),
     /// Draft a query's Consolidated Reply in $EDITOR, or from a file.
-    #[command(after_help = "Example:\n  praxis consolidate 7\n  praxis consolidate 7 --from draft.md")]
+    #[command(
+        after_help = "Example:\n  praxis consolidate 7\n  praxis consolidate 7 --from draft.md"
+    )]
     Consolidate(pending::ConsolidateArgs),
     /// Send a Consolidated Reply now or at a time.
     #[command(after_help = "Example:\n  praxis publish 7 --at '2026-12-01 09:00'")]
     Publish(pending::PublishArgs),
     /// Preview or send a community's digest.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  praxis digest preview -c health --format plain\n  praxis digest send -c health --now"
+    )]
     Digest(pending::DigestCommand),
     /// Outgoing messages and their deliveries.
     #[command(after_help = "Example:\n  praxis outbox --failed")]

@@ -103,12 +103,24 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
             store.path().display(),
             store.file_size() / 1024,
             store.schema_version()?,
-            if daemon_running { "running" } else { "not running" }
+            if daemon_running {
+                "running"
+            } else {
+                "not running"
+            }
         ));
         ctx.out.table(
             &[
-                "community", "members", "imap", "last sync", "held", "open queries", "overdue",
-                "outbox pending", "failed", "next digest",
+                "community",
+                "members",
+                "imap",
+                "last sync",
+                "held",
+                "open queries",
+                "overdue",
+                "outbox pending",
+                "failed",
+                "next digest",
             ],
             rows.into_iter()
                 .map(|(c, s, imap_state, imap_error, next)| {
@@ -121,13 +133,16 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
                             (Some(st), Some(e)) => format!("{st}: {e}"),
                             (Some(st), None) => st,
                         },
-                        s.last_sync.map(|x| local_time(x, tz)).unwrap_or_else(|| "never".into()),
+                        s.last_sync
+                            .map(|x| local_time(x, tz))
+                            .unwrap_or_else(|| "never".into()),
                         s.held.to_string(),
                         s.open_queries.to_string(),
                         s.overdue_queries.to_string(),
                         s.outbox_pending.to_string(),
                         s.outbox_failed.to_string(),
-                        next.map(|x| local_time(x, tz)).unwrap_or_else(|| "-".into()),
+                        next.map(|x| local_time(x, tz))
+                            .unwrap_or_else(|| "-".into()),
                     ]
                 })
                 .collect(),

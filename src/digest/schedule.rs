@@ -26,12 +26,15 @@ impl Schedule {
                 format!("{m} {h} * * *")
             }
             ["weekly", day, hm] => {
-                let d = parse_weekday(day).ok_or_else(|| format!("`{day}` is not a day of the week"))?;
+                let d = parse_weekday(day)
+                    .ok_or_else(|| format!("`{day}` is not a day of the week"))?;
                 let (h, m) = parse_hm(hm)?;
                 format!("{m} {h} * * {}", d.num_days_from_sunday())
             }
             [first, ..] if *first == "daily" || *first == "weekly" => {
-                return Err(format!("`{text}` is not `daily HH:MM` or `weekly DAY HH:MM`"));
+                return Err(format!(
+                    "`{text}` is not `daily HH:MM` or `weekly DAY HH:MM`"
+                ));
             }
             f if f.len() == 5 => text.to_string(),
             _ => return Err(format!("`{text}` is not a schedule")),
@@ -80,7 +83,14 @@ mod tests {
         assert!(Schedule::parse("daily 07:00").is_ok());
         assert!(Schedule::parse("weekly mon 07:30").is_ok());
         assert!(Schedule::parse("0 7 * * 1-5").is_ok());
-        for bad in ["daily", "daily 25:00", "weekly funday 07:00", "sometimes", "0 7 * *", "daily 7"] {
+        for bad in [
+            "daily",
+            "daily 25:00",
+            "weekly funday 07:00",
+            "sometimes",
+            "0 7 * *",
+            "daily 7",
+        ] {
             assert!(Schedule::parse(bad).is_err(), "{bad}");
         }
     }
@@ -113,7 +123,10 @@ mod tests {
         // A time inside the spring gap (02:30 does not exist) still fires once that day.
         let gap = Schedule::parse("daily 02:30").unwrap();
         let t = gap.next_after(utc("2026-03-28T12:00:00Z"), paris).unwrap();
-        assert_eq!(t.with_timezone(&paris).date_naive(), chrono::NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
+        assert_eq!(
+            t.with_timezone(&paris).date_naive(),
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 29).unwrap()
+        );
         assert!(t > Utc.with_ymd_and_hms(2026, 3, 29, 0, 0, 0).unwrap());
     }
 
@@ -121,7 +134,9 @@ mod tests {
     fn weekly() {
         let s = Schedule::parse("weekly mon 07:00").unwrap();
         // 2026-11-23 is a Monday.
-        let next = s.next_after(utc("2026-11-23T08:00:00Z"), chrono_tz::UTC).unwrap();
+        let next = s
+            .next_after(utc("2026-11-23T08:00:00Z"), chrono_tz::UTC)
+            .unwrap();
         assert_eq!(next, utc("2026-11-30T07:00:00Z"));
     }
 }

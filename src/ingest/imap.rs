@@ -38,7 +38,9 @@ pub enum ImapError {
         detail: String,
     },
     /// The server refused the login.
-    #[error("{server} refused the login for {username}: {detail}; check imap.username and the password")]
+    #[error(
+        "{server} refused the login for {username}: {detail}; check imap.username and the password"
+    )]
     Login {
         /// host:port.
         server: String,
@@ -104,16 +106,19 @@ impl ImapClient {
     /// Connects and logs in as configured.
     pub async fn connect(cfg: &ImapConfig, password: &str) -> Result<ImapClient, ImapError> {
         let server = format!("{}:{}", cfg.host, cfg.port);
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((cfg.host.as_str(), cfg.port)))
-            .await
-            .map_err(|_| ImapError::Connect {
-                server: server.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
-            })?
-            .map_err(|source| ImapError::Connect {
-                server: server.clone(),
-                source,
-            })?;
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            TcpStream::connect((cfg.host.as_str(), cfg.port)),
+        )
+        .await
+        .map_err(|_| ImapError::Connect {
+            server: server.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+        })?
+        .map_err(|source| ImapError::Connect {
+            server: server.clone(),
+            source,
+        })?;
         tcp.set_nodelay(true).ok();
         let client: Client<Io> = match cfg.tls {
             Tls::None => {
@@ -178,7 +183,11 @@ impl ImapClient {
     }
 
     /// Fetches up to `max` messages whose UID is above `last_uid`, oldest first.
-    pub async fn fetch_after(&mut self, last_uid: u32, max: usize) -> Result<Vec<Fetched>, ImapError> {
+    pub async fn fetch_after(
+        &mut self,
+        last_uid: u32,
+        max: usize,
+    ) -> Result<Vec<Fetched>, ImapError> {
         let session = self.session()?;
         // UID SEARCH first: `UID FETCH n:*` always returns the newest message
         // even when its UID is below n (RFC 3501 §6.4.8).

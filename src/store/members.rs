@@ -80,8 +80,9 @@ where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
     let s: String = r.get(i)?;
-    s.parse()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
@@ -179,7 +180,16 @@ impl Store {
                     t,
                 ],
             )?;
-            log_decision(&tx, community, None, actor, "member-add", None, Some(&email), t)?;
+            log_decision(
+                &tx,
+                community,
+                None,
+                actor,
+                "member-add",
+                None,
+                Some(&email),
+                t,
+            )?;
             let member = tx.query_row(
                 &format!(
                     "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
@@ -228,14 +238,28 @@ impl Store {
         if n == 0 {
             return Err(not_a_member(&email));
         }
-        log_decision(&tx, community, None, actor, "member-set", None, Some(&email), now())?;
+        log_decision(
+            &tx,
+            community,
+            None,
+            actor,
+            "member-set",
+            None,
+            Some(&email),
+            now(),
+        )?;
         tx.commit()?;
         self.member(community, &email)?
             .ok_or_else(|| not_a_member(&email))
     }
 
     /// Removes a member. Their earlier posts stay, no longer linked to them.
-    pub fn remove_member(&mut self, community: CommunityId, email: &str, actor: &str) -> Result<()> {
+    pub fn remove_member(
+        &mut self,
+        community: CommunityId,
+        email: &str,
+        actor: &str,
+    ) -> Result<()> {
         let email = normalise_email(email);
         let tx = self.conn.transaction()?;
         let n = tx.execute(
@@ -245,7 +269,16 @@ impl Store {
         if n == 0 {
             return Err(not_a_member(&email));
         }
-        log_decision(&tx, community, None, actor, "member-remove", None, Some(&email), now())?;
+        log_decision(
+            &tx,
+            community,
+            None,
+            actor,
+            "member-remove",
+            None,
+            Some(&email),
+            now(),
+        )?;
         tx.commit()?;
         Ok(())
     }

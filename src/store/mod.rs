@@ -30,7 +30,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database file could not be opened or created.
-    #[error("cannot open database {path}: {source}; check the folder exists and is writable, or set database.path")]
+    #[error(
+        "cannot open database {path}: {source}; check the folder exists and is writable, or set database.path"
+    )]
     Open {
         /// The file.
         path: PathBuf,
@@ -41,7 +43,9 @@ pub enum StoreError {
     #[error("database is busy (another praxis holds a write lock); try again")]
     Busy,
     /// A landed migration's text differs from the one applied.
-    #[error("migration {name} was edited after it was applied (checksum {applied} in the database, {embedded} in this build); restore the original file and add a new migration instead")]
+    #[error(
+        "migration {name} was edited after it was applied (checksum {applied} in the database, {embedded} in this build); restore the original file and add a new migration instead"
+    )]
     MigrationEdited {
         /// The migration's file name.
         name: String,
@@ -51,7 +55,9 @@ pub enum StoreError {
         embedded: String,
     },
     /// The database was written by a newer praxis.
-    #[error("database schema version {found} is newer than this praxis knows ({known}); upgrade praxis")]
+    #[error(
+        "database schema version {found} is newer than this praxis knows ({known}); upgrade praxis"
+    )]
     TooNew {
         /// Version in the file.
         found: i64,

@@ -1,0 +1,162 @@
+//! The migrations: numbered without gaps, every file embedded, landed ones
+//! never edited, and the schema they build has every table the design names.
+
+use praxis::store::migrate::MIGRATIONS;
+use praxis::store::{Store, StoreError};
+
+/// Checksums of migrations that have landed. A landed migration is never
+/// edited: add a new file instead, and append its checksum here.
+const LANDED: &[(i64, &str)] = &[(
+    1,
+    "78f29bcbfa6fa5c339fe2077bc045af396acfd8699566c47fd0fe98caeb78bb6",
+)];
+
+#[test]
+fn migrations_are_numbered_and_all_embedded() {
+    let dir = crate::support::repo().join("src/store/migrations");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    files.sort();
+    let embedded: Vec<String> = MIGRATIONS
+        .iter()
+        .map(|m| format!("{}.sql", m.name))
+        .collect();
+    assert_eq!(
+        files, embedded,
+        "every file in src/store/migrations is listed in MIGRATIONS, in order"
+    );
+    for (i, m) in MIGRATIONS.iter().enumerate() {
+        assert_eq!(
+            m.version,
+            i as i64 + 1,
+            "versions run 1, 2, 3 ... without gaps"
+        );
+        assert!(
+            m.name.starts_with(&format!("{:04}_", m.version)),
+            "{} is numbered {}",
+            m.name,
+            m.version
+        );
+        let on_disk = std::fs::read_to_string(dir.join(format!("{}.sql", m.name))).unwrap();
+        assert_eq!(on_disk, m.sql, "{} embedded text matches the file", m.name);
+    }
+}
+
+#[test]
+fn landed_migrations_are_never_edited() {
+    for (version, sum) in LANDED {
+        let m = MIGRATIONS
+            .iter()
+            .find(|m| m.version == *version)
+            .expect("a landed migration was removed");
+        assert_eq!(
+            m.checksum(),
+            *sum,
+            "migration {} was edited after it landed; restore it and add a new migration",
+            m.name
+        );
+    }
+}
+
+#[test]
+fn the_schema_has_every_table_the_design_names() {
+    let store = Store::open_in_memory().unwrap();
+    let tables = store.table_names().unwrap();
+    for t in [
+        "communities",
+        "members",
+        "posts",
+        "threads",
+        "holds",
+        "decisions",
+        "consolidated_replies",
+        "draft_versions",
+        "digests",
+        "digest_posts",
+        "outbox",
+        "deliveries",
+        "imap_checkpoints",
+        "posts_fts",
+        "consolidated_fts",
+        "schema_migrations",
+    ] {
+        assert!(
+            tables.iter().any(|x| x == t),
+            "table {t} missing from {tables:?}"
+        );
+    }
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    assert_eq!(store.pragma("foreign_keys").unwrap(), "1");
+}
+
+#[test]
+fn a_file_database_uses_wal_and_reopens_without_reapplying() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.pragma("journal_mode").unwrap(), "wal");
+    assert_eq!(store.pragma("synchronous").unwrap(), "1", "NORMAL");
+    assert_eq!(store.pragma("foreign_keys").unwrap(), "1");
+    assert!(
+        store
+            .pragma("busy_timeout")
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            >= 1000
+    );
+    drop(store);
+    let again = Store::open(&path).unwrap();
+    assert_eq!(again.schema_version().unwrap(), MIGRATIONS.len() as i64);
+}
+
+#[test]
+fn an_edited_migration_is_refused_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    drop(Store::open(&path).unwrap());
+    // Simulate a database whose recorded checksum differs from this build's text.
+    let conn = rusqlite_free_edit(&path);
+    assert!(conn, "could not edit the recorded checksum");
+    match Store::open(&path) {
+        Err(StoreError::MigrationEdited { name, .. }) => assert_eq!(name, "0001_initial"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("an edited migration was accepted"),
+    }
+}
+
+#[test]
+fn a_newer_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    drop(Store::open(&path).unwrap());
+    sqlite3(
+        &path,
+        "INSERT INTO schema_migrations VALUES (999, '0999_future', 'x', 0)",
+    );
+    match Store::open(&path) {
+        Err(e @ StoreError::TooNew { .. }) => assert!(e.to_string().contains("upgrade praxis")),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a newer schema was accepted"),
+    }
+}
+
+/// Edits the recorded checksum with the sqlite3 shell (tests do not import rusqlite).
+fn rusqlite_free_edit(path: &std::path::Path) -> bool {
+    sqlite3(
+        path,
+        "UPDATE schema_migrations SET sha256 = 'edited' WHERE version = 1",
+    )
+}
+
+fn sqlite3(path: &std::path::Path, sql: &str) -> bool {
+    std::process::Command::new("sqlite3")
+        .arg(path)
+        .arg(sql)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
