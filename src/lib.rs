@@ -30,5 +30,8 @@ pub mod config;
 pub mod daemon;
 pub mod digest;
 pub mod ingest;
+pub mod mail;
 pub mod model;
+pub mod moderation;
 pub mod store;
+pub mod thread;

@@ -12,7 +12,9 @@
 mod communities;
 mod members;
 pub mod migrate;
+mod posts;
 mod status;
+mod threads;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,7 +23,9 @@ use rusqlite::Connection;
 
 pub use communities::CommunityRow;
 pub use members::{Member, MemberFields, NewMember};
+pub use posts::{Batch, Checkpoint, NewPost, PostView, Stored};
 pub use status::{CommunityStatus, HealthRow};
+pub use threads::{SearchHit, ThreadFilter, ThreadRow};
 
 /// How long a writer waits for another before giving up with `Busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -6,10 +6,16 @@ use praxis::store::{Store, StoreError};
 
 /// Checksums of migrations that have landed. A landed migration is never
 /// edited: add a new file instead, and append its checksum here.
-const LANDED: &[(i64, &str)] = &[(
-    1,
-    "78f29bcbfa6fa5c339fe2077bc045af396acfd8699566c47fd0fe98caeb78bb6",
-)];
+const LANDED: &[(i64, &str)] = &[
+    (
+        1,
+        "78f29bcbfa6fa5c339fe2077bc045af396acfd8699566c47fd0fe98caeb78bb6",
+    ),
+    (
+        2,
+        "97c0c0de896db5f487f5e1c841b32a891c9deee0f3e19cc3d84e585e4107ebed",
+    ),
+];
 
 #[test]
 fn migrations_are_numbered_and_all_embedded() {

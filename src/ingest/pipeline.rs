@@ -1,0 +1,253 @@
+//! The one ingest pipeline every source feeds: parse → dedupe → classify →
+//! policy → thread → store, inside the caller's transaction ([`Batch`]), so a
+//! source's checkpoint commits with the posts it covers.
+//!
+//! Invariant: nothing is dropped. A message that cannot be parsed is stored
+//! raw with class `unparseable` and held; a duplicate is reported, not stored
+//! twice.
+
+use crate::config::CommunityConfig;
+use crate::mail::classify::classify;
+use crate::mail::parse::{self, Parsed};
+use crate::model::{CommunityId, PostClass, PostState, Source, ThreadKind};
+use crate::moderation::policy::{self, Decision, PostFacts};
+use crate::store::{Batch, NewPost, Result, Stored};
+use crate::thread::DEFAULT_SUBJECT_WINDOW_DAYS;
+
+/// One message arriving from a source.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// The bytes as received.
+    pub raw: &'a [u8],
+    /// Where it came from.
+    pub source: Source,
+    /// The envelope recipient (LMTP RCPT TO, the pipe's recipient), when known.
+    pub envelope_to: Option<&'a str>,
+    /// When it was received, Unix seconds.
+    pub received_at: i64,
+}
+
+/// The community a message is ingested into.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Its configuration (address, policy).
+    pub config: &'a CommunityConfig,
+    /// Its row id.
+    pub id: CommunityId,
+}
+
+/// What ingesting one message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// New post or duplicate.
+    pub stored: Stored,
+    /// The classifier's verdict (for duplicates: not computed, `Post`).
+    pub class: PostClass,
+    /// The policy's verdict.
+    pub state: PostState,
+    /// Why it was held.
+    pub hold_reason: Option<String>,
+}
+
+impl Outcome {
+    /// Whether the message was kept raw because it could not be parsed.
+    pub fn unparseable(&self) -> bool {
+        self.class == PostClass::Unparseable
+    }
+
+    /// Whether it was seen before.
+    pub fn duplicate(&self) -> bool {
+        matches!(self.stored, Stored::Duplicate(_))
+    }
+}
+
+/// Ingests one message in `batch`. The caller commits.
+pub fn ingest(batch: &Batch<'_>, target: Target<'_>, msg: Incoming<'_>) -> Result<Outcome> {
+    let sha = parse::sha256(msg.raw);
+    let parsed: Option<Parsed> = parse::parse(msg.raw).ok();
+    let message_id = match &parsed {
+        Some(p) => p.message_id.clone(),
+        None => parse::synthetic_message_id(msg.raw),
+    };
+    if let Some(existing) = batch.find_duplicate(target.id, &message_id, &sha)? {
+        return Ok(Outcome {
+            stored: Stored::Duplicate(existing),
+            class: PostClass::Post,
+            state: PostState::Approved,
+            hold_reason: None,
+        });
+    }
+
+    let class = match &parsed {
+        None => PostClass::Unparseable,
+        Some(p) => classify(p, msg.envelope_to, &target.config.address),
+    };
+    let sender = match &parsed {
+        Some(p) => batch.sender(target.id, &p.from_addr)?,
+        None => None,
+    };
+    let (state, reason) = match class {
+        PostClass::Unparseable => (PostState::Held, Some("unparseable".to_string())),
+        PostClass::Post if msg.source == Source::Import => (PostState::Approved, None),
+        PostClass::Post => {
+            let p = parsed.as_ref().expect("posts are parsed");
+            let facts = PostFacts {
+                sender: sender.map(|(_, f)| f),
+                size: msg.raw.len() as u64,
+                has_attachments: !p.attachments.is_empty(),
+                dmarc_fail: false,
+            };
+            match policy::decide(&target.config.policy, &facts) {
+                Decision::Accept => (PostState::Approved, None),
+                Decision::Hold(r) => (PostState::Held, Some(r)),
+                Decision::Reject(r) => (PostState::Rejected, Some(r)),
+                Decision::Discard(r) => (PostState::Discarded, Some(r)),
+            }
+        }
+        _ => (PostState::Handled, None),
+    };
+
+    let stored = batch.store_post(&NewPost {
+        community: target.id,
+        raw: msg.raw,
+        sha256: sha,
+        source: msg.source,
+        envelope_to: msg.envelope_to,
+        received_at: msg.received_at,
+        class,
+        state,
+        hold_reason: reason.as_deref(),
+        parsed: parsed.as_ref(),
+        message_id: &message_id,
+        member_id: sender.map(|(id, _)| id),
+        new_thread_kind: if msg.source == Source::Import {
+            ThreadKind::Discussion
+        } else {
+            ThreadKind::Query
+        },
+        subject_window_secs: DEFAULT_SUBJECT_WINDOW_DAYS * 86_400,
+    })?;
+    Ok(Outcome {
+        stored,
+        class,
+        state,
+        hold_reason: reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::store::Store;
+
+    fn setup() -> (Store, Config) {
+        let (config, problems) = Config::parse(
+            crate::config::EMBEDDED_DEFAULT,
+            std::path::Path::new("praxis.toml"),
+            &|_| None,
+        );
+        assert!(problems.is_empty());
+        let mut store = Store::open_in_memory().unwrap();
+        store.sync_communities(&config).unwrap();
+        (store, config)
+    }
+
+    fn run(store: &mut Store, config: &Config, raw: &[u8], source: Source) -> Outcome {
+        let c = &config.communities[0];
+        let id = store.community(&c.slug).unwrap().id;
+        let b = store.batch().unwrap();
+        let o = ingest(
+            &b,
+            Target { config: c, id },
+            Incoming {
+                raw,
+                source,
+                envelope_to: None,
+                received_at: 1_800_000_000,
+            },
+        )
+        .unwrap();
+        b.commit().unwrap();
+        o
+    }
+
+    #[test]
+    fn nothing_is_lost_and_nothing_doubles() {
+        let (mut store, config) = setup();
+        let q = b"From: Alice <alice@example.org>\nTo: list@example.test\nSubject: Mobile clinics\nMessage-ID: <q@x>\nDate: Mon, 23 Nov 2026 10:00:00 +0000\n\nHas anyone run mobile clinics in flood areas?\n";
+        let o = run(&mut store, &config, q, Source::Pipe);
+        assert_eq!(o.class, PostClass::Post);
+        assert_eq!(o.state, PostState::Held);
+        assert_eq!(o.hold_reason.as_deref(), Some("nonmember"));
+        let again = run(&mut store, &config, q, Source::Pipe);
+        assert!(again.duplicate());
+
+        let junk = b"\x00\x01garbage with no headers";
+        let o = run(&mut store, &config, junk, Source::Pipe);
+        assert!(o.unparseable());
+        assert_eq!(o.state, PostState::Held);
+        assert!(
+            run(&mut store, &config, junk, Source::Pipe).duplicate(),
+            "same bytes, same synthetic id"
+        );
+
+        // Imported history is approved; a reply joins its query's thread.
+        let r = b"From: Bob <bob@example.org>\nSubject: Re: Mobile clinics\nMessage-ID: <r@x>\nIn-Reply-To: <q@x>\nReferences: <q@x>\n\nWe used boats.\n";
+        let o = run(&mut store, &config, r, Source::Import);
+        assert_eq!(o.state, PostState::Approved);
+        let Stored::New {
+            post,
+            thread,
+            new_thread,
+        } = o.stored
+        else {
+            panic!()
+        };
+        assert!(!new_thread);
+        let q_view = store.post(crate::model::PostId(1)).unwrap();
+        assert_eq!(thread, q_view.thread_id);
+        assert_eq!(store.post(post).unwrap().parent_id, Some(q_view.id));
+    }
+
+    #[test]
+    fn replies_before_their_root_and_to_a_missing_parent_meet() {
+        let (mut store, config) = setup();
+        let b1 =
+            b"From: b@x.org\nSubject: Re: Q\nMessage-ID: <b1@x>\nReferences: <missing@x>\n\nb1\n";
+        let b2 =
+            b"From: c@x.org\nSubject: Re: Q\nMessage-ID: <b2@x>\nReferences: <missing@x>\n\nb2\n";
+        let child =
+            b"From: d@x.org\nSubject: Re: Other\nMessage-ID: <c@x>\nReferences: <root@x>\n\nc\n";
+        let root = b"From: e@x.org\nSubject: Other\nMessage-ID: <root@x>\n\nroot\n";
+        for raw in [&b1[..], b2, child, root] {
+            run(&mut store, &config, raw, Source::Import);
+        }
+        let c = store.community("health").unwrap().id;
+        assert_eq!(store.thread_count(c).unwrap(), 2);
+        let root_view = store.post(crate::model::PostId(4)).unwrap();
+        let child_view = store.post(crate::model::PostId(3)).unwrap();
+        assert_eq!(child_view.thread_id, root_view.thread_id);
+        assert_eq!(
+            child_view.parent_id,
+            Some(root_view.id),
+            "the early child gets its parent"
+        );
+    }
+
+    #[test]
+    fn subject_joins_only_recent_replies() {
+        let (mut store, config) = setup();
+        let q = b"From: a@x.org\nSubject: Water pumps\nMessage-ID: <w@x>\nDate: Mon, 2 Nov 2026 10:00:00 +0000\n\nq\n";
+        let near = b"From: b@x.org\nSubject: RE: [health] Water pumps\nMessage-ID: <n@x>\nDate: Mon, 9 Nov 2026 10:00:00 +0000\n\nn\n";
+        let same_words = b"From: c@x.org\nSubject: Water pumps\nMessage-ID: <s@x>\nDate: Tue, 10 Nov 2026 10:00:00 +0000\n\ns\n";
+        let far = b"From: d@x.org\nSubject: Re: Water pumps\nMessage-ID: <f@x>\nDate: Mon, 1 Mar 2027 10:00:00 +0000\n\nf\n";
+        for raw in [&q[..], near, same_words, far] {
+            run(&mut store, &config, raw, Source::Import);
+        }
+        let t = |n| store.post(crate::model::PostId(n)).unwrap().thread_id;
+        assert_eq!(t(1), t(2), "a recent Re: joins by subject");
+        assert_ne!(t(1), t(3), "the same words without Re: start a new thread");
+        assert_ne!(t(1), t(4), "never across the window");
+    }
+}

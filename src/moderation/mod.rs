@@ -1,0 +1,4 @@
+//! Moderation: the posting policy (pure rules) and, later, the hold queue's
+//! decisions and notices.
+
+pub mod policy;

@@ -1,0 +1,261 @@
+//! The posting policy: given what is known about a post and its sender, decide
+//! accept, hold (with a reason a moderator understands), reject or discard.
+//! Pure: the pipeline gathers the facts, this decides.
+
+use crate::config::{Attachments, FirstPost, Nonmember, PolicyConfig};
+use crate::model::{MemberStatus, Moderation};
+
+/// What the policy knows about the sender when they are a member.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SenderFacts {
+    /// Their moderation flag.
+    pub moderation: Moderation,
+    /// Their subscription status.
+    pub status: MemberStatus,
+    /// Approved posts so far.
+    pub posts_approved: i64,
+}
+
+/// What the policy knows about a post.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostFacts {
+    /// The sender, when they are a member of the community.
+    pub sender: Option<SenderFacts>,
+    /// Raw size in bytes.
+    pub size: u64,
+    /// Whether it carries attachments.
+    pub has_attachments: bool,
+    /// Whether the From domain failed DMARC (when checking is on).
+    pub dmarc_fail: bool,
+}
+
+/// The policy's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Distribute.
+    Accept,
+    /// Wait for a moderator, for this reason.
+    Hold(String),
+    /// Refuse with a notice giving this reason.
+    Reject(String),
+    /// Drop silently (kept in the database), for this reason.
+    Discard(String),
+}
+
+/// A byte count in words: "12.4 MB", "512 KB".
+pub fn human_size(bytes: u64) -> String {
+    let kb = bytes as f64 / 1024.0;
+    if kb >= 1024.0 {
+        let mb = kb / 1024.0;
+        if mb.fract() < 0.05 {
+            format!("{mb:.0} MB")
+        } else {
+            format!("{mb:.1} MB")
+        }
+    } else {
+        format!("{kb:.0} KB")
+    }
+}
+
+/// Decides what happens to a post.
+pub fn decide(policy: &PolicyConfig, facts: &PostFacts) -> Decision {
+    let member = facts
+        .sender
+        .filter(|s| matches!(s.status, MemberStatus::Active | MemberStatus::Disabled));
+    if let Some(m) = member {
+        match m.moderation {
+            Moderation::Reject => {
+                return Decision::Reject("your posts to this list are not accepted".into());
+            }
+            Moderation::Discard => return Decision::Discard("member set to discard".into()),
+            _ => {}
+        }
+    }
+    if policy.emergency {
+        return Decision::Hold("emergency".into());
+    }
+    let limit = policy.max_size_kb.saturating_mul(1024);
+    if facts.size > limit {
+        return Decision::Hold(format!(
+            "size {} > {}",
+            human_size(facts.size),
+            human_size(limit)
+        ));
+    }
+    if facts.has_attachments && policy.attachments == Attachments::Hold {
+        return Decision::Hold("attachments".into());
+    }
+    if facts.dmarc_fail {
+        return Decision::Hold("dmarc fail".into());
+    }
+    match member {
+        None => match policy.nonmember {
+            Nonmember::Hold => Decision::Hold("nonmember".into()),
+            Nonmember::Reject => Decision::Reject("only members may post to this list".into()),
+            Nonmember::Discard => Decision::Discard("nonmember".into()),
+        },
+        Some(m) => match m.moderation {
+            Moderation::Hold => Decision::Hold("moderated member".into()),
+            Moderation::Accept => Decision::Accept,
+            _ if m.posts_approved == 0 && policy.first_post == FirstPost::Hold => {
+                Decision::Hold("first post".into())
+            }
+            _ => Decision::Accept,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(moderation: Moderation, posts: i64) -> Option<SenderFacts> {
+        Some(SenderFacts {
+            moderation,
+            status: MemberStatus::Active,
+            posts_approved: posts,
+        })
+    }
+
+    fn facts(sender: Option<SenderFacts>) -> PostFacts {
+        PostFacts {
+            sender,
+            size: 2_000,
+            has_attachments: false,
+            dmarc_fail: false,
+        }
+    }
+
+    #[test]
+    fn every_knob() {
+        use Decision::*;
+        let base = PolicyConfig::default();
+        let with = |f: &dyn Fn(&mut PolicyConfig)| {
+            let mut p = base.clone();
+            f(&mut p);
+            p
+        };
+        let hold = |s: &str| Hold(s.to_string());
+        let big = PostFacts {
+            size: 13_002_342,
+            ..facts(member(Moderation::Default, 5))
+        };
+        let attached = PostFacts {
+            has_attachments: true,
+            ..facts(member(Moderation::Default, 5))
+        };
+        let dmarc = PostFacts {
+            dmarc_fail: true,
+            ..facts(member(Moderation::Default, 5))
+        };
+        let unsubscribed = facts(Some(SenderFacts {
+            moderation: Moderation::Accept,
+            status: MemberStatus::Unsubscribed,
+            posts_approved: 9,
+        }));
+        let cases: Vec<(&str, PolicyConfig, PostFacts, Decision)> = vec![
+            (
+                "regular member",
+                base.clone(),
+                facts(member(Moderation::Default, 3)),
+                Accept,
+            ),
+            (
+                "first post held",
+                base.clone(),
+                facts(member(Moderation::Default, 0)),
+                hold("first post"),
+            ),
+            (
+                "first post moderation off",
+                with(&|p| p.first_post = FirstPost::Accept),
+                facts(member(Moderation::Default, 0)),
+                Accept,
+            ),
+            (
+                "trusted first post",
+                base.clone(),
+                facts(member(Moderation::Accept, 0)),
+                Accept,
+            ),
+            (
+                "moderated member",
+                base.clone(),
+                facts(member(Moderation::Hold, 10)),
+                hold("moderated member"),
+            ),
+            (
+                "member set to reject",
+                base.clone(),
+                facts(member(Moderation::Reject, 10)),
+                Reject("your posts to this list are not accepted".into()),
+            ),
+            (
+                "member set to discard",
+                base.clone(),
+                facts(member(Moderation::Discard, 10)),
+                Discard("member set to discard".into()),
+            ),
+            (
+                "nonmember held",
+                base.clone(),
+                facts(None),
+                hold("nonmember"),
+            ),
+            (
+                "nonmember rejected",
+                with(&|p| p.nonmember = Nonmember::Reject),
+                facts(None),
+                Reject("only members may post to this list".into()),
+            ),
+            (
+                "nonmember discarded",
+                with(&|p| p.nonmember = Nonmember::Discard),
+                facts(None),
+                Discard("nonmember".into()),
+            ),
+            (
+                "unsubscribed is a nonmember",
+                base.clone(),
+                unsubscribed,
+                hold("nonmember"),
+            ),
+            (
+                "emergency holds even trusted members",
+                with(&|p| p.emergency = true),
+                facts(member(Moderation::Accept, 10)),
+                hold("emergency"),
+            ),
+            ("too big", base.clone(), big, hold("size 12.4 MB > 5 MB")),
+            (
+                "attachments allowed",
+                base.clone(),
+                attached.clone(),
+                Accept,
+            ),
+            (
+                "attachments stripped later, accepted here",
+                with(&|p| p.attachments = Attachments::Strip),
+                attached.clone(),
+                Accept,
+            ),
+            (
+                "attachments held",
+                with(&|p| p.attachments = Attachments::Hold),
+                attached,
+                hold("attachments"),
+            ),
+            ("dmarc fail", base.clone(), dmarc, hold("dmarc fail")),
+        ];
+        for (name, policy, f, want) in cases {
+            assert_eq!(decide(&policy, &f), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(5 * 1024 * 1024), "5 MB");
+        assert_eq!(human_size(13_002_342), "12.4 MB");
+        assert_eq!(human_size(2048), "2 KB");
+    }
+}

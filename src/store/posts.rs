@@ -1,0 +1,642 @@
+//! Posts: storing an ingested message (dedupe, thread placement, hold,
+//! checkpoint) in one transaction, and reading posts back.
+//!
+//! A [`Batch`] is one transaction: the IMAP watcher commits a batch of UIDs
+//! together with its checkpoint, `import` commits every few hundred
+//! messages, the pipe and LMTP commit each message.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use super::{Result, Store, StoreError};
+use crate::mail::parse::{Attachment, Parsed};
+use crate::model::{
+    CommunityId, MemberId, PostClass, PostId, PostState, Source, ThreadId, ThreadKind,
+};
+use crate::thread::{self, Placement};
+
+/// A message ready to store: the pipeline's decisions and the parsed fields.
+#[derive(Debug, Clone)]
+pub struct NewPost<'a> {
+    /// The community it was sent to.
+    pub community: CommunityId,
+    /// The bytes as received.
+    pub raw: &'a [u8],
+    /// SHA-256 of `raw`.
+    pub sha256: [u8; 32],
+    /// Where it came from.
+    pub source: Source,
+    /// The envelope recipient, when known.
+    pub envelope_to: Option<&'a str>,
+    /// When praxis received it.
+    pub received_at: i64,
+    /// The classifier's verdict.
+    pub class: PostClass,
+    /// The policy's verdict.
+    pub state: PostState,
+    /// Why it is held, when `state` is held.
+    pub hold_reason: Option<&'a str>,
+    /// Parsed fields; `None` for an unparseable message.
+    pub parsed: Option<&'a Parsed>,
+    /// Message-ID (synthetic when missing or unparseable).
+    pub message_id: &'a str,
+    /// The sender, when a member.
+    pub member_id: Option<MemberId>,
+    /// Kind of a thread this post starts.
+    pub new_thread_kind: ThreadKind,
+    /// How recent a thread must be to be joined by subject, in seconds.
+    pub subject_window_secs: i64,
+}
+
+/// Where an IMAP watcher is in its folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The community.
+    pub community: CommunityId,
+    /// The folder watched.
+    pub folder: String,
+    /// The folder's UIDVALIDITY.
+    pub uidvalidity: u32,
+    /// The highest UID committed.
+    pub last_uid: u32,
+}
+
+/// What storing a message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A new post.
+    New {
+        /// Its id.
+        post: PostId,
+        /// Its thread, for posts.
+        thread: Option<ThreadId>,
+        /// Whether it started that thread.
+        new_thread: bool,
+    },
+    /// Seen before in this community (same Message-ID, or same bytes).
+    Duplicate(PostId),
+}
+
+/// One transaction of ingest work.
+pub struct Batch<'a> {
+    /// The open transaction; dropped without commit, it rolls back.
+    tx: Transaction<'a>,
+}
+
+impl Store {
+    /// Starts a transaction for storing posts.
+    pub fn batch(&mut self) -> Result<Batch<'_>> {
+        Ok(Batch {
+            tx: self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+        })
+    }
+
+    /// The IMAP checkpoint of a community.
+    pub fn checkpoint(&self, community: CommunityId) -> Result<Option<Checkpoint>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT folder, uidvalidity, last_uid FROM imap_checkpoints WHERE community_id = ?1",
+                [community.0],
+                |r| {
+                    Ok(Checkpoint {
+                        community,
+                        folder: r.get(0)?,
+                        uidvalidity: r.get::<_, i64>(1)? as u32,
+                        last_uid: r.get::<_, i64>(2)? as u32,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Number of posts of a community (every class and state).
+    pub fn post_count(&self, community: CommunityId) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM posts WHERE community_id = ?1",
+            [community.0],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Number of threads of a community.
+    pub fn thread_count(&self, community: CommunityId) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM threads WHERE community_id = ?1",
+            [community.0],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// How many times each Message-ID is stored in a community, for tests
+    /// that prove nothing was stored twice: (distinct ids, rows).
+    pub fn message_id_counts(&self, community: CommunityId) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(DISTINCT message_id), COUNT(*) FROM posts WHERE community_id = ?1",
+            [community.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// Every Message-ID stored in a community.
+    pub fn message_ids(&self, community: CommunityId) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT message_id FROM posts WHERE community_id = ?1 ORDER BY id")?;
+        let ids = stmt
+            .query_map([community.0], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(ids)
+    }
+
+    /// The raw bytes of a post.
+    pub fn raw(&self, post: PostId) -> Result<Vec<u8>> {
+        self.conn
+            .query_row("SELECT raw FROM posts WHERE id = ?1", [post.0], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| no_post(post))
+    }
+
+    /// One post with what `praxis show` needs.
+    pub fn post(&self, post: PostId) -> Result<PostView> {
+        self.conn
+            .query_row(
+                "SELECT p.id, c.slug, p.message_id, p.from_addr, p.from_name, p.subject, p.date,
+                        p.received_at, p.class, p.state, p.thread_id, p.parent_id, h.reason, p.text,
+                        p.attachments, p.size, p.source, p.flag, p.in_reply_to, t.subject,
+                        (SELECT COUNT(*) FROM posts q WHERE q.thread_id = p.thread_id),
+                        (SELECT COUNT(*) FROM posts q WHERE q.thread_id = p.thread_id
+                           AND (q.date < p.date OR (q.date = p.date AND q.id < p.id))) + 1,
+                        m.name, m.organisation
+                 FROM posts p JOIN communities c ON c.id = p.community_id
+                 LEFT JOIN holds h ON h.post_id = p.id AND h.decided_at IS NULL
+                 LEFT JOIN threads t ON t.id = p.thread_id
+                 LEFT JOIN members m ON m.id = p.member_id
+                 WHERE p.id = ?1",
+                [post.0],
+                |r| {
+                    let attachments: String = r.get(14)?;
+                    Ok(PostView {
+                        id: PostId(r.get(0)?),
+                        community: r.get(1)?,
+                        message_id: r.get(2)?,
+                        from: r.get(3)?,
+                        from_name: r.get(4)?,
+                        subject: r.get(5)?,
+                        date: r.get(6)?,
+                        received_at: r.get(7)?,
+                        class: r.get::<_, String>(8)?.parse().unwrap_or(PostClass::Post),
+                        state: r.get::<_, String>(9)?.parse().unwrap_or(PostState::Held),
+                        thread_id: r.get::<_, Option<i64>>(10)?.map(ThreadId),
+                        parent_id: r.get::<_, Option<i64>>(11)?.map(PostId),
+                        hold_reason: r.get(12)?,
+                        text: r.get(13)?,
+                        attachments: serde_json::from_str(&attachments).unwrap_or_default(),
+                        size: r.get(15)?,
+                        source: r.get(16)?,
+                        flag: r.get(17)?,
+                        in_reply_to: r.get(18)?,
+                        thread_subject: r.get(19)?,
+                        thread_posts: r.get(20)?,
+                        thread_position: r.get(21)?,
+                        member_name: r.get(22)?,
+                        member_organisation: r.get(23)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| no_post(post))
+    }
+}
+
+fn no_post(post: PostId) -> StoreError {
+    StoreError::NotFound(format!(
+        "post {post} does not exist; `praxis queue` and `praxis threads` list posts"
+    ))
+}
+
+/// A post as `praxis show` presents it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostView {
+    /// Its id.
+    pub id: PostId,
+    /// The community's slug.
+    pub community: String,
+    /// Message-ID.
+    pub message_id: String,
+    /// Sender address.
+    pub from: String,
+    /// Sender display name.
+    pub from_name: String,
+    /// Subject.
+    pub subject: String,
+    /// Date header (or receipt time), Unix seconds.
+    pub date: Option<i64>,
+    /// When received, Unix seconds.
+    pub received_at: i64,
+    /// The classifier's verdict.
+    pub class: PostClass,
+    /// Moderation state.
+    pub state: PostState,
+    /// Thread.
+    pub thread_id: Option<ThreadId>,
+    /// Parent post in the thread.
+    pub parent_id: Option<PostId>,
+    /// Why it is held, while held.
+    pub hold_reason: Option<String>,
+    /// Text body.
+    pub text: String,
+    /// Attachments.
+    pub attachments: Vec<Attachment>,
+    /// Raw size in bytes.
+    pub size: i64,
+    /// Where it came from.
+    pub source: String,
+    /// A note for moderators.
+    pub flag: Option<String>,
+    /// In-Reply-To.
+    pub in_reply_to: Option<String>,
+    /// The thread's subject.
+    pub thread_subject: Option<String>,
+    /// Posts in the thread.
+    pub thread_posts: i64,
+    /// This post's place in the thread by date (1 = first).
+    pub thread_position: i64,
+    /// Member name, when the sender is a member.
+    pub member_name: Option<String>,
+    /// Member organisation, when the sender is a member.
+    pub member_organisation: Option<String>,
+}
+
+impl Batch<'_> {
+    /// Commits the batch.
+    pub fn commit(self) -> Result<()> {
+        self.tx.commit()?;
+        Ok(())
+    }
+
+    /// The post already stored with this Message-ID or these bytes.
+    pub fn find_duplicate(
+        &self,
+        community: CommunityId,
+        message_id: &str,
+        sha256: &[u8; 32],
+    ) -> Result<Option<PostId>> {
+        let by_id: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT id FROM posts WHERE community_id = ?1 AND message_id = ?2")?
+            .query_row(params![community.0, message_id], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = by_id {
+            return Ok(Some(PostId(id)));
+        }
+        let by_hash: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT id FROM posts WHERE community_id = ?1 AND sha256 = ?2 LIMIT 1")?
+            .query_row(params![community.0, &sha256[..]], |r| r.get(0))
+            .optional()?;
+        Ok(by_hash.map(PostId))
+    }
+
+    /// Records where an IMAP watcher is, in this transaction.
+    pub fn save_checkpoint(&self, cp: &Checkpoint, synced_at: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO imap_checkpoints (community_id, folder, uidvalidity, last_uid, last_sync_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (community_id) DO UPDATE SET folder = excluded.folder,
+                    uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,
+                    last_sync_at = excluded.last_sync_at",
+            )?
+            .execute(params![
+                cp.community.0,
+                cp.folder,
+                cp.uidvalidity as i64,
+                cp.last_uid as i64,
+                synced_at
+            ])?;
+        Ok(())
+    }
+
+    /// The member with this address, with the facts the policy needs.
+    pub fn sender(
+        &self,
+        community: CommunityId,
+        email: &str,
+    ) -> Result<Option<(MemberId, crate::moderation::policy::SenderFacts)>> {
+        if email.is_empty() {
+            return Ok(None);
+        }
+        let row: Option<(i64, String, String, i64)> = self
+            .tx
+            .prepare_cached(
+                "SELECT id, moderation, status, posts_approved FROM members
+                 WHERE community_id = ?1 AND email = ?2",
+            )?
+            .query_row(params![community.0, email.to_ascii_lowercase()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        Ok(row.map(|(id, moderation, status, posts)| {
+            (
+                MemberId(id),
+                crate::moderation::policy::SenderFacts {
+                    moderation: moderation
+                        .parse()
+                        .unwrap_or(crate::model::Moderation::Default),
+                    status: status.parse().unwrap_or(crate::model::MemberStatus::Active),
+                    posts_approved: posts,
+                },
+            )
+        }))
+    }
+
+    /// Stores a message that is not a duplicate (call [`Batch::find_duplicate`] first).
+    pub fn store_post(&self, p: &NewPost<'_>) -> Result<Stored> {
+        let tx = &self.tx;
+        let date = p.parsed.and_then(|x| x.date).unwrap_or(p.received_at);
+        let empty = Parsed::default();
+        let parsed = p.parsed.unwrap_or(&empty);
+        let is_post = p.class == PostClass::Post && p.parsed.is_some();
+
+        let mut thread_id = None;
+        let mut new_thread = false;
+        let mut parent = None;
+        let mut flag = None;
+        if is_post {
+            let (t, created, f) = self.place(p, parsed, date)?;
+            thread_id = Some(t);
+            new_thread = created;
+            flag = f;
+            parent = thread::parent_id(&parsed.references, parsed.in_reply_to.as_deref(), |id| {
+                self.post_id_by_message_id(p.community, id)
+                    .ok()
+                    .flatten()
+                    .is_some()
+            })
+            .and_then(|id| self.post_id_by_message_id(p.community, id).ok().flatten());
+        }
+
+        let attachments =
+            serde_json::to_string(&parsed.attachments).unwrap_or_else(|_| "[]".into());
+        let refs = serde_json::to_string(&parsed.references).unwrap_or_else(|_| "[]".into());
+        let approved_at = (p.state == PostState::Approved).then_some(p.received_at);
+        tx.prepare_cached(
+            "INSERT INTO posts (community_id, message_id, sha256, raw, size, source, envelope_to,
+                received_at, class, state, from_addr, from_name, subject, date, in_reply_to, refs,
+                list_id, text, attachments, member_id, thread_id, parent_id, approved_at, flag)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+        )?
+        .execute(params![
+            p.community.0,
+            p.message_id,
+            &p.sha256[..],
+            p.raw,
+            p.raw.len() as i64,
+            p.source.as_str(),
+            p.envelope_to,
+            p.received_at,
+            p.class.as_str(),
+            p.state.as_str(),
+            parsed.from_addr,
+            parsed.from_name,
+            parsed.subject,
+            date,
+            parsed.in_reply_to,
+            refs,
+            parsed.list_id,
+            parsed.text,
+            attachments,
+            p.member_id.map(|m| m.0),
+            thread_id.map(|t: ThreadId| t.0),
+            parent.map(|x: PostId| x.0),
+            approved_at,
+            flag,
+        ])?;
+        let post = PostId(tx.last_insert_rowid());
+
+        if let Some(t) = thread_id {
+            // Children that arrived before this post now have their parent.
+            tx.prepare_cached(
+                "UPDATE posts SET parent_id = ?1
+                 WHERE thread_id = ?2 AND parent_id IS NULL AND id <> ?1
+                   AND (json_extract(refs, '$[#-1]') = ?3 OR (refs = '[]' AND in_reply_to = ?3))",
+            )?
+            .execute(params![post.0, t.0, p.message_id])?;
+            tx.prepare_cached(
+                "UPDATE threads SET first_at = MIN(first_at, ?2), last_at = MAX(last_at, ?2),
+                    root_post_id = CASE WHEN ?3 IS NULL AND (root_post_id IS NULL OR ?2 < first_at)
+                                        THEN ?4 ELSE root_post_id END,
+                    subject = CASE WHEN ?3 IS NULL AND (root_post_id IS NULL OR ?2 < first_at)
+                                   THEN ?5 ELSE subject END
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                t.0,
+                date,
+                parent.map(|x| x.0),
+                post.0,
+                parsed.subject
+            ])?;
+        }
+        if p.state == PostState::Held {
+            tx.prepare_cached(
+                "INSERT INTO holds (post_id, community_id, reason, held_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                post.0,
+                p.community.0,
+                p.hold_reason.unwrap_or("held"),
+                p.received_at
+            ])?;
+        }
+        if p.state == PostState::Approved
+            && let Some(m) = p.member_id
+        {
+            tx.prepare_cached(
+                "UPDATE members SET posts_approved = posts_approved + 1 WHERE id = ?1",
+            )?
+            .execute([m.0])?;
+        }
+        Ok(Stored::New {
+            post,
+            thread: thread_id,
+            new_thread,
+        })
+    }
+
+    fn post_id_by_message_id(&self, community: CommunityId, id: &str) -> Result<Option<PostId>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM posts WHERE community_id = ?1 AND message_id = ?2")?
+            .query_row(params![community.0, id], |r| r.get(0))
+            .optional()?
+            .map(PostId))
+    }
+
+    /// Finds or makes the thread for a post; returns (thread, created, flag).
+    fn place(
+        &self,
+        p: &NewPost<'_>,
+        parsed: &Parsed,
+        date: i64,
+    ) -> Result<(ThreadId, bool, Option<String>)> {
+        let tx = &self.tx;
+        let keys = thread::thread_keys(
+            p.message_id,
+            &parsed.references,
+            parsed.in_reply_to.as_deref(),
+        );
+        let mut found = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT thread_id FROM thread_refs WHERE community_id = ?1 AND message_id = ?2",
+            )?;
+            for k in &keys {
+                if let Some(t) = stmt
+                    .query_row(params![p.community.0, k], |r| r.get::<_, i64>(0))
+                    .optional()?
+                {
+                    found.push(ThreadId(t));
+                }
+            }
+        }
+        let base = thread::base_subject(&parsed.subject);
+        let mut flag = None;
+        let mut subject_thread = None;
+        if found.is_empty()
+            && !base.is_empty()
+            && thread::may_join_by_subject(
+                &parsed.references,
+                parsed.in_reply_to.as_deref(),
+                &parsed.subject,
+            )
+        {
+            if thread::is_digest_reply(&parsed.subject) {
+                subject_thread = self.thread_by_quote(p.community, &parsed.text)?;
+                if subject_thread.is_none() {
+                    flag =
+                        Some("digest reply: the thread it answers could not be found".to_string());
+                }
+            } else {
+                subject_thread = tx
+                    .prepare_cached(
+                        "SELECT id FROM threads WHERE community_id = ?1 AND base_subject = ?2
+                           AND last_at >= ?3 - ?4 AND first_at <= ?3 + ?4
+                         ORDER BY last_at DESC LIMIT 1",
+                    )?
+                    .query_row(
+                        params![p.community.0, base, date, p.subject_window_secs],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .optional()?
+                    .map(ThreadId);
+            }
+        }
+        let (t, created) = match thread::place(&found, subject_thread) {
+            Placement::Join(t) => (t, false),
+            Placement::New => {
+                let kind = if parsed.references.is_empty() && parsed.in_reply_to.is_none() {
+                    p.new_thread_kind
+                } else {
+                    ThreadKind::Discussion
+                };
+                tx.prepare_cached(
+                    "INSERT INTO threads (community_id, subject, base_subject, kind, first_at, last_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                )?
+                .execute(params![p.community.0, parsed.subject, base, kind.as_str(), date])?;
+                (ThreadId(tx.last_insert_rowid()), true)
+            }
+            Placement::Merge { keep, absorb } => {
+                for a in absorb {
+                    self.merge_thread(keep, a)?;
+                }
+                (keep, false)
+            }
+        };
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO thread_refs (community_id, message_id, thread_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (community_id, message_id) DO UPDATE SET thread_id = excluded.thread_id",
+        )?;
+        for k in &keys {
+            ins.execute(params![p.community.0, k, t.0])?;
+        }
+        Ok((t, created, flag))
+    }
+
+    /// Moves everything of thread `from` into `into` and deletes `from`.
+    fn merge_thread(&self, into: ThreadId, from: ThreadId) -> Result<()> {
+        let tx = &self.tx;
+        tx.execute(
+            "UPDATE posts SET thread_id = ?1 WHERE thread_id = ?2",
+            params![into.0, from.0],
+        )?;
+        tx.execute(
+            "UPDATE thread_refs SET thread_id = ?1 WHERE thread_id = ?2",
+            params![into.0, from.0],
+        )?;
+        tx.execute(
+            "UPDATE consolidated_replies SET thread_id = ?1 WHERE thread_id = ?2",
+            params![into.0, from.0],
+        )?;
+        // The surviving thread spans both; its root is the earliest parentless post.
+        tx.execute(
+            "UPDATE threads SET
+                first_at = MIN(first_at, (SELECT first_at FROM threads WHERE id = ?2)),
+                last_at = MAX(last_at, (SELECT last_at FROM threads WHERE id = ?2)),
+                kind = CASE WHEN (SELECT kind FROM threads WHERE id = ?2) = 'query' THEN 'query' ELSE kind END
+             WHERE id = ?1",
+            params![into.0, from.0],
+        )?;
+        tx.execute("DELETE FROM threads WHERE id = ?1", [from.0])?;
+        let root: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, subject FROM posts WHERE thread_id = ?1 AND parent_id IS NULL
+                 ORDER BY date, id LIMIT 1",
+                [into.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((root, subject)) = root {
+            tx.execute(
+                "UPDATE threads SET root_post_id = ?2, subject = ?3 WHERE id = ?1",
+                params![into.0, root, subject],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The thread of the post whose text contains the longest quoted line.
+    fn thread_by_quote(&self, community: CommunityId, text: &str) -> Result<Option<ThreadId>> {
+        for line in thread::quoted_lines(text).into_iter().take(5) {
+            let words: Vec<&str> = line
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .take(12)
+                .collect();
+            if words.len() < 4 {
+                continue;
+            }
+            let phrase = format!("\"{}\"", words.join(" "));
+            let t: Option<i64> = self
+                .tx
+                .prepare_cached(
+                    "SELECT p.thread_id FROM posts_fts f JOIN posts p ON p.id = f.rowid
+                     WHERE posts_fts MATCH ?1 AND p.community_id = ?2 AND p.thread_id IS NOT NULL
+                     ORDER BY p.date LIMIT 1",
+                )?
+                .query_row(params![phrase, community.0], |r| r.get(0))
+                .optional()?;
+            if let Some(t) = t {
+                return Ok(Some(ThreadId(t)));
+            }
+        }
+        Ok(None)
+    }
+}
