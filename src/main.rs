@@ -8,6 +8,7 @@ use praxis::cli::{Cli, run};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli);
+    quiet_parser_panics();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -42,4 +43,21 @@ fn init_tracing(cli: &Cli) {
     } else {
         builder.init();
     }
+}
+
+/// mail-parser panics on some malformed MIME; the pipeline catches that and
+/// keeps the message as unparseable, so say it in one log line instead of a
+/// backtrace. Every other panic is reported as usual.
+fn quiet_parser_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_parser = info
+            .location()
+            .is_some_and(|l| l.file().contains("mail-parser"));
+        if in_parser {
+            tracing::warn!("mail-parser failed on a malformed message ({info}); it is kept raw as unparseable");
+        } else {
+            default(info);
+        }
+    }));
 }

@@ -6,12 +6,17 @@
 //! A command that changes state prints what it changed.
 
 mod check;
+mod import;
+mod ingest;
 mod init;
 mod members;
 mod output;
 mod pending;
+mod search;
 mod serve;
+mod show;
 mod status;
+mod threads;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,12 +81,12 @@ pub enum Command {
     #[command(
         after_help = "Example (Postfix alias):\n  health: \"|/usr/local/bin/praxis ingest -c health\""
     )]
-    Ingest(pending::IngestArgs),
+    Ingest(ingest::IngestArgs),
     /// Import mbox files or Maildirs as approved history.
     #[command(
         after_help = "Example:\n  praxis import -c health ~/archives/health-2019.mbox ~/Maildir/.health"
     )]
-    Import(pending::ImportArgs),
+    Import(import::ImportArgs),
     /// List, add, change, remove or import members.
     #[command(
         subcommand,
@@ -93,7 +98,7 @@ pub enum Command {
     Queue(pending::QueueArgs),
     /// One post: headers, text, thread, hold reason.
     #[command(after_help = "Example:\n  praxis show 42")]
-    Show(pending::ShowArgs),
+    Show(show::ShowArgs),
     /// Approve held posts (ids or ranges like 12-20).
     #[command(after_help = "Example:\n  praxis approve 12 14-16 --trust")]
     Approve(pending::ApproveArgs),
@@ -108,7 +113,7 @@ pub enum Command {
     Defer(pending::PostsArgs),
     /// Threads and queries.
     #[command(after_help = "Example:\n  praxis threads -c health --queries --overdue")]
-    Threads(pending::ThreadsArgs),
+    Threads(threads::ThreadsArgs),
     /// Draft a query's Consolidated Reply in $EDITOR, or from a file.
     #[command(
         after_help = "Example:\n  praxis consolidate 7\n  praxis consolidate 7 --from draft.md"
@@ -131,7 +136,7 @@ pub enum Command {
     Status,
     /// Full-text search over posts and Consolidated Replies.
     #[command(after_help = "Example:\n  praxis search 'mobile clinics' -c health")]
-    Search(pending::SearchArgs),
+    Search(search::SearchArgs),
     /// Print shell completions.
     #[command(after_help = "Example:\n  praxis completions bash > /etc/bash_completion.d/praxis")]
     Completions {
@@ -183,6 +188,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve => serve::run(&ctx),
         Command::Members(cmd) => members::run(&ctx, cmd),
         Command::Status => status::run(&ctx),
+        Command::Ingest(a) => ingest::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
+        Command::Show(a) => show::run(&ctx, a),
+        Command::Threads(a) => threads::run(&ctx, a),
+        Command::Search(a) => search::run(&ctx, a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "praxis", &mut std::io::stdout());

@@ -18,38 +18,12 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// `praxis ingest`.
-#[derive(Debug, Args)]
-pub struct IngestArgs {
-    /// The community the message was sent to.
-    #[arg(short, long)]
-    pub community: String,
-}
-
-/// `praxis import`.
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// The community to import into.
-    #[arg(short, long)]
-    pub community: String,
-    /// mbox files or Maildir folders.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
-}
-
 /// `praxis queue`.
 #[derive(Debug, Args)]
 pub struct QueueArgs {
     /// Only this community.
     #[arg(short, long)]
     pub community: Option<String>,
-}
-
-/// `praxis show`.
-#[derive(Debug, Args)]
-pub struct ShowArgs {
-    /// The post's id.
-    pub post: i64,
 }
 
 /// Post ids and ranges.
@@ -83,20 +57,6 @@ pub struct RejectArgs {
     /// Why, in words the author will read.
     #[arg(long, required = true)]
     pub reason: String,
-}
-
-/// `praxis threads`.
-#[derive(Debug, Args)]
-pub struct ThreadsArgs {
-    /// Only this community.
-    #[arg(short, long)]
-    pub community: Option<String>,
-    /// Only queries.
-    #[arg(long)]
-    pub queries: bool,
-    /// Only queries past their deadline.
-    #[arg(long)]
-    pub overdue: bool,
 }
 
 /// `praxis consolidate`.
@@ -153,25 +113,10 @@ pub struct OutboxArgs {
     pub failed: bool,
 }
 
-/// `praxis search`.
-#[derive(Debug, Args)]
-pub struct SearchArgs {
-    /// Words to find.
-    pub text: String,
-    /// Only this community.
-    #[arg(short, long)]
-    pub community: Option<String>,
-}
-
 /// Prints which capability a not-yet-built command belongs to; exit 1.
 pub fn run(cmd: &Command) -> Result<ExitCode> {
     let (name, capability) = match cmd {
         Command::Demo(_) => ("demo", "the demo (issue 8)"),
-        Command::Ingest(_) => ("ingest", "ingest and threading (issue 3)"),
-        Command::Import(_) => ("import", "ingest and threading (issue 3)"),
-        Command::Show(_) => ("show", "ingest and threading (issue 3)"),
-        Command::Threads(_) => ("threads", "ingest and threading (issue 3)"),
-        Command::Search(_) => ("search", "ingest and threading (issue 3)"),
         Command::Queue(_) => ("queue", "the moderation queue (issue 4)"),
         Command::Approve(_) => ("approve", "the moderation queue (issue 4)"),
         Command::Reject(_) => ("reject", "the moderation queue (issue 4)"),

@@ -27,18 +27,18 @@ impl Input {
 
 /// Why an archive could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
+#[error("{}: {cause}", path.display())]
 pub struct ArchiveError {
     /// The file or folder.
     pub path: PathBuf,
-    /// The I/O error.
-    pub source: io::Error,
+    /// The I/O error (not `source`, so it is printed once).
+    pub cause: io::Error,
 }
 
-fn err(path: &Path, source: io::Error) -> ArchiveError {
+fn err(path: &Path, cause: io::Error) -> ArchiveError {
     ArchiveError {
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 
@@ -60,6 +60,13 @@ fn is_maildir(dir: &Path) -> bool {
     dir.join("cur").is_dir() || dir.join("new").is_dir()
 }
 
+/// Files an IMAP server keeps in a Maildir root (Dovecot, Courier).
+fn is_server_file(name: &str) -> bool {
+    name.starts_with("dovecot")
+        || name.starts_with("courier")
+        || matches!(name, "maildirfolder" | "subscriptions" | "maildirsize")
+}
+
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, ArchiveError> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| err(dir, e))?
@@ -76,15 +83,24 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), ArchiveError> {
             if d.is_dir() {
                 for f in sorted_entries(&d)? {
                     if f.is_file() {
-                        out.push(Input::Message(f));
+                        out.push(classify_file(&f)?);
                     }
                 }
             }
         }
-        // Maildir++ folders: .Sent, .Archive.2019, ...
+        // Maildir++ folders (.Sent, .Archive.2019) and nested folders, and
+        // messages left beside cur/ and new/, as notmuch indexes them; the
+        // server's own files there are skipped.
         for d in sorted_entries(dir)? {
             let name = d.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if d.is_dir() && name.starts_with('.') && name.len() > 1 && is_maildir(&d) {
+            if d.is_file() && !name.starts_with('.') && !is_server_file(name) {
+                out.push(classify_file(&d)?);
+                continue;
+            }
+            if !d.is_dir() || matches!(name, "cur" | "new" | "tmp") {
+                continue;
+            }
+            if !name.starts_with('.') || (name.len() > 1 && is_maildir(&d)) {
                 walk(&d, out)?;
             }
         }
@@ -220,7 +236,7 @@ impl<R: BufRead> MboxReader<R> {
                 self.done = true;
                 break;
             }
-            if prev_blank && is_postmark(&line) {
+            if (prev_blank && is_postmark(&line)) || is_dated_postmark(&line) {
                 break;
             }
             prev_blank = is_blank(&line);
@@ -257,6 +273,25 @@ fn is_postmark(line: &[u8]) -> bool {
     }
 }
 
+/// A postmark with a time of day and a year ("From a@b  Tue Mar 25 12:39:56 2003"):
+/// trusted even without the empty line before it, which some mboxes lack.
+fn is_dated_postmark(line: &[u8]) -> bool {
+    if !is_postmark(line) {
+        return false;
+    }
+    let text = String::from_utf8_lossy(line);
+    let words: Vec<&str> = text.split_whitespace().skip(2).collect();
+    let time = words.iter().any(|w| {
+        let parts: Vec<&str> = w.split(':').collect();
+        (parts.len() == 2 || parts.len() == 3)
+            && parts.iter().all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    let year = words
+        .iter()
+        .any(|w| w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1970..=2100).contains(&y)));
+    time && year
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +319,12 @@ mod tests {
             "not a postmark: no blank line before, no date"
         );
         assert!(m[1].ends_with("last\n"));
+    }
+
+    #[test]
+    fn dated_postmarks_split_without_an_empty_line() {
+        let data = b"From a@x  Tue Mar 25 12:39:56 2003\nSubject: a\n\nx\nFrom b@x  Tue Mar 25 12:39:56 2003\nSubject: b\n\ny\n";
+        assert_eq!(split(data).len(), 2);
     }
 
     #[test]

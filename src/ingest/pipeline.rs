@@ -80,6 +80,9 @@ pub fn ingest(batch: &Batch<'_>, target: Target<'_>, msg: Incoming<'_>) -> Resul
 
     let class = match &parsed {
         None => PostClass::Unparseable,
+        // An archive holds the list's posts, carrying the old list's
+        // Precedence and List-Id: history is not classified again.
+        Some(_) if msg.source == Source::Import => PostClass::Post,
         Some(p) => classify(p, msg.envelope_to, &target.config.address),
     };
     let sender = match &parsed {

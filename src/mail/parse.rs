@@ -90,9 +90,15 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, Unparseable> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Unparseable("empty message".into()));
     }
-    let msg = MessageParser::default()
-        .parse(raw)
-        .ok_or_else(|| Unparseable("mail-parser found no message".into()))?;
+    // mail-parser 0.11 panics on some malformed MIME trees ("Invalid part ID,
+    // could not find multipart", seen in SpamAssassin's corpus): a message
+    // that crashes the parser is unparseable, never a crash of praxis.
+    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(raw));
+    let msg = match parsed {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err(Unparseable("mail-parser found no message".into())),
+        Err(_) => return Err(Unparseable("the MIME structure crashed the parser".into())),
+    };
     if msg.headers().is_empty() {
         return Err(Unparseable("no header lines".into()));
     }

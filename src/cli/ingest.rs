@@ -1,0 +1,112 @@
+//! `praxis ingest -c COMMUNITY < message`: one message from an MTA pipe.
+//!
+//! Exit codes are the sysexits an MTA understands: 0 once committed (a
+//! duplicate is committed already), 75 (EX_TEMPFAIL) when the config or the
+//! database cannot be used now, so the MTA keeps the mail and retries, and 65
+//! (EX_DATAERR) when the message cannot be parsed — it is still kept raw and
+//! held.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::Context;
+use crate::ingest::pipeline::{self, Incoming, Target};
+use crate::model::Source;
+use crate::store::{Store, Stored, now};
+
+/// EX_DATAERR: the input was bad (but was kept).
+pub const EX_DATAERR: u8 = 65;
+/// EX_TEMPFAIL: try again later.
+pub const EX_TEMPFAIL: u8 = 75;
+
+/// `praxis ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The community the message was sent to.
+    #[arg(short, long)]
+    pub community: String,
+    /// The envelope recipient (default: $ORIGINAL_RECIPIENT or $RECIPIENT, as Postfix sets them).
+    #[arg(long)]
+    pub recipient: Option<String>,
+}
+
+/// Runs `praxis ingest`.
+pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
+    let tempfail = |what: String| {
+        eprintln!("praxis ingest: {what}; the MTA will retry (exit {EX_TEMPFAIL})");
+        Ok(ExitCode::from(EX_TEMPFAIL))
+    };
+    let config = match ctx.config() {
+        Ok(c) => c,
+        Err(e) => return tempfail(format!("{e:#}")),
+    };
+    let community = match config.community(&args.community) {
+        Ok(c) => c,
+        Err(e) => return tempfail(e),
+    };
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut raw) {
+        return tempfail(format!("cannot read the message from standard input: {e}"));
+    }
+    let mut store = match Store::open(&config.database_path()) {
+        Ok(s) => s,
+        Err(e) => return tempfail(e.to_string()),
+    };
+    if let Err(e) = store.sync_communities(&config) {
+        return tempfail(e.to_string());
+    }
+    let envelope = args
+        .recipient
+        .clone()
+        .or_else(|| std::env::var("ORIGINAL_RECIPIENT").ok())
+        .or_else(|| std::env::var("RECIPIENT").ok())
+        .filter(|s| !s.is_empty());
+    let result = (|| {
+        let id = store.community(&community.slug)?.id;
+        let batch = store.batch()?;
+        let outcome = pipeline::ingest(
+            &batch,
+            Target {
+                config: community,
+                id,
+            },
+            Incoming {
+                raw: &raw,
+                source: Source::Pipe,
+                envelope_to: envelope.as_deref(),
+                received_at: now(),
+            },
+        )?;
+        batch.commit()?;
+        Ok::<_, crate::store::StoreError>(outcome)
+    })();
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) if e.is_temporary() => return tempfail(e.to_string()),
+        Err(e) => return tempfail(format!("cannot store the message: {e}")),
+    };
+    match outcome.stored {
+        Stored::Duplicate(id) => {
+            ctx.out.say(format!("duplicate of post {id}; nothing stored"));
+        }
+        Stored::New { post, .. } => {
+            let mut line = format!("stored post {post} in {}: {}", community.slug, outcome.class);
+            if let Some(r) = &outcome.hold_reason {
+                line.push_str(&format!(", {} ({r})", outcome.state));
+            } else {
+                line.push_str(&format!(", {}", outcome.state));
+            }
+            ctx.out.say(line);
+        }
+    }
+    if outcome.unparseable() {
+        eprintln!(
+            "praxis ingest: the message could not be parsed; it is kept raw and held (exit {EX_DATAERR})"
+        );
+        return Ok(ExitCode::from(EX_DATAERR));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,56 @@
+//! `praxis search TEXT`: full text over posts (and, once published,
+//! Consolidated Replies), ranked by bm25, with snippets.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::Context;
+
+/// `praxis search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to find (all of them must occur).
+    pub text: String,
+    /// Only this community.
+    #[arg(short, long)]
+    pub community: Option<String>,
+    /// At most this many results.
+    #[arg(long, default_value_t = 20)]
+    pub limit: i64,
+}
+
+/// Runs `praxis search`.
+pub fn run(ctx: &Context, args: &SearchArgs) -> Result<ExitCode> {
+    let config = ctx.config()?;
+    let store = ctx.store(&config)?;
+    let community = match &args.community {
+        Some(slug) => {
+            config.community(slug).map_err(anyhow::Error::msg)?;
+            Some(store.community(slug)?.id)
+        }
+        None => None,
+    };
+    let hits = store.search(&args.text, community, args.limit.max(1))?;
+    if ctx.out.json {
+        ctx.out.json(&hits)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    ctx.out.table(
+        &["kind", "id", "community", "subject", "snippet"],
+        hits.iter()
+            .map(|h| {
+                vec![
+                    h.kind.clone(),
+                    h.id.to_string(),
+                    h.community.clone(),
+                    h.subject.clone(),
+                    h.snippet.clone(),
+                ]
+            })
+            .collect(),
+    );
+    ctx.out.say(format!("{} result{}", hits.len(), if hits.len() == 1 { "" } else { "s" }));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,110 @@
+//! `praxis threads`: threads and queries, newest activity first.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+
+use super::Context;
+use super::output::{local_time, rfc3339};
+use crate::store::{ThreadFilter, now};
+
+/// `praxis threads`.
+#[derive(Debug, Args)]
+pub struct ThreadsArgs {
+    /// Only this community.
+    #[arg(short, long)]
+    pub community: Option<String>,
+    /// Only queries.
+    #[arg(long)]
+    pub queries: bool,
+    /// Only queries past their deadline.
+    #[arg(long)]
+    pub overdue: bool,
+    /// At most this many (0: all).
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+}
+
+#[derive(Serialize)]
+struct ThreadJson {
+    id: i64,
+    community: String,
+    subject: String,
+    kind: String,
+    posts: i64,
+    participants: i64,
+    first_at: String,
+    last_at: String,
+    state: String,
+    responses: i64,
+    deadline: Option<String>,
+    days_left: Option<i64>,
+}
+
+/// Runs `praxis threads`.
+pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
+    let config = ctx.config()?;
+    let store = ctx.store(&config)?;
+    let community = match &args.community {
+        Some(slug) => {
+            config.community(slug).map_err(anyhow::Error::msg)?;
+            Some(store.community(slug)?.id)
+        }
+        None => None,
+    };
+    let t = now();
+    let rows = store.threads(&ThreadFilter {
+        community,
+        queries: args.queries || args.overdue,
+        overdue_at: args.overdue.then_some(t),
+        limit: if args.limit <= 0 { i64::MAX } else { args.limit },
+    })?;
+    let days_left = |d: Option<i64>| d.map(|d| (d - t).div_euclid(86_400));
+    if ctx.out.json {
+        let out: Vec<ThreadJson> = rows
+            .into_iter()
+            .map(|r| ThreadJson {
+                days_left: days_left(r.deadline),
+                deadline: r.deadline.map(rfc3339),
+                id: r.id,
+                community: r.community,
+                subject: r.subject,
+                kind: r.kind,
+                posts: r.posts,
+                participants: r.participants,
+                first_at: rfc3339(r.first_at),
+                last_at: rfc3339(r.last_at),
+                state: r.state,
+                responses: r.responses,
+            })
+            .collect();
+        ctx.out.json(&out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let n = rows.len();
+    ctx.out.table(
+        &["id", "community", "subject", "kind", "posts", "participants", "first", "last"],
+        rows.into_iter()
+            .map(|r| {
+                let tz = config
+                    .community(&r.community)
+                    .map(|c| c.tz())
+                    .unwrap_or(chrono_tz::UTC);
+                vec![
+                    r.id.to_string(),
+                    r.community,
+                    r.subject,
+                    r.kind,
+                    r.posts.to_string(),
+                    r.participants.to_string(),
+                    local_time(r.first_at, tz),
+                    local_time(r.last_at, tz),
+                ]
+            })
+            .collect(),
+    );
+    ctx.out.say(format!("{n} thread{}", if n == 1 { "" } else { "s" }));
+    Ok(ExitCode::SUCCESS)
+}
