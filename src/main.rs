@@ -55,7 +55,9 @@ fn quiet_parser_panics() {
             .location()
             .is_some_and(|l| l.file().contains("mail-parser"));
         if in_parser {
-            tracing::warn!("mail-parser failed on a malformed message ({info}); it is kept raw as unparseable");
+            tracing::warn!(
+                "mail-parser failed on a malformed message ({info}); it is kept raw as unparseable"
+            );
         } else {
             default(info);
         }

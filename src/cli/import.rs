@@ -127,7 +127,9 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
             Ok::<(), ImportError>(())
         })?;
         flush(&mut pending, &mut s)?;
-        let done: u64 = std::fs::metadata(input.path()).map(|m| m.len()).unwrap_or(0);
+        let done: u64 = std::fs::metadata(input.path())
+            .map(|m| m.len())
+            .unwrap_or(0);
         bar.inc(done.saturating_sub(read_bytes.min(done)));
         bar.set_message(format!("{} messages", s.messages));
     }

@@ -90,10 +90,14 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
     };
     match outcome.stored {
         Stored::Duplicate(id) => {
-            ctx.out.say(format!("duplicate of post {id}; nothing stored"));
+            ctx.out
+                .say(format!("duplicate of post {id}; nothing stored"));
         }
         Stored::New { post, .. } => {
-            let mut line = format!("stored post {post} in {}: {}", community.slug, outcome.class);
+            let mut line = format!(
+                "stored post {post} in {}: {}",
+                community.slug, outcome.class
+            );
             if let Some(r) = &outcome.hold_reason {
                 line.push_str(&format!(", {} ({r})", outcome.state));
             } else {

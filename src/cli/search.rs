@@ -51,6 +51,10 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<ExitCode> {
             })
             .collect(),
     );
-    ctx.out.say(format!("{} result{}", hits.len(), if hits.len() == 1 { "" } else { "s" }));
+    ctx.out.say(format!(
+        "{} result{}",
+        hits.len(),
+        if hits.len() == 1 { "" } else { "s" }
+    ));
     Ok(ExitCode::SUCCESS)
 }

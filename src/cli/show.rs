@@ -92,9 +92,17 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> Result<ExitCode> {
     if let Some(d) = p.date {
         println!("Date:       {}", local_time(d, tz));
     }
-    println!("Received:   {} via {}", local_time(p.received_at, tz), p.source);
+    println!(
+        "Received:   {} via {}",
+        local_time(p.received_at, tz),
+        p.source
+    );
     println!("Message-ID: <{}>", p.message_id);
-    println!("Class:      {}; size {}", p.class, human_size(p.size as u64));
+    println!(
+        "Class:      {}; size {}",
+        p.class,
+        human_size(p.size as u64)
+    );
     if let Some(t) = p.thread_id {
         let reply = match p.parent_id {
             Some(parent) => format!("; reply to post {parent}"),

@@ -59,7 +59,11 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
         community,
         queries: args.queries || args.overdue,
         overdue_at: args.overdue.then_some(t),
-        limit: if args.limit <= 0 { i64::MAX } else { args.limit },
+        limit: if args.limit <= 0 {
+            i64::MAX
+        } else {
+            args.limit
+        },
     })?;
     let days_left = |d: Option<i64>| d.map(|d| (d - t).div_euclid(86_400));
     if ctx.out.json {
@@ -85,7 +89,16 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
     }
     let n = rows.len();
     ctx.out.table(
-        &["id", "community", "subject", "kind", "posts", "participants", "first", "last"],
+        &[
+            "id",
+            "community",
+            "subject",
+            "kind",
+            "posts",
+            "participants",
+            "first",
+            "last",
+        ],
         rows.into_iter()
             .map(|r| {
                 let tz = config
@@ -105,6 +118,7 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
             })
             .collect(),
     );
-    ctx.out.say(format!("{n} thread{}", if n == 1 { "" } else { "s" }));
+    ctx.out
+        .say(format!("{n} thread{}", if n == 1 { "" } else { "s" }));
     Ok(ExitCode::SUCCESS)
 }

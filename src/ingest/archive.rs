@@ -284,7 +284,9 @@ fn is_dated_postmark(line: &[u8]) -> bool {
     let time = words.iter().any(|w| {
         let parts: Vec<&str> = w.split(':').collect();
         (parts.len() == 2 || parts.len() == 3)
-            && parts.iter().all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
     });
     let year = words
         .iter()
