@@ -219,6 +219,18 @@ impl SmtpConfig {
 pub struct LmtpConfig {
     /// `127.0.0.1:8024`-style loopback address, or `unix:/path`.
     pub listen: String,
+    /// Largest message accepted, in KB (default 51200: 50 MB); larger ones get 552.
+    #[serde(default)]
+    pub max_message_kb: Option<u64>,
+}
+
+impl LmtpConfig {
+    /// The size limit in bytes.
+    pub fn max_size(&self) -> usize {
+        self.max_message_kb
+            .map(|k| (k as usize).saturating_mul(1024))
+            .unwrap_or(crate::ingest::lmtp::DEFAULT_MAX_SIZE)
+    }
 }
 
 /// `[community.imap]`: the mailbox a community's mail is read from.

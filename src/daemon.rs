@@ -71,7 +71,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let db = config.database_path();
     let mut tasks = JoinSet::new();
     tasks.spawn(heartbeat(db.clone(), Shutdown { rx: rx.clone() }));
+    for c in config.communities.iter().filter(|c| c.imap.is_some()) {
+        tasks.spawn(crate::ingest::watcher::watch(
+            c.clone(),
+            db.clone(),
+            crate::ingest::watcher::Timings::default(),
+            Shutdown { rx: rx.clone() },
+        ));
+    }
 
+    if let Some(lmtp) = &config.lmtp {
+        let listen = crate::config::parse_listen(&lmtp.listen).map_err(anyhow::Error::msg)?;
+        let server =
+            crate::ingest::lmtp::LmtpServer::new(&config.communities, &db, lmtp.max_size())?;
+        tasks.spawn(server.serve(listen, Shutdown { rx: rx.clone() }));
+    }
     info!(
         database = %db.display(),
         communities = config.communities.len(),

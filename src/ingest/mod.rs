@@ -3,4 +3,6 @@
 
 pub mod archive;
 pub mod imap;
+pub mod lmtp;
 pub mod pipeline;
+pub mod watcher;

@@ -91,6 +91,11 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl StoreError {
+    /// Whether the disk (or the database's size limit) is full (LMTP 452).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+    }
+
     /// Whether retrying later may succeed (for EX_TEMPFAIL and LMTP 451).
     pub fn is_temporary(&self) -> bool {
         match self {

@@ -411,3 +411,37 @@ fn show_threads_and_search_on_a_real_archive() {
         .failure()
         .stderr(predicate::str::contains("post 999999 does not exist"));
 }
+
+/// kill -9 of `praxis import` at random points, then a full rerun: the
+/// database holds each message exactly once.
+#[test]
+fn fault_kill9_import_then_rerun() {
+    let home = Home::new();
+    let archive = corpora().join("linux-man-public-inbox/linux-man.mboxrd.gz");
+    let mut seed: u64 = std::process::id() as u64 ^ 0x9e37_79b9;
+    for _ in 0..4 {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("praxis"))
+            .arg("--config")
+            .arg(home.config())
+            .args(["import", "-c", "education"])
+            .arg(&archive)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(std::time::Duration::from_millis(300 + (seed >> 33) % 2500));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let v = import_json(&home, "education", &archive);
+    assert_eq!(n(&v, "messages"), 17_886);
+    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let c = store.community("education").unwrap();
+    let (distinct, rows) = store.message_id_counts(c.id).unwrap();
+    assert_eq!(distinct, rows, "no Message-ID stored twice");
+    // 17,886 messages: 6 repeat a Message-ID (the archive's own duplicates).
+    assert_eq!(rows, 17_880);
+}

@@ -93,3 +93,242 @@ impl Stack {
         (h.to_string(), p.parse().unwrap())
     }
 }
+
+/// A config for one community `health` fed over IMAP from `stack`, with an
+/// optional LMTP listener.
+pub fn stack_config(imap: &str, smtp: &str, lmtp_listen: Option<&str>) -> String {
+    let (ih, ip) = Stack::split(imap);
+    let (sh, sp) = Stack::split(smtp);
+    let lmtp = lmtp_listen
+        .map(|l| format!("[lmtp]\nlisten = \"{l}\"\n\n"))
+        .unwrap_or_default();
+    format!(
+        r#"[database]
+path = "praxis.db"
+
+[smtp]
+host = "{sh}"
+port = {sp}
+
+{lmtp}[[community]]
+slug = "health"
+name = "Maternal and Child Health"
+address = "list@example.test"
+timezone = "Asia/Kolkata"
+
+[community.imap]
+host = "{ih}"
+port = {ip}
+tls = "none"
+username = "list@example.test"
+password_env = "PRAXIS_IMAP_PASSWORD"
+folder = "INBOX"
+
+[[community]]
+slug = "lists"
+name = "Lists over LMTP"
+address = "health@lists.example.test"
+"#
+    )
+}
+
+/// A running `praxis serve`, stopped (SIGTERM) when dropped.
+pub struct Daemon {
+    /// The child process.
+    pub child: std::process::Child,
+    /// Its database, for reading what it stored.
+    pub db: PathBuf,
+    /// Its stderr log file.
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `praxis serve` in `home` with the stack's password.
+    pub fn start(home: &Home) -> Daemon {
+        let log = home.path().join(format!(
+            "serve-{}.log",
+            chrono::Utc::now().timestamp_nanos_opt().unwrap()
+        ));
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("praxis"))
+            .arg("--config")
+            .arg(home.config())
+            .arg("serve")
+            .arg("-vv")
+            .env("PRAXIS_IMAP_PASSWORD", "secret")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Daemon {
+            child,
+            db: home.path().join("praxis.db"),
+            log,
+        }
+    }
+
+    /// Waits until the health row `key` is `state`.
+    pub fn wait_health(&self, key: &str, state: &str, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(store) = praxis::store::Store::open(&self.db)
+                && let Ok(Some(h)) = store.health(key)
+                && h.state == state
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{key} never became {state}; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, no cleanup: a crash.
+    pub fn kill9(mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// A mail stack of a test's own, on free ports, for tests that stop servers.
+pub struct PrivateStack {
+    /// Its folder.
+    pub dir: tempfile::TempDir,
+    /// IMAP host:port.
+    pub imap: String,
+    /// SMTP host:port.
+    pub smtp: String,
+    /// Where Postfix expects praxis's LMTP listener.
+    pub praxis_lmtp: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl PrivateStack {
+    /// Starts Dovecot and Postfix with `scripts/mailstack` in a fresh short folder.
+    pub fn start() -> PrivateStack {
+        let dir = tempfile::Builder::new()
+            .prefix("pxs")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let (imap, lmtp, smtp, plmtp) = (free_port(), free_port(), free_port(), free_port());
+        let out = std::process::Command::new("bash")
+            .arg(repo().join("scripts/mailstack"))
+            .arg("start")
+            .arg(dir.path())
+            .env("IMAP_PORT", imap.to_string())
+            .env("LMTP_PORT", lmtp.to_string())
+            .env("SMTP_PORT", smtp.to_string())
+            .env("PRAXIS_LMTP_PORT", plmtp.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mailstack start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PrivateStack {
+            dir,
+            imap: format!("127.0.0.1:{imap}"),
+            smtp: format!("127.0.0.1:{smtp}"),
+            praxis_lmtp: format!("127.0.0.1:{plmtp}"),
+        }
+    }
+
+    /// Runs `scripts/mailstack CMD DIR` (stop-dovecot, start-dovecot, ...).
+    pub fn run(&self, cmd: &str) {
+        let out = std::process::Command::new("bash")
+            .arg(repo().join("scripts/mailstack"))
+            .arg(cmd)
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mailstack {cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PrivateStack {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(repo().join("scripts/mailstack"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+/// Sends `n` messages to `to` over one SMTP connection; returns their Message-IDs.
+pub async fn send_many(smtp: &str, to: &str, tag: &str, n: usize) -> Vec<String> {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let (host, port) = Stack::split(smtp);
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(1))
+        .build();
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("{tag}-{i}-{}@test.example.test", std::process::id());
+        let msg = Message::builder()
+            .from("Alice Rao <alice@example.test>".parse().unwrap())
+            .to(to.parse().unwrap())
+            .subject(format!("{tag} message {i}"))
+            .message_id(Some(format!("<{id}>")))
+            .body(format!("Message {i} of the {tag} run.\n"))
+            .unwrap();
+        transport.send(msg).await.unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+/// How many of `ids` are stored in community `slug` of `db`, and how many rows they have.
+pub fn stored(db: &Path, slug: &str, ids: &[String]) -> (usize, usize) {
+    let Ok(store) = praxis::store::Store::open(db) else {
+        return (0, 0);
+    };
+    let Ok(c) = store.community(slug) else {
+        return (0, 0);
+    };
+    let all = store.message_ids(c.id).unwrap_or_default();
+    let wanted: std::collections::HashSet<&String> = ids.iter().collect();
+    let rows = all.iter().filter(|m| wanted.contains(m)).count();
+    let distinct: std::collections::HashSet<&String> =
+        all.iter().filter(|m| wanted.contains(m)).collect();
+    (distinct.len(), rows)
+}

@@ -1,0 +1,250 @@
+//! One IMAP watcher task per community inside `praxis serve`: catch up on
+//! every UID above the checkpoint in batches, then wait in IDLE (RFC 2177),
+//! re-issued before the server's timeout, or poll when the server has no
+//! IDLE; reconnect with capped exponential backoff and jitter.
+//!
+//! Invariants:
+//! - A batch of posts and the checkpoint covering them commit in one
+//!   transaction; only then are the messages flagged \Seen. A crash anywhere
+//!   re-reads at most one uncommitted batch, and dedupe makes that harmless.
+//! - On a UIDVALIDITY change the whole folder is scanned again (RFC 4549):
+//!   no gaps, and dedupe means no duplicates.
+//! - Messages are never deleted or moved.
+//! - A failing community never stalls the others: each has its own task.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use tracing::{debug, info, warn};
+
+use super::imap::{ImapClient, ImapError, Woken};
+use super::pipeline::{self, Incoming, Target};
+use crate::config::CommunityConfig;
+use crate::daemon::Shutdown;
+use crate::model::{CommunityId, Source};
+use crate::store::{Checkpoint, Store, StoreError, now};
+
+/// Messages fetched and committed together.
+pub const BATCH: usize = 100;
+
+/// Timings of a watcher; tests shorten them.
+#[derive(Debug, Clone, Copy)]
+pub struct Timings {
+    /// IDLE is re-issued after this long (RFC 2177: servers may drop it after 30 minutes).
+    pub idle_renew: Duration,
+    /// Poll interval when the server has no IDLE.
+    pub poll: Duration,
+    /// First reconnect delay.
+    pub backoff_min: Duration,
+    /// Longest reconnect delay.
+    pub backoff_max: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            idle_renew: Duration::from_secs(25 * 60),
+            poll: Duration::from_secs(60),
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Config(String),
+    #[error("database task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Watches one community's mailbox until shutdown.
+pub async fn watch(
+    community: CommunityConfig,
+    db: PathBuf,
+    timings: Timings,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let key = format!("imap:{}", community.slug);
+    let store = Arc::new(Mutex::new(Store::open(&db)?));
+    let id = store
+        .lock()
+        .expect("store lock")
+        .community(&community.slug)?
+        .id;
+    let mut delay = timings.backoff_min;
+    loop {
+        if shutdown.is_shutdown() {
+            break;
+        }
+        set_health(&store, &key, "connecting", None).await;
+        let result = tokio::select! {
+            r = session(&community, id, &store, &key, timings) => r,
+            _ = shutdown.recv() => break,
+        };
+        match result {
+            Ok(()) => delay = timings.backoff_min,
+            Err(e) => {
+                warn!(community = %community.slug, "IMAP watcher: {e}; retrying in {delay:?}");
+                set_health(&store, &key, "failing", Some(&e.to_string())).await;
+            }
+        }
+        // Jitter spreads reconnects of many communities after a server restart.
+        let jitter = rand::rng().random_range(0.75..1.25);
+        let wait = delay.mul_f64(jitter);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.recv() => break,
+        }
+        delay = (delay * 2).min(timings.backoff_max);
+    }
+    set_health(&store, &key, "stopped", None).await;
+    Ok(())
+}
+
+async fn set_health(store: &Arc<Mutex<Store>>, key: &str, state: &str, detail: Option<&str>) {
+    let store = store.clone();
+    let (key, state, detail) = (
+        key.to_string(),
+        state.to_string(),
+        detail.map(str::to_string),
+    );
+    let r = tokio::task::spawn_blocking(move || {
+        store
+            .lock()
+            .expect("store lock")
+            .set_health(&key, &state, detail.as_deref())
+    })
+    .await;
+    if let Ok(Err(e)) = r {
+        warn!("cannot record watcher health: {e}");
+    }
+}
+
+/// One connection's life: catch up, then wait for news, until an error.
+async fn session(
+    community: &CommunityConfig,
+    id: CommunityId,
+    store: &Arc<Mutex<Store>>,
+    key: &str,
+    timings: Timings,
+) -> Result<(), SessionError> {
+    let imap = community
+        .imap
+        .as_ref()
+        .ok_or_else(|| SessionError::Config("no [community.imap] section".into()))?;
+    let password = imap
+        .password()
+        .resolve(&format!("community[{}].imap.password", community.slug))
+        .map_err(SessionError::Config)?
+        .unwrap_or_default();
+    let mut client = ImapClient::connect(imap, &password).await?;
+    let selected = client.select(&imap.folder).await?;
+    let saved = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.lock().expect("store lock").checkpoint(id))
+            .await??
+    };
+    let mut last_uid = match saved {
+        Some(cp) if cp.uidvalidity == selected.uidvalidity && cp.folder == imap.folder => {
+            cp.last_uid
+        }
+        Some(cp) => {
+            info!(
+                community = %community.slug,
+                "UIDVALIDITY of {} changed ({} → {}): scanning the whole folder again",
+                imap.folder, cp.uidvalidity, selected.uidvalidity
+            );
+            0
+        }
+        None => 0,
+    };
+    info!(community = %community.slug, server = client.server(), folder = %imap.folder,
+          last_uid, idle = client.supports_idle(), "IMAP watcher connected");
+    loop {
+        set_health(store, key, "syncing", None).await;
+        loop {
+            let fetched = client.fetch_after(last_uid, BATCH).await?;
+            if fetched.is_empty() {
+                break;
+            }
+            let uids: Vec<u32> = fetched.iter().map(|f| f.uid).collect();
+            let newest = *uids.iter().max().expect("non-empty");
+            let cp = Checkpoint {
+                community: id,
+                folder: imap.folder.clone(),
+                uidvalidity: selected.uidvalidity,
+                last_uid: newest,
+            };
+            let store2 = store.clone();
+            let cfg = community.clone();
+            let counts =
+                tokio::task::spawn_blocking(move || -> Result<(usize, usize), StoreError> {
+                    let mut guard = store2.lock().expect("store lock");
+                    let batch = guard.batch()?;
+                    let t = now();
+                    let (mut new, mut dup) = (0, 0);
+                    for f in &fetched {
+                        let o = pipeline::ingest(
+                            &batch,
+                            Target { config: &cfg, id },
+                            Incoming {
+                                raw: &f.raw,
+                                source: Source::Imap,
+                                envelope_to: None,
+                                received_at: t,
+                            },
+                        )?;
+                        if o.duplicate() {
+                            dup += 1;
+                        } else {
+                            new += 1;
+                        }
+                    }
+                    batch.save_checkpoint(&cp, t)?;
+                    batch.commit()?;
+                    Ok((new, dup))
+                })
+                .await??;
+            debug!(community = %community.slug, new = counts.0, duplicates = counts.1, last_uid = newest, "batch committed");
+            // Committed: now it is safe to tell the server.
+            client.mark_seen(&uids).await?;
+            last_uid = newest;
+        }
+        // Record the sync time even when nothing was new.
+        {
+            let store2 = store.clone();
+            let cp = Checkpoint {
+                community: id,
+                folder: imap.folder.clone(),
+                uidvalidity: selected.uidvalidity,
+                last_uid,
+            };
+            tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+                let mut guard = store2.lock().expect("store lock");
+                let batch = guard.batch()?;
+                batch.save_checkpoint(&cp, now())?;
+                batch.commit()
+            })
+            .await??;
+        }
+        if client.supports_idle() {
+            set_health(store, key, "idle", None).await;
+            match client.idle(timings.idle_renew).await? {
+                Woken::Changed => debug!(community = %community.slug, "IDLE: new mail"),
+                Woken::Timeout => debug!(community = %community.slug, "IDLE renewed"),
+            }
+        } else {
+            set_health(store, key, "polling", None).await;
+            tokio::time::sleep(timings.poll).await;
+        }
+    }
+}
