@@ -10,12 +10,20 @@
 //! |---|---|---|
 //! | [`model`] | id newtypes and closed enums for every stored state | no |
 //! | [`config`] | TOML config: defaults → file → `PRAXIS_*` env; `check` | reads files |
+//! | [`mail`] | parse raw bytes (mail-parser) and classify: post, command, bounce, auto-reply, loop | no |
+//! | [`thread`] | JWZ / RFC 5256 threading decisions, base subjects, digest-reply quotes | no |
+//! | [`moderation`] | the posting policy: accept, hold (with a reason), reject, discard | no |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group; the only SQL | yes |
-//! | [`ingest`] | mail sources (IMAP now; LMTP, pipe, import to come) | yes |
+//! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
 //! | [`digest`] | digest schedules (pure); selection and rendering to come | no |
-//! | [`daemon`] | `serve`: spawns tasks, owns shutdown | yes |
+//! | [`daemon`] | `serve`: spawns the watchers and the LMTP listener, owns shutdown | yes |
 //! | [`cli`] | clap definitions, one file per command group | yes |
 //!
+//! Data flow: a source hands raw bytes to `ingest::pipeline::ingest` inside
+//! a `store::Batch` (one transaction): parse → dedupe → classify → policy →
+//! thread → store. The IMAP watcher commits its checkpoint in the same
+//! transaction; the LMTP listener replies per recipient only after commit.
+
 //! # Invariants
 //!
 //! - rusqlite is imported only in `store/`; lettre only in `deliver/`; the
@@ -23,6 +31,8 @@
 //!   `moderation` rules, `digest` selection and schedules, `render`) import
 //!   none of tokio, rusqlite or lettre. `tests/it/tidy.rs` enforces this.
 //! - The command line and the daemon share nothing but the database.
+//! - Nothing ingested is dropped: unparseable mail is stored raw and held;
+//!   a duplicate (same Message-ID, or same bytes) is recorded once.
 //! - No secret is stored in the database, printed, or logged.
 
 pub mod cli;

@@ -253,4 +253,28 @@ mod tests {
         assert_ne!(t(1), t(3), "the same words without Re: start a new thread");
         assert_ne!(t(1), t(4), "never across the window");
     }
+
+    #[test]
+    fn digest_replies_follow_their_quoted_text_or_are_flagged() {
+        let (mut store, config) = setup();
+        let q = b"From: a@x.org\nSubject: Mobile clinics\nMessage-ID: <dq@x>\n\nWe ran mobile clinics on boats in Bihar during the 2019 floods.\n";
+        let other = b"From: b@x.org\nSubject: School meals\nMessage-ID: <dm@x>\n\nMidday meals raised attendance in Odisha schools.\n";
+        let reply = b"From: c@x.org\nSubject: Re: Health Digest, Vol 1, Issue 4\nMessage-ID: <dr@x>\n\nSo did we.\n> We ran mobile clinics on boats in Bihar during the 2019 floods.\n";
+        let lost = b"From: d@x.org\nSubject: Re: Health Digest, Vol 1, Issue 4\nMessage-ID: <dl@x>\n\nThanks!\n";
+        for raw in [&q[..], other, reply, lost] {
+            run(&mut store, &config, raw, Source::Import);
+        }
+        let view = |n| store.post(crate::model::PostId(n)).unwrap();
+        assert_eq!(
+            view(3).thread_id,
+            view(1).thread_id,
+            "joined by quoted text, not subject"
+        );
+        assert_eq!(view(3).flag, None);
+        assert_ne!(view(4).thread_id, view(1).thread_id);
+        assert_eq!(
+            view(4).flag.as_deref(),
+            Some("digest reply: the thread it answers could not be found")
+        );
+    }
 }

@@ -425,12 +425,13 @@ fn serve_stops_cleanly_on_sigterm() {
     // Wait for the heartbeat to show in status.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
+        // The shipped config has an IMAP mailbox and no password here, so
+        // status also reports a failing watcher (exit 1): read the JSON anyway.
         let out = home.praxis().args(["status", "--json"]).output().unwrap();
-        if out.status.success() {
-            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-            if v["daemon"] == "running" {
-                break;
-            }
+        if let Ok(v) = serde_json::from_slice::<Value>(&out.stdout)
+            && v["daemon"] == "running"
+        {
+            break;
         }
         assert!(
             std::time::Instant::now() < deadline,

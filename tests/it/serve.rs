@@ -59,7 +59,7 @@ fn fault_dovecot_outage_loses_nothing() {
     let down = Instant::now();
     // Postfix keeps these while Dovecot is away and delivers them after.
     ids.extend(rt.block_on(send_many(&stack.smtp, "list@example.test", "during", 25)));
-    daemon.wait_health("imap:health", "failing", Duration::from_secs(10));
+    daemon.wait_health("imap:health", "failing", Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(10).saturating_sub(down.elapsed()));
     stack.run("start-dovecot");
     ids.extend(rt.block_on(send_many(&stack.smtp, "list@example.test", "after", 10)));
