@@ -6,12 +6,15 @@
 //! A command that changes state prints what it changed.
 
 mod check;
+mod decide;
 mod import;
 mod ingest;
 mod init;
+mod log;
 mod members;
 mod output;
 mod pending;
+mod queue;
 mod search;
 mod serve;
 mod show;
@@ -95,22 +98,25 @@ pub enum Command {
     Members(members::MembersCommand),
     /// Held posts, oldest first, with the reason held.
     #[command(after_help = "Example:\n  praxis queue -c health")]
-    Queue(pending::QueueArgs),
+    Queue(queue::QueueArgs),
     /// One post: headers, text, thread, hold reason.
     #[command(after_help = "Example:\n  praxis show 42")]
     Show(show::ShowArgs),
     /// Approve held posts (ids or ranges like 12-20).
     #[command(after_help = "Example:\n  praxis approve 12 14-16 --trust")]
-    Approve(pending::ApproveArgs),
+    Approve(decide::ApproveArgs),
     /// Reject held posts; the author is told the reason.
     #[command(after_help = "Example:\n  praxis reject 13 --reason 'Off topic for this community'")]
-    Reject(pending::RejectArgs),
+    Reject(decide::RejectArgs),
     /// Discard held posts silently.
     #[command(after_help = "Example:\n  praxis discard 17 18")]
-    Discard(pending::PostsArgs),
+    Discard(decide::PostsArgs),
     /// Leave held posts for later.
     #[command(after_help = "Example:\n  praxis defer 19")]
-    Defer(pending::PostsArgs),
+    Defer(decide::PostsArgs),
+    /// The audit log: every decision and membership change, with who and when.
+    #[command(after_help = "Example:\n  praxis log -c health --limit 20")]
+    Log(log::LogArgs),
     /// Threads and queries.
     #[command(after_help = "Example:\n  praxis threads -c health --queries --overdue")]
     Threads(threads::ThreadsArgs),
@@ -193,6 +199,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(a) => show::run(&ctx, a),
         Command::Threads(a) => threads::run(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),
+        Command::Queue(a) => queue::run(&ctx, a),
+        Command::Approve(a) => {
+            decide::run(&ctx, crate::store::Action::Approve, &a.posts, None, a.trust)
+        }
+        Command::Reject(a) => decide::run(
+            &ctx,
+            crate::store::Action::Reject,
+            &a.posts,
+            Some(&a.reason),
+            false,
+        ),
+        Command::Discard(a) => decide::run(&ctx, crate::store::Action::Discard, a, None, false),
+        Command::Defer(a) => decide::run(&ctx, crate::store::Action::Defer, a, None, false),
+        Command::Log(a) => log::run(&ctx, a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "praxis", &mut std::io::stdout());

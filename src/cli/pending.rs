@@ -18,47 +18,6 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// `praxis queue`.
-#[derive(Debug, Args)]
-pub struct QueueArgs {
-    /// Only this community.
-    #[arg(short, long)]
-    pub community: Option<String>,
-}
-
-/// Post ids and ranges.
-#[derive(Debug, Args)]
-pub struct PostsArgs {
-    /// Post ids or ranges (12-20).
-    #[arg(required = true)]
-    pub posts: Vec<String>,
-    /// The moderator deciding (default: $USER).
-    #[arg(long = "as")]
-    pub actor: Option<String>,
-}
-
-/// `praxis approve`.
-#[derive(Debug, Args)]
-pub struct ApproveArgs {
-    /// The posts.
-    #[command(flatten)]
-    pub posts: PostsArgs,
-    /// Also let the sender post without moderation from now on.
-    #[arg(long)]
-    pub trust: bool,
-}
-
-/// `praxis reject`.
-#[derive(Debug, Args)]
-pub struct RejectArgs {
-    /// The posts.
-    #[command(flatten)]
-    pub posts: PostsArgs,
-    /// Why, in words the author will read.
-    #[arg(long, required = true)]
-    pub reason: String,
-}
-
 /// `praxis consolidate`.
 #[derive(Debug, Args)]
 pub struct ConsolidateArgs {
@@ -117,11 +76,6 @@ pub struct OutboxArgs {
 pub fn run(cmd: &Command) -> Result<ExitCode> {
     let (name, capability) = match cmd {
         Command::Demo(_) => ("demo", "the demo (issue 8)"),
-        Command::Queue(_) => ("queue", "the moderation queue (issue 4)"),
-        Command::Approve(_) => ("approve", "the moderation queue (issue 4)"),
-        Command::Reject(_) => ("reject", "the moderation queue (issue 4)"),
-        Command::Discard(_) => ("discard", "the moderation queue (issue 4)"),
-        Command::Defer(_) => ("defer", "the moderation queue (issue 4)"),
         Command::Outbox(_) => ("outbox", "delivery (issue 5)"),
         Command::Consolidate(_) => ("consolidate", "Consolidated Replies (issue 6)"),
         Command::Publish(_) => ("publish", "Consolidated Replies (issue 6)"),

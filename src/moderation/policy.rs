@@ -42,8 +42,11 @@ pub enum Decision {
     Discard(String),
 }
 
-/// A byte count in words: "12.4 MB", "512 KB".
+/// A byte count in words: "12.4 MB", "512 KB", "300 B".
 pub fn human_size(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
     let kb = bytes as f64 / 1024.0;
     if kb >= 1024.0 {
         let mb = kb / 1024.0;
@@ -257,5 +260,6 @@ mod tests {
         assert_eq!(human_size(5 * 1024 * 1024), "5 MB");
         assert_eq!(human_size(13_002_342), "12.4 MB");
         assert_eq!(human_size(2048), "2 KB");
+        assert_eq!(human_size(300), "300 B");
     }
 }

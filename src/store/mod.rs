@@ -10,6 +10,7 @@
 //! - The database file is created mode 0600.
 
 mod communities;
+mod holds;
 mod members;
 pub mod migrate;
 mod posts;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use communities::CommunityRow;
+pub use holds::{Action, Decided, HeldPost, LogRow};
 pub use members::{Member, MemberFields, NewMember};
 pub use posts::{Batch, Checkpoint, NewPost, PostView, Stored};
 pub use status::{CommunityStatus, HealthRow};

@@ -1,0 +1,144 @@
+//! `praxis approve|reject|discard|defer POST...`: a moderator's decisions,
+//! each written to the audit log with who made it.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use super::Context;
+use crate::model::PostId;
+use crate::store::Action;
+
+/// Post ids and ranges.
+#[derive(Debug, Args)]
+pub struct PostsArgs {
+    /// Post ids or ranges (12-20), as `praxis queue` lists them.
+    #[arg(required = true)]
+    pub posts: Vec<String>,
+    /// The moderator deciding (default: $USER).
+    #[arg(long = "as")]
+    pub actor: Option<String>,
+}
+
+/// `praxis approve`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The posts.
+    #[command(flatten)]
+    pub posts: PostsArgs,
+    /// Also let the sender post without moderation from now on.
+    #[arg(long)]
+    pub trust: bool,
+}
+
+/// `praxis reject`.
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    /// The posts.
+    #[command(flatten)]
+    pub posts: PostsArgs,
+    /// Why, in words the author will read.
+    #[arg(long, required = true)]
+    pub reason: String,
+}
+
+/// Expands `12`, `12-20` and `12,14` into post ids, in order, without repeats.
+pub fn parse_ids(args: &[String]) -> Result<Vec<PostId>> {
+    let mut out = Vec::new();
+    for arg in args {
+        for part in arg.split(',').filter(|p| !p.trim().is_empty()) {
+            let part = part.trim();
+            let bad = || anyhow::anyhow!("`{part}` is not a post id or a range like 12-20");
+            let (a, b) = match part.split_once('-') {
+                Some((a, b)) => (
+                    a.trim().parse::<i64>().map_err(|_| bad())?,
+                    b.trim().parse::<i64>().map_err(|_| bad())?,
+                ),
+                None => {
+                    let n = part.parse::<i64>().map_err(|_| bad())?;
+                    (n, n)
+                }
+            };
+            if a < 1 || b < a {
+                return Err(bad());
+            }
+            if b - a > 10_000 {
+                bail!("the range `{part}` is over 10,000 posts; split it");
+            }
+            for id in a..=b {
+                if !out.contains(&PostId(id)) {
+                    out.push(PostId(id));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs one of the four decisions over every id; exit 1 if any was refused.
+pub fn run(
+    ctx: &Context,
+    action: Action,
+    posts: &PostsArgs,
+    reason: Option<&str>,
+    trust: bool,
+) -> Result<ExitCode> {
+    let config = ctx.config()?;
+    let mut store = ctx.store(&config)?;
+    let actor = posts.actor.clone().unwrap_or_else(|| ctx.actor());
+    let ids = parse_ids(&posts.posts)?;
+    let mut failed = 0;
+    for id in ids {
+        match store.decide(id, action, &actor, reason, trust) {
+            Ok(d) => {
+                let verb = match action {
+                    Action::Approve => "approved",
+                    Action::Reject => "rejected",
+                    Action::Discard => "discarded",
+                    Action::Defer => "deferred (for a day)",
+                };
+                let mut line = format!(
+                    "{verb} post {} in {} from {}: {}",
+                    d.post, d.slug, d.from, d.subject
+                );
+                if d.trusted {
+                    line.push_str(&format!("; {} now posts without moderation", d.from));
+                }
+                ctx.out.say(line);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(a: &[&str]) -> Vec<i64> {
+        parse_ids(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .into_iter()
+            .map(|p| p.0)
+            .collect()
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(ids(&["12"]), [12]);
+        assert_eq!(ids(&["12-14", "13", "20"]), [12, 13, 14, 20]);
+        assert_eq!(ids(&["1,3-4"]), [1, 3, 4]);
+        for bad in ["x", "0", "5-3", "1-", "-2"] {
+            assert!(parse_ids(&[bad.to_string()]).is_err(), "{bad}");
+        }
+    }
+}
