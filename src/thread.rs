@@ -146,10 +146,9 @@ fn strip_one_prefix(s: &str) -> Option<&str> {
     rest.strip_prefix(':').or_else(|| rest.strip_prefix('：'))
 }
 
-/// The base subject (RFC 5256 §2.1, plus list tags and other languages'
-/// prefixes): reply/forward prefixes, `[list]` tags and "(fwd)" trailers
-/// removed, whitespace folded, lowercased.
-pub fn base_subject(subject: &str) -> String {
+/// The subject without reply/forward prefixes, `[list]` tags and "(fwd)"
+/// trailers, case kept (RFC 5256 §2.1, plus other languages' prefixes).
+pub fn strip_prefixes(subject: &str) -> &str {
     let mut s = subject.trim();
     loop {
         let before = s;
@@ -162,10 +161,15 @@ pub fn base_subject(subject: &str) -> String {
             s = rest.trim_end();
         }
         if s == before {
-            break;
+            return s;
         }
     }
-    s.split_whitespace()
+}
+
+/// The base subject: [`strip_prefixes`], whitespace folded, lowercased.
+pub fn base_subject(subject: &str) -> String {
+    strip_prefixes(subject)
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()

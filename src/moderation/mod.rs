@@ -1,4 +1,5 @@
 //! Moderation: the posting policy (pure rules) and, later, the hold queue's
 //! decisions and notices.
 
+pub mod commands;
 pub mod policy;

@@ -178,7 +178,7 @@ impl Store {
         if let Some(at) = decided_at {
             let by: Option<(String, String)> = tx
                 .query_row(
-                    "SELECT actor, action FROM decisions WHERE post_id = ?1 AND action <> 'defer'
+                    "SELECT actor, action FROM decisions WHERE post_id = ?1 AND action IN ('approve', 'reject', 'discard')
                      ORDER BY id DESC LIMIT 1",
                     [post.0],
                     |r| Ok((r.get(0)?, r.get(1)?)),
