@@ -64,12 +64,12 @@ pub fn parse_line(line: &str) -> Option<Command> {
             line.split_whitespace().nth(1).unwrap_or(token).to_string(),
         )),
         ["set", "delivery", mode] => mode.parse().ok().map(Command::SetDelivery),
-        ["set", "digest", fmt] | ["set", "format", fmt] => {
-            fmt.parse().ok().map(Command::SetDigestFormat)
-        }
         // Mailman's words for the modes.
         ["set", "digest", "on"] => Some(Command::SetDelivery(Delivery::Digest)),
         ["set", "nomail"] => Some(Command::SetDelivery(Delivery::None)),
+        ["set", "digest", fmt] | ["set", "format", fmt] => {
+            fmt.parse().ok().map(Command::SetDigestFormat)
+        }
         _ => None,
     }
 }
@@ -168,6 +168,7 @@ mod tests {
                 Some(Command::SetDigestFormat(DigestFormat::Plain)),
             ),
             ("set nomail", Some(Command::SetDelivery(Delivery::None))),
+            ("set digest on", Some(Command::SetDelivery(Delivery::Digest))),
             ("confirm AbC.123", Some(Command::Confirm("AbC.123".into()))),
             ("Thanks for the list!", None),
         ];
