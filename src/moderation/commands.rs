@@ -168,7 +168,10 @@ mod tests {
                 Some(Command::SetDigestFormat(DigestFormat::Plain)),
             ),
             ("set nomail", Some(Command::SetDelivery(Delivery::None))),
-            ("set digest on", Some(Command::SetDelivery(Delivery::Digest))),
+            (
+                "set digest on",
+                Some(Command::SetDelivery(Delivery::Digest)),
+            ),
             ("confirm AbC.123", Some(Command::Confirm("AbC.123".into()))),
             ("Thanks for the list!", None),
         ];

@@ -3,3 +3,4 @@
 
 pub mod commands;
 pub mod policy;
+pub mod token;
