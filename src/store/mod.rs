@@ -9,9 +9,11 @@
 //!   is never edited (its checksum is recorded and compared on every open).
 //! - The database file is created mode 0600.
 
+mod bounce;
 mod communities;
 mod members;
 pub mod migrate;
+mod outbox;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +22,12 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use communities::CommunityRow;
-pub use members::{Member, MemberFields, NewMember};
+pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
+pub use members::{Member, MemberFields, NewMember, normalise_email};
+pub use outbox::{
+    Audience, DeliveryRow, DueDelivery, NewOutbox, NewRecipient, OutboxFilter, OutboxMessage,
+    OutboxSummary, Outcome, PostForFanout, Queued,
+};
 pub use status::{CommunityStatus, HealthRow};
 
 /// How long a writer waits for another before giving up with `Busy`.

@@ -6,10 +6,16 @@ use praxis::store::{Store, StoreError};
 
 /// Checksums of migrations that have landed. A landed migration is never
 /// edited: add a new file instead, and append its checksum here.
-const LANDED: &[(i64, &str)] = &[(
-    1,
-    "78f29bcbfa6fa5c339fe2077bc045af396acfd8699566c47fd0fe98caeb78bb6",
-)];
+const LANDED: &[(i64, &str)] = &[
+    (
+        1,
+        "78f29bcbfa6fa5c339fe2077bc045af396acfd8699566c47fd0fe98caeb78bb6",
+    ),
+    (
+        2,
+        "2abd445a1804648d16682351c59276a80c0e06eb3ca79a5b697ad518b5128e7a",
+    ),
+];
 
 #[test]
 fn migrations_are_numbered_and_all_embedded() {
