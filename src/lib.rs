@@ -12,6 +12,7 @@
 //! | [`config`] | TOML config: defaults → file → `PRAXIS_*` env; `check` | reads files |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group; the only SQL | yes |
 //! | [`ingest`] | mail sources (IMAP now; LMTP, pipe, import to come) | yes |
+//! | [`deliver`] | outbox sender: SMTP, retries, list headers, VERP, DKIM, bounces | yes |
 //! | [`digest`] | digest schedules (pure); selection and rendering to come | no |
 //! | [`daemon`] | `serve`: spawns tasks, owns shutdown | yes |
 //! | [`cli`] | clap definitions, one file per command group | yes |
@@ -28,6 +29,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod deliver;
 pub mod digest;
 pub mod ingest;
 pub mod model;

@@ -1,0 +1,34 @@
+//! Delivery: everything praxis sends goes through the outbox and the one
+//! sender task here; nothing else opens an SMTP connection.
+//!
+//! | file | job |
+//! |---|---|
+//! | [`fanout`] | an approved post → one outbox message, one delivery per each-post member |
+//! | [`compose`] | list headers, subject prefix, Reply-To, DMARC From, footer (mail-builder) |
+//! | [`sender`] | the task in `praxis serve`: due batches, SMTP connections, retries, shutdown |
+//! | `smtp` | one SMTP transaction over lettre's client, with per-stage error classes |
+//! | [`retry`] | capped exponential backoff and the give-up time |
+//! | [`verp`] | the list's addresses and VERP return paths |
+//! | [`bounce`] | DSN (RFC 3464) parsing and recording a bounce against a member |
+//! | [`dkim`] | loading a DKIM key and signing copies (mail-auth) |
+//! | [`dmarc`] | the author domain's DMARC policy (mail-auth), injectable for tests |
+//! | [`links`] | signed per-member unsubscribe links |
+//! | [`notice`] | owners' notices and probes |
+//!
+//! Invariants:
+//! - A delivery is marked sent only after the relay accepted its copy, and
+//!   right after (the sender waits for the mark before its next transaction
+//!   on that connection), so a crash sends at most one copy twice per connection.
+//! - 4xx replies and connection faults are retried; 5xx to RCPT (or a
+//!   mailbox error at end of data) is permanent and raises the bounce score;
+//!   a refusal of the sender or of the login is the relay's fault and is retried.
+
+pub mod compose;
+pub mod links;
+pub mod retry;
+pub mod verp;
+pub mod dkim;
+pub mod dmarc;
+pub mod dns;
+pub mod bounce;
+pub mod notice;
