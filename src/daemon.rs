@@ -71,6 +71,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let db = config.database_path();
     let mut tasks = JoinSet::new();
     tasks.spawn(heartbeat(db.clone(), Shutdown { rx: rx.clone() }));
+    // The sender refuses to start on a bad DKIM key or a missing secret:
+    // better to stop here than to send unsigned or not at all.
+    let sender = crate::deliver::Sender::with_system_dns(config.clone())?;
+    let mut stop = Shutdown { rx: rx.clone() };
+    tasks.spawn(async move {
+        sender.run(async move { stop.recv().await }).await?;
+        Ok(())
+    });
 
     info!(
         database = %db.display(),

@@ -8,6 +8,7 @@
 mod check;
 mod init;
 mod members;
+mod outbox;
 mod output;
 mod pending;
 mod serve;
@@ -124,8 +125,10 @@ pub enum Command {
     )]
     Digest(pending::DigestCommand),
     /// Outgoing messages and their deliveries.
-    #[command(after_help = "Example:\n  praxis outbox --failed")]
-    Outbox(pending::OutboxArgs),
+    #[command(
+        after_help = "Examples:\n  praxis outbox --failed\n  praxis outbox -c health --json\n  praxis outbox retry 12"
+    )]
+    Outbox(outbox::OutboxArgs),
     /// Daemon health, queue depths, last sync per community.
     #[command(after_help = "Example:\n  praxis status --json")]
     Status,
@@ -183,6 +186,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve => serve::run(&ctx),
         Command::Members(cmd) => members::run(&ctx, cmd),
         Command::Status => status::run(&ctx),
+        Command::Outbox(args) => outbox::run(&ctx, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "praxis", &mut std::io::stdout());

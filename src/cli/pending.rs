@@ -145,14 +145,6 @@ pub enum DigestCommand {
     },
 }
 
-/// `praxis outbox`.
-#[derive(Debug, Args)]
-pub struct OutboxArgs {
-    /// Only messages with failed deliveries.
-    #[arg(long)]
-    pub failed: bool,
-}
-
 /// `praxis search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -177,7 +169,6 @@ pub fn run(cmd: &Command) -> Result<ExitCode> {
         Command::Reject(_) => ("reject", "the moderation queue (issue 4)"),
         Command::Discard(_) => ("discard", "the moderation queue (issue 4)"),
         Command::Defer(_) => ("defer", "the moderation queue (issue 4)"),
-        Command::Outbox(_) => ("outbox", "delivery (issue 5)"),
         Command::Consolidate(_) => ("consolidate", "Consolidated Replies (issue 6)"),
         Command::Publish(_) => ("publish", "Consolidated Replies (issue 6)"),
         Command::Digest(_) => ("digest", "digests (issue 7)"),

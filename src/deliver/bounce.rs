@@ -306,7 +306,7 @@ pub fn record(
 ) -> Result<BounceOutcome, StoreError> {
     let row = store.community(&community.slug)?;
     let rule = rule(config, bounce.permanent);
-    let render = notice::disabled(community, rule.threshold, &bounce.diagnostic);
+    let render = notice::disabled(config);
     store.record_bounce(
         row.id,
         &bounce.recipient,

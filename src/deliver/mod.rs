@@ -32,3 +32,41 @@ pub mod dmarc;
 pub mod dns;
 pub mod bounce;
 pub mod notice;
+pub mod fanout;
+pub mod sender;
+mod smtp;
+
+pub use fanout::queue_post;
+pub use sender::Sender;
+
+use crate::store::StoreError;
+
+/// Why delivery work failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Building a message.
+    #[error(transparent)]
+    Compose(#[from] compose::ComposeError),
+    /// A DKIM key.
+    #[error(transparent)]
+    Dkim(#[from] dkim::DkimError),
+    /// Only approved posts are distributed.
+    #[error(
+        "post {post} is {state}, not approved; approve it with `praxis approve {post}` before it is sent"
+    )]
+    NotApproved {
+        /// The post.
+        post: crate::model::PostId,
+        /// Its state.
+        state: crate::model::PostState,
+    },
+    /// The post's community is in the database but not in the config.
+    #[error("{0}")]
+    UnknownCommunity(String),
+    /// The sender cannot start (a secret, the relay settings).
+    #[error("{0}")]
+    Setup(String),
+}

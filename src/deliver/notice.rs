@@ -5,17 +5,15 @@ use tracing::warn;
 
 use super::compose::{header_text, notice_message};
 use super::verp::owner_address;
-use crate::config::CommunityConfig;
+use crate::config::{CommunityConfig, Config};
 use crate::store::{Member, Notice};
 
-/// Renders the owners' notice for a member disabled at `score` (the
-/// closure the store calls inside the disabling transaction).
-pub fn disabled<'a>(
-    cfg: &'a CommunityConfig,
-    threshold: f64,
-    last_error: &'a str,
-) -> impl Fn(&Member, f64) -> Option<Notice> + 'a {
-    move |member: &Member, score: f64| {
+/// Renders the owners' notice for a member disabled at `score` after
+/// `last_error` (the closure the store calls inside the disabling transaction).
+pub fn disabled(config: &Config) -> impl Fn(&Member, f64, &str) -> Option<Notice> + '_ {
+    move |member: &Member, score: f64, last_error: &str| {
+        let cfg = config.community(&member.community).ok()?;
+        let threshold = config.bounce.threshold;
         let text = format!(
             "Delivery to {email} in {name} has been disabled: mail to the address kept \
              bouncing (bounce score {score:.1}, threshold {threshold:.1}).\n\n\

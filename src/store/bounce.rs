@@ -99,7 +99,7 @@ pub(super) fn record_bounce_tx(
     rule: &BounceRule,
     at: i64,
     detail: &str,
-    notice: &dyn Fn(&Member, f64) -> Option<Notice>,
+    notice: &dyn Fn(&Member, f64, &str) -> Option<Notice>,
 ) -> Result<BounceOutcome> {
     let email = normalise_email(email);
     let row: Option<(i64, String, f64, Option<i64>)> = tx
@@ -164,7 +164,7 @@ pub(super) fn record_bounce_tx(
     )?;
     let member = member_by_id(tx, MemberId(id))?;
     let mut notified = 0;
-    if let Some(n) = notice(&member, score) {
+    if let Some(n) = notice(&member, score, detail) {
         let msg = NewOutbox::new(Some(community), OutboxKind::Notice, &n.subject, &n.message);
         notified = queue_to_owners(tx, &msg, community, at)?;
     }
@@ -224,7 +224,8 @@ fn member_by_id(tx: &Transaction<'_>, id: MemberId) -> Result<Member> {
 impl Store {
     /// Records a bounce for `email` in `community`: raises the score (once per
     /// `rule.interval`, from zero when the last bounce is stale), and at the
-    /// threshold disables the member and queues `notice` to the owners, all
+    /// threshold disables the member and queues `notice` (given the member,
+    /// the score and `detail`) to the owners, all
     /// in one transaction. `detail` (the server's text) goes to the audit log.
     pub fn record_bounce(
         &mut self,
@@ -233,7 +234,7 @@ impl Store {
         rule: &BounceRule,
         at: i64,
         detail: &str,
-        notice: &dyn Fn(&Member, f64) -> Option<Notice>,
+        notice: &dyn Fn(&Member, f64, &str) -> Option<Notice>,
     ) -> Result<BounceOutcome> {
         let tx = self.conn.transaction()?;
         let out = record_bounce_tx(&tx, community, email, rule, at, detail, notice)?;

@@ -478,7 +478,7 @@ impl Store {
         &mut self,
         outcomes: &[(DeliveryId, Outcome)],
         rule: &BounceRule,
-        notice: &dyn Fn(&super::Member, f64) -> Option<Notice>,
+        notice: &dyn Fn(&super::Member, f64, &str) -> Option<Notice>,
     ) -> Result<Vec<bool>> {
         let tx = self.conn.transaction()?;
         let mut changed = Vec::with_capacity(outcomes.len());
@@ -736,7 +736,7 @@ mod tests {
         stale_after: 7 * 86_400,
     };
 
-    fn no_notice(_: &crate::store::Member, _: f64) -> Option<crate::store::Notice> {
+    fn no_notice(_: &crate::store::Member, _: f64, _: &str) -> Option<crate::store::Notice> {
         None
     }
 
@@ -934,7 +934,7 @@ mod tests {
             interval: 86_400,
             ..RULE
         };
-        let notice = |m: &crate::store::Member, score: f64| {
+        let notice = |m: &crate::store::Member, score: f64, _: &str| {
             Some(crate::store::Notice {
                 subject: format!("{} disabled at {score}", m.email),
                 message: b"notice".to_vec(),
