@@ -487,8 +487,15 @@ impl Config {
         apply_env(&mut root, env, &mut problems);
 
         for key in root.keys() {
-            if !["database", "smtp", "lmtp", "delivery", "bounce", "community"]
-                .contains(&key.as_str())
+            if ![
+                "database",
+                "smtp",
+                "lmtp",
+                "delivery",
+                "bounce",
+                "community",
+            ]
+            .contains(&key.as_str())
             {
                 problems.push(unknown_key(key));
             }

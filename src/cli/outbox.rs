@@ -79,7 +79,8 @@ pub fn run(ctx: &Context, args: &OutboxArgs) -> Result<ExitCode> {
         let summary = store.outbox_summary(id)?;
         let n = store.retry_outbox(id, chrono::Utc::now().timestamp())?;
         if ctx.out.json {
-            ctx.out.json(&serde_json::json!({"id": id, "requeued": n}))?;
+            ctx.out
+                .json(&serde_json::json!({"id": id, "requeued": n}))?;
         }
         ctx.out.say(format!(
             "re-queued {n} deliver{} of outbox message {id} ({}); `praxis serve` sends them at its next poll",
@@ -107,7 +108,12 @@ pub fn run(ctx: &Context, args: &OutboxArgs) -> Result<ExitCode> {
         let mut listed = Vec::with_capacity(messages.len());
         for m in messages {
             let f = if args.failed {
-                Some(failures(&store, m.id)?.into_iter().map(Failure::from).collect())
+                Some(
+                    failures(&store, m.id)?
+                        .into_iter()
+                        .map(Failure::from)
+                        .collect(),
+                )
             } else {
                 None
             };
@@ -125,7 +131,14 @@ pub fn run(ctx: &Context, args: &OutboxArgs) -> Result<ExitCode> {
     };
     ctx.out.table(
         &[
-            "id", "community", "kind", "subject", "created", "sent", "pending", "failed",
+            "id",
+            "community",
+            "kind",
+            "subject",
+            "created",
+            "sent",
+            "pending",
+            "failed",
         ],
         messages
             .iter()

@@ -32,7 +32,9 @@ impl Span {
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let bad = || format!("`{s}` is not a duration; write a number and a unit: 500ms, 30s, 5m, 4h or 4d");
+        let bad = || {
+            format!("`{s}` is not a duration; write a number and a unit: 500ms, 30s, 5m, 4h or 4d")
+        };
         let n: u64 = num.parse().map_err(|_| bad())?;
         let d = match unit.trim() {
             "ms" => Duration::from_millis(n),
@@ -60,15 +62,15 @@ impl Span {
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        let (n, unit) = if ms % 1000 != 0 {
+        let (n, unit) = if !ms.is_multiple_of(1000) {
             (ms, "ms")
         } else {
             let s = ms / 1000;
-            if s != 0 && s % 86_400 == 0 {
+            if s != 0 && s.is_multiple_of(86_400) {
                 (s / 86_400, "d")
-            } else if s != 0 && s % 3600 == 0 {
+            } else if s != 0 && s.is_multiple_of(3600) {
                 (s / 3600, "h")
-            } else if s != 0 && s % 60 == 0 {
+            } else if s != 0 && s.is_multiple_of(60) {
                 (s / 60, "m")
             } else {
                 (s, "s")
@@ -293,13 +295,20 @@ pub(super) fn validate(config: &Config, p: &mut Vec<Problem>) {
         ("delivery.give_up_after", d.give_up_after),
     ] {
         if span.0.is_zero() {
-            push(key.into(), "is 0".into(), "use a positive duration such as 5m");
+            push(
+                key.into(),
+                "is 0".into(),
+                "use a positive duration such as 5m",
+            );
         }
     }
     if d.retry_max < d.retry_first {
         push(
             "delivery.retry_max".into(),
-            format!("{} is shorter than retry_first ({})", d.retry_max, d.retry_first),
+            format!(
+                "{} is shorter than retry_first ({})",
+                d.retry_max, d.retry_first
+            ),
             "make retry_max at least retry_first, e.g. 4h",
         );
     }
@@ -423,7 +432,9 @@ fn is_url(s: &str, schemes: &[&str]) -> bool {
         s.strip_prefix(scheme).is_some_and(|rest| {
             let host = rest.split('/').next().unwrap_or("");
             !host.is_empty()
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c))
+                && !s
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c))
         })
     })
 }
@@ -515,7 +526,10 @@ key_file = "/nonexistent/dkim.pem"
             "community[health].dkim.key_file",
             "delivery.link_secret_env",
         ] {
-            assert!(keys.contains(&expected), "{expected} missing from {keys:#?}");
+            assert!(
+                keys.contains(&expected),
+                "{expected} missing from {keys:#?}"
+            );
         }
     }
 

@@ -130,7 +130,11 @@ fn recipient_block(group: &str) -> Option<DsnRecipient> {
     let mut r = DsnRecipient::default();
     let address = |value: &str| {
         let v = value.split_once(';').map(|(_, a)| a).unwrap_or(value);
-        let v = v.trim().trim_start_matches('<').trim_end_matches('>').trim();
+        let v = v
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim();
         (!v.is_empty()).then(|| v.to_ascii_lowercase())
     };
     for (name, value) in fields(group) {
@@ -169,9 +173,7 @@ fn fields(text: &str) -> Vec<(String, String)> {
         match line.split_once(':') {
             Some((name, value))
                 if !name.is_empty()
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
             {
                 out.push((name.to_string(), value.trim().to_string()));
             }
@@ -205,7 +207,12 @@ pub fn interpret(raw: &[u8]) -> Report {
             .iter()
             .find(|r| r.is_failed())
             .map(|r| (true, r))
-            .or_else(|| recipients.iter().find(|r| r.is_delayed()).map(|r| (false, r)));
+            .or_else(|| {
+                recipients
+                    .iter()
+                    .find(|r| r.is_delayed())
+                    .map(|r| (false, r))
+            });
         return match worst {
             Some((permanent, r)) => Report::Bounce {
                 permanent,
@@ -234,7 +241,10 @@ pub fn interpret(raw: &[u8]) -> Report {
         .header("Auto-Submitted")
         .and_then(|v| v.as_text())
         .map(|v| v.trim().to_ascii_lowercase());
-    if auto.as_deref().is_some_and(|a| a.starts_with("auto-replied")) {
+    if auto
+        .as_deref()
+        .is_some_and(|a| a.starts_with("auto-replied"))
+    {
         return Report::NotABounce("an automatic reply (Auto-Submitted: auto-replied)".into());
     }
     let subject = parsed.subject().unwrap_or("").to_ascii_lowercase();
@@ -249,7 +259,10 @@ pub fn interpret(raw: &[u8]) -> Report {
         return Report::Bounce {
             permanent: true,
             status: None,
-            diagnostic: parsed.subject().unwrap_or("a bounce without a report").to_string(),
+            diagnostic: parsed
+                .subject()
+                .unwrap_or("a bounce without a report")
+                .to_string(),
             reported: Vec::new(),
         };
     }
@@ -335,12 +348,18 @@ mod tests {
         // Sun Internet Mail Server, a quota failure; the part type in capitals.
         let r = parse_dsn(&corpus("sims-quota.eml")).unwrap();
         assert_eq!(r.len(), 1);
-        assert_eq!(r[0].final_recipient.as_deref(), Some("jangel1@cougar.noc.ucla.edu"));
+        assert_eq!(
+            r[0].final_recipient.as_deref(),
+            Some("jangel1@cougar.noc.ucla.edu")
+        );
         assert_eq!(r[0].action, "failed");
         assert_eq!(r[0].status.as_deref(), Some("5.0.0"));
         // sendmail, whose boundary parameter was cut off: found in the text.
         let r = parse_dsn(&corpus("sendmail-hops.eml")).unwrap();
-        assert_eq!(r[0].final_recipient.as_deref(), Some("scoffman@wellpartner.com"));
+        assert_eq!(
+            r[0].final_recipient.as_deref(),
+            Some("scoffman@wellpartner.com")
+        );
         assert_eq!(r[0].status.as_deref(), Some("5.4.6"));
         // Amavis, many recipients of one banned attachment.
         let r = parse_dsn(&corpus("amavis-banned.eml")).unwrap();
@@ -403,7 +422,10 @@ Diagnostic-Code: smtp; 550 5.1.1 <bob@example.org>: Recipient address\r\n\
         );
         let b = classify(to, "list@example.test", &postfix("delayed", "4.4.1")).unwrap();
         assert!(!b.permanent);
-        assert_eq!(classify(to, "list@example.test", &postfix("delivered", "2.0.0")), None);
+        assert_eq!(
+            classify(to, "list@example.test", &postfix("delivered", "2.0.0")),
+            None
+        );
     }
 
     #[test]
@@ -420,7 +442,12 @@ Diagnostic-Code: smtp; 550 5.1.1 <bob@example.org>: Recipient address\r\n\
         .unwrap();
         assert_eq!(b.recipient, "bob@example.org");
         // Without VERP, the single reported address is used.
-        let b = classify("list-bounces@example.test", "list@example.test", dsn.as_bytes()).unwrap();
+        let b = classify(
+            "list-bounces@example.test",
+            "list@example.test",
+            dsn.as_bytes(),
+        )
+        .unwrap();
         assert_eq!(b.recipient, "bob@forwarded.example");
     }
 

@@ -104,8 +104,11 @@ pub fn clean_address(s: &str) -> Option<String> {
 /// A Message-ID without its brackets, fit for a header.
 fn clean_id(s: &str) -> Option<String> {
     let id = s.trim().trim_start_matches('<').trim_end_matches('>');
-    (!id.is_empty() && id.chars().all(|c| c.is_ascii_graphic() && c != '<' && c != '>'))
-        .then(|| id.to_string())
+    (!id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '<' && c != '>'))
+    .then(|| id.to_string())
 }
 
 /// Reply markers mail clients put before a subject, in several languages.
@@ -121,9 +124,12 @@ fn strip_reply_markers(mut s: &str) -> (bool, &str) {
         };
         let head = &t[..colon];
         let word = head.split('[').next().unwrap_or("").trim();
-        let counter_ok = head
-            .find('[')
-            .is_none_or(|i| head.ends_with(']') && head[i + 1..head.len() - 1].chars().all(|c| c.is_ascii_digit()));
+        let counter_ok = head.find('[').is_none_or(|i| {
+            head.ends_with(']')
+                && head[i + 1..head.len() - 1]
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+        });
         if REPLY_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(word)) && counter_ok {
             found = true;
             s = &t[colon + 1..];
@@ -153,7 +159,11 @@ pub fn prefixed_subject(subject: &str, prefix: &str) -> String {
     }
     let (reply, rest) = strip_reply_markers(&s);
     let rest = rest.trim();
-    let rest = if rest.is_empty() { "(no subject)" } else { rest };
+    let rest = if rest.is_empty() {
+        "(no subject)"
+    } else {
+        rest
+    };
     if reply {
         format!("{prefix} Re: {rest}")
     } else {
@@ -222,11 +232,7 @@ fn addresses(list: Option<&mail_parser::Address<'_>>) -> Vec<Author> {
     list.iter()
         .filter_map(|a| {
             let address = clean_address(a.address.as_deref()?)?;
-            let name = a
-                .name
-                .as_deref()
-                .map(header_text)
-                .filter(|n| !n.is_empty());
+            let name = a.name.as_deref().map(header_text).filter(|n| !n.is_empty());
             Some(Author { name, address })
         })
         .collect()
@@ -237,7 +243,10 @@ fn address_list(list: &[Author]) -> Address<'static> {
 }
 
 fn community_address(cfg: &CommunityConfig) -> Address<'static> {
-    Address::new_address(Some(header_text(&cfg.name)), cfg.address.to_ascii_lowercase())
+    Address::new_address(
+        Some(header_text(&cfg.name)),
+        cfg.address.to_ascii_lowercase(),
+    )
 }
 
 /// Rebuilds a parsed Content-Type with the builder (values cleaned).
@@ -326,7 +335,10 @@ pub fn post_message(
     let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
         v.as_text_list()
             .map(|l| l.iter().filter_map(|s| clean_id(s)).collect())
-            .or_else(|| v.as_text().map(|s| s.split_whitespace().filter_map(clean_id).collect()))
+            .or_else(|| {
+                v.as_text()
+                    .map(|s| s.split_whitespace().filter_map(clean_id).collect())
+            })
             .unwrap_or_default()
     };
     let in_reply_to = ids(parsed.in_reply_to());
@@ -355,8 +367,11 @@ pub fn post_message(
         .get(root.raw_body_offset() as usize..root.raw_end_offset() as usize)
         .unwrap_or_default();
     b = b.body(
-        MimePart::new(content_type(root.content_type()), BodyPart::Binary(body.into()))
-            .transfer_encoding(transfer_encoding(root.content_transfer_encoding())),
+        MimePart::new(
+            content_type(root.content_type()),
+            BodyPart::Binary(body.into()),
+        )
+        .transfer_encoding(transfer_encoding(root.content_transfer_encoding())),
     );
     Ok(Built {
         subject,
@@ -588,7 +603,10 @@ impl Prepared {
                 Raw::new("List-Unsubscribe=One-Click"),
             );
         }
-        let footer = cfg.delivery.footer.then(|| footer(cfg, p.recipient, url.as_deref()));
+        let footer = cfg
+            .delivery
+            .footer
+            .then(|| footer(cfg, p.recipient, url.as_deref()));
         b = b.body(self.body_part(footer));
         let mut out = write(b)?;
         // The DATA terminator supplies the final line end.
@@ -743,7 +761,10 @@ mod tests {
             ("Mobile clinics", "[health] Mobile clinics"),
             ("[health] Mobile clinics", "[health] Mobile clinics"),
             ("Re: [health] Mobile clinics", "[health] Re: Mobile clinics"),
-            ("RE: Re: [HEALTH] Mobile clinics", "[health] Re: Mobile clinics"),
+            (
+                "RE: Re: [HEALTH] Mobile clinics",
+                "[health] Re: Mobile clinics",
+            ),
             ("Aw: [health] [health] x", "[health] Re: x"),
             ("Re[2]: [health] x", "[health] Re: x"),
             ("Fwd: [health] x", "[health] Fwd: x"),
@@ -758,7 +779,10 @@ mod tests {
 
     #[test]
     fn header_text_cannot_start_a_new_header() {
-        assert_eq!(header_text("Hi\r\nBcc: everyone@x.org"), "Hi Bcc: everyone@x.org");
+        assert_eq!(
+            header_text("Hi\r\nBcc: everyone@x.org"),
+            "Hi Bcc: everyone@x.org"
+        );
         assert_eq!(header_text("  a \t b\n"), "a b");
         // A subject whose encoded word decodes to CRLF stays on one header line.
         let raw = b"From: a@x.org\r\nSubject: =?utf-8?Q?Hi=0D=0ABcc=3A_x=40y.org?=\r\n\r\nbody\r\n";
@@ -788,7 +812,10 @@ We ran clinics in boats. Caf=E9 meetings helped.\r\n";
         let built = post_message(POST, "q1@example.org", &cfg(), "7").unwrap();
         assert_eq!(built.subject, "[health] Re: Mobile clinics in flood areas");
         let m = MessageParser::default().parse(&built.message).unwrap();
-        assert_eq!(header(&m, "List-Id"), ["\"Maternal Health\" <list.example.test>"]);
+        assert_eq!(
+            header(&m, "List-Id"),
+            ["\"Maternal Health\" <list.example.test>"]
+        );
         assert_eq!(header(&m, "List-Post"), ["<mailto:list@example.test>"]);
         assert_eq!(
             header(&m, "List-Help"),
@@ -802,13 +829,31 @@ We ran clinics in boats. Caf=E9 meetings helped.\r\n";
         assert_eq!(header(&m, "X-Loop"), ["list@example.test"]);
         assert_eq!(m.message_id(), Some("q1@example.org"));
         assert_eq!(m.in_reply_to().as_text(), Some("q0@example.org"));
-        assert_eq!(m.from().unwrap().first().unwrap().address(), Some("alice@example.org"));
-        assert_eq!(m.reply_to().unwrap().first().unwrap().address(), Some("list@example.test"));
-        assert_eq!(m.cc().unwrap().first().unwrap().address(), Some("bob@example.org"));
-        assert!(m.header("DKIM-Signature").is_none(), "the author's signature is dropped");
+        assert_eq!(
+            m.from().unwrap().first().unwrap().address(),
+            Some("alice@example.org")
+        );
+        assert_eq!(
+            m.reply_to().unwrap().first().unwrap().address(),
+            Some("list@example.test")
+        );
+        assert_eq!(
+            m.cc().unwrap().first().unwrap().address(),
+            Some("bob@example.org")
+        );
+        assert!(
+            m.header("DKIM-Signature").is_none(),
+            "the author's signature is dropped"
+        );
         assert!(m.header("Received").is_none());
-        assert_eq!(m.body_text(0).as_deref(), Some("We ran clinics in boats. Café meetings helped.\r\n"));
-        assert!(header(&m, "List-Unsubscribe").is_empty(), "added per member");
+        assert_eq!(
+            m.body_text(0).as_deref(),
+            Some("We ran clinics in boats. Café meetings helped.\r\n")
+        );
+        assert!(
+            header(&m, "List-Unsubscribe").is_empty(),
+            "added per member"
+        );
     }
 
     #[test]
@@ -831,14 +876,32 @@ We ran clinics in boats. Caf=E9 meetings helped.\r\n";
             unsub[0].starts_with("<mailto:list-request@example.test?subject=unsubscribe>, <https://lists.example.test/unsubscribe/health/carol@example.org/"),
             "{unsub:?}"
         );
-        assert_eq!(header(&m, "List-Unsubscribe-Post"), ["List-Unsubscribe=One-Click"]);
+        assert_eq!(
+            header(&m, "List-Unsubscribe-Post"),
+            ["List-Unsubscribe=One-Click"]
+        );
         assert_eq!(header(&m, "List-Id").len(), 1);
-        assert_eq!(m.subject(), Some("[health] Re: Mobile clinics in flood areas"));
+        assert_eq!(
+            m.subject(),
+            Some("[health] Re: Mobile clinics in flood areas")
+        );
         let text = m.body_text(0).unwrap().replace("\r\n", "\n");
-        assert!(text.starts_with("We ran clinics in boats. Café meetings helped."), "{text}");
-        assert!(text.contains("-- \nMaternal Health <list@example.test>"), "{text}");
-        assert!(text.contains("You receive this as a member: carol@example.org"), "{text}");
-        assert!(!copy.ends_with(b"\r\n"), "the DATA terminator ends the last line");
+        assert!(
+            text.starts_with("We ran clinics in boats. Café meetings helped."),
+            "{text}"
+        );
+        assert!(
+            text.contains("-- \nMaternal Health <list@example.test>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("You receive this as a member: carol@example.org"),
+            "{text}"
+        );
+        assert!(
+            !copy.ends_with(b"\r\n"),
+            "the DATA terminator ends the last line"
+        );
         // Without a base URL there is no one-click header.
         let mut plain = cfg();
         plain.delivery.base_url = None;

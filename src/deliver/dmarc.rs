@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use mail_auth::dmarc::Policy;
 use mail_auth::dmarc::verify::DmarcParameters;
-use mail_auth::{AuthenticatedMessage, DmarcResult, MessageAuthenticator, Parameters, SpfOutput, SpfResult};
+use mail_auth::{
+    AuthenticatedMessage, DmarcResult, MessageAuthenticator, Parameters, SpfOutput, SpfResult,
+};
 
 use super::dns::Zone;
 
@@ -72,12 +74,19 @@ mod tests {
     #[tokio::test]
     async fn enforcing_policies_are_found_through_the_tree_walk() {
         let zone = Zone::authoritative();
-        zone.add_txt("_dmarc.reject.test", "v=DMARC1; p=reject").unwrap();
-        zone.add_txt("_dmarc.quarantine.test", "v=DMARC1; p=quarantine; rua=mailto:r@quarantine.test")
+        zone.add_txt("_dmarc.reject.test", "v=DMARC1; p=reject")
             .unwrap();
-        zone.add_txt("_dmarc.none.test", "v=DMARC1; p=none").unwrap();
-        zone.add_txt("_dmarc.testing.test", "v=DMARC1; p=quarantine; t=y").unwrap();
-        zone.add_txt("_dmarc.org.test", "v=DMARC1; p=none; sp=reject").unwrap();
+        zone.add_txt(
+            "_dmarc.quarantine.test",
+            "v=DMARC1; p=quarantine; rua=mailto:r@quarantine.test",
+        )
+        .unwrap();
+        zone.add_txt("_dmarc.none.test", "v=DMARC1; p=none")
+            .unwrap();
+        zone.add_txt("_dmarc.testing.test", "v=DMARC1; p=quarantine; t=y")
+            .unwrap();
+        zone.add_txt("_dmarc.org.test", "v=DMARC1; p=none; sp=reject")
+            .unwrap();
         let d = MailAuthDmarc::new(zone).unwrap();
         for (domain, want) in [
             ("reject.test", true),

@@ -17,10 +17,13 @@ use mail_auth::hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use mail_auth::hickory_resolver::proto::op::ResponseCode;
 use mail_auth::{DnsError, DnssecStatus, MessageAuthenticator, RecordSet, ResolverCache, Txt};
 
+/// TXT answers by fully qualified name, with when they expire (never, in a zone).
+type Answers = HashMap<Box<str>, (Txt, Option<Instant>)>;
+
 /// TXT answers (and, in a zone, name existence) for mail-auth lookups.
 pub struct Zone {
-    /// Answers by fully qualified name, with when they expire.
-    txt: Mutex<HashMap<Box<str>, (Txt, Option<Instant>)>>,
+    /// The answers.
+    txt: Mutex<Answers>,
     /// True: this zone is the whole DNS (tests). False: a cache (production).
     authoritative: bool,
 }
@@ -60,7 +63,10 @@ impl Zone {
                 .into()
         };
         let key = name.to_fqdn().into_owned().into_boxed_str();
-        self.txt.lock().expect("zone lock").insert(key, (value, None));
+        self.txt
+            .lock()
+            .expect("zone lock")
+            .insert(key, (value, None));
         Ok(())
     }
 

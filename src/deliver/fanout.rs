@@ -17,7 +17,11 @@ use crate::store::{Audience, NewOutbox, Queued, Store};
 /// Queues approved post `post` to its community's each-post members, in one
 /// transaction however many they are. Returns the outbox message (with
 /// `created: false` if the post had been queued before).
-pub fn queue_post(store: &mut Store, config: &Config, post: PostId) -> Result<Queued, DeliverError> {
+pub fn queue_post(
+    store: &mut Store,
+    config: &Config,
+    post: PostId,
+) -> Result<Queued, DeliverError> {
     let p = store.post_for_fanout(post)?;
     if p.state != PostState::Approved {
         return Err(DeliverError::NotApproved {
@@ -30,9 +34,16 @@ pub fn queue_post(store: &mut Store, config: &Config, post: PostId) -> Result<Qu
         .into_iter()
         .find(|c| c.id == p.community)
         .ok_or_else(|| DeliverError::UnknownCommunity(format!("post {post} has no community")))?;
-    let cfg = config.community(&row.slug).map_err(DeliverError::UnknownCommunity)?;
+    let cfg = config
+        .community(&row.slug)
+        .map_err(DeliverError::UnknownCommunity)?;
     let built = post_message(&p.raw, &p.message_id, cfg, &post.to_string())?;
-    let mut msg = NewOutbox::new(Some(p.community), OutboxKind::Post, &built.subject, &built.message);
+    let mut msg = NewOutbox::new(
+        Some(p.community),
+        OutboxKind::Post,
+        &built.subject,
+        &built.message,
+    );
     msg.post = Some(post);
     let queued = store.queue_to_members(
         &msg,

@@ -89,17 +89,39 @@ mod tests {
         assert_eq!(t.len(), 32);
         assert!(verify_unsubscribe(&key, "health", "alice@example.org", &t));
         assert!(!verify_unsubscribe(&key, "health", "bob@example.org", &t));
-        assert!(!verify_unsubscribe(&key, "education", "alice@example.org", &t));
-        assert!(!verify_unsubscribe(&LinkKey::new("other"), "health", "alice@example.org", &t));
-        assert!(!verify_unsubscribe(&key, "health", "alice@example.org", "zz"));
+        assert!(!verify_unsubscribe(
+            &key,
+            "education",
+            "alice@example.org",
+            &t
+        ));
+        assert!(!verify_unsubscribe(
+            &LinkKey::new("other"),
+            "health",
+            "alice@example.org",
+            &t
+        ));
+        assert!(!verify_unsubscribe(
+            &key,
+            "health",
+            "alice@example.org",
+            "zz"
+        ));
     }
 
     #[test]
     fn the_url_is_safe_in_a_header() {
         let key = LinkKey::new("k");
-        let url = unsubscribe_url("https://lists.example.test/", &key, "health", "o'brien+x@example.org");
+        let url = unsubscribe_url(
+            "https://lists.example.test/",
+            &key,
+            "health",
+            "o'brien+x@example.org",
+        );
         assert!(
-            url.starts_with("https://lists.example.test/unsubscribe/health/o%27brien%2Bx@example.org/"),
+            url.starts_with(
+                "https://lists.example.test/unsubscribe/health/o%27brien%2Bx@example.org/"
+            ),
             "{url}"
         );
         assert!(url.chars().all(|c| c.is_ascii_graphic()), "{url}");

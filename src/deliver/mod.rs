@@ -23,18 +23,18 @@
 //!   mailbox error at end of data) is permanent and raises the bounce score;
 //!   a refusal of the sender or of the login is the relay's fault and is retried.
 
+pub mod bounce;
 pub mod compose;
-pub mod links;
-pub mod retry;
-pub mod verp;
 pub mod dkim;
 pub mod dmarc;
 pub mod dns;
-pub mod bounce;
-pub mod notice;
 pub mod fanout;
+pub mod links;
+pub mod notice;
+pub mod retry;
 pub mod sender;
 mod smtp;
+pub mod verp;
 
 pub use fanout::queue_post;
 pub use sender::Sender;

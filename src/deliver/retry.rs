@@ -79,7 +79,10 @@ mod tests {
         let t0 = 1_000_000;
         assert_eq!(MTA.next(0, None, t0), Next::At(t0 + 300));
         assert_eq!(MTA.next(3, Some(t0), t0 + 3600), Next::At(t0 + 3600 + 2400));
-        assert_eq!(MTA.next(30, Some(t0), t0 + 4 * 86_400 - 1), Next::At(t0 + 4 * 86_400 - 1 + 14_400));
+        assert_eq!(
+            MTA.next(30, Some(t0), t0 + 4 * 86_400 - 1),
+            Next::At(t0 + 4 * 86_400 - 1 + 14_400)
+        );
         assert_eq!(MTA.next(31, Some(t0), t0 + 4 * 86_400), Next::GiveUp);
     }
 

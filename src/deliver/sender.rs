@@ -39,7 +39,7 @@ use super::smtp::{Attempt, Conn, Relay};
 use super::{DeliverError, bounce, notice, verp};
 use crate::config::{CommunityConfig, Config, DmarcMunge};
 use crate::model::{CommunityId, DeliveryId, OutboxId, OutboxKind};
-use crate::store::{DueDelivery, Outcome, OutboxMessage, Store, StoreError};
+use crate::store::{DueDelivery, OutboxMessage, Outcome, Store, StoreError};
 
 /// Outcomes committed in one transaction at most.
 const GROUP_COMMIT: usize = 256;
@@ -47,7 +47,8 @@ const GROUP_COMMIT: usize = 256;
 const PREPARED_CACHE: usize = 16;
 /// A connection idle this long is closed.
 const IDLE: Duration = Duration::from_secs(30);
-/// How often probes are sent and settled.
+/// How often probes are sent and settled, at most (more often when
+/// `bounce.probe_wait` is short).
 const MAINTENANCE: Duration = Duration::from_secs(60);
 /// The longest pause after the relay failed.
 const MAX_PAUSE: Duration = Duration::from_secs(60);
@@ -59,7 +60,10 @@ fn unix_now() -> i64 {
 
 /// A request to the ledger thread.
 enum Req {
-    Groups(i64, oneshot::Sender<Result<Vec<Option<CommunityId>>, StoreError>>),
+    Groups(
+        i64,
+        oneshot::Sender<Result<Vec<Option<CommunityId>>, StoreError>>,
+    ),
     Due {
         group: Option<CommunityId>,
         now: i64,
@@ -67,7 +71,10 @@ enum Req {
         exclude: Vec<DeliveryId>,
         reply: oneshot::Sender<Result<Vec<DueDelivery>, StoreError>>,
     },
-    NextDue(Vec<DeliveryId>, oneshot::Sender<Result<Option<i64>, StoreError>>),
+    NextDue(
+        Vec<DeliveryId>,
+        oneshot::Sender<Result<Option<i64>, StoreError>>,
+    ),
     Message(OutboxId, oneshot::Sender<Result<OutboxMessage, StoreError>>),
     Outcome(DeliveryId, Outcome, oneshot::Sender<()>),
     Maintain(i64, oneshot::Sender<()>),
@@ -270,7 +277,8 @@ impl Bucket {
 
     fn refill(&mut self, now: Instant) {
         let cap = self.rate.max(1.0);
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(cap);
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(cap);
         self.at = now;
     }
 
@@ -392,7 +400,12 @@ impl Sender {
             let signer = match &c.dkim {
                 Some(d) => {
                     let domain = c.address_parts().map(|(_, d)| d).unwrap_or("");
-                    Some(Signer::load(&c.slug, d, &config.resolve(&d.key_file), domain)?)
+                    Some(Signer::load(
+                        &c.slug,
+                        d,
+                        &config.resolve(&d.key_file),
+                        domain,
+                    )?)
                 }
                 None => None,
             };
@@ -443,7 +456,9 @@ impl Sender {
         let dmarc: Arc<dyn DmarcPolicy> = match MailAuthDmarc::new(Zone::cache()) {
             Ok(d) => Arc::new(d),
             Err(e) => {
-                warn!("{e}; posts from other domains will have their From rewritten (dmarc = \"auto\" acts as \"always\")");
+                warn!(
+                    "{e}; posts from other domains will have their From rewritten (dmarc = \"auto\" acts as \"always\")"
+                );
                 Arc::new(AlwaysEnforced)
             }
         };
@@ -486,7 +501,11 @@ impl Sender {
             workers.abort_all();
             while workers.join_next().await.is_some() {}
         }
-        let Sender { shared, ledger, _lock } = self;
+        let Sender {
+            shared,
+            ledger,
+            _lock,
+        } = self;
         drop(shared);
         let _ = tokio::task::spawn_blocking(move || ledger.join()).await;
         info!("sender stopped");
@@ -511,12 +530,14 @@ async fn dispatch(
 ) {
     let batch = shared.config.delivery.batch.max(1) as usize;
     let poll = shared.config.delivery.poll.duration();
+    let maintenance =
+        (shared.config.bounce.probe_wait.duration() / 2).clamp(Duration::from_secs(1), MAINTENANCE);
     let mut last_maintenance: Option<Instant> = None;
     loop {
         if *stop.borrow() {
             break;
         }
-        if last_maintenance.is_none_or(|t| t.elapsed() >= MAINTENANCE) {
+        if last_maintenance.is_none_or(|t| t.elapsed() >= maintenance) {
             shared.ledger.maintain(unix_now()).await;
             last_maintenance = Some(Instant::now());
         }
@@ -544,6 +565,9 @@ async fn dispatch(
                 let secs = (next - unix_now()).max(0) as u64;
                 wake = wake.min(Duration::from_secs(secs).max(Duration::from_millis(200)));
             }
+        }
+        if let Some(t) = last_maintenance {
+            wake = wake.min(maintenance.saturating_sub(t.elapsed()));
         }
         tokio::select! {
             _ = stopped(&mut stop) => break,
@@ -821,6 +845,10 @@ mod tests {
         b.take(1);
         assert_eq!(b.available(t0), 0);
         assert_eq!(b.wait(t0), Duration::from_millis(500));
-        assert_eq!(b.available(t0 + Duration::from_secs(5)), 2, "bursts up to the rate");
+        assert_eq!(
+            b.available(t0 + Duration::from_secs(5)),
+            2,
+            "bursts up to the rate"
+        );
     }
 }

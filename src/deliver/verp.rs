@@ -137,7 +137,13 @@ mod tests {
             bounce_address("list@example.test", "not an address"),
             "list-bounces@example.test"
         );
-        assert_eq!(request_address("list@example.test"), "list-request@example.test");
-        assert_eq!(owner_address("list@example.test"), "list-owner@example.test");
+        assert_eq!(
+            request_address("list@example.test"),
+            "list-request@example.test"
+        );
+        assert_eq!(
+            owner_address("list@example.test"),
+            "list-owner@example.test"
+        );
     }
 }

@@ -311,8 +311,10 @@ impl Store {
                  WHERE m.status = 'disabled' AND d.state = 'sent' AND d.sent_at <= ?1
                    AND (m.last_bounce_at IS NULL OR m.last_bounce_at < d.sent_at)",
             )?;
-            stmt.query_map([now - probe_wait], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+            stmt.query_map([now - probe_wait], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
         };
         let mut out = Vec::with_capacity(passed.len());
         for (id, community, email) in passed {

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use communities::CommunityRow;
 pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
+pub use communities::CommunityRow;
 pub use members::{Member, MemberFields, NewMember, normalise_email};
 pub use outbox::{
     Audience, DeliveryRow, DueDelivery, NewOutbox, NewRecipient, OutboxFilter, OutboxMessage,

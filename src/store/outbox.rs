@@ -554,7 +554,11 @@ impl Store {
              ORDER BY o.id DESC
              LIMIT ?3",
         )?;
-        let limit = if filter.limit == 0 { -1 } else { i64::from(filter.limit) };
+        let limit = if filter.limit == 0 {
+            -1
+        } else {
+            i64::from(filter.limit)
+        };
         let rows = stmt
             .query_map(
                 params![filter.community.map(|c| c.0), filter.failed_only, limit],
@@ -795,7 +799,10 @@ mod tests {
         let again = s
             .queue_to_members(&msg, &audience(Some("alice@example.org")), 200)
             .unwrap();
-        assert_eq!((again.id, again.created, again.recipients), (q.id, false, 3));
+        assert_eq!(
+            (again.id, again.created, again.recipients),
+            (q.id, false, 3)
+        );
     }
 
     #[test]
@@ -806,7 +813,11 @@ mod tests {
             address: a.into(),
         });
         let q = s
-            .queue_to(&NewOutbox::new(Some(c), OutboxKind::Notice, "n", b"m"), to, 100)
+            .queue_to(
+                &NewOutbox::new(Some(c), OutboxKind::Notice, "n", b"m"),
+                to,
+                100,
+            )
             .unwrap();
         assert_eq!(q.recipients, 3);
         let mut later = NewOutbox::new(Some(c), OutboxKind::Notice, "later", b"m");
@@ -853,7 +864,11 @@ mod tests {
             },
         ];
         let q = s
-            .queue_to(&NewOutbox::new(Some(c), OutboxKind::Notice, "n", b"m"), to, 100)
+            .queue_to(
+                &NewOutbox::new(Some(c), OutboxKind::Notice, "n", b"m"),
+                to,
+                100,
+            )
             .unwrap();
         let d = s.deliveries(q.id, None, 0).unwrap();
         let (a, b) = (d[0].id, d[1].id);
@@ -896,7 +911,10 @@ mod tests {
         assert_eq!(rows[0].attempts, 2);
         assert_eq!(rows[0].last_error, None);
         assert_eq!(rows[1].state, DeliveryState::Failed);
-        assert_eq!(rows[1].last_error.as_deref(), Some("550 5.1.1 no such user"));
+        assert_eq!(
+            rows[1].last_error.as_deref(),
+            Some("550 5.1.1 no such user")
+        );
         let sum = s.outbox_summary(q.id).unwrap();
         assert_eq!((sum.sent, sum.pending, sum.failed), (1, 0, 1));
         assert_eq!(
@@ -1033,9 +1051,15 @@ mod tests {
         let pc = s
             .queue_probe(c, carol, "carol@example.org", &probe, 1000)
             .unwrap();
-        assert!(s.probes_due(1000, 100, 10).unwrap().is_empty(), "one at a time");
+        assert!(
+            s.probes_due(1000, 100, 10).unwrap().is_empty(),
+            "one at a time"
+        );
         s.apply_outcomes(
-            &[(pb, Outcome::Sent { at: 1001 }), (pc, Outcome::Sent { at: 1001 })],
+            &[
+                (pb, Outcome::Sent { at: 1001 }),
+                (pc, Outcome::Sent { at: 1001 }),
+            ],
             &RULE,
             &no_notice,
         )
