@@ -19,6 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::schedule::Schedule;
 
+mod delivery;
+pub use delivery::{
+    BounceConfig, CommunityDelivery, DeliveryConfig, DkimConfig, DmarcMunge, ReplyTo, Span,
+};
+
 /// The config file used when neither `--config` nor `PRAXIS_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "config/praxis.toml";
 
@@ -187,6 +192,9 @@ pub struct SmtpConfig {
     pub password_file: Option<PathBuf>,
     /// Concurrent SMTP connections.
     pub connections: u32,
+    /// How long one SMTP command may take before the connection counts as
+    /// failed (and the delivery is retried).
+    pub timeout: Span,
 }
 
 impl Default for SmtpConfig {
@@ -199,6 +207,7 @@ impl Default for SmtpConfig {
             password_env: None,
             password_file: None,
             connections: 4,
+            timeout: Span::secs(60),
         }
     }
 }
@@ -382,6 +391,10 @@ pub struct CommunityConfig {
     pub policy: PolicyConfig,
     /// The digest schedule.
     pub digest: DigestConfig,
+    /// How outgoing mail looks: prefix, Reply-To, DMARC, footer, links, rate.
+    pub delivery: CommunityDelivery,
+    /// DKIM signing, when a key is configured.
+    pub dkim: Option<DkimConfig>,
 }
 
 impl Default for CommunityConfig {
@@ -397,6 +410,8 @@ impl Default for CommunityConfig {
             imap: None,
             policy: PolicyConfig::default(),
             digest: DigestConfig::default(),
+            delivery: CommunityDelivery::default(),
+            dkim: None,
         }
     }
 }
@@ -425,6 +440,10 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// `[lmtp]`, when praxis listens for LMTP.
     pub lmtp: Option<LmtpConfig>,
+    /// `[delivery]`: retries and pacing of outgoing mail.
+    pub delivery: DeliveryConfig,
+    /// `[bounce]`: bounce scores and what they do.
+    pub bounce: BounceConfig,
     /// Every `[[community]]`, in file order.
     #[serde(rename = "community")]
     pub communities: Vec<CommunityConfig>,
@@ -480,7 +499,16 @@ impl Config {
         apply_env(&mut root, env, &mut problems);
 
         for key in root.keys() {
-            if !["database", "smtp", "lmtp", "community"].contains(&key.as_str()) {
+            if ![
+                "database",
+                "smtp",
+                "lmtp",
+                "delivery",
+                "bounce",
+                "community",
+            ]
+            .contains(&key.as_str())
+            {
                 problems.push(unknown_key(key));
             }
         }
@@ -492,6 +520,12 @@ impl Config {
         }
         if let Some(v) = root.remove("lmtp") {
             config.lmtp = section(v, "lmtp", &mut problems);
+        }
+        if let Some(v) = root.remove("delivery") {
+            config.delivery = section(v, "delivery", &mut problems).unwrap_or_default();
+        }
+        if let Some(v) = root.remove("bounce") {
+            config.bounce = section(v, "bounce", &mut problems).unwrap_or_default();
         }
         match root.remove("community") {
             Some(toml::Value::Array(items)) => {
@@ -506,6 +540,7 @@ impl Config {
                     let mut item = item;
                     let mut take = |name: &str| item.as_table_mut().and_then(|t| t.remove(name));
                     let (imap, policy, digest) = (take("imap"), take("policy"), take("digest"));
+                    let (outgoing, dkim) = (take("delivery"), take("dkim"));
                     let Some(mut c) = section::<CommunityConfig>(item, &key, &mut problems) else {
                         continue;
                     };
@@ -519,6 +554,13 @@ impl Config {
                     if let Some(v) = digest {
                         c.digest =
                             section(v, &format!("{key}.digest"), &mut problems).unwrap_or_default();
+                    }
+                    if let Some(v) = outgoing {
+                        c.delivery = section(v, &format!("{key}.delivery"), &mut problems)
+                            .unwrap_or_default();
+                    }
+                    if let Some(v) = dkim {
+                        c.dkim = section(v, &format!("{key}.dkim"), &mut problems);
                     }
                     config.communities.push(c);
                 }
@@ -800,6 +842,7 @@ impl Config {
                 );
             }
         }
+        delivery::validate(self, &mut p);
         p
     }
 }

@@ -67,6 +67,11 @@ pub async fn shutdown_signal() {
 
 /// Runs the daemon until `shutdown` resolves, then waits for every task.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+    // Poll `shutdown` once first: a signal handler installs itself when first
+    // polled, and it must be in place before the heartbeat says `running`,
+    // or a SIGTERM right after would kill the process instead of stopping it.
+    let mut shutdown = std::pin::pin!(shutdown);
+    let stop_at_once = futures::poll!(shutdown.as_mut()).is_ready();
     let (tx, rx) = watch::channel(false);
     let db = config.database_path();
     let mut tasks = JoinSet::new();
@@ -79,6 +84,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             Shutdown { rx: rx.clone() },
         ));
     }
+    // The sender refuses to start on a bad DKIM key or a missing secret:
+    // better to stop here than to send unsigned or not at all.
+    let sender = crate::deliver::Sender::with_system_dns(config.clone())?;
+    let mut stop = Shutdown { rx: rx.clone() };
+    tasks.spawn(async move {
+        sender.run(async move { stop.recv().await }).await?;
+        Ok(())
+    });
 
     if let Some(lmtp) = &config.lmtp {
         let listen = crate::config::parse_listen(&lmtp.listen).map_err(anyhow::Error::msg)?;
@@ -92,7 +105,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         pid = std::process::id(),
         "praxis serve started"
     );
-    shutdown.await;
+    if !stop_at_once {
+        shutdown.await;
+    }
     info!("shutting down: finishing work in progress");
     let _ = tx.send(true);
     while let Some(res) = tasks.join_next().await {

@@ -274,6 +274,14 @@ id_type!(
     /// A thread's row id.
     ThreadId
 );
+id_type!(
+    /// An outbox message's row id: the number `praxis outbox retry` takes.
+    OutboxId
+);
+id_type!(
+    /// One recipient's delivery row id.
+    DeliveryId
+);
 
 /// Serialises Unix seconds as an RFC 3339 UTC string (for `--json`).
 pub fn serialize_unix_time<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {

@@ -100,6 +100,9 @@ pub struct FieldArgs {
     /// default, hold, accept, reject or discard.
     #[arg(long, value_parser = enum_parser::<Moderation>())]
     moderation: Option<Moderation>,
+    /// yes or no: whether they receive a copy of their own posts (default yes).
+    #[arg(long, value_name = "yes|no", value_parser = clap::builder::BoolishValueParser::new())]
+    own_posts: Option<bool>,
 }
 
 impl FieldArgs {
@@ -113,6 +116,7 @@ impl FieldArgs {
             digest_format: self.digest_format,
             moderation: self.moderation,
             status,
+            own_posts: self.own_posts,
         }
     }
 }

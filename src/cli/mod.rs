@@ -12,6 +12,7 @@ mod ingest;
 mod init;
 mod log;
 mod members;
+mod outbox;
 mod output;
 mod pending;
 mod queue;
@@ -135,8 +136,10 @@ pub enum Command {
     )]
     Digest(pending::DigestCommand),
     /// Outgoing messages and their deliveries.
-    #[command(after_help = "Example:\n  praxis outbox --failed")]
-    Outbox(pending::OutboxArgs),
+    #[command(
+        after_help = "Examples:\n  praxis outbox --failed\n  praxis outbox -c health --json\n  praxis outbox retry 12"
+    )]
+    Outbox(outbox::OutboxArgs),
     /// Daemon health, queue depths, last sync per community.
     #[command(after_help = "Example:\n  praxis status --json")]
     Status,
@@ -213,6 +216,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Discard(a) => decide::run(&ctx, crate::store::Action::Discard, a, None, false),
         Command::Defer(a) => decide::run(&ctx, crate::store::Action::Defer, a, None, false),
         Command::Log(a) => log::run(&ctx, a),
+        Command::Outbox(args) => outbox::run(&ctx, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "praxis", &mut std::io::stdout());

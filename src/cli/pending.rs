@@ -64,19 +64,10 @@ pub enum DigestCommand {
     },
 }
 
-/// `praxis outbox`.
-#[derive(Debug, Args)]
-pub struct OutboxArgs {
-    /// Only messages with failed deliveries.
-    #[arg(long)]
-    pub failed: bool,
-}
-
 /// Prints which capability a not-yet-built command belongs to; exit 1.
 pub fn run(cmd: &Command) -> Result<ExitCode> {
     let (name, capability) = match cmd {
         Command::Demo(_) => ("demo", "the demo (issue 8)"),
-        Command::Outbox(_) => ("outbox", "delivery (issue 5)"),
         Command::Consolidate(_) => ("consolidate", "Consolidated Replies (issue 6)"),
         Command::Publish(_) => ("publish", "Consolidated Replies (issue 6)"),
         Command::Digest(_) => ("digest", "digests (issue 7)"),

@@ -39,6 +39,8 @@ pub struct Member {
     pub posts_approved: i64,
     /// Accumulated bounce score.
     pub bounce_score: f64,
+    /// Whether they receive a copy of their own posts.
+    pub own_posts: bool,
 }
 
 /// The fields a command may set on a member; `None` leaves a field as it is
@@ -61,6 +63,8 @@ pub struct MemberFields {
     pub moderation: Option<Moderation>,
     /// Status.
     pub status: Option<MemberStatus>,
+    /// Whether they receive a copy of their own posts.
+    pub own_posts: Option<bool>,
 }
 
 /// A member to add: an address and the fields given.
@@ -72,8 +76,11 @@ pub struct NewMember {
     pub fields: MemberFields,
 }
 
-const COLUMNS: &str = "m.id, c.slug, m.email, m.name, m.organisation, m.place, m.role, m.delivery, \
-     m.digest_format, m.moderation, m.status, m.joined_at, m.posts_approved, m.bounce_score";
+pub(super) const COLUMNS: &str = "m.id, c.slug, m.email, m.name, m.organisation, m.place, m.role, m.delivery, \
+     m.digest_format, m.moderation, m.status, m.joined_at, m.posts_approved, m.bounce_score, m.own_posts";
+
+/// How many columns [`COLUMNS`] selects (the next index is free for extras).
+pub(super) const COLUMN_COUNT: usize = 15;
 
 fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
 where
@@ -85,7 +92,7 @@ where
     })
 }
 
-fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
+pub(super) fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
     Ok(Member {
         id: MemberId(r.get(0)?),
         community: r.get(1)?,
@@ -101,6 +108,7 @@ fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
         joined_at: r.get(11)?,
         posts_approved: r.get(12)?,
         bounce_score: r.get(13)?,
+        own_posts: r.get(14)?,
     })
 }
 
@@ -164,8 +172,8 @@ impl Store {
             let f = &m.fields;
             tx.execute(
                 "INSERT INTO members (community_id, email, name, organisation, place, role, delivery,
-                                      digest_format, moderation, status, joined_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                      digest_format, moderation, status, joined_at, own_posts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     community.0,
                     email,
@@ -178,8 +186,11 @@ impl Store {
                     f.moderation.unwrap_or(Moderation::Default).as_str(),
                     f.status.unwrap_or(MemberStatus::Active).as_str(),
                     t,
+                    f.own_posts.unwrap_or(true),
                 ],
             )?;
+            // Taken before the audit row, whose insert moves last_insert_rowid.
+            let id = tx.last_insert_rowid();
             log_decision(
                 &tx,
                 community,
@@ -195,7 +206,7 @@ impl Store {
                     "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
                      WHERE m.id = ?1"
                 ),
-                [tx.last_insert_rowid()],
+                [id],
                 member_from_row,
             )?;
             out.push(Ok(member));
@@ -220,7 +231,9 @@ impl Store {
                 place = COALESCE(?5, place), role = COALESCE(?6, role),
                 delivery = COALESCE(?7, delivery), digest_format = COALESCE(?8, digest_format),
                 moderation = COALESCE(?9, moderation), status = COALESCE(?10, status),
-                bounce_score = CASE WHEN ?10 = 'active' THEN 0 ELSE bounce_score END
+                bounce_score = CASE WHEN ?10 = 'active' THEN 0 ELSE bounce_score END,
+                probe_delivery_id = CASE WHEN ?10 IS NULL THEN probe_delivery_id ELSE NULL END,
+                own_posts = COALESCE(?11, own_posts)
              WHERE community_id = ?1 AND email = ?2",
             params![
                 community.0,
@@ -233,6 +246,7 @@ impl Store {
                 f.digest_format.map(|v| v.as_str()),
                 f.moderation.map(|v| v.as_str()),
                 f.status.map(|v| v.as_str()),
+                f.own_posts,
             ],
         )?;
         if n == 0 {

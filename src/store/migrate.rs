@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_ingest",
         sql: include_str!("migrations/0002_ingest.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_delivery",
+        sql: include_str!("migrations/0003_delivery.sql"),
+    },
 ];
 
 impl Migration {
@@ -61,38 +66,46 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
         return Err(StoreError::TooNew { found, known });
     }
     for m in MIGRATIONS {
-        let applied: Option<String> = conn
-            .query_row(
-                "SELECT sha256 FROM schema_migrations WHERE version = ?1",
-                [m.version],
-                |r| r.get(0),
-            )
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })?;
         let sum = m.checksum();
-        match applied {
-            Some(a) if a == sum => continue,
-            Some(a) => {
-                return Err(StoreError::MigrationEdited {
-                    name: m.name.to_string(),
-                    applied: a,
-                    embedded: sum,
-                });
-            }
-            None => {
-                let tx = conn.transaction()?;
-                tx.execute_batch(m.sql)?;
-                tx.execute(
-                    "INSERT INTO schema_migrations (version, name, sha256, applied_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![m.version, m.name, sum, now()],
-                )?;
-                tx.pragma_update(None, "user_version", m.version)?;
-                tx.commit()?;
-            }
+        let check = |applied: Option<String>| match applied {
+            Some(a) if a == sum => Ok(true),
+            Some(a) => Err(StoreError::MigrationEdited {
+                name: m.name.to_string(),
+                applied: a,
+                embedded: sum.clone(),
+            }),
+            None => Ok(false),
+        };
+        if check(recorded(conn, m.version)?)? {
+            continue;
         }
+        // Look again holding the write lock (IMMEDIATE), so two processes
+        // opening a new database at once (the daemon and `praxis status`)
+        // cannot both apply the same migration.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if check(recorded(&tx, m.version)?)? {
+            continue;
+        }
+        tx.execute_batch(m.sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, sha256, applied_at) VALUES (?1, ?2, ?3, ?4)",
+            params![m.version, m.name, sum, now()],
+        )?;
+        tx.pragma_update(None, "user_version", m.version)?;
+        tx.commit()?;
     }
     Ok(())
+}
+
+/// The checksum recorded for migration `version`, if it was applied.
+fn recorded(conn: &Connection, version: i64) -> Result<Option<String>> {
+    match conn.query_row(
+        "SELECT sha256 FROM schema_migrations WHERE version = ?1",
+        [version],
+        |r| r.get(0),
+    ) {
+        Ok(s) => Ok(Some(s)),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -9,10 +9,12 @@
 //!   is never edited (its checksum is recorded and compared on every open).
 //! - The database file is created mode 0600.
 
+mod bounce;
 mod communities;
 mod holds;
 mod members;
 pub mod migrate;
+mod outbox;
 mod posts;
 mod status;
 mod threads;
@@ -22,9 +24,14 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
 pub use communities::CommunityRow;
 pub use holds::{Action, Decided, HeldPost, LogRow};
-pub use members::{Member, MemberFields, NewMember};
+pub use members::{Member, MemberFields, NewMember, normalise_email};
+pub use outbox::{
+    Audience, DeliveryRow, DueDelivery, NewOutbox, NewRecipient, OutboxFilter, OutboxMessage,
+    OutboxSummary, Outcome, PostForFanout, Queued,
+};
 pub use posts::{Batch, Checkpoint, NewPost, PostView, Stored};
 pub use status::{CommunityStatus, HealthRow};
 pub use threads::{SearchHit, ThreadFilter, ThreadRow};

@@ -433,10 +433,15 @@ fn serve_stops_cleanly_on_sigterm() {
         {
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve never reported running"
-        );
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!(
+                "serve never reported running: {err} / {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     unsafe {

@@ -15,6 +15,10 @@ const LANDED: &[(i64, &str)] = &[
         2,
         "97c0c0de896db5f487f5e1c841b32a891c9deee0f3e19cc3d84e585e4107ebed",
     ),
+    (
+        3,
+        "caf82b50290ac28f4907be6df91d620f6d7002cf449924446da327ba989fb0f2",
+    ),
 ];
 
 #[test]

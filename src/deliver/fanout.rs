@@ -1,0 +1,61 @@
+//! Each-post fan-out: an approved post becomes one outbox message with one
+//! delivery per active member whose delivery mode is `each` (the author
+//! included, unless they opted out of their own posts).
+//!
+//! Moderation calls [`queue_post`] when it approves a post (and ingest when
+//! policy accepts one outright). Calling it twice for a post queues nothing
+//! more: the database allows one fan-out per post.
+
+use tracing::info;
+
+use super::DeliverError;
+use super::compose::post_message;
+use crate::config::Config;
+use crate::model::{Delivery, OutboxKind, PostId, PostState};
+use crate::store::{Audience, NewOutbox, Queued, Store};
+
+/// Queues approved post `post` to its community's each-post members, in one
+/// transaction however many they are. Returns the outbox message (with
+/// `created: false` if the post had been queued before).
+pub fn queue_post(
+    store: &mut Store,
+    config: &Config,
+    post: PostId,
+) -> Result<Queued, DeliverError> {
+    let p = store.post_for_fanout(post)?;
+    if p.state != PostState::Approved {
+        return Err(DeliverError::NotApproved {
+            post,
+            state: p.state,
+        });
+    }
+    let row = store
+        .communities()?
+        .into_iter()
+        .find(|c| c.id == p.community)
+        .ok_or_else(|| DeliverError::UnknownCommunity(format!("post {post} has no community")))?;
+    let cfg = config
+        .community(&row.slug)
+        .map_err(DeliverError::UnknownCommunity)?;
+    let built = post_message(&p.raw, &p.message_id, cfg, &post.to_string())?;
+    let mut msg = NewOutbox::new(
+        Some(p.community),
+        OutboxKind::Post,
+        &built.subject,
+        &built.message,
+    );
+    msg.post = Some(post);
+    let queued = store.queue_to_members(
+        &msg,
+        &Audience {
+            community: p.community,
+            modes: &[Delivery::Each],
+            author: Some(&p.from_addr),
+        },
+        chrono::Utc::now().timestamp(),
+    )?;
+    if queued.created {
+        info!(post = %post, outbox = %queued.id, recipients = queued.recipients, "post queued");
+    }
+    Ok(queued)
+}

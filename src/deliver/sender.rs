@@ -1,0 +1,854 @@
+//! The sender task inside `praxis serve`: takes due deliveries in batches,
+//! builds each recipient's copy, sends it on one of `smtp.connections`
+//! connections, and records the outcome.
+//!
+//! Three parts:
+//! - the **ledger**, one thread owning a database connection: every read
+//!   and write of the outbox goes through it, and the outcomes that arrive
+//!   together are committed together (group commit);
+//! - the **dispatcher**, which claims due deliveries (per community, within
+//!   its rate limit) into a bounded queue, never claiming one already in hand;
+//! - the **workers**, one per connection, which send and then wait for the
+//!   ledger to commit the outcome before taking the next delivery. So a copy
+//!   is marked sent right after the relay accepted it, and a crash leaves at
+//!   most one accepted-but-unmarked copy per connection.
+//!
+//! Shutdown: the dispatcher stops claiming, idle workers stop, busy ones
+//! finish their transaction within `delivery.shutdown_grace`; past it they
+//! are dropped and their deliveries stay pending. Nothing is marked sent
+//! that the relay did not accept.
+//!
+//! Long because the three parts share the state above; each is short.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, error, info, warn};
+
+use super::compose::{Personal, Prepared};
+use super::dkim::Signer;
+use super::dmarc::{DmarcPolicy, MailAuthDmarc};
+use super::dns::Zone;
+use super::links::LinkKey;
+use super::retry::{Next, Schedule};
+use super::smtp::{Attempt, Conn, Relay};
+use super::{DeliverError, bounce, notice, verp};
+use crate::config::{CommunityConfig, Config, DmarcMunge};
+use crate::model::{CommunityId, DeliveryId, OutboxId, OutboxKind};
+use crate::store::{DueDelivery, OutboxMessage, Outcome, Store, StoreError};
+
+/// Outcomes committed in one transaction at most.
+const GROUP_COMMIT: usize = 256;
+/// Prepared messages kept in memory (a digest can be large).
+const PREPARED_CACHE: usize = 16;
+/// A connection idle this long is closed.
+const IDLE: Duration = Duration::from_secs(30);
+/// How often probes are sent and settled, at most (more often when
+/// `bounce.probe_wait` is short).
+const MAINTENANCE: Duration = Duration::from_secs(60);
+/// The longest pause after the relay failed.
+const MAX_PAUSE: Duration = Duration::from_secs(60);
+
+/// Unix seconds now.
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A request to the ledger thread.
+enum Req {
+    Groups(
+        i64,
+        oneshot::Sender<Result<Vec<Option<CommunityId>>, StoreError>>,
+    ),
+    Due {
+        group: Option<CommunityId>,
+        now: i64,
+        limit: u32,
+        exclude: Vec<DeliveryId>,
+        reply: oneshot::Sender<Result<Vec<DueDelivery>, StoreError>>,
+    },
+    NextDue(
+        Vec<DeliveryId>,
+        oneshot::Sender<Result<Option<i64>, StoreError>>,
+    ),
+    Message(OutboxId, oneshot::Sender<Result<OutboxMessage, StoreError>>),
+    Outcome(DeliveryId, Outcome, oneshot::Sender<()>),
+    Maintain(i64, oneshot::Sender<()>),
+}
+
+/// The handle to the ledger thread.
+#[derive(Clone)]
+struct Ledger {
+    tx: mpsc::UnboundedSender<Req>,
+}
+
+impl Ledger {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Req) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    async fn groups(&self, now: i64) -> Result<Vec<Option<CommunityId>>, String> {
+        flat(self.ask(|r| Req::Groups(now, r)).await)
+    }
+
+    async fn due(
+        &self,
+        group: Option<CommunityId>,
+        now: i64,
+        limit: u32,
+        exclude: Vec<DeliveryId>,
+    ) -> Result<Vec<DueDelivery>, String> {
+        flat(
+            self.ask(|reply| Req::Due {
+                group,
+                now,
+                limit,
+                exclude,
+                reply,
+            })
+            .await,
+        )
+    }
+
+    async fn next_due(&self, exclude: Vec<DeliveryId>) -> Result<Option<i64>, String> {
+        flat(self.ask(|r| Req::NextDue(exclude, r)).await)
+    }
+
+    async fn message(&self, id: OutboxId) -> Result<OutboxMessage, String> {
+        flat(self.ask(|r| Req::Message(id, r)).await)
+    }
+
+    /// Records an outcome; returns once it is committed.
+    async fn record(&self, id: DeliveryId, outcome: Outcome) -> bool {
+        self.ask(|r| Req::Outcome(id, outcome, r)).await.is_some()
+    }
+
+    async fn maintain(&self, now: i64) {
+        self.ask(|r| Req::Maintain(now, r)).await;
+    }
+}
+
+fn flat<T>(r: Option<Result<T, StoreError>>) -> Result<T, String> {
+    match r {
+        Some(r) => r.map_err(|e| e.to_string()),
+        None => Err("the ledger thread stopped".into()),
+    }
+}
+
+/// The ledger thread: serves requests in arrival order, committing the
+/// outcomes of each burst in one transaction.
+fn ledger_thread(mut store: Store, config: Arc<Config>, mut rx: mpsc::UnboundedReceiver<Req>) {
+    let rule = bounce::rule(&config, true);
+    let render = notice::disabled(&config);
+    while let Some(first) = rx.blocking_recv() {
+        let mut burst = vec![first];
+        while burst.len() < GROUP_COMMIT {
+            match rx.try_recv() {
+                Ok(r) => burst.push(r),
+                Err(_) => break,
+            }
+        }
+        let mut outcomes = Vec::new();
+        let mut acks = Vec::new();
+        for req in burst {
+            match req {
+                Req::Groups(now, reply) => {
+                    let _ = reply.send(store.due_groups(now));
+                }
+                Req::Due {
+                    group,
+                    now,
+                    limit,
+                    exclude,
+                    reply,
+                } => {
+                    let _ = reply.send(store.due_deliveries(group, now, limit, &exclude));
+                }
+                Req::NextDue(exclude, reply) => {
+                    let _ = reply.send(store.next_due_at(&exclude));
+                }
+                Req::Message(id, reply) => {
+                    let _ = reply.send(store.outbox_message(id));
+                }
+                Req::Outcome(id, outcome, ack) => {
+                    outcomes.push((id, outcome));
+                    acks.push(ack);
+                }
+                Req::Maintain(now, ack) => {
+                    maintain(&mut store, &config, now);
+                    let _ = ack.send(());
+                }
+            }
+        }
+        if outcomes.is_empty() {
+            continue;
+        }
+        // Busy (the command line writing) is retried: an outcome is never dropped.
+        let mut tries = 0;
+        loop {
+            match store.apply_outcomes(&outcomes, &rule, &render) {
+                Ok(_) => break,
+                Err(e) if e.is_temporary() && tries < 60 => {
+                    tries += 1;
+                    warn!("cannot record delivery outcomes yet ({e}); retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => {
+                    error!(
+                        "cannot record {} delivery outcomes: {e}; they will be attempted again",
+                        outcomes.len()
+                    );
+                    break;
+                }
+            }
+        }
+        for ack in acks {
+            let _ = ack.send(());
+        }
+    }
+}
+
+/// Probes: settle the ones sent, send new ones.
+fn maintain(store: &mut Store, config: &Config, now: i64) {
+    let b = &config.bounce;
+    if !b.probes {
+        return;
+    }
+    match store.settle_probes(now, b.probe_wait.whole_secs()) {
+        Ok(back) => {
+            for r in back {
+                info!(email = %r.email, "re-enabled: a probe was delivered and did not bounce");
+            }
+        }
+        Err(e) => warn!("cannot settle probes: {e}"),
+    }
+    let due = match store.probes_due(now, b.probe_after.whole_secs(), 100) {
+        Ok(d) => d,
+        Err(e) => {
+            warn!("cannot look for members to probe: {e}");
+            return;
+        }
+    };
+    for p in due {
+        let Ok(cfg) = config.community(&p.member.community) else {
+            continue;
+        };
+        let Some(probe) = notice::probe(cfg, &p.member) else {
+            continue;
+        };
+        match store.queue_probe(p.community, p.member.id, &p.member.email, &probe, now) {
+            Ok(_) => info!(email = %p.member.email, "probe queued for a disabled member"),
+            Err(e) => warn!("cannot queue a probe to {}: {e}", p.member.email),
+        }
+    }
+}
+
+/// A community as the sender needs it.
+struct Community {
+    /// Its config.
+    cfg: CommunityConfig,
+    /// Its DKIM signer, when configured.
+    signer: Option<Signer>,
+    /// Its rate limit, when configured.
+    bucket: Option<Mutex<Bucket>>,
+}
+
+/// A token bucket: `rate` copies per second, bursts up to `rate` (at least 1).
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: f64) -> Bucket {
+        Bucket {
+            rate,
+            tokens: 1.0,
+            at: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let cap = self.rate.max(1.0);
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(cap);
+        self.at = now;
+    }
+
+    /// Whole tokens available now.
+    fn available(&mut self, now: Instant) -> u32 {
+        self.refill(now);
+        self.tokens.floor().max(0.0) as u32
+    }
+
+    fn take(&mut self, n: u32) {
+        self.tokens -= f64::from(n);
+    }
+
+    /// How long until one token is available.
+    fn wait(&mut self, now: Instant) -> Duration {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
+        }
+    }
+}
+
+/// What the workers and the dispatcher share.
+struct Shared {
+    config: Arc<Config>,
+    communities: HashMap<CommunityId, Community>,
+    relay: Relay,
+    ledger: Ledger,
+    dmarc: Arc<dyn DmarcPolicy>,
+    link_key: Option<LinkKey>,
+    schedule: Schedule,
+    /// Deliveries claimed and not yet settled.
+    in_hand: Mutex<HashSet<DeliveryId>>,
+    /// Stored messages read and prepared, most recent last.
+    prepared: Mutex<VecDeque<(OutboxId, Arc<Prepared>)>>,
+    /// No new transactions before this, after the relay failed.
+    paused_until: Mutex<Option<Instant>>,
+    /// Woken when a worker finishes a delivery.
+    done: Notify,
+    /// How long to pause after a relay failure.
+    pause: Duration,
+}
+
+/// The sender, ready to run.
+pub struct Sender {
+    shared: Arc<Shared>,
+    ledger: std::thread::JoinHandle<()>,
+    /// Held while the sender lives: one sender per database.
+    _lock: std::fs::File,
+}
+
+/// Takes the sender's lock beside the database, so two daemons never send
+/// the same deliveries; released by the kernel however the process ends.
+fn lock(db: &std::path::Path) -> Result<std::fs::File, DeliverError> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::io::AsRawFd;
+    let path = db.with_extension("sender.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| DeliverError::Setup(format!("cannot open {}: {e}", path.display())))?;
+    // SAFETY: flock on a descriptor this function owns; no memory is shared.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let mut pid = String::new();
+        let _ = file.read_to_string(&mut pid);
+        return Err(DeliverError::Setup(format!(
+            "another praxis serve (pid {}) is already sending from {}; stop it first",
+            pid.trim(),
+            db.display()
+        )));
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok(file)
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sender(relay: {})", self.shared.relay.name())
+    }
+}
+
+impl Sender {
+    /// A sender for `config`, deciding DMARC rewriting with `dmarc`. Fails
+    /// (naming the key and the fix) when a DKIM key, the relay password or
+    /// the link secret cannot be read, or the database cannot be opened.
+    pub fn new(config: Config, dmarc: Arc<dyn DmarcPolicy>) -> Result<Sender, DeliverError> {
+        let config = Arc::new(config);
+        let password = config
+            .smtp
+            .password()
+            .resolve("smtp.password")
+            .map_err(DeliverError::Setup)?;
+        let relay = Relay::new(&config.smtp, password).map_err(DeliverError::Setup)?;
+        let link_key = config
+            .delivery
+            .link_secret()
+            .resolve("delivery.link_secret")
+            .map_err(DeliverError::Setup)?
+            .map(|s| LinkKey::new(&s));
+        let lock = lock(&config.database_path())?;
+        let store = Store::open(&config.database_path())?;
+        let rows = store.communities()?;
+        let mut communities = HashMap::new();
+        for c in &config.communities {
+            let Some(row) = rows.iter().find(|r| r.slug == c.slug) else {
+                return Err(DeliverError::Setup(format!(
+                    "community `{}` is not in the database yet; run `praxis init`",
+                    c.slug
+                )));
+            };
+            let signer = match &c.dkim {
+                Some(d) => {
+                    let domain = c.address_parts().map(|(_, d)| d).unwrap_or("");
+                    Some(Signer::load(
+                        &c.slug,
+                        d,
+                        &config.resolve(&d.key_file),
+                        domain,
+                    )?)
+                }
+                None => None,
+            };
+            let bucket = (c.delivery.rate_limit > 0.0)
+                .then(|| Mutex::new(Bucket::new(c.delivery.rate_limit)));
+            communities.insert(
+                row.id,
+                Community {
+                    cfg: c.clone(),
+                    signer,
+                    bucket,
+                },
+            );
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ledger_config = Arc::clone(&config);
+        let ledger = std::thread::Builder::new()
+            .name("praxis-ledger".into())
+            .spawn(move || ledger_thread(store, ledger_config, rx))
+            .map_err(|e| DeliverError::Setup(format!("cannot start the ledger thread: {e}")))?;
+        let pause = config
+            .delivery
+            .retry_first
+            .duration()
+            .clamp(Duration::from_secs(1), MAX_PAUSE);
+        Ok(Sender {
+            shared: Arc::new(Shared {
+                schedule: Schedule::from_config(&config.delivery),
+                config,
+                communities,
+                relay,
+                ledger: Ledger { tx },
+                dmarc,
+                link_key,
+                in_hand: Mutex::new(HashSet::new()),
+                prepared: Mutex::new(VecDeque::new()),
+                paused_until: Mutex::new(None),
+                done: Notify::new(),
+                pause,
+            }),
+            ledger,
+            _lock: lock,
+        })
+    }
+
+    /// A sender that looks DMARC policies up in the system's DNS (cached).
+    pub fn with_system_dns(config: Config) -> Result<Sender, DeliverError> {
+        let dmarc: Arc<dyn DmarcPolicy> = match MailAuthDmarc::new(Zone::cache()) {
+            Ok(d) => Arc::new(d),
+            Err(e) => {
+                warn!(
+                    "{e}; posts from other domains will have their From rewritten (dmarc = \"auto\" acts as \"always\")"
+                );
+                Arc::new(AlwaysEnforced)
+            }
+        };
+        Sender::new(config, dmarc)
+    }
+
+    /// Runs until `shutdown` resolves, then stops as described in the module doc.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), DeliverError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let batch = self.shared.config.delivery.batch.max(1) as usize;
+        let (jobs_tx, jobs_rx) = mpsc::channel::<DueDelivery>(batch);
+        let jobs_rx = Arc::new(tokio::sync::Mutex::new(jobs_rx));
+        let mut workers = JoinSet::new();
+        let connections = self.shared.config.smtp.connections.max(1);
+        for _ in 0..connections {
+            workers.spawn(worker(
+                Arc::clone(&self.shared),
+                Arc::clone(&jobs_rx),
+                stop_rx.clone(),
+            ));
+        }
+        let dispatcher = tokio::spawn(dispatch(Arc::clone(&self.shared), jobs_tx, stop_rx));
+        info!(
+            relay = %self.shared.relay.name(),
+            connections,
+            "sender started"
+        );
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        let _ = dispatcher.await;
+        let grace = self.shared.config.delivery.shutdown_grace.duration();
+        let drained = tokio::time::timeout(grace, async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                "transactions still running after {grace:?}; abandoning them (their deliveries stay pending)"
+            );
+            workers.abort_all();
+            while workers.join_next().await.is_some() {}
+        }
+        let Sender {
+            shared,
+            ledger,
+            _lock,
+        } = self;
+        drop(shared);
+        let _ = tokio::task::spawn_blocking(move || ledger.join()).await;
+        info!("sender stopped");
+        Ok(())
+    }
+}
+
+/// The answer when no DNS is available: rewrite From (the safe choice).
+struct AlwaysEnforced;
+
+impl DmarcPolicy for AlwaysEnforced {
+    fn enforces<'a>(&'a self, _: &'a str) -> super::dmarc::Lookup<'a> {
+        Box::pin(async { Ok(true) })
+    }
+}
+
+/// Claims due deliveries into the queue until told to stop.
+async fn dispatch(
+    shared: Arc<Shared>,
+    jobs: mpsc::Sender<DueDelivery>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let batch = shared.config.delivery.batch.max(1) as usize;
+    let poll = shared.config.delivery.poll.duration();
+    let maintenance =
+        (shared.config.bounce.probe_wait.duration() / 2).clamp(Duration::from_secs(1), MAINTENANCE);
+    let mut last_maintenance: Option<Instant> = None;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        if last_maintenance.is_none_or(|t| t.elapsed() >= maintenance) {
+            shared.ledger.maintain(unix_now()).await;
+            last_maintenance = Some(Instant::now());
+        }
+        let mut wake = poll;
+        let paused = *shared.paused_until.lock().expect("pause lock");
+        if let Some(until) = paused.filter(|u| *u > Instant::now()) {
+            wake = until - Instant::now();
+        } else {
+            let free = jobs.capacity();
+            if free >= batch.div_ceil(2) || free == batch {
+                match claim(&shared, &jobs, free).await {
+                    Ok((claimed, throttled)) => {
+                        if let Some(t) = throttled {
+                            wake = wake.min(t);
+                        }
+                        if claimed > 0 {
+                            debug!(claimed, "deliveries claimed");
+                        }
+                    }
+                    Err(e) => warn!("cannot read due deliveries: {e}"),
+                }
+            }
+            let exclude = in_hand(&shared);
+            if let Ok(Some(next)) = shared.ledger.next_due(exclude).await {
+                let secs = (next - unix_now()).max(0) as u64;
+                wake = wake.min(Duration::from_secs(secs).max(Duration::from_millis(200)));
+            }
+        }
+        if let Some(t) = last_maintenance {
+            wake = wake.min(maintenance.saturating_sub(t.elapsed()));
+        }
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            _ = shared.done.notified() => {}
+            _ = tokio::time::sleep(wake) => {}
+        }
+    }
+}
+
+/// Resolves once the stop flag is set.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+fn in_hand(shared: &Shared) -> Vec<DeliveryId> {
+    shared
+        .in_hand
+        .lock()
+        .expect("in_hand lock")
+        .iter()
+        .copied()
+        .collect()
+}
+
+/// One round of claiming: per community with due work, up to the free
+/// queue slots and its rate limit. Returns how many were queued and, when a
+/// rate limit held work back, how long until it allows more.
+async fn claim(
+    shared: &Shared,
+    jobs: &mpsc::Sender<DueDelivery>,
+    free: usize,
+) -> Result<(usize, Option<Duration>), String> {
+    let now = unix_now();
+    let groups = shared.ledger.groups(now).await?;
+    let mut queued = 0;
+    let mut throttled: Option<Duration> = None;
+    for group in groups {
+        let mut allowance = free.saturating_sub(queued);
+        if allowance == 0 {
+            break;
+        }
+        let bucket = group
+            .and_then(|g| shared.communities.get(&g))
+            .and_then(|c| c.bucket.as_ref());
+        if let Some(b) = bucket {
+            let mut b = b.lock().expect("bucket lock");
+            let t = Instant::now();
+            allowance = allowance.min(b.available(t) as usize);
+            if allowance == 0 {
+                let w = b.wait(t);
+                throttled = Some(throttled.map_or(w, |x| x.min(w)));
+                continue;
+            }
+        }
+        let rows = shared
+            .ledger
+            .due(group, now, allowance as u32, in_hand(shared))
+            .await?;
+        if let Some(b) = bucket {
+            b.lock().expect("bucket lock").take(rows.len() as u32);
+        }
+        for row in rows {
+            shared.in_hand.lock().expect("in_hand lock").insert(row.id);
+            if jobs.send(row).await.is_err() {
+                return Ok((queued, throttled));
+            }
+            queued += 1;
+        }
+    }
+    Ok((queued, throttled))
+}
+
+/// One connection's worth of sending.
+async fn worker(
+    shared: Arc<Shared>,
+    jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<DueDelivery>>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut conn: Option<Conn> = None;
+    loop {
+        let next = async {
+            let mut rx = jobs.lock().await;
+            rx.recv().await
+        };
+        let job = tokio::select! {
+            biased;
+            _ = stopped(&mut stop) => break,
+            job = next => match job {
+                Some(job) => job,
+                None => break,
+            },
+            _ = tokio::time::sleep(IDLE), if conn.is_some() => {
+                shared.relay.close(&mut conn).await;
+                continue;
+            }
+        };
+        let id = job.id;
+        deliver(&shared, &mut conn, job).await;
+        shared.in_hand.lock().expect("in_hand lock").remove(&id);
+        shared.done.notify_one();
+    }
+    shared.relay.close(&mut conn).await;
+}
+
+/// Sends one delivery and waits until its outcome is committed.
+async fn deliver(shared: &Shared, conn: &mut Option<Conn>, job: DueDelivery) {
+    let paused = *shared.paused_until.lock().expect("pause lock");
+    if paused.is_some_and(|u| u > Instant::now()) {
+        return; // released untouched; claimed again after the pause
+    }
+    let Some(community) = job.community.and_then(|c| shared.communities.get(&c)) else {
+        let outcome = retry_outcome(
+            shared,
+            &job,
+            "the message's community is not in the config; add it back or `praxis outbox` will show it waiting".into(),
+            false,
+        );
+        shared.ledger.record(job.id, outcome).await;
+        return;
+    };
+    let prepared = match prepared(shared, job.outbox, &community.cfg).await {
+        Ok(p) => p,
+        Err(e) => {
+            let outcome = Outcome::Failed {
+                at: unix_now(),
+                error: format!("cannot build the message: {e}"),
+                bounce: false,
+            };
+            shared.ledger.record(job.id, outcome).await;
+            return;
+        }
+    };
+    let personal = Personal {
+        recipient: &job.recipient,
+        community: &community.cfg,
+        link_key: shared.link_key.as_ref(),
+    };
+    let copy = prepared
+        .personalise(&personal)
+        .map_err(|e| e.to_string())
+        .and_then(|m| match &community.signer {
+            Some(s) => s.sign(&m).map_err(|e| e.to_string()),
+            None => Ok(m),
+        });
+    let mut copy = match copy {
+        Ok(c) => c,
+        Err(e) => {
+            let outcome = Outcome::Failed {
+                at: unix_now(),
+                error: format!("cannot build the copy: {e}"),
+                bounce: false,
+            };
+            shared.ledger.record(job.id, outcome).await;
+            return;
+        }
+    };
+    if copy.ends_with(b"\r\n") {
+        copy.truncate(copy.len() - 2);
+    }
+    let from = verp::bounce_address(&community.cfg.address, &job.recipient);
+    let attempt = shared
+        .relay
+        .transact(conn, &from, &job.recipient, &copy)
+        .await;
+    let outcome = match attempt {
+        Attempt::Sent => Outcome::Sent { at: unix_now() },
+        Attempt::Permanent { error, bounce } => {
+            info!(recipient = %job.recipient, %error, "delivery failed");
+            Outcome::Failed {
+                at: unix_now(),
+                error,
+                bounce,
+            }
+        }
+        Attempt::Temporary { error, relay } => {
+            if relay {
+                let until = Instant::now() + shared.pause;
+                *shared.paused_until.lock().expect("pause lock") = Some(until);
+                warn!(%error, pause = ?shared.pause, "relay failed; pausing");
+            } else {
+                debug!(recipient = %job.recipient, %error, "temporary failure");
+            }
+            retry_outcome(shared, &job, error, !relay)
+        }
+    };
+    if !shared.ledger.record(job.id, outcome).await {
+        error!("the ledger stopped before delivery {} was recorded", job.id);
+    }
+}
+
+/// A temporary failure: retry per the schedule, or give up.
+fn retry_outcome(shared: &Shared, job: &DueDelivery, error: String, recipient: bool) -> Outcome {
+    let now = unix_now();
+    match shared.schedule.next(job.attempts, job.first_failed_at, now) {
+        Next::At(t) => Outcome::Retry {
+            at: now,
+            next_attempt_at: t,
+            error,
+        },
+        Next::GiveUp => Outcome::Failed {
+            at: now,
+            error: format!(
+                "gave up after {} of temporary failures; last: {error}",
+                shared.config.delivery.give_up_after
+            ),
+            bounce: recipient,
+        },
+    }
+}
+
+/// The prepared message for `id`, from the cache or read and prepared now
+/// (deciding the DMARC rewrite once per message).
+async fn prepared(
+    shared: &Shared,
+    id: OutboxId,
+    cfg: &CommunityConfig,
+) -> Result<Arc<Prepared>, String> {
+    if let Some(p) = shared
+        .prepared
+        .lock()
+        .expect("cache lock")
+        .iter()
+        .find(|(k, _)| *k == id)
+        .map(|(_, p)| Arc::clone(p))
+    {
+        return Ok(p);
+    }
+    let stored = shared.ledger.message(id).await?;
+    let mut p = Prepared::new(stored.kind, stored.message).map_err(|e| e.to_string())?;
+    if stored.kind != OutboxKind::Notice {
+        p.set_munge(munge(shared, cfg, &p).await);
+    }
+    let p = Arc::new(p);
+    let mut cache = shared.prepared.lock().expect("cache lock");
+    if !cache.iter().any(|(k, _)| *k == id) {
+        cache.push_back((id, Arc::clone(&p)));
+        while cache.len() > PREPARED_CACHE {
+            cache.pop_front();
+        }
+    }
+    Ok(p)
+}
+
+/// Whether copies of `p` come from the list rather than the author.
+async fn munge(shared: &Shared, cfg: &CommunityConfig, p: &Prepared) -> bool {
+    let Some(author) = p.author() else {
+        return false;
+    };
+    let list_domain = cfg.address_parts().map(|(_, d)| d).unwrap_or("");
+    if author.domain().eq_ignore_ascii_case(list_domain) {
+        return false;
+    }
+    match cfg.delivery.dmarc {
+        DmarcMunge::Always => true,
+        DmarcMunge::Never => false,
+        DmarcMunge::Auto => match shared.dmarc.enforces(author.domain()).await {
+            Ok(e) => e,
+            Err(err) => {
+                warn!("{err}; rewriting From to be safe");
+                true
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_allows_its_rate_and_says_how_long_to_wait() {
+        let mut b = Bucket::new(2.0);
+        let t0 = b.at;
+        assert_eq!(b.available(t0), 1, "starts with one token");
+        b.take(1);
+        assert_eq!(b.available(t0), 0);
+        assert_eq!(b.wait(t0), Duration::from_millis(500));
+        assert_eq!(
+            b.available(t0 + Duration::from_secs(5)),
+            2,
+            "bursts up to the rate"
+        );
+    }
+}

@@ -1,0 +1,1082 @@
+//! The outbox: outgoing messages and one delivery row per recipient, with the
+//! state transitions the sender makes (take due, sent, retry later, failed)
+//! and the counts `praxis outbox` shows.
+//!
+//! Invariants:
+//! - A message and all its delivery rows are written in one transaction, so
+//!   the sender never sees half a fan-out; recipients chosen from `members`
+//!   are copied by one `INSERT … SELECT`, so memory does not grow with them.
+//! - A delivery becomes `sent` only through [`Outcome::Sent`], which the
+//!   sender applies after the relay accepted the message.
+//! - Only `pending` and `temp_failed` rows are ever taken or changed by an
+//!   outcome: a row already settled is never overwritten.
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde::Serialize;
+
+use super::bounce::{BounceRule, Notice, record_bounce_tx};
+use super::{Result, Store, StoreError};
+use crate::model::{
+    CommunityId, Delivery, DeliveryId, DeliveryState, MemberId, OutboxId, OutboxKind, PostId,
+    PostState,
+};
+
+/// An outgoing message to store.
+#[derive(Debug, Clone)]
+pub struct NewOutbox<'a> {
+    /// The community it belongs to (`None` for installation-wide notices).
+    pub community: Option<CommunityId>,
+    /// What it is.
+    pub kind: OutboxKind,
+    /// Its subject, for `praxis outbox`.
+    pub subject: &'a str,
+    /// The rendered message, before per-recipient personalisation.
+    pub message: &'a [u8],
+    /// The post it distributes.
+    pub post: Option<PostId>,
+    /// The Consolidated Reply it publishes.
+    pub reply: Option<i64>,
+    /// The digest issue it carries.
+    pub digest: Option<i64>,
+    /// Not to be sent before this time (scheduled publishing).
+    pub not_before: Option<i64>,
+}
+
+impl<'a> NewOutbox<'a> {
+    /// A message of `kind` with nothing linked and no schedule.
+    pub fn new(
+        community: Option<CommunityId>,
+        kind: OutboxKind,
+        subject: &'a str,
+        message: &'a [u8],
+    ) -> Self {
+        Self {
+            community,
+            kind,
+            subject,
+            message,
+            post: None,
+            reply: None,
+            digest: None,
+            not_before: None,
+        }
+    }
+}
+
+/// Which members of a community receive a message.
+#[derive(Debug, Clone)]
+pub struct Audience<'a> {
+    /// The community.
+    pub community: CommunityId,
+    /// Active members with one of these delivery modes.
+    pub modes: &'a [Delivery],
+    /// The author of the post, left out if they opted out of their own posts.
+    pub author: Option<&'a str>,
+}
+
+/// One explicit recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecipient {
+    /// The member, when the recipient is one.
+    pub member: Option<MemberId>,
+    /// The address.
+    pub address: String,
+}
+
+/// A message just stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queued {
+    /// Its id.
+    pub id: OutboxId,
+    /// Delivery rows created.
+    pub recipients: u64,
+    /// False when the message already existed (a post fanned out before).
+    pub created: bool,
+}
+
+/// A delivery the sender should attempt now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    /// Its id.
+    pub id: DeliveryId,
+    /// The message.
+    pub outbox: OutboxId,
+    /// The message's community.
+    pub community: Option<CommunityId>,
+    /// The member, if the recipient is one.
+    pub member: Option<MemberId>,
+    /// The address.
+    pub recipient: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When it first failed temporarily (the give-up clock), if it has.
+    pub first_failed_at: Option<i64>,
+}
+
+/// A stored message as the sender needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Its id.
+    pub id: OutboxId,
+    /// Its community.
+    pub community: Option<CommunityId>,
+    /// What it is (decides the personalisation).
+    pub kind: OutboxKind,
+    /// The rendered message.
+    pub message: Vec<u8>,
+}
+
+/// What happened to one delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The relay accepted it.
+    Sent {
+        /// When.
+        at: i64,
+    },
+    /// A temporary failure: try again at `next_attempt_at`.
+    Retry {
+        /// When it failed.
+        at: i64,
+        /// When to try again.
+        next_attempt_at: i64,
+        /// The server's reply or the connection fault.
+        error: String,
+    },
+    /// A permanent failure.
+    Failed {
+        /// When.
+        at: i64,
+        /// The server's reply (or why it gave up).
+        error: String,
+        /// Whether it counts as a bounce for the member's score.
+        bounce: bool,
+    },
+}
+
+/// One message in `praxis outbox`; serialises with the `outbox --json` names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxSummary {
+    /// Its id.
+    pub id: OutboxId,
+    /// The community's slug (empty for installation-wide notices).
+    pub community: String,
+    /// What it is.
+    pub kind: OutboxKind,
+    /// Its subject.
+    pub subject: String,
+    /// When it was queued (RFC 3339 in JSON).
+    #[serde(serialize_with = "crate::model::serialize_unix_time")]
+    pub created_at: i64,
+    /// Deliveries accepted by the relay.
+    pub sent: i64,
+    /// Deliveries not yet accepted (pending or waiting to retry).
+    pub pending: i64,
+    /// Deliveries that failed permanently.
+    pub failed: i64,
+}
+
+/// One delivery row, for `praxis outbox --failed` and tests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryRow {
+    /// Its id.
+    pub id: DeliveryId,
+    /// The address.
+    pub recipient: String,
+    /// Its state.
+    pub state: DeliveryState,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last server reply or fault.
+    pub last_error: Option<String>,
+    /// When it was accepted, if it was.
+    pub sent_at: Option<i64>,
+    /// When it is next due.
+    pub next_attempt_at: i64,
+}
+
+/// A post as fan-out needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostForFanout {
+    /// Its id.
+    pub id: PostId,
+    /// Its community.
+    pub community: CommunityId,
+    /// Its Message-ID (synthetic when the message had none).
+    pub message_id: String,
+    /// The bytes as received.
+    pub raw: Vec<u8>,
+    /// The author's address, as parsed at ingest.
+    pub from_addr: String,
+    /// Where it stands in moderation.
+    pub state: PostState,
+}
+
+/// Which messages `praxis outbox` lists.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxFilter {
+    /// Only this community.
+    pub community: Option<CommunityId>,
+    /// Only messages with failed deliveries.
+    pub failed_only: bool,
+    /// At most this many, newest first.
+    pub limit: u32,
+}
+
+fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let s: String = r.get(i)?;
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn insert_outbox(tx: &Transaction<'_>, msg: &NewOutbox<'_>, now: i64) -> Result<OutboxId> {
+    tx.execute(
+        "INSERT INTO outbox (community_id, kind, subject, message, post_id, reply_id, digest_id,
+                             created_at, not_before)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            msg.community.map(|c| c.0),
+            msg.kind.as_str(),
+            msg.subject,
+            msg.message,
+            msg.post.map(|p| p.0),
+            msg.reply,
+            msg.digest,
+            now,
+            msg.not_before,
+        ],
+    )?;
+    Ok(OutboxId(tx.last_insert_rowid()))
+}
+
+/// Inserts deliveries to `audience` for message `id`; returns how many.
+pub(super) fn insert_audience(
+    tx: &Transaction<'_>,
+    id: OutboxId,
+    audience: &Audience<'_>,
+    now: i64,
+) -> Result<u64> {
+    let modes: Vec<&str> = audience.modes.iter().map(|m| m.as_str()).collect();
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
+         SELECT ?1, m.id, m.email, 'pending', ?2 FROM members m
+         WHERE m.community_id = ?3 AND m.status = 'active'
+           AND m.delivery IN (SELECT value FROM json_each(?4))
+           AND NOT (m.own_posts = 0 AND m.email = ?5)
+         ORDER BY m.id",
+        params![
+            id.0,
+            now,
+            audience.community.0,
+            serde_json::to_string(&modes).unwrap_or_else(|_| "[]".into()),
+            audience.author.map(super::members::normalise_email),
+        ],
+    )?;
+    Ok(n as u64)
+}
+
+impl Store {
+    /// Stores a message for the members in `audience`: the message and every
+    /// delivery row in one transaction. A post already fanned out is not
+    /// fanned out again: the earlier message is returned with `created: false`.
+    pub fn queue_to_members(
+        &mut self,
+        msg: &NewOutbox<'_>,
+        audience: &Audience<'_>,
+        now: i64,
+    ) -> Result<Queued> {
+        let tx = self.conn.transaction()?;
+        if msg.kind == OutboxKind::Post
+            && let Some(post) = msg.post
+            && let Some(id) = tx
+                .query_row(
+                    "SELECT id FROM outbox WHERE kind = 'post' AND post_id = ?1",
+                    [post.0],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+        {
+            let recipients: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM deliveries WHERE outbox_id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            return Ok(Queued {
+                id: OutboxId(id),
+                recipients: recipients as u64,
+                created: false,
+            });
+        }
+        let id = insert_outbox(&tx, msg, now)?;
+        let recipients = insert_audience(&tx, id, audience, now)?;
+        tx.commit()?;
+        Ok(Queued {
+            id,
+            recipients,
+            created: true,
+        })
+    }
+
+    /// Stores a message for explicit recipients (notices, probes), in one
+    /// transaction; an address listed twice gets one delivery.
+    pub fn queue_to(
+        &mut self,
+        msg: &NewOutbox<'_>,
+        recipients: impl IntoIterator<Item = NewRecipient>,
+        now: i64,
+    ) -> Result<Queued> {
+        let tx = self.conn.transaction()?;
+        let id = insert_outbox(&tx, msg, now)?;
+        let mut n = 0;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
+                 VALUES (?1, ?2, ?3, 'pending', ?4)",
+            )?;
+            for r in recipients {
+                n += stmt.execute(params![
+                    id.0,
+                    r.member.map(|m| m.0),
+                    super::members::normalise_email(&r.address),
+                    now
+                ])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(Queued {
+            id,
+            recipients: n,
+            created: true,
+        })
+    }
+
+    /// The post with this id, as fan-out needs it.
+    pub fn post_for_fanout(&self, post: PostId) -> Result<PostForFanout> {
+        self.conn
+            .query_row(
+                "SELECT id, community_id, message_id, raw, from_addr, state FROM posts WHERE id = ?1",
+                [post.0],
+                |r| {
+                    Ok(PostForFanout {
+                        id: PostId(r.get(0)?),
+                        community: CommunityId(r.get(1)?),
+                        message_id: r.get(2)?,
+                        raw: r.get(3)?,
+                        from_addr: r.get(4)?,
+                        state: parse_col(r, 5)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "post {post} does not exist; list held posts with `praxis queue`"
+                ))
+            })
+    }
+
+    /// The communities (or `None` for installation-wide notices) that have
+    /// deliveries due at `now`.
+    pub fn due_groups(&self, now: i64) -> Result<Vec<Option<CommunityId>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT o.community_id FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+             WHERE d.state IN ('pending', 'temp_failed') AND d.next_attempt_at <= ?1
+               AND (o.not_before IS NULL OR o.not_before <= ?1)",
+        )?;
+        let rows = stmt
+            .query_map([now], |r| Ok(r.get::<_, Option<i64>>(0)?.map(CommunityId)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Up to `limit` deliveries of one community due at `now`, oldest due
+    /// first, leaving out `exclude` (those already in the sender's hands).
+    pub fn due_deliveries(
+        &self,
+        group: Option<CommunityId>,
+        now: i64,
+        limit: u32,
+        exclude: &[DeliveryId],
+    ) -> Result<Vec<DueDelivery>> {
+        let exclude: Vec<i64> = exclude.iter().map(|d| d.0).collect();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.id, d.outbox_id, o.community_id, d.member_id, d.recipient, d.attempts,
+                    d.first_failed_at
+             FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+             WHERE d.state IN ('pending', 'temp_failed') AND d.next_attempt_at <= ?1
+               AND (o.not_before IS NULL OR o.not_before <= ?1)
+               AND o.community_id IS ?2
+               AND d.id NOT IN (SELECT value FROM json_each(?3))
+             ORDER BY d.next_attempt_at, d.id
+             LIMIT ?4",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![
+                    now,
+                    group.map(|c| c.0),
+                    serde_json::to_string(&exclude).unwrap_or_else(|_| "[]".into()),
+                    limit
+                ],
+                |r| {
+                    Ok(DueDelivery {
+                        id: DeliveryId(r.get(0)?),
+                        outbox: OutboxId(r.get(1)?),
+                        community: r.get::<_, Option<i64>>(2)?.map(CommunityId),
+                        member: r.get::<_, Option<i64>>(3)?.map(MemberId),
+                        recipient: r.get(4)?,
+                        attempts: r.get(5)?,
+                        first_failed_at: r.get(6)?,
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// When the next delivery not in `exclude` falls due, if any is waiting.
+    pub fn next_due_at(&self, exclude: &[DeliveryId]) -> Result<Option<i64>> {
+        let exclude: Vec<i64> = exclude.iter().map(|d| d.0).collect();
+        Ok(self.conn.query_row(
+            "SELECT MIN(MAX(d.next_attempt_at, COALESCE(o.not_before, 0)))
+             FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+             WHERE d.state IN ('pending', 'temp_failed')
+               AND d.id NOT IN (SELECT value FROM json_each(?1))",
+            [serde_json::to_string(&exclude).unwrap_or_else(|_| "[]".into())],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// A stored message.
+    pub fn outbox_message(&self, id: OutboxId) -> Result<OutboxMessage> {
+        self.conn
+            .query_row(
+                "SELECT id, community_id, kind, message FROM outbox WHERE id = ?1",
+                [id.0],
+                |r| {
+                    Ok(OutboxMessage {
+                        id: OutboxId(r.get(0)?),
+                        community: r.get::<_, Option<i64>>(1)?.map(CommunityId),
+                        kind: parse_col(r, 2)?,
+                        message: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| outbox_not_found(id))
+    }
+
+    /// Applies attempt outcomes in one transaction (the sender's group
+    /// commit). A permanent failure marked as a bounce raises the member's
+    /// score under `rule`; `notice` renders the owners' notice when that
+    /// disables them. Returns, per outcome, whether it changed a row.
+    pub fn apply_outcomes(
+        &mut self,
+        outcomes: &[(DeliveryId, Outcome)],
+        rule: &BounceRule,
+        notice: &dyn Fn(&super::Member, f64, &str) -> Option<Notice>,
+    ) -> Result<Vec<bool>> {
+        let tx = self.conn.transaction()?;
+        let mut changed = Vec::with_capacity(outcomes.len());
+        for (id, outcome) in outcomes {
+            let n = match outcome {
+                Outcome::Sent { at } => tx.execute(
+                    "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1,
+                            last_error = NULL
+                     WHERE id = ?1 AND state IN ('pending', 'temp_failed')",
+                    params![id.0, at],
+                )?,
+                Outcome::Retry {
+                    at,
+                    next_attempt_at,
+                    error,
+                } => tx.execute(
+                    "UPDATE deliveries SET state = 'temp_failed', attempts = attempts + 1,
+                            next_attempt_at = ?2, last_error = ?3,
+                            first_failed_at = COALESCE(first_failed_at, ?4)
+                     WHERE id = ?1 AND state IN ('pending', 'temp_failed')",
+                    params![id.0, next_attempt_at, error, at],
+                )?,
+                Outcome::Failed { at, error, bounce } => {
+                    let n = tx.execute(
+                        "UPDATE deliveries SET state = 'failed', attempts = attempts + 1,
+                                last_error = ?2, first_failed_at = COALESCE(first_failed_at, ?3)
+                         WHERE id = ?1 AND state IN ('pending', 'temp_failed')",
+                        params![id.0, error, at],
+                    )?;
+                    if n > 0 && *bounce {
+                        let target: Option<(Option<i64>, String)> = tx
+                            .query_row(
+                                "SELECT o.community_id, d.recipient FROM deliveries d
+                                 JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ?1",
+                                [id.0],
+                                |r| Ok((r.get(0)?, r.get(1)?)),
+                            )
+                            .optional()?;
+                        if let Some((Some(community), recipient)) = target {
+                            record_bounce_tx(
+                                &tx,
+                                CommunityId(community),
+                                &recipient,
+                                rule,
+                                *at,
+                                error,
+                                notice,
+                            )?;
+                        }
+                    }
+                    n
+                }
+            };
+            changed.push(n > 0);
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// Messages with their delivery counts, newest first.
+    pub fn outbox_summaries(&self, filter: &OutboxFilter) -> Result<Vec<OutboxSummary>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT o.id, COALESCE(c.slug, ''), o.kind, o.subject, o.created_at,
+                    COALESCE(SUM(d.state = 'sent'), 0),
+                    COALESCE(SUM(d.state IN ('pending', 'temp_failed')), 0),
+                    COALESCE(SUM(d.state = 'failed'), 0)
+             FROM outbox o
+             LEFT JOIN communities c ON c.id = o.community_id
+             LEFT JOIN deliveries d ON d.outbox_id = o.id
+             WHERE (?1 IS NULL OR o.community_id = ?1)
+             GROUP BY o.id
+             HAVING NOT ?2 OR COALESCE(SUM(d.state = 'failed'), 0) > 0
+             ORDER BY o.id DESC
+             LIMIT ?3",
+        )?;
+        let limit = if filter.limit == 0 {
+            -1
+        } else {
+            i64::from(filter.limit)
+        };
+        let rows = stmt
+            .query_map(
+                params![filter.community.map(|c| c.0), filter.failed_only, limit],
+                |r| {
+                    Ok(OutboxSummary {
+                        id: OutboxId(r.get(0)?),
+                        community: r.get(1)?,
+                        kind: parse_col(r, 2)?,
+                        subject: r.get(3)?,
+                        created_at: r.get(4)?,
+                        sent: r.get(5)?,
+                        pending: r.get(6)?,
+                        failed: r.get(7)?,
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// One message's counts.
+    pub fn outbox_summary(&self, id: OutboxId) -> Result<OutboxSummary> {
+        let mut stmt = self.conn.prepare(
+            "SELECT o.id, COALESCE(c.slug, ''), o.kind, o.subject, o.created_at,
+                    COALESCE(SUM(d.state = 'sent'), 0),
+                    COALESCE(SUM(d.state IN ('pending', 'temp_failed')), 0),
+                    COALESCE(SUM(d.state = 'failed'), 0)
+             FROM outbox o
+             LEFT JOIN communities c ON c.id = o.community_id
+             LEFT JOIN deliveries d ON d.outbox_id = o.id
+             WHERE o.id = ?1 GROUP BY o.id",
+        )?;
+        stmt.query_row([id.0], |r| {
+            Ok(OutboxSummary {
+                id: OutboxId(r.get(0)?),
+                community: r.get(1)?,
+                kind: parse_col(r, 2)?,
+                subject: r.get(3)?,
+                created_at: r.get(4)?,
+                sent: r.get(5)?,
+                pending: r.get(6)?,
+                failed: r.get(7)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| outbox_not_found(id))
+    }
+
+    /// A message's deliveries, optionally only those in `state`, by id; at
+    /// most `limit` (0: all).
+    pub fn deliveries(
+        &self,
+        id: OutboxId,
+        state: Option<DeliveryState>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, recipient, state, attempts, last_error, sent_at, next_attempt_at
+             FROM deliveries WHERE outbox_id = ?1 AND (?2 IS NULL OR state = ?2)
+             ORDER BY id LIMIT ?3",
+        )?;
+        let limit = if limit == 0 { -1 } else { i64::from(limit) };
+        let rows = stmt
+            .query_map(params![id.0, state.map(|s| s.as_str()), limit], |r| {
+                Ok(DeliveryRow {
+                    id: DeliveryId(r.get(0)?),
+                    recipient: r.get(1)?,
+                    state: parse_col(r, 2)?,
+                    attempts: r.get(3)?,
+                    last_error: r.get(4)?,
+                    sent_at: r.get(5)?,
+                    next_attempt_at: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Re-queues a message's failed and waiting deliveries to go now, with a
+    /// fresh give-up clock; returns how many.
+    pub fn retry_outbox(&mut self, id: OutboxId, now: i64) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE id = ?1)",
+            [id.0],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(outbox_not_found(id));
+        }
+        let n = tx.execute(
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?2, first_failed_at = NULL
+             WHERE outbox_id = ?1 AND state IN ('failed', 'temp_failed')",
+            params![id.0, now],
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+}
+
+fn outbox_not_found(id: OutboxId) -> StoreError {
+    StoreError::NotFound(format!(
+        "outbox message {id} does not exist; list them with `praxis outbox`"
+    ))
+}
+
+/// Fixtures for the store's unit tests: a community, members, a post.
+#[cfg(test)]
+pub(super) mod fixtures {
+    use super::*;
+    use crate::config::Config;
+    use crate::model::{MemberStatus, Role};
+    use crate::store::{MemberFields, NewMember};
+
+    /// A store with community `health` (list@example.test).
+    pub fn store() -> (Store, CommunityId) {
+        let mut s = Store::open_in_memory().unwrap();
+        let (config, problems) = Config::parse(
+            "[[community]]\nslug = \"health\"\nname = \"Health\"\naddress = \"list@example.test\"\n",
+            std::path::Path::new("/x/praxis.toml"),
+            &|_| None,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        s.sync_communities(&config).unwrap();
+        let c = s.community("health").unwrap().id;
+        (s, c)
+    }
+
+    /// Adds a member with these fields.
+    pub fn member(s: &mut Store, c: CommunityId, email: &str, f: MemberFields) -> MemberId {
+        let r = s
+            .add_members(
+                c,
+                &[NewMember {
+                    email: email.into(),
+                    fields: f,
+                }],
+                "test",
+            )
+            .unwrap();
+        r.into_iter().next().unwrap().unwrap().id
+    }
+
+    /// Member fields with a delivery mode, role and status.
+    pub fn fields(delivery: Delivery, role: Role, status: MemberStatus) -> MemberFields {
+        MemberFields {
+            delivery: Some(delivery),
+            role: Some(role),
+            status: Some(status),
+            ..MemberFields::default()
+        }
+    }
+
+    /// Inserts an approved post from `from`.
+    pub fn post(s: &Store, c: CommunityId, from: &str, raw: &[u8]) -> PostId {
+        s.conn
+            .execute(
+                "INSERT INTO posts (community_id, message_id, sha256, raw, size, source, received_at,
+                                    class, state, from_addr, subject)
+                 VALUES (?1, ?2, x'00', ?3, ?4, 'pipe', 0, 'post', 'approved', ?5, 'Hello')",
+                params![c.0, format!("<{}@test>", raw.len()), raw, raw.len() as i64, from],
+            )
+            .unwrap();
+        PostId(s.conn.last_insert_rowid())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+    use crate::model::{MemberStatus, Role};
+    use crate::store::{BounceOutcome, BounceRule, MemberFields};
+
+    const RULE: BounceRule = BounceRule {
+        weight: 1.0,
+        threshold: 5.0,
+        interval: 0,
+        stale_after: 7 * 86_400,
+    };
+
+    fn no_notice(_: &crate::store::Member, _: f64, _: &str) -> Option<crate::store::Notice> {
+        None
+    }
+
+    #[test]
+    fn a_post_goes_to_active_each_members_once_with_the_author_unless_opted_out() {
+        let (mut s, c) = store();
+        let each = fields(Delivery::Each, Role::Member, MemberStatus::Active);
+        member(&mut s, c, "alice@example.org", each.clone());
+        member(&mut s, c, "bob@example.org", each.clone());
+        let mut carol = each.clone();
+        carol.own_posts = Some(false);
+        member(&mut s, c, "carol@example.org", carol);
+        member(
+            &mut s,
+            c,
+            "dave@example.org",
+            fields(Delivery::Digest, Role::Member, MemberStatus::Active),
+        );
+        member(
+            &mut s,
+            c,
+            "erin@example.org",
+            fields(Delivery::Each, Role::Member, MemberStatus::Disabled),
+        );
+        let post = post(&s, c, "alice@example.org", b"Subject: x\r\n\r\nhi\r\n");
+        let mut msg = NewOutbox::new(Some(c), OutboxKind::Post, "[health] x", b"m");
+        msg.post = Some(post);
+        let audience = |author| Audience {
+            community: c,
+            modes: &[Delivery::Each],
+            author,
+        };
+        let q = s
+            .queue_to_members(&msg, &audience(Some("ALICE@example.org")), 100)
+            .unwrap();
+        assert!(q.created);
+        let to: Vec<String> = s
+            .deliveries(q.id, None, 0)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.recipient)
+            .collect();
+        assert_eq!(
+            to,
+            ["alice@example.org", "bob@example.org", "carol@example.org"],
+            "the author alice gets her copy; digest and disabled members do not"
+        );
+        // carol opted out of her own posts.
+        let mut msg2 = NewOutbox::new(Some(c), OutboxKind::Post, "[health] y", b"m");
+        msg2.post = Some(super::fixtures::post(&s, c, "carol@example.org", b"other"));
+        let q2 = s
+            .queue_to_members(&msg2, &audience(Some("carol@example.org")), 100)
+            .unwrap();
+        assert_eq!(q2.recipients, 2);
+        // Approving the first post again does not fan it out again.
+        let again = s
+            .queue_to_members(&msg, &audience(Some("alice@example.org")), 200)
+            .unwrap();
+        assert_eq!(
+            (again.id, again.created, again.recipients),
+            (q.id, false, 3)
+        );
+    }
+
+    #[test]
+    fn due_deliveries_skip_the_ones_in_hand_and_the_future() {
+        let (mut s, c) = store();
+        let to = ["a@x.org", "b@x.org", "c@x.org"].map(|a| NewRecipient {
+            member: None,
+            address: a.into(),
+        });
+        let q = s
+            .queue_to(
+                &NewOutbox::new(Some(c), OutboxKind::Notice, "n", b"m"),
+                to,
+                100,
+            )
+            .unwrap();
+        assert_eq!(q.recipients, 3);
+        let mut later = NewOutbox::new(Some(c), OutboxKind::Notice, "later", b"m");
+        later.not_before = Some(500);
+        s.queue_to(
+            &later,
+            [NewRecipient {
+                member: None,
+                address: "d@x.org".into(),
+            }],
+            100,
+        )
+        .unwrap();
+        assert_eq!(s.due_groups(100).unwrap(), vec![Some(c)]);
+        assert!(s.due_groups(99).unwrap().is_empty());
+        let due = s.due_deliveries(Some(c), 100, 10, &[]).unwrap();
+        assert_eq!(due.len(), 3, "the scheduled one waits for not_before");
+        let rest = s.due_deliveries(Some(c), 100, 10, &[due[0].id]).unwrap();
+        assert_eq!(rest.len(), 2);
+        assert!(rest.iter().all(|d| d.id != due[0].id));
+        assert!(s.due_deliveries(None, 100, 10, &[]).unwrap().is_empty());
+        assert_eq!(s.next_due_at(&[]).unwrap(), Some(100));
+        let all: Vec<DeliveryId> = due.iter().map(|d| d.id).collect();
+        assert_eq!(s.next_due_at(&all).unwrap(), Some(500));
+    }
+
+    #[test]
+    fn outcomes_move_only_unsettled_rows() {
+        let (mut s, c) = store();
+        let bob = member(
+            &mut s,
+            c,
+            "bob@example.org",
+            fields(Delivery::Each, Role::Member, MemberStatus::Active),
+        );
+        let to = [
+            NewRecipient {
+                member: None,
+                address: "a@x.org".into(),
+            },
+            NewRecipient {
+                member: Some(bob),
+                address: "bob@example.org".into(),
+            },
+        ];
+        let q = s
+            .queue_to(
+                &NewOutbox::new(Some(c), OutboxKind::Notice, "n", b"m"),
+                to,
+                100,
+            )
+            .unwrap();
+        let d = s.deliveries(q.id, None, 0).unwrap();
+        let (a, b) = (d[0].id, d[1].id);
+        let changed = s
+            .apply_outcomes(
+                &[
+                    (
+                        a,
+                        Outcome::Retry {
+                            at: 101,
+                            next_attempt_at: 400,
+                            error: "451 later".into(),
+                        },
+                    ),
+                    (
+                        b,
+                        Outcome::Failed {
+                            at: 101,
+                            error: "550 5.1.1 no such user".into(),
+                            bounce: true,
+                        },
+                    ),
+                ],
+                &RULE,
+                &no_notice,
+            )
+            .unwrap();
+        assert_eq!(changed, [true, true]);
+        let bob_now = s.member(c, "bob@example.org").unwrap().unwrap();
+        assert_eq!(bob_now.bounce_score, 1.0, "a 5xx raises the score");
+        // A failed row is settled: a late "sent" does not revive it.
+        let changed = s
+            .apply_outcomes(&[(b, Outcome::Sent { at: 102 })], &RULE, &no_notice)
+            .unwrap();
+        assert_eq!(changed, [false]);
+        s.apply_outcomes(&[(a, Outcome::Sent { at: 402 })], &RULE, &no_notice)
+            .unwrap();
+        let rows = s.deliveries(q.id, None, 0).unwrap();
+        assert_eq!(rows[0].state, DeliveryState::Sent);
+        assert_eq!(rows[0].attempts, 2);
+        assert_eq!(rows[0].last_error, None);
+        assert_eq!(rows[1].state, DeliveryState::Failed);
+        assert_eq!(
+            rows[1].last_error.as_deref(),
+            Some("550 5.1.1 no such user")
+        );
+        let sum = s.outbox_summary(q.id).unwrap();
+        assert_eq!((sum.sent, sum.pending, sum.failed), (1, 0, 1));
+        assert_eq!(
+            s.outbox_summaries(&OutboxFilter {
+                failed_only: true,
+                ..OutboxFilter::default()
+            })
+            .unwrap()
+            .len(),
+            1
+        );
+        assert_eq!(s.retry_outbox(q.id, 500).unwrap(), 1);
+        let sum = s.outbox_summary(q.id).unwrap();
+        assert_eq!((sum.sent, sum.pending, sum.failed), (1, 1, 0));
+        assert!(s.retry_outbox(OutboxId(999), 500).is_err());
+    }
+
+    #[test]
+    fn a_bounce_at_the_threshold_disables_and_tells_the_owners() {
+        let (mut s, c) = store();
+        member(
+            &mut s,
+            c,
+            "owner@example.org",
+            fields(Delivery::Each, Role::Owner, MemberStatus::Active),
+        );
+        member(
+            &mut s,
+            c,
+            "bob@example.org",
+            fields(Delivery::Each, Role::Member, MemberStatus::Active),
+        );
+        let rule = BounceRule {
+            threshold: 2.0,
+            interval: 86_400,
+            ..RULE
+        };
+        let notice = |m: &crate::store::Member, score: f64, _: &str| {
+            Some(crate::store::Notice {
+                subject: format!("{} disabled at {score}", m.email),
+                message: b"notice".to_vec(),
+            })
+        };
+        let day = 86_400;
+        let out = s
+            .record_bounce(c, "bob@example.org", &rule, day, "550 gone", &notice)
+            .unwrap();
+        assert_eq!(
+            out,
+            BounceOutcome::Scored {
+                email: "bob@example.org".into(),
+                score: 1.0
+            }
+        );
+        let out = s
+            .record_bounce(c, "bob@example.org", &rule, day + 60, "550 gone", &notice)
+            .unwrap();
+        assert!(
+            matches!(out, BounceOutcome::Repeated { score, .. } if score == 1.0),
+            "{out:?}"
+        );
+        let out = s
+            .record_bounce(c, "BOB@example.org", &rule, 2 * day, "550 gone", &notice)
+            .unwrap();
+        assert_eq!(
+            out,
+            BounceOutcome::Disabled {
+                email: "bob@example.org".into(),
+                score: 2.0,
+                notified: 1
+            }
+        );
+        let bob = s.member(c, "bob@example.org").unwrap().unwrap();
+        assert_eq!(bob.status, MemberStatus::Disabled);
+        let notices = s.outbox_summaries(&OutboxFilter::default()).unwrap();
+        assert_eq!(notices.len(), 1);
+        assert_eq!(notices[0].subject, "bob@example.org disabled at 2");
+        assert_eq!(
+            s.deliveries(notices[0].id, None, 0).unwrap()[0].recipient,
+            "owner@example.org"
+        );
+        let log = s.member_decisions(c, "bob@example.org", 5).unwrap();
+        assert_eq!(log[0].0, "member-disable");
+        assert!(
+            log[0].1.as_deref().unwrap().contains("threshold 2.0"),
+            "{log:?}"
+        );
+        assert_eq!(
+            s.record_bounce(c, "stranger@x.org", &rule, 2 * day, "550", &notice)
+                .unwrap(),
+            BounceOutcome::NotAMember
+        );
+        // A stale score restarts from zero.
+        member(
+            &mut s,
+            c,
+            "carol@example.org",
+            fields(Delivery::Each, Role::Member, MemberStatus::Active),
+        );
+        s.record_bounce(c, "carol@example.org", &rule, day, "x", &notice)
+            .unwrap();
+        let out = s
+            .record_bounce(c, "carol@example.org", &rule, 30 * day, "x", &notice)
+            .unwrap();
+        assert!(
+            matches!(out, BounceOutcome::Scored { score, .. } if score == 1.0),
+            "{out:?}"
+        );
+        // `members set --status active` re-enables and clears the score.
+        let f = MemberFields {
+            status: Some(MemberStatus::Active),
+            ..MemberFields::default()
+        };
+        let bob = s.set_member(c, "bob@example.org", &f, "owner").unwrap();
+        assert_eq!((bob.status, bob.bounce_score), (MemberStatus::Active, 0.0));
+    }
+
+    #[test]
+    fn a_probe_that_goes_through_re_enables_and_one_that_bounces_does_not() {
+        let (mut s, c) = store();
+        let disabled = fields(Delivery::Each, Role::Member, MemberStatus::Disabled);
+        let bob = member(&mut s, c, "bob@example.org", disabled.clone());
+        let carol = member(&mut s, c, "carol@example.org", disabled);
+        let probe = crate::store::Notice {
+            subject: "probe".into(),
+            message: b"probe".to_vec(),
+        };
+        let due = s.probes_due(1000, 100, 10).unwrap();
+        assert_eq!(due.len(), 2);
+        assert_eq!(due[0].community, c);
+        let pb = s
+            .queue_probe(c, bob, "bob@example.org", &probe, 1000)
+            .unwrap();
+        let pc = s
+            .queue_probe(c, carol, "carol@example.org", &probe, 1000)
+            .unwrap();
+        assert!(
+            s.probes_due(1000, 100, 10).unwrap().is_empty(),
+            "one at a time"
+        );
+        s.apply_outcomes(
+            &[
+                (pb, Outcome::Sent { at: 1001 }),
+                (pc, Outcome::Sent { at: 1001 }),
+            ],
+            &RULE,
+            &no_notice,
+        )
+        .unwrap();
+        // carol's probe bounces (a DSN arrives after it was accepted).
+        s.record_bounce(c, "carol@example.org", &RULE, 1050, "550", &no_notice)
+            .unwrap();
+        assert!(s.settle_probes(1100, 200).unwrap().is_empty(), "too early");
+        let back = s.settle_probes(1300, 200).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].email, "bob@example.org");
+        let bob = s.member(c, "bob@example.org").unwrap().unwrap();
+        assert_eq!(bob.status, MemberStatus::Active);
+        let carol = s.member(c, "carol@example.org").unwrap().unwrap();
+        assert_eq!(carol.status, MemberStatus::Disabled);
+        // carol is probed again once her last bounce is old enough.
+        assert!(s.probes_due(1100, 100, 10).unwrap().is_empty());
+        assert_eq!(s.probes_due(1150, 100, 10).unwrap().len(), 1);
+    }
+}
