@@ -320,6 +320,16 @@ pub enum Attachments {
     Hold,
 }
 
+/// How new members join by mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subscription {
+    /// Confirming by mail is enough.
+    Confirm,
+    /// After confirming, a moderator approves (`praxis members set --status active`).
+    Approve,
+}
+
 /// `[community.policy]`: the posting policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -334,6 +344,8 @@ pub struct PolicyConfig {
     pub max_size_kb: u64,
     /// Attachment policy.
     pub attachments: Attachments,
+    /// How new members join by mail.
+    pub subscription: Subscription,
 }
 
 impl Default for PolicyConfig {
@@ -344,6 +356,7 @@ impl Default for PolicyConfig {
             emergency: false,
             max_size_kb: 5120,
             attachments: Attachments::Allow,
+            subscription: Subscription::Confirm,
         }
     }
 }

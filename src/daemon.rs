@@ -78,6 +78,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tasks.spawn(heartbeat(db.clone(), Shutdown { rx: rx.clone() }));
     for c in config.communities.iter().filter(|c| c.imap.is_some()) {
         tasks.spawn(crate::ingest::watcher::watch(
+            std::sync::Arc::new(config.clone()),
             c.clone(),
             db.clone(),
             crate::ingest::watcher::Timings::default(),
@@ -93,10 +94,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         Ok(())
     });
 
+    tasks.spawn(fanout_sweep(config.clone(), Shutdown { rx: rx.clone() }));
     if let Some(lmtp) = &config.lmtp {
         let listen = crate::config::parse_listen(&lmtp.listen).map_err(anyhow::Error::msg)?;
-        let server =
-            crate::ingest::lmtp::LmtpServer::new(&config.communities, &db, lmtp.max_size())?;
+        let server = crate::ingest::lmtp::LmtpServer::new(
+            std::sync::Arc::new(config.clone()),
+            &db,
+            lmtp.max_size(),
+        )?;
         tasks.spawn(server.serve(listen, Shutdown { rx: rx.clone() }));
     }
     info!(
@@ -124,6 +129,37 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     .await;
     info!("praxis serve stopped");
     Ok(())
+}
+
+/// How often approved posts without a fan-out are looked for.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Queues the fan-out of approved posts that were never queued (a process
+/// stopped between approving and queueing): at start, then every minute.
+/// Fan-out is idempotent, so a post queued meanwhile is not sent twice.
+async fn fanout_sweep(config: Config, mut shutdown: Shutdown) -> Result<()> {
+    loop {
+        let cfg = config.clone();
+        let res = tokio::task::spawn_blocking(move || -> Result<usize> {
+            let mut store = Store::open(&cfg.database_path())?;
+            let week_ago = crate::store::now() - 7 * 86_400;
+            let ids = store.approved_without_fanout(week_ago, 1000)?;
+            for id in &ids {
+                crate::deliver::queue_post(&mut store, &cfg, *id)?;
+            }
+            Ok(ids.len())
+        })
+        .await?;
+        match res {
+            Ok(0) => {}
+            Ok(n) => info!("queued the fan-out of {n} approved post(s) that had none"),
+            Err(e) => warn!("fan-out sweep: {e:#}"),
+        }
+        tokio::select! {
+            _ = shutdown.recv() => return Ok(()),
+            _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
+        }
+    }
 }
 
 /// Writes the daemon's health row now and every [`HEARTBEAT_INTERVAL`].

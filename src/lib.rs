@@ -45,5 +45,6 @@ pub mod ingest;
 pub mod mail;
 pub mod model;
 pub mod moderation;
+pub mod render;
 pub mod store;
 pub mod thread;

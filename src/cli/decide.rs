@@ -92,6 +92,11 @@ pub fn run(
     for id in ids {
         match store.decide(id, action, &actor, reason, trust) {
             Ok(d) => {
+                if let Err(e) =
+                    crate::moderation::act::after_decision(&mut store, &config, &d, action, reason)
+                {
+                    eprintln!("warning: post {}: {e}", d.post);
+                }
                 let verb = match action {
                     Action::Approve => "approved",
                     Action::Reject => "rejected",

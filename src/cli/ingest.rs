@@ -88,6 +88,17 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
         Err(e) if e.is_temporary() => return tempfail(e.to_string()),
         Err(e) => return tempfail(format!("cannot store the message: {e}")),
     };
+    // Committed: the MTA may forget the message whatever happens next.
+    if let Err(e) = crate::moderation::act::after_ingest(
+        &mut store,
+        &config,
+        community,
+        &raw,
+        envelope.as_deref(),
+        &outcome,
+    ) {
+        crate::moderation::act::log_failure("after storing the message", &e);
+    }
     match outcome.stored {
         Stored::Duplicate(id) => {
             ctx.out

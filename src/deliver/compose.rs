@@ -387,6 +387,17 @@ pub fn notice_message(
     subject: &str,
     text: &str,
 ) -> Result<Built, ComposeError> {
+    notice_message_reply_to(cfg, to, subject, text, None)
+}
+
+/// A notice whose replies go to `reply_to` (a confirmation address).
+pub fn notice_message_reply_to(
+    cfg: &CommunityConfig,
+    to: &str,
+    subject: &str,
+    text: &str,
+    reply_to: Option<&str>,
+) -> Result<Built, ComposeError> {
     let subject = prefixed_subject(subject, &cfg.subject_prefix());
     let domain = cfg.address_parts().map(|(_, d)| d).unwrap_or("localhost");
     let b = MessageBuilder::new()
@@ -404,6 +415,10 @@ pub fn notice_message(
         .header("Auto-Submitted", Raw::new("auto-generated"))
         .header("X-Loop", Raw::new(cfg.address.to_ascii_lowercase()))
         .text_body(text.to_string());
+    let b = match reply_to {
+        Some(r) => b.reply_to(Address::new_address(None::<String>, r.to_string())),
+        None => b,
+    };
     Ok(Built {
         subject,
         message: write(b)?,

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::{debug, info, warn};
 
 use super::pipeline::{self, Incoming, Target};
-use crate::config::{CommunityConfig, Listen};
+use crate::config::{CommunityConfig, Config, Listen};
 use crate::daemon::Shutdown;
 use crate::mail::classify::{Recipient, recipient_kind};
 use crate::model::{CommunityId, Source};
@@ -31,6 +31,8 @@ pub const DEFAULT_MAX_SIZE: usize = 50 * 1024 * 1024;
 pub struct LmtpServer {
     /// Communities whose addresses it accepts, with their row ids.
     communities: Arc<Vec<(CommunityConfig, CommunityId)>>,
+    /// The whole config, for what happens after a post is stored.
+    config: Arc<Config>,
     /// The database, shared by every connection (writes are serialised).
     store: Arc<Mutex<Store>>,
     /// Largest message accepted, in bytes.
@@ -42,18 +44,19 @@ pub struct LmtpServer {
 impl LmtpServer {
     /// A server for these communities over the database at `db`.
     pub fn new(
-        communities: &[CommunityConfig],
+        config: Arc<Config>,
         db: &std::path::Path,
         max_size: usize,
     ) -> Result<LmtpServer, StoreError> {
         let store = Store::open(db)?;
         let mut list = Vec::new();
-        for c in communities {
+        for c in &config.communities {
             let id = store.community(&c.slug)?.id;
             list.push((c.clone(), id));
         }
         Ok(LmtpServer {
             communities: Arc::new(list),
+            config,
             store: Arc::new(Mutex::new(store)),
             max_size,
             hostname: "praxis".into(),
@@ -290,6 +293,7 @@ impl LmtpServer {
         }
         let store = self.store.clone();
         let communities = self.communities.clone();
+        let config = self.config.clone();
         let owned = rcpts.to_vec();
         let result = tokio::task::spawn_blocking(move || {
             let rcpts = owned;
@@ -316,6 +320,18 @@ impl LmtpServer {
                     batch.commit()?;
                     Ok::<_, StoreError>(o)
                 })();
+                if let Ok(o) = &r
+                    && let Err(e) = crate::moderation::act::after_ingest(
+                        &mut guard,
+                        &config,
+                        cfg,
+                        &message,
+                        Some(rcpt),
+                        o,
+                    )
+                {
+                    crate::moderation::act::log_failure("LMTP: after storing", &e);
+                }
                 out.push_str(&match r {
                     Ok(o) => match o.stored {
                         Stored::New { post, .. } => {

@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use super::imap::{ImapClient, ImapError, Woken};
 use super::pipeline::{self, Incoming, Target};
-use crate::config::CommunityConfig;
+use crate::config::{CommunityConfig, Config};
 use crate::daemon::Shutdown;
 use crate::model::{CommunityId, Source};
 use crate::store::{Checkpoint, Store, StoreError, now};
@@ -68,6 +68,7 @@ enum SessionError {
 
 /// Watches one community's mailbox until shutdown.
 pub async fn watch(
+    config: Arc<Config>,
     community: CommunityConfig,
     db: PathBuf,
     timings: Timings,
@@ -87,7 +88,7 @@ pub async fn watch(
         }
         set_health(&store, &key, "connecting", None).await;
         let result = tokio::select! {
-            r = session(&community, id, &store, &key, timings) => r,
+            r = session(&config, &community, id, &store, &key, timings) => r,
             _ = shutdown.recv() => break,
         };
         match result {
@@ -131,6 +132,7 @@ async fn set_health(store: &Arc<Mutex<Store>>, key: &str, state: &str, detail: O
 
 /// One connection's life: catch up, then wait for news, until an error.
 async fn session(
+    config: &Arc<Config>,
     community: &CommunityConfig,
     id: CommunityId,
     store: &Arc<Mutex<Store>>,
@@ -186,12 +188,14 @@ async fn session(
             };
             let store2 = store.clone();
             let cfg = community.clone();
+            let whole = config.clone();
             let counts =
                 tokio::task::spawn_blocking(move || -> Result<(usize, usize), StoreError> {
                     let mut guard = store2.lock().expect("store lock");
                     let batch = guard.batch()?;
                     let t = now();
                     let (mut new, mut dup) = (0, 0);
+                    let mut outcomes = Vec::with_capacity(fetched.len());
                     for f in &fetched {
                         let o = pipeline::ingest(
                             &batch,
@@ -208,9 +212,18 @@ async fn session(
                         } else {
                             new += 1;
                         }
+                        outcomes.push(o);
                     }
                     batch.save_checkpoint(&cp, t)?;
                     batch.commit()?;
+                    // Committed: fan out, acknowledge, run commands.
+                    for (f, o) in fetched.iter().zip(&outcomes) {
+                        if let Err(e) = crate::moderation::act::after_ingest(
+                            &mut guard, &whole, &cfg, &f.raw, None, o,
+                        ) {
+                            crate::moderation::act::log_failure("IMAP: after storing", &e);
+                        }
+                    }
                     Ok((new, dup))
                 })
                 .await??;

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_delivery",
         sql: include_str!("migrations/0003_delivery.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_membership",
+        sql: include_str!("migrations/0004_membership.sql"),
+    },
 ];
 
 impl Migration {

@@ -11,6 +11,7 @@
 
 mod bounce;
 mod communities;
+mod confirmations;
 mod holds;
 mod members;
 pub mod migrate;
@@ -26,6 +27,7 @@ use rusqlite::Connection;
 
 pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
 pub use communities::CommunityRow;
+pub use confirmations::Confirmation;
 pub use holds::{Action, Decided, HeldPost, LogRow};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
 pub use outbox::{

@@ -19,6 +19,10 @@ const LANDED: &[(i64, &str)] = &[
         3,
         "caf82b50290ac28f4907be6df91d620f6d7002cf449924446da327ba989fb0f2",
     ),
+    (
+        4,
+        "ca5c6663ec2dde04c6f1082ec8672e27637b10da782c9c18be1a1d4c16b69816",
+    ),
 ];
 
 #[test]

@@ -1,0 +1,104 @@
+//! Handlebars templates for what praxis writes to people: notices now,
+//! digests and Consolidated Replies later. Built into the binary from
+//! `templates/`. Pure: rendering only, no I/O.
+//!
+//! Templates render plain text, so HTML escaping is off; every value is
+//! member or moderator input and goes into a text/plain body built by a MIME
+//! library, never into headers.
+
+use handlebars::Handlebars;
+use serde::Serialize;
+
+/// The built-in notice templates: (name, text).
+const NOTICES: &[(&str, &str)] = &[
+    (
+        "acknowledge",
+        include_str!("../templates/notices/acknowledge.hbs"),
+    ),
+    ("reject", include_str!("../templates/notices/reject.hbs")),
+    ("hold", include_str!("../templates/notices/hold.hbs")),
+    ("confirm", include_str!("../templates/notices/confirm.hbs")),
+    ("welcome", include_str!("../templates/notices/welcome.hbs")),
+    ("goodbye", include_str!("../templates/notices/goodbye.hbs")),
+    ("help", include_str!("../templates/notices/help.hbs")),
+];
+
+/// Why a template did not render.
+#[derive(Debug, thiserror::Error)]
+#[error("template `{name}`: {detail}")]
+pub struct RenderError {
+    /// The template.
+    pub name: String,
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// The registry of templates.
+pub struct Templates {
+    /// Handlebars with every built-in template registered.
+    hb: Handlebars<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    /// The built-in templates.
+    pub fn new() -> Templates {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(handlebars::no_escape);
+        for (name, text) in NOTICES {
+            hb.register_template_string(name, *text)
+                .unwrap_or_else(|e| panic!("built-in template {name} is invalid: {e}"));
+        }
+        Templates { hb }
+    }
+
+    /// Renders template `name` with `data`.
+    pub fn render<T: Serialize>(&self, name: &str, data: &T) -> Result<String, RenderError> {
+        self.hb.render(name, data).map_err(|e| RenderError {
+            name: name.to_string(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_notice_renders() {
+        let t = Templates::new();
+        let data = json!({
+            "name": "Alice", "subject": "Mobile clinics", "community": "Health", "reason": "first post",
+            "post": 12, "from": "alice@example.org", "action": "subscribe", "subscribe": true,
+            "address": "alice@example.org", "confirm_address": "list-confirm+t@example.test",
+            "request_address": "list-request@example.test", "token": "t", "list_address": "list@example.test",
+            "delivery": "each", "pending": false, "results": [{"command": "help", "result": "sent"}],
+        });
+        for (name, _) in NOTICES {
+            let text = t.render(name, &data).unwrap();
+            assert!(!text.is_empty(), "{name}");
+        }
+        let reject = t.render("reject", &data).unwrap();
+        assert!(reject.contains("    first post"));
+    }
+
+    #[test]
+    fn member_text_is_not_html_escaped() {
+        let t = Templates::new();
+        let text = t
+            .render(
+                "reject",
+                &json!({"name": "A & B", "subject": "<x>", "community": "C", "reason": "a < b"}),
+            )
+            .unwrap();
+        assert!(text.contains("\"<x>\"") && text.contains("a < b") && text.contains("A & B"));
+    }
+}

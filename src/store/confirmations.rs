@@ -1,0 +1,149 @@
+//! Confirmation tokens sent for subscribe and unsubscribe by mail: recorded
+//! by digest, taken once. Also the small log of notices already sent, so
+//! acknowledgements are rate-limited per sender.
+
+use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::members::log_decision;
+use super::{Result, Store, StoreError};
+use crate::model::CommunityId;
+
+/// A pending confirmation, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The community.
+    pub community: CommunityId,
+    /// The address it was sent to.
+    pub email: String,
+    /// subscribe or unsubscribe.
+    pub action: String,
+    /// When it stops being valid.
+    pub expires_at: i64,
+}
+
+fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.trim().to_ascii_lowercase().as_bytes()).to_vec()
+}
+
+impl Store {
+    /// Records a token sent to `email` for `action`.
+    pub fn add_confirmation(
+        &self,
+        community: CommunityId,
+        token: &str,
+        email: &str,
+        action: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO confirmations (digest, community_id, email, action, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![digest(token), community.0, email.to_ascii_lowercase(), action, now, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Takes a token: returns what it confirms and marks it used, once.
+    /// An unknown token is `NotFound`; a used one is `Conflict`.
+    pub fn take_confirmation(
+        &mut self,
+        community: CommunityId,
+        token: &str,
+        now: i64,
+    ) -> Result<Confirmation> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row: Option<(String, String, i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT email, action, expires_at, used_at FROM confirmations
+                 WHERE digest = ?1 AND community_id = ?2",
+                params![digest(token), community.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((email, action, expires_at, used_at)) = row else {
+            return Err(StoreError::NotFound(
+                "the confirmation code is not one we sent".into(),
+            ));
+        };
+        if used_at.is_some() {
+            return Err(StoreError::Conflict(
+                "the confirmation code was already used".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE confirmations SET used_at = ?2 WHERE digest = ?1",
+            params![digest(token), now],
+        )?;
+        tx.commit()?;
+        Ok(Confirmation {
+            community,
+            email,
+            action,
+            expires_at,
+        })
+    }
+
+    /// When a notice of this kind last went to `address` (from the audit log).
+    pub fn last_notice(
+        &self,
+        community: CommunityId,
+        kind: &str,
+        address: &str,
+    ) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            "SELECT MAX(at) FROM decisions WHERE community_id = ?1 AND actor = 'praxis'
+               AND action = ?2 AND detail = ?3",
+            params![
+                community.0,
+                format!("notice-{kind}"),
+                address.to_ascii_lowercase()
+            ],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Records that a notice of this kind went to `address`.
+    pub fn log_notice(
+        &self,
+        community: CommunityId,
+        post: Option<i64>,
+        kind: &str,
+        address: &str,
+        now: i64,
+    ) -> Result<()> {
+        log_decision(
+            &self.conn,
+            community,
+            post,
+            "praxis",
+            &format!("notice-{kind}"),
+            None,
+            Some(&address.to_ascii_lowercase()),
+            now,
+        )
+    }
+
+    /// Records a membership change made by mail, in the audit log.
+    pub fn log_member_change(
+        &self,
+        community: CommunityId,
+        action: &str,
+        address: &str,
+        now: i64,
+    ) -> Result<()> {
+        log_decision(
+            &self.conn,
+            community,
+            None,
+            "email",
+            action,
+            None,
+            Some(&address.to_ascii_lowercase()),
+            now,
+        )
+    }
+}
