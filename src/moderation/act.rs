@@ -216,7 +216,7 @@ pub fn after_ingest(
             }
         }
         (PostClass::Command, _) => {
-            if let Some(p) = parse::parse(raw).ok() {
+            if let Ok(p) = parse::parse(raw) {
                 run_commands(store, cfg, community, &templates, &p, envelope_to, config)?;
             }
         }
@@ -316,7 +316,9 @@ fn run_commands(
     let request = request_address(&cfg.address);
     let (local, domain) = cfg.address_parts().unwrap_or(("list", "localhost"));
     let mut results: Vec<serde_json::Value> = Vec::new();
-    let mut want_help = cmds.is_empty();
+    // A reply goes out unless everything asked for answered by mail of its
+    // own (a confirmation request, a welcome, a goodbye).
+    let mut needs_reply = cmds.is_empty();
     for cmd in cmds {
         let member = store.member(community, &from)?;
         let active = member
@@ -344,7 +346,7 @@ fn run_commands(
                         &from,
                         purpose,
                         t,
-                        &rand::random::<[u8; 12]>(),
+                        &rand::random::<[u8; token::NONCE_BYTES]>(),
                     );
                     store.add_confirmation(
                         community,
@@ -354,7 +356,14 @@ fn run_commands(
                         t,
                         t + token::LIFETIME_SECS,
                     )?;
-                    let confirm_address = format!("{local}-confirm+{tok}@{domain}");
+                    // Replies go to LOCAL-confirm+TOKEN@ when that fits RFC 5321's
+                    // 64-octet local part; else to -request, with the code in the subject.
+                    let tagged = format!("{local}-confirm+{tok}");
+                    let confirm_address = if tagged.len() <= 64 {
+                        format!("{tagged}@{domain}")
+                    } else {
+                        request.clone()
+                    };
                     let text = templates.render(
                         "confirm",
                         &json!({"action": purpose.as_str(), "subscribe": purpose == Purpose::Subscribe,
@@ -370,16 +379,22 @@ fn run_commands(
                         &text,
                         Some(&confirm_address),
                     )?;
-                    (
-                        purpose.as_str(),
-                        "a confirmation request was sent to you".to_string(),
-                    )
+                    // That mail says it all: no reply needed for this one.
+                    results.push(json!({"command": purpose.as_str(),
+                                        "result": "a confirmation request was sent to you"}));
+                    continue;
                 }
             }
-            Command::Confirm(tok) => (
-                "confirm",
-                confirm(store, cfg, community, templates, &secret, tok, &from, t)?,
-            ),
+            Command::Confirm(tok) => {
+                let (line, done) =
+                    confirm(store, cfg, community, templates, &secret, tok, &from, t)?;
+                if done {
+                    // The welcome or goodbye says it all.
+                    results.push(json!({"command": "confirm", "result": line}));
+                    continue;
+                }
+                ("confirm", line)
+            }
             Command::SetDelivery(d) => {
                 if active {
                     store.set_member(
@@ -419,24 +434,15 @@ fn run_commands(
                 }
             }
             Command::Help => {
-                want_help = true;
+                needs_reply = true;
                 continue;
             }
-            Command::Unknown(line) => {
-                want_help = true;
-                results.push(json!({"command": line, "result": "not a command"}));
-                continue;
-            }
+            Command::Unknown(line) => ("(not a command)", format!("`{line}` was not understood")),
         };
+        needs_reply = true;
         results.push(json!({"command": label, "result": result}));
     }
-    // One reply with the results and the help text, unless the only thing
-    // that happened was a confirmation request (that mail says it all).
-    let only_confirm_requests = !want_help
-        && results.iter().all(|r| {
-            r["result"] == "a confirmation request was sent to you" || r["command"] == "confirm"
-        });
-    if !only_confirm_requests || results.is_empty() {
+    if needs_reply {
         let text = templates.render(
             "help",
             &json!({"community": cfg.name, "list_address": cfg.address, "request_address": request, "results": results}),
@@ -472,7 +478,7 @@ fn confirm(
     tok: &str,
     from: &str,
     t: i64,
-) -> Result<String, ActError> {
+) -> Result<(String, bool), ActError> {
     // The signature first: a forged code or one made for another address
     // is refused without touching the pending request.
     let purpose = [Purpose::Subscribe, Purpose::Unsubscribe]
@@ -481,17 +487,20 @@ fn confirm(
     let Some(purpose) = purpose else {
         let why = token::verify(secret, tok, &cfg.slug, from, Purpose::Subscribe, t).unwrap_err();
         warn!(from = %from, "refused a confirmation: {why}");
-        return Ok(why.to_string());
+        return Ok((why.to_string(), false));
     };
     let row = match store.take_confirmation(community, tok, t) {
         Ok(r) => r,
         Err(e) => {
             warn!(from = %from, "refused a confirmation: {e}");
-            return Ok(e.to_string());
+            return Ok((e.to_string(), false));
         }
     };
     if row.action != purpose.as_str() || !row.email.eq_ignore_ascii_case(from) {
-        return Ok("the confirmation code was made for another address or request".into());
+        return Ok((
+            "the confirmation code was made for another address or request".into(),
+            false,
+        ));
     }
     let request = request_address(&cfg.address);
     match purpose {
@@ -525,7 +534,7 @@ fn confirm(
                         "email",
                     )?;
                     if let Some(Err(e)) = added.into_iter().next() {
-                        return Ok(e);
+                        return Ok((e, false));
                     }
                 }
             }
@@ -547,11 +556,14 @@ fn confirm(
                 &text,
                 None,
             )?;
-            Ok(if status == MemberStatus::Pending {
-                "confirmed; a moderator will approve your membership".into()
-            } else {
-                "you are now a member".into()
-            })
+            Ok((
+                if status == MemberStatus::Pending {
+                    "confirmed; a moderator will approve your membership".into()
+                } else {
+                    "you are now a member".into()
+                },
+                true,
+            ))
         }
         Purpose::Unsubscribe => {
             store.set_member(
@@ -577,7 +589,7 @@ fn confirm(
                 &text,
                 None,
             )?;
-            Ok("you have left the community".into())
+            Ok(("you have left the community".into(), true))
         }
     }
 }

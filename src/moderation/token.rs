@@ -4,11 +4,20 @@
 //! randomness; single use is the store's job (it records each token's
 //! digest and marks it used).
 //!
-//! Format: `EXPIRES.NONCE.MAC`, all lowercase hex — survives any mail client
-//! in a subject line or an address tag (`list-confirm+TOKEN@`).
+//! Format: `EXPIRES.NONCE.MAC`, lowercase hex, 38 characters (a 48-bit
+//! nonce, a 64-bit MAC: enough for a code that is also single-use, expiring
+//! and looked up in the database) — short enough for an address tag
+//! (`list-confirm+TOKEN@`) within RFC 5321's 64-octet local part, and it
+//! survives any mail client in a subject line.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+/// Bytes of the MAC kept in a token.
+const MAC_BYTES: usize = 8;
+
+/// Bytes of random nonce a caller should pass to [`issue`].
+pub const NONCE_BYTES: usize = 6;
 
 /// How long a token is good for.
 pub const LIFETIME_SECS: i64 = 7 * 86_400;
@@ -83,7 +92,7 @@ pub fn issue(
     let mac = mac(secret, community, email, purpose, expires, &nonce)
         .finalize()
         .into_bytes();
-    format!("{expires:x}.{nonce}.{}", hex::encode(&mac[..16]))
+    format!("{expires:x}.{nonce}.{}", hex::encode(&mac[..MAC_BYTES]))
 }
 
 /// Checks a token for this community, address and action at `now`.
@@ -108,14 +117,16 @@ pub fn verify(
     if mac(secret, community, email, purpose, expires, nonce)
         .verify_truncated_left(&given)
         .is_err()
-        || given.len() != 16
+        || given.len() != MAC_BYTES
     {
         // Tell a token for someone else from garbage, for a helpful reply.
-        return Err(if given.len() == 16 && nonce.len() >= 16 {
-            TokenError::WrongSubject
-        } else {
-            TokenError::Forged
-        });
+        return Err(
+            if given.len() == MAC_BYTES && nonce.len() == 2 * NONCE_BYTES {
+                TokenError::WrongSubject
+            } else {
+                TokenError::Forged
+            },
+        );
     }
     if now > expires {
         return Err(TokenError::Expired);
@@ -128,7 +139,7 @@ mod tests {
     use super::*;
 
     const KEY: &[u8] = b"a secret only praxis knows";
-    const NONCE: &[u8] = &[7u8; 12];
+    const NONCE: &[u8] = &[7u8; NONCE_BYTES];
     const T0: i64 = 1_800_000_000;
 
     #[test]
@@ -175,6 +186,20 @@ mod tests {
                 "{c} {e} {p:?}"
             );
         }
+    }
+
+    #[test]
+    fn tokens_fit_an_address_tag() {
+        let t = issue(
+            KEY,
+            "health",
+            "alice@example.org",
+            Purpose::Subscribe,
+            T0,
+            NONCE,
+        );
+        assert_eq!(t.len(), 38, "{t}");
+        assert!(t.chars().all(|c| c.is_ascii_hexdigit() || c == '.'));
     }
 
     #[test]

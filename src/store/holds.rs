@@ -104,6 +104,9 @@ pub struct LogRow {
     pub detail: Option<String>,
 }
 
+/// community, slug, from, subject, member, decided_at, state.
+type HoldRow = (i64, String, String, String, Option<i64>, Option<i64>, String);
+
 impl Store {
     /// Held posts, oldest first; deferred ones after the rest.
     pub fn held(&self, community: Option<CommunityId>) -> Result<Vec<HeldPost>> {
@@ -150,7 +153,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<(i64, String, String, String, Option<i64>, Option<i64>, String)> = tx
+        let row: Option<HoldRow> = tx
             .query_row(
                 "SELECT p.community_id, c.slug, p.from_addr, p.subject, p.member_id, h.decided_at, p.state
                  FROM posts p JOIN communities c ON c.id = p.community_id

@@ -194,6 +194,18 @@ fn ranges_defer_and_discard() {
 #[test]
 fn racing_approvals_decide_once() {
     let home = Home::new();
+    for who in ["alice", "bob", "carol"] {
+        home.praxis()
+            .args([
+                "members",
+                "add",
+                &format!("{who}@example.org"),
+                "-c",
+                "health",
+            ])
+            .assert()
+            .success();
+    }
     ingest(&home, &post("x@example.org", "race@x", "race"));
     let spawn = |who: &str| {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("praxis"))
@@ -227,4 +239,450 @@ fn racing_approvals_decide_once() {
             .count(),
         1
     );
+    // Exactly one fan-out: one outbox message for the post, one delivery per member.
+    let out = home
+        .praxis()
+        .args(["outbox", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let outbox: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let posts: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "post")
+        .collect();
+    assert_eq!(posts.len(), 1, "{outbox}");
+    assert_eq!(posts[0]["pending"], 3, "{outbox}");
+}
+
+// ---------------------------------------------------------------- end to end
+
+use std::time::{Duration, Instant};
+
+use crate::support::{Daemon, PrivateStack, Stack};
+
+/// A community fed over IMAP from the shared stack and sending through its
+/// Postfix, with alice, bob and carol on each-post delivery, dave on digest
+/// and a moderator.
+fn live_home(s: &PrivateStack) -> Home {
+    let (ih, ip) = Stack::split(&s.imap);
+    let (sh, sp) = Stack::split(&s.smtp);
+    let home = Home::with_config(&format!(
+        r#"[database]
+path = "praxis.db"
+
+[smtp]
+host = "{sh}"
+port = {sp}
+
+[delivery]
+retry_first = "1s"
+retry_max = "1s"
+poll = "200ms"
+
+[[community]]
+slug = "health"
+name = "Maternal Health"
+address = "list@example.test"
+
+[community.imap]
+host = "{ih}"
+port = {ip}
+tls = "none"
+username = "list@example.test"
+password_env = "PRAXIS_IMAP_PASSWORD"
+
+[community.delivery]
+dmarc = "never"
+"#
+    ));
+    for (who, delivery, role) in [
+        ("alice", "each", "member"),
+        ("bob", "each", "member"),
+        ("carol", "each", "member"),
+        ("dave", "digest", "member"),
+        ("moderator", "none", "moderator"),
+    ] {
+        home.praxis()
+            .args([
+                "members",
+                "add",
+                &format!("{who}@example.test"),
+                "-c",
+                "health",
+                "--delivery",
+                delivery,
+                "--role",
+                role,
+            ])
+            .assert()
+            .success();
+    }
+    home
+}
+
+/// Sends one message from `from` with a unique subject; returns the subject.
+async fn post_from(s: &PrivateStack, from: &str, to: &str, subject: &str, body: &str) {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let (host, port) = Stack::split(&s.smtp);
+    let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .build();
+    let m = Message::builder()
+        .from(from.parse().unwrap())
+        .to(to.parse().unwrap())
+        .subject(subject)
+        .body(body.to_string())
+        .unwrap();
+    t.send(m).await.unwrap();
+}
+
+/// Every message in `user`'s INBOX whose raw text contains `needle`.
+async fn inbox_matches(s: &PrivateStack, user: &str, needle: &str) -> Vec<String> {
+    let (host, port) = Stack::split(&s.imap);
+    let cfg = praxis::config::ImapConfig {
+        host,
+        port,
+        tls: praxis::config::Tls::None,
+        username: format!("{user}@example.test"),
+        password_env: None,
+        password_file: None,
+        folder: "INBOX".into(),
+    };
+    let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
+        .await
+        .unwrap();
+    c.select("INBOX").await.unwrap();
+    let all = c.fetch_after(0, 100_000).await.unwrap();
+    c.logout().await.ok();
+    all.into_iter()
+        .map(|f| {
+            // Raw headers (unfolded) plus the subject and body decoded, as a
+            // mail client shows them.
+            let raw = String::from_utf8_lossy(&f.raw).replace("\r\n", "\n");
+            let head = raw.split_once("\n\n").map(|(h, _)| h).unwrap_or(&raw);
+            let head = head.replace("\n ", " ").replace("\n\t", " ");
+            let parsed = mail_parser::MessageParser::default().parse(&f.raw).unwrap();
+            format!(
+                "{head}\nSubject: {}\n\n{}",
+                parsed.subject().unwrap_or(""),
+                parsed.body_text(0).unwrap_or_default()
+            )
+        })
+        .filter(|t| t.contains(needle))
+        .collect()
+}
+
+async fn wait_inbox(s: &PrivateStack, user: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(m) = inbox_matches(s, user, needle).await.into_iter().next() {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "{needle} never reached {user}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn wait_held(home: &Home, subject: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(h) = queue(home).into_iter().find(|h| h["subject"] == subject) {
+            return h["id"].as_i64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "{subject} never held");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn fault_approve_reject_and_trust_with_real_mail() {
+    // A private stack: no other test's daemon reads this list mailbox.
+    let s = PrivateStack::start();
+    let home = live_home(&s);
+    let daemon = Daemon::start(&home);
+    daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+
+    // A nonmember's post is held with reason "nonmember"; approving it
+    // reaches every each-post member, and not the digest member.
+    let subject = format!("Flood clinics {tag}");
+    rt.block_on(post_from(
+        &s,
+        "Erin <erin@example.test>",
+        "list@example.test",
+        &subject,
+        "Has anyone run mobile clinics?",
+    ));
+    let id = wait_held(&home, &subject);
+    let held = queue(&home).into_iter().find(|h| h["id"] == id).unwrap();
+    assert_eq!(held["reason"], "nonmember");
+    // The author was told it awaits moderation; the moderator was told of the hold.
+    rt.block_on(wait_inbox(
+        &s,
+        "erin",
+        &format!("Awaiting moderation: {subject}"),
+    ));
+    rt.block_on(wait_inbox(
+        &s,
+        "moderator",
+        &format!("Held (nonmember): {subject}"),
+    ));
+    home.praxis()
+        .args(["approve", &id.to_string()])
+        .assert()
+        .success();
+    for who in ["alice", "bob", "carol"] {
+        let m = rt.block_on(wait_inbox(&s, who, &format!("Subject: [health] {subject}")));
+        assert!(m.contains("List-Id:"), "{m}");
+    }
+    assert!(
+        rt.block_on(inbox_matches(&s, "dave", &subject)).is_empty(),
+        "digest members get no each-post copy"
+    );
+
+    // Rejecting with a reason: the author's inbox gets the reason.
+    let subject2 = format!("Buy my product {tag}");
+    rt.block_on(post_from(
+        &s,
+        "Erin <erin@example.test>",
+        "list@example.test",
+        &subject2,
+        "Cheap!",
+    ));
+    let id2 = wait_held(&home, &subject2);
+    home.praxis()
+        .args([
+            "reject",
+            &id2.to_string(),
+            "--reason",
+            "Advertising is not allowed here",
+        ])
+        .assert()
+        .success();
+    let notice = rt.block_on(wait_inbox(
+        &s,
+        "erin",
+        &format!("Not distributed: {subject2}"),
+    ));
+    assert!(
+        notice.contains("Advertising is not allowed here"),
+        "{notice}"
+    );
+
+    // A member's first post, approved with --trust: the next goes straight through.
+    home.praxis()
+        .args([
+            "members",
+            "add",
+            "erin@example.test",
+            "-c",
+            "health",
+            "--name",
+            "Erin Das",
+        ])
+        .assert()
+        .success();
+    let first = format!("First post {tag}");
+    rt.block_on(post_from(
+        &s,
+        "Erin Das <erin@example.test>",
+        "list@example.test",
+        &first,
+        "Hello all",
+    ));
+    let id3 = wait_held(&home, &first);
+    assert_eq!(
+        queue(&home).into_iter().find(|h| h["id"] == id3).unwrap()["reason"],
+        "first post"
+    );
+    home.praxis()
+        .args(["approve", &id3.to_string(), "--trust"])
+        .assert()
+        .success();
+    let second = format!("Second post {tag}");
+    rt.block_on(post_from(
+        &s,
+        "Erin Das <erin@example.test>",
+        "list@example.test",
+        &second,
+        "Again",
+    ));
+    rt.block_on(wait_inbox(
+        &s,
+        "alice",
+        &format!("Subject: [health] {second}"),
+    ));
+    assert!(
+        queue(&home).iter().all(|h| h["subject"] != second.as_str()),
+        "not held"
+    );
+    drop(daemon);
+}
+
+/// Subscribing by mail needs the reply to the confirmation; a forged or a
+/// replayed code does nothing; unsubscribe, set delivery and help work.
+#[test]
+fn fault_email_commands_with_confirmation() {
+    let s = PrivateStack::start();
+    let home = live_home(&s);
+    let daemon = Daemon::start(&home);
+    daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let members = |home: &Home| -> Vec<Value> {
+        let out = home
+            .praxis()
+            .args(["members", "list", "-c", "health", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let status_of = |home: &Home, email: &str| {
+        members(home)
+            .into_iter()
+            .find(|m| m["email"] == email)
+            .map(|m| m["status"].as_str().unwrap().to_string())
+    };
+
+    // erin asks to join: nothing changes until she confirms.
+    rt.block_on(post_from(
+        &s,
+        "erin@example.test",
+        "list-request@example.test",
+        "subscribe",
+        "",
+    ));
+    let confirm = rt.block_on(wait_inbox(&s, "erin", "Subject: [health] confirm "));
+    let token = confirm
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: [health] confirm "))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        confirm.contains(&format!("Reply-To: <list-confirm+{token}@example.test>")),
+        "{confirm}"
+    );
+    assert_eq!(status_of(&home, "erin@example.test"), None);
+
+    // bob forwards erin's code from his own address: refused.
+    rt.block_on(post_from(
+        &s,
+        "bob@example.test",
+        "list-request@example.test",
+        &format!("Re: confirm {token}"),
+        "",
+    ));
+    let refused = rt.block_on(wait_inbox(&s, "bob", "made for another address"));
+    assert!(refused.contains("confirm"));
+    // A forged code: refused.
+    rt.block_on(post_from(
+        &s,
+        "erin@example.test",
+        "list-request@example.test",
+        "confirm 1234.abcd.ef",
+        "",
+    ));
+    rt.block_on(wait_inbox(&s, "erin", "not valid"));
+    assert_eq!(status_of(&home, "erin@example.test"), None);
+
+    // erin replies to the confirmation (to the confirm address): she is in.
+    rt.block_on(post_from(
+        &s,
+        "erin@example.test",
+        &format!("list-confirm+{token}@example.test"),
+        &format!("Re: [health] confirm {token}"),
+        "yes",
+    ));
+    rt.block_on(wait_inbox(
+        &s,
+        "erin",
+        "Subject: [health] Welcome to Maternal Health",
+    ));
+    assert_eq!(
+        status_of(&home, "erin@example.test").as_deref(),
+        Some("active")
+    );
+
+    // Replaying the same code does nothing more.
+    rt.block_on(post_from(
+        &s,
+        "erin@example.test",
+        "list-request@example.test",
+        &format!("confirm {token}"),
+        "",
+    ));
+    rt.block_on(wait_inbox(&s, "erin", "already used"));
+
+    // set delivery, help.
+    rt.block_on(post_from(
+        &s,
+        "erin@example.test",
+        "list-request@example.test",
+        "commands",
+        "set delivery digest\nhelp\n",
+    ));
+    rt.block_on(wait_inbox(&s, "erin", "your delivery mode is now digest"));
+    let m = members(&home)
+        .into_iter()
+        .find(|m| m["email"] == "erin@example.test")
+        .unwrap();
+    assert_eq!(m["delivery"], "digest");
+
+    // Unsubscribe is confirmed too.
+    rt.block_on(post_from(
+        &s,
+        "erin@example.test",
+        "list-leave@example.test",
+        "",
+        "",
+    ));
+    let leave = {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let all = rt.block_on(inbox_matches(
+                &s,
+                "erin",
+                "Someone (hopefully you) asked to unsubscribe",
+            ));
+            if let Some(m) = all.into_iter().next() {
+                break m;
+            }
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let token2 = leave
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: [health] confirm "))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        status_of(&home, "erin@example.test").as_deref(),
+        Some("active")
+    );
+    rt.block_on(post_from(
+        &s,
+        "erin@example.test",
+        "list-request@example.test",
+        &format!("confirm {token2}"),
+        "",
+    ));
+    rt.block_on(wait_inbox(&s, "erin", "has left Maternal Health"));
+    assert_eq!(
+        status_of(&home, "erin@example.test").as_deref(),
+        Some("unsubscribed")
+    );
+    drop(daemon);
 }
