@@ -247,8 +247,11 @@ struct Community {
 
 /// A token bucket: `rate` copies per second, bursts up to `rate` (at least 1).
 struct Bucket {
+    /// Tokens added per second (`delivery.rate_limit`).
     rate: f64,
+    /// Tokens now; a copy takes one.
     tokens: f64,
+    /// When `tokens` was last brought up to date.
     at: Instant,
 }
 
@@ -291,12 +294,20 @@ impl Bucket {
 
 /// What the workers and the dispatcher share.
 struct Shared {
+    /// The whole config (batch size, poll, grace, bounce rules).
     config: Arc<Config>,
+    /// Each configured community by database id: a delivery names its
+    /// community by id, and the copy needs its config, key and rate.
     communities: HashMap<CommunityId, Community>,
+    /// Where copies go.
     relay: Relay,
+    /// The only way to the database.
     ledger: Ledger,
+    /// Decides DMARC From rewriting for `dmarc = "auto"`.
     dmarc: Arc<dyn DmarcPolicy>,
+    /// Signs the https unsubscribe links, when configured.
     link_key: Option<LinkKey>,
+    /// When temporary failures are retried and given up.
     schedule: Schedule,
     /// Deliveries claimed and not yet settled.
     in_hand: Mutex<HashSet<DeliveryId>>,
