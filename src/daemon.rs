@@ -72,6 +72,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     // or a SIGTERM right after would kill the process instead of stopping it.
     let mut shutdown = std::pin::pin!(shutdown);
     let stop_at_once = futures::poll!(shutdown.as_mut()).is_ready();
+    // The sender refuses to start on a bad DKIM key or a missing secret:
+    // better to stop before saying `running` than to send unsigned or not at all.
+    let sender = crate::deliver::Sender::with_system_dns(config.clone())?;
     let (tx, rx) = watch::channel(false);
     let db = config.database_path();
     let mut tasks = JoinSet::new();
@@ -85,9 +88,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             Shutdown { rx: rx.clone() },
         ));
     }
-    // The sender refuses to start on a bad DKIM key or a missing secret:
-    // better to stop here than to send unsigned or not at all.
-    let sender = crate::deliver::Sender::with_system_dns(config.clone())?;
     let mut stop = Shutdown { rx: rx.clone() };
     tasks.spawn(async move {
         sender.run(async move { stop.recv().await }).await?;

@@ -51,6 +51,7 @@ pub fn queue_post(
             community: p.community,
             modes: &[Delivery::Each],
             author: Some(&p.from_addr),
+            digest_format: None,
         },
         chrono::Utc::now().timestamp(),
     )?;

@@ -60,21 +60,14 @@ fn unix_now() -> i64 {
 
 /// A request to the ledger thread.
 enum Req {
-    Groups(
-        i64,
-        oneshot::Sender<Result<Vec<Option<CommunityId>>, StoreError>>,
-    ),
     Due {
-        group: Option<CommunityId>,
         now: i64,
         limit: u32,
         exclude: Vec<DeliveryId>,
+        skip: Vec<CommunityId>,
         reply: oneshot::Sender<Result<Vec<DueDelivery>, StoreError>>,
     },
-    NextDue(
-        Vec<DeliveryId>,
-        oneshot::Sender<Result<Option<i64>, StoreError>>,
-    ),
+    NextDue(i64, oneshot::Sender<Result<Option<i64>, StoreError>>),
     Message(OutboxId, oneshot::Sender<Result<OutboxMessage, StoreError>>),
     Outcome(DeliveryId, Outcome, oneshot::Sender<()>),
     Maintain(i64, oneshot::Sender<()>),
@@ -93,31 +86,27 @@ impl Ledger {
         rx.await.ok()
     }
 
-    async fn groups(&self, now: i64) -> Result<Vec<Option<CommunityId>>, String> {
-        flat(self.ask(|r| Req::Groups(now, r)).await)
-    }
-
     async fn due(
         &self,
-        group: Option<CommunityId>,
         now: i64,
         limit: u32,
         exclude: Vec<DeliveryId>,
+        skip: Vec<CommunityId>,
     ) -> Result<Vec<DueDelivery>, String> {
         flat(
             self.ask(|reply| Req::Due {
-                group,
                 now,
                 limit,
                 exclude,
+                skip,
                 reply,
             })
             .await,
         )
     }
 
-    async fn next_due(&self, exclude: Vec<DeliveryId>) -> Result<Option<i64>, String> {
-        flat(self.ask(|r| Req::NextDue(exclude, r)).await)
+    async fn next_due(&self, now: i64) -> Result<Option<i64>, String> {
+        flat(self.ask(|r| Req::NextDue(now, r)).await)
     }
 
     async fn message(&self, id: OutboxId) -> Result<OutboxMessage, String> {
@@ -158,20 +147,17 @@ fn ledger_thread(mut store: Store, config: Arc<Config>, mut rx: mpsc::UnboundedR
         let mut acks = Vec::new();
         for req in burst {
             match req {
-                Req::Groups(now, reply) => {
-                    let _ = reply.send(store.due_groups(now));
-                }
                 Req::Due {
-                    group,
                     now,
                     limit,
                     exclude,
+                    skip,
                     reply,
                 } => {
-                    let _ = reply.send(store.due_deliveries(group, now, limit, &exclude));
+                    let _ = reply.send(store.due_deliveries(now, limit, &exclude, &skip));
                 }
-                Req::NextDue(exclude, reply) => {
-                    let _ = reply.send(store.next_due_at(&exclude));
+                Req::NextDue(now, reply) => {
+                    let _ = reply.send(store.next_due_at(now));
                 }
                 Req::Message(id, reply) => {
                     let _ = reply.send(store.outbox_message(id));
@@ -261,8 +247,11 @@ struct Community {
 
 /// A token bucket: `rate` copies per second, bursts up to `rate` (at least 1).
 struct Bucket {
+    /// Tokens added per second (`delivery.rate_limit`).
     rate: f64,
+    /// Tokens now; a copy takes one.
     tokens: f64,
+    /// When `tokens` was last brought up to date.
     at: Instant,
 }
 
@@ -305,12 +294,20 @@ impl Bucket {
 
 /// What the workers and the dispatcher share.
 struct Shared {
+    /// The whole config (batch size, poll, grace, bounce rules).
     config: Arc<Config>,
+    /// Each configured community by database id: a delivery names its
+    /// community by id, and the copy needs its config, key and rate.
     communities: HashMap<CommunityId, Community>,
+    /// Where copies go.
     relay: Relay,
+    /// The only way to the database.
     ledger: Ledger,
+    /// Decides DMARC From rewriting for `dmarc = "auto"`.
     dmarc: Arc<dyn DmarcPolicy>,
+    /// Signs the https unsubscribe links, when configured.
     link_key: Option<LinkKey>,
+    /// When temporary failures are retried and given up.
     schedule: Schedule,
     /// Deliveries claimed and not yet settled.
     in_hand: Mutex<HashSet<DeliveryId>>,
@@ -533,6 +530,8 @@ async fn dispatch(
     let maintenance =
         (shared.config.bounce.probe_wait.duration() / 2).clamp(Duration::from_secs(1), MAINTENANCE);
     let mut last_maintenance: Option<Instant> = None;
+    // Deliveries of rate-limited communities claimed but waiting for a token.
+    let mut held: HashMap<CommunityId, VecDeque<DueDelivery>> = HashMap::new();
     loop {
         if *stop.borrow() {
             break;
@@ -542,39 +541,40 @@ async fn dispatch(
             last_maintenance = Some(Instant::now());
         }
         let mut wake = poll;
+        if let Some(t) = last_maintenance {
+            wake = wake.min(maintenance.saturating_sub(t.elapsed()));
+        }
         let paused = *shared.paused_until.lock().expect("pause lock");
         if let Some(until) = paused.filter(|u| *u > Instant::now()) {
-            wake = until - Instant::now();
+            wake = wake.min(until - Instant::now());
         } else {
+            if let Some(w) = release_held(&shared, &jobs, &mut held) {
+                wake = wake.min(w);
+            }
             let free = jobs.capacity();
-            if free >= batch.div_ceil(2) || free == batch {
-                match claim(&shared, &jobs, free).await {
-                    Ok((claimed, throttled)) => {
-                        if let Some(t) = throttled {
-                            wake = wake.min(t);
-                        }
-                        if claimed > 0 {
-                            debug!(claimed, "deliveries claimed");
+            if free > 0 && (free >= batch.div_ceil(2) || free == jobs.max_capacity()) {
+                match claim(&shared, &jobs, &mut held, free, batch).await {
+                    Ok(claimed) if claimed < free => {
+                        // Everything due is in hand: sleep until the next retry.
+                        let now = unix_now();
+                        if let Ok(Some(next)) = shared.ledger.next_due(now).await {
+                            let secs = (next - now).max(0) as u64;
+                            wake = wake.min(Duration::from_secs(secs));
                         }
                     }
+                    Ok(_) => {}
                     Err(e) => warn!("cannot read due deliveries: {e}"),
                 }
             }
-            let exclude = in_hand(&shared);
-            if let Ok(Some(next)) = shared.ledger.next_due(exclude).await {
-                let secs = (next - unix_now()).max(0) as u64;
-                wake = wake.min(Duration::from_secs(secs).max(Duration::from_millis(200)));
-            }
-        }
-        if let Some(t) = last_maintenance {
-            wake = wake.min(maintenance.saturating_sub(t.elapsed()));
         }
         tokio::select! {
             _ = stopped(&mut stop) => break,
             _ = shared.done.notified() => {}
-            _ = tokio::time::sleep(wake) => {}
+            _ = tokio::time::sleep(wake.max(Duration::from_millis(10))) => {}
         }
     }
+    // Held deliveries were never attempted: they stay due in the database.
+    drop(held);
 }
 
 /// Resolves once the stop flag is set.
@@ -592,52 +592,78 @@ fn in_hand(shared: &Shared) -> Vec<DeliveryId> {
         .collect()
 }
 
-/// One round of claiming: per community with due work, up to the free
-/// queue slots and its rate limit. Returns how many were queued and, when a
-/// rate limit held work back, how long until it allows more.
+/// The community's rate limit, if it has one.
+fn bucket(shared: &Shared, c: Option<CommunityId>) -> Option<&Mutex<Bucket>> {
+    c.and_then(|c| shared.communities.get(&c))
+        .and_then(|c| c.bucket.as_ref())
+}
+
+/// Moves held deliveries to the queue as their communities' tokens allow;
+/// returns how long until the next token when some are still held.
+fn release_held(
+    shared: &Shared,
+    jobs: &mpsc::Sender<DueDelivery>,
+    held: &mut HashMap<CommunityId, VecDeque<DueDelivery>>,
+) -> Option<Duration> {
+    let mut wake: Option<Duration> = None;
+    for (c, q) in held.iter_mut() {
+        let Some(b) = bucket(shared, Some(*c)) else {
+            continue;
+        };
+        let mut b = b.lock().expect("bucket lock");
+        let now = Instant::now();
+        while !q.is_empty() && b.available(now) > 0 {
+            let Ok(permit) = jobs.try_reserve() else {
+                return wake;
+            };
+            b.take(1);
+            permit.send(q.pop_front().expect("not empty"));
+        }
+        if !q.is_empty() {
+            let w = b.wait(now);
+            wake = Some(wake.map_or(w, |x| x.min(w)));
+        }
+    }
+    held.retain(|_, q| !q.is_empty());
+    wake
+}
+
+/// Claims up to `free` due deliveries: straight to the queue, or held when
+/// their community's rate limit has no token now. Communities already
+/// holding a batch are skipped, so they cannot crowd out the others.
 async fn claim(
     shared: &Shared,
     jobs: &mpsc::Sender<DueDelivery>,
+    held: &mut HashMap<CommunityId, VecDeque<DueDelivery>>,
     free: usize,
-) -> Result<(usize, Option<Duration>), String> {
-    let now = unix_now();
-    let groups = shared.ledger.groups(now).await?;
-    let mut queued = 0;
-    let mut throttled: Option<Duration> = None;
-    for group in groups {
-        let mut allowance = free.saturating_sub(queued);
-        if allowance == 0 {
-            break;
-        }
-        let bucket = group
-            .and_then(|g| shared.communities.get(&g))
-            .and_then(|c| c.bucket.as_ref());
-        if let Some(b) = bucket {
+    batch: usize,
+) -> Result<usize, String> {
+    let skip: Vec<CommunityId> = held
+        .iter()
+        .filter(|(_, q)| q.len() >= batch)
+        .map(|(c, _)| *c)
+        .collect();
+    let rows = shared
+        .ledger
+        .due(unix_now(), free as u32, in_hand(shared), skip)
+        .await?;
+    let claimed = rows.len();
+    for row in rows {
+        shared.in_hand.lock().expect("in_hand lock").insert(row.id);
+        if let (Some(c), Some(b)) = (row.community, bucket(shared, row.community)) {
             let mut b = b.lock().expect("bucket lock");
-            let t = Instant::now();
-            allowance = allowance.min(b.available(t) as usize);
-            if allowance == 0 {
-                let w = b.wait(t);
-                throttled = Some(throttled.map_or(w, |x| x.min(w)));
+            let waiting = held.get(&c).is_some_and(|q| !q.is_empty());
+            if waiting || b.available(Instant::now()) == 0 {
+                held.entry(c).or_default().push_back(row);
                 continue;
             }
+            b.take(1);
         }
-        let rows = shared
-            .ledger
-            .due(group, now, allowance as u32, in_hand(shared))
-            .await?;
-        if let Some(b) = bucket {
-            b.lock().expect("bucket lock").take(rows.len() as u32);
-        }
-        for row in rows {
-            shared.in_hand.lock().expect("in_hand lock").insert(row.id);
-            if jobs.send(row).await.is_err() {
-                return Ok((queued, throttled));
-            }
-            queued += 1;
+        if jobs.send(row).await.is_err() {
+            break;
         }
     }
-    Ok((queued, throttled))
+    Ok(claimed)
 }
 
 /// One connection's worth of sending.

@@ -105,7 +105,15 @@ pub struct LogRow {
 }
 
 /// community, slug, from, subject, member, decided_at, state.
-type HoldRow = (i64, String, String, String, Option<i64>, Option<i64>, String);
+type HoldRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    String,
+);
 
 impl Store {
     /// Held posts, oldest first; deferred ones after the rest.
