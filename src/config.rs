@@ -346,6 +346,10 @@ pub struct PolicyConfig {
     pub attachments: Attachments,
     /// How new members join by mail.
     pub subscription: Subscription,
+    /// Hold posts that fail DMARC, as judged by the Authentication-Results
+    /// header this server (authserv-id) adds, e.g. OpenDMARC at the MTA.
+    /// Unset: no DMARC check.
+    pub dmarc_authserv_id: Option<String>,
 }
 
 impl Default for PolicyConfig {
@@ -357,6 +361,7 @@ impl Default for PolicyConfig {
             max_size_kb: 5120,
             attachments: Attachments::Allow,
             subscription: Subscription::Confirm,
+            dmarc_authserv_id: None,
         }
     }
 }

@@ -98,7 +98,12 @@ pub fn ingest(batch: &Batch<'_>, target: Target<'_>, msg: Incoming<'_>) -> Resul
                 sender: sender.map(|(_, f)| f),
                 size: msg.raw.len() as u64,
                 has_attachments: !p.attachments.is_empty(),
-                dmarc_fail: false,
+                dmarc_fail: target
+                    .config
+                    .policy
+                    .dmarc_authserv_id
+                    .as_deref()
+                    .is_some_and(|id| parse::dmarc_failed(&p.auth_results, id)),
             };
             match policy::decide(&target.config.policy, &facts) {
                 Decision::Accept => (PostState::Approved, None),
@@ -275,6 +280,35 @@ mod tests {
         assert_eq!(
             view(4).flag.as_deref(),
             Some("digest reply: the thread it answers could not be found")
+        );
+    }
+
+    #[test]
+    fn a_forged_member_from_failing_dmarc_is_held() {
+        let (mut store, mut config) = setup();
+        config.communities[0].policy.dmarc_authserv_id = Some("mx.example.test".into());
+        let c = store.community("health").unwrap().id;
+        store
+            .add_members(
+                c,
+                &[crate::store::NewMember {
+                    email: "alice@example.org".into(),
+                    fields: crate::store::MemberFields {
+                        moderation: Some(crate::model::Moderation::Accept),
+                        ..Default::default()
+                    },
+                }],
+                "test",
+            )
+            .unwrap();
+        let forged = b"Authentication-Results: mx.example.test; dmarc=fail header.from=example.org\nFrom: Alice <alice@example.org>\nSubject: urgent\nMessage-ID: <f@x>\n\nsend money\n";
+        let o = run(&mut store, &config, forged, Source::Pipe);
+        assert_eq!(o.state, PostState::Held);
+        assert_eq!(o.hold_reason.as_deref(), Some("dmarc fail"));
+        let genuine = b"Authentication-Results: mx.example.test; dkim=pass; dmarc=pass header.from=example.org\nFrom: Alice <alice@example.org>\nSubject: hello\nMessage-ID: <g@x>\n\nhi\n";
+        assert_eq!(
+            run(&mut store, &config, genuine, Source::Pipe).state,
+            PostState::Approved
         );
     }
 }

@@ -63,6 +63,8 @@ pub struct Parsed {
     pub content_type: String,
     /// The report-type parameter of a multipart/report.
     pub report_type: Option<String>,
+    /// Authentication-Results header values (RFC 8601), in header order.
+    pub auth_results: Vec<String>,
 }
 
 /// Why bytes could not be parsed as a message.
@@ -219,6 +221,7 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, Unparseable> {
                 p.x_autoreply = true
             }
             "x-loop" => p.x_loop.push(strip_brackets(v).to_ascii_lowercase()),
+            "authentication-results" => p.auth_results.push(fold(v)),
             "return-path" => p.return_path = Some(strip_brackets(v).to_ascii_lowercase()),
             _ => {}
         }
@@ -248,6 +251,26 @@ fn first_addr(a: &Address<'_>) -> Option<(String, String)> {
     let addr = first.address()?.trim().to_ascii_lowercase();
     let name = first.name().map(fold).unwrap_or_default();
     Some((addr, name))
+}
+
+/// Whether an Authentication-Results header added by `authserv_id` (the
+/// site's own boundary MTA; any other is the sender's word and is ignored)
+/// says the message fails DMARC (RFC 8601 `dmarc=fail`).
+pub fn dmarc_failed(auth_results: &[String], authserv_id: &str) -> bool {
+    auth_results.iter().any(|v| {
+        let mut parts = v.split(';');
+        let id = parts
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        id.eq_ignore_ascii_case(authserv_id)
+            && parts.any(|p| {
+                let p = p.trim().to_ascii_lowercase();
+                p.starts_with("dmarc=fail")
+            })
+    })
 }
 
 /// Folds runs of whitespace (including CR/LF) to one space and trims.
@@ -360,6 +383,27 @@ We ran two boats.\r\n";
             p.text
         );
         assert!(!p.text.contains("<b>"));
+    }
+
+    #[test]
+    fn dmarc_verdicts_are_read_only_from_our_own_server() {
+        let raw = b"Authentication-Results: mx.example.test; spf=fail smtp.mailfrom=example.org;\n dkim=none; dmarc=fail (p=reject) header.from=example.org\nAuthentication-Results: evil.example.net; dmarc=pass header.from=example.org\nFrom: a@example.org\nSubject: x\n\nx\n";
+        let p = parse(raw).unwrap();
+        assert_eq!(p.auth_results.len(), 2);
+        assert!(dmarc_failed(&p.auth_results, "mx.example.test"));
+        assert!(
+            !dmarc_failed(&p.auth_results, "evil.example.net"),
+            "that one says pass"
+        );
+        assert!(
+            !dmarc_failed(&p.auth_results, "other.example.test"),
+            "no header from this server"
+        );
+        let forged = vec!["mx.example.test.evil.net; dmarc=fail".to_string()];
+        assert!(!dmarc_failed(&forged, "mx.example.test"));
+        let pass =
+            vec!["mx.example.test 1; dkim=pass; dmarc=pass header.from=example.org".to_string()];
+        assert!(!dmarc_failed(&pass, "mx.example.test"));
     }
 
     #[test]
