@@ -330,6 +330,18 @@ pub enum Subscription {
     Approve,
 }
 
+/// How moderators hear about held posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeratorNotices {
+    /// A notice for every hold.
+    Each,
+    /// One summary a day of what is waiting.
+    Daily,
+    /// None: moderators watch `praxis queue`.
+    None,
+}
+
 /// `[community.policy]`: the posting policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -350,6 +362,8 @@ pub struct PolicyConfig {
     /// header this server (authserv-id) adds, e.g. OpenDMARC at the MTA.
     /// Unset: no DMARC check.
     pub dmarc_authserv_id: Option<String>,
+    /// How moderators hear about held posts.
+    pub moderator_notices: ModeratorNotices,
 }
 
 impl Default for PolicyConfig {
@@ -362,6 +376,7 @@ impl Default for PolicyConfig {
             attachments: Attachments::Allow,
             subscription: Subscription::Confirm,
             dmarc_authserv_id: None,
+            moderator_notices: ModeratorNotices::Each,
         }
     }
 }

@@ -95,6 +95,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     });
 
     tasks.spawn(fanout_sweep(config.clone(), Shutdown { rx: rx.clone() }));
+    tasks.spawn(moderator_summaries(
+        config.clone(),
+        Shutdown { rx: rx.clone() },
+    ));
     if let Some(lmtp) = &config.lmtp {
         let listen = crate::config::parse_listen(&lmtp.listen).map_err(anyhow::Error::msg)?;
         let server = crate::ingest::lmtp::LmtpServer::new(
@@ -158,6 +162,31 @@ async fn fanout_sweep(config: Config, mut shutdown: Shutdown) -> Result<()> {
         tokio::select! {
             _ = shutdown.recv() => return Ok(()),
             _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
+        }
+    }
+}
+
+/// Sends each community's daily summary of held posts when due (checked
+/// every ten minutes; only communities with `moderator_notices = "daily"`).
+async fn moderator_summaries(config: Config, mut shutdown: Shutdown) -> Result<()> {
+    loop {
+        let cfg = config.clone();
+        let res = tokio::task::spawn_blocking(move || -> Result<()> {
+            let mut store = Store::open(&cfg.database_path())?;
+            for c in &cfg.communities {
+                if crate::moderation::act::daily_summary(&mut store, c)? {
+                    info!(community = %c.slug, "daily summary of held posts sent to the moderators");
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        if let Err(e) = res {
+            warn!("moderator summaries: {e:#}");
+        }
+        tokio::select! {
+            _ = shutdown.recv() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
         }
     }
 }

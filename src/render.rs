@@ -21,6 +21,7 @@ const NOTICES: &[(&str, &str)] = &[
     ("welcome", include_str!("../templates/notices/welcome.hbs")),
     ("goodbye", include_str!("../templates/notices/goodbye.hbs")),
     ("help", include_str!("../templates/notices/help.hbs")),
+    ("summary", include_str!("../templates/notices/summary.hbs")),
 ];
 
 /// Why a template did not render.
@@ -81,6 +82,8 @@ mod tests {
             "address": "alice@example.org", "confirm_address": "list-confirm+t@example.test",
             "request_address": "list-request@example.test", "token": "t", "list_address": "list@example.test",
             "delivery": "each", "pending": false, "results": [{"command": "help", "result": "sent"}],
+            "count": 1, "plural": false, "slug": "health",
+            "holds": [{"id": 1, "age": "2h", "reason": "nonmember", "from": "x@y.org", "subject": "s"}],
         });
         for (name, _) in NOTICES {
             let text = t.render(name, &data).unwrap();

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::output::rfc3339;
-use crate::moderation::policy::human_size;
+use crate::moderation::policy::{human_age as age, human_size};
 use crate::store::now;
 
 /// `praxis queue`.
@@ -32,17 +32,6 @@ struct QueueJson {
     size: i64,
     thread_id: Option<i64>,
     deferred: bool,
-}
-
-/// "42s", "5m", "3h", "2d".
-pub fn age(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
 }
 
 /// Runs `praxis queue`.
@@ -123,15 +112,4 @@ pub fn run(ctx: &Context, args: &QueueArgs) -> Result<ExitCode> {
     ctx.out
         .say(format!("{n} held post{}", if n == 1 { "" } else { "s" }));
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ages() {
-        assert_eq!(super::age(5), "5s");
-        assert_eq!(super::age(300), "5m");
-        assert_eq!(super::age(7200), "2h");
-        assert_eq!(super::age(3 * 86_400), "3d");
-    }
 }

@@ -11,7 +11,7 @@
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::config::{CommunityConfig, Config, Subscription};
+use crate::config::{CommunityConfig, Config, ModeratorNotices, Subscription};
 use crate::deliver::compose::notice_message_reply_to;
 use crate::deliver::verp::request_address;
 use crate::ingest::pipeline::Outcome;
@@ -168,7 +168,8 @@ pub fn after_ingest(
                 "hold",
                 &json!({"community": cfg.name, "post": post.0, "from": view.from, "subject": view.subject, "reason": reason}),
             )?;
-            for m in store.members(community)? {
+            let each = cfg.policy.moderator_notices == ModeratorNotices::Each;
+            for m in store.members(community)?.into_iter().filter(|_| each) {
                 if matches!(m.role, Role::Moderator | Role::Owner)
                     && m.status == MemberStatus::Active
                 {
@@ -599,4 +600,45 @@ pub fn log_failure(what: &str, e: &ActError) {
     warn!(
         "{what}: {e}; the message is stored, and `praxis serve` retries fan-out of approved posts"
     );
+}
+
+/// Sends the daily summary of held posts to a community's moderators when
+/// it is due (a day after the last one) and something is waiting. Returns
+/// whether one was sent.
+pub fn daily_summary(store: &mut Store, cfg: &CommunityConfig) -> Result<bool, ActError> {
+    if cfg.policy.moderator_notices != ModeratorNotices::Daily {
+        return Ok(false);
+    }
+    let community = store.community(&cfg.slug)?.id;
+    let t = now();
+    if store
+        .last_notice(community, "summary", &cfg.address)?
+        .is_some_and(|last| t - last < 86_400)
+    {
+        return Ok(false);
+    }
+    let held = store.held(Some(community))?;
+    if held.is_empty() {
+        return Ok(false);
+    }
+    let holds: Vec<serde_json::Value> = held
+        .iter()
+        .map(|h| {
+            json!({"id": h.id.0, "age": crate::moderation::policy::human_age(t - h.received_at), "reason": h.reason,
+                   "from": h.from, "subject": h.subject})
+        })
+        .collect();
+    let text = Templates::new().render(
+        "summary",
+        &json!({"count": held.len(), "plural": held.len() != 1, "community": cfg.name,
+                "slug": cfg.slug, "holds": holds}),
+    )?;
+    let subject = format!("{} held post(s) waiting", held.len());
+    for m in store.members(community)? {
+        if matches!(m.role, Role::Moderator | Role::Owner) && m.status == MemberStatus::Active {
+            notice(store, cfg, community, &m.email, &subject, &text, None)?;
+        }
+    }
+    store.log_notice(community, None, "summary", &cfg.address, t)?;
+    Ok(true)
 }

@@ -60,6 +60,17 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// A duration in words for queues: "42s", "5m", "3h", "2d".
+pub fn human_age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
 /// Decides what happens to a post.
 pub fn decide(policy: &PolicyConfig, facts: &PostFacts) -> Decision {
     let member = facts
@@ -253,6 +264,14 @@ mod tests {
         for (name, policy, f, want) in cases {
             assert_eq!(decide(&policy, &f), want, "{name}");
         }
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(human_age(5), "5s");
+        assert_eq!(human_age(300), "5m");
+        assert_eq!(human_age(7200), "2h");
+        assert_eq!(human_age(3 * 86_400), "3d");
     }
 
     #[test]

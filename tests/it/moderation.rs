@@ -686,3 +686,66 @@ fn fault_email_commands_with_confirmation() {
     );
     drop(daemon);
 }
+
+/// With `moderator_notices = "daily"`, moderators get no notice per hold but
+/// one summary a day of what is waiting.
+#[test]
+fn daily_summary_instead_of_a_notice_per_hold() {
+    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
+        .unwrap()
+        .replacen(
+            "moderator_notices = \"each\"",
+            "moderator_notices = \"daily\"",
+            1,
+        );
+    let home = Home::with_config(&text);
+    home.praxis()
+        .args([
+            "members",
+            "add",
+            "meera@example.org",
+            "-c",
+            "health",
+            "--role",
+            "moderator",
+        ])
+        .assert()
+        .success();
+    ingest(&home, &post("x@example.org", "d1@x", "one"));
+    ingest(&home, &post("y@example.org", "d2@x", "two"));
+    let notices_to = |home: &Home, who: &str| -> usize {
+        let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+        let outbox = store
+            .outbox_summaries(&praxis::store::OutboxFilter {
+                community: None,
+                failed_only: false,
+                limit: 1000,
+            })
+            .unwrap();
+        outbox
+            .iter()
+            .filter(|m| m.kind == praxis::model::OutboxKind::Notice)
+            .filter(|m| {
+                store
+                    .deliveries(m.id, None, 1000)
+                    .unwrap()
+                    .iter()
+                    .any(|d| d.recipient == who)
+            })
+            .count()
+    };
+    assert_eq!(
+        notices_to(&home, "meera@example.org"),
+        0,
+        "no notice per hold"
+    );
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let health = config.community("health").unwrap();
+    assert!(praxis::moderation::act::daily_summary(&mut store, health).unwrap());
+    assert!(
+        !praxis::moderation::act::daily_summary(&mut store, health).unwrap(),
+        "once a day"
+    );
+    assert_eq!(notices_to(&home, "meera@example.org"), 1);
+}
