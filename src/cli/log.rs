@@ -35,13 +35,7 @@ struct LogJson {
 pub fn run(ctx: &Context, args: &LogArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
     let store = ctx.store(&config)?;
-    let community = match &args.community {
-        Some(slug) => {
-            config.community(slug).map_err(anyhow::Error::msg)?;
-            Some(store.community(slug)?.id)
-        }
-        None => None,
-    };
+    let community = ctx.community_filter(&config, &store, args.community.as_deref())?;
     let rows = store.log(community, args.limit.max(1))?;
     if ctx.out.json {
         let out: Vec<LogJson> = rows

@@ -179,6 +179,22 @@ impl Context {
         Ok(store)
     }
 
+    /// The row id of `-c COMMUNITY` when given, checked against the config.
+    pub fn community_filter(
+        &self,
+        config: &Config,
+        store: &Store,
+        slug: Option<&str>,
+    ) -> Result<Option<crate::model::CommunityId>> {
+        match slug {
+            Some(slug) => {
+                config.community(slug).map_err(anyhow::Error::msg)?;
+                Ok(Some(store.community(slug)?.id))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Who is acting, for the audit log.
     pub fn actor(&self) -> String {
         std::env::var("USER")

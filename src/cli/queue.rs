@@ -38,13 +38,7 @@ struct QueueJson {
 pub fn run(ctx: &Context, args: &QueueArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
     let store = ctx.store(&config)?;
-    let community = match &args.community {
-        Some(slug) => {
-            config.community(slug).map_err(anyhow::Error::msg)?;
-            Some(store.community(slug)?.id)
-        }
-        None => None,
-    };
+    let community = ctx.community_filter(&config, &store, args.community.as_deref())?;
     let held = store.held(community)?;
     let t = now();
     if ctx.out.json {

@@ -25,13 +25,7 @@ pub struct SearchArgs {
 pub fn run(ctx: &Context, args: &SearchArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
     let store = ctx.store(&config)?;
-    let community = match &args.community {
-        Some(slug) => {
-            config.community(slug).map_err(anyhow::Error::msg)?;
-            Some(store.community(slug)?.id)
-        }
-        None => None,
-    };
+    let community = ctx.community_filter(&config, &store, args.community.as_deref())?;
     let hits = store.search(&args.text, community, args.limit.max(1))?;
     if ctx.out.json {
         ctx.out.json(&hits)?;

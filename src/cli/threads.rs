@@ -47,13 +47,7 @@ struct ThreadJson {
 pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
     let store = ctx.store(&config)?;
-    let community = match &args.community {
-        Some(slug) => {
-            config.community(slug).map_err(anyhow::Error::msg)?;
-            Some(store.community(slug)?.id)
-        }
-        None => None,
-    };
+    let community = ctx.community_filter(&config, &store, args.community.as_deref())?;
     let t = now();
     let rows = store.threads(&ThreadFilter {
         community,
