@@ -89,13 +89,7 @@ pub fn run(ctx: &Context, args: &OutboxArgs) -> Result<ExitCode> {
         ));
         return Ok(ExitCode::SUCCESS);
     }
-    let community = match &args.community {
-        Some(slug) => {
-            config.community(slug).map_err(anyhow::Error::msg)?;
-            Some(store.community(slug)?.id)
-        }
-        None => None,
-    };
+    let community = ctx.community_filter(&config, &store, args.community.as_deref())?;
     let messages = store.outbox_summaries(&OutboxFilter {
         community,
         failed_only: args.failed,
