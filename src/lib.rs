@@ -12,19 +12,24 @@
 //! | [`config`] | TOML config: defaults → file → `PRAXIS_*` env; `check` | reads files |
 //! | [`mail`] | parse raw bytes (mail-parser) and classify: post, command, bounce, auto-reply, loop | no |
 //! | [`thread`] | JWZ / RFC 5256 threading decisions, base subjects, digest-reply quotes | no |
-//! | [`moderation`] | the posting policy: accept, hold (with a reason), reject, discard | no |
+//! | [`moderation`] | posting policy, email commands, confirmation tokens (pure); `act`: what follows a commit or a decision (fan-out, notices, bounces, commands) | `act` only |
+//! | [`render`] | handlebars templates for notices, built in from `templates/` | no |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group; the only SQL | yes |
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
 //! | [`deliver`] | outbox sender: SMTP, retries, list headers, VERP, DKIM, bounces | yes |
 //! | [`digest`] | digest schedules (pure); selection and rendering to come | no |
-//! | [`daemon`] | `serve`: spawns the watchers and the LMTP listener, owns shutdown | yes |
+//! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the fan-out sweep and moderator summaries; owns shutdown | yes |
 //! | [`cli`] | clap definitions, one file per command group | yes |
 //!
 //! Data flow: a source hands raw bytes to `ingest::pipeline::ingest` inside
 //! a `store::Batch` (one transaction): parse → dedupe → classify → policy →
 //! thread → store. The IMAP watcher commits its checkpoint in the same
 //! transaction; the LMTP listener replies per recipient only after commit.
-
+//! After the commit, `moderation::act` fans out approved posts (through the
+//! outbox, sent by `deliver::Sender`), acknowledges and reports holds,
+//! records bounces and answers email commands. Moderators' decisions go
+//! through `store::Store::decide` (once per post) and then `act` too.
+//!
 //! # Invariants
 //!
 //! - rusqlite is imported only in `store/`; lettre only in `deliver/`; the
