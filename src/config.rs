@@ -473,6 +473,9 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// `[lmtp]`, when praxis listens for LMTP.
     pub lmtp: Option<LmtpConfig>,
+    /// `[moderators]`: login name → the name the audit log records for
+    /// decisions made from that login (when `--as` is not given).
+    pub moderators: BTreeMap<String, String>,
     /// `[delivery]`: retries and pacing of outgoing mail.
     pub delivery: DeliveryConfig,
     /// `[bounce]`: bounce scores and what they do.
@@ -538,6 +541,7 @@ impl Config {
                 "lmtp",
                 "delivery",
                 "bounce",
+                "moderators",
                 "community",
             ]
             .contains(&key.as_str())
@@ -559,6 +563,9 @@ impl Config {
         }
         if let Some(v) = root.remove("bounce") {
             config.bounce = section(v, "bounce", &mut problems).unwrap_or_default();
+        }
+        if let Some(v) = root.remove("moderators") {
+            config.moderators = section(v, "moderators", &mut problems).unwrap_or_default();
         }
         match root.remove("community") {
             Some(toml::Value::Array(items)) => {

@@ -86,7 +86,7 @@ pub fn run(
 ) -> Result<ExitCode> {
     let config = ctx.config()?;
     let mut store = ctx.store(&config)?;
-    let actor = posts.actor.clone().unwrap_or_else(|| ctx.actor());
+    let actor = posts.actor.clone().unwrap_or_else(|| ctx.actor(&config));
     let ids = parse_ids(&posts.posts)?;
     let mut failed = 0;
     for id in ids {

@@ -151,7 +151,7 @@ enum_names!(Role, Delivery, DigestFormat, Moderation, MemberStatus);
 pub fn run(ctx: &Context, cmd: &MembersCommand) -> Result<ExitCode> {
     let config = ctx.config()?;
     let mut store = ctx.store(&config)?;
-    let actor = ctx.actor();
+    let actor = ctx.actor(&config);
     match cmd {
         MembersCommand::List { community } => {
             let cfg = config.community(community).map_err(anyhow::Error::msg)?;

@@ -195,11 +195,13 @@ impl Context {
         }
     }
 
-    /// Who is acting, for the audit log.
-    pub fn actor(&self) -> String {
-        std::env::var("USER")
+    /// Who is acting, for the audit log: the login name, or the name
+    /// `[moderators]` maps it to.
+    pub fn actor(&self, config: &Config) -> String {
+        let login = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "cli".to_string())
+            .unwrap_or_else(|_| "cli".to_string());
+        config.moderators.get(&login).cloned().unwrap_or(login)
     }
 }
 

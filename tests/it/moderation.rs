@@ -158,6 +158,46 @@ fn holds_decisions_trust_and_the_log() {
 }
 
 #[test]
+fn the_login_is_mapped_to_a_moderator_name() {
+    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
+        .unwrap()
+        .replacen("# meera = \"Meera Iyer\"", "meera = \"Meera Iyer\"", 1);
+    let home = Home::with_config(&text);
+    ingest(&home, &post("x@example.org", "m1@x", "one"));
+    ingest(&home, &post("x@example.org", "m2@x", "two"));
+    home.praxis()
+        .env("USER", "meera")
+        .args(["approve", "1"])
+        .assert()
+        .success();
+    home.praxis()
+        .env("USER", "ravi")
+        .args(["approve", "2"])
+        .assert()
+        .success();
+    let out = home
+        .praxis()
+        .args(["log", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let who: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "approve")
+        .map(|r| r["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        who,
+        ["ravi", "Meera Iyer"],
+        "a login not listed is recorded as it is"
+    );
+}
+
+#[test]
 fn ranges_defer_and_discard() {
     let home = Home::new();
     for i in 1..=4 {
