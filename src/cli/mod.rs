@@ -5,6 +5,7 @@
 //! object whose field names are the contract in DESIGN.md; otherwise a table.
 //! A command that changes state prints what it changed.
 
+mod backup;
 mod check;
 mod decide;
 mod import;
@@ -146,6 +147,11 @@ pub enum Command {
     /// Full-text search over posts and Consolidated Replies.
     #[command(after_help = "Example:\n  praxis search 'mobile clinics' -c health")]
     Search(search::SearchArgs),
+    /// Copy the database consistently, even while `praxis serve` runs.
+    #[command(
+        after_help = "Example:\n  praxis backup /var/backups/praxis-$(date +%F).db\n\nRestore: stop praxis serve, copy the backup over database.path, start it again."
+    )]
+    Backup(backup::BackupArgs),
     /// Print shell completions.
     #[command(after_help = "Example:\n  praxis completions bash > /etc/bash_completion.d/praxis")]
     Completions {
@@ -234,6 +240,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Discard(a) => decide::run(&ctx, crate::store::Action::Discard, a, None, false),
         Command::Defer(a) => decide::run(&ctx, crate::store::Action::Defer, a, None, false),
         Command::Log(a) => log::run(&ctx, a),
+        Command::Backup(a) => backup::run(&ctx, a),
         Command::Outbox(args) => outbox::run(&ctx, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

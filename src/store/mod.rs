@@ -216,6 +216,29 @@ impl Store {
         Ok(names)
     }
 
+    /// Copies the whole database to `dest` with SQLite's online backup, safe
+    /// while the daemon writes; the copy is created mode 0600.
+    pub fn backup(&self, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            return Err(StoreError::Conflict(format!(
+                "{} already exists; choose a new file or remove it",
+                dest.display()
+            )));
+        }
+        create_private(dest).map_err(|e| StoreError::Open {
+            path: dest.to_path_buf(),
+            source: Box::new(e),
+        })?;
+        let mut target = Connection::open(dest)?;
+        {
+            let backup = rusqlite::backup::Backup::new(&self.conn, &mut target)?;
+            backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        }
+        // A backup is one self-contained file, not WAL-dependent.
+        let _mode: String = target.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+        Ok(())
+    }
+
     /// Size of the database file in bytes (0 in memory).
     pub fn file_size(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)

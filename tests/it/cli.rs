@@ -463,3 +463,36 @@ fn serve_stops_cleanly_on_sigterm() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["daemon"], "stopped");
 }
+
+#[test]
+fn backup_copies_the_database_privately() {
+    let home = Home::new();
+    home.praxis()
+        .args(["members", "add", "alice@example.org", "-c", "health"])
+        .assert()
+        .success();
+    let dest = home.path().join("copy.db");
+    home.praxis()
+        .arg("backup")
+        .arg(&dest)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("backed up"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let copy = praxis::store::Store::open(&dest).unwrap();
+    let c = copy.community("health").unwrap();
+    assert_eq!(copy.members(c.id).unwrap().len(), 1);
+    home.praxis()
+        .arg("backup")
+        .arg(&dest)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("already exists"));
+}
