@@ -174,3 +174,22 @@ fn sqlite3(path: &std::path::Path, sql: &str) -> bool {
         .map(|s| s.success())
         .unwrap_or(false)
 }
+
+/// A database written by the first schema (kept as a fixture) opens, is
+/// upgraded to the newest, and keeps its data.
+#[test]
+fn a_first_schema_database_upgrades() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    std::fs::copy(crate::support::repo().join("tests/data/schema-0001.db"), &path).unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let tables = store.table_names().unwrap();
+    for t in ["thread_refs", "confirmations"] {
+        assert!(tables.iter().any(|x| x == t), "{t} added by the upgrade");
+    }
+    let c = store.community("health").unwrap();
+    let members = store.members(c.id).unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].organisation, "PHFI");
+}
