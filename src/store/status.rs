@@ -53,10 +53,13 @@ impl Store {
                 "SELECT COUNT(*) FROM holds WHERE community_id = ?1 AND decided_at IS NULL",
             )?,
             open_queries: one(
-                "SELECT COUNT(*) FROM threads WHERE community_id = ?1 AND kind = 'query' AND state <> 'published'",
+                "SELECT COUNT(*) FROM threads t WHERE t.community_id = ?1 AND t.kind = 'query' AND t.state <> 'published'
+                   AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')",
             )?,
             overdue_queries: self.conn.query_row(
-                "SELECT COUNT(*) FROM threads WHERE community_id = ?1 AND kind = 'query' AND state <> 'published' AND deadline_at < ?2",
+                "SELECT COUNT(*) FROM threads t WHERE t.community_id = ?1 AND t.kind = 'query' AND t.state <> 'published'
+                   AND t.deadline_at < ?2
+                   AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')",
                 params![c, t],
                 |r| r.get(0),
             )?,

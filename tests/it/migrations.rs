@@ -181,7 +181,11 @@ fn sqlite3(path: &std::path::Path, sql: &str) -> bool {
 fn a_first_schema_database_upgrades() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
-    std::fs::copy(crate::support::repo().join("tests/data/schema-0001.db"), &path).unwrap();
+    std::fs::copy(
+        crate::support::repo().join("tests/data/schema-0001.db"),
+        &path,
+    )
+    .unwrap();
     let store = Store::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     let tables = store.table_names().unwrap();

@@ -60,10 +60,33 @@ fn fault_dovecot_outage_loses_nothing() {
     // Postfix keeps these while Dovecot is away and delivers them after.
     ids.extend(rt.block_on(send_many(&stack.smtp, "list@example.test", "during", 25)));
     daemon.wait_health("imap:health", "failing", Duration::from_secs(30));
+    // `praxis status` is a health check: it shows the failing watcher and exits 1.
+    let out = home.praxis().args(["status", "--json"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["daemon"], "running");
+    assert_eq!(v["communities"][0]["imap_state"], "failing");
+    assert!(
+        !v["communities"][0]["imap_error"]
+            .as_str()
+            .unwrap()
+            .is_empty(),
+        "{v}"
+    );
+    assert_eq!(
+        v["communities"][0]["open_queries"], 0,
+        "held posts open no query: {v}"
+    );
     std::thread::sleep(Duration::from_secs(10).saturating_sub(down.elapsed()));
     stack.run("start-dovecot");
     ids.extend(rt.block_on(send_many(&stack.smtp, "list@example.test", "after", 10)));
     wait_all(&daemon, &ids, Duration::from_secs(90));
+    home.praxis().args(["status"]).assert().success();
     let log = daemon.log_text();
     assert!(
         log.contains("retrying in"),
