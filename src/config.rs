@@ -260,6 +260,10 @@ pub struct ImapConfig {
     pub password_file: Option<PathBuf>,
     /// The folder watched.
     pub folder: String,
+    /// How often to look for new mail when the server has no IDLE.
+    pub poll: Span,
+    /// How long one IDLE lasts before it is renewed (RFC 2177: under 29 minutes).
+    pub idle_renew: Span,
 }
 
 impl Default for ImapConfig {
@@ -272,6 +276,8 @@ impl Default for ImapConfig {
             password_env: None,
             password_file: None,
             folder: "INBOX".into(),
+            poll: Span::secs(60),
+            idle_renew: Span::secs(25 * 60),
         }
     }
 }
@@ -851,6 +857,22 @@ impl Config {
                         "keep one of them",
                     ),
                     _ => {}
+                }
+                if imap.idle_renew.0 > std::time::Duration::from_secs(29 * 60)
+                    || imap.idle_renew.0 < std::time::Duration::from_secs(10)
+                {
+                    push(
+                        format!("{at}.imap.idle_renew"),
+                        "is outside 10s to 29m".into(),
+                        "servers drop an IDLE after 30 minutes (RFC 2177); use e.g. \"25m\"",
+                    );
+                }
+                if imap.poll.0 < std::time::Duration::from_secs(1) {
+                    push(
+                        format!("{at}.imap.poll"),
+                        "is under a second".into(),
+                        "use e.g. \"60s\"",
+                    );
                 }
                 if imap.folder.trim().is_empty() {
                     push(

@@ -84,7 +84,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             std::sync::Arc::new(config.clone()),
             c.clone(),
             db.clone(),
-            crate::ingest::watcher::Timings::default(),
+            crate::ingest::watcher::Timings {
+                idle_renew: c.imap.as_ref().map(|i| i.idle_renew.0).unwrap_or_default(),
+                poll: c.imap.as_ref().map(|i| i.poll.0).unwrap_or_default(),
+                ..crate::ingest::watcher::Timings::default()
+            },
             Shutdown { rx: rx.clone() },
         ));
     }

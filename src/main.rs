@@ -35,8 +35,10 @@ fn init_tracing(cli: &Cli) {
         };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PRAXIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("praxis={default},warn")));
+    // Colours only on a terminal: a log file or the journal gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if cli.log_format == "json" {
         builder.json().init();

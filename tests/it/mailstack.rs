@@ -20,6 +20,7 @@ fn imap_config(stack: &Stack, user: &str) -> ImapConfig {
         password_env: None,
         password_file: None,
         folder: "INBOX".into(),
+        ..Default::default()
     }
 }
 

@@ -391,6 +391,7 @@ async fn inbox_matches(s: &PrivateStack, user: &str, needle: &str) -> Vec<String
         password_env: None,
         password_file: None,
         folder: "INBOX".into(),
+        ..Default::default()
     };
     let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
         .await

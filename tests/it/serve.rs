@@ -124,3 +124,23 @@ fn fault_kill9_serve_during_ingest() {
     let daemon = Daemon::start(&home);
     wait_all(&daemon, &ids, Duration::from_secs(60));
 }
+
+/// A server without IDLE: the watcher polls instead, and nothing is lost.
+#[test]
+fn fault_polling_when_the_server_has_no_idle() {
+    let stack = PrivateStack::start_with(&[("NO_IDLE", "1")]);
+    let config = stack_config(&stack.imap, &stack.smtp, None)
+        .replace("folder = \"INBOX\"", "folder = \"INBOX\"\npoll = \"1s\"");
+    let home = Home::with_config(&config);
+    let daemon = Daemon::start(&home);
+    daemon.wait_health("imap:health", "polling", Duration::from_secs(60));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ids = rt.block_on(send_many(&stack.smtp, "list@example.test", "poll", 10));
+    let took = wait_all(&daemon, &ids, Duration::from_secs(30));
+    eprintln!("polled in {took:?}");
+    assert!(
+        daemon.log_text().contains("idle=false"),
+        "{}",
+        daemon.log_text()
+    );
+}

@@ -239,6 +239,11 @@ fn free_port() -> u16 {
 impl PrivateStack {
     /// Starts Dovecot and Postfix with `scripts/mailstack` in a fresh short folder.
     pub fn start() -> PrivateStack {
+        Self::start_with(&[])
+    }
+
+    /// Starts one with extra environment for `scripts/mailstack` (e.g. NO_IDLE=1).
+    pub fn start_with(env: &[(&str, &str)]) -> PrivateStack {
         let dir = tempfile::Builder::new()
             .prefix("pxs")
             .tempdir_in("/tmp")
@@ -252,6 +257,7 @@ impl PrivateStack {
             .env("LMTP_PORT", lmtp.to_string())
             .env("SMTP_PORT", smtp.to_string())
             .env("PRAXIS_LMTP_PORT", plmtp.to_string())
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         assert!(
