@@ -260,6 +260,9 @@ pub struct ImapConfig {
     pub password_file: Option<PathBuf>,
     /// The folder watched.
     pub folder: String,
+    /// After a message is stored, move it to this folder (else it is only
+    /// flagged \Seen). Never deleted either way.
+    pub move_to: Option<String>,
     /// How often to look for new mail when the server has no IDLE.
     pub poll: Span,
     /// How long one IDLE lasts before it is renewed (RFC 2177: under 29 minutes).
@@ -276,6 +279,7 @@ impl Default for ImapConfig {
             password_env: None,
             password_file: None,
             folder: "INBOX".into(),
+            move_to: None,
             poll: Span::secs(60),
             idle_renew: Span::secs(25 * 60),
         }
@@ -872,6 +876,17 @@ impl Config {
                         format!("{at}.imap.poll"),
                         "is under a second".into(),
                         "use e.g. \"60s\"",
+                    );
+                }
+                if imap
+                    .move_to
+                    .as_deref()
+                    .is_some_and(|m| m.trim().is_empty() || m == imap.folder)
+                {
+                    push(
+                        format!("{at}.imap.move_to"),
+                        "is empty or the watched folder itself".into(),
+                        "name another folder, e.g. \"Archive\", or remove the key",
                     );
                 }
                 if imap.folder.trim().is_empty() {

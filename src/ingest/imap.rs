@@ -237,6 +237,19 @@ impl ImapClient {
         Ok(())
     }
 
+    /// Moves these UIDs to `folder` (RFC 6851 MOVE), creating it if missing.
+    pub async fn move_to(&mut self, uids: &[u32], folder: &str) -> Result<(), ImapError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uid_set(uids);
+        let session = self.session()?;
+        // CREATE fails when the folder exists; that is fine.
+        let _ = session.create(folder).await;
+        session.uid_mv(&set, folder).await?;
+        Ok(())
+    }
+
     /// Waits in IDLE until the server announces a change or `timeout` passes.
     pub async fn idle(&mut self, timeout: Duration) -> Result<Woken, ImapError> {
         let session = self.session.take().ok_or(ImapError::Closed)?;

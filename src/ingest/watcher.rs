@@ -9,7 +9,8 @@
 //!   re-reads at most one uncommitted batch, and dedupe makes that harmless.
 //! - On a UIDVALIDITY change the whole folder is scanned again (RFC 4549):
 //!   no gaps, and dedupe means no duplicates.
-//! - Messages are never deleted or moved.
+//! - Messages are never deleted; they are flagged \Seen, or moved to
+//!   `imap.move_to` when configured, only after they are committed.
 //! - A failing community never stalls the others: each has its own task.
 
 use std::path::PathBuf;
@@ -229,7 +230,10 @@ async fn session(
                 .await??;
             debug!(community = %community.slug, new = counts.0, duplicates = counts.1, last_uid = newest, "batch committed");
             // Committed: now it is safe to tell the server.
-            client.mark_seen(&uids).await?;
+            match &imap.move_to {
+                Some(folder) => client.move_to(&uids, folder).await?,
+                None => client.mark_seen(&uids).await?,
+            }
             last_uid = newest;
         }
         // Record the sync time even when nothing was new.

@@ -144,3 +144,47 @@ fn fault_polling_when_the_server_has_no_idle() {
         daemon.log_text()
     );
 }
+
+/// With `imap.move_to`, stored messages leave the watched folder for that one.
+#[test]
+fn fault_stored_messages_move_to_the_configured_folder() {
+    let stack = PrivateStack::start();
+    let config = stack_config(&stack.imap, &stack.smtp, None).replace(
+        "folder = \"INBOX\"",
+        "folder = \"INBOX\"\nmove_to = \"Archive\"",
+    );
+    let home = Home::with_config(&config);
+    let daemon = Daemon::start(&home);
+    daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ids = rt.block_on(send_many(&stack.smtp, "list@example.test", "move", 5));
+    wait_all(&daemon, &ids, Duration::from_secs(30));
+    let (host, port) = crate::support::Stack::split(&stack.imap);
+    let cfg = praxis::config::ImapConfig {
+        host,
+        port,
+        tls: praxis::config::Tls::None,
+        username: "list@example.test".into(),
+        ..Default::default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (inbox, archive) = rt.block_on(async {
+            let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
+                .await
+                .unwrap();
+            let inbox = c.select("INBOX").await.unwrap().exists;
+            let archive = c.select("Archive").await.map(|s| s.exists).unwrap_or(0);
+            c.logout().await.ok();
+            (inbox, archive)
+        });
+        if inbox == 0 && archive == 5 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "INBOX {inbox}, Archive {archive}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
