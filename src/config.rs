@@ -260,6 +260,9 @@ pub struct ImapConfig {
     pub password_file: Option<PathBuf>,
     /// The folder watched.
     pub folder: String,
+    /// A PEM file of extra CA certificates to trust (a private CA), beside
+    /// the system's.
+    pub ca_file: Option<PathBuf>,
     /// After a message is stored, move it to this folder (else it is only
     /// flagged \Seen). Never deleted either way.
     pub move_to: Option<String>,
@@ -279,6 +282,7 @@ impl Default for ImapConfig {
             password_env: None,
             password_file: None,
             folder: "INBOX".into(),
+            ca_file: None,
             move_to: None,
             poll: Span::secs(60),
             idle_renew: Span::secs(25 * 60),

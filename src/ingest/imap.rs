@@ -127,7 +127,7 @@ impl ImapClient {
                 c
             }
             Tls::Tls => {
-                let tls = tls_wrap(tcp, &cfg.host, &server).await?;
+                let tls = tls_wrap(tcp, &cfg.host, &server, cfg.ca_file.as_deref()).await?;
                 let mut c = Client::new(Box::new(tls) as Io);
                 read_greeting(&mut c).await?;
                 c
@@ -137,7 +137,7 @@ impl ImapClient {
                 read_greeting(&mut c).await?;
                 c.run_command_and_check_ok("STARTTLS", None).await?;
                 let tcp = c.into_inner();
-                let tls = tls_wrap(tcp, &cfg.host, &server).await?;
+                let tls = tls_wrap(tcp, &cfg.host, &server, cfg.ca_file.as_deref()).await?;
                 Client::new(Box::new(tls) as Io)
             }
         };
@@ -316,6 +316,7 @@ async fn tls_wrap(
     tcp: TcpStream,
     host: &str,
     server: &str,
+    ca_file: Option<&std::path::Path>,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ImapError> {
     let tls_err = |detail: String| ImapError::Tls {
         server: server.to_string(),
@@ -325,6 +326,18 @@ async fn tls_wrap(
     let native = rustls_native_certs::load_native_certs();
     for cert in native.certs {
         roots.add(cert).ok();
+    }
+    if let Some(path) = ca_file {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| tls_err(format!("imap.ca_file {}: {e}", path.display())))?;
+        for cert in certs {
+            let cert =
+                cert.map_err(|e| tls_err(format!("imap.ca_file {}: {e}", path.display())))?;
+            roots
+                .add(cert)
+                .map_err(|e| tls_err(format!("imap.ca_file {}: {e}", path.display())))?;
+        }
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),

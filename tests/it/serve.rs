@@ -188,3 +188,59 @@ fn fault_stored_messages_move_to_the_configured_folder() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// IMAP over TLS and over STARTTLS, against Dovecot with a certificate from
+/// the stack's own CA (given to praxis as `imap.ca_file`); a server whose
+/// certificate nobody vouches for is refused.
+#[test]
+fn fault_imap_over_tls_and_starttls() {
+    let imaps = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let stack = PrivateStack::start_with(&[("IMAPS_PORT", &imaps.to_string())]);
+    let ca = stack.dir.path().join("tls/ca.pem");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (host, port) = crate::support::Stack::split(&stack.imap);
+    for (tls, port) in [
+        (praxis::config::Tls::Tls, imaps),
+        (praxis::config::Tls::Starttls, port),
+    ] {
+        let mut cfg = praxis::config::ImapConfig {
+            host: host.clone(),
+            port,
+            tls,
+            username: "list@example.test".into(),
+            ca_file: Some(ca.clone()),
+            ..Default::default()
+        };
+        rt.block_on(async {
+            let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
+                .await
+                .unwrap();
+            c.select("INBOX").await.unwrap();
+            c.logout().await.unwrap();
+        });
+        cfg.ca_file = None;
+        let err = rt
+            .block_on(praxis::ingest::imap::ImapClient::connect(&cfg, "secret"))
+            .err()
+            .expect("an unknown CA is refused");
+        assert!(err.to_string().contains("TLS"), "{err}");
+    }
+    // And the watcher, end to end over TLS.
+    let config = stack_config(&stack.imap, &stack.smtp, None).replace(
+        &format!("port = {port}\ntls = \"none\""),
+        &format!(
+            "port = {imaps}\ntls = \"tls\"\nca_file = \"{}\"",
+            ca.display()
+        ),
+    );
+    assert!(config.contains("tls = \"tls\""), "{config}");
+    let home = Home::with_config(&config);
+    let daemon = Daemon::start(&home);
+    daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+    let ids = rt.block_on(send_many(&stack.smtp, "list@example.test", "tls", 5));
+    wait_all(&daemon, &ids, Duration::from_secs(30));
+}
