@@ -17,6 +17,7 @@ mod members;
 pub mod migrate;
 mod outbox;
 mod posts;
+mod replies;
 mod status;
 mod threads;
 
