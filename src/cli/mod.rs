@@ -6,6 +6,7 @@
 //! A command that changes state prints what it changed.
 
 mod check;
+mod consolidate;
 mod decide;
 mod import;
 mod ingest;
@@ -125,7 +126,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  praxis consolidate 7\n  praxis consolidate 7 --from draft.md"
     )]
-    Consolidate(pending::ConsolidateArgs),
+    Consolidate(consolidate::ConsolidateArgs),
     /// Send a Consolidated Reply now or at a time.
     #[command(after_help = "Example:\n  praxis publish 7 --at '2026-12-01 09:00'")]
     Publish(pending::PublishArgs),
@@ -201,6 +202,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(a) => import::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
         Command::Threads(a) => threads::run(&ctx, a),
+        Command::Consolidate(a) => consolidate::run(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),
         Command::Queue(a) => queue::run(&ctx, a),
         Command::Approve(a) => {

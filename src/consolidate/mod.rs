@@ -2,6 +2,7 @@
 //! working-day deadlines, drafts and publishing.
 
 pub mod deadline;
+pub mod draft;
 
 use chrono::{DateTime, Utc};
 

@@ -1,9 +1,11 @@
 //! Queries and Consolidated Replies: deadlines, drafts, publication.
 
 use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
 
 use super::{Result, Store};
-use crate::model::PostId;
+use crate::mail::parse::Attachment;
+use crate::model::{CommunityId, PostId};
 
 impl Store {
     /// When `post` is the approved root of a query whose deadline is unset,
@@ -31,5 +33,272 @@ impl Store {
             params![post.0, at],
         )?;
         Ok(n > 0)
+    }
+}
+
+/// One approved post of a query thread, with its author as the member list
+/// knows them (what a Consolidated Reply credits).
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryPost {
+    /// The post's id.
+    pub id: PostId,
+    /// Message-ID, for threading the published reply.
+    pub message_id: String,
+    /// Sender address.
+    pub email: String,
+    /// The member's name, else the From display name, else the address.
+    pub name: String,
+    /// The member's organisation ("" when unknown).
+    pub organisation: String,
+    /// The member's place ("" when unknown).
+    pub place: String,
+    /// Date header (or receipt), Unix seconds.
+    pub date: i64,
+    /// The text body as received (quotes and signatures still in).
+    pub text: String,
+    /// Attachment names, credited as resources.
+    pub attachments: Vec<String>,
+}
+
+/// A query with everything a draft is made from.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// Thread id (the QUERY of `consolidate` and `publish`).
+    pub thread: i64,
+    /// Its community.
+    pub community: CommunityId,
+    /// The community's slug.
+    pub slug: String,
+    /// The thread's subject.
+    pub subject: String,
+    /// query, discussion or announcement.
+    pub kind: String,
+    /// open, drafting or published.
+    pub state: String,
+    /// The root post: the question.
+    pub root: QueryPost,
+    /// Approved responses, oldest first.
+    pub responses: Vec<QueryPost>,
+}
+
+/// The current draft of a query's Consolidated Reply.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// consolidated_replies id.
+    pub reply: i64,
+    /// draft, scheduled or published.
+    pub state: String,
+    /// The latest version number (1, 2, …).
+    pub version: i64,
+    /// Markdown.
+    pub body: String,
+    /// When a scheduled reply goes out.
+    pub publish_at: Option<i64>,
+}
+
+/// An earlier published Consolidated Reply, suggested as related.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatedReply {
+    /// consolidated_replies id.
+    pub id: i64,
+    /// Its subject.
+    pub subject: String,
+    /// When it was published, Unix seconds.
+    pub published_at: i64,
+}
+
+/// An FTS5 query matching any of the significant words of `text` (four
+/// letters or more, at most 16), for "related" suggestions.
+pub fn fts_any(text: &str) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+        .filter(|w| seen.insert(w.clone()))
+        .take(16)
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
+    let attachments: String = r.get(8)?;
+    let attachments: Vec<Attachment> = serde_json::from_str(&attachments).unwrap_or_default();
+    let email: String = r.get(2)?;
+    let member_name: Option<String> = r.get(3)?;
+    let from_name: String = r.get(4)?;
+    let name = member_name
+        .filter(|n| !n.is_empty())
+        .or(Some(from_name).filter(|n| !n.is_empty()))
+        .unwrap_or_else(|| email.clone());
+    Ok(QueryPost {
+        id: PostId(r.get(0)?),
+        message_id: r.get(1)?,
+        email,
+        name,
+        organisation: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+        place: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        date: r.get(7)?,
+        text: r.get(9)?,
+        attachments: attachments.into_iter().map(|a| a.name).collect(),
+    })
+}
+
+impl Store {
+    /// A query (any thread with a root post) and its approved responses;
+    /// `None` when there is no such thread.
+    pub fn query(&self, thread: i64) -> Result<Option<Query>> {
+        let head = self
+            .conn
+            .query_row(
+                "SELECT t.community_id, c.slug, t.subject, t.kind, t.state, t.root_post_id
+                 FROM threads t JOIN communities c ON c.id = t.community_id WHERE t.id = ?1",
+                [thread],
+                |r| {
+                    Ok((
+                        CommunityId(r.get(0)?),
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((community, slug, subject, kind, state, Some(root_id))) = head else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.id, p.message_id, p.from_addr, m.name, p.from_name, m.organisation, m.place,
+                    COALESCE(p.date, p.received_at), p.attachments, p.text
+             FROM posts p
+             LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
+             WHERE p.thread_id = ?1 AND p.state = 'approved'
+             ORDER BY COALESCE(p.date, p.received_at), p.id",
+        )?;
+        let posts = stmt
+            .query_map([thread], query_post)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let (roots, responses): (Vec<_>, Vec<_>) =
+            posts.into_iter().partition(|p| p.id.0 == root_id);
+        let Some(root) = roots.into_iter().next() else {
+            return Ok(None);
+        };
+        Ok(Some(Query {
+            thread,
+            community,
+            slug,
+            subject,
+            kind,
+            state,
+            root,
+            responses,
+        }))
+    }
+
+    /// The current (latest) Consolidated Reply of a thread and its latest
+    /// version, if any draft was stored.
+    pub fn current_draft(&self, thread: i64) -> Result<Option<Draft>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT r.id, r.state, v.version, v.body, r.publish_at
+                 FROM consolidated_replies r JOIN draft_versions v ON v.reply_id = r.id
+                 WHERE r.thread_id = ?1
+                 ORDER BY r.id DESC, v.version DESC LIMIT 1",
+                [thread],
+                |r| {
+                    Ok(Draft {
+                        reply: r.get(0)?,
+                        state: r.get(1)?,
+                        version: r.get(2)?,
+                        body: r.get(3)?,
+                        publish_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Stores `body` as the next version of the thread's unpublished
+    /// Consolidated Reply (creating it, as an addendum when one was already
+    /// published), and moves an open thread to drafting. Returns (reply id,
+    /// version).
+    pub fn save_draft(
+        &mut self,
+        thread: i64,
+        subject: &str,
+        body: &str,
+        author: &str,
+        at: i64,
+    ) -> Result<(i64, i64)> {
+        let tx = self.conn.transaction()?;
+        let current: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, state FROM consolidated_replies WHERE thread_id = ?1 ORDER BY id DESC LIMIT 1",
+                [thread],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let reply = match current {
+            Some((id, state)) if state != "published" => id,
+            other => {
+                tx.execute(
+                    "INSERT INTO consolidated_replies (community_id, thread_id, addendum_to, subject, created_at)
+                     SELECT community_id, id, ?2, ?3, ?4 FROM threads WHERE id = ?1",
+                    params![thread, other.map(|(id, _)| id), subject, at],
+                )?;
+                tx.last_insert_rowid()
+            }
+        };
+        let version: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM draft_versions WHERE reply_id = ?1",
+            [reply],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO draft_versions (reply_id, version, body, author, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![reply, version, body, author, at],
+        )?;
+        tx.execute(
+            "UPDATE threads SET state = 'drafting' WHERE id = ?1 AND state = 'open'",
+            [thread],
+        )?;
+        tx.commit()?;
+        Ok((reply, version))
+    }
+
+    /// Published Consolidated Replies of a community that share words with
+    /// `text`, best first, leaving out those of thread `exclude`.
+    pub fn related_replies(
+        &self,
+        community: CommunityId,
+        text: &str,
+        exclude: i64,
+        limit: i64,
+    ) -> Result<Vec<RelatedReply>> {
+        let q = fts_any(text);
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.id, r.subject, r.published_at
+             FROM consolidated_fts f JOIN consolidated_replies r ON r.id = f.rowid
+             WHERE consolidated_fts MATCH ?1 AND r.community_id = ?2 AND r.thread_id <> ?3
+               AND r.state = 'published'
+             ORDER BY bm25(consolidated_fts, 3.0, 1.0) LIMIT ?4",
+        )?;
+        let rows = stmt
+            .query_map(params![q, community.0, exclude, limit], |r| {
+                Ok(RelatedReply {
+                    id: r.get(0)?,
+                    subject: r.get(1)?,
+                    published_at: r.get::<_, Option<i64>>(2)?.unwrap_or_default(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 }

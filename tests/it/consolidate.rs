@@ -1,6 +1,7 @@
 //! Consolidated Replies from the command line: query deadlines set on
 //! approval (on arrival or by a moderator) and shown in working days.
 
+use predicates::prelude::*;
 use serde_json::Value;
 
 use crate::support::Home;
@@ -122,4 +123,152 @@ fn a_response_does_not_move_the_deadline() {
     let q = queries(&home, &[]);
     assert_eq!(q[0]["responses"], 1);
     assert_eq!(q[0]["deadline"], before);
+}
+
+/// alice asks; bob (with a quote and a signature) and carol respond.
+fn asked_and_answered(home: &Home) -> i64 {
+    add_member(
+        home,
+        "alice@example.org",
+        "Alice Rao",
+        &[
+            "--organisation",
+            "Jan Swasthya",
+            "--place",
+            "Patna",
+            "--moderation",
+            "accept",
+        ],
+    );
+    add_member(
+        home,
+        "bob@example.org",
+        "Bob Das",
+        &[
+            "--organisation",
+            "WaterAid",
+            "--place",
+            "Guwahati",
+            "--moderation",
+            "accept",
+        ],
+    );
+    add_member(
+        home,
+        "carol@example.org",
+        "Carol Sen",
+        &["--organisation", "PATH", "--moderation", "accept"],
+    );
+    add_member(
+        home,
+        "meera@example.org",
+        "Meera Iyer",
+        &["--role", "moderator"],
+    );
+    ingest(
+        home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Mobile clinics in flood areas?\nMessage-ID: <q1@example.org>\nDate: Mon, 2 Nov 2026 10:00:00 +0530\n\nHas anyone run mobile clinics in flood areas? What worked?\n",
+    );
+    ingest(
+        home,
+        "From: Bob Das <bob@example.org>\nTo: list@example.test\nSubject: Re: Mobile clinics in flood areas?\nIn-Reply-To: <q1@example.org>\nMessage-ID: <r1@example.org>\nDate: Tue, 3 Nov 2026 10:00:00 +0530\n\nWe ran boat clinics for six years: https://example.org/boats\n\nOn Mon, 2 Nov 2026, Alice Rao <alice@example.org> wrote:\n> Has anyone run mobile clinics in flood areas?\n\n-- \nBob Das, WaterAid\n",
+    );
+    ingest(
+        home,
+        "From: Carol Sen <carol@example.org>\nTo: list@example.test\nSubject: Re: Mobile clinics in flood areas?\nIn-Reply-To: <q1@example.org>\nMessage-ID: <r2@example.org>\nDate: Wed, 4 Nov 2026 10:00:00 +0530\n\nRadio announcements a day ahead.\n",
+    );
+    queries(home, &[])[0]["id"].as_i64().unwrap()
+}
+
+fn stdout(home: &Home, args: &[&str]) -> String {
+    let out = home
+        .praxis()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn consolidate_generates_stores_versions_and_prints() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    let generated = stdout(&home, &["consolidate", &id, "--print"]);
+    for want in [
+        "Consolidated Reply",
+        "Compiled by Meera Iyer",
+        "**Alice Rao**, Jan Swasthya, Patna",
+        "1. Bob Das, WaterAid, Guwahati",
+        "2. Carol Sen, PATH",
+        "https://example.org/boats (recommended by Bob Das)",
+        "We ran boat clinics for six years",
+    ] {
+        assert!(
+            generated.contains(want),
+            "{want:?} missing from\n{generated}"
+        );
+    }
+    assert!(
+        !generated.contains("wrote:") && !generated.contains("> Has anyone"),
+        "{generated}"
+    );
+    assert!(
+        !generated.contains("Bob Das, WaterAid\n"),
+        "signature kept:\n{generated}"
+    );
+    // Printing stores nothing: the thread is still open.
+    assert_eq!(queries(&home, &[])[0]["state"], "open");
+
+    let file = home.path().join("draft.md");
+    std::fs::write(
+        &file,
+        generated.replace("Summary of responses", "Summary: boats and radios"),
+    )
+    .unwrap();
+    let out = stdout(
+        &home,
+        &["consolidate", &id, "--from", file.to_str().unwrap()],
+    );
+    assert!(out.contains("stored draft version 1"), "{out}");
+    assert_eq!(queries(&home, &[])[0]["state"], "drafting");
+    assert!(stdout(&home, &["consolidate", &id, "--print"]).contains("Summary: boats and radios"));
+
+    // The editor, like `git commit`: what it saves is the next version.
+    let out = home
+        .praxis()
+        .args(["consolidate", &id])
+        .env(
+            "VISUAL",
+            "sed -i -e 's/boats and radios/boats, radios and timing/'",
+        )
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("stored draft version 2"));
+    assert!(stdout(&home, &["consolidate", &id, "--print"]).contains("boats, radios and timing"));
+
+    // An empty file aborts and stores nothing.
+    home.praxis()
+        .args(["consolidate", &id])
+        .env("VISUAL", "truncate -s 0")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "the draft is empty; nothing stored",
+        ));
+    assert!(stdout(&home, &["consolidate", &id, "--print"]).contains("boats, radios and timing"));
+
+    home.praxis()
+        .args(["consolidate", "999", "--print"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicates::str::contains("query 999 does not exist")
+                .and(predicates::str::contains("praxis threads --queries")),
+        );
 }

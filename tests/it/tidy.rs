@@ -56,6 +56,7 @@ fn is_pure(rel: &str) -> bool {
         || rel == "digest/schedule.rs"
         || rel == "digest/select.rs"
         || rel == "consolidate/deadline.rs"
+        || rel == "consolidate/draft.rs"
         || rel == "mail/quote.rs"
 }
 

@@ -1,0 +1,367 @@
+//! The generated draft of a Consolidated Reply: what goes into the template
+//! (attributions, stripped responses, first paragraphs, resources). Pure: the
+//! caller reads the store and passes the query, the related replies and the
+//! time.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::mail::quote::{first_paragraph, strip};
+use crate::render::{RenderError, Templates};
+use crate::store::{Query, QueryPost, RelatedReply};
+
+/// A person as credited: name, organisation, place.
+#[derive(Debug, Clone, Serialize)]
+pub struct Credited {
+    /// 1-based position in the list of responders.
+    pub n: usize,
+    /// Name.
+    pub name: String,
+    /// Organisation, "" when unknown.
+    pub organisation: String,
+    /// Place, "" when unknown.
+    pub place: String,
+    /// Posted date, local, "2 November 2026".
+    pub date: String,
+    /// The text, quotes and signatures stripped.
+    pub text: String,
+    /// The first paragraph that says something: the summary placeholder.
+    pub summary: String,
+    /// Sent to the moderator rather than the list (`--add-response`).
+    pub offline: bool,
+}
+
+/// One related resource and who recommended it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    /// A URL or an attachment's file name.
+    pub what: String,
+    /// Name of the first responder who mentioned it.
+    pub by: String,
+}
+
+/// An earlier Consolidated Reply, as the draft lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Related {
+    /// Its id.
+    pub id: i64,
+    /// Its subject.
+    pub subject: String,
+    /// Published date, local.
+    pub date: String,
+}
+
+/// Everything the draft template sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftData {
+    /// The community's full name.
+    pub community: String,
+    /// Its posting address, for the footer.
+    pub address: String,
+    /// The query's subject, without Re: or the list prefix.
+    pub title: String,
+    /// The moderators' names, comma-separated.
+    pub compiled_by: String,
+    /// Today, local.
+    pub date: String,
+    /// The question.
+    pub query: Credited,
+    /// The responders, in order of posting.
+    pub responses: Vec<Credited>,
+    /// URLs and attachment names, deduplicated.
+    pub resources: Vec<Resource>,
+    /// Related earlier replies.
+    pub related: Vec<Related>,
+}
+
+/// The date as a person reads it in the community's zone: "2 November 2026".
+pub fn local_date(ts: i64, tz: Tz) -> String {
+    DateTime::from_timestamp(ts, 0)
+        .map(|t| t.with_timezone(&tz).format("%-d %B %Y").to_string())
+        .unwrap_or_default()
+}
+
+/// Every http(s) URL in `text`, in order, trailing punctuation removed.
+pub fn urls(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = ["https://", "http://"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ']'))
+            .unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches(['.', ',', ';', ':', ')', '!', '?']);
+        if url.len() > "https://".len() {
+            out.push(url.to_string());
+        }
+        rest = &tail[end.max(1)..];
+    }
+    out
+}
+
+/// URLs and attachment names from the responses, first mention wins.
+pub fn resources(responses: &[(String, String, Vec<String>)]) -> Vec<Resource> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (name, text, attachments) in responses {
+        for what in urls(text).into_iter().chain(attachments.iter().cloned()) {
+            if seen.insert(what.to_lowercase()) {
+                out.push(Resource {
+                    what,
+                    by: name.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn credited(n: usize, p: &QueryPost, tz: Tz) -> Credited {
+    let text = strip(&p.text);
+    Credited {
+        n,
+        name: p.name.clone(),
+        organisation: p.organisation.clone(),
+        place: p.place.clone(),
+        date: local_date(p.date, tz),
+        summary: first_paragraph(&text),
+        text,
+        offline: false,
+    }
+}
+
+/// The query's subject without "Re:" and the list prefix.
+pub fn title(subject: &str, slug: &str) -> String {
+    let prefix = format!("[{slug}]");
+    let mut s = subject.trim();
+    loop {
+        let before = s;
+        if s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(&prefix) {
+            s = s[prefix.len()..].trim_start();
+        }
+        for re in ["re:", "aw:", "sv:", "fwd:"] {
+            if s.len() >= re.len()
+                && s.is_char_boundary(re.len())
+                && s[..re.len()].eq_ignore_ascii_case(re)
+            {
+                s = s[re.len()..].trim_start();
+            }
+        }
+        if s == before {
+            return s.to_string();
+        }
+    }
+}
+
+/// The data for a query's generated draft.
+pub fn data(
+    q: &Query,
+    community: &str,
+    address: &str,
+    moderators: &[String],
+    related: &[RelatedReply],
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> DraftData {
+    let responses: Vec<Credited> = q
+        .responses
+        .iter()
+        .enumerate()
+        .map(|(i, p)| credited(i + 1, p, tz))
+        .collect();
+    let sources: Vec<(String, String, Vec<String>)> = q
+        .responses
+        .iter()
+        .zip(&responses)
+        .map(|(p, c)| (p.name.clone(), c.text.clone(), p.attachments.clone()))
+        .collect();
+    DraftData {
+        community: community.to_string(),
+        address: address.to_string(),
+        title: title(&q.subject, &q.slug),
+        compiled_by: if moderators.is_empty() {
+            "the moderators".into()
+        } else {
+            moderators.join(", ")
+        },
+        date: local_date(now.timestamp(), tz),
+        query: credited(0, &q.root, tz),
+        resources: resources(&sources),
+        related: related
+            .iter()
+            .map(|r| Related {
+                id: r.id,
+                subject: r.subject.clone(),
+                date: local_date(r.published_at, tz),
+            })
+            .collect(),
+        responses,
+    }
+}
+
+/// Renders the draft Markdown.
+pub fn render(t: &Templates, d: &DraftData) -> Result<String, RenderError> {
+    let text = t.render("consolidated/draft", d)?;
+    // Collapse the blank lines that empty sections leave behind.
+    let mut out = String::new();
+    let mut blanks = 0;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            blanks += 1;
+            if blanks > 1 {
+                continue;
+            }
+        } else {
+            blanks = 0;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_found_and_trimmed() {
+        let t = "See https://example.org/a.pdf, and (http://who.int/x).\nAlso <https://b.example/c?d=1>";
+        assert_eq!(
+            urls(t),
+            [
+                "https://example.org/a.pdf",
+                "http://who.int/x",
+                "https://b.example/c?d=1"
+            ]
+        );
+        assert!(urls("no links, just https:// alone").is_empty());
+    }
+
+    #[test]
+    fn resources_are_deduplicated_and_credited_to_the_first() {
+        let r = resources(&[
+            (
+                "Bob".into(),
+                "https://x.org/guide".into(),
+                vec!["plan.pdf".into()],
+            ),
+            (
+                "Carol".into(),
+                "Bob is right: https://x.org/guide".into(),
+                vec!["Plan.pdf".into(), "map.png".into()],
+            ),
+        ]);
+        let got: Vec<(&str, &str)> = r.iter().map(|r| (r.what.as_str(), r.by.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("https://x.org/guide", "Bob"),
+                ("plan.pdf", "Bob"),
+                ("map.png", "Carol")
+            ]
+        );
+    }
+
+    fn post(
+        id: i64,
+        name: &str,
+        org: &str,
+        place: &str,
+        date: i64,
+        text: &str,
+        att: &[&str],
+    ) -> QueryPost {
+        QueryPost {
+            id: crate::model::PostId(id),
+            message_id: format!("{id}@example.org"),
+            email: format!("{}@example.org", name.to_lowercase().replace(' ', ".")),
+            name: name.into(),
+            organisation: org.into(),
+            place: place.into(),
+            date,
+            text: text.into(),
+            attachments: att.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    /// The query of the acceptance test: alice asks, bob and carol respond.
+    pub(crate) fn sample_query() -> Query {
+        Query {
+            thread: 7,
+            community: crate::model::CommunityId(1),
+            slug: "health".into(),
+            subject: "[health] Mobile clinics in flood areas?".into(),
+            kind: "query".into(),
+            state: "open".into(),
+            root: post(
+                1,
+                "Alice Rao",
+                "Jan Swasthya",
+                "Patna, Bihar",
+                1_793_600_000,
+                "Dear colleagues,\n\nHas anyone run mobile clinics in flood areas? What worked?\n\nAlice\n",
+                &[],
+            ),
+            responses: vec![
+                post(
+                    2,
+                    "Bob Das",
+                    "WaterAid",
+                    "Guwahati, Assam",
+                    1_793_700_000,
+                    "Hi Alice,\n\nWe ran boat clinics on the Brahmaputra for six years; see https://example.org/boat-clinics.\n\nThe key was a fixed timetable.\n\nOn Mon, 2 Nov 2026 at 10:00, Alice Rao <alice@example.org> wrote:\n> Has anyone run mobile clinics in flood areas?\n\n-- \nBob Das | WaterAid India\n",
+                    &["timetable.pdf"],
+                ),
+                post(
+                    3,
+                    "Carol Sen",
+                    "",
+                    "",
+                    1_793_800_000,
+                    "Radios and advance notice through ASHAs made the difference (https://example.org/boat-clinics).\n\nSent from my iPhone\n",
+                    &[],
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_generated_draft() {
+        let q = sample_query();
+        let related = [RelatedReply {
+            id: 3,
+            subject: "Health camps after the 2019 floods".into(),
+            published_at: 1_700_000_000,
+        }];
+        let d = data(
+            &q,
+            "Maternal and Child Health",
+            "health@example.test",
+            &["Meera Iyer".to_string()],
+            &related,
+            DateTime::from_timestamp(1_794_000_000, 0).unwrap(),
+            "Asia/Kolkata".parse().unwrap(),
+        );
+        let md = render(&Templates::new(), &d).unwrap();
+        assert!(!md.contains("wrote:") && !md.contains("> Has anyone") && !md.contains("iPhone"));
+        insta::assert_snapshot!(md);
+    }
+
+    #[test]
+    fn titles_lose_prefix_and_re() {
+        for (s, want) in [
+            ("[health] Re: Mobile clinics?", "Mobile clinics?"),
+            ("Re: [health] RE: Clinics", "Clinics"),
+            ("Clinics", "Clinics"),
+            ("Ré: é", "Ré: é"),
+        ] {
+            assert_eq!(title(s, "health"), want);
+        }
+    }
+}
