@@ -16,6 +16,7 @@ mod members;
 mod outbox;
 mod output;
 mod pending;
+mod publish;
 mod queue;
 mod search;
 mod serve;
@@ -128,8 +129,10 @@ pub enum Command {
     )]
     Consolidate(consolidate::ConsolidateArgs),
     /// Send a Consolidated Reply now or at a time.
-    #[command(after_help = "Example:\n  praxis publish 7 --at '2026-12-01 09:00'")]
-    Publish(pending::PublishArgs),
+    #[command(
+        after_help = "Example:\n  praxis publish 7\n  praxis publish 7 --at '2026-12-01 09:00'\n  praxis publish 7 --cancel"
+    )]
+    Publish(publish::PublishArgs),
     /// Preview or send a community's digest.
     #[command(
         subcommand,
@@ -203,6 +206,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(a) => show::run(&ctx, a),
         Command::Threads(a) => threads::run(&ctx, a),
         Command::Consolidate(a) => consolidate::run(&ctx, a),
+        Command::Publish(a) => publish::run(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),
         Command::Queue(a) => queue::run(&ctx, a),
         Command::Approve(a) => {

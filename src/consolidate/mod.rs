@@ -3,6 +3,7 @@
 
 pub mod deadline;
 pub mod draft;
+pub mod publish;
 
 use chrono::{DateTime, Utc};
 

@@ -302,3 +302,151 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// A reply ready to go out, as `publish` stores it.
+#[derive(Debug, Clone)]
+pub struct Publication<'a> {
+    /// The consolidated_replies id.
+    pub reply: i64,
+    /// Its thread.
+    pub thread: i64,
+    /// The subject as sent, for the archive and `praxis outbox`.
+    pub subject: &'a str,
+    /// The Markdown as published, for the archive's full-text index.
+    pub body: &'a str,
+    /// The message's Message-ID.
+    pub message_id: &'a str,
+    /// When it goes out: `None` now, else scheduled.
+    pub at: Option<i64>,
+}
+
+impl Store {
+    /// In one transaction: queues `msg` for `audience`, marks the reply
+    /// published (or scheduled), the thread published, and indexes the reply
+    /// in the archive. Refuses a reply already published or scheduled.
+    pub fn publish_reply(
+        &mut self,
+        p: &Publication<'_>,
+        msg: &super::NewOutbox<'_>,
+        audience: &super::Audience<'_>,
+        now: i64,
+    ) -> Result<super::Queued> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE consolidated_replies
+             SET state = CASE WHEN ?2 IS NULL THEN 'published' ELSE 'scheduled' END,
+                 publish_at = ?2, published_at = COALESCE(?2, ?3), message_id = ?4, subject = ?5
+             WHERE id = ?1 AND state = 'draft'",
+            params![p.reply, p.at, now, p.message_id, p.subject],
+        )?;
+        if n == 0 {
+            return Err(super::StoreError::Conflict(format!(
+                "consolidated reply {} is already published or scheduled; `praxis publish {} --cancel` unschedules it",
+                p.reply, p.thread
+            )));
+        }
+        let id = super::outbox::insert_outbox(&tx, msg, now)?;
+        let recipients = super::outbox::insert_audience(&tx, id, audience, now)?;
+        tx.execute(
+            "UPDATE threads SET state = 'published' WHERE id = ?1",
+            [p.thread],
+        )?;
+        tx.execute(
+            "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
+            params![p.reply, p.subject, p.body],
+        )?;
+        tx.commit()?;
+        Ok(super::Queued {
+            id,
+            recipients,
+            created: true,
+        })
+    }
+
+    /// Unschedules the thread's scheduled reply before any copy was sent:
+    /// its outbox message and deliveries go, the reply is a draft again, the
+    /// thread drafting, the archive entry removed. Returns the reply id.
+    pub fn cancel_scheduled(&mut self, thread: i64) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        let reply: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM consolidated_replies WHERE thread_id = ?1 AND state = 'scheduled'
+                 ORDER BY id DESC LIMIT 1",
+                [thread],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(reply) = reply else {
+            return Err(super::StoreError::Conflict(format!(
+                "query {thread} has no scheduled Consolidated Reply to cancel; `praxis threads --queries` shows its state"
+            )));
+        };
+        let sent: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+             WHERE o.reply_id = ?1 AND d.state <> 'pending'",
+            [reply],
+            |r| r.get(0),
+        )?;
+        if sent > 0 {
+            return Err(super::StoreError::Conflict(format!(
+                "consolidated reply {reply} is already going out ({sent} copies sent or failed); it can no longer be cancelled"
+            )));
+        }
+        tx.execute("DELETE FROM outbox WHERE reply_id = ?1", [reply])?;
+        tx.execute(
+            "UPDATE consolidated_replies SET state = 'draft', publish_at = NULL, published_at = NULL
+             WHERE id = ?1",
+            [reply],
+        )?;
+        tx.execute(
+            "UPDATE threads SET state = 'drafting' WHERE id = ?1",
+            [thread],
+        )?;
+        tx.execute("DELETE FROM consolidated_fts WHERE rowid = ?1", [reply])?;
+        tx.commit()?;
+        Ok(reply)
+    }
+
+    /// Full-text search over published Consolidated Replies (and scheduled
+    /// ones whose time has come), best first.
+    pub fn search_replies(
+        &self,
+        text: &str,
+        community: Option<CommunityId>,
+        limit: i64,
+        now: i64,
+    ) -> Result<Vec<super::SearchHit>> {
+        let q = super::threads::fts_query(text);
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.id, c.slug, r.subject,
+                    snippet(consolidated_fts, 1, '[', ']', ' … ', 12), -bm25(consolidated_fts, 3.0, 1.0)
+             FROM consolidated_fts f
+             JOIN consolidated_replies r ON r.id = f.rowid
+             JOIN communities c ON c.id = r.community_id
+             WHERE consolidated_fts MATCH ?1 AND (?2 IS NULL OR r.community_id = ?2)
+               AND (r.state = 'published' OR (r.state = 'scheduled' AND r.publish_at <= ?4))
+             ORDER BY bm25(consolidated_fts, 3.0, 1.0)
+             LIMIT ?3",
+        )?;
+        let hits = stmt
+            .query_map(params![q, community.map(|c| c.0), limit, now], |r| {
+                Ok(super::SearchHit {
+                    kind: "consolidated_reply".into(),
+                    id: r.get(0)?,
+                    community: r.get(1)?,
+                    subject: r.get(2)?,
+                    snippet: r
+                        .get::<_, String>(3)?
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    score: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(hits)
+    }
+}

@@ -272,3 +272,131 @@ fn consolidate_generates_stores_versions_and_prints() {
                 .and(predicates::str::contains("praxis threads --queries")),
         );
 }
+
+fn json(home: &Home, args: &[&str]) -> Value {
+    serde_json::from_str(&stdout(home, args)).unwrap()
+}
+
+#[test]
+fn publish_queues_for_each_and_consolidated_members_and_archives() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    add_member(&home, "dave@example.org", "Dave", &["--delivery", "digest"]);
+    add_member(
+        &home,
+        "erin@example.org",
+        "Erin",
+        &["--delivery", "consolidated"],
+    );
+    add_member(&home, "fred@example.org", "Fred", &["--delivery", "none"]);
+    home.praxis()
+        .args(["publish", &id])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "`praxis consolidate {id}` writes one"
+        )));
+    let file = home.path().join("draft.md");
+    let draft = stdout(&home, &["consolidate", &id, "--print"]).replace(
+        "## Comparative experiences",
+        "## Comparative experiences\n\nBoats where roads flood; radios everywhere.",
+    );
+    std::fs::write(&file, &draft).unwrap();
+    stdout(
+        &home,
+        &["consolidate", &id, "--from", file.to_str().unwrap()],
+    );
+
+    // Scheduled, then cancelled: nothing left in the outbox, a draft again.
+    let out = stdout(&home, &["publish", &id, "--at", "2099-01-01 09:00"]);
+    assert!(out.contains("scheduled for 2099-01-01 09:00"), "{out}");
+    assert_eq!(queries(&home, &[])[0]["state"], "published");
+    let out = stdout(&home, &["publish", &id, "--cancel"]);
+    assert!(out.contains("unscheduled"), "{out}");
+    assert_eq!(queries(&home, &[])[0]["state"], "drafting");
+    let outbox = json(&home, &["outbox", "--json"]);
+    assert!(
+        !outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["kind"] == "consolidated_reply"),
+        "{outbox}"
+    );
+    assert!(
+        json(&home, &["search", "radios everywhere", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let out = stdout(&home, &["publish", &id]);
+    assert!(
+        out.contains("queued now for 5 members"),
+        "alice, bob, carol, meera (each) and erin (consolidated): {out}"
+    );
+    assert_eq!(queries(&home, &[])[0]["state"], "published");
+    let outbox = json(&home, &["outbox", "--json"]);
+    let reply: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "consolidated_reply")
+        .collect();
+    assert_eq!(reply.len(), 1, "{outbox}");
+    assert_eq!(
+        reply[0]["subject"],
+        "[health] Consolidated Reply: Mobile clinics in flood areas?"
+    );
+    assert_eq!(reply[0]["pending"], 5);
+
+    let hits = json(&home, &["search", "radios everywhere", "--json"]);
+    assert_eq!(hits[0]["kind"], "consolidated_reply", "{hits}");
+    assert_eq!(
+        hits[0]["subject"],
+        "[health] Consolidated Reply: Mobile clinics in flood areas?"
+    );
+
+    home.praxis()
+        .args(["publish", &id])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("already published").and(predicate::str::contains("addendum")),
+        );
+    home.praxis()
+        .args(["publish", &id, "--at", "someday"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("`someday` is not a time"));
+}
+
+#[test]
+fn later_drafts_suggest_published_replies_as_related() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    let file = home.path().join("draft.md");
+    std::fs::write(&file, "Boats and radios for flood clinics.\n").unwrap();
+    stdout(
+        &home,
+        &["consolidate", &id, "--from", file.to_str().unwrap()],
+    );
+    stdout(&home, &["publish", &id]);
+    ingest(
+        &home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Clinics after floods in Odisha\nMessage-ID: <q9@example.org>\n\nWhat worked for mobile clinics?\n",
+    );
+    let newer = queries(&home, &[])
+        .into_iter()
+        .find(|t| t["subject"] == "Clinics after floods in Odisha")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let d = stdout(&home, &["consolidate", &newer.to_string(), "--print"]);
+    assert!(
+        d.contains("- [health] Consolidated Reply: Mobile clinics in flood areas? ("),
+        "{d}"
+    );
+}
