@@ -400,3 +400,286 @@ fn later_drafts_suggest_published_replies_as_related() {
         "{d}"
     );
 }
+
+mod e2e {
+    //! The acceptance test against a private mail stack: alice asks over
+    //! SMTP, bob and carol respond, the moderator drafts from a file and
+    //! publishes, and every each/consolidated member's IMAP inbox gets it.
+
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::support::{Daemon, PrivateStack, Stack};
+
+    fn live_home(s: &PrivateStack) -> Home {
+        let (ih, ip) = Stack::split(&s.imap);
+        let (sh, sp) = Stack::split(&s.smtp);
+        let home = Home::with_config(&format!(
+            r#"[database]
+path = "praxis.db"
+
+[smtp]
+host = "{sh}"
+port = {sp}
+
+[delivery]
+retry_first = "1s"
+retry_max = "1s"
+poll = "200ms"
+
+[[community]]
+slug = "health"
+name = "Maternal Health"
+address = "list@example.test"
+timezone = "Asia/Kolkata"
+
+[community.imap]
+host = "{ih}"
+port = {ip}
+tls = "none"
+username = "list@example.test"
+password_env = "PRAXIS_IMAP_PASSWORD"
+
+[community.delivery]
+dmarc = "never"
+"#
+        ));
+        for (who, name, org, place, delivery, role) in [
+            (
+                "alice",
+                "Alice Rao",
+                "Jan Swasthya",
+                "Patna",
+                "each",
+                "member",
+            ),
+            ("bob", "Bob Das", "WaterAid", "Guwahati", "each", "member"),
+            (
+                "carol",
+                "Carol Sen",
+                "PATH",
+                "Delhi",
+                "consolidated",
+                "member",
+            ),
+            ("dave", "Dave", "", "", "digest", "member"),
+            ("erin", "Erin", "", "", "consolidated", "member"),
+            ("moderator", "Meera Iyer", "", "", "none", "moderator"),
+        ] {
+            home.praxis()
+                .args([
+                    "members",
+                    "add",
+                    &format!("{who}@example.test"),
+                    "-c",
+                    "health",
+                ])
+                .args(["--name", name, "--organisation", org, "--place", place])
+                .args([
+                    "--delivery",
+                    delivery,
+                    "--role",
+                    role,
+                    "--moderation",
+                    "accept",
+                ])
+                .assert()
+                .success();
+        }
+        home
+    }
+
+    async fn send(
+        s: &PrivateStack,
+        from: &str,
+        subject: &str,
+        id: &str,
+        reply_to: Option<&str>,
+        body: &str,
+    ) {
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+        let (host, port) = Stack::split(&s.smtp);
+        let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            .port(port)
+            .build();
+        let mut m = Message::builder()
+            .from(from.parse().unwrap())
+            .to("list@example.test".parse().unwrap())
+            .subject(subject)
+            .message_id(Some(format!("<{id}>")));
+        if let Some(parent) = reply_to {
+            m = m
+                .in_reply_to(format!("<{parent}>"))
+                .references(format!("<{parent}>"));
+        }
+        t.send(m.body(body.to_string()).unwrap()).await.unwrap();
+    }
+
+    /// Every message in `user`'s INBOX whose headers or text contain `needle`:
+    /// unfolded headers, then the text part decoded.
+    async fn inbox(s: &PrivateStack, user: &str, needle: &str) -> Vec<String> {
+        let (host, port) = Stack::split(&s.imap);
+        let cfg = praxis::config::ImapConfig {
+            host,
+            port,
+            tls: praxis::config::Tls::None,
+            username: format!("{user}@example.test"),
+            password_env: None,
+            password_file: None,
+            folder: "INBOX".into(),
+        };
+        let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
+            .await
+            .unwrap();
+        c.select("INBOX").await.unwrap();
+        let all = c.fetch_after(0, 100_000).await.unwrap();
+        c.logout().await.ok();
+        all.into_iter()
+            .map(|f| {
+                let raw = String::from_utf8_lossy(&f.raw).replace("\r\n", "\n");
+                let head = raw.split_once("\n\n").map(|(h, _)| h).unwrap_or(&raw);
+                let head = head.replace("\n ", " ").replace("\n\t", " ");
+                let parsed = mail_parser::MessageParser::default().parse(&f.raw).unwrap();
+                format!(
+                    "{head}\nSubject: {}\n\n{}",
+                    parsed.subject().unwrap_or(""),
+                    parsed.body_text(0).unwrap_or_default()
+                )
+            })
+            .filter(|t| t.contains(needle))
+            .collect()
+    }
+
+    async fn wait_inbox(s: &PrivateStack, user: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(m) = inbox(s, user, needle).await.into_iter().next() {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "{needle} never reached {user}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn wait_responses(home: &Home, subject: &str, n: i64) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(q) = queries(home, &[])
+                .into_iter()
+                .find(|q| q["subject"] == subject && q["responses"] == n)
+            {
+                return q["id"].as_i64().unwrap();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{subject} never had {n} responses"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    #[test]
+    fn fault_query_to_published_consolidated_reply_with_real_mail() {
+        let s = PrivateStack::start();
+        let home = live_home(&s);
+        let daemon = Daemon::start(&home);
+        daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let subject = format!("Mobile clinics in flood areas {tag}");
+        let alice_id = format!("q-{tag}@example.test");
+
+        rt.block_on(send(
+            &s,
+            "Alice Rao <alice@example.test>",
+            &subject,
+            &alice_id,
+            None,
+            "Has anyone run mobile clinics in flood areas? What worked?\n",
+        ));
+        let q = wait_responses(&home, &subject, 0);
+        let query = queries(&home, &[])
+            .into_iter()
+            .find(|t| t["id"] == q)
+            .unwrap();
+        assert_eq!(query["days_left"], 10, "{query}");
+
+        rt.block_on(send(
+            &s,
+            "Bob Das <bob@example.test>",
+            &format!("Re: [health] {subject}"),
+            &format!("r1-{tag}@example.test"),
+            Some(&alice_id),
+            "We ran boat clinics on the Brahmaputra; a fixed timetable was the key.\n\n\
+             On Mon, 2 Nov 2026, Alice Rao <alice@example.test> wrote:\n\
+             > Has anyone run mobile clinics in flood areas? What worked?\n\n\
+             -- \nBob Das | WaterAid India | +91 00000 00000\n",
+        ));
+        rt.block_on(send(
+            &s,
+            "Carol Sen <carol@example.test>",
+            &format!("Re: [health] {subject}"),
+            &format!("r2-{tag}@example.test"),
+            Some(&alice_id),
+            "Radio announcements a day ahead brought mothers to the clinic.\n\nSent from my iPhone\n",
+        ));
+        let q2 = wait_responses(&home, &subject, 2);
+        assert_eq!(q, q2);
+        let id = q.to_string();
+
+        // The moderator edits the generated draft and stores it from a file.
+        let draft = stdout(&home, &["consolidate", &id, "--print"]).replace(
+            "## Comparative experiences",
+            "## Comparative experiences\n\nBoats on rivers, radios everywhere.",
+        );
+        let file = home.path().join("draft.md");
+        std::fs::write(&file, draft).unwrap();
+        stdout(
+            &home,
+            &["consolidate", &id, "--from", file.to_str().unwrap()],
+        );
+        let out = stdout(&home, &["publish", &id]);
+        assert!(
+            out.contains("for 4 members"),
+            "alice, bob (each), carol, erin (consolidated): {out}"
+        );
+
+        let needle = format!("Subject: [health] Consolidated Reply: {subject}");
+        for who in ["alice", "bob", "carol", "erin"] {
+            let m = rt.block_on(wait_inbox(&s, who, &needle));
+            assert!(
+                m.contains(&format!("In-Reply-To: <{alice_id}>")),
+                "{who}: {m}"
+            );
+            assert!(
+                m.contains(&format!("References: <{alice_id}>")),
+                "{who}: {m}"
+            );
+            assert!(m.contains("1. Bob Das, WaterAid, Guwahati"), "{who}: {m}");
+            assert!(m.contains("2. Carol Sen, PATH, Delhi"), "{who}: {m}");
+            assert!(
+                m.contains("Boats on rivers, radios everywhere."),
+                "{who}: {m}"
+            );
+            assert!(m.contains("a fixed timetable was the key"), "{who}: {m}");
+            assert!(
+                !m.contains("> Has anyone"),
+                "quoted text kept for {who}: {m}"
+            );
+            assert!(!m.contains("wrote:"), "attribution kept for {who}: {m}");
+            assert!(!m.contains("+91 00000"), "signature kept for {who}: {m}");
+            assert!(!m.contains("iPhone"), "footer kept for {who}: {m}");
+            assert!(m.contains("List-Id:"), "{m}");
+        }
+        // Digest and no-mail members get no copy of it.
+        std::thread::sleep(Duration::from_secs(1));
+        for who in ["dave", "moderator"] {
+            assert!(
+                rt.block_on(inbox(&s, who, "Consolidated Reply")).is_empty(),
+                "{who} got the reply"
+            );
+        }
+        assert_eq!(queries(&home, &[])[0]["state"], "published");
+        drop(daemon);
+    }
+}
