@@ -40,8 +40,14 @@ pub fn load_query(store: &Store, id: i64) -> Result<Query> {
     })
 }
 
-/// The generated draft for a query.
-pub fn generate(config: &Config, store: &Store, q: &Query) -> Result<String> {
+/// The generated draft for a query; with `addendum_since` (when the last
+/// reply was published) only the responses approved after it (flagged late).
+pub fn generate(
+    config: &Config,
+    store: &Store,
+    q: &Query,
+    addendum_since: Option<i64>,
+) -> Result<String> {
     let cfg = config.community(&q.slug).map_err(anyhow::Error::msg)?;
     let moderators: Vec<String> = store
         .members(q.community)?
@@ -63,6 +69,7 @@ pub fn generate(config: &Config, store: &Store, q: &Query) -> Result<String> {
         &related,
         chrono::Utc::now(),
         cfg.tz(),
+        addendum_since,
     );
     Ok(draft::render(&Templates::new(), &data)?)
 }
@@ -98,13 +105,17 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
     let mut store = ctx.store(&config)?;
     let q = load_query(&store, args.query)?;
-    let current = store
-        .current_draft(q.thread)?
-        .filter(|d| d.state != "published");
+    let latest = store.current_draft(q.thread)?;
+    // After publication, a new draft is an addendum of the later responses.
+    let addendum_since = latest
+        .as_ref()
+        .filter(|d| d.state == "published")
+        .and_then(|d| d.published_at);
+    let current = latest.filter(|d| d.state != "published");
     if args.print {
         let text = match &current {
             Some(d) => d.body.clone(),
-            None => generate(&config, &store, &q)?,
+            None => generate(&config, &store, &q, addendum_since)?,
         };
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
@@ -115,7 +126,7 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
         None => {
             let start = match &current {
                 Some(d) => d.body.clone(),
-                None => generate(&config, &store, &q)?,
+                None => generate(&config, &store, &q, addendum_since)?,
             };
             edit(&start)?
         }
@@ -132,7 +143,15 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let author = args.actor.clone().unwrap_or_else(|| ctx.actor());
-    let subject = format!("Consolidated Reply: {}", draft::title(&q.subject, &q.slug));
+    let subject = format!(
+        "Consolidated Reply{}: {}",
+        if addendum_since.is_some() || current.as_ref().is_some_and(|d| d.addendum_to.is_some()) {
+            " (additional responses)"
+        } else {
+            ""
+        },
+        draft::title(&q.subject, &q.slug)
+    );
     let (reply, version) = store.save_draft(q.thread, &subject, &body, &author, now())?;
     ctx.out.say(format!(
         "query {}: stored draft version {version} of consolidated reply {reply}; `praxis publish {}` sends it",

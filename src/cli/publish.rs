@@ -74,6 +74,7 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
             query_message_id: &q.root.message_id,
             message_id: &message_id,
             markdown: &d.body,
+            addendum: d.addendum_to.is_some(),
         },
     )?;
     let mut msg = NewOutbox::new(

@@ -45,6 +45,8 @@ struct ThreadJson {
     /// Working days (not calendar days) until the deadline: 0 on the day it
     /// is due, negative once overdue; skips the community's weekend and holidays.
     days_left: Option<i64>,
+    /// Responses after publication, waiting for an addendum.
+    late_responses: i64,
 }
 
 /// Runs `praxis threads`.
@@ -91,6 +93,7 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
                 last_at: rfc3339(r.last_at),
                 state: r.state,
                 responses: r.responses,
+                late_responses: r.late_responses,
             })
             .collect();
         ctx.out.json(&out)?;

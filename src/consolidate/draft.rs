@@ -73,6 +73,9 @@ pub struct DraftData {
     pub resources: Vec<Resource>,
     /// Related earlier replies.
     pub related: Vec<Related>,
+    /// For an addendum: the date the earlier reply was published; only
+    /// responses flagged as approved after it are listed.
+    pub addendum_since: Option<String>,
 }
 
 /// The date as a person reads it in the community's zone: "2 November 2026".
@@ -167,15 +170,19 @@ pub fn data(
     related: &[RelatedReply],
     now: DateTime<Utc>,
     tz: Tz,
+    addendum_since: Option<i64>,
 ) -> DraftData {
-    let responses: Vec<Credited> = q
+    let posts: Vec<&QueryPost> = q
         .responses
+        .iter()
+        .filter(|p| addendum_since.is_none_or(|t| p.late && p.approved_at >= t))
+        .collect();
+    let responses: Vec<Credited> = posts
         .iter()
         .enumerate()
         .map(|(i, p)| credited(i + 1, p, tz))
         .collect();
-    let sources: Vec<(String, String, Vec<String>)> = q
-        .responses
+    let sources: Vec<(String, String, Vec<String>)> = posts
         .iter()
         .zip(&responses)
         .map(|(p, c)| (p.name.clone(), c.text.clone(), p.attachments.clone()))
@@ -201,6 +208,7 @@ pub fn data(
             })
             .collect(),
         responses,
+        addendum_since: addendum_since.map(|t| local_date(t, tz)),
     }
 }
 
@@ -287,6 +295,8 @@ mod tests {
             date,
             text: text.into(),
             attachments: att.iter().map(|a| a.to_string()).collect(),
+            approved_at: date,
+            late: id == 3,
         }
     }
 
@@ -347,10 +357,36 @@ mod tests {
             &related,
             DateTime::from_timestamp(1_794_000_000, 0).unwrap(),
             "Asia/Kolkata".parse().unwrap(),
+            None,
         );
         let md = render(&Templates::new(), &d).unwrap();
         assert!(!md.contains("wrote:") && !md.contains("> Has anyone") && !md.contains("iPhone"));
         insta::assert_snapshot!(md);
+    }
+
+    #[test]
+    fn an_addendum_lists_only_later_responses() {
+        let q = sample_query();
+        let d = data(
+            &q,
+            "Health",
+            "health@example.test",
+            &[],
+            &[],
+            DateTime::from_timestamp(1_794_000_000, 0).unwrap(),
+            chrono_tz::UTC,
+            Some(1_793_750_000),
+        );
+        let names: Vec<&str> = d.responses.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["Carol Sen"]);
+        assert_eq!(d.responses[0].n, 1);
+        let md = render(&Templates::new(), &d).unwrap();
+        assert!(md.contains("## Additional responses"), "{md}");
+        assert!(
+            md.contains("received after the Consolidated Reply of 3 November 2026"),
+            "{md}"
+        );
+        assert!(!md.contains("Bob Das"), "{md}");
     }
 
     #[test]

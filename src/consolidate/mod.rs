@@ -12,7 +12,8 @@ use crate::model::PostId;
 use crate::store::{Result, Store};
 use deadline::WorkingCalendar;
 
-/// After a post was approved (on arrival or by a moderator): when it is the
+/// After a post was approved (on arrival or by a moderator): a response to
+/// a query already published is flagged for an addendum; when it is the
 /// root of a query whose deadline is not yet set, sets the deadline from the
 /// approval time. Approval, not the Date header, starts the clock, because
 /// that is when members first see the question and can respond. Returns the
@@ -22,6 +23,10 @@ pub fn on_approved(
     cfg: &CommunityConfig,
     post: PostId,
 ) -> Result<Option<DateTime<Utc>>> {
+    if let Some(thread) = store.flag_late_response(post)? {
+        tracing::info!(post = %post, query = thread, "response after publication; flagged for an addendum");
+        return Ok(None);
+    }
     let Some(approved_at) = store.query_root_awaiting_deadline(post)? else {
         return Ok(None);
     };

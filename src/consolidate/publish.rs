@@ -77,6 +77,8 @@ pub struct ReplyMail<'a> {
     pub message_id: &'a str,
     /// The draft.
     pub markdown: &'a str,
+    /// Whether it is an addendum (responses after an earlier publication).
+    pub addendum: bool,
 }
 
 /// The Message-ID of a published reply: stable per reply, so a retried
@@ -91,7 +93,15 @@ pub fn message_id(reply: i64, cfg: &CommunityConfig) -> String {
 /// References the query, the list headers.
 pub fn message(cfg: &CommunityConfig, m: &ReplyMail<'_>) -> Result<Built, ComposeError> {
     let subject = prefixed_subject(
-        &format!("Consolidated Reply: {}", m.title),
+        &format!(
+            "Consolidated Reply{}: {}",
+            if m.addendum {
+                " (additional responses)"
+            } else {
+                ""
+            },
+            m.title
+        ),
         &cfg.subject_prefix(),
     );
     let query_id = m.query_message_id.trim_matches(['<', '>']).to_string();
@@ -173,6 +183,7 @@ mod tests {
                 query_message_id: "<q1@example.org>",
                 message_id: "praxis.reply.1.health@example.test",
                 markdown: DRAFT,
+                addendum: false,
             },
         )
         .unwrap();

@@ -24,6 +24,37 @@ impl Store {
             .optional()?)
     }
 
+    /// When `post` is an approved response to a query whose Consolidated
+    /// Reply is already published: counts it on the thread and flags the post
+    /// for moderators. Returns the thread id when it did.
+    pub fn flag_late_response(&mut self, post: PostId) -> Result<Option<i64>> {
+        let tx = self.conn.transaction()?;
+        let thread: Option<i64> = tx
+            .query_row(
+                "SELECT t.id FROM posts p JOIN threads t ON t.id = p.thread_id
+                 WHERE p.id = ?1 AND p.state = 'approved' AND t.kind = 'query'
+                   AND t.state = 'published' AND t.root_post_id <> p.id",
+                [post.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(t) = thread {
+            tx.execute(
+                "UPDATE threads SET late_responses = late_responses + 1 WHERE id = ?1",
+                [t],
+            )?;
+            tx.execute(
+                "UPDATE posts SET flag = ?2 WHERE id = ?1",
+                params![
+                    post.0,
+                    format!("{LATE_FLAG}; `praxis consolidate {t}` starts an addendum")
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(thread)
+    }
+
     /// Sets the deadline of the query whose root is `post`, once: a deadline
     /// already set is kept.
     pub fn set_query_deadline(&mut self, post: PostId, at: i64) -> Result<bool> {
@@ -35,6 +66,10 @@ impl Store {
         Ok(n > 0)
     }
 }
+
+/// How a response approved after publication is flagged (the start of
+/// posts.flag): such posts go into the addendum.
+const LATE_FLAG: &str = "arrived after the Consolidated Reply was published";
 
 /// One approved post of a query thread, with its author as the member list
 /// knows them (what a Consolidated Reply credits).
@@ -58,6 +93,11 @@ pub struct QueryPost {
     pub text: String,
     /// Attachment names, credited as resources.
     pub attachments: Vec<String>,
+    /// When it was approved (reached the list), Unix seconds: responses
+    /// approved after a publication belong in the addendum.
+    pub approved_at: i64,
+    /// Approved after the query's reply was published (flagged so).
+    pub late: bool,
 }
 
 /// A query with everything a draft is made from.
@@ -94,6 +134,11 @@ pub struct Draft {
     pub body: String,
     /// When a scheduled reply goes out.
     pub publish_at: Option<i64>,
+    /// When it was published (or is scheduled to be).
+    pub published_at: Option<i64>,
+    /// The reply this one adds to, when it carries responses that arrived
+    /// after that one was published.
+    pub addendum_to: Option<i64>,
 }
 
 /// An earlier published Consolidated Reply, suggested as related.
@@ -141,6 +186,8 @@ fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
         date: r.get(7)?,
         text: r.get(9)?,
         attachments: attachments.into_iter().map(|a| a.name).collect(),
+        approved_at: r.get(10)?,
+        late: r.get(11)?,
     })
 }
 
@@ -171,14 +218,16 @@ impl Store {
         };
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id, p.message_id, p.from_addr, m.name, p.from_name, m.organisation, m.place,
-                    COALESCE(p.date, p.received_at), p.attachments, p.text
+                    COALESCE(p.date, p.received_at), p.attachments, p.text,
+                    COALESCE(p.approved_at, p.received_at),
+                    COALESCE(substr(p.flag, 1, length(?2)) = ?2, 0)
              FROM posts p
              LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
              WHERE p.thread_id = ?1 AND p.state = 'approved'
              ORDER BY COALESCE(p.date, p.received_at), p.id",
         )?;
         let posts = stmt
-            .query_map([thread], query_post)?
+            .query_map(params![thread, LATE_FLAG], query_post)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let (roots, responses): (Vec<_>, Vec<_>) =
             posts.into_iter().partition(|p| p.id.0 == root_id);
@@ -203,7 +252,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT r.id, r.state, v.version, v.body, r.publish_at
+                "SELECT r.id, r.state, v.version, v.body, r.publish_at, r.published_at, r.addendum_to
                  FROM consolidated_replies r JOIN draft_versions v ON v.reply_id = r.id
                  WHERE r.thread_id = ?1
                  ORDER BY r.id DESC, v.version DESC LIMIT 1",
@@ -215,6 +264,8 @@ impl Store {
                         version: r.get(2)?,
                         body: r.get(3)?,
                         publish_at: r.get(4)?,
+                        published_at: r.get(5)?,
+                        addendum_to: r.get(6)?,
                     })
                 },
             )
@@ -348,7 +399,7 @@ impl Store {
         let id = super::outbox::insert_outbox(&tx, msg, now)?;
         let recipients = super::outbox::insert_audience(&tx, id, audience, now)?;
         tx.execute(
-            "UPDATE threads SET state = 'published' WHERE id = ?1",
+            "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
             [p.thread],
         )?;
         tx.execute(

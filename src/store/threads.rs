@@ -31,6 +31,9 @@ pub struct ThreadRow {
     pub responses: i64,
     /// When the Consolidated Reply is due, for queries.
     pub deadline: Option<i64>,
+    /// Responses approved after the Consolidated Reply was published, not
+    /// yet in an addendum: the moderator's cue to add one.
+    pub late_responses: i64,
 }
 
 /// Which threads to list.
@@ -77,7 +80,7 @@ impl Store {
     pub fn threads(&self, f: &ThreadFilter) -> Result<Vec<ThreadRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT t.id, c.slug, t.subject, t.kind, t.first_at, t.last_at, t.state, t.deadline_at,
-                    COUNT(p.id), COUNT(DISTINCT p.from_addr)
+                    COUNT(p.id), COUNT(DISTINCT p.from_addr), t.late_responses
              FROM threads t
              JOIN communities c ON c.id = t.community_id
              JOIN posts p ON p.thread_id = t.id AND p.state = 'approved'
@@ -110,6 +113,7 @@ impl Store {
                         posts,
                         participants: r.get(9)?,
                         responses: (posts - 1).max(0),
+                        late_responses: r.get(10)?,
                     })
                 },
             )?

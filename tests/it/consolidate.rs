@@ -683,3 +683,57 @@ dmarc = "never"
         drop(daemon);
     }
 }
+
+#[test]
+fn a_response_after_publication_is_flagged_and_starts_an_addendum() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    let file = home.path().join("draft.md");
+    std::fs::write(&file, "Boats and radios.\n").unwrap();
+    stdout(
+        &home,
+        &["consolidate", &id, "--from", file.to_str().unwrap()],
+    );
+    stdout(&home, &["publish", &id]);
+    assert_eq!(queries(&home, &[])[0]["late_responses"], 0);
+    add_member(
+        &home,
+        "dan@example.org",
+        "Dan Roy",
+        &["--organisation", "UNICEF", "--moderation", "accept"],
+    );
+    let out = ingest(
+        &home,
+        "From: Dan Roy <dan@example.org>\nTo: list@example.test\nSubject: Re: Mobile clinics in flood areas?\nIn-Reply-To: <q1@example.org>\nMessage-ID: <r9@example.org>\n\nSolar fridges kept vaccines cold.\n",
+    );
+    assert!(out.contains("approved"), "{out}");
+    let t = &queries(&home, &[])[0];
+    assert_eq!(t["late_responses"], 1, "{t}");
+    assert_eq!(t["state"], "published");
+    // Posts 1–3 are the query and its responses; dan's is 4.
+    let shown = stdout(&home, &["show", "4"]);
+    assert!(
+        shown.contains(&format!("after the Consolidated Reply was published; `praxis consolidate {id}` starts an addendum")),
+        "{shown}"
+    );
+
+    let d = stdout(&home, &["consolidate", &id, "--print"]);
+    assert!(d.contains("## Additional responses"), "{d}");
+    assert!(d.contains("1. Dan Roy, UNICEF"), "{d}");
+    assert!(!d.contains("Bob Das"), "only later responses: {d}");
+    std::fs::write(&file, &d).unwrap();
+    stdout(
+        &home,
+        &["consolidate", &id, "--from", file.to_str().unwrap()],
+    );
+    let out = stdout(&home, &["publish", &id]);
+    assert!(out.contains("queued now"), "{out}");
+    let outbox = json(&home, &["outbox", "--json"]);
+    assert!(
+        outbox.as_array().unwrap().iter().any(|o| o["subject"]
+            == "[health] Consolidated Reply (additional responses): Mobile clinics in flood areas?"),
+        "{outbox}"
+    );
+    assert_eq!(queries(&home, &[])[0]["late_responses"], 0);
+}
