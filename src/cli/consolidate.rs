@@ -63,13 +63,15 @@ pub fn generate(
     )?;
     let data = draft::data(
         q,
-        &cfg.name,
-        &cfg.address,
-        &moderators,
-        &related,
-        chrono::Utc::now(),
-        cfg.tz(),
-        addendum_since,
+        &draft::Setting {
+            community: &cfg.name,
+            address: &cfg.address,
+            moderators: &moderators,
+            related: &related,
+            now: chrono::Utc::now(),
+            tz: cfg.tz(),
+            addendum_since,
+        },
     );
     Ok(draft::render(&Templates::new(), &data)?)
 }

@@ -161,17 +161,36 @@ pub fn title(subject: &str, slug: &str) -> String {
     }
 }
 
+/// What a draft needs besides the query.
+#[derive(Debug, Clone)]
+pub struct Setting<'a> {
+    /// The community's full name, for the header and footer.
+    pub community: &'a str,
+    /// Its posting address, for the footer's "write to".
+    pub address: &'a str,
+    /// The moderators' names: "compiled by".
+    pub moderators: &'a [String],
+    /// Earlier replies the archive finds similar.
+    pub related: &'a [RelatedReply],
+    /// Today, for the header's date.
+    pub now: DateTime<Utc>,
+    /// The community's zone: dates are shown as its members live them.
+    pub tz: Tz,
+    /// For an addendum: when the earlier reply was published.
+    pub addendum_since: Option<i64>,
+}
+
 /// The data for a query's generated draft.
-pub fn data(
-    q: &Query,
-    community: &str,
-    address: &str,
-    moderators: &[String],
-    related: &[RelatedReply],
-    now: DateTime<Utc>,
-    tz: Tz,
-    addendum_since: Option<i64>,
-) -> DraftData {
+pub fn data(q: &Query, s: &Setting<'_>) -> DraftData {
+    let (community, address, moderators, related, now, tz, addendum_since) = (
+        s.community,
+        s.address,
+        s.moderators,
+        s.related,
+        s.now,
+        s.tz,
+        s.addendum_since,
+    );
     let posts: Vec<&QueryPost> = q
         .responses
         .iter()
@@ -351,13 +370,15 @@ mod tests {
         }];
         let d = data(
             &q,
-            "Maternal and Child Health",
-            "health@example.test",
-            &["Meera Iyer".to_string()],
-            &related,
-            DateTime::from_timestamp(1_794_000_000, 0).unwrap(),
-            "Asia/Kolkata".parse().unwrap(),
-            None,
+            &Setting {
+                community: "Maternal and Child Health",
+                address: "health@example.test",
+                moderators: &["Meera Iyer".to_string()],
+                related: &related,
+                now: DateTime::from_timestamp(1_794_000_000, 0).unwrap(),
+                tz: "Asia/Kolkata".parse().unwrap(),
+                addendum_since: None,
+            },
         );
         let md = render(&Templates::new(), &d).unwrap();
         assert!(!md.contains("wrote:") && !md.contains("> Has anyone") && !md.contains("iPhone"));
@@ -369,13 +390,15 @@ mod tests {
         let q = sample_query();
         let d = data(
             &q,
-            "Health",
-            "health@example.test",
-            &[],
-            &[],
-            DateTime::from_timestamp(1_794_000_000, 0).unwrap(),
-            chrono_tz::UTC,
-            Some(1_793_750_000),
+            &Setting {
+                community: "Health",
+                address: "health@example.test",
+                moderators: &[],
+                related: &[],
+                now: DateTime::from_timestamp(1_794_000_000, 0).unwrap(),
+                tz: chrono_tz::UTC,
+                addendum_since: Some(1_793_750_000),
+            },
         );
         let names: Vec<&str> = d.responses.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["Carol Sen"]);
