@@ -33,6 +33,10 @@ const CONSOLIDATED: &[(&str, &str)] = &[
         "consolidated/footer",
         include_str!("../templates/consolidated/footer.hbs"),
     ),
+    (
+        "consolidated/reminder",
+        include_str!("../templates/consolidated/reminder.hbs"),
+    ),
 ];
 
 /// Why a template did not render.

@@ -4,6 +4,7 @@
 pub mod deadline;
 pub mod draft;
 pub mod publish;
+pub mod reminders;
 
 use chrono::{DateTime, Utc};
 

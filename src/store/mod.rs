@@ -36,7 +36,7 @@ pub use outbox::{
     OutboxSummary, Outcome, PostForFanout, Queued,
 };
 pub use posts::{Batch, Checkpoint, NewPost, PostView, Stored};
-pub use replies::{Draft, Publication, Query, QueryPost, RelatedReply, fts_any};
+pub use replies::{Draft, OpenQuery, Publication, Query, QueryPost, RelatedReply, fts_any};
 pub use status::{CommunityStatus, HealthRow};
 pub use threads::{SearchHit, ThreadFilter, ThreadRow};
 

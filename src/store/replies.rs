@@ -501,3 +501,75 @@ impl Store {
         Ok(hits)
     }
 }
+
+/// An open query with a deadline, as the reminder sweep sees it.
+#[derive(Debug, Clone)]
+pub struct OpenQuery {
+    /// Thread id.
+    pub thread: i64,
+    /// Its subject.
+    pub subject: String,
+    /// Its deadline, Unix seconds.
+    pub deadline: i64,
+}
+
+impl Store {
+    /// Queries of a community not yet published that have a deadline.
+    pub fn open_queries(&self, community: CommunityId) -> Result<Vec<OpenQuery>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, subject, deadline_at FROM threads
+             WHERE community_id = ?1 AND kind = 'query' AND state <> 'published'
+               AND deadline_at IS NOT NULL
+             ORDER BY deadline_at, id",
+        )?;
+        let rows = stmt
+            .query_map([community.0], |r| {
+                Ok(OpenQuery {
+                    thread: r.get(0)?,
+                    subject: r.get(1)?,
+                    deadline: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Queues a reminder for `thread` at `threshold` (due_soon or overdue)
+    /// unless one was already queued: the record and the message are written
+    /// in one transaction, so each threshold reminds exactly once. Returns
+    /// whether it queued one.
+    pub fn queue_reminder(
+        &mut self,
+        thread: i64,
+        threshold: &str,
+        msg: &super::NewOutbox<'_>,
+        recipients: &[super::NewRecipient],
+        now: i64,
+    ) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO query_reminders (thread_id, threshold, sent_at) VALUES (?1, ?2, ?3)",
+            params![thread, threshold, now],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let id = super::outbox::insert_outbox(&tx, msg, now)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
+                 VALUES (?1, ?2, ?3, 'pending', ?4)",
+            )?;
+            for r in recipients {
+                stmt.execute(params![
+                    id.0,
+                    r.member.map(|m| m.0),
+                    super::members::normalise_email(&r.address),
+                    now
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+}

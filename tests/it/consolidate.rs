@@ -737,3 +737,57 @@ fn a_response_after_publication_is_flagged_and_starts_an_addendum() {
     );
     assert_eq!(queries(&home, &[])[0]["late_responses"], 0);
 }
+
+#[test]
+fn reminders_go_once_per_threshold() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let t = queries(&home, &[])[0].clone();
+    let deadline = chrono::DateTime::parse_from_rfc3339(t["deadline"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let sweep = |store: &mut praxis::store::Store, at| {
+        praxis::consolidate::reminders::sweep(store, &config, at).unwrap()
+    };
+    // Today: ten working days left, no reminder.
+    assert_eq!(sweep(&mut store, chrono::Utc::now()), 0);
+    // The day it is due: "due soon", once however often the sweep runs.
+    let due_day = deadline - chrono::Duration::hours(2);
+    assert_eq!(sweep(&mut store, due_day), 1);
+    assert_eq!(sweep(&mut store, due_day), 0);
+    // Overdue: one more, once.
+    let late = deadline + chrono::Duration::days(3);
+    assert_eq!(sweep(&mut store, late), 1);
+    assert_eq!(sweep(&mut store, late + chrono::Duration::days(7)), 0);
+    drop(store);
+
+    let outbox = json(&home, &["outbox", "--json"]);
+    let reminders: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "notice")
+        .collect();
+    assert_eq!(reminders.len(), 2, "{outbox}");
+    let subjects: Vec<&str> = reminders
+        .iter()
+        .map(|o| o["subject"].as_str().unwrap())
+        .collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains(&format!("Due soon: Consolidated Reply to query {q}"))),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains(&format!("Overdue: Consolidated Reply to query {q}"))),
+        "{subjects:?}"
+    );
+    for r in reminders {
+        assert_eq!(r["pending"], 1, "meera, the one moderator: {r}");
+    }
+}

@@ -23,6 +23,10 @@ const LANDED: &[(i64, &str)] = &[
         4,
         "ca5c6663ec2dde04c6f1082ec8672e27637b10da782c9c18be1a1d4c16b69816",
     ),
+    (
+        5,
+        "4b8f055f147349bbb746b63cbb5cebef05950780173c4a7a97f87b17f6c8014b",
+    ),
 ];
 
 #[test]
