@@ -26,6 +26,13 @@ pub struct ConsolidateArgs {
     /// Print the current draft (the generated one when none is stored yet).
     #[arg(long)]
     pub print: bool,
+    /// Add a response received outside the list (a text file), credited to
+    /// the member given with --from-member and marked as offline.
+    #[arg(long, requires = "from_member", conflicts_with_all = ["from", "print"])]
+    pub add_response: Option<PathBuf>,
+    /// The member an --add-response is from.
+    #[arg(long, requires = "add_response")]
+    pub from_member: Option<String>,
     /// The moderator compiling (default: $USER), recorded with each version.
     #[arg(long = "as")]
     pub actor: Option<String>,
@@ -107,6 +114,38 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
     let mut store = ctx.store(&config)?;
     let q = load_query(&store, args.query)?;
+    if let (Some(path), Some(email)) = (&args.add_response, &args.from_member) {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the response {}", path.display()))?;
+        if text.trim().is_empty() {
+            bail!("{} is empty; nothing added", path.display());
+        }
+        let Some(m) = store.member(q.community, email)? else {
+            bail!(
+                "{email} is not a member of {}; `praxis members add {email} -c {} --name NAME --organisation ORG` adds them",
+                q.slug,
+                q.slug
+            );
+        };
+        let by = args.actor.clone().unwrap_or_else(|| ctx.actor());
+        store.add_offline_response(q.thread, m.id, &text, &by, now())?;
+        let stored = store
+            .current_draft(q.thread)?
+            .filter(|d| d.state == "draft");
+        ctx.out.say(format!(
+            "query {}: offline response from {} added{}",
+            q.thread,
+            if m.name.is_empty() { &m.email } else { &m.name },
+            match stored {
+                Some(d) => format!(
+                    "; the stored draft (version {}) is unchanged: add it there with `praxis consolidate {}`",
+                    d.version, q.thread
+                ),
+                None => format!("; `praxis consolidate {}` drafts with it", q.thread),
+            }
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
     let latest = store.current_draft(q.thread)?;
     // After publication, a new draft is an addendum of the later responses.
     let addendum_since = latest

@@ -134,7 +134,7 @@ fn credited(n: usize, p: &QueryPost, tz: Tz) -> Credited {
         date: local_date(p.date, tz),
         summary: first_paragraph(&text),
         text,
-        offline: false,
+        offline: p.offline,
     }
 }
 
@@ -316,6 +316,7 @@ mod tests {
             attachments: att.iter().map(|a| a.to_string()).collect(),
             approved_at: date,
             late: id == 3,
+            offline: false,
         }
     }
 

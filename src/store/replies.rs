@@ -98,6 +98,8 @@ pub struct QueryPost {
     pub approved_at: i64,
     /// Approved after the query's reply was published (flagged so).
     pub late: bool,
+    /// Added by a moderator (`--add-response`), not posted to the list.
+    pub offline: bool,
 }
 
 /// A query with everything a draft is made from.
@@ -188,6 +190,7 @@ fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
         attachments: attachments.into_iter().map(|a| a.name).collect(),
         approved_at: r.get(10)?,
         late: r.get(11)?,
+        offline: false,
     })
 }
 
@@ -229,8 +232,37 @@ impl Store {
         let posts = stmt
             .query_map(params![thread, LATE_FLAG], query_post)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let (roots, responses): (Vec<_>, Vec<_>) =
+        let (roots, mut responses): (Vec<_>, Vec<_>) =
             posts.into_iter().partition(|p| p.id.0 == root_id);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT o.id, m.email, m.name, m.organisation, m.place, o.added_at, o.text,
+                    EXISTS (SELECT 1 FROM consolidated_replies r WHERE r.thread_id = o.thread_id
+                              AND r.state = 'published' AND r.published_at <= o.added_at)
+             FROM offline_responses o JOIN members m ON m.id = o.member_id
+             WHERE o.thread_id = ?1 ORDER BY o.added_at, o.id",
+        )?;
+        let offline = stmt
+            .query_map([thread], |r| {
+                let email: String = r.get(1)?;
+                let name: String = r.get(2)?;
+                Ok(QueryPost {
+                    id: PostId(0),
+                    message_id: String::new(),
+                    name: if name.is_empty() { email.clone() } else { name },
+                    email,
+                    organisation: r.get(3)?,
+                    place: r.get(4)?,
+                    date: r.get(5)?,
+                    text: r.get(6)?,
+                    attachments: Vec::new(),
+                    approved_at: r.get(5)?,
+                    late: r.get(7)?,
+                    offline: true,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        responses.extend(offline);
+        responses.sort_by_key(|p| p.date);
         let Some(root) = roots.into_iter().next() else {
             return Ok(None);
         };
@@ -499,6 +531,26 @@ impl Store {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(hits)
+    }
+}
+
+impl Store {
+    /// Adds a response a moderator received outside the list, credited to
+    /// `member`; returns its id.
+    pub fn add_offline_response(
+        &mut self,
+        thread: i64,
+        member: crate::model::MemberId,
+        text: &str,
+        by: &str,
+        at: i64,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO offline_responses (thread_id, member_id, text, added_by, added_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![thread, member.0, text, by, at],
+        )?;
+        Ok(self.conn.last_insert_rowid())
     }
 }
 

@@ -791,3 +791,64 @@ fn reminders_go_once_per_threshold() {
         assert_eq!(r["pending"], 1, "meera, the one moderator: {r}");
     }
 }
+
+#[test]
+fn an_offline_response_is_credited_and_marked() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    add_member(
+        &home,
+        "dan@example.org",
+        "Dan Roy",
+        &["--organisation", "UNICEF", "--place", "Puri"],
+    );
+    let file = home.path().join("phone-call.txt");
+    std::fs::write(
+        &file,
+        "By phone: solar fridges kept vaccines cold in Puri.\n",
+    )
+    .unwrap();
+    let out = stdout(
+        &home,
+        &[
+            "consolidate",
+            &id,
+            "--add-response",
+            file.to_str().unwrap(),
+            "--from-member",
+            "dan@example.org",
+        ],
+    );
+    assert!(out.contains("offline response from Dan Roy added"), "{out}");
+    let d = stdout(&home, &["consolidate", &id, "--print"]);
+    assert!(
+        d.contains("3. Dan Roy, UNICEF, Puri (offline contribution)"),
+        "{d}"
+    );
+    assert!(
+        d.contains("By phone: solar fridges kept vaccines cold in Puri. (Dan Roy)"),
+        "{d}"
+    );
+    assert!(d.contains("offline contribution)\n\nBy phone"), "{d}");
+    home.praxis()
+        .args([
+            "consolidate",
+            &id,
+            "--add-response",
+            file.to_str().unwrap(),
+            "--from-member",
+            "zed@example.org",
+        ])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("zed@example.org is not a member of health").and(
+                predicate::str::contains("praxis members add zed@example.org -c health"),
+            ),
+        );
+    home.praxis()
+        .args(["consolidate", &id, "--add-response", file.to_str().unwrap()])
+        .assert()
+        .code(2);
+}

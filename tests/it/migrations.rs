@@ -25,7 +25,7 @@ const LANDED: &[(i64, &str)] = &[
     ),
     (
         5,
-        "4b8f055f147349bbb746b63cbb5cebef05950780173c4a7a97f87b17f6c8014b",
+        "39baa9e7d2d3436544f7535bfb505105edf0397a3fa04de4c6099ee399716d7a",
     ),
 ];
 
