@@ -47,6 +47,9 @@ struct ThreadJson {
     days_left: Option<i64>,
     /// Responses after publication, waiting for an addendum.
     late_responses: i64,
+    /// Who asked (name), and their organisation.
+    asked_by: String,
+    asked_by_organisation: String,
 }
 
 /// Runs `praxis threads`.
@@ -94,6 +97,8 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
                 state: r.state,
                 responses: r.responses,
                 late_responses: r.late_responses,
+                asked_by: r.asked_by,
+                asked_by_organisation: r.asked_by_organisation,
             })
             .collect();
         ctx.out.json(&out)?;
@@ -111,7 +116,7 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
         "last",
     ];
     if args.queries || args.overdue {
-        headers.extend(["state", "responses", "due", "days left"]);
+        headers.extend(["asked by", "state", "responses", "due", "days left"]);
     }
     let table = rows
         .into_iter()
@@ -133,6 +138,11 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
             ];
             if args.queries || args.overdue {
                 row.extend([
+                    if r.asked_by_organisation.is_empty() {
+                        r.asked_by
+                    } else {
+                        format!("{} ({})", r.asked_by, r.asked_by_organisation)
+                    },
                     r.state,
                     r.responses.to_string(),
                     r.deadline.map(|d| local_time(d, tz)).unwrap_or_default(),

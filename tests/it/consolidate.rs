@@ -196,6 +196,11 @@ fn consolidate_generates_stores_versions_and_prints() {
     let home = Home::new();
     let q = asked_and_answered(&home);
     let id = q.to_string();
+    let t = &queries(&home, &[])[0];
+    assert_eq!(t["asked_by"], "Alice Rao", "{t}");
+    assert_eq!(t["asked_by_organisation"], "Jan Swasthya", "{t}");
+    let table = stdout(&home, &["threads", "--queries"]);
+    assert!(table.contains("Alice Rao (Jan Swasthya)"), "{table}");
     let generated = stdout(&home, &["consolidate", &id, "--print"]);
     for want in [
         "Consolidated Reply",
