@@ -12,6 +12,7 @@ mod import;
 mod ingest;
 mod init;
 mod log;
+mod mark;
 mod members;
 mod outbox;
 mod output;
@@ -120,6 +121,9 @@ pub enum Command {
     /// The audit log: every decision and membership change, with who and when.
     #[command(after_help = "Example:\n  praxis log -c health --limit 20")]
     Log(log::LogArgs),
+    /// Re-mark a thread as a query, discussion or announcement.
+    #[command(after_help = "Example:\n  praxis mark 7 query\n  praxis mark 8 announcement")]
+    Mark(mark::MarkArgs),
     /// Threads and queries.
     #[command(after_help = "Example:\n  praxis threads -c health --queries --overdue")]
     Threads(threads::ThreadsArgs),
@@ -207,6 +211,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Threads(a) => threads::run(&ctx, a),
         Command::Consolidate(a) => consolidate::run(&ctx, a),
         Command::Publish(a) => publish::run(&ctx, a),
+        Command::Mark(a) => mark::run(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),
         Command::Queue(a) => queue::run(&ctx, a),
         Command::Approve(a) => {

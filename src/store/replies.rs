@@ -625,3 +625,42 @@ impl Store {
         Ok(true)
     }
 }
+
+impl Store {
+    /// Re-marks a thread's kind; returns the kind it had, or `None` when
+    /// there is no such thread.
+    pub fn mark_thread(
+        &mut self,
+        thread: i64,
+        kind: crate::model::ThreadKind,
+    ) -> Result<Option<String>> {
+        let tx = self.conn.transaction()?;
+        let was: Option<String> = tx
+            .query_row("SELECT kind FROM threads WHERE id = ?1", [thread], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if was.is_some() {
+            tx.execute(
+                "UPDATE threads SET kind = ?2 WHERE id = ?1",
+                params![thread, kind.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(was)
+    }
+
+    /// The root post of a thread, if stored.
+    pub fn thread_root(&self, thread: i64) -> Result<Option<PostId>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT root_post_id FROM threads WHERE id = ?1",
+                [thread],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten()
+            .map(PostId))
+    }
+}

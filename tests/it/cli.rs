@@ -381,6 +381,7 @@ fn help_shows_every_command_with_an_example() {
         "discard",
         "defer",
         "threads",
+        "mark",
         "consolidate",
         "publish",
         "digest",

@@ -857,3 +857,52 @@ fn an_offline_response_is_credited_and_marked() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_thread_can_be_re_marked() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    let out = stdout(&home, &["mark", &id, "announcement"]);
+    assert!(out.contains("query → announcement"), "{out}");
+    assert!(queries(&home, &[]).is_empty());
+    let out = stdout(&home, &["mark", &id, "query"]);
+    assert!(out.contains("announcement → query"), "{out}");
+    assert_eq!(queries(&home, &[]).len(), 1);
+    home.praxis()
+        .args(["mark", &id, "question"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "`question` is not a thread kind; use query, discussion or announcement",
+        ));
+    home.praxis()
+        .args(["mark", "999", "query"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("thread 999 does not exist"));
+}
+
+#[test]
+fn marking_an_imported_discussion_as_a_query_starts_its_clock() {
+    let home = Home::new();
+    let mbox = home.path().join("old.mbox");
+    std::fs::write(
+        &mbox,
+        "From alice@example.org Mon Nov  2 10:00:00 2026\nFrom: alice@example.org\nSubject: Cold chain?\nMessage-ID: <old1@example.org>\nDate: Mon, 2 Nov 2026 10:00:00 +0000\n\nAny advice?\n",
+    )
+    .unwrap();
+    home.praxis()
+        .args(["import", "-c", "health", mbox.to_str().unwrap()])
+        .assert()
+        .success();
+    assert!(
+        queries(&home, &[]).is_empty(),
+        "imported history is discussion"
+    );
+    let all: Vec<Value> = serde_json::from_str(&stdout(&home, &["threads", "--json"])).unwrap();
+    let id = all[0]["id"].as_i64().unwrap().to_string();
+    let out = stdout(&home, &["mark", &id, "query"]);
+    assert!(out.contains("Consolidated Reply due"), "{out}");
+    assert!(queries(&home, &[])[0]["deadline"].is_string());
+}
