@@ -428,6 +428,9 @@ pub struct CommunityConfig {
     pub timezone: String,
     /// Working days a query has before its Consolidated Reply is due.
     pub reply_within_working_days: u32,
+    /// Moderators are reminded when a query has this many working days left
+    /// (0: only when overdue), and again once it is overdue.
+    pub remind_working_days_before: u32,
     /// Days that are not working days.
     pub weekend: Vec<String>,
     /// Dates (YYYY-MM-DD) that are not working days.
@@ -452,6 +455,7 @@ impl Default for CommunityConfig {
             address: String::new(),
             timezone: "UTC".into(),
             reply_within_working_days: 10,
+            remind_working_days_before: 2,
             weekend: vec!["sat".into(), "sun".into()],
             holidays: Vec::new(),
             imap: None,

@@ -162,6 +162,12 @@ async fn fanout_sweep(config: Config, mut shutdown: Shutdown) -> Result<()> {
             for id in &ids {
                 crate::deliver::queue_post(&mut store, &cfg, *id)?;
             }
+            // Query reminders ride the same sweep: each is queued once.
+            let reminded =
+                crate::consolidate::reminders::sweep(&mut store, &cfg, chrono::Utc::now())?;
+            if reminded > 0 {
+                info!("queued {reminded} query reminder(s) to moderators");
+            }
             Ok(ids.len())
         })
         .await?;

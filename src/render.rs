@@ -24,6 +24,22 @@ const NOTICES: &[(&str, &str)] = &[
     ("summary", include_str!("../templates/notices/summary.hbs")),
 ];
 
+/// The built-in Consolidated Reply templates: (name, text).
+const CONSOLIDATED: &[(&str, &str)] = &[
+    (
+        "consolidated/draft",
+        include_str!("../templates/consolidated/draft.md.hbs"),
+    ),
+    (
+        "consolidated/footer",
+        include_str!("../templates/consolidated/footer.hbs"),
+    ),
+    (
+        "consolidated/reminder",
+        include_str!("../templates/consolidated/reminder.hbs"),
+    ),
+];
+
 /// Why a template did not render.
 #[derive(Debug, thiserror::Error)]
 #[error("template `{name}`: {detail}")]
@@ -52,7 +68,7 @@ impl Templates {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
-        for (name, text) in NOTICES {
+        for (name, text) in NOTICES.iter().chain(CONSOLIDATED) {
             hb.register_template_string(name, *text)
                 .unwrap_or_else(|e| panic!("built-in template {name} is invalid: {e}"));
         }

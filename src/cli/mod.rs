@@ -7,15 +7,18 @@
 
 mod backup;
 mod check;
+mod consolidate;
 mod decide;
 mod import;
 mod ingest;
 mod init;
 mod log;
+mod mark;
 mod members;
 mod outbox;
 mod output;
 mod pending;
+mod publish;
 mod queue;
 mod search;
 mod serve;
@@ -119,6 +122,9 @@ pub enum Command {
     /// The audit log: every decision and membership change, with who and when.
     #[command(after_help = "Example:\n  praxis log -c health --limit 20")]
     Log(log::LogArgs),
+    /// Re-mark a thread as a query, discussion or announcement.
+    #[command(after_help = "Example:\n  praxis mark 7 query\n  praxis mark 8 announcement")]
+    Mark(mark::MarkArgs),
     /// Threads and queries.
     #[command(after_help = "Example:\n  praxis threads -c health --queries --overdue")]
     Threads(threads::ThreadsArgs),
@@ -126,10 +132,12 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  praxis consolidate 7\n  praxis consolidate 7 --from draft.md"
     )]
-    Consolidate(pending::ConsolidateArgs),
+    Consolidate(consolidate::ConsolidateArgs),
     /// Send a Consolidated Reply now or at a time.
-    #[command(after_help = "Example:\n  praxis publish 7 --at '2026-12-01 09:00'")]
-    Publish(pending::PublishArgs),
+    #[command(
+        after_help = "Example:\n  praxis publish 7\n  praxis publish 7 --at '2026-12-01 09:00'\n  praxis publish 7 --cancel"
+    )]
+    Publish(publish::PublishArgs),
     /// Preview or send a community's digest.
     #[command(
         subcommand,
@@ -225,6 +233,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(a) => import::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
         Command::Threads(a) => threads::run(&ctx, a),
+        Command::Consolidate(a) => consolidate::run(&ctx, a),
+        Command::Publish(a) => publish::run(&ctx, a),
+        Command::Mark(a) => mark::run(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),
         Command::Queue(a) => queue::run(&ctx, a),
         Command::Approve(a) => {

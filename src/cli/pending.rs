@@ -18,29 +18,6 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// `praxis consolidate`.
-#[derive(Debug, Args)]
-pub struct ConsolidateArgs {
-    /// The query's thread id.
-    pub query: i64,
-    /// Store this file as the next draft version instead of opening an editor.
-    #[arg(long, conflicts_with = "print")]
-    pub from: Option<PathBuf>,
-    /// Print the current draft.
-    #[arg(long)]
-    pub print: bool,
-}
-
-/// `praxis publish`.
-#[derive(Debug, Args)]
-pub struct PublishArgs {
-    /// The query's thread id.
-    pub query: i64,
-    /// Send at this time (community time zone) instead of now.
-    #[arg(long)]
-    pub at: Option<String>,
-}
-
 /// `praxis digest`.
 #[derive(Debug, Subcommand)]
 pub enum DigestCommand {
@@ -68,8 +45,6 @@ pub enum DigestCommand {
 pub fn run(cmd: &Command) -> Result<ExitCode> {
     let (name, capability) = match cmd {
         Command::Demo(_) => ("demo", "the demo (issue 8)"),
-        Command::Consolidate(_) => ("consolidate", "Consolidated Replies (issue 6)"),
-        Command::Publish(_) => ("publish", "Consolidated Replies (issue 6)"),
         Command::Digest(_) => ("digest", "digests (issue 7)"),
         _ => ("this command", "a later release"),
     };

@@ -1,5 +1,5 @@
-//! `praxis search TEXT`: full text over posts (and, once published,
-//! Consolidated Replies), ranked by bm25, with snippets.
+//! `praxis search TEXT`: full text over posts and published Consolidated
+//! Replies, ranked by bm25, with snippets.
 
 use std::process::ExitCode;
 
@@ -26,7 +26,11 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
     let store = ctx.store(&config)?;
     let community = ctx.community_filter(&config, &store, args.community.as_deref())?;
-    let hits = store.search(&args.text, community, args.limit.max(1))?;
+    let limit = args.limit.max(1);
+    let mut hits = store.search(&args.text, community, limit)?;
+    hits.extend(store.search_replies(&args.text, community, limit, crate::store::now())?);
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    hits.truncate(limit as usize);
     if ctx.out.json {
         ctx.out.json(&hits)?;
         return Ok(ExitCode::SUCCESS);

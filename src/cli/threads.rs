@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::output::{local_time, rfc3339};
+use crate::consolidate::deadline::WorkingCalendar;
 use crate::store::{ThreadFilter, now};
 
 /// `praxis threads`.
@@ -39,8 +40,16 @@ struct ThreadJson {
     last_at: String,
     state: String,
     responses: i64,
+    /// When the Consolidated Reply is due (end of that working day, local).
     deadline: Option<String>,
+    /// Working days (not calendar days) until the deadline: 0 on the day it
+    /// is due, negative once overdue; skips the community's weekend and holidays.
     days_left: Option<i64>,
+    /// Responses after publication, waiting for an addendum.
+    late_responses: i64,
+    /// Who asked (name), and their organisation.
+    asked_by: String,
+    asked_by_organisation: String,
 }
 
 /// Runs `praxis threads`.
@@ -59,12 +68,17 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
             args.limit
         },
     })?;
-    let days_left = |d: Option<i64>| d.map(|d| (d - t).div_euclid(86_400));
+    let now_utc = chrono::DateTime::from_timestamp(t, 0).unwrap_or_else(chrono::Utc::now);
+    let days_left = |community: &str, d: Option<i64>| {
+        let cfg = config.community(community).ok()?;
+        let due = chrono::DateTime::from_timestamp(d?, 0)?;
+        Some(WorkingCalendar::from_config(cfg).working_days_left(due, now_utc))
+    };
     if ctx.out.json {
         let out: Vec<ThreadJson> = rows
             .into_iter()
             .map(|r| ThreadJson {
-                days_left: days_left(r.deadline),
+                days_left: days_left(&r.community, r.deadline),
                 deadline: r.deadline.map(rfc3339),
                 id: r.id,
                 community: r.community,
@@ -76,42 +90,63 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
                 last_at: rfc3339(r.last_at),
                 state: r.state,
                 responses: r.responses,
+                late_responses: r.late_responses,
+                asked_by: r.asked_by,
+                asked_by_organisation: r.asked_by_organisation,
             })
             .collect();
         ctx.out.json(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let n = rows.len();
-    ctx.out.table(
-        &[
-            "id",
-            "community",
-            "subject",
-            "kind",
-            "posts",
-            "participants",
-            "first",
-            "last",
-        ],
-        rows.into_iter()
-            .map(|r| {
-                let tz = config
-                    .community(&r.community)
-                    .map(|c| c.tz())
-                    .unwrap_or(chrono_tz::UTC);
-                vec![
-                    r.id.to_string(),
-                    r.community,
-                    r.subject,
-                    r.kind,
-                    r.posts.to_string(),
-                    r.participants.to_string(),
-                    local_time(r.first_at, tz),
-                    local_time(r.last_at, tz),
-                ]
-            })
-            .collect(),
-    );
+    let mut headers = vec![
+        "id",
+        "community",
+        "subject",
+        "kind",
+        "posts",
+        "participants",
+        "first",
+        "last",
+    ];
+    if args.queries || args.overdue {
+        headers.extend(["asked by", "state", "responses", "due", "days left"]);
+    }
+    let table = rows
+        .into_iter()
+        .map(|r| {
+            let tz = config
+                .community(&r.community)
+                .map(|c| c.tz())
+                .unwrap_or(chrono_tz::UTC);
+            let left = days_left(&r.community, r.deadline);
+            let mut row = vec![
+                r.id.to_string(),
+                r.community,
+                r.subject,
+                r.kind,
+                r.posts.to_string(),
+                r.participants.to_string(),
+                local_time(r.first_at, tz),
+                local_time(r.last_at, tz),
+            ];
+            if args.queries || args.overdue {
+                row.extend([
+                    if r.asked_by_organisation.is_empty() {
+                        r.asked_by
+                    } else {
+                        format!("{} ({})", r.asked_by, r.asked_by_organisation)
+                    },
+                    r.state,
+                    r.responses.to_string(),
+                    r.deadline.map(|d| local_time(d, tz)).unwrap_or_default(),
+                    left.map(|d| d.to_string()).unwrap_or_default(),
+                ]);
+            }
+            row
+        })
+        .collect();
+    ctx.out.table(&headers, table);
     ctx.out
         .say(format!("{n} thread{}", if n == 1 { "" } else { "s" }));
     Ok(ExitCode::SUCCESS)

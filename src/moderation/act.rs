@@ -140,6 +140,9 @@ pub fn after_ingest(
         (PostClass::Post, PostState::Approved) => {
             let q = crate::deliver::queue_post(store, config, post)?;
             info!(post = %post, recipients = q.recipients, "approved on arrival; queued");
+            if let Some(due) = crate::consolidate::on_approved(store, cfg, post)? {
+                info!(post = %post, deadline = %due, "query deadline set");
+            }
         }
         (PostClass::Post | PostClass::Unparseable, PostState::Held) => {
             let view = store.post(post)?;
@@ -270,6 +273,9 @@ pub fn after_decision(
         Action::Approve => {
             let q = crate::deliver::queue_post(store, config, decided.post)?;
             info!(post = %decided.post, recipients = q.recipients, "approved; queued");
+            if let Some(due) = crate::consolidate::on_approved(store, cfg, decided.post)? {
+                info!(post = %decided.post, deadline = %due, "query deadline set");
+            }
         }
         Action::Reject => {
             let view = store.post(decided.post)?;

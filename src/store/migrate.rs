@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_membership",
         sql: include_str!("migrations/0004_membership.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_consolidate",
+        sql: include_str!("migrations/0005_consolidate.sql"),
+    },
 ];
 
 impl Migration {

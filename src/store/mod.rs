@@ -17,6 +17,7 @@ mod members;
 pub mod migrate;
 mod outbox;
 mod posts;
+mod replies;
 mod status;
 mod threads;
 
@@ -35,6 +36,7 @@ pub use outbox::{
     OutboxSummary, Outcome, PostForFanout, Queued,
 };
 pub use posts::{Batch, Checkpoint, NewPost, PostView, Stored};
+pub use replies::{Draft, OpenQuery, Publication, Query, QueryPost, RelatedReply, fts_any};
 pub use status::{CommunityStatus, HealthRow};
 pub use threads::{SearchHit, ThreadFilter, ThreadRow};
 

@@ -239,7 +239,11 @@ where
     })
 }
 
-fn insert_outbox(tx: &Transaction<'_>, msg: &NewOutbox<'_>, now: i64) -> Result<OutboxId> {
+pub(super) fn insert_outbox(
+    tx: &Transaction<'_>,
+    msg: &NewOutbox<'_>,
+    now: i64,
+) -> Result<OutboxId> {
     tx.execute(
         "INSERT INTO outbox (community_id, kind, subject, message, post_id, reply_id, digest_id,
                              created_at, not_before)

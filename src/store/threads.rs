@@ -31,6 +31,13 @@ pub struct ThreadRow {
     pub responses: i64,
     /// When the Consolidated Reply is due, for queries.
     pub deadline: Option<i64>,
+    /// Responses approved after the Consolidated Reply was published, not
+    /// yet in an addendum: the moderator's cue to add one.
+    pub late_responses: i64,
+    /// Who asked: the root post's author as the member list names them.
+    pub asked_by: String,
+    /// The asker's organisation ("" when unknown).
+    pub asked_by_organisation: String,
 }
 
 /// Which threads to list.
@@ -77,7 +84,14 @@ impl Store {
     pub fn threads(&self, f: &ThreadFilter) -> Result<Vec<ThreadRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT t.id, c.slug, t.subject, t.kind, t.first_at, t.last_at, t.state, t.deadline_at,
-                    COUNT(p.id), COUNT(DISTINCT p.from_addr)
+                    COUNT(p.id), COUNT(DISTINCT p.from_addr), t.late_responses,
+                    (SELECT COALESCE(NULLIF(m.name, ''), NULLIF(r.from_name, ''), r.from_addr)
+                     FROM posts r LEFT JOIN members m
+                       ON m.community_id = r.community_id AND m.email = r.from_addr
+                     WHERE r.id = t.root_post_id),
+                    (SELECT COALESCE(m.organisation, '') FROM posts r JOIN members m
+                       ON m.community_id = r.community_id AND m.email = r.from_addr
+                     WHERE r.id = t.root_post_id)
              FROM threads t
              JOIN communities c ON c.id = t.community_id
              JOIN posts p ON p.thread_id = t.id AND p.state = 'approved'
@@ -110,6 +124,9 @@ impl Store {
                         posts,
                         participants: r.get(9)?,
                         responses: (posts - 1).max(0),
+                        late_responses: r.get(10)?,
+                        asked_by: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                        asked_by_organisation: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
                     })
                 },
             )?

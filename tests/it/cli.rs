@@ -350,12 +350,10 @@ fn status_reports_every_community() {
 fn later_commands_say_which_capability_brings_them() {
     let home = Home::new();
     home.praxis()
-        .args(["consolidate", "7", "--print"])
+        .args(["digest", "preview", "-c", "health"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains(
-            "`praxis consolidate` is not built yet",
-        ));
+        .stderr(predicate::str::contains("`praxis digest` is not built yet"));
 }
 
 #[test]
@@ -383,6 +381,7 @@ fn help_shows_every_command_with_an_example() {
         "discard",
         "defer",
         "threads",
+        "mark",
         "consolidate",
         "publish",
         "digest",

@@ -23,6 +23,10 @@ const LANDED: &[(i64, &str)] = &[
         4,
         "ca5c6663ec2dde04c6f1082ec8672e27637b10da782c9c18be1a1d4c16b69816",
     ),
+    (
+        5,
+        "39baa9e7d2d3436544f7535bfb505105edf0397a3fa04de4c6099ee399716d7a",
+    ),
 ];
 
 #[test]

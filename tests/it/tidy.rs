@@ -55,6 +55,9 @@ fn is_pure(rel: &str) -> bool {
         || rel == "moderation/policy.rs"
         || rel == "digest/schedule.rs"
         || rel == "digest/select.rs"
+        || rel == "consolidate/deadline.rs"
+        || rel == "consolidate/draft.rs"
+        || rel == "mail/quote.rs"
 }
 
 #[test]

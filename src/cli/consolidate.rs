@@ -1,0 +1,202 @@
+//! `praxis consolidate`: generate, edit and store drafts of a query's
+//! Consolidated Reply.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+
+use super::Context;
+use crate::config::Config;
+use crate::consolidate::draft;
+use crate::model::Role;
+use crate::render::Templates;
+use crate::store::{Query, Store, now};
+
+/// `praxis consolidate`.
+#[derive(Debug, Args)]
+pub struct ConsolidateArgs {
+    /// The query's thread id, as `praxis threads --queries` lists it.
+    pub query: i64,
+    /// Store this file as the next draft version instead of opening an editor.
+    #[arg(long, conflicts_with = "print")]
+    pub from: Option<PathBuf>,
+    /// Print the current draft (the generated one when none is stored yet).
+    #[arg(long)]
+    pub print: bool,
+    /// Add a response received outside the list (a text file), credited to
+    /// the member given with --from-member and marked as offline.
+    #[arg(long, requires = "from_member", conflicts_with_all = ["from", "print"])]
+    pub add_response: Option<PathBuf>,
+    /// The member an --add-response is from.
+    #[arg(long, requires = "add_response")]
+    pub from_member: Option<String>,
+    /// The moderator compiling (default: $USER), recorded with each version.
+    #[arg(long = "as")]
+    pub actor: Option<String>,
+}
+
+/// Loads a query or says how to find one.
+pub fn load_query(store: &Store, id: i64) -> Result<Query> {
+    store.query(id)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "query {id} does not exist or has no approved post; `praxis threads --queries` lists queries by id"
+        )
+    })
+}
+
+/// The generated draft for a query; with `addendum_since` (when the last
+/// reply was published) only the responses approved after it (flagged late).
+pub fn generate(
+    config: &Config,
+    store: &Store,
+    q: &Query,
+    addendum_since: Option<i64>,
+) -> Result<String> {
+    let cfg = config.community(&q.slug).map_err(anyhow::Error::msg)?;
+    let moderators: Vec<String> = store
+        .members(q.community)?
+        .into_iter()
+        .filter(|m| matches!(m.role, Role::Moderator | Role::Owner))
+        .map(|m| if m.name.is_empty() { m.email } else { m.name })
+        .collect();
+    let related = store.related_replies(
+        q.community,
+        &format!("{} {}", q.subject, q.root.text),
+        q.thread,
+        5,
+    )?;
+    let data = draft::data(
+        q,
+        &draft::Setting {
+            community: &cfg.name,
+            address: &cfg.address,
+            moderators: &moderators,
+            related: &related,
+            now: chrono::Utc::now(),
+            tz: cfg.tz(),
+            addendum_since,
+        },
+    );
+    Ok(draft::render(&Templates::new(), &data)?)
+}
+
+/// Opens `$VISUAL` or `$EDITOR` (else `vi`) on a file holding `text`, like
+/// `git commit`; returns what was saved.
+fn edit(text: &str) -> Result<String> {
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    let mut file = tempfile::Builder::new()
+        .prefix("praxis-draft-")
+        .suffix(".md")
+        .tempfile()
+        .context("creating a temporary file for the draft")?;
+    file.write_all(text.as_bytes())?;
+    file.flush()?;
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(file.path())
+        .status()
+        .with_context(|| format!("starting the editor `{editor}`; set $VISUAL or $EDITOR"))?;
+    if !status.success() {
+        bail!("the editor `{editor}` failed ({status}); the draft was not stored");
+    }
+    Ok(std::fs::read_to_string(file.path())?)
+}
+
+/// Runs `praxis consolidate`.
+pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
+    let config = ctx.config()?;
+    let mut store = ctx.store(&config)?;
+    let q = load_query(&store, args.query)?;
+    if let (Some(path), Some(email)) = (&args.add_response, &args.from_member) {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the response {}", path.display()))?;
+        if text.trim().is_empty() {
+            bail!("{} is empty; nothing added", path.display());
+        }
+        let Some(m) = store.member(q.community, email)? else {
+            bail!(
+                "{email} is not a member of {}; `praxis members add {email} -c {} --name NAME --organisation ORG` adds them",
+                q.slug,
+                q.slug
+            );
+        };
+        let by = args.actor.clone().unwrap_or_else(|| ctx.actor(&config));
+        store.add_offline_response(q.thread, m.id, &text, &by, now())?;
+        let stored = store
+            .current_draft(q.thread)?
+            .filter(|d| d.state == "draft");
+        ctx.out.say(format!(
+            "query {}: offline response from {} added{}",
+            q.thread,
+            if m.name.is_empty() { &m.email } else { &m.name },
+            match stored {
+                Some(d) => format!(
+                    "; the stored draft (version {}) is unchanged: add it there with `praxis consolidate {}`",
+                    d.version, q.thread
+                ),
+                None => format!("; `praxis consolidate {}` drafts with it", q.thread),
+            }
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let latest = store.current_draft(q.thread)?;
+    // After publication, a new draft is an addendum of the later responses.
+    let addendum_since = latest
+        .as_ref()
+        .filter(|d| d.state == "published")
+        .and_then(|d| d.published_at);
+    let current = latest.filter(|d| d.state != "published");
+    if args.print {
+        let text = match &current {
+            Some(d) => d.body.clone(),
+            None => generate(&config, &store, &q, addendum_since)?,
+        };
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let body = match &args.from {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the draft {}", path.display()))?,
+        None => {
+            let start = match &current {
+                Some(d) => d.body.clone(),
+                None => generate(&config, &store, &q, addendum_since)?,
+            };
+            edit(&start)?
+        }
+    };
+    if body.trim().is_empty() {
+        bail!("the draft is empty; nothing stored (aborted, as `git commit` does)");
+    }
+    if current.as_ref().is_some_and(|d| d.body == body) {
+        ctx.out.say(format!(
+            "query {}: draft unchanged (version {})",
+            q.thread,
+            current.map(|d| d.version).unwrap_or_default()
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let author = args.actor.clone().unwrap_or_else(|| ctx.actor(&config));
+    let subject = format!(
+        "Consolidated Reply{}: {}",
+        if addendum_since.is_some() || current.as_ref().is_some_and(|d| d.addendum_to.is_some()) {
+            " (additional responses)"
+        } else {
+            ""
+        },
+        draft::title(&q.subject, &q.slug)
+    );
+    let (reply, version) = store.save_draft(q.thread, &subject, &body, &author, now())?;
+    ctx.out.say(format!(
+        "query {}: stored draft version {version} of consolidated reply {reply}; `praxis publish {}` sends it",
+        q.thread, q.thread
+    ));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,120 @@
+//! `praxis publish`: send a query's Consolidated Reply (its latest draft) to
+//! every member reading each post or Consolidated Replies, now or at a time.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use super::Context;
+use super::consolidate::load_query;
+use super::output::local_time;
+use crate::consolidate::{draft, publish};
+use crate::model::{Delivery, OutboxKind};
+use crate::store::{Audience, NewOutbox, Publication, now};
+
+/// `praxis publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The query's thread id, as `praxis threads --queries` lists it.
+    pub query: i64,
+    /// Send at this time (`2026-12-01 09:00` in the community's time zone, or
+    /// RFC 3339) instead of now; `praxis serve` sends it when due.
+    #[arg(long, conflicts_with = "cancel")]
+    pub at: Option<String>,
+    /// Unschedule a reply published with --at that has not gone out yet.
+    #[arg(long)]
+    pub cancel: bool,
+}
+
+/// Runs `praxis publish`.
+pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
+    let config = ctx.config()?;
+    let mut store = ctx.store(&config)?;
+    let q = load_query(&store, args.query)?;
+    let cfg = config.community(&q.slug).map_err(anyhow::Error::msg)?;
+    if args.cancel {
+        let reply = store.cancel_scheduled(q.thread)?;
+        ctx.out.say(format!(
+            "query {}: consolidated reply {reply} unscheduled; it is a draft again",
+            q.thread
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let at = match &args.at {
+        Some(s) => Some(publish::parse_at(s, cfg.tz()).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let Some(d) = store.current_draft(q.thread)? else {
+        bail!(
+            "query {} has no draft yet; `praxis consolidate {}` writes one",
+            q.thread,
+            q.thread
+        );
+    };
+    if d.state != "draft" {
+        bail!(
+            "the latest Consolidated Reply of query {} is already {}; `praxis consolidate {}` starts an addendum{}",
+            q.thread,
+            d.state,
+            q.thread,
+            if d.state == "scheduled" {
+                format!(", or `praxis publish {} --cancel` unschedules it", q.thread)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let title = draft::title(&q.subject, &q.slug);
+    let message_id = publish::message_id(d.reply, cfg);
+    let built = publish::message(
+        cfg,
+        &publish::ReplyMail {
+            title: &title,
+            query_message_id: &q.root.message_id,
+            message_id: &message_id,
+            markdown: &d.body,
+            addendum: d.addendum_to.is_some(),
+        },
+    )?;
+    let mut msg = NewOutbox::new(
+        Some(q.community),
+        OutboxKind::ConsolidatedReply,
+        &built.subject,
+        &built.message,
+    );
+    msg.reply = Some(d.reply);
+    msg.not_before = at.map(|t| t.timestamp());
+    let queued = store.publish_reply(
+        &Publication {
+            reply: d.reply,
+            thread: q.thread,
+            subject: &built.subject,
+            body: &d.body,
+            message_id: &message_id,
+            at: msg.not_before,
+        },
+        &msg,
+        &Audience {
+            community: q.community,
+            modes: &[Delivery::Each, Delivery::Consolidated],
+            author: None,
+            digest_format: None,
+        },
+        now(),
+    )?;
+    let when = match at {
+        Some(t) => format!("scheduled for {}", local_time(t.timestamp(), cfg.tz())),
+        None => "queued now".into(),
+    };
+    ctx.out.say(format!(
+        "query {}: consolidated reply {} (draft version {}) {when} for {} member{} (outbox {}); `praxis outbox` shows its progress",
+        q.thread,
+        d.reply,
+        d.version,
+        queued.recipients,
+        if queued.recipients == 1 { "" } else { "s" },
+        queued.id
+    ));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,666 @@
+//! Queries and Consolidated Replies: deadlines, drafts, publication.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Result, Store};
+use crate::mail::parse::Attachment;
+use crate::model::{CommunityId, PostId};
+
+impl Store {
+    /// When `post` is the approved root of a query whose deadline is unset,
+    /// the time it was approved (Unix seconds); otherwise `None`.
+    pub fn query_root_awaiting_deadline(&self, post: PostId) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT COALESCE(p.approved_at, p.received_at)
+                 FROM posts p JOIN threads t ON t.id = p.thread_id
+                 WHERE p.id = ?1 AND p.state = 'approved' AND t.root_post_id = p.id
+                   AND t.kind = 'query' AND t.deadline_at IS NULL",
+                params![post.0],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// When `post` is an approved response to a query whose Consolidated
+    /// Reply is already published: counts it on the thread and flags the post
+    /// for moderators. Returns the thread id when it did.
+    pub fn flag_late_response(&mut self, post: PostId) -> Result<Option<i64>> {
+        let tx = self.conn.transaction()?;
+        let thread: Option<i64> = tx
+            .query_row(
+                "SELECT t.id FROM posts p JOIN threads t ON t.id = p.thread_id
+                 WHERE p.id = ?1 AND p.state = 'approved' AND t.kind = 'query'
+                   AND t.state = 'published' AND t.root_post_id <> p.id",
+                [post.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(t) = thread {
+            tx.execute(
+                "UPDATE threads SET late_responses = late_responses + 1 WHERE id = ?1",
+                [t],
+            )?;
+            tx.execute(
+                "UPDATE posts SET flag = ?2 WHERE id = ?1",
+                params![
+                    post.0,
+                    format!("{LATE_FLAG}; `praxis consolidate {t}` starts an addendum")
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(thread)
+    }
+
+    /// Sets the deadline of the query whose root is `post`, once: a deadline
+    /// already set is kept.
+    pub fn set_query_deadline(&mut self, post: PostId, at: i64) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE threads SET deadline_at = ?2
+             WHERE root_post_id = ?1 AND kind = 'query' AND deadline_at IS NULL",
+            params![post.0, at],
+        )?;
+        Ok(n > 0)
+    }
+}
+
+/// How a response approved after publication is flagged (the start of
+/// posts.flag): such posts go into the addendum.
+const LATE_FLAG: &str = "arrived after the Consolidated Reply was published";
+
+/// One approved post of a query thread, with its author as the member list
+/// knows them (what a Consolidated Reply credits).
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryPost {
+    /// The post's id.
+    pub id: PostId,
+    /// Message-ID, for threading the published reply.
+    pub message_id: String,
+    /// Sender address.
+    pub email: String,
+    /// The member's name, else the From display name, else the address.
+    pub name: String,
+    /// The member's organisation ("" when unknown).
+    pub organisation: String,
+    /// The member's place ("" when unknown).
+    pub place: String,
+    /// Date header (or receipt), Unix seconds.
+    pub date: i64,
+    /// The text body as received (quotes and signatures still in).
+    pub text: String,
+    /// Attachment names, credited as resources.
+    pub attachments: Vec<String>,
+    /// When it was approved (reached the list), Unix seconds: responses
+    /// approved after a publication belong in the addendum.
+    pub approved_at: i64,
+    /// Approved after the query's reply was published (flagged so).
+    pub late: bool,
+    /// Added by a moderator (`--add-response`), not posted to the list.
+    pub offline: bool,
+}
+
+/// A query with everything a draft is made from.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// Thread id (the QUERY of `consolidate` and `publish`).
+    pub thread: i64,
+    /// Its community.
+    pub community: CommunityId,
+    /// The community's slug.
+    pub slug: String,
+    /// The thread's subject.
+    pub subject: String,
+    /// query, discussion or announcement.
+    pub kind: String,
+    /// open, drafting or published.
+    pub state: String,
+    /// The root post: the question.
+    pub root: QueryPost,
+    /// Approved responses, oldest first.
+    pub responses: Vec<QueryPost>,
+}
+
+/// The current draft of a query's Consolidated Reply.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// consolidated_replies id.
+    pub reply: i64,
+    /// draft, scheduled or published.
+    pub state: String,
+    /// The latest version number (1, 2, …).
+    pub version: i64,
+    /// Markdown.
+    pub body: String,
+    /// When a scheduled reply goes out.
+    pub publish_at: Option<i64>,
+    /// When it was published (or is scheduled to be).
+    pub published_at: Option<i64>,
+    /// The reply this one adds to, when it carries responses that arrived
+    /// after that one was published.
+    pub addendum_to: Option<i64>,
+}
+
+/// An earlier published Consolidated Reply, suggested as related.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatedReply {
+    /// consolidated_replies id.
+    pub id: i64,
+    /// Its subject.
+    pub subject: String,
+    /// When it was published, Unix seconds.
+    pub published_at: i64,
+}
+
+/// An FTS5 query matching any of the significant words of `text` (four
+/// letters or more, at most 16), for "related" suggestions.
+pub fn fts_any(text: &str) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+        .filter(|w| seen.insert(w.clone()))
+        .take(16)
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
+    let attachments: String = r.get(8)?;
+    let attachments: Vec<Attachment> = serde_json::from_str(&attachments).unwrap_or_default();
+    let email: String = r.get(2)?;
+    let member_name: Option<String> = r.get(3)?;
+    let from_name: String = r.get(4)?;
+    let name = member_name
+        .filter(|n| !n.is_empty())
+        .or(Some(from_name).filter(|n| !n.is_empty()))
+        .unwrap_or_else(|| email.clone());
+    Ok(QueryPost {
+        id: PostId(r.get(0)?),
+        message_id: r.get(1)?,
+        email,
+        name,
+        organisation: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+        place: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        date: r.get(7)?,
+        text: r.get(9)?,
+        attachments: attachments.into_iter().map(|a| a.name).collect(),
+        approved_at: r.get(10)?,
+        late: r.get(11)?,
+        offline: false,
+    })
+}
+
+impl Store {
+    /// A query (any thread with a root post) and its approved responses;
+    /// `None` when there is no such thread.
+    pub fn query(&self, thread: i64) -> Result<Option<Query>> {
+        let head = self
+            .conn
+            .query_row(
+                "SELECT t.community_id, c.slug, t.subject, t.kind, t.state, t.root_post_id
+                 FROM threads t JOIN communities c ON c.id = t.community_id WHERE t.id = ?1",
+                [thread],
+                |r| {
+                    Ok((
+                        CommunityId(r.get(0)?),
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((community, slug, subject, kind, state, Some(root_id))) = head else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.id, p.message_id, p.from_addr, m.name, p.from_name, m.organisation, m.place,
+                    COALESCE(p.date, p.received_at), p.attachments, p.text,
+                    COALESCE(p.approved_at, p.received_at),
+                    COALESCE(substr(p.flag, 1, length(?2)) = ?2, 0)
+             FROM posts p
+             LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
+             WHERE p.thread_id = ?1 AND p.state = 'approved'
+             ORDER BY COALESCE(p.date, p.received_at), p.id",
+        )?;
+        let posts = stmt
+            .query_map(params![thread, LATE_FLAG], query_post)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let (roots, mut responses): (Vec<_>, Vec<_>) =
+            posts.into_iter().partition(|p| p.id.0 == root_id);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT o.id, m.email, m.name, m.organisation, m.place, o.added_at, o.text,
+                    EXISTS (SELECT 1 FROM consolidated_replies r WHERE r.thread_id = o.thread_id
+                              AND r.state = 'published' AND r.published_at <= o.added_at)
+             FROM offline_responses o JOIN members m ON m.id = o.member_id
+             WHERE o.thread_id = ?1 ORDER BY o.added_at, o.id",
+        )?;
+        let offline = stmt
+            .query_map([thread], |r| {
+                let email: String = r.get(1)?;
+                let name: String = r.get(2)?;
+                Ok(QueryPost {
+                    id: PostId(0),
+                    message_id: String::new(),
+                    name: if name.is_empty() { email.clone() } else { name },
+                    email,
+                    organisation: r.get(3)?,
+                    place: r.get(4)?,
+                    date: r.get(5)?,
+                    text: r.get(6)?,
+                    attachments: Vec::new(),
+                    approved_at: r.get(5)?,
+                    late: r.get(7)?,
+                    offline: true,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        responses.extend(offline);
+        responses.sort_by_key(|p| p.date);
+        let Some(root) = roots.into_iter().next() else {
+            return Ok(None);
+        };
+        Ok(Some(Query {
+            thread,
+            community,
+            slug,
+            subject,
+            kind,
+            state,
+            root,
+            responses,
+        }))
+    }
+
+    /// The current (latest) Consolidated Reply of a thread and its latest
+    /// version, if any draft was stored.
+    pub fn current_draft(&self, thread: i64) -> Result<Option<Draft>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT r.id, r.state, v.version, v.body, r.publish_at, r.published_at, r.addendum_to
+                 FROM consolidated_replies r JOIN draft_versions v ON v.reply_id = r.id
+                 WHERE r.thread_id = ?1
+                 ORDER BY r.id DESC, v.version DESC LIMIT 1",
+                [thread],
+                |r| {
+                    Ok(Draft {
+                        reply: r.get(0)?,
+                        state: r.get(1)?,
+                        version: r.get(2)?,
+                        body: r.get(3)?,
+                        publish_at: r.get(4)?,
+                        published_at: r.get(5)?,
+                        addendum_to: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Stores `body` as the next version of the thread's unpublished
+    /// Consolidated Reply (creating it, as an addendum when one was already
+    /// published), and moves an open thread to drafting. Returns (reply id,
+    /// version).
+    pub fn save_draft(
+        &mut self,
+        thread: i64,
+        subject: &str,
+        body: &str,
+        author: &str,
+        at: i64,
+    ) -> Result<(i64, i64)> {
+        let tx = self.conn.transaction()?;
+        let current: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, state FROM consolidated_replies WHERE thread_id = ?1 ORDER BY id DESC LIMIT 1",
+                [thread],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let reply = match current {
+            Some((id, state)) if state != "published" => id,
+            other => {
+                tx.execute(
+                    "INSERT INTO consolidated_replies (community_id, thread_id, addendum_to, subject, created_at)
+                     SELECT community_id, id, ?2, ?3, ?4 FROM threads WHERE id = ?1",
+                    params![thread, other.map(|(id, _)| id), subject, at],
+                )?;
+                tx.last_insert_rowid()
+            }
+        };
+        let version: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM draft_versions WHERE reply_id = ?1",
+            [reply],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO draft_versions (reply_id, version, body, author, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![reply, version, body, author, at],
+        )?;
+        tx.execute(
+            "UPDATE threads SET state = 'drafting' WHERE id = ?1 AND state = 'open'",
+            [thread],
+        )?;
+        tx.commit()?;
+        Ok((reply, version))
+    }
+
+    /// Published Consolidated Replies of a community that share words with
+    /// `text`, best first, leaving out those of thread `exclude`.
+    pub fn related_replies(
+        &self,
+        community: CommunityId,
+        text: &str,
+        exclude: i64,
+        limit: i64,
+    ) -> Result<Vec<RelatedReply>> {
+        let q = fts_any(text);
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.id, r.subject, r.published_at
+             FROM consolidated_fts f JOIN consolidated_replies r ON r.id = f.rowid
+             WHERE consolidated_fts MATCH ?1 AND r.community_id = ?2 AND r.thread_id <> ?3
+               AND r.state = 'published'
+             ORDER BY bm25(consolidated_fts, 3.0, 1.0) LIMIT ?4",
+        )?;
+        let rows = stmt
+            .query_map(params![q, community.0, exclude, limit], |r| {
+                Ok(RelatedReply {
+                    id: r.get(0)?,
+                    subject: r.get(1)?,
+                    published_at: r.get::<_, Option<i64>>(2)?.unwrap_or_default(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
+
+/// A reply ready to go out, as `publish` stores it.
+#[derive(Debug, Clone)]
+pub struct Publication<'a> {
+    /// The consolidated_replies id.
+    pub reply: i64,
+    /// Its thread.
+    pub thread: i64,
+    /// The subject as sent, for the archive and `praxis outbox`.
+    pub subject: &'a str,
+    /// The Markdown as published, for the archive's full-text index.
+    pub body: &'a str,
+    /// The message's Message-ID.
+    pub message_id: &'a str,
+    /// When it goes out: `None` now, else scheduled.
+    pub at: Option<i64>,
+}
+
+impl Store {
+    /// In one transaction: queues `msg` for `audience`, marks the reply
+    /// published (or scheduled), the thread published, and indexes the reply
+    /// in the archive. Refuses a reply already published or scheduled.
+    pub fn publish_reply(
+        &mut self,
+        p: &Publication<'_>,
+        msg: &super::NewOutbox<'_>,
+        audience: &super::Audience<'_>,
+        now: i64,
+    ) -> Result<super::Queued> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE consolidated_replies
+             SET state = CASE WHEN ?2 IS NULL THEN 'published' ELSE 'scheduled' END,
+                 publish_at = ?2, published_at = COALESCE(?2, ?3), message_id = ?4, subject = ?5
+             WHERE id = ?1 AND state = 'draft'",
+            params![p.reply, p.at, now, p.message_id, p.subject],
+        )?;
+        if n == 0 {
+            return Err(super::StoreError::Conflict(format!(
+                "consolidated reply {} is already published or scheduled; `praxis publish {} --cancel` unschedules it",
+                p.reply, p.thread
+            )));
+        }
+        let id = super::outbox::insert_outbox(&tx, msg, now)?;
+        let recipients = super::outbox::insert_audience(&tx, id, audience, now)?;
+        tx.execute(
+            "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
+            [p.thread],
+        )?;
+        tx.execute(
+            "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
+            params![p.reply, p.subject, p.body],
+        )?;
+        tx.commit()?;
+        Ok(super::Queued {
+            id,
+            recipients,
+            created: true,
+        })
+    }
+
+    /// Unschedules the thread's scheduled reply before any copy was sent:
+    /// its outbox message and deliveries go, the reply is a draft again, the
+    /// thread drafting, the archive entry removed. Returns the reply id.
+    pub fn cancel_scheduled(&mut self, thread: i64) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        let reply: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM consolidated_replies WHERE thread_id = ?1 AND state = 'scheduled'
+                 ORDER BY id DESC LIMIT 1",
+                [thread],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(reply) = reply else {
+            return Err(super::StoreError::Conflict(format!(
+                "query {thread} has no scheduled Consolidated Reply to cancel; `praxis threads --queries` shows its state"
+            )));
+        };
+        let sent: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+             WHERE o.reply_id = ?1 AND d.state <> 'pending'",
+            [reply],
+            |r| r.get(0),
+        )?;
+        if sent > 0 {
+            return Err(super::StoreError::Conflict(format!(
+                "consolidated reply {reply} is already going out ({sent} copies sent or failed); it can no longer be cancelled"
+            )));
+        }
+        tx.execute("DELETE FROM outbox WHERE reply_id = ?1", [reply])?;
+        tx.execute(
+            "UPDATE consolidated_replies SET state = 'draft', publish_at = NULL, published_at = NULL
+             WHERE id = ?1",
+            [reply],
+        )?;
+        tx.execute(
+            "UPDATE threads SET state = 'drafting' WHERE id = ?1",
+            [thread],
+        )?;
+        tx.execute("DELETE FROM consolidated_fts WHERE rowid = ?1", [reply])?;
+        tx.commit()?;
+        Ok(reply)
+    }
+
+    /// Full-text search over published Consolidated Replies (and scheduled
+    /// ones whose time has come), best first.
+    pub fn search_replies(
+        &self,
+        text: &str,
+        community: Option<CommunityId>,
+        limit: i64,
+        now: i64,
+    ) -> Result<Vec<super::SearchHit>> {
+        let q = super::threads::fts_query(text);
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.id, c.slug, r.subject,
+                    snippet(consolidated_fts, 1, '[', ']', ' … ', 12), -bm25(consolidated_fts, 3.0, 1.0)
+             FROM consolidated_fts f
+             JOIN consolidated_replies r ON r.id = f.rowid
+             JOIN communities c ON c.id = r.community_id
+             WHERE consolidated_fts MATCH ?1 AND (?2 IS NULL OR r.community_id = ?2)
+               AND (r.state = 'published' OR (r.state = 'scheduled' AND r.publish_at <= ?4))
+             ORDER BY bm25(consolidated_fts, 3.0, 1.0)
+             LIMIT ?3",
+        )?;
+        let hits = stmt
+            .query_map(params![q, community.map(|c| c.0), limit, now], |r| {
+                Ok(super::SearchHit {
+                    kind: "consolidated_reply".into(),
+                    id: r.get(0)?,
+                    community: r.get(1)?,
+                    subject: r.get(2)?,
+                    snippet: r
+                        .get::<_, String>(3)?
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    score: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(hits)
+    }
+}
+
+impl Store {
+    /// Adds a response a moderator received outside the list, credited to
+    /// `member`; returns its id.
+    pub fn add_offline_response(
+        &mut self,
+        thread: i64,
+        member: crate::model::MemberId,
+        text: &str,
+        by: &str,
+        at: i64,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO offline_responses (thread_id, member_id, text, added_by, added_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![thread, member.0, text, by, at],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+}
+
+/// An open query with a deadline, as the reminder sweep sees it.
+#[derive(Debug, Clone)]
+pub struct OpenQuery {
+    /// Thread id.
+    pub thread: i64,
+    /// Its subject.
+    pub subject: String,
+    /// Its deadline, Unix seconds.
+    pub deadline: i64,
+}
+
+impl Store {
+    /// Queries of a community not yet published that have a deadline.
+    pub fn open_queries(&self, community: CommunityId) -> Result<Vec<OpenQuery>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, subject, deadline_at FROM threads
+             WHERE community_id = ?1 AND kind = 'query' AND state <> 'published'
+               AND deadline_at IS NOT NULL
+             ORDER BY deadline_at, id",
+        )?;
+        let rows = stmt
+            .query_map([community.0], |r| {
+                Ok(OpenQuery {
+                    thread: r.get(0)?,
+                    subject: r.get(1)?,
+                    deadline: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Queues a reminder for `thread` at `threshold` (due_soon or overdue)
+    /// unless one was already queued: the record and the message are written
+    /// in one transaction, so each threshold reminds exactly once. Returns
+    /// whether it queued one.
+    pub fn queue_reminder(
+        &mut self,
+        thread: i64,
+        threshold: &str,
+        msg: &super::NewOutbox<'_>,
+        recipients: &[super::NewRecipient],
+        now: i64,
+    ) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO query_reminders (thread_id, threshold, sent_at) VALUES (?1, ?2, ?3)",
+            params![thread, threshold, now],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let id = super::outbox::insert_outbox(&tx, msg, now)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
+                 VALUES (?1, ?2, ?3, 'pending', ?4)",
+            )?;
+            for r in recipients {
+                stmt.execute(params![
+                    id.0,
+                    r.member.map(|m| m.0),
+                    super::members::normalise_email(&r.address),
+                    now
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+}
+
+impl Store {
+    /// Re-marks a thread's kind; returns the kind it had, or `None` when
+    /// there is no such thread.
+    pub fn mark_thread(
+        &mut self,
+        thread: i64,
+        kind: crate::model::ThreadKind,
+    ) -> Result<Option<String>> {
+        let tx = self.conn.transaction()?;
+        let was: Option<String> = tx
+            .query_row("SELECT kind FROM threads WHERE id = ?1", [thread], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if was.is_some() {
+            tx.execute(
+                "UPDATE threads SET kind = ?2 WHERE id = ?1",
+                params![thread, kind.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(was)
+    }
+
+    /// The root post of a thread, if stored.
+    pub fn thread_root(&self, thread: i64) -> Result<Option<PostId>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT root_post_id FROM threads WHERE id = ?1",
+                [thread],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten()
+            .map(PostId))
+    }
+}

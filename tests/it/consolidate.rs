@@ -1,0 +1,909 @@
+//! Consolidated Replies from the command line: query deadlines set on
+//! approval (on arrival or by a moderator) and shown in working days.
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::support::Home;
+
+fn ingest(home: &Home, raw: &str) -> String {
+    let out = home
+        .praxis()
+        .args(["ingest", "-c", "health"])
+        .write_stdin(raw.to_string())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn add_member(home: &Home, email: &str, name: &str, extra: &[&str]) {
+    home.praxis()
+        .args(["members", "add", email, "-c", "health", "--name", name])
+        .args(extra)
+        .assert()
+        .success();
+}
+
+fn queries(home: &Home, extra: &[&str]) -> Vec<Value> {
+    let out = home
+        .praxis()
+        .args(["threads", "--queries", "--json"])
+        .args(extra)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn query_deadline_is_set_on_approval_and_shown_in_working_days() {
+    let home = Home::new();
+    add_member(
+        &home,
+        "alice@example.org",
+        "Alice Rao",
+        &["--moderation", "accept"],
+    );
+    // Approved on arrival: the clock starts now.
+    let out = ingest(
+        &home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Mobile clinics in flood areas?\nMessage-ID: <q1@example.org>\n\nWhat worked?\n",
+    );
+    assert!(out.contains("approved"), "{out}");
+    // Held (nonmember) until a moderator approves it: no deadline until then.
+    ingest(
+        &home,
+        "From: Nina <nina@example.org>\nTo: list@example.test\nSubject: Cold chain for vaccines?\nMessage-ID: <q2@example.org>\n\nAny advice?\n",
+    );
+    let q = queries(&home, &[]);
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(q[0]["subject"], "Mobile clinics in flood areas?");
+    assert_eq!(q[0]["kind"], "query");
+    assert_eq!(q[0]["days_left"], 10, "ten working days from today: {q:?}");
+    let deadline = q[0]["deadline"].as_str().unwrap();
+    let due = chrono::DateTime::parse_from_rfc3339(deadline).unwrap();
+    let days = (due.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days();
+    assert!(
+        (13..=20).contains(&days),
+        "10 working days is 2–3 weeks: {deadline}"
+    );
+
+    let held: Vec<Value> = serde_json::from_slice(
+        &home
+            .praxis()
+            .args(["queue", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    let id = held[0]["id"].as_i64().unwrap().to_string();
+    home.praxis().args(["approve", &id]).assert().success();
+    let q = queries(&home, &[]);
+    assert_eq!(q.len(), 2, "{q:?}");
+    for t in &q {
+        assert_eq!(t["days_left"], 10, "{t}");
+        assert!(t["deadline"].is_string(), "{t}");
+    }
+    assert!(queries(&home, &["--overdue"]).is_empty());
+}
+
+#[test]
+fn a_response_does_not_move_the_deadline() {
+    let home = Home::new();
+    add_member(
+        &home,
+        "alice@example.org",
+        "Alice Rao",
+        &["--moderation", "accept"],
+    );
+    add_member(
+        &home,
+        "bob@example.org",
+        "Bob Das",
+        &["--moderation", "accept"],
+    );
+    ingest(
+        &home,
+        "From: alice@example.org\nTo: list@example.test\nSubject: Clinics?\nMessage-ID: <q1@example.org>\n\nWhat worked?\n",
+    );
+    let before = queries(&home, &[])[0]["deadline"].clone();
+    ingest(
+        &home,
+        "From: bob@example.org\nTo: list@example.test\nSubject: Re: Clinics?\nIn-Reply-To: <q1@example.org>\nMessage-ID: <r1@example.org>\n\nBoats.\n",
+    );
+    let q = queries(&home, &[]);
+    assert_eq!(q[0]["responses"], 1);
+    assert_eq!(q[0]["deadline"], before);
+}
+
+/// alice asks; bob (with a quote and a signature) and carol respond.
+fn asked_and_answered(home: &Home) -> i64 {
+    add_member(
+        home,
+        "alice@example.org",
+        "Alice Rao",
+        &[
+            "--organisation",
+            "Jan Swasthya",
+            "--place",
+            "Patna",
+            "--moderation",
+            "accept",
+        ],
+    );
+    add_member(
+        home,
+        "bob@example.org",
+        "Bob Das",
+        &[
+            "--organisation",
+            "WaterAid",
+            "--place",
+            "Guwahati",
+            "--moderation",
+            "accept",
+        ],
+    );
+    add_member(
+        home,
+        "carol@example.org",
+        "Carol Sen",
+        &["--organisation", "PATH", "--moderation", "accept"],
+    );
+    add_member(
+        home,
+        "meera@example.org",
+        "Meera Iyer",
+        &["--role", "moderator"],
+    );
+    ingest(
+        home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Mobile clinics in flood areas?\nMessage-ID: <q1@example.org>\nDate: Mon, 2 Nov 2026 10:00:00 +0530\n\nHas anyone run mobile clinics in flood areas? What worked?\n",
+    );
+    ingest(
+        home,
+        "From: Bob Das <bob@example.org>\nTo: list@example.test\nSubject: Re: Mobile clinics in flood areas?\nIn-Reply-To: <q1@example.org>\nMessage-ID: <r1@example.org>\nDate: Tue, 3 Nov 2026 10:00:00 +0530\n\nWe ran boat clinics for six years: https://example.org/boats\n\nOn Mon, 2 Nov 2026, Alice Rao <alice@example.org> wrote:\n> Has anyone run mobile clinics in flood areas?\n\n-- \nBob Das, WaterAid\n",
+    );
+    ingest(
+        home,
+        "From: Carol Sen <carol@example.org>\nTo: list@example.test\nSubject: Re: Mobile clinics in flood areas?\nIn-Reply-To: <q1@example.org>\nMessage-ID: <r2@example.org>\nDate: Wed, 4 Nov 2026 10:00:00 +0530\n\nRadio announcements a day ahead.\n",
+    );
+    queries(home, &[])[0]["id"].as_i64().unwrap()
+}
+
+fn stdout(home: &Home, args: &[&str]) -> String {
+    let out = home
+        .praxis()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn consolidate_generates_stores_versions_and_prints() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    let t = &queries(&home, &[])[0];
+    assert_eq!(t["asked_by"], "Alice Rao", "{t}");
+    assert_eq!(t["asked_by_organisation"], "Jan Swasthya", "{t}");
+    let table = stdout(&home, &["threads", "--queries"]);
+    assert!(table.contains("Alice Rao (Jan Swasthya)"), "{table}");
+    let generated = stdout(&home, &["consolidate", &id, "--print"]);
+    for want in [
+        "Consolidated Reply",
+        "Compiled by Meera Iyer",
+        "**Alice Rao**, Jan Swasthya, Patna",
+        "1. Bob Das, WaterAid, Guwahati",
+        "2. Carol Sen, PATH",
+        "https://example.org/boats (recommended by Bob Das)",
+        "We ran boat clinics for six years",
+    ] {
+        assert!(
+            generated.contains(want),
+            "{want:?} missing from\n{generated}"
+        );
+    }
+    assert!(
+        !generated.contains("wrote:") && !generated.contains("> Has anyone"),
+        "{generated}"
+    );
+    assert!(
+        !generated.contains("Bob Das, WaterAid\n"),
+        "signature kept:\n{generated}"
+    );
+    // Printing stores nothing: the thread is still open.
+    assert_eq!(queries(&home, &[])[0]["state"], "open");
+
+    let file = home.path().join("draft.md");
+    std::fs::write(
+        &file,
+        generated.replace("Summary of responses", "Summary: boats and radios"),
+    )
+    .unwrap();
+    let out = stdout(
+        &home,
+        &["consolidate", &id, "--from", file.to_str().unwrap()],
+    );
+    assert!(out.contains("stored draft version 1"), "{out}");
+    assert_eq!(queries(&home, &[])[0]["state"], "drafting");
+    assert!(stdout(&home, &["consolidate", &id, "--print"]).contains("Summary: boats and radios"));
+
+    // The editor, like `git commit`: what it saves is the next version.
+    let out = home
+        .praxis()
+        .args(["consolidate", &id])
+        .env(
+            "VISUAL",
+            "sed -i -e 's/boats and radios/boats, radios and timing/'",
+        )
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("stored draft version 2"));
+    assert!(stdout(&home, &["consolidate", &id, "--print"]).contains("boats, radios and timing"));
+
+    // An empty file aborts and stores nothing.
+    home.praxis()
+        .args(["consolidate", &id])
+        .env("VISUAL", "truncate -s 0")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "the draft is empty; nothing stored",
+        ));
+    assert!(stdout(&home, &["consolidate", &id, "--print"]).contains("boats, radios and timing"));
+
+    home.praxis()
+        .args(["consolidate", "999", "--print"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicates::str::contains("query 999 does not exist")
+                .and(predicates::str::contains("praxis threads --queries")),
+        );
+}
+
+fn json(home: &Home, args: &[&str]) -> Value {
+    serde_json::from_str(&stdout(home, args)).unwrap()
+}
+
+#[test]
+fn publish_queues_for_each_and_consolidated_members_and_archives() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    add_member(&home, "dave@example.org", "Dave", &["--delivery", "digest"]);
+    add_member(
+        &home,
+        "erin@example.org",
+        "Erin",
+        &["--delivery", "consolidated"],
+    );
+    add_member(&home, "fred@example.org", "Fred", &["--delivery", "none"]);
+    home.praxis()
+        .args(["publish", &id])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "`praxis consolidate {id}` writes one"
+        )));
+    let file = home.path().join("draft.md");
+    let draft = stdout(&home, &["consolidate", &id, "--print"]).replace(
+        "## Comparative experiences",
+        "## Comparative experiences\n\nBoats where roads flood; radios everywhere.",
+    );
+    std::fs::write(&file, &draft).unwrap();
+    stdout(
+        &home,
+        &["consolidate", &id, "--from", file.to_str().unwrap()],
+    );
+
+    // Scheduled, then cancelled: nothing left in the outbox, a draft again.
+    let out = stdout(&home, &["publish", &id, "--at", "2099-01-01 09:00"]);
+    assert!(out.contains("scheduled for 2099-01-01 09:00"), "{out}");
+    assert_eq!(queries(&home, &[])[0]["state"], "published");
+    let out = stdout(&home, &["publish", &id, "--cancel"]);
+    assert!(out.contains("unscheduled"), "{out}");
+    assert_eq!(queries(&home, &[])[0]["state"], "drafting");
+    let outbox = json(&home, &["outbox", "--json"]);
+    assert!(
+        !outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["kind"] == "consolidated_reply"),
+        "{outbox}"
+    );
+    assert!(
+        json(&home, &["search", "radios everywhere", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let out = stdout(&home, &["publish", &id]);
+    assert!(
+        out.contains("queued now for 5 members"),
+        "alice, bob, carol, meera (each) and erin (consolidated): {out}"
+    );
+    assert_eq!(queries(&home, &[])[0]["state"], "published");
+    let outbox = json(&home, &["outbox", "--json"]);
+    let reply: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "consolidated_reply")
+        .collect();
+    assert_eq!(reply.len(), 1, "{outbox}");
+    assert_eq!(
+        reply[0]["subject"],
+        "[health] Consolidated Reply: Mobile clinics in flood areas?"
+    );
+    assert_eq!(reply[0]["pending"], 5);
+
+    let hits = json(&home, &["search", "radios everywhere", "--json"]);
+    assert_eq!(hits[0]["kind"], "consolidated_reply", "{hits}");
+    assert_eq!(
+        hits[0]["subject"],
+        "[health] Consolidated Reply: Mobile clinics in flood areas?"
+    );
+
+    home.praxis()
+        .args(["publish", &id])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("already published").and(predicate::str::contains("addendum")),
+        );
+    home.praxis()
+        .args(["publish", &id, "--at", "someday"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("`someday` is not a time"));
+}
+
+#[test]
+fn later_drafts_suggest_published_replies_as_related() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    let file = home.path().join("draft.md");
+    std::fs::write(&file, "Boats and radios for flood clinics.\n").unwrap();
+    stdout(
+        &home,
+        &["consolidate", &id, "--from", file.to_str().unwrap()],
+    );
+    stdout(&home, &["publish", &id]);
+    ingest(
+        &home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Clinics after floods in Odisha\nMessage-ID: <q9@example.org>\n\nWhat worked for mobile clinics?\n",
+    );
+    let newer = queries(&home, &[])
+        .into_iter()
+        .find(|t| t["subject"] == "Clinics after floods in Odisha")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let d = stdout(&home, &["consolidate", &newer.to_string(), "--print"]);
+    assert!(
+        d.contains("- [health] Consolidated Reply: Mobile clinics in flood areas? ("),
+        "{d}"
+    );
+}
+
+mod e2e {
+    //! The acceptance test against a private mail stack: alice asks over
+    //! SMTP, bob and carol respond, the moderator drafts from a file and
+    //! publishes, and every each/consolidated member's IMAP inbox gets it.
+
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::support::{Daemon, PrivateStack, Stack};
+
+    fn live_home(s: &PrivateStack) -> Home {
+        let (ih, ip) = Stack::split(&s.imap);
+        let (sh, sp) = Stack::split(&s.smtp);
+        let home = Home::with_config(&format!(
+            r#"[database]
+path = "praxis.db"
+
+[smtp]
+host = "{sh}"
+port = {sp}
+
+[delivery]
+retry_first = "1s"
+retry_max = "1s"
+poll = "200ms"
+
+[[community]]
+slug = "health"
+name = "Maternal Health"
+address = "list@example.test"
+timezone = "Asia/Kolkata"
+
+[community.imap]
+host = "{ih}"
+port = {ip}
+tls = "none"
+username = "list@example.test"
+password_env = "PRAXIS_IMAP_PASSWORD"
+
+[community.delivery]
+dmarc = "never"
+"#
+        ));
+        for (who, name, org, place, delivery, role) in [
+            (
+                "alice",
+                "Alice Rao",
+                "Jan Swasthya",
+                "Patna",
+                "each",
+                "member",
+            ),
+            ("bob", "Bob Das", "WaterAid", "Guwahati", "each", "member"),
+            (
+                "carol",
+                "Carol Sen",
+                "PATH",
+                "Delhi",
+                "consolidated",
+                "member",
+            ),
+            ("dave", "Dave", "", "", "digest", "member"),
+            ("erin", "Erin", "", "", "consolidated", "member"),
+            ("moderator", "Meera Iyer", "", "", "none", "moderator"),
+        ] {
+            home.praxis()
+                .args([
+                    "members",
+                    "add",
+                    &format!("{who}@example.test"),
+                    "-c",
+                    "health",
+                ])
+                .args(["--name", name, "--organisation", org, "--place", place])
+                .args([
+                    "--delivery",
+                    delivery,
+                    "--role",
+                    role,
+                    "--moderation",
+                    "accept",
+                ])
+                .assert()
+                .success();
+        }
+        home
+    }
+
+    async fn send(
+        s: &PrivateStack,
+        from: &str,
+        subject: &str,
+        id: &str,
+        reply_to: Option<&str>,
+        body: &str,
+    ) {
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+        let (host, port) = Stack::split(&s.smtp);
+        let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            .port(port)
+            .build();
+        let mut m = Message::builder()
+            .from(from.parse().unwrap())
+            .to("list@example.test".parse().unwrap())
+            .subject(subject)
+            .message_id(Some(format!("<{id}>")));
+        if let Some(parent) = reply_to {
+            m = m
+                .in_reply_to(format!("<{parent}>"))
+                .references(format!("<{parent}>"));
+        }
+        t.send(m.body(body.to_string()).unwrap()).await.unwrap();
+    }
+
+    /// Every message in `user`'s INBOX whose headers or text contain `needle`:
+    /// unfolded headers, then the text part decoded.
+    async fn inbox(s: &PrivateStack, user: &str, needle: &str) -> Vec<String> {
+        let (host, port) = Stack::split(&s.imap);
+        let cfg = praxis::config::ImapConfig {
+            host,
+            port,
+            tls: praxis::config::Tls::None,
+            username: format!("{user}@example.test"),
+            password_env: None,
+            password_file: None,
+            folder: "INBOX".into(),
+            ..Default::default()
+        };
+        let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
+            .await
+            .unwrap();
+        c.select("INBOX").await.unwrap();
+        let all = c.fetch_after(0, 100_000).await.unwrap();
+        c.logout().await.ok();
+        all.into_iter()
+            .map(|f| {
+                let raw = String::from_utf8_lossy(&f.raw).replace("\r\n", "\n");
+                let head = raw.split_once("\n\n").map(|(h, _)| h).unwrap_or(&raw);
+                let head = head.replace("\n ", " ").replace("\n\t", " ");
+                let parsed = mail_parser::MessageParser::default().parse(&f.raw).unwrap();
+                format!(
+                    "{head}\nSubject: {}\n\n{}",
+                    parsed.subject().unwrap_or(""),
+                    parsed.body_text(0).unwrap_or_default()
+                )
+            })
+            .filter(|t| t.contains(needle))
+            .collect()
+    }
+
+    async fn wait_inbox(s: &PrivateStack, user: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(m) = inbox(s, user, needle).await.into_iter().next() {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "{needle} never reached {user}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn wait_responses(home: &Home, subject: &str, n: i64) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(q) = queries(home, &[])
+                .into_iter()
+                .find(|q| q["subject"] == subject && q["responses"] == n)
+            {
+                return q["id"].as_i64().unwrap();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{subject} never had {n} responses"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    #[test]
+    fn fault_query_to_published_consolidated_reply_with_real_mail() {
+        let s = PrivateStack::start();
+        let home = live_home(&s);
+        let daemon = Daemon::start(&home);
+        daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let subject = format!("Mobile clinics in flood areas {tag}");
+        let alice_id = format!("q-{tag}@example.test");
+
+        rt.block_on(send(
+            &s,
+            "Alice Rao <alice@example.test>",
+            &subject,
+            &alice_id,
+            None,
+            "Has anyone run mobile clinics in flood areas? What worked?\n",
+        ));
+        let q = wait_responses(&home, &subject, 0);
+        let query = queries(&home, &[])
+            .into_iter()
+            .find(|t| t["id"] == q)
+            .unwrap();
+        assert_eq!(query["days_left"], 10, "{query}");
+
+        rt.block_on(send(
+            &s,
+            "Bob Das <bob@example.test>",
+            &format!("Re: [health] {subject}"),
+            &format!("r1-{tag}@example.test"),
+            Some(&alice_id),
+            "We ran boat clinics on the Brahmaputra; a fixed timetable was the key.\n\n\
+             On Mon, 2 Nov 2026, Alice Rao <alice@example.test> wrote:\n\
+             > Has anyone run mobile clinics in flood areas? What worked?\n\n\
+             -- \nBob Das | WaterAid India | +91 00000 00000\n",
+        ));
+        rt.block_on(send(
+            &s,
+            "Carol Sen <carol@example.test>",
+            &format!("Re: [health] {subject}"),
+            &format!("r2-{tag}@example.test"),
+            Some(&alice_id),
+            "Radio announcements a day ahead brought mothers to the clinic.\n\nSent from my iPhone\n",
+        ));
+        let q2 = wait_responses(&home, &subject, 2);
+        assert_eq!(q, q2);
+        let id = q.to_string();
+
+        // The moderator edits the generated draft and stores it from a file.
+        let draft = stdout(&home, &["consolidate", &id, "--print"]).replace(
+            "## Comparative experiences",
+            "## Comparative experiences\n\nBoats on rivers, radios everywhere.",
+        );
+        let file = home.path().join("draft.md");
+        std::fs::write(&file, draft).unwrap();
+        stdout(
+            &home,
+            &["consolidate", &id, "--from", file.to_str().unwrap()],
+        );
+        let out = stdout(&home, &["publish", &id]);
+        assert!(
+            out.contains("for 4 members"),
+            "alice, bob (each), carol, erin (consolidated): {out}"
+        );
+
+        let needle = format!("Subject: [health] Consolidated Reply: {subject}");
+        for who in ["alice", "bob", "carol", "erin"] {
+            let m = rt.block_on(wait_inbox(&s, who, &needle));
+            assert!(
+                m.contains(&format!("In-Reply-To: <{alice_id}>")),
+                "{who}: {m}"
+            );
+            assert!(
+                m.contains(&format!("References: <{alice_id}>")),
+                "{who}: {m}"
+            );
+            assert!(m.contains("1. Bob Das, WaterAid, Guwahati"), "{who}: {m}");
+            assert!(m.contains("2. Carol Sen, PATH, Delhi"), "{who}: {m}");
+            assert!(
+                m.contains("Boats on rivers, radios everywhere."),
+                "{who}: {m}"
+            );
+            assert!(m.contains("a fixed timetable was the key"), "{who}: {m}");
+            assert!(
+                !m.contains("> Has anyone"),
+                "quoted text kept for {who}: {m}"
+            );
+            assert!(!m.contains("wrote:"), "attribution kept for {who}: {m}");
+            assert!(!m.contains("+91 00000"), "signature kept for {who}: {m}");
+            assert!(!m.contains("iPhone"), "footer kept for {who}: {m}");
+            assert!(m.contains("List-Id:"), "{m}");
+        }
+        // Digest and no-mail members get no copy of it.
+        std::thread::sleep(Duration::from_secs(1));
+        for who in ["dave", "moderator"] {
+            assert!(
+                rt.block_on(inbox(&s, who, "Consolidated Reply")).is_empty(),
+                "{who} got the reply"
+            );
+        }
+        assert_eq!(queries(&home, &[])[0]["state"], "published");
+        drop(daemon);
+    }
+}
+
+#[test]
+fn a_response_after_publication_is_flagged_and_starts_an_addendum() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    let file = home.path().join("draft.md");
+    std::fs::write(&file, "Boats and radios.\n").unwrap();
+    stdout(
+        &home,
+        &["consolidate", &id, "--from", file.to_str().unwrap()],
+    );
+    stdout(&home, &["publish", &id]);
+    assert_eq!(queries(&home, &[])[0]["late_responses"], 0);
+    add_member(
+        &home,
+        "dan@example.org",
+        "Dan Roy",
+        &["--organisation", "UNICEF", "--moderation", "accept"],
+    );
+    let out = ingest(
+        &home,
+        "From: Dan Roy <dan@example.org>\nTo: list@example.test\nSubject: Re: Mobile clinics in flood areas?\nIn-Reply-To: <q1@example.org>\nMessage-ID: <r9@example.org>\n\nSolar fridges kept vaccines cold.\n",
+    );
+    assert!(out.contains("approved"), "{out}");
+    let t = &queries(&home, &[])[0];
+    assert_eq!(t["late_responses"], 1, "{t}");
+    assert_eq!(t["state"], "published");
+    // Posts 1–3 are the query and its responses; dan's is 4.
+    let shown = stdout(&home, &["show", "4"]);
+    assert!(
+        shown.contains(&format!("after the Consolidated Reply was published; `praxis consolidate {id}` starts an addendum")),
+        "{shown}"
+    );
+
+    let d = stdout(&home, &["consolidate", &id, "--print"]);
+    assert!(d.contains("## Additional responses"), "{d}");
+    assert!(d.contains("1. Dan Roy, UNICEF"), "{d}");
+    assert!(!d.contains("Bob Das"), "only later responses: {d}");
+    std::fs::write(&file, &d).unwrap();
+    stdout(
+        &home,
+        &["consolidate", &id, "--from", file.to_str().unwrap()],
+    );
+    let out = stdout(&home, &["publish", &id]);
+    assert!(out.contains("queued now"), "{out}");
+    let outbox = json(&home, &["outbox", "--json"]);
+    assert!(
+        outbox.as_array().unwrap().iter().any(|o| o["subject"]
+            == "[health] Consolidated Reply (additional responses): Mobile clinics in flood areas?"),
+        "{outbox}"
+    );
+    assert_eq!(queries(&home, &[])[0]["late_responses"], 0);
+}
+
+#[test]
+fn reminders_go_once_per_threshold() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let t = queries(&home, &[])[0].clone();
+    let deadline = chrono::DateTime::parse_from_rfc3339(t["deadline"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let sweep = |store: &mut praxis::store::Store, at| {
+        praxis::consolidate::reminders::sweep(store, &config, at).unwrap()
+    };
+    // Today: ten working days left, no reminder.
+    assert_eq!(sweep(&mut store, chrono::Utc::now()), 0);
+    // The day it is due: "due soon", once however often the sweep runs.
+    let due_day = deadline - chrono::Duration::hours(2);
+    assert_eq!(sweep(&mut store, due_day), 1);
+    assert_eq!(sweep(&mut store, due_day), 0);
+    // Overdue: one more, once.
+    let late = deadline + chrono::Duration::days(3);
+    assert_eq!(sweep(&mut store, late), 1);
+    assert_eq!(sweep(&mut store, late + chrono::Duration::days(7)), 0);
+    drop(store);
+
+    let outbox = json(&home, &["outbox", "--json"]);
+    let reminders: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "notice")
+        .collect();
+    assert_eq!(reminders.len(), 2, "{outbox}");
+    let subjects: Vec<&str> = reminders
+        .iter()
+        .map(|o| o["subject"].as_str().unwrap())
+        .collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains(&format!("Due soon: Consolidated Reply to query {q}"))),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains(&format!("Overdue: Consolidated Reply to query {q}"))),
+        "{subjects:?}"
+    );
+    for r in reminders {
+        assert_eq!(r["pending"], 1, "meera, the one moderator: {r}");
+    }
+}
+
+#[test]
+fn an_offline_response_is_credited_and_marked() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    add_member(
+        &home,
+        "dan@example.org",
+        "Dan Roy",
+        &["--organisation", "UNICEF", "--place", "Puri"],
+    );
+    let file = home.path().join("phone-call.txt");
+    std::fs::write(
+        &file,
+        "By phone: solar fridges kept vaccines cold in Puri.\n",
+    )
+    .unwrap();
+    let out = stdout(
+        &home,
+        &[
+            "consolidate",
+            &id,
+            "--add-response",
+            file.to_str().unwrap(),
+            "--from-member",
+            "dan@example.org",
+        ],
+    );
+    assert!(out.contains("offline response from Dan Roy added"), "{out}");
+    let d = stdout(&home, &["consolidate", &id, "--print"]);
+    assert!(
+        d.contains("3. Dan Roy, UNICEF, Puri (offline contribution)"),
+        "{d}"
+    );
+    assert!(
+        d.contains("By phone: solar fridges kept vaccines cold in Puri. (Dan Roy)"),
+        "{d}"
+    );
+    assert!(d.contains("offline contribution)\n\nBy phone"), "{d}");
+    home.praxis()
+        .args([
+            "consolidate",
+            &id,
+            "--add-response",
+            file.to_str().unwrap(),
+            "--from-member",
+            "zed@example.org",
+        ])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("zed@example.org is not a member of health").and(
+                predicate::str::contains("praxis members add zed@example.org -c health"),
+            ),
+        );
+    home.praxis()
+        .args(["consolidate", &id, "--add-response", file.to_str().unwrap()])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_thread_can_be_re_marked() {
+    let home = Home::new();
+    let q = asked_and_answered(&home);
+    let id = q.to_string();
+    let out = stdout(&home, &["mark", &id, "announcement"]);
+    assert!(out.contains("query → announcement"), "{out}");
+    assert!(queries(&home, &[]).is_empty());
+    let out = stdout(&home, &["mark", &id, "query"]);
+    assert!(out.contains("announcement → query"), "{out}");
+    assert_eq!(queries(&home, &[]).len(), 1);
+    home.praxis()
+        .args(["mark", &id, "question"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "`question` is not a thread kind; use query, discussion or announcement",
+        ));
+    home.praxis()
+        .args(["mark", "999", "query"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("thread 999 does not exist"));
+}
+
+#[test]
+fn marking_an_imported_discussion_as_a_query_starts_its_clock() {
+    let home = Home::new();
+    let mbox = home.path().join("old.mbox");
+    std::fs::write(
+        &mbox,
+        "From alice@example.org Mon Nov  2 10:00:00 2026\nFrom: alice@example.org\nSubject: Cold chain?\nMessage-ID: <old1@example.org>\nDate: Mon, 2 Nov 2026 10:00:00 +0000\n\nAny advice?\n",
+    )
+    .unwrap();
+    home.praxis()
+        .args(["import", "-c", "health", mbox.to_str().unwrap()])
+        .assert()
+        .success();
+    assert!(
+        queries(&home, &[]).is_empty(),
+        "imported history is discussion"
+    );
+    let all: Vec<Value> = serde_json::from_str(&stdout(&home, &["threads", "--json"])).unwrap();
+    let id = all[0]["id"].as_i64().unwrap().to_string();
+    let out = stdout(&home, &["mark", &id, "query"]);
+    assert!(out.contains("Consolidated Reply due"), "{out}");
+    assert!(queries(&home, &[])[0]["deadline"].is_string());
+}
