@@ -520,53 +520,6 @@ dmarc = "never"
         t.send(m.body(body.to_string()).unwrap()).await.unwrap();
     }
 
-    /// Every message in `user`'s INBOX whose headers or text contain `needle`:
-    /// unfolded headers, then the text part decoded.
-    async fn inbox(s: &PrivateStack, user: &str, needle: &str) -> Vec<String> {
-        let (host, port) = Stack::split(&s.imap);
-        let cfg = praxis::config::ImapConfig {
-            host,
-            port,
-            tls: praxis::config::Tls::None,
-            username: format!("{user}@example.test"),
-            password_env: None,
-            password_file: None,
-            folder: "INBOX".into(),
-            ..Default::default()
-        };
-        let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
-            .await
-            .unwrap();
-        c.select("INBOX").await.unwrap();
-        let all = c.fetch_after(0, 100_000).await.unwrap();
-        c.logout().await.ok();
-        all.into_iter()
-            .map(|f| {
-                let raw = String::from_utf8_lossy(&f.raw).replace("\r\n", "\n");
-                let head = raw.split_once("\n\n").map(|(h, _)| h).unwrap_or(&raw);
-                let head = head.replace("\n ", " ").replace("\n\t", " ");
-                let parsed = mail_parser::MessageParser::default().parse(&f.raw).unwrap();
-                format!(
-                    "{head}\nSubject: {}\n\n{}",
-                    parsed.subject().unwrap_or(""),
-                    parsed.body_text(0).unwrap_or_default()
-                )
-            })
-            .filter(|t| t.contains(needle))
-            .collect()
-    }
-
-    async fn wait_inbox(s: &PrivateStack, user: &str, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(m) = inbox(s, user, needle).await.into_iter().next() {
-                return m;
-            }
-            assert!(Instant::now() < deadline, "{needle} never reached {user}");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
     fn wait_responses(home: &Home, subject: &str, n: i64) -> i64 {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -652,7 +605,7 @@ dmarc = "never"
 
         let needle = format!("Subject: [health] Consolidated Reply: {subject}");
         for who in ["alice", "bob", "carol", "erin"] {
-            let m = rt.block_on(wait_inbox(&s, who, &needle));
+            let m = rt.block_on(s.wait_inbox(who, &needle));
             assert!(
                 m.contains(&format!("In-Reply-To: <{alice_id}>")),
                 "{who}: {m}"
@@ -681,7 +634,7 @@ dmarc = "never"
         std::thread::sleep(Duration::from_secs(1));
         for who in ["dave", "moderator"] {
             assert!(
-                rt.block_on(inbox(&s, who, "Consolidated Reply")).is_empty(),
+                rt.block_on(s.inbox(who, "Consolidated Reply")).is_empty(),
                 "{who} got the reply"
             );
         }

@@ -380,54 +380,6 @@ async fn post_from(s: &PrivateStack, from: &str, to: &str, subject: &str, body: 
     t.send(m).await.unwrap();
 }
 
-/// Every message in `user`'s INBOX whose raw text contains `needle`.
-async fn inbox_matches(s: &PrivateStack, user: &str, needle: &str) -> Vec<String> {
-    let (host, port) = Stack::split(&s.imap);
-    let cfg = praxis::config::ImapConfig {
-        host,
-        port,
-        tls: praxis::config::Tls::None,
-        username: format!("{user}@example.test"),
-        password_env: None,
-        password_file: None,
-        folder: "INBOX".into(),
-        ..Default::default()
-    };
-    let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
-        .await
-        .unwrap();
-    c.select("INBOX").await.unwrap();
-    let all = c.fetch_after(0, 100_000).await.unwrap();
-    c.logout().await.ok();
-    all.into_iter()
-        .map(|f| {
-            // Raw headers (unfolded) plus the subject and body decoded, as a
-            // mail client shows them.
-            let raw = String::from_utf8_lossy(&f.raw).replace("\r\n", "\n");
-            let head = raw.split_once("\n\n").map(|(h, _)| h).unwrap_or(&raw);
-            let head = head.replace("\n ", " ").replace("\n\t", " ");
-            let parsed = mail_parser::MessageParser::default().parse(&f.raw).unwrap();
-            format!(
-                "{head}\nSubject: {}\n\n{}",
-                parsed.subject().unwrap_or(""),
-                parsed.body_text(0).unwrap_or_default()
-            )
-        })
-        .filter(|t| t.contains(needle))
-        .collect()
-}
-
-async fn wait_inbox(s: &PrivateStack, user: &str, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(m) = inbox_matches(s, user, needle).await.into_iter().next() {
-            return m;
-        }
-        assert!(Instant::now() < deadline, "{needle} never reached {user}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 fn wait_held(home: &Home, subject: &str) -> i64 {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -463,26 +415,18 @@ fn fault_approve_reject_and_trust_with_real_mail() {
     let held = queue(&home).into_iter().find(|h| h["id"] == id).unwrap();
     assert_eq!(held["reason"], "nonmember");
     // The author was told it awaits moderation; the moderator was told of the hold.
-    rt.block_on(wait_inbox(
-        &s,
-        "erin",
-        &format!("Awaiting moderation: {subject}"),
-    ));
-    rt.block_on(wait_inbox(
-        &s,
-        "moderator",
-        &format!("Held (nonmember): {subject}"),
-    ));
+    rt.block_on(s.wait_inbox("erin", &format!("Awaiting moderation: {subject}")));
+    rt.block_on(s.wait_inbox("moderator", &format!("Held (nonmember): {subject}")));
     home.praxis()
         .args(["approve", &id.to_string()])
         .assert()
         .success();
     for who in ["alice", "bob", "carol"] {
-        let m = rt.block_on(wait_inbox(&s, who, &format!("Subject: [health] {subject}")));
+        let m = rt.block_on(s.wait_inbox(who, &format!("Subject: [health] {subject}")));
         assert!(m.contains("List-Id:"), "{m}");
     }
     assert!(
-        rt.block_on(inbox_matches(&s, "dave", &subject)).is_empty(),
+        rt.block_on(s.inbox("dave", &subject)).is_empty(),
         "digest members get no each-post copy"
     );
 
@@ -505,11 +449,7 @@ fn fault_approve_reject_and_trust_with_real_mail() {
         ])
         .assert()
         .success();
-    let notice = rt.block_on(wait_inbox(
-        &s,
-        "erin",
-        &format!("Not distributed: {subject2}"),
-    ));
+    let notice = rt.block_on(s.wait_inbox("erin", &format!("Not distributed: {subject2}")));
     assert!(
         notice.contains("Advertising is not allowed here"),
         "{notice}"
@@ -553,11 +493,7 @@ fn fault_approve_reject_and_trust_with_real_mail() {
         &second,
         "Again",
     ));
-    rt.block_on(wait_inbox(
-        &s,
-        "alice",
-        &format!("Subject: [health] {second}"),
-    ));
+    rt.block_on(s.wait_inbox("alice", &format!("Subject: [health] {second}")));
     assert!(
         queue(&home).iter().all(|h| h["subject"] != second.as_str()),
         "not held"
@@ -603,7 +539,7 @@ fn fault_email_commands_with_confirmation() {
         "subscribe",
         "",
     ));
-    let confirm = rt.block_on(wait_inbox(&s, "erin", "Subject: [health] confirm "));
+    let confirm = rt.block_on(s.wait_inbox("erin", "Subject: [health] confirm "));
     let token = confirm
         .lines()
         .find_map(|l| l.strip_prefix("Subject: [health] confirm "))
@@ -624,7 +560,7 @@ fn fault_email_commands_with_confirmation() {
         &format!("Re: confirm {token}"),
         "",
     ));
-    let refused = rt.block_on(wait_inbox(&s, "bob", "made for another address"));
+    let refused = rt.block_on(s.wait_inbox("bob", "made for another address"));
     assert!(refused.contains("confirm"));
     // A forged code: refused.
     rt.block_on(post_from(
@@ -634,7 +570,7 @@ fn fault_email_commands_with_confirmation() {
         "confirm 1234.abcd.ef",
         "",
     ));
-    rt.block_on(wait_inbox(&s, "erin", "not valid"));
+    rt.block_on(s.wait_inbox("erin", "not valid"));
     assert_eq!(status_of(&home, "erin@example.test"), None);
 
     // erin replies to the confirmation (to the confirm address): she is in.
@@ -645,11 +581,7 @@ fn fault_email_commands_with_confirmation() {
         &format!("Re: [health] confirm {token}"),
         "yes",
     ));
-    rt.block_on(wait_inbox(
-        &s,
-        "erin",
-        "Subject: [health] Welcome to Maternal Health",
-    ));
+    rt.block_on(s.wait_inbox("erin", "Subject: [health] Welcome to Maternal Health"));
     assert_eq!(
         status_of(&home, "erin@example.test").as_deref(),
         Some("active")
@@ -663,7 +595,7 @@ fn fault_email_commands_with_confirmation() {
         &format!("confirm {token}"),
         "",
     ));
-    rt.block_on(wait_inbox(&s, "erin", "already used"));
+    rt.block_on(s.wait_inbox("erin", "already used"));
 
     // set delivery, help.
     rt.block_on(post_from(
@@ -673,7 +605,7 @@ fn fault_email_commands_with_confirmation() {
         "commands",
         "set delivery digest\nhelp\n",
     ));
-    rt.block_on(wait_inbox(&s, "erin", "your delivery mode is now digest"));
+    rt.block_on(s.wait_inbox("erin", "your delivery mode is now digest"));
     let m = members(&home)
         .into_iter()
         .find(|m| m["email"] == "erin@example.test")
@@ -691,11 +623,7 @@ fn fault_email_commands_with_confirmation() {
     let leave = {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let all = rt.block_on(inbox_matches(
-                &s,
-                "erin",
-                "Someone (hopefully you) asked to unsubscribe",
-            ));
+            let all = rt.block_on(s.inbox("erin", "Someone (hopefully you) asked to unsubscribe"));
             if let Some(m) = all.into_iter().next() {
                 break m;
             }
@@ -720,7 +648,7 @@ fn fault_email_commands_with_confirmation() {
         &format!("confirm {token2}"),
         "",
     ));
-    rt.block_on(wait_inbox(&s, "erin", "has left Maternal Health"));
+    rt.block_on(s.wait_inbox("erin", "has left Maternal Health"));
     assert_eq!(
         status_of(&home, "erin@example.test").as_deref(),
         Some("unsubscribed")

@@ -289,6 +289,57 @@ impl PrivateStack {
     }
 }
 
+impl PrivateStack {
+    /// Every message in `user`'s INBOX whose text contains `needle`: the
+    /// raw headers unfolded, then the Subject and the text part decoded as a
+    /// mail client shows them.
+    pub async fn inbox(&self, user: &str, needle: &str) -> Vec<String> {
+        let (host, port) = Stack::split(&self.imap);
+        let cfg = praxis::config::ImapConfig {
+            host,
+            port,
+            tls: praxis::config::Tls::None,
+            username: format!("{user}@example.test"),
+            ..Default::default()
+        };
+        let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
+            .await
+            .unwrap();
+        c.select("INBOX").await.unwrap();
+        let all = c.fetch_after(0, 100_000).await.unwrap();
+        c.logout().await.ok();
+        all.into_iter()
+            .map(|f| {
+                let raw = String::from_utf8_lossy(&f.raw).replace("\r\n", "\n");
+                let head = raw.split_once("\n\n").map(|(h, _)| h).unwrap_or(&raw);
+                let head = head.replace("\n ", " ").replace("\n\t", " ");
+                let parsed = mail_parser::MessageParser::default().parse(&f.raw).unwrap();
+                format!(
+                    "{head}\nSubject: {}\n\n{}",
+                    parsed.subject().unwrap_or(""),
+                    parsed.body_text(0).unwrap_or_default()
+                )
+            })
+            .filter(|t| t.contains(needle))
+            .collect()
+    }
+
+    /// Waits (up to a minute) for a message containing `needle` in `user`'s INBOX.
+    pub async fn wait_inbox(&self, user: &str, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(m) = self.inbox(user, needle).await.into_iter().next() {
+                return m;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{needle} never reached {user}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+}
+
 impl Drop for PrivateStack {
     fn drop(&mut self) {
         let _ = std::process::Command::new("bash")
