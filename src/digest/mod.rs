@@ -1,3 +1,4 @@
 //! Digests: when an issue is due (schedule), what goes in it, and how it is rendered.
 
 pub mod schedule;
+pub mod select;
