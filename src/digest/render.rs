@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use handlebars::Handlebars;
 use mail_builder::MessageBuilder;
+use mail_builder::headers::HeaderType;
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::mime::{BodyPart, MimePart};
 use serde::Serialize;
@@ -319,6 +320,7 @@ pub fn message(
     m: &Masthead<'_>,
     s: &Selection,
     raw: &dyn Fn(i64) -> Option<Vec<u8>>,
+    headers: &[(&'static str, HeaderType<'static>)],
 ) -> Result<Vec<u8>, DigestRenderError> {
     let title = m.title(s);
     let body = match format {
@@ -366,7 +368,7 @@ pub fn message(
             )
         }
     };
-    let b = MessageBuilder::new()
+    let mut b = MessageBuilder::new()
         .from((format!("{} Digest", m.name), m.address.to_string()))
         .to(m.address.to_string())
         .subject(title)
@@ -380,6 +382,9 @@ pub fn message(
             m.id_domain
         ))
         .body(body);
+    for (name, value) in headers {
+        b = b.header(*name, value.clone());
+    }
     let mut out = Vec::new();
     b.write_to(&mut out)?;
     Ok(out)
@@ -614,25 +619,25 @@ mod tests {
 
     #[test]
     fn snapshot_plain() {
-        let m = message(DigestFormat::Plain, &masthead(), &selection(), &raw).unwrap();
+        let m = message(DigestFormat::Plain, &masthead(), &selection(), &raw, &[]).unwrap();
         insta::assert_snapshot!(snapshot_text(&m));
     }
 
     #[test]
     fn snapshot_mime() {
-        let m = message(DigestFormat::Mime, &masthead(), &selection(), &raw).unwrap();
+        let m = message(DigestFormat::Mime, &masthead(), &selection(), &raw, &[]).unwrap();
         insta::assert_snapshot!(snapshot_text(&m));
     }
 
     #[test]
     fn snapshot_html() {
-        let m = message(DigestFormat::Html, &masthead(), &selection(), &raw).unwrap();
+        let m = message(DigestFormat::Html, &masthead(), &selection(), &raw, &[]).unwrap();
         insta::assert_snapshot!(snapshot_text(&m));
     }
 
     #[test]
     fn python_parses_the_mime_digest_into_one_message_part_per_post() {
-        let m = message(DigestFormat::Mime, &masthead(), &selection(), &raw).unwrap();
+        let m = message(DigestFormat::Mime, &masthead(), &selection(), &raw, &[]).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("digest.eml");
         std::fs::write(&file, &m).unwrap();

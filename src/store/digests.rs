@@ -149,6 +149,19 @@ impl Store {
         })
     }
 
+    /// The digest formats the community's active digest members read, each once.
+    pub fn digest_formats(&self, community: CommunityId) -> Result<Vec<DigestFormat>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT digest_format FROM members
+             WHERE community_id = ?1 AND delivery = 'digest' AND status = 'active'
+             ORDER BY digest_format",
+        )?;
+        let formats = stmt
+            .query_map([community.0], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(formats.iter().filter_map(|f| f.parse().ok()).collect())
+    }
+
     /// Whether an issue was already created for this scheduled moment.
     pub fn digest_due_claimed(&self, community: CommunityId, due_at: i64) -> Result<bool> {
         Ok(self

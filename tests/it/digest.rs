@@ -1,0 +1,195 @@
+//! Digests from the command line: preview prints the issue that would go
+//! out; send --now records it once and queues it to digest members in their
+//! format; nothing new means nothing sent.
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::support::Home;
+
+fn add_member(home: &Home, email: &str, name: &str, extra: &[&str]) {
+    home.praxis()
+        .args(["members", "add", email, "-c", "health", "--name", name])
+        .args(extra)
+        .assert()
+        .success();
+}
+
+fn ingest(home: &Home, raw: &str) {
+    home.praxis()
+        .args(["ingest", "-c", "health"])
+        .write_stdin(raw.to_string())
+        .assert()
+        .success();
+}
+
+fn stdout(home: &Home, args: &[&str]) -> String {
+    let out = home
+        .praxis()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Two accepted posters, a plain and a mime digest reader, an each reader;
+/// three approved posts in two threads.
+fn community_with_posts(home: &Home) {
+    for (email, name) in [
+        ("alice@example.org", "Alice Rao"),
+        ("bob@example.org", "Bob Das"),
+    ] {
+        add_member(home, email, name, &["--moderation", "accept"]);
+    }
+    add_member(
+        home,
+        "dee@example.org",
+        "Dee",
+        &["--delivery", "digest", "--digest-format", "plain"],
+    );
+    add_member(
+        home,
+        "max@example.org",
+        "Max",
+        &["--delivery", "digest", "--digest-format", "mime"],
+    );
+    add_member(home, "eve@example.org", "Eve", &["--delivery", "each"]);
+    ingest(
+        home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Boat clinics\nMessage-ID: <d1@example.org>\nDate: Mon, 2 Nov 2026 10:00:00 +0530\n\nWe run boat clinics.\n",
+    );
+    ingest(
+        home,
+        "From: Bob Das <bob@example.org>\nTo: list@example.test\nSubject: Re: Boat clinics\nIn-Reply-To: <d1@example.org>\nMessage-ID: <d2@example.org>\nDate: Tue, 3 Nov 2026 10:00:00 +0530\n\nSo do we.\n\nOn Mon, Alice Rao wrote:\n> We run boat clinics.\n",
+    );
+    ingest(
+        home,
+        "From: Bob Das <bob@example.org>\nTo: list@example.test\nSubject: ASHA <b>training</b>\nMessage-ID: <d3@example.org>\nDate: Wed, 4 Nov 2026 10:00:00 +0530\n\nNew modules are out.\n",
+    );
+}
+
+#[test]
+fn preview_prints_the_issue_in_each_format_without_sending() {
+    let home = Home::new();
+    community_with_posts(&home);
+    let plain = stdout(&home, &["digest", "preview", "-c", "health"]);
+    assert!(plain.contains("Today's Topics:"), "{plain}");
+    assert!(
+        plain.contains("   1. Boat clinics (2 new posts)"),
+        "{plain}"
+    );
+    assert!(plain.contains("        Alice Rao, Bob Das"), "{plain}");
+    assert!(
+        plain.contains("End of Maternal and Child Health Digest, Vol 1, Issue 1"),
+        "{plain}"
+    );
+    assert!(
+        !plain.contains("> We run boat clinics."),
+        "quoted text folded"
+    );
+    let mime = stdout(
+        &home,
+        &["digest", "preview", "-c", "health", "--format", "mime"],
+    );
+    assert_eq!(
+        mime.matches("Content-Type: message/rfc822").count(),
+        3,
+        "{mime}"
+    );
+    let html = stdout(
+        &home,
+        &["digest", "preview", "-c", "health", "--format", "html"],
+    );
+    assert!(html.contains("ASHA &lt;b&gt;training&lt;/b&gt;"), "{html}");
+    home.praxis()
+        .args(["digest", "preview", "-c", "health", "--format", "pdf"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("pdf").and(predicate::str::contains("plain")));
+    // Previews send nothing: the same issue is still next.
+    let again = stdout(&home, &["digest", "preview", "-c", "health"]);
+    assert!(again.contains("Vol 1, Issue 1"));
+}
+
+#[test]
+fn send_now_queues_one_issue_per_format_once_and_nothing_new_sends_nothing() {
+    let home = Home::new();
+    community_with_posts(&home);
+    home.praxis()
+        .args(["digest", "send", "-c", "health"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--now"));
+    let sent: Value = serde_json::from_str(&stdout(
+        &home,
+        &["--json", "digest", "send", "-c", "health", "--now"],
+    ))
+    .unwrap();
+    assert_eq!(sent["sent"], true, "{sent}");
+    assert_eq!(
+        (sent["volume"].as_i64(), sent["number"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(sent["posts"], 3);
+    assert_eq!(
+        sent["recipients"], 2,
+        "dee and max; not eve (each) nor the posters"
+    );
+    assert_eq!(sent["formats"], serde_json::json!(["mime", "plain"]));
+    let outbox: Value = serde_json::from_str(&stdout(&home, &["--json", "outbox"])).unwrap();
+    let digests: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "digest")
+        .collect();
+    assert_eq!(digests.len(), 2, "{outbox}");
+    assert!(
+        digests
+            .iter()
+            .all(|d| d["subject"] == "Maternal and Child Health Digest, Vol 1, Issue 1")
+    );
+
+    // Nothing new: nothing sent, and the preview says so.
+    let again: Value = serde_json::from_str(&stdout(
+        &home,
+        &["--json", "digest", "send", "-c", "health", "--now"],
+    ))
+    .unwrap();
+    assert_eq!(again["sent"], false, "{again}");
+    home.praxis()
+        .args(["digest", "preview", "-c", "health"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("nothing new"));
+
+    // A new post makes issue 2; --new-volume makes it volume 2, issue 1.
+    ingest(
+        &home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Re: Boat clinics\nIn-Reply-To: <d2@example.org>\nMessage-ID: <d4@example.org>\nDate: Thu, 5 Nov 2026 10:00:00 +0530\n\nGood to hear.\n",
+    );
+    assert!(stdout(&home, &["digest", "preview", "-c", "health"]).contains("Vol 1, Issue 2"));
+    let v2: Value = serde_json::from_str(&stdout(
+        &home,
+        &[
+            "--json",
+            "digest",
+            "send",
+            "-c",
+            "health",
+            "--now",
+            "--new-volume",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        (
+            v2["volume"].as_i64(),
+            v2["number"].as_i64(),
+            v2["posts"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+}
