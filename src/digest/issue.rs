@@ -151,20 +151,57 @@ pub fn send(
     })
 }
 
-/// The scheduled moment an issue is due at `now`: the first schedule time
-/// after the last issue (or, with no issue yet, after `start`), when it has
-/// passed. None when the schedule is not due yet.
+/// The scheduled moment an issue is due for at `now`: the latest schedule
+/// time after the last issue (looking back at most a year) that has passed.
+/// None when none has passed since the last issue.
 pub fn due_moment(
     cfg: &CommunityConfig,
     last_issue_at: Option<i64>,
-    start: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, IssueError> {
     let schedule = Schedule::parse(&cfg.digest.schedule)
         .map_err(|e| IssueError::Schedule(cfg.slug.clone(), e))?;
-    let from = DateTime::from_timestamp(last_issue_at.unwrap_or(start), 0).unwrap_or(now);
-    Ok(schedule
-        .next_after(from, cfg.tz())
-        .filter(|due| *due <= now)
-        .map(|due| due.timestamp()))
+    let year_ago = now.timestamp() - 366 * 86_400;
+    let anchor = last_issue_at.map_or(year_ago, |l| l.max(year_ago));
+    let mut at = DateTime::from_timestamp(anchor, 0).unwrap_or(now);
+    let mut due = None;
+    while let Some(next) = schedule.next_after(at, cfg.tz()) {
+        if next > now {
+            break;
+        }
+        due = Some(next.timestamp());
+        at = next;
+    }
+    Ok(due)
+}
+
+/// The scheduler's step for one community at `now`: when a schedule moment
+/// has passed since the last issue and something had accrued by it, send the
+/// issue claimed for that moment (once, even across restarts); otherwise,
+/// when the accrued posts pass `max_posts`, send early.
+pub fn sweep(
+    store: &mut Store,
+    cfg: &CommunityConfig,
+    now: DateTime<Utc>,
+) -> Result<Option<Sent>, IssueError> {
+    let community = store.community(&cfg.slug)?.id;
+    let last = store.last_digest_at(community)?;
+    let due = due_moment(cfg, last, now)?;
+    let Some(next) = next(store, cfg, now, false)? else {
+        return Ok(None);
+    };
+    if let Some(d) = due
+        && !store.digest_due_claimed(community, d)?
+    {
+        let accrued = next.posts().any(|p| p.accrued_at <= d)
+            || next.replies.iter().any(|r| r.published_at <= d);
+        if accrued {
+            return Ok(Some(send(store, cfg, now, Some(d), false)?));
+        }
+    }
+    let posts: Vec<_> = next.posts().cloned().collect();
+    if select::over_threshold(&posts, Some(cfg.digest.max_posts), None) {
+        return Ok(Some(send(store, cfg, now, None, false)?));
+    }
+    Ok(None)
 }

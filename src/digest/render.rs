@@ -408,6 +408,7 @@ mod tests {
             message_id: format!("<p{id}@example.org>"),
             text: text.into(),
             size: 100,
+            accrued_at: 0,
         }
     }
 

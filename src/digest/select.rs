@@ -42,6 +42,9 @@ pub struct PostItem {
     pub text: String,
     /// Raw size in bytes: feeds the size threshold.
     pub size: i64,
+    /// When it was approved, Unix seconds: a scheduled issue is due only for
+    /// what had accrued by its moment.
+    pub accrued_at: i64,
 }
 
 /// A Consolidated Reply published since the last issue.
@@ -247,6 +250,7 @@ mod tests {
             message_id: format!("<{id}@example.test>"),
             text: String::new(),
             size: 1000,
+            accrued_at: date,
         }
     }
 

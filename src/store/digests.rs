@@ -80,7 +80,8 @@ impl Store {
             .optional()?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id, p.thread_id, t.subject, t.first_at, COALESCE(NULLIF(m.name, ''), p.from_name),
-                    p.from_addr, p.subject, COALESCE(p.date, p.received_at), p.message_id, p.text, p.size
+                    p.from_addr, p.subject, COALESCE(p.date, p.received_at), p.message_id, p.text, p.size,
+                    COALESCE(p.approved_at, p.received_at)
              FROM posts p JOIN threads t ON t.id = p.thread_id
              LEFT JOIN members m ON m.id = p.member_id
              WHERE p.community_id = ?1 AND p.state = 'approved' AND p.class = 'post'
@@ -102,6 +103,7 @@ impl Store {
                     message_id: r.get(8)?,
                     text: r.get(9)?,
                     size: r.get(10)?,
+                    accrued_at: r.get(11)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -193,3 +193,89 @@ fn send_now_queues_one_issue_per_format_once_and_nothing_new_sends_nothing() {
         (Some(2), Some(1), Some(1))
     );
 }
+
+/// The scheduler's step, as `praxis serve` runs it every minute: a restart
+/// at the due moment (the same step again, with a post arrived meanwhile)
+/// does not send the moment's issue twice; the next moment sends the rest.
+#[test]
+fn a_scheduled_issue_is_claimed_once_per_moment_even_across_restarts() {
+    use praxis::digest::issue::{Sent, due_moment, sweep};
+    let home = Home::new();
+    community_with_posts(&home);
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let cfg = config.community("health").unwrap();
+    // Two days on, a daily schedule moment has passed after every post.
+    let later = chrono::Utc::now() + chrono::Duration::days(2);
+    let due = due_moment(cfg, None, later)
+        .unwrap()
+        .expect("a daily moment has passed");
+    assert!(due <= later.timestamp() && due > later.timestamp() - 86_400);
+
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let first = sweep(&mut store, cfg, later).unwrap();
+    assert!(
+        matches!(&first, Some(Sent::Queued { recipients: 2, selection, .. }) if selection.number == 1),
+        "{first:?}"
+    );
+    drop(store);
+
+    // A post arrives; the daemon restarts at the same moment.
+    ingest(
+        &home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Re: Boat clinics\nIn-Reply-To: <d2@example.org>\nMessage-ID: <d5@example.org>\nDate: Thu, 5 Nov 2026 10:00:00 +0530\n\nOne more thing.\n",
+    );
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let again = sweep(&mut store, cfg, later).unwrap();
+    assert!(again.is_none(), "the moment was claimed: {again:?}");
+    let outbox: Value = serde_json::from_str(&stdout(&home, &["--json", "outbox"])).unwrap();
+    let digests = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "digest")
+        .count();
+    assert_eq!(digests, 2, "one message per format, once: {outbox}");
+
+    // The next day's moment carries the new post as issue 2.
+    let next = sweep(&mut store, cfg, later + chrono::Duration::days(1)).unwrap();
+    assert!(
+        matches!(&next, Some(Sent::Queued { selection, .. }) if selection.number == 2 && selection.posts().count() == 1),
+        "{next:?}"
+    );
+    // Nothing accrued by a moment, nothing sent at it.
+    let quiet = sweep(&mut store, cfg, later + chrono::Duration::days(2)).unwrap();
+    assert!(quiet.is_none(), "{quiet:?}");
+}
+
+/// Past `max_posts` accrued posts an issue goes out early, between moments.
+#[test]
+fn an_issue_goes_out_early_past_max_posts() {
+    use praxis::digest::issue::{Sent, sweep};
+    let home = Home::new();
+    let text = std::fs::read_to_string(home.config()).unwrap().replacen(
+        "max_posts = 50",
+        "max_posts = 2",
+        1,
+    );
+    std::fs::write(home.config(), text).unwrap();
+    community_with_posts(&home);
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let cfg = config.community("health").unwrap();
+    assert_eq!(
+        cfg.digest.max_posts, 2,
+        "the test config sets max_posts = 2"
+    );
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    // Now: posts were approved after the last schedule moment, so only the
+    // threshold can send.
+    let sent = sweep(&mut store, cfg, chrono::Utc::now()).unwrap();
+    assert!(
+        matches!(&sent, Some(Sent::Queued { selection, .. }) if selection.posts().count() == 3),
+        "{sent:?}"
+    );
+    assert!(
+        sweep(&mut store, cfg, chrono::Utc::now())
+            .unwrap()
+            .is_none()
+    );
+}
