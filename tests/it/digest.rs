@@ -279,3 +279,249 @@ fn an_issue_goes_out_early_past_max_posts() {
             .is_none()
     );
 }
+
+mod e2e {
+    //! The acceptance test against a private mail stack: five approved posts
+    //! in two threads and one published Consolidated Reply; `digest send
+    //! --now` puts one digest in each digest member's IMAP inbox in their
+    //! format, and none in anyone else's.
+
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::support::{Daemon, PrivateStack, Stack};
+
+    fn live_home(s: &PrivateStack) -> Home {
+        let (sh, sp) = Stack::split(&s.smtp);
+        let home = Home::with_config(&format!(
+            r#"[database]
+path = "praxis.db"
+
+[smtp]
+host = "{sh}"
+port = {sp}
+
+[delivery]
+retry_first = "1s"
+retry_max = "1s"
+poll = "200ms"
+
+[[community]]
+slug = "health"
+name = "Maternal Health"
+address = "list@example.test"
+timezone = "Asia/Kolkata"
+
+[community.delivery]
+dmarc = "never"
+"#
+        ));
+        for (who, delivery, format, role) in [
+            ("alice", "each", "mime", "member"),
+            ("bob", "each", "mime", "member"),
+            ("dave", "digest", "plain", "member"),
+            ("erin", "digest", "mime", "member"),
+            ("carol", "digest", "html", "member"),
+            ("moderator", "none", "mime", "moderator"),
+        ] {
+            home.praxis()
+                .args([
+                    "members",
+                    "add",
+                    &format!("{who}@example.test"),
+                    "-c",
+                    "health",
+                ])
+                .args(["--name", who])
+                .args(["--delivery", delivery, "--digest-format", format])
+                .args(["--role", role, "--moderation", "accept"])
+                .assert()
+                .success();
+        }
+        home
+    }
+
+    /// Raw messages (CRLF → LF) in `user`'s INBOX containing `needle`.
+    async fn inbox(s: &PrivateStack, user: &str, needle: &str) -> Vec<String> {
+        let (host, port) = Stack::split(&s.imap);
+        let cfg = praxis::config::ImapConfig {
+            host,
+            port,
+            tls: praxis::config::Tls::None,
+            username: format!("{user}@example.test"),
+            password_env: None,
+            password_file: None,
+            folder: "INBOX".into(),
+            ..Default::default()
+        };
+        let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
+            .await
+            .unwrap();
+        c.select("INBOX").await.unwrap();
+        let all = c.fetch_after(0, 100_000).await.unwrap();
+        c.logout().await.ok();
+        all.into_iter()
+            .map(|f| String::from_utf8_lossy(&f.raw).replace("\r\n", "\n"))
+            .filter(|t| t.contains(needle))
+            .collect()
+    }
+
+    async fn wait_inbox(s: &PrivateStack, user: &str, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = inbox(s, user, needle).await;
+            if !found.is_empty() {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "{needle} never reached {user}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    #[test]
+    fn digest_members_get_one_digest_each_in_their_format() {
+        let s = PrivateStack::start();
+        let home = live_home(&s);
+        let daemon = Daemon::start(&home);
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let q = format!("Mobile clinics in flood areas {tag}?");
+        let d = format!("ASHA training modules {tag}");
+        let post = |from: &str, subject: &str, id: &str, parent: Option<&str>, body: &str| {
+            let refs = parent
+                .map(|p| format!("In-Reply-To: <{p}>\nReferences: <{p}>\n"))
+                .unwrap_or_default();
+            ingest(
+                &home,
+                &format!(
+                    "From: {from}@example.test\nTo: list@example.test\nSubject: {subject}\nMessage-ID: <{id}-{tag}@example.test>\n{refs}Date: Mon, 23 Nov 2026 10:00:00 +0530\n\n{body}\n"
+                ),
+            );
+        };
+        let qid = format!("q-{tag}@example.test");
+        post(
+            "alice",
+            &q,
+            "q",
+            None,
+            "Has anyone run mobile clinics in flood areas? What worked?",
+        );
+        post(
+            "bob",
+            &format!("Re: {q}"),
+            "r1",
+            Some(&qid),
+            "Boat clinics on a fixed timetable.",
+        );
+        post(
+            "alice",
+            &format!("Re: {q}"),
+            "r2",
+            Some(&qid),
+            "Thanks, and radios?",
+        );
+        let did = format!("d-{tag}@example.test");
+        post(
+            "bob",
+            &d,
+            "d",
+            None,
+            "The new modules are out <script>alert(1)</script>.",
+        );
+        post("alice", &format!("Re: {d}"), "d2", Some(&did), "Good news.");
+
+        let threads: Value =
+            serde_json::from_str(&stdout(&home, &["--json", "threads", "--queries"])).unwrap();
+        let query = threads
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| {
+                t["subject"]
+                    .as_str()
+                    .is_some_and(|x| x.contains(&tag.to_string()))
+            })
+            .unwrap_or_else(|| panic!("the question is a query: {threads}"))["id"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        let file = home.path().join("draft.md");
+        std::fs::write(&file, "Boats and radios.\n").unwrap();
+        stdout(
+            &home,
+            &["consolidate", &query, "--from", file.to_str().unwrap()],
+        );
+        stdout(&home, &["publish", &query]);
+
+        let sent: Value = serde_json::from_str(&stdout(
+            &home,
+            &["--json", "digest", "send", "-c", "health", "--now"],
+        ))
+        .unwrap();
+        assert_eq!(sent["posts"], 5, "{sent}");
+        assert_eq!(sent["recipients"], 3, "dave, erin and carol: {sent}");
+
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let subject = "Subject: Maternal Health Digest, Vol 1, Issue 1";
+        let plain = rt.block_on(wait_inbox(&s, "dave", subject));
+        let mime = rt.block_on(wait_inbox(&s, "erin", subject));
+        let html = rt.block_on(wait_inbox(&s, "carol", subject));
+        assert_eq!((plain.len(), mime.len(), html.len()), (1, 1, 1));
+        let (plain, mime, html) = (&plain[0], &mime[0], &html[0]);
+
+        let decoded = |raw: &str, html: bool| {
+            let m = mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .unwrap();
+            let body = if html { m.body_html(0) } else { m.body_text(0) };
+            body.unwrap_or_default().into_owned()
+        };
+        assert!(plain.contains("Content-Type: text/plain"), "{plain}");
+        let text = decoded(plain, false);
+        assert!(
+            text.contains("Consolidated Replies since the last issue:"),
+            "{text}"
+        );
+        assert!(text.contains("Today's Topics:"), "{text}");
+        assert!(
+            text.contains("(3 new posts)") && text.contains("(2 new posts)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("End of Maternal Health Digest, Vol 1, Issue 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dave@example.test"),
+            "personal footer: {text}"
+        );
+
+        assert!(mime.contains("multipart/digest"), "{mime}");
+        assert_eq!(
+            mime.matches("Content-Type: message/rfc822").count(),
+            5,
+            "{mime}"
+        );
+        assert!(
+            mime.contains(&format!("Message-ID: <d2-{tag}@example.test>")),
+            "{mime}"
+        );
+
+        assert!(html.contains("multipart/alternative"), "{html}");
+        let page = decoded(html, true);
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("<script>"), "member HTML escaped: {page}");
+
+        // Nobody else gets a digest.
+        std::thread::sleep(Duration::from_secs(2));
+        for who in ["alice", "bob", "moderator"] {
+            assert!(
+                rt.block_on(inbox(&s, who, "Digest, Vol")).is_empty(),
+                "{who} got a digest"
+            );
+        }
+        drop(daemon);
+    }
+}
