@@ -524,4 +524,68 @@ dmarc = "never"
         }
         drop(daemon);
     }
+
+    /// Moves every post's approval to `at`, as if it had accrued before the
+    /// schedule moment (the daemon's clock cannot be set).
+    fn approved_at(home: &Home, at: i64) {
+        let db = rusqlite::Connection::open(home.path().join("praxis.db")).unwrap();
+        db.execute("UPDATE posts SET approved_at = ?1", [at])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_restart_at_the_due_moment_sends_the_issue_once() {
+        let s = PrivateStack::start();
+        let home = live_home(&s);
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let config = praxis::config::Config::load(&home.config()).unwrap();
+        let cfg = config.community("health").unwrap();
+        let due = praxis::digest::issue::due_moment(cfg, None, chrono::Utc::now())
+            .unwrap()
+            .expect("a daily moment has passed within the last year");
+        let post = |id: &str| {
+            ingest(
+                &home,
+                &format!(
+                    "From: alice@example.test\nTo: list@example.test\nSubject: Boats {tag}\nMessage-ID: <{id}-{tag}@example.test>\nDate: Mon, 23 Nov 2026 10:00:00 +0530\n\nPost {id}.\n"
+                ),
+            )
+        };
+        post("a");
+        post("b");
+        approved_at(&home, due - 3600);
+
+        let daemon = Daemon::start(&home);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let subject = "Subject: Maternal Health Digest, Vol 1, Issue 1";
+        rt.block_on(wait_inbox(&s, "dave", subject));
+        daemon.kill9();
+
+        // A post that had accrued by the same moment, then a restart: the
+        // moment's issue was claimed, so nothing more goes out for it.
+        post("c");
+        approved_at(&home, due - 60);
+        let daemon = Daemon::start(&home);
+        // serve sweeps at start and every minute after.
+        std::thread::sleep(Duration::from_secs(5));
+        let digests = rt.block_on(inbox(&s, "dave", "Digest, Vol"));
+        assert_eq!(
+            digests.len(),
+            1,
+            "one issue for the moment: {digests:?}\n{}",
+            daemon.log_text()
+        );
+        let outbox: Value = serde_json::from_str(&stdout(&home, &["--json", "outbox"])).unwrap();
+        let queued = outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["kind"] == "digest")
+            .count();
+        assert_eq!(
+            queued, 3,
+            "one message per format (plain, mime, html), once: {outbox}"
+        );
+        drop(daemon);
+    }
 }
