@@ -177,8 +177,9 @@ pub fn due_moment(
 
 /// The scheduler's step for one community at `now`: when a schedule moment
 /// has passed since the last issue and something had accrued by it, send the
-/// issue claimed for that moment (once, even across restarts); otherwise,
-/// when the accrued posts pass `max_posts`, send early.
+/// issue claimed for that moment (once, even across restarts; the issue's
+/// creation time also moves the next moment on); otherwise,
+/// when the accrued posts pass `max_posts` or `max_kb`, send early.
 pub fn sweep(
     store: &mut Store,
     cfg: &CommunityConfig,
@@ -200,7 +201,7 @@ pub fn sweep(
         }
     }
     let posts: Vec<_> = next.posts().cloned().collect();
-    if select::over_threshold(&posts, Some(cfg.digest.max_posts), None) {
+    if select::over_threshold(&posts, Some(cfg.digest.max_posts), cfg.digest.max_kb) {
         return Ok(Some(send(store, cfg, now, None, false)?));
     }
     Ok(None)

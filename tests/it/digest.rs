@@ -280,6 +280,51 @@ fn an_issue_goes_out_early_past_max_posts() {
     );
 }
 
+/// Past `max_kb` of accrued posts an issue goes out early too; 0 is refused.
+#[test]
+fn an_issue_goes_out_early_past_max_kb() {
+    use praxis::digest::issue::{Sent, sweep};
+    let home = Home::new();
+    let text = std::fs::read_to_string(home.config()).unwrap();
+    std::fs::write(
+        home.config(),
+        text.replacen("max_posts = 50", "max_posts = 50\nmax_kb = 0", 1),
+    )
+    .unwrap();
+    home.praxis()
+        .arg("check")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("digest.max_kb"));
+    std::fs::write(
+        home.config(),
+        text.replacen("max_posts = 50", "max_posts = 50\nmax_kb = 2", 1),
+    )
+    .unwrap();
+    community_with_posts(&home);
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let cfg = config.community("health").unwrap();
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    assert!(
+        sweep(&mut store, cfg, chrono::Utc::now())
+            .unwrap()
+            .is_none(),
+        "under 2 KB"
+    );
+    ingest(
+        &home,
+        &format!(
+            "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Long report\nMessage-ID: <long@example.org>\nDate: Thu, 5 Nov 2026 10:00:00 +0530\n\n{}\n",
+            "Field notes from the flood districts. ".repeat(60)
+        ),
+    );
+    let sent = sweep(&mut store, cfg, chrono::Utc::now()).unwrap();
+    assert!(
+        matches!(&sent, Some(Sent::Queued { selection, .. }) if selection.posts().count() == 4),
+        "{sent:?}"
+    );
+}
+
 mod e2e {
     //! The acceptance test against a private mail stack: five approved posts
     //! in two threads and one published Consolidated Reply; `digest send
