@@ -204,6 +204,25 @@ pub fn plain(m: &Masthead<'_>, s: &Selection) -> String {
     out
 }
 
+/// An RFC 1153 issue with a member's footer as its last message, before the
+/// final separator, so "End of … Digest" and the asterisks stay the last
+/// lines. Text that is not such an issue gets the footer appended.
+pub fn with_footer(text: &str, footer: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let end = format!("\n{MESSAGE}\n\nEnd of ");
+    match text.rfind(&end) {
+        Some(at) => format!("{}\n\n{}\n{}", &text[..at], footer.trim_end(), &text[at..]),
+        None => {
+            let mut t = text;
+            if !t.ends_with('\n') {
+                t.push('\n');
+            }
+            t.push_str(footer);
+            t
+        }
+    }
+}
+
 /// The HTML of an issue; every member value is escaped by handlebars.
 pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError> {
     #[derive(Serialize)]
@@ -600,6 +619,26 @@ mod tests {
         assert_eq!(lines[n - 3], "");
         assert_eq!(lines[n - 4], MESSAGE);
         assert!(text.ends_with("*\n"));
+    }
+
+    #[test]
+    fn a_member_footer_goes_before_the_end_line() {
+        let text = plain(&masthead(), &selection());
+        let out = with_footer(&text, "-- \nYou receive this as dee@example.org\n");
+        let lines: Vec<&str> = out.lines().collect();
+        let n = lines.len();
+        assert_eq!(
+            lines[n - 2],
+            "End of Maternal and Child Health Digest, Vol 2, Issue 14"
+        );
+        assert_eq!(lines[n - 4], MESSAGE);
+        assert_eq!(lines[n - 6], "You receive this as dee@example.org");
+        assert_eq!(lines[n - 7], "-- ");
+        assert_eq!(
+            with_footer("just text", "footer\n"),
+            "just text\nfooter\n",
+            "other text gets it appended"
+        );
     }
 
     #[test]
