@@ -403,6 +403,9 @@ pub struct DigestConfig {
     pub schedule: String,
     /// Send early once this many posts have accrued.
     pub max_posts: u32,
+    /// Send early once the accrued posts pass this many KB (raw size), so a
+    /// busy day's digest stays a readable size. None: no size threshold.
+    pub max_kb: Option<u32>,
 }
 
 impl Default for DigestConfig {
@@ -410,6 +413,7 @@ impl Default for DigestConfig {
         Self {
             schedule: "daily 07:00".into(),
             max_posts: 50,
+            max_kb: None,
         }
     }
 }
@@ -924,6 +928,13 @@ impl Config {
                     format!("{at}.digest.max_posts"),
                     "is 0".into(),
                     "use the number of posts that triggers an early digest, e.g. 50",
+                );
+            }
+            if c.digest.max_kb == Some(0) {
+                push(
+                    format!("{at}.digest.max_kb"),
+                    "is 0".into(),
+                    "use the accrued size in KB that triggers an early digest, e.g. 200, or leave it out",
                 );
             }
         }

@@ -168,6 +168,21 @@ async fn fanout_sweep(config: Config, mut shutdown: Shutdown) -> Result<()> {
             if reminded > 0 {
                 info!("queued {reminded} query reminder(s) to moderators");
             }
+            // Digests too: an issue due at a schedule moment is claimed once.
+            for c in &cfg.communities {
+                match crate::digest::issue::sweep(&mut store, c, chrono::Utc::now()) {
+                    Ok(Some(crate::digest::issue::Sent::Queued {
+                        selection,
+                        recipients,
+                        ..
+                    })) => info!(
+                        "community `{}`: digest Vol {}, Issue {} queued for {recipients} member(s)",
+                        c.slug, selection.volume, selection.number
+                    ),
+                    Ok(_) => {}
+                    Err(e) => warn!("community `{}`: digest: {e}", c.slug),
+                }
+            }
             Ok(ids.len())
         })
         .await?;

@@ -18,7 +18,7 @@
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
 //! | [`deliver`] | outbox sender: SMTP, retries, list headers, VERP, DKIM, bounces | yes |
 //! | [`consolidate`] | query lifecycle: working-day deadlines (pure), drafts, publishing | via store |
-//! | [`digest`] | digest schedules (pure); selection and rendering to come | no |
+//! | [`digest`] | digest schedules, selection and rendering (RFC 1153, MIME digest, HTML) are pure; `issue` makes and claims an issue from the store | schedule, select, render: no |
 //! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the fan-out sweep and moderator summaries; owns shutdown | yes |
 //! | [`cli`] | clap definitions, one file per command group | yes |
 //!

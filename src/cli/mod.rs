@@ -9,6 +9,7 @@ mod backup;
 mod check;
 mod consolidate;
 mod decide;
+mod digest;
 mod import;
 mod ingest;
 mod init;
@@ -143,7 +144,7 @@ pub enum Command {
         subcommand,
         after_help = "Examples:\n  praxis digest preview -c health --format plain\n  praxis digest send -c health --now"
     )]
-    Digest(pending::DigestCommand),
+    Digest(digest::DigestCommand),
     /// Outgoing messages and their deliveries.
     #[command(
         after_help = "Examples:\n  praxis outbox --failed\n  praxis outbox -c health --json\n  praxis outbox retry 12"
@@ -253,6 +254,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Log(a) => log::run(&ctx, a),
         Command::Backup(a) => backup::run(&ctx, a),
         Command::Outbox(args) => outbox::run(&ctx, args),
+        Command::Digest(cmd) => digest::run(&ctx, cmd),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "praxis", &mut std::io::stdout());

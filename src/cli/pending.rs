@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Args, Subcommand};
+use clap::Args;
 
 use super::Command;
 
@@ -18,34 +18,10 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// `praxis digest`.
-#[derive(Debug, Subcommand)]
-pub enum DigestCommand {
-    /// Print the digest that would go out now.
-    Preview {
-        /// The community.
-        #[arg(short, long)]
-        community: String,
-        /// mime, plain or html.
-        #[arg(long, default_value = "plain")]
-        format: String,
-    },
-    /// Send the digest.
-    Send {
-        /// The community.
-        #[arg(short, long)]
-        community: String,
-        /// Send now instead of at the next scheduled time.
-        #[arg(long)]
-        now: bool,
-    },
-}
-
 /// Prints which capability a not-yet-built command belongs to; exit 1.
 pub fn run(cmd: &Command) -> Result<ExitCode> {
     let (name, capability) = match cmd {
         Command::Demo(_) => ("demo", "the demo (issue 8)"),
-        Command::Digest(_) => ("digest", "digests (issue 7)"),
         _ => ("this command", "a later release"),
     };
     eprintln!("error: `praxis {name}` is not built yet; it arrives with {capability}");

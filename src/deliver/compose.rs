@@ -644,6 +644,10 @@ impl Prepared {
             .inline()
         };
         match (&self.body, footer) {
+            (StoredBody::Text(text), Some(f)) if self.kind == OutboxKind::Digest => MimePart::new(
+                ContentType::new("text/plain").attribute("charset", "utf-8"),
+                BodyPart::Text(crate::digest::render::with_footer(text, &f).into()),
+            ),
             (StoredBody::Text(text), Some(f)) => {
                 let mut t = text.clone();
                 if !t.ends_with('\n') {

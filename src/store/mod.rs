@@ -12,6 +12,7 @@
 mod bounce;
 mod communities;
 mod confirmations;
+mod digests;
 mod holds;
 mod members;
 pub mod migrate;
@@ -29,6 +30,7 @@ use rusqlite::Connection;
 pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
 pub use communities::CommunityRow;
 pub use confirmations::Confirmation;
+pub use digests::{DigestCreated, NewDigest};
 pub use holds::{Action, Decided, HeldPost, LogRow};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
 pub use outbox::{

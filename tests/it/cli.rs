@@ -350,10 +350,10 @@ fn status_reports_every_community() {
 fn later_commands_say_which_capability_brings_them() {
     let home = Home::new();
     home.praxis()
-        .args(["digest", "preview", "-c", "health"])
+        .args(["demo"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("`praxis digest` is not built yet"));
+        .stderr(predicate::str::contains("`praxis demo` is not built yet"));
 }
 
 #[test]

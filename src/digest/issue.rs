@@ -1,0 +1,208 @@
+//! Making an issue from the database: selection, one rendering per format in
+//! use, and the single transaction that records and queues it. Shared by
+//! `praxis digest` and the scheduler in `praxis serve`.
+
+use chrono::{DateTime, Utc};
+
+use super::render::{self, Masthead};
+use super::schedule::Schedule;
+use super::select::{self, Selection};
+use crate::config::CommunityConfig;
+use crate::consolidate::deadline::WorkingCalendar;
+use crate::deliver::compose::list_headers;
+use crate::deliver::verp::request_address;
+use crate::model::{DigestFormat, OutboxKind};
+use crate::store::{DigestCreated, NewDigest, NewOutbox, Store};
+
+/// Why an issue could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Rendering.
+    #[error(transparent)]
+    Render(#[from] render::DigestRenderError),
+    /// The schedule in the config.
+    #[error(
+        "community `{0}`: digest.schedule: {1}; fix it in the config (`praxis check` lists every problem)"
+    )]
+    Schedule(String, String),
+}
+
+/// The next issue of a community as it stands at `now`, or None when there
+/// is nothing new.
+pub fn next(
+    store: &Store,
+    cfg: &CommunityConfig,
+    now: DateTime<Utc>,
+    new_volume: bool,
+) -> Result<Option<Selection>, IssueError> {
+    let community = store.community(&cfg.slug)?.id;
+    let cal = WorkingCalendar::from_config(cfg);
+    let days_left = |deadline: i64| {
+        DateTime::from_timestamp(deadline, 0).map_or(0, |d| cal.working_days_left(d, now))
+    };
+    let candidates = store.digest_candidates(community, &days_left)?;
+    Ok(select::select(candidates, now, cfg.tz(), new_volume))
+}
+
+/// The issue rendered in `format`, as stored in the outbox.
+pub fn render(
+    store: &Store,
+    cfg: &CommunityConfig,
+    s: &Selection,
+    format: DigestFormat,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, IssueError> {
+    let address = cfg.address.to_ascii_lowercase();
+    let request = request_address(&address);
+    let domain = cfg.address_parts().map_or("localhost", |(_, d)| d);
+    let m = Masthead {
+        name: &cfg.name,
+        address: &address,
+        request: &request,
+        at: now,
+        tz: cfg.tz(),
+        slug: &cfg.slug,
+        id_domain: domain,
+        boundary: &format!("praxis-digest-{}-{}-{}", cfg.slug, s.volume, s.number),
+    };
+    let raw = |id: i64| store.raw(crate::model::PostId(id)).ok();
+    Ok(render::message(format, &m, s, &raw, &list_headers(cfg))?)
+}
+
+/// What `send` did.
+#[derive(Debug)]
+pub enum Sent {
+    /// Nothing new since the last issue: nothing sent.
+    NothingNew,
+    /// This moment (or this volume and number) was already sent.
+    AlreadySent,
+    /// Issue created and queued.
+    Queued {
+        /// The issue.
+        selection: Selection,
+        /// digests.id
+        id: i64,
+        /// Deliveries queued, across formats.
+        recipients: u64,
+        /// The formats rendered.
+        formats: Vec<DigestFormat>,
+    },
+}
+
+/// Makes the next issue and queues it to every digest member in their
+/// format, exactly once for `due_at` (None: an unscheduled `--now` issue).
+pub fn send(
+    store: &mut Store,
+    cfg: &CommunityConfig,
+    now: DateTime<Utc>,
+    due_at: Option<i64>,
+    new_volume: bool,
+) -> Result<Sent, IssueError> {
+    let community = store.community(&cfg.slug)?.id;
+    if let Some(due) = due_at
+        && store.digest_due_claimed(community, due)?
+    {
+        return Ok(Sent::AlreadySent);
+    }
+    let Some(selection) = next(store, cfg, now, new_volume)? else {
+        return Ok(Sent::NothingNew);
+    };
+    let formats = store.digest_formats(community)?;
+    let subject = format!(
+        "{} Digest, Vol {}, Issue {}",
+        cfg.name, selection.volume, selection.number
+    );
+    let mut rendered = Vec::new();
+    for f in &formats {
+        rendered.push((*f, render(store, cfg, &selection, *f, now)?));
+    }
+    let messages: Vec<(DigestFormat, NewOutbox<'_>)> = rendered
+        .iter()
+        .map(|(f, bytes)| {
+            (
+                *f,
+                NewOutbox::new(Some(community), OutboxKind::Digest, &subject, bytes),
+            )
+        })
+        .collect();
+    let posts: Vec<i64> = selection.posts().map(|p| p.id).collect();
+    let created = store.create_digest(
+        &NewDigest {
+            community,
+            volume: selection.volume,
+            number: selection.number,
+            due_at,
+            posts: &posts,
+            messages: &messages,
+        },
+        now.timestamp(),
+    )?;
+    Ok(match created {
+        DigestCreated::AlreadySent => Sent::AlreadySent,
+        DigestCreated::Created { id, recipients } => Sent::Queued {
+            selection,
+            id,
+            recipients,
+            formats,
+        },
+    })
+}
+
+/// The scheduled moment an issue is due for at `now`: the latest schedule
+/// time after the last issue (looking back at most a year) that has passed.
+/// None when none has passed since the last issue.
+pub fn due_moment(
+    cfg: &CommunityConfig,
+    last_issue_at: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, IssueError> {
+    let schedule = Schedule::parse(&cfg.digest.schedule)
+        .map_err(|e| IssueError::Schedule(cfg.slug.clone(), e))?;
+    let year_ago = now.timestamp() - 366 * 86_400;
+    let anchor = last_issue_at.map_or(year_ago, |l| l.max(year_ago));
+    let mut at = DateTime::from_timestamp(anchor, 0).unwrap_or(now);
+    let mut due = None;
+    while let Some(next) = schedule.next_after(at, cfg.tz()) {
+        if next > now {
+            break;
+        }
+        due = Some(next.timestamp());
+        at = next;
+    }
+    Ok(due)
+}
+
+/// The scheduler's step for one community at `now`: when a schedule moment
+/// has passed since the last issue and something had accrued by it, send the
+/// issue claimed for that moment (once, even across restarts; the issue's
+/// creation time also moves the next moment on); otherwise,
+/// when the accrued posts pass `max_posts` or `max_kb`, send early.
+pub fn sweep(
+    store: &mut Store,
+    cfg: &CommunityConfig,
+    now: DateTime<Utc>,
+) -> Result<Option<Sent>, IssueError> {
+    let community = store.community(&cfg.slug)?.id;
+    let last = store.last_digest_at(community)?;
+    let due = due_moment(cfg, last, now)?;
+    let Some(next) = next(store, cfg, now, false)? else {
+        return Ok(None);
+    };
+    if let Some(d) = due
+        && !store.digest_due_claimed(community, d)?
+    {
+        let accrued = next.posts().any(|p| p.accrued_at <= d)
+            || next.replies.iter().any(|r| r.published_at <= d);
+        if accrued {
+            return Ok(Some(send(store, cfg, now, Some(d), false)?));
+        }
+    }
+    let posts: Vec<_> = next.posts().cloned().collect();
+    if select::over_threshold(&posts, Some(cfg.digest.max_posts), cfg.digest.max_kb) {
+        return Ok(Some(send(store, cfg, now, None, false)?));
+    }
+    Ok(None)
+}

@@ -1,0 +1,717 @@
+//! Rendering an issue: RFC 1153 plain text, MIME (RFC 2046 §5.1.5
+//! multipart/digest of the original posts) and HTML (handlebars, every
+//! member value escaped). Pure: the caller hands in the posts' raw bytes.
+//!
+//! The output is one message per format, before personalisation: the sender
+//! adds each recipient's List-Unsubscribe and footer (deliver::compose).
+//! Headers are built by mail-builder, never by concatenating member text.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use handlebars::Handlebars;
+use mail_builder::MessageBuilder;
+use mail_builder::headers::HeaderType;
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::mime::{BodyPart, MimePart};
+use serde::Serialize;
+
+use super::select::{PostItem, Selection, display_name};
+use crate::mail::quote;
+use crate::model::DigestFormat;
+
+/// The line of 70 dashes between sections (RFC 1153).
+pub const SECTION: &str = "----------------------------------------------------------------------";
+/// The line of 30 dashes between messages (RFC 1153).
+pub const MESSAGE: &str = "------------------------------";
+
+const HTML: &str = include_str!("../../templates/digest/digest.html.hbs");
+
+/// What an issue says about itself besides its content.
+#[derive(Debug, Clone)]
+pub struct Masthead<'a> {
+    /// The community's name: "<name> Digest".
+    pub name: &'a str,
+    /// The posting address, for "how to post".
+    pub address: &'a str,
+    /// The -request address, for delivery changes and leaving.
+    pub request: &'a str,
+    /// When the issue is made, shown in the community's time zone.
+    pub at: DateTime<Utc>,
+    /// The community's time zone.
+    pub tz: Tz,
+    /// The community's slug: part of the Message-ID, unique per installation.
+    pub slug: &'a str,
+    /// The Message-ID's domain part (the list address's domain).
+    pub id_domain: &'a str,
+    /// Boundary seed: fixed in tests so snapshots are stable.
+    pub boundary: &'a str,
+}
+
+impl Masthead<'_> {
+    /// "<name> Digest, Vol N, Issue M": the subject and the end line.
+    pub fn title(&self, s: &Selection) -> String {
+        format!("{} Digest, Vol {}, Issue {}", self.name, s.volume, s.number)
+    }
+
+    fn date(&self) -> String {
+        self.at
+            .with_timezone(&self.tz)
+            .format("%a, %d %b %Y %H:%M %Z")
+            .to_string()
+    }
+}
+
+/// Why an issue could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum DigestRenderError {
+    /// The HTML template failed.
+    #[error("digest HTML template: {0}; check templates/digest/digest.html.hbs")]
+    Template(String),
+    /// mail-builder could not write the message.
+    #[error("writing the digest message: {0}")]
+    Write(#[from] std::io::Error),
+    /// A post's raw bytes were not available.
+    #[error("post {0} has no stored raw message; run `praxis show {0}` to check it")]
+    MissingRaw(i64),
+}
+
+/// A post's text with quoted text and signature folded away.
+fn folded(p: &PostItem) -> String {
+    let stripped = quote::strip(&p.text);
+    let mut out = stripped.trim_end().to_string();
+    if stripped.trim() != p.text.replace("\r\n", "\n").trim() {
+        out.push_str("\n\n[quoted text folded]");
+    }
+    // A member's line of dashes must not read as an RFC 1153 separator.
+    out.lines()
+        .map(|l| {
+            if l.len() >= MESSAGE.len() && l.chars().all(|c| c == '-') {
+                format!(" {l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn post_date(p: &PostItem, tz: Tz) -> String {
+    DateTime::from_timestamp(p.date, 0)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .format("%a, %d %b %Y %H:%M:%S %z")
+        .to_string()
+}
+
+fn from_line(p: &PostItem) -> String {
+    let name = display_name(p);
+    if name == p.from_addr {
+        p.from_addr.clone()
+    } else {
+        format!("{name} <{}>", p.from_addr)
+    }
+}
+
+/// The preamble every format shares: Consolidated Replies, queries, and the
+/// table of contents per thread.
+fn preamble(m: &Masthead<'_>, s: &Selection) -> String {
+    let mut out = String::new();
+    if !s.replies.is_empty() {
+        out.push_str("Consolidated Replies since the last issue:\n\n");
+        for r in &s.replies {
+            out.push_str(&format!(
+                "    {}\n      (query: {})\n",
+                r.subject, r.query_subject
+            ));
+        }
+        out.push('\n');
+    }
+    if !s.queries.is_empty() {
+        out.push_str("Queries seeking your experience:\n\n");
+        for q in &s.queries {
+            out.push_str(&format!(
+                "    {} ({} working days left)\n",
+                q.subject, q.days_left
+            ));
+        }
+        out.push_str(&format!(
+            "\n    Reply to a query by writing to {}.\n\n",
+            m.address
+        ));
+    }
+    out.push_str("Today's Topics:\n\n");
+    if s.threads.is_empty() {
+        out.push_str("    (no new discussion posts)\n");
+    }
+    for (i, t) in s.threads.iter().enumerate() {
+        let n = t.posts.len();
+        out.push_str(&format!(
+            "  {:>2}. {} ({} new {})\n        {}\n",
+            i + 1,
+            t.subject,
+            n,
+            if n == 1 { "post" } else { "posts" },
+            t.participants.join(", ")
+        ));
+    }
+    out
+}
+
+fn how_to(m: &Masthead<'_>) -> String {
+    format!(
+        "To post, write to {}.\nTo change how you receive mail (each post, digest, Consolidated\nReplies only, or nothing), or to unsubscribe, write to\n{} with the subject \"help\" or \"unsubscribe\".\n",
+        m.address, m.request
+    )
+}
+
+/// The RFC 1153 text of an issue: header line, preamble with "Today's
+/// Topics:", 70 dashes, messages separated by 30 dashes, the end line and
+/// the line of asterisks.
+pub fn plain(m: &Masthead<'_>, s: &Selection) -> String {
+    let mut out = format!(
+        "{} Digest  {}  Volume {} : Issue {}\n\n",
+        m.name,
+        m.at.with_timezone(&m.tz).format("%a, %d %b %Y"),
+        s.volume,
+        s.number
+    );
+    out.push_str(&preamble(m, s));
+    out.push('\n');
+    out.push_str(SECTION);
+    out.push_str("\n\n");
+    for p in s.posts() {
+        out.push_str(&format!(
+            "Date: {}\nFrom: {}\nSubject: {}\nMessage-ID: {}\n\n{}\n\n{}\n\n",
+            post_date(p, m.tz),
+            from_line(p),
+            p.subject,
+            p.message_id,
+            folded(p),
+            MESSAGE
+        ));
+    }
+    out.push_str(&how_to(m));
+    out.push('\n');
+    out.push_str(MESSAGE);
+    out.push_str("\n\n");
+    let end = format!("End of {}", m.title(s));
+    out.push_str(&end);
+    out.push('\n');
+    out.push_str(&"*".repeat(end.chars().count()));
+    out.push('\n');
+    out
+}
+
+/// An RFC 1153 issue with a member's footer as its last message, before the
+/// final separator, so "End of … Digest" and the asterisks stay the last
+/// lines. Text that is not such an issue gets the footer appended.
+pub fn with_footer(text: &str, footer: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let end = format!("\n{MESSAGE}\n\nEnd of ");
+    match text.rfind(&end) {
+        Some(at) => format!("{}\n\n{}\n{}", &text[..at], footer.trim_end(), &text[at..]),
+        None => {
+            let mut t = text;
+            if !t.ends_with('\n') {
+                t.push('\n');
+            }
+            t.push_str(footer);
+            t
+        }
+    }
+}
+
+/// The HTML of an issue; every member value is escaped by handlebars.
+pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError> {
+    #[derive(Serialize)]
+    struct Post {
+        from: String,
+        date: String,
+        subject: String,
+        text: String,
+    }
+    #[derive(Serialize)]
+    struct Thread {
+        thread_id: i64,
+        subject: String,
+        count: usize,
+        participants: String,
+        posts: Vec<Post>,
+    }
+    #[derive(Serialize)]
+    struct Reply<'a> {
+        subject: &'a str,
+        query_subject: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Query<'a> {
+        subject: &'a str,
+        days_left: i64,
+    }
+    #[derive(Serialize)]
+    struct Data<'a> {
+        title: String,
+        date: String,
+        address: &'a str,
+        request: &'a str,
+        replies: Vec<Reply<'a>>,
+        queries: Vec<Query<'a>>,
+        threads: Vec<Thread>,
+    }
+    let data = Data {
+        title: m.title(s),
+        date: m.date(),
+        address: m.address,
+        request: m.request,
+        replies: s
+            .replies
+            .iter()
+            .map(|r| Reply {
+                subject: &r.subject,
+                query_subject: &r.query_subject,
+            })
+            .collect(),
+        queries: s
+            .queries
+            .iter()
+            .map(|q| Query {
+                subject: &q.subject,
+                days_left: q.days_left,
+            })
+            .collect(),
+        threads: s
+            .threads
+            .iter()
+            .map(|t| Thread {
+                thread_id: t.thread_id,
+                subject: t.subject.clone(),
+                count: t.posts.len(),
+                participants: t.participants.join(", "),
+                posts: t
+                    .posts
+                    .iter()
+                    .map(|p| Post {
+                        from: from_line(p),
+                        date: post_date(p, m.tz),
+                        subject: p.subject.clone(),
+                        text: folded(p),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    // The default escape function: HTML-escapes every {{value}}.
+    hb.register_template_string("digest/html", HTML)
+        .map_err(|e| DigestRenderError::Template(e.to_string()))?;
+    hb.render("digest/html", &data)
+        .map_err(|e| DigestRenderError::Template(e.to_string()))
+}
+
+/// Bare LFs to CRLF, so a stored post is a valid message/rfc822 body on the wire.
+fn crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 40);
+    let mut prev = 0u8;
+    for &b in raw {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}
+
+fn text_part(text: String) -> MimePart<'static> {
+    MimePart::new(
+        ContentType::new("text/plain").attribute("charset", "utf-8"),
+        BodyPart::Text(text.into()),
+    )
+}
+
+/// The whole message of an issue in `format`. `raw` returns a post's stored
+/// bytes (needed for the MIME format only).
+pub fn message(
+    format: DigestFormat,
+    m: &Masthead<'_>,
+    s: &Selection,
+    raw: &dyn Fn(i64) -> Option<Vec<u8>>,
+    headers: &[(&'static str, HeaderType<'static>)],
+) -> Result<Vec<u8>, DigestRenderError> {
+    let title = m.title(s);
+    let body = match format {
+        DigestFormat::Plain => text_part(plain(m, s)),
+        DigestFormat::Html => MimePart::new(
+            ContentType::new("multipart/alternative")
+                .attribute("boundary", format!("{}-alt", m.boundary)),
+            BodyPart::Multipart(vec![
+                text_part(plain(m, s)),
+                MimePart::new(
+                    ContentType::new("text/html").attribute("charset", "utf-8"),
+                    BodyPart::Text(html(m, s)?.into()),
+                ),
+            ]),
+        ),
+        DigestFormat::Mime => {
+            let mut toc = format!("{}    {}\n\n", title, m.date());
+            toc.push_str(&preamble(m, s));
+            toc.push('\n');
+            toc.push_str(&how_to(m));
+            let mut posts = Vec::new();
+            for p in s.posts() {
+                let bytes = crlf(&raw(p.id).ok_or(DigestRenderError::MissingRaw(p.id))?);
+                let cte = if bytes.is_ascii() { "7bit" } else { "8bit" };
+                posts.push(
+                    MimePart::new(
+                        ContentType::new("message/rfc822"),
+                        BodyPart::Binary(Cow::Owned(bytes)),
+                    )
+                    .transfer_encoding(cte),
+                );
+            }
+            let mut parts = vec![text_part(toc)];
+            if !posts.is_empty() {
+                parts.push(MimePart::new(
+                    ContentType::new("multipart/digest")
+                        .attribute("boundary", format!("{}-digest", m.boundary)),
+                    BodyPart::Multipart(posts),
+                ));
+            }
+            MimePart::new(
+                ContentType::new("multipart/mixed")
+                    .attribute("boundary", format!("{}-mixed", m.boundary)),
+                BodyPart::Multipart(parts),
+            )
+        }
+    };
+    let mut b = MessageBuilder::new()
+        .from((format!("{} Digest", m.name), m.address.to_string()))
+        .to(m.address.to_string())
+        .subject(title)
+        .date(m.at.timestamp())
+        .message_id(format!(
+            "digest.{}.{}.{}.{}@{}",
+            m.slug,
+            s.volume,
+            s.number,
+            format.as_str(),
+            m.id_domain
+        ))
+        .body(body);
+    for (name, value) in headers {
+        b = b.header(*name, value.clone());
+    }
+    let mut out = Vec::new();
+    b.write_to(&mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::select::{QueryItem, ReplyItem, ThreadSection};
+
+    fn post(id: i64, thread: i64, name: &str, subject: &str, text: &str) -> PostItem {
+        PostItem {
+            id,
+            thread_id: thread,
+            thread_subject: String::new(),
+            thread_first_at: 0,
+            from_name: name.into(),
+            from_addr: format!("{}@example.org", name.to_lowercase()),
+            subject: subject.into(),
+            date: 1_795_000_000 + id * 3600,
+            message_id: format!("<p{id}@example.org>"),
+            text: text.into(),
+            size: 100,
+            accrued_at: 0,
+        }
+    }
+
+    fn raw(id: i64) -> Option<Vec<u8>> {
+        Some(
+            format!(
+                "From: Member {id} <m{id}@example.org>\nTo: list@example.test\nSubject: post {id}\nMessage-ID: <p{id}@example.org>\nDate: Mon, 23 Nov 2026 07:00:00 +0000\n\nBody of post {id}.\n"
+            )
+            .into_bytes(),
+        )
+    }
+
+    fn section(id: i64, subject: &str, posts: Vec<PostItem>) -> ThreadSection {
+        let mut participants: Vec<String> = Vec::new();
+        for p in &posts {
+            let n = display_name(p).to_string();
+            if !participants.contains(&n) {
+                participants.push(n);
+            }
+        }
+        ThreadSection {
+            thread_id: id,
+            subject: subject.into(),
+            posts,
+            participants,
+        }
+    }
+
+    fn selection() -> Selection {
+        Selection {
+            volume: 2,
+            number: 14,
+            replies: vec![ReplyItem {
+                id: 1,
+                subject: "Consolidated Reply: Cold chain in the hills".into(),
+                query_subject: "Cold chain in the hills".into(),
+                published_at: 0,
+            }],
+            queries: vec![QueryItem {
+                thread: 9,
+                subject: "Midwife retention in remote districts".into(),
+                asked_at: 0,
+                days_left: 6,
+            }],
+            threads: vec![
+                section(
+                    3,
+                    "Mobile clinics in flood areas",
+                    vec![
+                        post(
+                            1,
+                            3,
+                            "Alice",
+                            "Mobile clinics in flood areas",
+                            "Has anyone run mobile clinics?\n",
+                        ),
+                        post(
+                            2,
+                            3,
+                            "Bob",
+                            "Re: Mobile clinics in flood areas",
+                            "Yes, in Assam.\n\nOn Mon, Alice wrote:\n> Has anyone run mobile clinics?\n",
+                        ),
+                        post(
+                            3,
+                            3,
+                            "Carol",
+                            "Re: Mobile clinics in flood areas",
+                            "Boats worked for us.\n------------------------------\nnot a separator\n",
+                        ),
+                    ],
+                ),
+                section(
+                    4,
+                    "ASHA training <script>alert(1)</script>",
+                    vec![
+                        post(
+                            4,
+                            4,
+                            "Dev",
+                            "ASHA training <script>alert(1)</script>",
+                            "See <img src=\"https://track.example/p.gif\"> here & there.\n",
+                        ),
+                        post(5, 4, "Alice", "Re: ASHA training", "Thanks.\n"),
+                    ],
+                ),
+            ],
+        }
+    }
+
+    fn masthead() -> Masthead<'static> {
+        Masthead {
+            name: "Maternal and Child Health",
+            address: "list@example.test",
+            request: "list-request@example.test",
+            at: DateTime::from_timestamp(1_795_420_800, 0).unwrap(),
+            tz: chrono_tz::Asia::Kolkata,
+            slug: "health",
+            id_domain: "example.test",
+            boundary: "praxis-test",
+        }
+    }
+
+    #[test]
+    fn plain_follows_rfc_1153_line_by_line() {
+        let s = selection();
+        let text = plain(&masthead(), &s);
+        let lines: Vec<&str> = text.lines().collect();
+        // The header line: name, date, volume and issue.
+        assert!(
+            lines[0].starts_with("Maternal and Child Health Digest  Mon, 23 Nov 2026  "),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].ends_with("Volume 2 : Issue 14"), "{}", lines[0]);
+        assert_eq!(lines[1], "");
+        // Content order: Consolidated Replies, queries, then Today's Topics.
+        let at = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| *l == needle)
+                .unwrap_or_else(|| panic!("no line {needle:?}"))
+        };
+        let (cr, q, topics) = (
+            at("Consolidated Replies since the last issue:"),
+            at("Queries seeking your experience:"),
+            at("Today's Topics:"),
+        );
+        assert!(cr < q && q < topics);
+        assert_eq!(
+            lines[topics + 2],
+            "   1. Mobile clinics in flood areas (3 new posts)"
+        );
+        assert_eq!(lines[topics + 3], "        Alice, Bob, Carol");
+        assert_eq!(
+            lines[topics + 4],
+            "   2. ASHA training <script>alert(1)</script> (2 new posts)"
+        );
+        // Exactly one line of 70 dashes, after the preamble and a blank line, then a blank line.
+        let sections: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l == SECTION)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(sections.len(), 1);
+        let first = sections[0];
+        assert_eq!(SECTION.len(), 70);
+        assert_eq!((lines[first - 1], lines[first + 1]), ("", ""));
+        // Each message: Date, From, Subject headers, a blank line, the text, a
+        // blank line, 30 dashes, a blank line.
+        let seps: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l == MESSAGE)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(MESSAGE.len(), 30);
+        assert_eq!(
+            seps.len(),
+            5 + 1,
+            "one after each of the 5 messages and one before the end line"
+        );
+        let mut start = first + 2;
+        for (n, sep) in seps.iter().take(5).enumerate() {
+            assert!(
+                lines[start].starts_with("Date: "),
+                "message {n}: {}",
+                lines[start]
+            );
+            assert!(lines[start + 1].starts_with("From: "), "message {n}");
+            assert!(lines[start + 2].starts_with("Subject: "), "message {n}");
+            assert!(lines[start + 3].starts_with("Message-ID: "), "message {n}");
+            assert_eq!(lines[start + 4], "", "message {n}");
+            assert_eq!((lines[sep - 1], lines[sep + 1]), ("", ""), "message {n}");
+            start = sep + 2;
+        }
+        // Quoted text folded; a member's own line of dashes is no separator.
+        assert!(!text.contains("> Has anyone"));
+        assert!(text.contains("[quoted text folded]"));
+        assert!(text.contains("\n ------------------------------\n"));
+        // The trailer: the end line, then asterisks as long, then nothing.
+        let n = lines.len();
+        assert_eq!(
+            lines[n - 2],
+            "End of Maternal and Child Health Digest, Vol 2, Issue 14"
+        );
+        assert_eq!(lines[n - 1], "*".repeat(lines[n - 2].len()));
+        assert_eq!(lines[n - 3], "");
+        assert_eq!(lines[n - 4], MESSAGE);
+        assert!(text.ends_with("*\n"));
+    }
+
+    #[test]
+    fn a_member_footer_goes_before_the_end_line() {
+        let text = plain(&masthead(), &selection());
+        let out = with_footer(&text, "-- \nYou receive this as dee@example.org\n");
+        let lines: Vec<&str> = out.lines().collect();
+        let n = lines.len();
+        assert_eq!(
+            lines[n - 2],
+            "End of Maternal and Child Health Digest, Vol 2, Issue 14"
+        );
+        assert_eq!(lines[n - 4], MESSAGE);
+        assert_eq!(lines[n - 6], "You receive this as dee@example.org");
+        assert_eq!(lines[n - 7], "-- ");
+        assert_eq!(
+            with_footer("just text", "footer\n"),
+            "just text\nfooter\n",
+            "other text gets it appended"
+        );
+    }
+
+    #[test]
+    fn member_html_is_escaped() {
+        let h = html(&masthead(), &selection()).unwrap();
+        assert!(!h.contains("<script>"), "{h}");
+        assert!(!h.contains("<img"), "{h}");
+        assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(h.contains("See &lt;img src&#x3D;&quot;https://track.example/p.gif&quot;&gt;"));
+        assert!(h.contains("here &amp; there"));
+    }
+
+    fn snapshot_text(bytes: &[u8]) -> String {
+        String::from_utf8(bytes.to_vec())
+            .unwrap()
+            .replace("\r\n", "\n")
+    }
+
+    #[test]
+    fn snapshot_plain() {
+        let m = message(DigestFormat::Plain, &masthead(), &selection(), &raw, &[]).unwrap();
+        insta::assert_snapshot!(snapshot_text(&m));
+    }
+
+    #[test]
+    fn snapshot_mime() {
+        let m = message(DigestFormat::Mime, &masthead(), &selection(), &raw, &[]).unwrap();
+        insta::assert_snapshot!(snapshot_text(&m));
+    }
+
+    #[test]
+    fn snapshot_html() {
+        let m = message(DigestFormat::Html, &masthead(), &selection(), &raw, &[]).unwrap();
+        insta::assert_snapshot!(snapshot_text(&m));
+    }
+
+    #[test]
+    fn python_parses_the_mime_digest_into_one_message_part_per_post() {
+        let m = message(DigestFormat::Mime, &masthead(), &selection(), &raw, &[]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("digest.eml");
+        std::fs::write(&file, &m).unwrap();
+        let script = r#"
+import email, sys
+from email import policy
+msg = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.default)
+assert msg.get_content_type() == 'multipart/mixed', msg.get_content_type()
+parts = msg.get_payload()
+assert parts[0].get_content_type() == 'text/plain', parts[0].get_content_type()
+assert parts[1].get_content_type() == 'multipart/digest', parts[1].get_content_type()
+inner = parts[1].get_payload()
+for p in inner:
+    assert p.get_content_type() == 'message/rfc822', p.get_content_type()
+    m = p.get_payload()[0]
+    print(m['Message-ID'], m['Subject'])
+print(len(inner))
+"#;
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&file)
+            .output()
+            .expect("python3 is needed for this test; install it (apt-get install python3)");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.last(), Some(&"5"), "{stdout}");
+        assert_eq!(lines[0], "<p1@example.org> post 1");
+        assert_eq!(lines[4], "<p5@example.org> post 5");
+    }
+}

@@ -1,0 +1,636 @@
+//! Digests from the command line: preview prints the issue that would go
+//! out; send --now records it once and queues it to digest members in their
+//! format; nothing new means nothing sent.
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::support::Home;
+
+fn add_member(home: &Home, email: &str, name: &str, extra: &[&str]) {
+    home.praxis()
+        .args(["members", "add", email, "-c", "health", "--name", name])
+        .args(extra)
+        .assert()
+        .success();
+}
+
+fn ingest(home: &Home, raw: &str) {
+    home.praxis()
+        .args(["ingest", "-c", "health"])
+        .write_stdin(raw.to_string())
+        .assert()
+        .success();
+}
+
+fn stdout(home: &Home, args: &[&str]) -> String {
+    let out = home
+        .praxis()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Two accepted posters, a plain and a mime digest reader, an each reader;
+/// three approved posts in two threads.
+fn community_with_posts(home: &Home) {
+    for (email, name) in [
+        ("alice@example.org", "Alice Rao"),
+        ("bob@example.org", "Bob Das"),
+    ] {
+        add_member(home, email, name, &["--moderation", "accept"]);
+    }
+    add_member(
+        home,
+        "dee@example.org",
+        "Dee",
+        &["--delivery", "digest", "--digest-format", "plain"],
+    );
+    add_member(
+        home,
+        "max@example.org",
+        "Max",
+        &["--delivery", "digest", "--digest-format", "mime"],
+    );
+    add_member(home, "eve@example.org", "Eve", &["--delivery", "each"]);
+    ingest(
+        home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Boat clinics\nMessage-ID: <d1@example.org>\nDate: Mon, 2 Nov 2026 10:00:00 +0530\n\nWe run boat clinics.\n",
+    );
+    ingest(
+        home,
+        "From: Bob Das <bob@example.org>\nTo: list@example.test\nSubject: Re: Boat clinics\nIn-Reply-To: <d1@example.org>\nMessage-ID: <d2@example.org>\nDate: Tue, 3 Nov 2026 10:00:00 +0530\n\nSo do we.\n\nOn Mon, Alice Rao wrote:\n> We run boat clinics.\n",
+    );
+    ingest(
+        home,
+        "From: Bob Das <bob@example.org>\nTo: list@example.test\nSubject: ASHA <b>training</b>\nMessage-ID: <d3@example.org>\nDate: Wed, 4 Nov 2026 10:00:00 +0530\n\nNew modules are out.\n",
+    );
+}
+
+#[test]
+fn preview_prints_the_issue_in_each_format_without_sending() {
+    let home = Home::new();
+    community_with_posts(&home);
+    let plain = stdout(&home, &["digest", "preview", "-c", "health"]);
+    assert!(plain.contains("Today's Topics:"), "{plain}");
+    assert!(
+        plain.contains("   1. Boat clinics (2 new posts)"),
+        "{plain}"
+    );
+    assert!(plain.contains("        Alice Rao, Bob Das"), "{plain}");
+    assert!(
+        plain.contains("End of Maternal and Child Health Digest, Vol 1, Issue 1"),
+        "{plain}"
+    );
+    assert!(
+        !plain.contains("> We run boat clinics."),
+        "quoted text folded"
+    );
+    let mime = stdout(
+        &home,
+        &["digest", "preview", "-c", "health", "--format", "mime"],
+    );
+    assert_eq!(
+        mime.matches("Content-Type: message/rfc822").count(),
+        3,
+        "{mime}"
+    );
+    let html = stdout(
+        &home,
+        &["digest", "preview", "-c", "health", "--format", "html"],
+    );
+    assert!(html.contains("ASHA &lt;b&gt;training&lt;/b&gt;"), "{html}");
+    home.praxis()
+        .args(["digest", "preview", "-c", "health", "--format", "pdf"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("pdf").and(predicate::str::contains("plain")));
+    // Previews send nothing: the same issue is still next.
+    let again = stdout(&home, &["digest", "preview", "-c", "health"]);
+    assert!(again.contains("Vol 1, Issue 1"));
+}
+
+#[test]
+fn send_now_queues_one_issue_per_format_once_and_nothing_new_sends_nothing() {
+    let home = Home::new();
+    community_with_posts(&home);
+    home.praxis()
+        .args(["digest", "send", "-c", "health"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--now"));
+    let sent: Value = serde_json::from_str(&stdout(
+        &home,
+        &["--json", "digest", "send", "-c", "health", "--now"],
+    ))
+    .unwrap();
+    assert_eq!(sent["sent"], true, "{sent}");
+    assert_eq!(
+        (sent["volume"].as_i64(), sent["number"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(sent["posts"], 3);
+    assert_eq!(
+        sent["recipients"], 2,
+        "dee and max; not eve (each) nor the posters"
+    );
+    assert_eq!(sent["formats"], serde_json::json!(["mime", "plain"]));
+    let outbox: Value = serde_json::from_str(&stdout(&home, &["--json", "outbox"])).unwrap();
+    let digests: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "digest")
+        .collect();
+    assert_eq!(digests.len(), 2, "{outbox}");
+    assert!(
+        digests
+            .iter()
+            .all(|d| d["subject"] == "Maternal and Child Health Digest, Vol 1, Issue 1")
+    );
+
+    // Nothing new: nothing sent, and the preview says so.
+    let again: Value = serde_json::from_str(&stdout(
+        &home,
+        &["--json", "digest", "send", "-c", "health", "--now"],
+    ))
+    .unwrap();
+    assert_eq!(again["sent"], false, "{again}");
+    home.praxis()
+        .args(["digest", "preview", "-c", "health"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("nothing new"));
+
+    // A new post makes issue 2; --new-volume makes it volume 2, issue 1.
+    ingest(
+        &home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Re: Boat clinics\nIn-Reply-To: <d2@example.org>\nMessage-ID: <d4@example.org>\nDate: Thu, 5 Nov 2026 10:00:00 +0530\n\nGood to hear.\n",
+    );
+    assert!(stdout(&home, &["digest", "preview", "-c", "health"]).contains("Vol 1, Issue 2"));
+    let v2: Value = serde_json::from_str(&stdout(
+        &home,
+        &[
+            "--json",
+            "digest",
+            "send",
+            "-c",
+            "health",
+            "--now",
+            "--new-volume",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        (
+            v2["volume"].as_i64(),
+            v2["number"].as_i64(),
+            v2["posts"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+}
+
+/// The scheduler's step, as `praxis serve` runs it every minute: a restart
+/// at the due moment (the same step again, with a post arrived meanwhile)
+/// does not send the moment's issue twice; the next moment sends the rest.
+#[test]
+fn a_scheduled_issue_is_claimed_once_per_moment_even_across_restarts() {
+    use praxis::digest::issue::{Sent, due_moment, sweep};
+    let home = Home::new();
+    community_with_posts(&home);
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let cfg = config.community("health").unwrap();
+    // Two days on, a daily schedule moment has passed after every post.
+    let later = chrono::Utc::now() + chrono::Duration::days(2);
+    let due = due_moment(cfg, None, later)
+        .unwrap()
+        .expect("a daily moment has passed");
+    assert!(due <= later.timestamp() && due > later.timestamp() - 86_400);
+
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let first = sweep(&mut store, cfg, later).unwrap();
+    assert!(
+        matches!(&first, Some(Sent::Queued { recipients: 2, selection, .. }) if selection.number == 1),
+        "{first:?}"
+    );
+    drop(store);
+
+    // A post arrives; the daemon restarts at the same moment.
+    ingest(
+        &home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Re: Boat clinics\nIn-Reply-To: <d2@example.org>\nMessage-ID: <d5@example.org>\nDate: Thu, 5 Nov 2026 10:00:00 +0530\n\nOne more thing.\n",
+    );
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let again = sweep(&mut store, cfg, later).unwrap();
+    assert!(again.is_none(), "the moment was claimed: {again:?}");
+    let outbox: Value = serde_json::from_str(&stdout(&home, &["--json", "outbox"])).unwrap();
+    let digests = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "digest")
+        .count();
+    assert_eq!(digests, 2, "one message per format, once: {outbox}");
+
+    // The next day's moment carries the new post as issue 2.
+    let next = sweep(&mut store, cfg, later + chrono::Duration::days(1)).unwrap();
+    assert!(
+        matches!(&next, Some(Sent::Queued { selection, .. }) if selection.number == 2 && selection.posts().count() == 1),
+        "{next:?}"
+    );
+    // Nothing accrued by a moment, nothing sent at it.
+    let quiet = sweep(&mut store, cfg, later + chrono::Duration::days(2)).unwrap();
+    assert!(quiet.is_none(), "{quiet:?}");
+}
+
+/// Past `max_posts` accrued posts an issue goes out early, between moments.
+#[test]
+fn an_issue_goes_out_early_past_max_posts() {
+    use praxis::digest::issue::{Sent, sweep};
+    let home = Home::new();
+    let text = std::fs::read_to_string(home.config()).unwrap().replacen(
+        "max_posts = 50",
+        "max_posts = 2",
+        1,
+    );
+    std::fs::write(home.config(), text).unwrap();
+    community_with_posts(&home);
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let cfg = config.community("health").unwrap();
+    assert_eq!(
+        cfg.digest.max_posts, 2,
+        "the test config sets max_posts = 2"
+    );
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    // Now: posts were approved after the last schedule moment, so only the
+    // threshold can send.
+    let sent = sweep(&mut store, cfg, chrono::Utc::now()).unwrap();
+    assert!(
+        matches!(&sent, Some(Sent::Queued { selection, .. }) if selection.posts().count() == 3),
+        "{sent:?}"
+    );
+    assert!(
+        sweep(&mut store, cfg, chrono::Utc::now())
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Past `max_kb` of accrued posts an issue goes out early too; 0 is refused.
+#[test]
+fn an_issue_goes_out_early_past_max_kb() {
+    use praxis::digest::issue::{Sent, sweep};
+    let home = Home::new();
+    let text = std::fs::read_to_string(home.config()).unwrap();
+    std::fs::write(
+        home.config(),
+        text.replacen("max_posts = 50", "max_posts = 50\nmax_kb = 0", 1),
+    )
+    .unwrap();
+    home.praxis()
+        .arg("check")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("digest.max_kb"));
+    std::fs::write(
+        home.config(),
+        text.replacen("max_posts = 50", "max_posts = 50\nmax_kb = 2", 1),
+    )
+    .unwrap();
+    community_with_posts(&home);
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let cfg = config.community("health").unwrap();
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    assert!(
+        sweep(&mut store, cfg, chrono::Utc::now())
+            .unwrap()
+            .is_none(),
+        "under 2 KB"
+    );
+    ingest(
+        &home,
+        &format!(
+            "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Long report\nMessage-ID: <long@example.org>\nDate: Thu, 5 Nov 2026 10:00:00 +0530\n\n{}\n",
+            "Field notes from the flood districts. ".repeat(60)
+        ),
+    );
+    let sent = sweep(&mut store, cfg, chrono::Utc::now()).unwrap();
+    assert!(
+        matches!(&sent, Some(Sent::Queued { selection, .. }) if selection.posts().count() == 4),
+        "{sent:?}"
+    );
+}
+
+mod e2e {
+    //! The acceptance test against a private mail stack: five approved posts
+    //! in two threads and one published Consolidated Reply; `digest send
+    //! --now` puts one digest in each digest member's IMAP inbox in their
+    //! format, and none in anyone else's.
+
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::support::{Daemon, PrivateStack, Stack};
+
+    fn live_home(s: &PrivateStack) -> Home {
+        let (sh, sp) = Stack::split(&s.smtp);
+        let home = Home::with_config(&format!(
+            r#"[database]
+path = "praxis.db"
+
+[smtp]
+host = "{sh}"
+port = {sp}
+
+[delivery]
+retry_first = "1s"
+retry_max = "1s"
+poll = "200ms"
+
+[[community]]
+slug = "health"
+name = "Maternal Health"
+address = "list@example.test"
+timezone = "Asia/Kolkata"
+
+[community.delivery]
+dmarc = "never"
+"#
+        ));
+        for (who, delivery, format, role) in [
+            ("alice", "each", "mime", "member"),
+            ("bob", "each", "mime", "member"),
+            ("dave", "digest", "plain", "member"),
+            ("erin", "digest", "mime", "member"),
+            ("carol", "digest", "html", "member"),
+            ("moderator", "none", "mime", "moderator"),
+        ] {
+            home.praxis()
+                .args([
+                    "members",
+                    "add",
+                    &format!("{who}@example.test"),
+                    "-c",
+                    "health",
+                ])
+                .args(["--name", who])
+                .args(["--delivery", delivery, "--digest-format", format])
+                .args(["--role", role, "--moderation", "accept"])
+                .assert()
+                .success();
+        }
+        home
+    }
+
+    /// Raw messages (CRLF → LF) in `user`'s INBOX containing `needle`.
+    async fn inbox(s: &PrivateStack, user: &str, needle: &str) -> Vec<String> {
+        let (host, port) = Stack::split(&s.imap);
+        let cfg = praxis::config::ImapConfig {
+            host,
+            port,
+            tls: praxis::config::Tls::None,
+            username: format!("{user}@example.test"),
+            password_env: None,
+            password_file: None,
+            folder: "INBOX".into(),
+            ..Default::default()
+        };
+        let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
+            .await
+            .unwrap();
+        c.select("INBOX").await.unwrap();
+        let all = c.fetch_after(0, 100_000).await.unwrap();
+        c.logout().await.ok();
+        all.into_iter()
+            .map(|f| String::from_utf8_lossy(&f.raw).replace("\r\n", "\n"))
+            .filter(|t| t.contains(needle))
+            .collect()
+    }
+
+    async fn wait_inbox(s: &PrivateStack, user: &str, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = inbox(s, user, needle).await;
+            if !found.is_empty() {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "{needle} never reached {user}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    #[test]
+    fn digest_members_get_one_digest_each_in_their_format() {
+        let s = PrivateStack::start();
+        let home = live_home(&s);
+        let daemon = Daemon::start(&home);
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let q = format!("Mobile clinics in flood areas {tag}?");
+        let d = format!("ASHA training modules {tag}");
+        let post = |from: &str, subject: &str, id: &str, parent: Option<&str>, body: &str| {
+            let refs = parent
+                .map(|p| format!("In-Reply-To: <{p}>\nReferences: <{p}>\n"))
+                .unwrap_or_default();
+            ingest(
+                &home,
+                &format!(
+                    "From: {from}@example.test\nTo: list@example.test\nSubject: {subject}\nMessage-ID: <{id}-{tag}@example.test>\n{refs}Date: Mon, 23 Nov 2026 10:00:00 +0530\n\n{body}\n"
+                ),
+            );
+        };
+        let qid = format!("q-{tag}@example.test");
+        post(
+            "alice",
+            &q,
+            "q",
+            None,
+            "Has anyone run mobile clinics in flood areas? What worked?",
+        );
+        post(
+            "bob",
+            &format!("Re: {q}"),
+            "r1",
+            Some(&qid),
+            "Boat clinics on a fixed timetable.",
+        );
+        post(
+            "alice",
+            &format!("Re: {q}"),
+            "r2",
+            Some(&qid),
+            "Thanks, and radios?",
+        );
+        let did = format!("d-{tag}@example.test");
+        post(
+            "bob",
+            &d,
+            "d",
+            None,
+            "The new modules are out <script>alert(1)</script>.",
+        );
+        post("alice", &format!("Re: {d}"), "d2", Some(&did), "Good news.");
+
+        let threads: Value =
+            serde_json::from_str(&stdout(&home, &["--json", "threads", "--queries"])).unwrap();
+        let query = threads
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| {
+                t["subject"]
+                    .as_str()
+                    .is_some_and(|x| x.contains(&tag.to_string()))
+            })
+            .unwrap_or_else(|| panic!("the question is a query: {threads}"))["id"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        let file = home.path().join("draft.md");
+        std::fs::write(&file, "Boats and radios.\n").unwrap();
+        stdout(
+            &home,
+            &["consolidate", &query, "--from", file.to_str().unwrap()],
+        );
+        stdout(&home, &["publish", &query]);
+
+        let sent: Value = serde_json::from_str(&stdout(
+            &home,
+            &["--json", "digest", "send", "-c", "health", "--now"],
+        ))
+        .unwrap();
+        assert_eq!(sent["posts"], 5, "{sent}");
+        assert_eq!(sent["recipients"], 3, "dave, erin and carol: {sent}");
+
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let subject = "Subject: Maternal Health Digest, Vol 1, Issue 1";
+        let plain = rt.block_on(wait_inbox(&s, "dave", subject));
+        let mime = rt.block_on(wait_inbox(&s, "erin", subject));
+        let html = rt.block_on(wait_inbox(&s, "carol", subject));
+        assert_eq!((plain.len(), mime.len(), html.len()), (1, 1, 1));
+        let (plain, mime, html) = (&plain[0], &mime[0], &html[0]);
+
+        let decoded = |raw: &str, html: bool| {
+            let m = mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .unwrap();
+            let body = if html { m.body_html(0) } else { m.body_text(0) };
+            body.unwrap_or_default().into_owned()
+        };
+        assert!(plain.contains("Content-Type: text/plain"), "{plain}");
+        let text = decoded(plain, false);
+        assert!(
+            text.contains("Consolidated Replies since the last issue:"),
+            "{text}"
+        );
+        assert!(text.contains("Today's Topics:"), "{text}");
+        assert!(
+            text.contains("(3 new posts)") && text.contains("(2 new posts)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("End of Maternal Health Digest, Vol 1, Issue 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dave@example.test"),
+            "personal footer: {text}"
+        );
+
+        assert!(mime.contains("multipart/digest"), "{mime}");
+        assert_eq!(
+            mime.matches("Content-Type: message/rfc822").count(),
+            5,
+            "{mime}"
+        );
+        assert!(
+            mime.contains(&format!("Message-ID: <d2-{tag}@example.test>")),
+            "{mime}"
+        );
+
+        assert!(html.contains("multipart/alternative"), "{html}");
+        let page = decoded(html, true);
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("<script>"), "member HTML escaped: {page}");
+
+        // Nobody else gets a digest.
+        std::thread::sleep(Duration::from_secs(2));
+        for who in ["alice", "bob", "moderator"] {
+            assert!(
+                rt.block_on(inbox(&s, who, "Digest, Vol")).is_empty(),
+                "{who} got a digest"
+            );
+        }
+        drop(daemon);
+    }
+
+    /// Moves every post's approval to `at`, as if it had accrued before the
+    /// schedule moment (the daemon's clock cannot be set).
+    fn approved_at(home: &Home, at: i64) {
+        let db = rusqlite::Connection::open(home.path().join("praxis.db")).unwrap();
+        db.execute("UPDATE posts SET approved_at = ?1", [at])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_restart_at_the_due_moment_sends_the_issue_once() {
+        let s = PrivateStack::start();
+        let home = live_home(&s);
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let config = praxis::config::Config::load(&home.config()).unwrap();
+        let cfg = config.community("health").unwrap();
+        let due = praxis::digest::issue::due_moment(cfg, None, chrono::Utc::now())
+            .unwrap()
+            .expect("a daily moment has passed within the last year");
+        let post = |id: &str| {
+            ingest(
+                &home,
+                &format!(
+                    "From: alice@example.test\nTo: list@example.test\nSubject: Boats {tag}\nMessage-ID: <{id}-{tag}@example.test>\nDate: Mon, 23 Nov 2026 10:00:00 +0530\n\nPost {id}.\n"
+                ),
+            )
+        };
+        post("a");
+        post("b");
+        approved_at(&home, due - 3600);
+
+        let daemon = Daemon::start(&home);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let subject = "Subject: Maternal Health Digest, Vol 1, Issue 1";
+        rt.block_on(wait_inbox(&s, "dave", subject));
+        daemon.kill9();
+
+        // A post that had accrued by the same moment, then a restart: the
+        // moment's issue was claimed, so nothing more goes out for it.
+        post("c");
+        approved_at(&home, due - 60);
+        let daemon = Daemon::start(&home);
+        // serve sweeps at start and every minute after.
+        std::thread::sleep(Duration::from_secs(5));
+        let digests = rt.block_on(inbox(&s, "dave", "Digest, Vol"));
+        assert_eq!(
+            digests.len(),
+            1,
+            "one issue for the moment: {digests:?}\n{}",
+            daemon.log_text()
+        );
+        let outbox: Value = serde_json::from_str(&stdout(&home, &["--json", "outbox"])).unwrap();
+        let queued = outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["kind"] == "digest")
+            .count();
+        assert_eq!(
+            queued, 3,
+            "one message per format (plain, mime, html), once: {outbox}"
+        );
+        drop(daemon);
+    }
+}
