@@ -445,6 +445,10 @@ pub struct CommunityConfig {
     pub policy: PolicyConfig,
     /// The digest schedule.
     pub digest: DigestConfig,
+    /// A folder whose files replace built-in templates at the same path
+    /// (`notices/reject.hbs`, `digest/digest.html.hbs`, ...), relative to the
+    /// config file's folder.
+    pub templates: Option<PathBuf>,
     /// How outgoing mail looks: prefix, Reply-To, DMARC, footer, links, rate.
     pub delivery: CommunityDelivery,
     /// DKIM signing, when a key is configured.
@@ -465,6 +469,7 @@ impl Default for CommunityConfig {
             imap: None,
             policy: PolicyConfig::default(),
             digest: DigestConfig::default(),
+            templates: None,
             delivery: CommunityDelivery::default(),
             dkim: None,
         }
@@ -480,6 +485,114 @@ impl CommunityConfig {
     /// The local part and domain of the list address.
     pub fn address_parts(&self) -> Option<(&str, &str)> {
         split_address(&self.address)
+    }
+
+    /// A community's template overrides: (template name, text) for every file
+    /// in its `templates` folder, or the problems found (unknown files,
+    /// unreadable files, templates that do not compile).
+    pub fn template_overrides(&self) -> Result<Vec<(String, String)>, Vec<Problem>> {
+        let c = self;
+        let Some(dir) = c.templates.clone() else {
+            return Ok(Vec::new());
+        };
+        let key = format!("community[{}].templates", c.slug);
+        let problem = |message: String, fix: &str| Problem {
+            key: key.clone(),
+            message,
+            fix: fix.to_string(),
+        };
+        if !dir.is_dir() {
+            return Err(vec![problem(
+                format!("{} is not a folder", dir.display()),
+                "create it, or remove the key to use the built-in templates",
+            )]);
+        }
+        let mut files = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            let entries = std::fs::read_dir(&d).map_err(|e| {
+                vec![problem(
+                    format!("cannot read {}: {e}", d.display()),
+                    "check its permissions",
+                )]
+            })?;
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "hbs") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        let known: Vec<&str> = crate::render::BUILT_IN.iter().map(|(_, f)| *f).collect();
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        for f in files {
+            let rel = f
+                .strip_prefix(&dir)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let Some(name) = crate::render::name_for_file(&rel) else {
+                problems.push(problem(
+                    format!("{rel} does not replace any template"),
+                    &format!("name it as one of: {}", known.join(", ")),
+                ));
+                continue;
+            };
+            match std::fs::read_to_string(&f) {
+                Ok(text) => match crate::render::validate(name, &text) {
+                    Ok(()) => out.push((name.to_string(), text)),
+                    Err(e) => problems.push(problem(
+                        format!("{rel}: {}", e.detail),
+                        "correct the handlebars syntax",
+                    )),
+                },
+                Err(e) => problems.push(problem(
+                    format!("cannot read {rel}: {e}"),
+                    "check its permissions",
+                )),
+            }
+        }
+        if problems.is_empty() {
+            Ok(out)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The templates a community's mail is written with: the built-ins with
+    /// its overrides. A folder that became invalid since `check` falls back
+    /// to the built-ins, with a warning.
+    pub fn templates(&self) -> crate::render::Templates {
+        let c = self;
+        match self
+            .template_overrides()
+            .map(|o| crate::render::Templates::with_overrides(&o))
+        {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                tracing::warn!("community {}: {e}; using the built-in templates", c.slug);
+                crate::render::Templates::new()
+            }
+            Err(problems) => {
+                for p in problems {
+                    tracing::warn!("{p}; using the built-in templates");
+                }
+                crate::render::Templates::new()
+            }
+        }
+    }
+
+    /// A community's override of one template, if it has a valid one.
+    pub fn template_override(&self, name: &str) -> Option<String> {
+        self.template_overrides()
+            .ok()?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
     }
 }
 
@@ -623,6 +736,9 @@ impl Config {
                     }
                     if let Some(v) = dkim {
                         c.dkim = section(v, &format!("{key}.dkim"), &mut problems);
+                    }
+                    if let Some(t) = c.templates.take() {
+                        c.templates = Some(config.resolve(&t));
                     }
                     config.communities.push(c);
                 }
@@ -922,6 +1038,11 @@ impl Config {
                     e,
                     "use \"daily 07:00\", \"weekly mon 07:00\" or a cron expression such as \"0 7 * * 1-5\"",
                 );
+            }
+            if let Err(problems) = c.template_overrides() {
+                for pr in problems {
+                    push(pr.key, pr.message, &pr.fix);
+                }
             }
             if c.digest.max_posts == 0 {
                 push(

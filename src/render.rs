@@ -40,6 +40,39 @@ const CONSOLIDATED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Every built-in template: (name, file under `templates/`). A community's
+/// `templates` folder overrides one by holding a file at the same path.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("acknowledge", "notices/acknowledge.hbs"),
+    ("reject", "notices/reject.hbs"),
+    ("hold", "notices/hold.hbs"),
+    ("confirm", "notices/confirm.hbs"),
+    ("welcome", "notices/welcome.hbs"),
+    ("goodbye", "notices/goodbye.hbs"),
+    ("help", "notices/help.hbs"),
+    ("summary", "notices/summary.hbs"),
+    ("consolidated/draft", "consolidated/draft.md.hbs"),
+    ("consolidated/footer", "consolidated/footer.hbs"),
+    ("consolidated/reminder", "consolidated/reminder.hbs"),
+    ("digest/html", "digest/digest.html.hbs"),
+];
+
+/// The template name for a file path under a templates folder.
+pub fn name_for_file(rel: &str) -> Option<&'static str> {
+    BUILT_IN.iter().find(|(_, f)| *f == rel).map(|(n, _)| *n)
+}
+
+/// Checks that an override compiles (as handlebars, strict).
+pub fn validate(name: &str, text: &str) -> Result<(), RenderError> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_template_string(name, text)
+        .map_err(|e| RenderError {
+            name: name.to_string(),
+            detail: e.to_string(),
+        })
+}
+
 /// Why a template did not render.
 #[derive(Debug, thiserror::Error)]
 #[error("template `{name}`: {detail}")]
@@ -75,6 +108,21 @@ impl Templates {
         Templates { hb }
     }
 
+    /// The built-in templates with some replaced: (name, text) pairs, as a
+    /// community's templates folder gives them. `digest/html` is not kept
+    /// here: the digest renders it with HTML escaping on.
+    pub fn with_overrides(overrides: &[(String, String)]) -> Result<Templates, RenderError> {
+        let mut t = Templates::new();
+        for (name, text) in overrides.iter().filter(|(n, _)| n != "digest/html") {
+            t.hb.register_template_string(name, text)
+                .map_err(|e| RenderError {
+                    name: name.clone(),
+                    detail: e.to_string(),
+                })?;
+        }
+        Ok(t)
+    }
+
     /// Renders template `name` with `data`.
     pub fn render<T: Serialize>(&self, name: &str, data: &T) -> Result<String, RenderError> {
         self.hb.render(name, data).map_err(|e| RenderError {
@@ -107,6 +155,30 @@ mod tests {
         }
         let reject = t.render("reject", &data).unwrap();
         assert!(reject.contains("    first post"));
+    }
+
+    #[test]
+    fn every_built_in_file_exists_and_overrides_replace_it() {
+        let t = Templates::new();
+        for (name, file) in BUILT_IN {
+            assert_eq!(name_for_file(file), Some(*name));
+            if *name != "digest/html" {
+                assert!(t.hb.has_template(name), "{name} is registered");
+            }
+        }
+        assert_eq!(
+            BUILT_IN.len(),
+            NOTICES.len() + CONSOLIDATED.len() + 1,
+            "every built-in template is listed once"
+        );
+        let t =
+            Templates::with_overrides(&[("reject".into(), "custom: {{reason}}".into())]).unwrap();
+        assert_eq!(
+            t.render("reject", &json!({"reason": "r"})).unwrap(),
+            "custom: r"
+        );
+        assert!(Templates::with_overrides(&[("reject".into(), "{{#if}}".into())]).is_err());
+        assert!(validate("x", "{{unclosed").is_err());
     }
 
     #[test]

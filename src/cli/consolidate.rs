@@ -12,7 +12,6 @@ use super::Context;
 use crate::config::Config;
 use crate::consolidate::draft;
 use crate::model::Role;
-use crate::render::Templates;
 use crate::store::{Query, Store, now};
 
 /// `praxis consolidate`.
@@ -80,7 +79,7 @@ pub fn generate(
             addendum_since,
         },
     );
-    Ok(draft::render(&Templates::new(), &data)?)
+    Ok(draft::render(&cfg.templates(), &data)?)
 }
 
 /// Opens `$VISUAL` or `$EDITOR` (else `vi`) on a file holding `text`, like

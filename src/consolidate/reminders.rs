@@ -49,10 +49,9 @@ pub fn sweep(
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<usize, ReminderError> {
-    let templates = Templates::new();
     let mut queued = 0;
     for cfg in &config.communities {
-        queued += sweep_community(store, cfg, &templates, now)?;
+        queued += sweep_community(store, cfg, &cfg.templates(), now)?;
     }
     Ok(queued)
 }

@@ -58,7 +58,9 @@ pub fn render(
     let address = cfg.address.to_ascii_lowercase();
     let request = request_address(&address);
     let domain = cfg.address_parts().map_or("localhost", |(_, d)| d);
+    let html_template = cfg.template_override("digest/html");
     let m = Masthead {
+        html_template: html_template.as_deref(),
         name: &cfg.name,
         address: &address,
         request: &request,

@@ -47,6 +47,8 @@ pub struct Masthead<'a> {
     pub id_domain: &'a str,
     /// Boundary seed: fixed in tests so snapshots are stable.
     pub boundary: &'a str,
+    /// The community's own HTML template (its `templates/digest/digest.html.hbs`).
+    pub html_template: Option<&'a str>,
 }
 
 impl Masthead<'_> {
@@ -305,7 +307,7 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     // The default escape function: HTML-escapes every {{value}}.
-    hb.register_template_string("digest/html", HTML)
+    hb.register_template_string("digest/html", m.html_template.unwrap_or(HTML))
         .map_err(|e| DigestRenderError::Template(e.to_string()))?;
     hb.render("digest/html", &data)
         .map_err(|e| DigestRenderError::Template(e.to_string()))
@@ -528,6 +530,7 @@ mod tests {
             slug: "health",
             id_domain: "example.test",
             boundary: "praxis-test",
+            html_template: None,
         }
     }
 

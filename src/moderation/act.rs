@@ -135,7 +135,7 @@ pub fn after_ingest(
         return Ok(());
     };
     let community = store.community(&cfg.slug)?.id;
-    let templates = Templates::new();
+    let templates = cfg.templates();
     match (outcome.class, outcome.state) {
         (PostClass::Post, PostState::Approved) => {
             let q = crate::deliver::queue_post(store, config, post)?;
@@ -283,7 +283,7 @@ pub fn after_decision(
                 store,
                 cfg,
                 decided.community,
-                &Templates::new(),
+                &cfg.templates(),
                 &decided.from,
                 &view.from_name,
                 &decided.subject,
@@ -634,7 +634,7 @@ pub fn daily_summary(store: &mut Store, cfg: &CommunityConfig) -> Result<bool, A
                    "from": h.from, "subject": h.subject})
         })
         .collect();
-    let text = Templates::new().render(
+    let text = cfg.templates().render(
         "summary",
         &json!({"count": held.len(), "plural": held.len() != 1, "community": cfg.name,
                 "slug": cfg.slug, "holds": holds}),

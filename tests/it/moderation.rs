@@ -718,3 +718,78 @@ fn daily_summary_instead_of_a_notice_per_hold() {
     );
     assert_eq!(notices_to(&home, "meera@example.org"), 1);
 }
+
+/// A community's templates folder replaces built-in notices; `praxis check`
+/// reports files that replace nothing and templates that do not compile.
+#[test]
+fn community_templates_override_the_built_ins() {
+    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
+        .unwrap()
+        .replacen(
+            "timezone = \"Asia/Kolkata\"",
+            "timezone = \"Asia/Kolkata\"\ntemplates = \"health-templates\"",
+            1,
+        );
+    let home = Home::with_config(&text);
+    let dir = home.path().join("health-templates/notices");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("reject.hbs"),
+        "CUSTOM REJECTION of {{subject}}: {{reason}}\n",
+    )
+    .unwrap();
+    home.praxis().arg("check").assert().success();
+
+    ingest(&home, &post("x@example.org", "t1@x", "Buy now"));
+    home.praxis()
+        .args(["reject", "1", "--reason", "advertising"])
+        .assert()
+        .success();
+    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let all = store
+        .outbox_summaries(&praxis::store::OutboxFilter {
+            community: None,
+            failed_only: false,
+            limit: 100,
+        })
+        .unwrap();
+    let texts: Vec<String> = all
+        .iter()
+        .map(|m| {
+            let raw = store.outbox_message(m.id).unwrap().message;
+            mail_parser::MessageParser::default()
+                .parse(&raw)
+                .unwrap()
+                .body_text(0)
+                .unwrap_or_default()
+                .into_owned()
+        })
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("CUSTOM REJECTION of Buy now: advertising")),
+        "{texts:#?}"
+    );
+
+    std::fs::write(dir.join("rejekt.hbs"), "typo\n").unwrap();
+    std::fs::write(dir.join("welcome.hbs"), "{{#if name}}unclosed\n").unwrap();
+    let out = home
+        .praxis()
+        .arg("check")
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "community[health].templates: notices/rejekt.hbs does not replace any template"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("community[health].templates: notices/welcome.hbs:"),
+        "{err}"
+    );
+}
