@@ -13,13 +13,13 @@
 //! | [`mail`] | parse raw bytes (mail-parser) and classify: post, command, bounce, auto-reply, loop | no |
 //! | [`thread`] | JWZ / RFC 5256 threading decisions, base subjects, digest-reply quotes | no |
 //! | [`moderation`] | posting policy, email commands, confirmation tokens (pure); `act`: what follows a commit or a decision (fan-out, notices, bounces, commands) | `act` only |
-//! | [`render`] | handlebars templates for notices, built in from `templates/` | no |
+//! | [`render`] | handlebars templates (notices, Consolidated Reply), built in from `templates/`, replaceable per community | no |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group; the only SQL | yes |
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
 //! | [`deliver`] | outbox sender: SMTP, retries, list headers, VERP, DKIM, bounces | yes |
 //! | [`consolidate`] | query lifecycle: working-day deadlines (pure), drafts, publishing | via store |
 //! | [`digest`] | digest schedules, selection and rendering (RFC 1153, MIME digest, HTML) are pure; `issue` makes and claims an issue from the store | schedule, select, render: no |
-//! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the fan-out sweep and moderator summaries; owns shutdown | yes |
+//! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the sweeps (fan-out, reminders, scheduled digests) and moderator summaries; owns shutdown | yes |
 //! | [`cli`] | clap definitions, one file per command group | yes |
 //!
 //! Data flow: a source hands raw bytes to `ingest::pipeline::ingest` inside
