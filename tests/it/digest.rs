@@ -337,30 +337,7 @@ mod e2e {
     use crate::support::{Daemon, PrivateStack, Stack};
 
     fn live_home(s: &PrivateStack) -> Home {
-        let (sh, sp) = Stack::split(&s.smtp);
-        let home = Home::with_config(&format!(
-            r#"[database]
-path = "praxis.db"
-
-[smtp]
-host = "{sh}"
-port = {sp}
-
-[delivery]
-retry_first = "1s"
-retry_max = "1s"
-poll = "200ms"
-
-[[community]]
-slug = "health"
-name = "Maternal Health"
-address = "list@example.test"
-timezone = "Asia/Kolkata"
-
-[community.delivery]
-dmarc = "never"
-"#
-        ));
+        let home = Home::with_config(&s.live_config(false));
         for (who, delivery, format, role) in [
             ("alice", "each", "mime", "member"),
             ("bob", "each", "mime", "member"),

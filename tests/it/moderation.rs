@@ -308,37 +308,7 @@ use crate::support::{Daemon, PrivateStack, Stack};
 /// Postfix, with alice, bob and carol on each-post delivery, dave on digest
 /// and a moderator.
 fn live_home(s: &PrivateStack) -> Home {
-    let (ih, ip) = Stack::split(&s.imap);
-    let (sh, sp) = Stack::split(&s.smtp);
-    let home = Home::with_config(&format!(
-        r#"[database]
-path = "praxis.db"
-
-[smtp]
-host = "{sh}"
-port = {sp}
-
-[delivery]
-retry_first = "1s"
-retry_max = "1s"
-poll = "200ms"
-
-[[community]]
-slug = "health"
-name = "Maternal Health"
-address = "list@example.test"
-
-[community.imap]
-host = "{ih}"
-port = {ip}
-tls = "none"
-username = "list@example.test"
-password_env = "PRAXIS_IMAP_PASSWORD"
-
-[community.delivery]
-dmarc = "never"
-"#
-    ));
+    let home = Home::with_config(&s.live_config(true));
     for (who, delivery, role) in [
         ("alice", "each", "member"),
         ("bob", "each", "member"),

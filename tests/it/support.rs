@@ -324,6 +324,45 @@ impl PrivateStack {
             .collect()
     }
 
+    /// A config for one community `health` (list@example.test, Asia/Kolkata)
+    /// sending through this stack's Postfix with test-fast retries and no
+    /// DMARC lookups; with `imap`, fed over IMAP from the list mailbox.
+    pub fn live_config(&self, imap: bool) -> String {
+        let (sh, sp) = Stack::split(&self.smtp);
+        let (ih, ip) = Stack::split(&self.imap);
+        let imap = if imap {
+            format!(
+                "\n[community.imap]\nhost = \"{ih}\"\nport = {ip}\ntls = \"none\"\n\
+                 username = \"list@example.test\"\npassword_env = \"PRAXIS_IMAP_PASSWORD\"\n"
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            r#"[database]
+path = "praxis.db"
+
+[smtp]
+host = "{sh}"
+port = {sp}
+
+[delivery]
+retry_first = "1s"
+retry_max = "1s"
+poll = "200ms"
+
+[[community]]
+slug = "health"
+name = "Maternal Health"
+address = "list@example.test"
+timezone = "Asia/Kolkata"
+{imap}
+[community.delivery]
+dmarc = "never"
+"#
+        )
+    }
+
     /// Waits (up to a minute) for a message containing `needle` in `user`'s INBOX.
     pub async fn wait_inbox(&self, user: &str, needle: &str) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
