@@ -82,7 +82,8 @@ pub(super) const COLUMNS: &str = "m.id, c.slug, m.email, m.name, m.organisation,
 /// How many columns [`COLUMNS`] selects (the next index is free for extras).
 pub(super) const COLUMN_COUNT: usize = 15;
 
-fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
+/// A text column parsed into a closed enum (or anything `FromStr`).
+pub(super) fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {

@@ -18,6 +18,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 
 use super::bounce::{BounceRule, Notice, record_bounce_tx};
+use super::members::parse_col;
 use super::{Result, Store, StoreError};
 use crate::model::{
     CommunityId, Delivery, DeliveryId, DeliveryState, DigestFormat, MemberId, OutboxId, OutboxKind,
@@ -229,13 +230,18 @@ pub struct OutboxFilter {
     pub limit: u32,
 }
 
-fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    let s: String = r.get(i)?;
-    s.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+/// One row of the summary queries (id, slug, kind, subject, created, sent,
+/// pending, failed).
+fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxSummary> {
+    Ok(OutboxSummary {
+        id: OutboxId(r.get(0)?),
+        community: r.get(1)?,
+        kind: parse_col(r, 2)?,
+        subject: r.get(3)?,
+        created_at: r.get(4)?,
+        sent: r.get(5)?,
+        pending: r.get(6)?,
+        failed: r.get(7)?,
     })
 }
 
@@ -557,18 +563,7 @@ impl Store {
         let rows = stmt
             .query_map(
                 params![filter.community.map(|c| c.0), filter.failed_only, limit],
-                |r| {
-                    Ok(OutboxSummary {
-                        id: OutboxId(r.get(0)?),
-                        community: r.get(1)?,
-                        kind: parse_col(r, 2)?,
-                        subject: r.get(3)?,
-                        created_at: r.get(4)?,
-                        sent: r.get(5)?,
-                        pending: r.get(6)?,
-                        failed: r.get(7)?,
-                    })
-                },
+                summary_from_row,
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
@@ -586,20 +581,9 @@ impl Store {
              LEFT JOIN deliveries d ON d.outbox_id = o.id
              WHERE o.id = ?1 GROUP BY o.id",
         )?;
-        stmt.query_row([id.0], |r| {
-            Ok(OutboxSummary {
-                id: OutboxId(r.get(0)?),
-                community: r.get(1)?,
-                kind: parse_col(r, 2)?,
-                subject: r.get(3)?,
-                created_at: r.get(4)?,
-                sent: r.get(5)?,
-                pending: r.get(6)?,
-                failed: r.get(7)?,
-            })
-        })
-        .optional()?
-        .ok_or_else(|| outbox_not_found(id))
+        stmt.query_row([id.0], summary_from_row)
+            .optional()?
+            .ok_or_else(|| outbox_not_found(id))
     }
 
     /// A message's deliveries, optionally only those in `state`, by id; at

@@ -180,17 +180,6 @@ fn asked_and_answered(home: &Home) -> i64 {
     queries(home, &[])[0]["id"].as_i64().unwrap()
 }
 
-fn stdout(home: &Home, args: &[&str]) -> String {
-    let out = home
-        .praxis()
-        .args(args)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn consolidate_generates_stores_versions_and_prints() {
     let home = Home::new();
@@ -199,9 +188,9 @@ fn consolidate_generates_stores_versions_and_prints() {
     let t = &queries(&home, &[])[0];
     assert_eq!(t["asked_by"], "Alice Rao", "{t}");
     assert_eq!(t["asked_by_organisation"], "Jan Swasthya", "{t}");
-    let table = stdout(&home, &["threads", "--queries"]);
+    let table = home.stdout(&["threads", "--queries"]);
     assert!(table.contains("Alice Rao (Jan Swasthya)"), "{table}");
-    let generated = stdout(&home, &["consolidate", &id, "--print"]);
+    let generated = home.stdout(&["consolidate", &id, "--print"]);
     for want in [
         "Consolidated Reply",
         "Compiled by Meera Iyer",
@@ -233,13 +222,13 @@ fn consolidate_generates_stores_versions_and_prints() {
         generated.replace("Summary of responses", "Summary: boats and radios"),
     )
     .unwrap();
-    let out = stdout(
-        &home,
-        &["consolidate", &id, "--from", file.to_str().unwrap()],
-    );
+    let out = home.stdout(&["consolidate", &id, "--from", file.to_str().unwrap()]);
     assert!(out.contains("stored draft version 1"), "{out}");
     assert_eq!(queries(&home, &[])[0]["state"], "drafting");
-    assert!(stdout(&home, &["consolidate", &id, "--print"]).contains("Summary: boats and radios"));
+    assert!(
+        home.stdout(&["consolidate", &id, "--print"])
+            .contains("Summary: boats and radios")
+    );
 
     // The editor, like `git commit`: what it saves is the next version.
     let out = home
@@ -255,7 +244,10 @@ fn consolidate_generates_stores_versions_and_prints() {
         .stdout
         .clone();
     assert!(String::from_utf8_lossy(&out).contains("stored draft version 2"));
-    assert!(stdout(&home, &["consolidate", &id, "--print"]).contains("boats, radios and timing"));
+    assert!(
+        home.stdout(&["consolidate", &id, "--print"])
+            .contains("boats, radios and timing")
+    );
 
     // An empty file aborts and stores nothing.
     home.praxis()
@@ -266,7 +258,10 @@ fn consolidate_generates_stores_versions_and_prints() {
         .stderr(predicates::str::contains(
             "the draft is empty; nothing stored",
         ));
-    assert!(stdout(&home, &["consolidate", &id, "--print"]).contains("boats, radios and timing"));
+    assert!(
+        home.stdout(&["consolidate", &id, "--print"])
+            .contains("boats, radios and timing")
+    );
 
     home.praxis()
         .args(["consolidate", "999", "--print"])
@@ -276,10 +271,6 @@ fn consolidate_generates_stores_versions_and_prints() {
             predicates::str::contains("query 999 does not exist")
                 .and(predicates::str::contains("praxis threads --queries")),
         );
-}
-
-fn json(home: &Home, args: &[&str]) -> Value {
-    serde_json::from_str(&stdout(home, args)).unwrap()
 }
 
 #[test]
@@ -303,24 +294,21 @@ fn publish_queues_for_each_and_consolidated_members_and_archives() {
             "`praxis consolidate {id}` writes one"
         )));
     let file = home.path().join("draft.md");
-    let draft = stdout(&home, &["consolidate", &id, "--print"]).replace(
+    let draft = home.stdout(&["consolidate", &id, "--print"]).replace(
         "## Comparative experiences",
         "## Comparative experiences\n\nBoats where roads flood; radios everywhere.",
     );
     std::fs::write(&file, &draft).unwrap();
-    stdout(
-        &home,
-        &["consolidate", &id, "--from", file.to_str().unwrap()],
-    );
+    home.stdout(&["consolidate", &id, "--from", file.to_str().unwrap()]);
 
     // Scheduled, then cancelled: nothing left in the outbox, a draft again.
-    let out = stdout(&home, &["publish", &id, "--at", "2099-01-01 09:00"]);
+    let out = home.stdout(&["publish", &id, "--at", "2099-01-01 09:00"]);
     assert!(out.contains("scheduled for 2099-01-01 09:00"), "{out}");
     assert_eq!(queries(&home, &[])[0]["state"], "published");
-    let out = stdout(&home, &["publish", &id, "--cancel"]);
+    let out = home.stdout(&["publish", &id, "--cancel"]);
     assert!(out.contains("unscheduled"), "{out}");
     assert_eq!(queries(&home, &[])[0]["state"], "drafting");
-    let outbox = json(&home, &["outbox", "--json"]);
+    let outbox = home.json(&["outbox", "--json"]);
     assert!(
         !outbox
             .as_array()
@@ -330,19 +318,19 @@ fn publish_queues_for_each_and_consolidated_members_and_archives() {
         "{outbox}"
     );
     assert!(
-        json(&home, &["search", "radios everywhere", "--json"])
+        home.json(&["search", "radios everywhere", "--json"])
             .as_array()
             .unwrap()
             .is_empty()
     );
 
-    let out = stdout(&home, &["publish", &id]);
+    let out = home.stdout(&["publish", &id]);
     assert!(
         out.contains("queued now for 5 members"),
         "alice, bob, carol, meera (each) and erin (consolidated): {out}"
     );
     assert_eq!(queries(&home, &[])[0]["state"], "published");
-    let outbox = json(&home, &["outbox", "--json"]);
+    let outbox = home.json(&["outbox", "--json"]);
     let reply: Vec<&Value> = outbox
         .as_array()
         .unwrap()
@@ -356,7 +344,7 @@ fn publish_queues_for_each_and_consolidated_members_and_archives() {
     );
     assert_eq!(reply[0]["pending"], 5);
 
-    let hits = json(&home, &["search", "radios everywhere", "--json"]);
+    let hits = home.json(&["search", "radios everywhere", "--json"]);
     assert_eq!(hits[0]["kind"], "consolidated_reply", "{hits}");
     assert_eq!(
         hits[0]["subject"],
@@ -384,11 +372,8 @@ fn later_drafts_suggest_published_replies_as_related() {
     let id = q.to_string();
     let file = home.path().join("draft.md");
     std::fs::write(&file, "Boats and radios for flood clinics.\n").unwrap();
-    stdout(
-        &home,
-        &["consolidate", &id, "--from", file.to_str().unwrap()],
-    );
-    stdout(&home, &["publish", &id]);
+    home.stdout(&["consolidate", &id, "--from", file.to_str().unwrap()]);
+    home.stdout(&["publish", &id]);
     ingest(
         &home,
         "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Clinics after floods in Odisha\nMessage-ID: <q9@example.org>\n\nWhat worked for mobile clinics?\n",
@@ -399,7 +384,7 @@ fn later_drafts_suggest_published_replies_as_related() {
         .unwrap()["id"]
         .as_i64()
         .unwrap();
-    let d = stdout(&home, &["consolidate", &newer.to_string(), "--print"]);
+    let d = home.stdout(&["consolidate", &newer.to_string(), "--print"]);
     assert!(
         d.contains("- [health] Consolidated Reply: Mobile clinics in flood areas? ("),
         "{d}"
@@ -556,17 +541,14 @@ mod e2e {
         let id = q.to_string();
 
         // The moderator edits the generated draft and stores it from a file.
-        let draft = stdout(&home, &["consolidate", &id, "--print"]).replace(
+        let draft = home.stdout(&["consolidate", &id, "--print"]).replace(
             "## Comparative experiences",
             "## Comparative experiences\n\nBoats on rivers, radios everywhere.",
         );
         let file = home.path().join("draft.md");
         std::fs::write(&file, draft).unwrap();
-        stdout(
-            &home,
-            &["consolidate", &id, "--from", file.to_str().unwrap()],
-        );
-        let out = stdout(&home, &["publish", &id]);
+        home.stdout(&["consolidate", &id, "--from", file.to_str().unwrap()]);
+        let out = home.stdout(&["publish", &id]);
         assert!(
             out.contains("for 4 members"),
             "alice, bob (each), carol, erin (consolidated): {out}"
@@ -619,11 +601,8 @@ fn a_response_after_publication_is_flagged_and_starts_an_addendum() {
     let id = q.to_string();
     let file = home.path().join("draft.md");
     std::fs::write(&file, "Boats and radios.\n").unwrap();
-    stdout(
-        &home,
-        &["consolidate", &id, "--from", file.to_str().unwrap()],
-    );
-    stdout(&home, &["publish", &id]);
+    home.stdout(&["consolidate", &id, "--from", file.to_str().unwrap()]);
+    home.stdout(&["publish", &id]);
     assert_eq!(queries(&home, &[])[0]["late_responses"], 0);
     add_member(
         &home,
@@ -640,24 +619,21 @@ fn a_response_after_publication_is_flagged_and_starts_an_addendum() {
     assert_eq!(t["late_responses"], 1, "{t}");
     assert_eq!(t["state"], "published");
     // Posts 1–3 are the query and its responses; dan's is 4.
-    let shown = stdout(&home, &["show", "4"]);
+    let shown = home.stdout(&["show", "4"]);
     assert!(
         shown.contains(&format!("after the Consolidated Reply was published; `praxis consolidate {id}` starts an addendum")),
         "{shown}"
     );
 
-    let d = stdout(&home, &["consolidate", &id, "--print"]);
+    let d = home.stdout(&["consolidate", &id, "--print"]);
     assert!(d.contains("## Additional responses"), "{d}");
     assert!(d.contains("1. Dan Roy, UNICEF"), "{d}");
     assert!(!d.contains("Bob Das"), "only later responses: {d}");
     std::fs::write(&file, &d).unwrap();
-    stdout(
-        &home,
-        &["consolidate", &id, "--from", file.to_str().unwrap()],
-    );
-    let out = stdout(&home, &["publish", &id]);
+    home.stdout(&["consolidate", &id, "--from", file.to_str().unwrap()]);
+    let out = home.stdout(&["publish", &id]);
     assert!(out.contains("queued now"), "{out}");
-    let outbox = json(&home, &["outbox", "--json"]);
+    let outbox = home.json(&["outbox", "--json"]);
     assert!(
         outbox.as_array().unwrap().iter().any(|o| o["subject"]
             == "[health] Consolidated Reply (additional responses): Mobile clinics in flood areas?"),
@@ -691,7 +667,7 @@ fn reminders_go_once_per_threshold() {
     assert_eq!(sweep(&mut store, late + chrono::Duration::days(7)), 0);
     drop(store);
 
-    let outbox = json(&home, &["outbox", "--json"]);
+    let outbox = home.json(&["outbox", "--json"]);
     let reminders: Vec<&Value> = outbox
         .as_array()
         .unwrap()
@@ -737,19 +713,16 @@ fn an_offline_response_is_credited_and_marked() {
         "By phone: solar fridges kept vaccines cold in Puri.\n",
     )
     .unwrap();
-    let out = stdout(
-        &home,
-        &[
-            "consolidate",
-            &id,
-            "--add-response",
-            file.to_str().unwrap(),
-            "--from-member",
-            "dan@example.org",
-        ],
-    );
+    let out = home.stdout(&[
+        "consolidate",
+        &id,
+        "--add-response",
+        file.to_str().unwrap(),
+        "--from-member",
+        "dan@example.org",
+    ]);
     assert!(out.contains("offline response from Dan Roy added"), "{out}");
-    let d = stdout(&home, &["consolidate", &id, "--print"]);
+    let d = home.stdout(&["consolidate", &id, "--print"]);
     assert!(
         d.contains("3. Dan Roy, UNICEF, Puri (offline contribution)"),
         "{d}"
@@ -786,10 +759,10 @@ fn a_thread_can_be_re_marked() {
     let home = Home::new();
     let q = asked_and_answered(&home);
     let id = q.to_string();
-    let out = stdout(&home, &["mark", &id, "announcement"]);
+    let out = home.stdout(&["mark", &id, "announcement"]);
     assert!(out.contains("query → announcement"), "{out}");
     assert!(queries(&home, &[]).is_empty());
-    let out = stdout(&home, &["mark", &id, "query"]);
+    let out = home.stdout(&["mark", &id, "query"]);
     assert!(out.contains("announcement → query"), "{out}");
     assert_eq!(queries(&home, &[]).len(), 1);
     home.praxis()
@@ -823,9 +796,9 @@ fn marking_an_imported_discussion_as_a_query_starts_its_clock() {
         queries(&home, &[]).is_empty(),
         "imported history is discussion"
     );
-    let all: Vec<Value> = serde_json::from_str(&stdout(&home, &["threads", "--json"])).unwrap();
+    let all: Vec<Value> = serde_json::from_str(&home.stdout(&["threads", "--json"])).unwrap();
     let id = all[0]["id"].as_i64().unwrap().to_string();
-    let out = stdout(&home, &["mark", &id, "query"]);
+    let out = home.stdout(&["mark", &id, "query"]);
     assert!(out.contains("Consolidated Reply due"), "{out}");
     assert!(queries(&home, &[])[0]["deadline"].is_string());
 }

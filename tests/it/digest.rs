@@ -23,17 +23,6 @@ fn ingest(home: &Home, raw: &str) {
         .success();
 }
 
-fn stdout(home: &Home, args: &[&str]) -> String {
-    let out = home
-        .praxis()
-        .args(args)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Two accepted posters, a plain and a mime digest reader, an each reader;
 /// three approved posts in two threads.
 fn community_with_posts(home: &Home) {
@@ -74,7 +63,7 @@ fn community_with_posts(home: &Home) {
 fn preview_prints_the_issue_in_each_format_without_sending() {
     let home = Home::new();
     community_with_posts(&home);
-    let plain = stdout(&home, &["digest", "preview", "-c", "health"]);
+    let plain = home.stdout(&["digest", "preview", "-c", "health"]);
     assert!(plain.contains("Today's Topics:"), "{plain}");
     assert!(
         plain.contains("   1. Boat clinics (2 new posts)"),
@@ -89,19 +78,13 @@ fn preview_prints_the_issue_in_each_format_without_sending() {
         !plain.contains("> We run boat clinics."),
         "quoted text folded"
     );
-    let mime = stdout(
-        &home,
-        &["digest", "preview", "-c", "health", "--format", "mime"],
-    );
+    let mime = home.stdout(&["digest", "preview", "-c", "health", "--format", "mime"]);
     assert_eq!(
         mime.matches("Content-Type: message/rfc822").count(),
         3,
         "{mime}"
     );
-    let html = stdout(
-        &home,
-        &["digest", "preview", "-c", "health", "--format", "html"],
-    );
+    let html = home.stdout(&["digest", "preview", "-c", "health", "--format", "html"]);
     assert!(html.contains("ASHA &lt;b&gt;training&lt;/b&gt;"), "{html}");
     home.praxis()
         .args(["digest", "preview", "-c", "health", "--format", "pdf"])
@@ -109,7 +92,7 @@ fn preview_prints_the_issue_in_each_format_without_sending() {
         .failure()
         .stderr(predicate::str::contains("pdf").and(predicate::str::contains("plain")));
     // Previews send nothing: the same issue is still next.
-    let again = stdout(&home, &["digest", "preview", "-c", "health"]);
+    let again = home.stdout(&["digest", "preview", "-c", "health"]);
     assert!(again.contains("Vol 1, Issue 1"));
 }
 
@@ -122,11 +105,9 @@ fn send_now_queues_one_issue_per_format_once_and_nothing_new_sends_nothing() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("--now"));
-    let sent: Value = serde_json::from_str(&stdout(
-        &home,
-        &["--json", "digest", "send", "-c", "health", "--now"],
-    ))
-    .unwrap();
+    let sent: Value =
+        serde_json::from_str(&home.stdout(&["--json", "digest", "send", "-c", "health", "--now"]))
+            .unwrap();
     assert_eq!(sent["sent"], true, "{sent}");
     assert_eq!(
         (sent["volume"].as_i64(), sent["number"].as_i64()),
@@ -138,7 +119,7 @@ fn send_now_queues_one_issue_per_format_once_and_nothing_new_sends_nothing() {
         "dee and max; not eve (each) nor the posters"
     );
     assert_eq!(sent["formats"], serde_json::json!(["mime", "plain"]));
-    let outbox: Value = serde_json::from_str(&stdout(&home, &["--json", "outbox"])).unwrap();
+    let outbox: Value = serde_json::from_str(&home.stdout(&["--json", "outbox"])).unwrap();
     let digests: Vec<&Value> = outbox
         .as_array()
         .unwrap()
@@ -153,11 +134,9 @@ fn send_now_queues_one_issue_per_format_once_and_nothing_new_sends_nothing() {
     );
 
     // Nothing new: nothing sent, and the preview says so.
-    let again: Value = serde_json::from_str(&stdout(
-        &home,
-        &["--json", "digest", "send", "-c", "health", "--now"],
-    ))
-    .unwrap();
+    let again: Value =
+        serde_json::from_str(&home.stdout(&["--json", "digest", "send", "-c", "health", "--now"]))
+            .unwrap();
     assert_eq!(again["sent"], false, "{again}");
     home.praxis()
         .args(["digest", "preview", "-c", "health"])
@@ -170,19 +149,19 @@ fn send_now_queues_one_issue_per_format_once_and_nothing_new_sends_nothing() {
         &home,
         "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Re: Boat clinics\nIn-Reply-To: <d2@example.org>\nMessage-ID: <d4@example.org>\nDate: Thu, 5 Nov 2026 10:00:00 +0530\n\nGood to hear.\n",
     );
-    assert!(stdout(&home, &["digest", "preview", "-c", "health"]).contains("Vol 1, Issue 2"));
-    let v2: Value = serde_json::from_str(&stdout(
-        &home,
-        &[
-            "--json",
-            "digest",
-            "send",
-            "-c",
-            "health",
-            "--now",
-            "--new-volume",
-        ],
-    ))
+    assert!(
+        home.stdout(&["digest", "preview", "-c", "health"])
+            .contains("Vol 1, Issue 2")
+    );
+    let v2: Value = serde_json::from_str(&home.stdout(&[
+        "--json",
+        "digest",
+        "send",
+        "-c",
+        "health",
+        "--now",
+        "--new-volume",
+    ]))
     .unwrap();
     assert_eq!(
         (
@@ -227,7 +206,7 @@ fn a_scheduled_issue_is_claimed_once_per_moment_even_across_restarts() {
     let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
     let again = sweep(&mut store, cfg, later).unwrap();
     assert!(again.is_none(), "the moment was claimed: {again:?}");
-    let outbox: Value = serde_json::from_str(&stdout(&home, &["--json", "outbox"])).unwrap();
+    let outbox: Value = serde_json::from_str(&home.stdout(&["--json", "outbox"])).unwrap();
     let digests = outbox
         .as_array()
         .unwrap()
@@ -452,7 +431,7 @@ mod e2e {
         post("alice", &format!("Re: {d}"), "d2", Some(&did), "Good news.");
 
         let threads: Value =
-            serde_json::from_str(&stdout(&home, &["--json", "threads", "--queries"])).unwrap();
+            serde_json::from_str(&home.stdout(&["--json", "threads", "--queries"])).unwrap();
         let query = threads
             .as_array()
             .unwrap()
@@ -468,16 +447,12 @@ mod e2e {
             .to_string();
         let file = home.path().join("draft.md");
         std::fs::write(&file, "Boats and radios.\n").unwrap();
-        stdout(
-            &home,
-            &["consolidate", &query, "--from", file.to_str().unwrap()],
-        );
-        stdout(&home, &["publish", &query]);
+        home.stdout(&["consolidate", &query, "--from", file.to_str().unwrap()]);
+        home.stdout(&["publish", &query]);
 
-        let sent: Value = serde_json::from_str(&stdout(
-            &home,
-            &["--json", "digest", "send", "-c", "health", "--now"],
-        ))
+        let sent: Value = serde_json::from_str(
+            &home.stdout(&["--json", "digest", "send", "-c", "health", "--now"]),
+        )
         .unwrap();
         assert_eq!(sent["posts"], 5, "{sent}");
         assert_eq!(sent["recipients"], 3, "dave, erin and carol: {sent}");
@@ -597,7 +572,7 @@ mod e2e {
             "one issue for the moment: {digests:?}\n{}",
             daemon.log_text()
         );
-        let outbox: Value = serde_json::from_str(&stdout(&home, &["--json", "outbox"])).unwrap();
+        let outbox: Value = serde_json::from_str(&home.stdout(&["--json", "outbox"])).unwrap();
         let queued = outbox
             .as_array()
             .unwrap()

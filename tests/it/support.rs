@@ -39,6 +39,23 @@ impl Home {
         self.path().join("praxis.toml")
     }
 
+    /// Runs `praxis ARGS`, which must succeed; returns its standard output.
+    pub fn stdout(&self, args: &[&str]) -> String {
+        let out = self
+            .praxis()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `praxis ARGS` (with `--json` among them) and parses the output.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.stdout(args)).unwrap()
+    }
+
     /// `praxis --config <this home's config>` ready for arguments.
     pub fn praxis(&self) -> Command {
         let mut c = Command::cargo_bin("praxis").unwrap();
