@@ -14,7 +14,7 @@ use clap::Args;
 
 use super::Context;
 use crate::ingest::pipeline::{self, Incoming, Target};
-use crate::model::Source;
+use crate::model::{PostId, PostState, Source, ThreadId};
 use crate::store::{Store, Stored, now};
 
 /// EX_DATAERR: the input was bad (but was kept).
@@ -33,11 +33,39 @@ pub struct IngestArgs {
     pub recipient: Option<String>,
 }
 
+/// What one message became, for `praxis demo`.
+#[derive(Debug, Clone, Copy)]
+pub struct Ingested {
+    /// The post (or the post it duplicates).
+    pub post: PostId,
+    /// Its thread, for posts.
+    pub thread: Option<ThreadId>,
+    /// Where policy put it.
+    pub state: PostState,
+}
+
 /// Runs `praxis ingest`.
 pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut raw) {
+        eprintln!(
+            "praxis ingest: cannot read the message from standard input: {e}; the MTA will retry (exit {EX_TEMPFAIL})"
+        );
+        return Ok(ExitCode::from(EX_TEMPFAIL));
+    }
+    Ok(run_with(ctx, args, &raw)?.0)
+}
+
+/// `praxis ingest` of `raw`: the exit code, and what the message became
+/// once it is committed.
+pub fn run_with(
+    ctx: &Context,
+    args: &IngestArgs,
+    raw: &[u8],
+) -> Result<(ExitCode, Option<Ingested>)> {
     let tempfail = |what: String| {
         eprintln!("praxis ingest: {what}; the MTA will retry (exit {EX_TEMPFAIL})");
-        Ok(ExitCode::from(EX_TEMPFAIL))
+        Ok((ExitCode::from(EX_TEMPFAIL), None))
     };
     let config = match ctx.config() {
         Ok(c) => c,
@@ -47,10 +75,6 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
         Ok(c) => c,
         Err(e) => return tempfail(e),
     };
-    let mut raw = Vec::new();
-    if let Err(e) = std::io::stdin().lock().read_to_end(&mut raw) {
-        return tempfail(format!("cannot read the message from standard input: {e}"));
-    }
     let mut store = match Store::open(&config.database_path()) {
         Ok(s) => s,
         Err(e) => return tempfail(e.to_string()),
@@ -74,7 +98,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
                 id,
             },
             Incoming {
-                raw: &raw,
+                raw,
                 source: Source::Pipe,
                 envelope_to: envelope.as_deref(),
                 received_at: now(),
@@ -93,18 +117,23 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
         &mut store,
         &config,
         community,
-        &raw,
+        raw,
         envelope.as_deref(),
         &outcome,
     ) {
         crate::moderation::act::log_failure("after storing the message", &e);
     }
-    match outcome.stored {
+    let ingested = match outcome.stored {
         Stored::Duplicate(id) => {
             ctx.out
                 .say(format!("duplicate of post {id}; nothing stored"));
+            Ingested {
+                post: id,
+                thread: None,
+                state: outcome.state,
+            }
         }
-        Stored::New { post, .. } => {
+        Stored::New { post, thread, .. } => {
             let mut line = format!(
                 "stored post {post} in {}: {}",
                 community.slug, outcome.class
@@ -115,13 +144,18 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<ExitCode> {
                 line.push_str(&format!(", {}", outcome.state));
             }
             ctx.out.say(line);
+            Ingested {
+                post,
+                thread,
+                state: outcome.state,
+            }
         }
-    }
+    };
     if outcome.unparseable() {
         eprintln!(
             "praxis ingest: the message could not be parsed; it is kept raw and held (exit {EX_DATAERR})"
         );
-        return Ok(ExitCode::from(EX_DATAERR));
+        return Ok((ExitCode::from(EX_DATAERR), Some(ingested)));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((ExitCode::SUCCESS, Some(ingested)))
 }

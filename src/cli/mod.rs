@@ -9,6 +9,7 @@ mod backup;
 mod check;
 mod consolidate;
 mod decide;
+mod demo;
 mod digest;
 mod import;
 mod ingest;
@@ -18,7 +19,6 @@ mod mark;
 mod members;
 mod outbox;
 mod output;
-mod pending;
 mod publish;
 mod queue;
 mod search;
@@ -85,7 +85,7 @@ pub enum Command {
     Serve,
     /// Run the whole flow on the embedded default, with no servers.
     #[command(after_help = "Example:\n  praxis demo --dir /tmp/praxis-demo")]
-    Demo(pending::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Ingest one message from standard input (for an MTA pipe).
     #[command(
         after_help = "Example (Postfix alias):\n  health: \"|/usr/local/bin/praxis ingest -c health\""
@@ -255,11 +255,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backup(a) => backup::run(&ctx, a),
         Command::Outbox(args) => outbox::run(&ctx, args),
         Command::Digest(cmd) => digest::run(&ctx, cmd),
+        Command::Demo(a) => demo::run(&ctx, a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "praxis", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        other => pending::run(other),
     }
 }

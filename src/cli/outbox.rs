@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Context;
 use super::output::{local_time, rfc3339};
 use crate::model::{DeliveryState, OutboxId};
-use crate::store::{DeliveryRow, OutboxFilter, OutboxSummary};
+use crate::store::{DeliveryRow, OutboxFilter, OutboxSummary, Store};
 
 /// Failed deliveries listed per message with `--failed`.
 const FAILURES_SHOWN: u32 = 100;
@@ -41,6 +41,11 @@ pub enum OutboxAction {
         /// The outbox message's id (from `praxis outbox`).
         id: i64,
     },
+    /// Send everything due now, then exit (for cron instead of the daemon).
+    #[command(
+        after_help = "Example:\n  */5 * * * * praxis outbox flush -q\n\nRefused while `praxis serve` runs: the daemon is already sending."
+    )]
+    Flush,
 }
 
 /// One message in `--json`, with its failures under `--failed`.
@@ -74,6 +79,9 @@ impl From<DeliveryRow> for Failure {
 pub fn run(ctx: &Context, args: &OutboxArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
     let mut store = ctx.store(&config)?;
+    if let Some(OutboxAction::Flush) = &args.action {
+        return flush(ctx, config, &store);
+    }
     if let Some(OutboxAction::Retry { id }) = &args.action {
         let id = OutboxId(*id);
         let summary = store.outbox_summary(id)?;
@@ -177,6 +185,36 @@ pub fn run(ctx: &Context, args: &OutboxArgs) -> Result<ExitCode> {
         "{} message{}; {pending} deliveries pending, {failed} failed",
         messages.len(),
         if messages.len() == 1 { "" } else { "s" }
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `praxis outbox flush`: sends what is due, then says what became of it.
+fn flush(ctx: &Context, config: crate::config::Config, store: &Store) -> Result<ExitCode> {
+    let now = chrono::Utc::now().timestamp();
+    let due = store.deliveries_due(now)?;
+    let later_before = store.deliveries_due(i64::MAX)? - due;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(crate::deliver::flush::flush(config))?;
+    let rescheduled = (store.deliveries_due(i64::MAX)? - later_before).clamp(0, due);
+    let settled = due - rescheduled;
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({
+            "due": due,
+            "settled": settled,
+            "rescheduled": rescheduled,
+        }))?;
+    }
+    ctx.out.say(format!(
+        "outbox flushed: {due} deliver{} due, {settled} settled (sent, or failed for good){}",
+        if due == 1 { "y was" } else { "ies were" },
+        if rescheduled > 0 {
+            format!("; {rescheduled} will be retried later (`praxis outbox` lists them)")
+        } else {
+            String::new()
+        }
     ));
     Ok(ExitCode::SUCCESS)
 }

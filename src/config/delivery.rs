@@ -119,6 +119,10 @@ pub struct DeliveryConfig {
     pub link_secret_env: Option<String>,
     /// File (mode 0600) holding that key.
     pub link_secret_file: Option<PathBuf>,
+    /// Deliver every copy into this Maildir (relative to the config file)
+    /// instead of handing it to `[smtp]`: for `praxis demo`, staging and
+    /// trying a template change on real members without mailing them.
+    pub maildir: Option<PathBuf>,
 }
 
 impl Default for DeliveryConfig {
@@ -132,6 +136,7 @@ impl Default for DeliveryConfig {
             shutdown_grace: Span::secs(15),
             link_secret_env: None,
             link_secret_file: None,
+            maildir: None,
         }
     }
 }

@@ -7,6 +7,8 @@
 //! | [`compose`] | list headers, subject prefix, Reply-To, DMARC From, footer (mail-builder) |
 //! | [`sender`] | the task in `praxis serve`: due batches, SMTP connections, retries, shutdown |
 //! | `smtp` | one SMTP transaction over lettre's client, with per-stage error classes |
+//! | `maildir` | the other way out: copies written into a local Maildir (`[delivery] maildir`) |
+//! | [`flush`] | `praxis outbox flush`: the sender run until nothing is due |
 //! | [`retry`] | capped exponential backoff and the give-up time |
 //! | [`verp`] | the list's addresses and VERP return paths |
 //! | [`bounce`] | DSN (RFC 3464) parsing and recording a bounce against a member |
@@ -29,7 +31,9 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dns;
 pub mod fanout;
+pub mod flush;
 pub mod links;
+mod maildir;
 pub mod notice;
 pub mod retry;
 pub mod sender;

@@ -34,6 +34,7 @@ use super::dkim::Signer;
 use super::dmarc::{DmarcPolicy, MailAuthDmarc};
 use super::dns::Zone;
 use super::links::LinkKey;
+use super::maildir::MaildirOut;
 use super::retry::{Next, Schedule};
 use super::smtp::{Attempt, Conn, Relay};
 use super::{DeliverError, bounce, notice, verp};
@@ -301,6 +302,8 @@ struct Shared {
     communities: HashMap<CommunityId, Community>,
     /// Where copies go.
     relay: Relay,
+    /// With `[delivery] maildir`: copies go into this Maildir instead.
+    maildir: Option<MaildirOut>,
     /// The only way to the database.
     ledger: Ledger,
     /// Decides DMARC From rewriting for `dmarc = "auto"`.
@@ -319,6 +322,16 @@ struct Shared {
     done: Notify,
     /// How long to pause after a relay failure.
     pause: Duration,
+}
+
+impl Shared {
+    /// Where copies go, for logs.
+    fn destination(&self) -> String {
+        match &self.maildir {
+            Some(m) => m.name(),
+            None => format!("relay {}", self.relay.name()),
+        }
+    }
 }
 
 /// The sender, ready to run.
@@ -361,7 +374,7 @@ fn lock(db: &std::path::Path) -> Result<std::fs::File, DeliverError> {
 
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Sender(relay: {})", self.shared.relay.name())
+        write!(f, "Sender({})", self.shared.destination())
     }
 }
 
@@ -377,6 +390,10 @@ impl Sender {
             .resolve("smtp.password")
             .map_err(DeliverError::Setup)?;
         let relay = Relay::new(&config.smtp, password).map_err(DeliverError::Setup)?;
+        let maildir = match &config.delivery.maildir {
+            Some(p) => Some(MaildirOut::open(&config.resolve(p)).map_err(DeliverError::Setup)?),
+            None => None,
+        };
         let link_key = config
             .delivery
             .link_secret()
@@ -434,6 +451,7 @@ impl Sender {
                 config,
                 communities,
                 relay,
+                maildir,
                 ledger: Ledger { tx },
                 dmarc,
                 link_key,
@@ -479,7 +497,7 @@ impl Sender {
         }
         let dispatcher = tokio::spawn(dispatch(Arc::clone(&self.shared), jobs_tx, stop_rx));
         info!(
-            relay = %self.shared.relay.name(),
+            destination = %self.shared.destination(),
             connections,
             "sender started"
         );
@@ -754,10 +772,15 @@ async fn deliver(shared: &Shared, conn: &mut Option<Conn>, job: DueDelivery) {
         copy.truncate(copy.len() - 2);
     }
     let from = verp::bounce_address(&community.cfg.address, &job.recipient);
-    let attempt = shared
-        .relay
-        .transact(conn, &from, &job.recipient, &copy)
-        .await;
+    let attempt = match &shared.maildir {
+        Some(m) => m.deliver(&from, &job.recipient, &copy),
+        None => {
+            shared
+                .relay
+                .transact(conn, &from, &job.recipient, &copy)
+                .await
+        }
+    };
     let outcome = match attempt {
         Attempt::Sent => Outcome::Sent { at: unix_now() },
         Attempt::Permanent { error, bounce } => {

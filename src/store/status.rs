@@ -83,6 +83,18 @@ impl Store {
         })
     }
 
+    /// Deliveries that are due at `now` and not yet settled (pending or
+    /// waiting to retry, next attempt not in the future): what
+    /// `praxis outbox flush` waits for.
+    pub fn deliveries_due(&self, now: i64) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM deliveries
+             WHERE state IN ('pending', 'temp_failed') AND next_attempt_at <= ?1",
+            [now],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Records what the daemon or one of its tasks is doing.
     pub fn set_health(&self, key: &str, state: &str, detail: Option<&str>) -> Result<()> {
         self.conn.execute(
