@@ -11,11 +11,21 @@ fn main() -> ExitCode {
     quiet_parser_panics();
     match run(cli) {
         Ok(code) => code,
+        // A reader that stopped early (`praxis man | head`) is not an error.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `e` is standard output closed under us.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_tracing(cli: &Cli) {

@@ -15,6 +15,7 @@ mod import;
 mod ingest;
 mod init;
 mod log;
+mod man;
 mod mark;
 mod members;
 mod outbox;
@@ -161,6 +162,11 @@ pub enum Command {
         after_help = "Example:\n  praxis backup /var/backups/praxis-$(date +%F).db\n\nRestore: stop praxis serve, copy the backup over database.path, start it again."
     )]
     Backup(backup::BackupArgs),
+    /// Print the manual page, or write one per command into a folder.
+    #[command(
+        after_help = "Example:\n  praxis man | man -l -\n  praxis man --dir /usr/local/share/man/man1"
+    )]
+    Man(man::ManArgs),
     /// Print shell completions.
     #[command(after_help = "Example:\n  praxis completions bash > /etc/bash_completion.d/praxis")]
     Completions {
@@ -256,6 +262,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Outbox(args) => outbox::run(&ctx, args),
         Command::Digest(cmd) => digest::run(&ctx, cmd),
         Command::Demo(a) => demo::run(&ctx, a),
+        Command::Man(a) => man::run(&ctx, a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "praxis", &mut std::io::stdout());

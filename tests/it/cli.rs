@@ -495,3 +495,40 @@ fn backup_copies_the_database_privately() {
         .failure()
         .stderr(predicate::str::contains("already exists"));
 }
+
+#[test]
+fn man_pages_come_from_the_command_definitions() {
+    let page = assert_cmd::Command::cargo_bin("praxis")
+        .unwrap()
+        .arg("man")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains(".TH praxis 1"), "{page}");
+    assert!(page.contains("Consolidated"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    assert_cmd::Command::cargo_bin("praxis")
+        .unwrap()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("manual pages"));
+    let flush = std::fs::read_to_string(dir.path().join("praxis-outbox-flush.1")).unwrap();
+    assert!(flush.contains("praxis outbox flush"), "{flush}");
+    for cmd in [
+        "approve",
+        "consolidate",
+        "digest-send",
+        "members-import",
+        "status",
+    ] {
+        assert!(
+            dir.path().join(format!("praxis-{cmd}.1")).exists(),
+            "no page for {cmd}"
+        );
+    }
+}

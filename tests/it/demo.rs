@@ -9,7 +9,10 @@ use serde_json::Value;
 /// Every delivered message, parsed: (subject, raw).
 fn delivered(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir.join("delivered/new")).unwrap() {
+    let Ok(files) = std::fs::read_dir(dir.join("delivered/new")) else {
+        return out; // the sender creates the Maildir when it starts
+    };
+    for e in files {
         let raw = std::fs::read(e.unwrap().path()).unwrap();
         let msg = MessageParser::default()
             .parse(&raw)
@@ -118,4 +121,96 @@ fn demo_runs_the_whole_flow_into_a_maildir() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("is not empty"));
+}
+
+/// A config delivering into a Maildir, with one each-post member and one
+/// approved post queued.
+fn maildir_home() -> crate::support::Home {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/praxis.toml"),
+    )
+    .unwrap();
+    let home = crate::support::Home::with_config(&text);
+    home.stdout(&["init"]);
+    home.stdout(&[
+        "members",
+        "add",
+        "arjun.rao@phfi.example.org",
+        "-c",
+        "mch",
+        "--moderation",
+        "accept",
+    ]);
+    let msg = "From: Arjun Rao <arjun.rao@phfi.example.org>\r\nTo: mch@lists.example.org\r\n\
+               Subject: Breastfeeding corners in PHCs\r\nMessage-ID: <bf-1@phfi.example.org>\r\n\
+               Date: Mon, 16 Nov 2026 10:00:00 +0530\r\n\r\nHas anyone set these up?\r\n";
+    home.praxis()
+        .args(["ingest", "-c", "mch"])
+        .write_stdin(msg)
+        .assert()
+        .success();
+    home
+}
+
+#[test]
+fn outbox_flush_sends_what_is_due_and_logs_json_when_asked() {
+    let home = maildir_home();
+    let out = home
+        .praxis()
+        .args(["-v", "--log-format", "json", "--json", "outbox", "flush"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["due"], 1, "{v}");
+    assert_eq!(v["settled"], 1, "{v}");
+    // Every log line on stderr is one JSON object.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let logs: Vec<Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l["fields"]["message"] == "sender started"),
+        "{stderr}"
+    );
+    let mail = delivered(home.path());
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].0, "[mch] Breastfeeding corners in PHCs");
+    let text = String::from_utf8_lossy(&mail[0].1);
+    assert!(text.starts_with("Return-Path: <mch-bounces+arjun.rao=phfi.example.org@lists.example.org>\nDelivered-To: arjun.rao@phfi.example.org\n"), "{text}");
+    // Nothing is due any more: a second flush sends nothing.
+    home.praxis()
+        .args(["outbox", "flush"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("0 deliveries were due"));
+    assert_eq!(delivered(home.path()).len(), 1);
+}
+
+#[test]
+fn outbox_flush_is_refused_while_another_sender_runs() {
+    let home = maildir_home();
+    let daemon = crate::support::Daemon::start(&home);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // The daemon's sender delivers the post; then a flush must not start a second sender.
+    while delivered(home.path()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never delivered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    home.praxis()
+        .args(["outbox", "flush"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("already sending"));
+    drop(daemon);
 }
