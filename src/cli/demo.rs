@@ -91,16 +91,16 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
         config: config_path.clone(),
         out: ctx.out,
     };
-    println!(
+    demo.say(format!(
         "praxis demo: a community of practice, start to finish, in {}",
         dir.display()
-    );
-    println!(
+    ));
+    demo.say(format!(
         "Every command below is an ordinary praxis command run with --config {}\n\
          (export PRAXIS_CONFIG={} to repeat any of them).",
         config_path.display(),
         config_path.display()
-    );
+    ));
 
     demo.step("1. Create the database and the community")?;
     demo.run(&["init"])?;
@@ -118,7 +118,10 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
     let mut arrived: Vec<(&Mail, Ingested)> = Vec::new();
     for mail in MAILDIR {
         let file = incoming.join(mail.name);
-        println!("\n$ praxis ingest -c {COMMUNITY} < {}", file.display());
+        demo.say(format!(
+            "\n$ praxis ingest -c {COMMUNITY} < {}",
+            file.display()
+        ));
         let raw = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
         let cli = demo.cli(&["ingest", "-c", COMMUNITY])?;
         let args = IngestArgs {
@@ -173,11 +176,11 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
     demo.step("5. The moderator compiles the Consolidated Reply")?;
     let draft_path = dir.join(format!("draft-{query}.md"));
     write_draft(&demo, &query, &draft_path)?;
-    println!(
+    demo.say(format!(
         "\n(the moderator would edit this in $EDITOR with `praxis consolidate {query}`; the demo\n\
          writes its summary into the generated draft, {}, and stores that)",
         draft_path.display()
-    );
+    ));
     demo.run(&[
         "consolidate",
         &query,
@@ -198,7 +201,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
 
     demo.step("8. The delivered mail")?;
     let delivered = dir.join("delivered");
-    report(&delivered)?;
+    demo.say(report(&delivered)?);
     println!(
         "\nOpen it with any mail client that reads a Maildir, for example:\n  \
          mutt -f {}\n\
@@ -224,9 +227,16 @@ struct Demo {
 }
 
 impl Demo {
+    /// Prints a line of the transcript, unless quiet.
+    fn say(&self, line: impl AsRef<str>) {
+        if !self.out.quiet {
+            println!("{}", line.as_ref());
+        }
+    }
+
     /// Prints a step's heading.
     fn step(&self, title: &str) -> Result<()> {
-        println!("\n\u{2500}\u{2500} {title}");
+        self.say(format!("\n\u{2500}\u{2500} {title}"));
         Ok(())
     }
 
@@ -243,7 +253,7 @@ impl Demo {
 
     /// Prints and runs `praxis ARGS...`; a failing command stops the demo.
     fn run(&self, args: &[&str]) -> Result<()> {
-        println!("\n$ praxis {}", shell_words(args));
+        self.say(format!("\n$ praxis {}", shell_words(args)));
         let code = super::run(self.cli(args)?)
             .with_context(|| format!("`praxis {}` failed", args.join(" ")))?;
         if code != ExitCode::SUCCESS {
@@ -337,8 +347,8 @@ fn edit_summary(draft: &str, text: &str) -> Option<String> {
     ))
 }
 
-/// Prints what was delivered: messages per subject, and per recipient count.
-fn report(maildir: &Path) -> Result<()> {
+/// What was delivered: messages per subject.
+fn report(maildir: &Path) -> Result<String> {
     let mut by_subject: std::collections::BTreeMap<String, usize> = Default::default();
     let mut total = 0;
     let new = maildir.join("new");
@@ -351,14 +361,14 @@ fn report(maildir: &Path) -> Result<()> {
         *by_subject.entry(subject).or_default() += 1;
         total += 1;
     }
-    println!(
+    let mut out = format!(
         "\n{total} messages were delivered into {} (a Maildir):",
         maildir.display()
     );
     for (subject, n) in &by_subject {
-        println!("  {n:>3} \u{00d7} {subject}");
+        out.push_str(&format!("\n  {n:>3} \u{00d7} {subject}"));
     }
-    Ok(())
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -347,16 +347,6 @@ fn status_reports_every_community() {
 }
 
 #[test]
-fn later_commands_say_which_capability_brings_them() {
-    let home = Home::new();
-    home.praxis()
-        .args(["demo"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("`praxis demo` is not built yet"));
-}
-
-#[test]
 fn help_shows_every_command_with_an_example() {
     let out = assert_cmd::Command::cargo_bin("praxis")
         .unwrap()

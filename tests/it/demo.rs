@@ -214,3 +214,39 @@ fn outbox_flush_is_refused_while_another_sender_runs() {
         .stderr(predicates::str::contains("already sending"));
     drop(daemon);
 }
+
+#[test]
+fn demo_without_dir_keeps_a_new_folder_in_the_temporary_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("praxis")
+        .unwrap()
+        .args(["-q", "demo"])
+        .env("TMPDIR", tmp.path())
+        .env_remove("PRAXIS_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert!(
+        made[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("praxis-demo-")
+    );
+    assert!(!delivered(&made[0]).is_empty());
+    // Where to look is printed even with -q: it is the demo's result.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("mutt -f {}", made[0].join("delivered").display())),
+        "{stdout}"
+    );
+}
