@@ -45,16 +45,21 @@ pub fn text(markdown: &str) -> String {
     clean.trim().to_string() + "\n"
 }
 
-/// The HTML part: the Markdown rendered by pulldown-cmark, sanitised by
-/// ammonia (everything in it is member input), in a minimal document.
-pub fn html(markdown: &str, title: &str) -> String {
+/// The Markdown rendered by pulldown-cmark and sanitised by ammonia
+/// (everything in it is member input): an HTML fragment.
+pub fn html_fragment(markdown: &str) -> String {
     let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_TABLES);
     let mut raw = String::new();
     pulldown_cmark::html::push_html(&mut raw, parser);
-    let body = ammonia::Builder::default()
+    ammonia::Builder::default()
         .link_rel(Some("noopener noreferrer"))
         .clean(&raw)
-        .to_string();
+        .to_string()
+}
+
+/// The HTML part: [`html_fragment`] in a minimal document.
+pub fn html(markdown: &str, title: &str) -> String {
+    let body = html_fragment(markdown);
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n{}</body></html>\n",
         title

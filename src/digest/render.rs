@@ -17,7 +17,8 @@ use mail_builder::headers::content_type::ContentType;
 use mail_builder::mime::{BodyPart, MimePart};
 use serde::Serialize;
 
-use super::select::{PostItem, Selection, display_name};
+use super::select::{PostItem, ReplyItem, Selection, display_name};
+use crate::consolidate::publish;
 use crate::mail::quote;
 use crate::model::DigestFormat;
 
@@ -86,8 +87,13 @@ fn folded(p: &PostItem) -> String {
     if stripped.trim() != p.text.replace("\r\n", "\n").trim() {
         out.push_str("\n\n[quoted text folded]");
     }
-    // A member's line of dashes must not read as an RFC 1153 separator.
-    out.lines()
+    no_separators(&out)
+}
+
+/// Text with every line of dashes indented, so a member's (or a
+/// moderator's) line of dashes never reads as an RFC 1153 separator.
+fn no_separators(text: &str) -> String {
+    text.lines()
         .map(|l| {
             if l.len() >= MESSAGE.len() && l.chars().all(|c| c == '-') {
                 format!(" {l}")
@@ -99,12 +105,61 @@ fn folded(p: &PostItem) -> String {
         .join("\n")
 }
 
-fn post_date(p: &PostItem, tz: Tz) -> String {
-    DateTime::from_timestamp(p.date, 0)
+/// The RFC 1153 message of a Consolidated Reply: from the community, its
+/// text as published.
+fn reply_entry(m: &Masthead<'_>, r: &ReplyItem) -> String {
+    format!(
+        "Date: {}\nFrom: {} <{}>\nSubject: {}\nMessage-ID: {}\n\n{}\n\n{}\n\n",
+        unix_date(r.published_at, m.tz),
+        m.name,
+        m.address,
+        r.subject,
+        r.message_id,
+        no_separators(publish::text(&r.markdown).trim_end()),
+        MESSAGE
+    )
+}
+
+/// A Consolidated Reply as a message/rfc822 part of a MIME digest.
+fn reply_message(m: &Masthead<'_>, r: &ReplyItem) -> Result<Vec<u8>, DigestRenderError> {
+    let mut b = MessageBuilder::new()
+        .from((m.name.to_string(), m.address.to_string()))
+        .to(m.address.to_string())
+        .subject(r.subject.clone())
+        .date(r.published_at)
+        .body(MimePart::new(
+            ContentType::new("multipart/alternative")
+                .attribute("boundary", format!("{}-reply-{}", m.boundary, r.id)),
+            BodyPart::Multipart(vec![
+                text_part(publish::text(&r.markdown)),
+                MimePart::new(
+                    ContentType::new("text/html").attribute("charset", "utf-8"),
+                    BodyPart::Text(publish::html(&r.markdown, &r.subject).into()),
+                ),
+            ]),
+        ));
+    if let Some(id) = r
+        .message_id
+        .strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+    {
+        b = b.message_id(id.to_string());
+    }
+    let mut out = Vec::new();
+    b.write_to(&mut out)?;
+    Ok(out)
+}
+
+fn unix_date(ts: i64, tz: Tz) -> String {
+    DateTime::from_timestamp(ts, 0)
         .unwrap_or_default()
         .with_timezone(&tz)
         .format("%a, %d %b %Y %H:%M:%S %z")
         .to_string()
+}
+
+fn post_date(p: &PostItem, tz: Tz) -> String {
+    unix_date(p.date, tz)
 }
 
 fn from_line(p: &PostItem) -> String {
@@ -183,6 +238,9 @@ pub fn plain(m: &Masthead<'_>, s: &Selection) -> String {
     out.push('\n');
     out.push_str(SECTION);
     out.push_str("\n\n");
+    for r in &s.replies {
+        out.push_str(&reply_entry(m, r));
+    }
     for p in s.posts() {
         out.push_str(&format!(
             "Date: {}\nFrom: {}\nSubject: {}\nMessage-ID: {}\n\n{}\n\n{}\n\n",
@@ -246,6 +304,8 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
     struct Reply<'a> {
         subject: &'a str,
         query_subject: &'a str,
+        /// Sanitised by ammonia: the template inserts it unescaped.
+        html: String,
     }
     #[derive(Serialize)]
     struct Query<'a> {
@@ -273,6 +333,7 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
             .map(|r| Reply {
                 subject: &r.subject,
                 query_subject: &r.query_subject,
+                html: publish::html_fragment(&r.markdown),
             })
             .collect(),
         queries: s
@@ -363,6 +424,17 @@ pub fn message(
             toc.push('\n');
             toc.push_str(&how_to(m));
             let mut posts = Vec::new();
+            for r in &s.replies {
+                let bytes = reply_message(m, r)?;
+                let cte = if bytes.is_ascii() { "7bit" } else { "8bit" };
+                posts.push(
+                    MimePart::new(
+                        ContentType::new("message/rfc822"),
+                        BodyPart::Binary(Cow::Owned(bytes)),
+                    )
+                    .transfer_encoding(cte),
+                );
+            }
             for p in s.posts() {
                 let bytes = crlf(&raw(p.id).ok_or(DigestRenderError::MissingRaw(p.id))?);
                 let cte = if bytes.is_ascii() { "7bit" } else { "8bit" };
@@ -463,6 +535,8 @@ mod tests {
             volume: 2,
             number: 14,
             replies: vec![ReplyItem {
+                message_id: "<praxis.reply.1.health@example.test>".into(),
+                markdown: "# Cold chain\n\nSolar fridges <script>x()</script> worked.\n\n------------------------------\n".into(),
                 id: 1,
                 subject: "Consolidated Reply: Cold chain in the hills".into(),
                 query_subject: "Cold chain in the hills".into(),
@@ -591,11 +665,21 @@ mod tests {
         assert_eq!(MESSAGE.len(), 30);
         assert_eq!(
             seps.len(),
-            5 + 1,
-            "one after each of the 5 messages and one before the end line"
+            6 + 1,
+            "one after each of the 6 messages (the reply, 5 posts) and one before the end line"
         );
         let mut start = first + 2;
-        for (n, sep) in seps.iter().take(5).enumerate() {
+        // The Consolidated Reply comes first, in full, from the community.
+        assert_eq!(
+            lines[start + 1],
+            "From: Maternal and Child Health <list@example.test>"
+        );
+        assert_eq!(
+            lines[start + 2],
+            "Subject: Consolidated Reply: Cold chain in the hills"
+        );
+        assert!(text.contains("Solar fridges"));
+        for (n, sep) in seps.iter().take(6).enumerate() {
             assert!(
                 lines[start].starts_with("Date: "),
                 "message {n}: {}",
@@ -612,6 +696,11 @@ mod tests {
         assert!(!text.contains("> Has anyone"));
         assert!(text.contains("[quoted text folded]"));
         assert!(text.contains("\n ------------------------------\n"));
+        assert_eq!(
+            text.matches("\n ------------------------------\n").count(),
+            2,
+            "the reply's line of dashes is indented too"
+        );
         // The trailer: the end line, then asterisks as long, then nothing.
         let n = lines.len();
         assert_eq!(
@@ -713,8 +802,12 @@ print(len(inner))
             String::from_utf8_lossy(&out.stderr)
         );
         let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(lines.last(), Some(&"5"), "{stdout}");
-        assert_eq!(lines[0], "<p1@example.org> post 1");
-        assert_eq!(lines[4], "<p5@example.org> post 5");
+        assert_eq!(lines.last(), Some(&"6"), "{stdout}");
+        assert_eq!(
+            lines[0],
+            "<praxis.reply.1.health@example.test> Consolidated Reply: Cold chain in the hills"
+        );
+        assert_eq!(lines[1], "<p1@example.org> post 1");
+        assert_eq!(lines[5], "<p5@example.org> post 5");
     }
 }

@@ -58,6 +58,11 @@ pub struct ReplyItem {
     pub query_subject: String,
     /// When it went out, Unix seconds: order within the section.
     pub published_at: i64,
+    /// Its Message-ID, so a digest reader's reply threads under it.
+    pub message_id: String,
+    /// The published draft (Markdown): digest members do not get the reply
+    /// on its own, so the issue carries it in full.
+    pub markdown: String,
 }
 
 /// An open query, with its working days left already computed by the caller
@@ -307,6 +312,8 @@ mod tests {
         };
         let c = Candidates {
             replies: vec![ReplyItem {
+                message_id: "<r@x>".into(),
+                markdown: "Summary.".into(),
                 id: 1,
                 subject: "Consolidated Reply: x".into(),
                 query_subject: "x".into(),

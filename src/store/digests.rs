@@ -109,7 +109,9 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let since = last.map_or(i64::MIN, |l| l.created_at);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT r.id, r.subject, t.subject, r.published_at
+            "SELECT r.id, r.subject, t.subject, r.published_at, COALESCE(r.message_id, ''),
+                    COALESCE((SELECT v.body FROM draft_versions v WHERE v.reply_id = r.id
+                              ORDER BY v.version DESC LIMIT 1), '')
              FROM consolidated_replies r JOIN threads t ON t.id = r.thread_id
              WHERE r.community_id = ?1 AND r.state = 'published' AND r.published_at > ?2
              ORDER BY r.published_at, r.id",
@@ -121,6 +123,8 @@ impl Store {
                     subject: r.get(1)?,
                     query_subject: r.get(2)?,
                     published_at: r.get(3)?,
+                    message_id: r.get(4)?,
+                    markdown: r.get(5)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

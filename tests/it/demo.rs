@@ -70,6 +70,22 @@ fn demo_runs_the_whole_flow_into_a_maildir() {
         digest.contains("hanging scale"),
         "the posts are in the digest"
     );
+    // Digest members get the Consolidated Reply in full inside their issue.
+    let parsed = MessageParser::default().parse(digest.as_bytes()).unwrap();
+    let reply = parsed
+        .parts
+        .iter()
+        .filter_map(|p| match &p.body {
+            mail_parser::PartType::Message(m) => Some(m),
+            _ => None,
+        })
+        .find(|m| {
+            m.subject()
+                .is_some_and(|s| s.contains("Consolidated Reply: Query: Kangaroo"))
+        })
+        .expect("the Consolidated Reply is a message of the digest");
+    let text = reply.body_text(0).unwrap();
+    assert!(text.contains("Families, not only mothers"), "{text}");
     // Four approved posts to four each-post members; the advertisement and
     // the auto-reply never reach members.
     assert_eq!(with("[mch] Query: Kangaroo") + with("[mch] Re: Query"), 16);

@@ -493,9 +493,10 @@ mod e2e {
         );
 
         assert!(mime.contains("multipart/digest"), "{mime}");
+        // Five posts and the Consolidated Reply, in full.
         assert_eq!(
             mime.matches("Content-Type: message/rfc822").count(),
-            5,
+            6,
             "{mime}"
         );
         assert!(
