@@ -242,6 +242,17 @@ impl LmtpConfig {
     }
 }
 
+/// `[http]`: the one-click unsubscribe endpoint (RFC 8058), listening on
+/// loopback behind the https front end that `delivery.base_url` names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `127.0.0.1:8025`-style loopback address, or `unix:/path`: TLS and the
+    /// public name belong to the front end (nginx, Caddy) that proxies
+    /// `BASE_URL/unsubscribe/...` here.
+    pub listen: String,
+}
+
 /// `[community.imap]`: the mailbox a community's mail is read from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -608,6 +619,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// `[lmtp]`, when praxis listens for LMTP.
     pub lmtp: Option<LmtpConfig>,
+    /// `[http]`, when praxis receives one-click unsubscribes itself.
+    pub http: Option<HttpConfig>,
     /// `[moderators]`: login name → the name the audit log records for
     /// decisions made from that login (when `--as` is not given).
     pub moderators: BTreeMap<String, String>,
@@ -674,6 +687,7 @@ impl Config {
                 "database",
                 "smtp",
                 "lmtp",
+                "http",
                 "delivery",
                 "bounce",
                 "moderators",
@@ -692,6 +706,9 @@ impl Config {
         }
         if let Some(v) = root.remove("lmtp") {
             config.lmtp = section(v, "lmtp", &mut problems);
+        }
+        if let Some(v) = root.remove("http") {
+            config.http = section(v, "http", &mut problems);
         }
         if let Some(v) = root.remove("delivery") {
             config.delivery = section(v, "delivery", &mut problems).unwrap_or_default();
@@ -749,6 +766,32 @@ impl Config {
                 fix: "write each community as a [[community]] section".into(),
             }),
             None => {}
+        }
+        // Secret files, like every path in the file, are relative to its
+        // folder, not to wherever praxis was started.
+        let abs = |p: &mut Option<PathBuf>, cfg: &Config| {
+            if let Some(f) = p.take() {
+                *p = Some(cfg.resolve(&f));
+            }
+        };
+        let mut f = config.smtp.password_file.take();
+        abs(&mut f, &config);
+        config.smtp.password_file = f;
+        let mut f = config.delivery.link_secret_file.take();
+        abs(&mut f, &config);
+        config.delivery.link_secret_file = f;
+        for i in 0..config.communities.len() {
+            if let Some(mut f) = config.communities[i]
+                .imap
+                .as_mut()
+                .and_then(|m| m.password_file.take())
+                .map(Some)
+            {
+                abs(&mut f, &config);
+                if let Some(m) = config.communities[i].imap.as_mut() {
+                    m.password_file = f;
+                }
+            }
         }
         problems.extend(config.validate());
         (config, problems)
@@ -850,6 +893,22 @@ impl Config {
             && let Err(e) = parse_listen(&lmtp.listen)
         {
             push("lmtp.listen".into(), e, "use 127.0.0.1:PORT or unix:/path");
+        }
+        if let Some(http) = &self.http {
+            if let Err(e) = parse_listen(&http.listen) {
+                push(
+                    "http.listen".into(),
+                    e,
+                    "use 127.0.0.1:PORT or unix:/path, behind your https front end",
+                );
+            }
+            if !self.delivery.link_secret().is_configured() {
+                push(
+                    "http".into(),
+                    "the one-click endpoint has no key to check links with".into(),
+                    "set delivery.link_secret_env or delivery.link_secret_file",
+                );
+            }
         }
 
         if self.communities.is_empty() {
@@ -1251,7 +1310,7 @@ pub fn parse_listen(s: &str) -> Result<Listen, String> {
         .map_err(|_| format!("`{s}` is not an address:port"))?;
     if !addr.ip().is_loopback() {
         return Err(format!(
-            "`{s}` is not a loopback address; praxis's LMTP has no authentication"
+            "`{s}` is not a loopback address; praxis listens only on loopback or a Unix socket (LMTP has no authentication; put a TLS front end before HTTP)"
         ));
     }
     Ok(Listen::Tcp(addr))

@@ -119,6 +119,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         )?;
         tasks.spawn(server.serve(listen, Shutdown { rx: rx.clone() }));
     }
+    if let Some(http) = &config.http {
+        let listen = crate::config::parse_listen(&http.listen).map_err(anyhow::Error::msg)?;
+        let secret = config
+            .delivery
+            .link_secret()
+            .resolve("delivery.link_secret")
+            .map_err(anyhow::Error::msg)?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "[http] needs delivery.link_secret_env or delivery.link_secret_file to check links"
+                )
+            })?;
+        let server = crate::web::WebServer::new(
+            std::sync::Arc::new(config.clone()),
+            &db,
+            crate::deliver::links::LinkKey::new(&secret),
+        )?;
+        tasks.spawn(server.serve(listen, Shutdown { rx: rx.clone() }));
+    }
     info!(
         database = %db.display(),
         communities = config.communities.len(),

@@ -19,7 +19,8 @@
 //! | [`deliver`] | outbox sender: SMTP, retries, list headers, VERP, DKIM, bounces | yes |
 //! | [`consolidate`] | query lifecycle: working-day deadlines (pure), drafts, publishing | via store |
 //! | [`digest`] | digest schedules, selection and rendering (RFC 1153, MIME digest, HTML) are pure; `issue` makes and claims an issue from the store | schedule, select, render: no |
-//! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the sweeps (fan-out, reminders, scheduled digests) and moderator summaries; owns shutdown | yes |
+//! | [`web`] | the RFC 8058 one-click unsubscribe endpoint (`[http]`), on loopback behind an https front end | yes |
+//! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the one-click endpoint, the sweeps (fan-out, reminders, scheduled digests) and moderator summaries; owns shutdown | yes |
 //! | [`cli`] | clap definitions, one file per command group | yes |
 //!
 //! Data flow: a source hands raw bytes to `ingest::pipeline::ingest` inside
@@ -55,3 +56,4 @@ pub mod moderation;
 pub mod render;
 pub mod store;
 pub mod thread;
+pub mod web;

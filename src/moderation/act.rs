@@ -573,31 +573,73 @@ fn confirm(
             ))
         }
         Purpose::Unsubscribe => {
-            store.set_member(
-                community,
-                from,
-                &MemberFields {
-                    status: Some(MemberStatus::Unsubscribed),
-                    ..Default::default()
-                },
-                "email",
-            )?;
-            store.log_member_change(community, "member-unsubscribe", from, t)?;
-            let text = templates.render(
-                "goodbye",
-                &json!({"community": cfg.name, "address": from, "request_address": request}),
-            )?;
-            notice(
+            leave(store, cfg, community, templates, from, "email", t)?;
+            Ok(("you have left the community".into(), true))
+        }
+    }
+}
+
+/// `email` leaves `community`: unsubscribed (kept, for the archive's
+/// attributions), the change in the audit log as made `via` ("email",
+/// "one-click"), and a goodbye notice queued.
+fn leave(
+    store: &mut Store,
+    cfg: &CommunityConfig,
+    community: CommunityId,
+    templates: &Templates,
+    email: &str,
+    via: &str,
+    t: i64,
+) -> Result<(), ActError> {
+    store.set_member(
+        community,
+        email,
+        &MemberFields {
+            status: Some(MemberStatus::Unsubscribed),
+            ..Default::default()
+        },
+        via,
+    )?;
+    store.log_member_change(community, "member-unsubscribe", email, t)?;
+    let text = templates.render(
+        "goodbye",
+        &json!({"community": cfg.name, "address": email, "request_address": request_address(&cfg.address)}),
+    )?;
+    notice(
+        store,
+        cfg,
+        community,
+        email,
+        &format!("You have left {}", cfg.name),
+        &text,
+        None,
+    )
+}
+
+/// An RFC 8058 one-click unsubscribe whose signed link has been verified:
+/// the member leaves at once (the signature is the confirmation). Returns
+/// false, changing nothing, when the address is not an active member.
+pub fn one_click_unsubscribe(
+    store: &mut Store,
+    cfg: &CommunityConfig,
+    email: &str,
+) -> Result<bool, ActError> {
+    let community = store.community(&cfg.slug)?.id;
+    match store.member(community, email)? {
+        Some(m) if m.status != MemberStatus::Unsubscribed => {
+            leave(
                 store,
                 cfg,
                 community,
-                from,
-                &format!("You have left {}", cfg.name),
-                &text,
-                None,
+                &cfg.templates(),
+                email,
+                "one-click",
+                now(),
             )?;
-            Ok(("you have left the community".into(), true))
+            info!(community = %cfg.slug, member = %email, "left by one-click unsubscribe");
+            Ok(true)
         }
+        _ => Ok(false),
     }
 }
 
