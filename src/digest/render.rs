@@ -388,6 +388,16 @@ fn crlf(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A message as a message/rfc822 part of the digest.
+fn rfc822_part(bytes: Vec<u8>) -> MimePart<'static> {
+    let cte = if bytes.is_ascii() { "7bit" } else { "8bit" };
+    MimePart::new(
+        ContentType::new("message/rfc822"),
+        BodyPart::Binary(Cow::Owned(bytes)),
+    )
+    .transfer_encoding(cte)
+}
+
 fn text_part(text: String) -> MimePart<'static> {
     MimePart::new(
         ContentType::new("text/plain").attribute("charset", "utf-8"),
@@ -425,26 +435,11 @@ pub fn message(
             toc.push_str(&how_to(m));
             let mut posts = Vec::new();
             for r in &s.replies {
-                let bytes = reply_message(m, r)?;
-                let cte = if bytes.is_ascii() { "7bit" } else { "8bit" };
-                posts.push(
-                    MimePart::new(
-                        ContentType::new("message/rfc822"),
-                        BodyPart::Binary(Cow::Owned(bytes)),
-                    )
-                    .transfer_encoding(cte),
-                );
+                posts.push(rfc822_part(reply_message(m, r)?));
             }
             for p in s.posts() {
                 let bytes = crlf(&raw(p.id).ok_or(DigestRenderError::MissingRaw(p.id))?);
-                let cte = if bytes.is_ascii() { "7bit" } else { "8bit" };
-                posts.push(
-                    MimePart::new(
-                        ContentType::new("message/rfc822"),
-                        BodyPart::Binary(Cow::Owned(bytes)),
-                    )
-                    .transfer_encoding(cte),
-                );
+                posts.push(rfc822_part(bytes));
             }
             let mut parts = vec![text_part(toc)];
             if !posts.is_empty() {
