@@ -4,5 +4,6 @@
 //! No I/O here: callers pass bytes and the envelope recipient.
 
 pub mod classify;
+pub mod html;
 pub mod parse;
 pub mod quote;

@@ -172,7 +172,21 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, Unparseable> {
         })
         .map(|s| s.to_ascii_lowercase());
 
-    p.text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+    // An HTML-only message gets praxis's own conversion (paragraphs, lists,
+    // blockquotes as `> `); otherwise the first text part.
+    let html_only = !msg.text_body.is_empty()
+        && msg.text_body.iter().all(|&i| {
+            msg.parts
+                .get(i as usize)
+                .is_some_and(|part| matches!(part.body, mail_parser::PartType::Html(_)))
+        });
+    p.text = if html_only {
+        msg.body_html(0)
+            .map(|h| super::html::to_text(&h))
+            .unwrap_or_default()
+    } else {
+        msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default()
+    };
     if p.text.len() > MAX_TEXT_BYTES {
         let mut cut = MAX_TEXT_BYTES;
         while !p.text.is_char_boundary(cut) {
