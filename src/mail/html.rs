@@ -302,11 +302,7 @@ pub fn to_text(html: &str) -> String {
                 out.line.push_str(&marker);
             }
             ("li", true) | ("tr", true) | ("dt" | "dd", true) => out.newline(),
-            ("td" | "th", false) => {
-                if !out.line.trim().is_empty() {
-                    out.line.push_str(" | ");
-                }
-            }
+            ("td" | "th", false) if !out.line.trim().is_empty() => out.line.push_str(" | "),
             ("pre", false) => {
                 out.paragraph();
                 out.pre += 1;
