@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | [`model`] | id newtypes and closed enums for every stored state | no |
 //! | [`config`] | TOML config: defaults → file → `PRAXIS_*` env; `check` | reads files |
-//! | [`mail`] | parse raw bytes (mail-parser) and classify: post, command, bounce, auto-reply, loop | no |
+//! | [`mail`] | parse raw bytes (mail-parser; HTML-only mail to text) and classify: post, command, bounce, auto-reply, loop | no |
 //! | [`thread`] | JWZ / RFC 5256 threading decisions, base subjects, digest-reply quotes | no |
 //! | [`moderation`] | posting policy, email commands, confirmation tokens (pure); `act`: what follows a commit or a decision (fan-out, notices, bounces, commands) | `act` only |
 //! | [`render`] | handlebars templates (notices, Consolidated Reply), built in from `templates/`, replaceable per community | no |

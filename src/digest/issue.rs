@@ -43,8 +43,17 @@ pub fn next(
     let days_left = |deadline: i64| {
         DateTime::from_timestamp(deadline, 0).map_or(0, |d| cal.working_days_left(d, now))
     };
-    let candidates = store.digest_candidates(community, &days_left)?;
-    Ok(select::select(candidates, now, cfg.tz(), new_volume))
+    // At most one issue's worth is read (max_posts, and the post that
+    // passes it): a long backlog goes out as several issues, never whole.
+    let max = cfg.digest.max_posts.max(1);
+    let mut candidates = store.digest_candidates(community, &days_left, max + 1)?;
+    let full = select::bound(&mut candidates.posts, max, cfg.digest.max_kb);
+    Ok(
+        select::select(candidates, now, cfg.tz(), new_volume).map(|mut s| {
+            s.full = full;
+            s
+        }),
+    )
 }
 
 /// The issue rendered in `format`, as stored in the outbox.
@@ -202,8 +211,7 @@ pub fn sweep(
             return Ok(Some(send(store, cfg, now, Some(d), false)?));
         }
     }
-    let posts: Vec<_> = next.posts().cloned().collect();
-    if select::over_threshold(&posts, Some(cfg.digest.max_posts), cfg.digest.max_kb) {
+    if next.full {
         return Ok(Some(send(store, cfg, now, None, false)?));
     }
     Ok(None)

@@ -527,6 +527,7 @@ mod tests {
 
     fn selection() -> Selection {
         Selection {
+            full: false,
             volume: 2,
             number: 14,
             replies: vec![ReplyItem {

@@ -132,6 +132,10 @@ pub struct Selection {
     pub queries: Vec<QueryItem>,
     /// Discussions by thread.
     pub threads: Vec<ThreadSection>,
+    /// The accrued posts passed `digest.max_posts` or `digest.max_kb`: the
+    /// issue goes out early, ending with the post that passed it (any later
+    /// ones wait for the next issue).
+    pub full: bool,
 }
 
 impl Selection {
@@ -223,15 +227,26 @@ pub fn select(c: Candidates, now: DateTime<Utc>, tz: Tz, new_volume: bool) -> Op
         replies,
         queries,
         threads,
+        full: false,
     })
 }
 
-/// Whether the accrued posts have passed the early-send thresholds.
-pub fn over_threshold(posts: &[PostItem], max_posts: Option<u32>, max_kb: Option<u32>) -> bool {
-    let by_count = max_posts.is_some_and(|m| posts.len() > m as usize);
-    let bytes: i64 = posts.iter().map(|p| p.size).sum();
-    let by_size = max_kb.is_some_and(|k| bytes > i64::from(k) * 1024);
-    by_count || by_size
+/// Cuts the accrued posts (oldest first) to one issue, like a digest that
+/// fills up: posts are added until their number passes `max_posts` or their
+/// size passes `max_kb`, the post that passes it included. Returns whether
+/// a threshold was passed (the issue is full and goes out early).
+pub fn bound(posts: &mut Vec<PostItem>, max_posts: u32, max_kb: Option<u32>) -> bool {
+    posts.sort_by_key(|p| (p.accrued_at, p.id));
+    let budget = max_kb.map(|k| i64::from(k) * 1024);
+    let mut bytes = 0i64;
+    for (i, p) in posts.iter().enumerate() {
+        bytes += p.size;
+        if i + 1 > max_posts as usize || budget.is_some_and(|b| bytes > b) {
+            posts.truncate(i + 1);
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -369,11 +384,24 @@ mod tests {
     }
 
     #[test]
-    fn thresholds_by_count_and_size() {
-        let posts: Vec<PostItem> = (0..3).map(|i| post(i, 1, 0, i, "A")).collect();
-        assert!(!over_threshold(&posts, None, None));
-        assert!(!over_threshold(&posts, Some(3), Some(3)));
-        assert!(over_threshold(&posts, Some(2), None));
-        assert!(over_threshold(&posts, None, Some(2)));
+    fn an_issue_fills_up_by_count_or_size_oldest_first() {
+        // Five posts of 1000 bytes, accrued in order 0..5, listed out of order.
+        let all: Vec<PostItem> = (0..5).rev().map(|i| post(i, 1, 0, i, "A")).collect();
+        let ids = |p: &[PostItem]| p.iter().map(|p| p.id).collect::<Vec<_>>();
+        let mut p = all.clone();
+        assert!(
+            !bound(&mut p, 5, Some(5)),
+            "at the thresholds, not past them"
+        );
+        assert_eq!(ids(&p), vec![0, 1, 2, 3, 4]);
+        let mut p = all.clone();
+        assert!(bound(&mut p, 2, None), "past the count");
+        assert_eq!(ids(&p), vec![0, 1, 2]);
+        let mut p = all.clone();
+        assert!(bound(&mut p, 50, Some(2)), "past the size");
+        assert_eq!(ids(&p), vec![0, 1, 2]);
+        let mut p = all;
+        assert!(bound(&mut p, 50, Some(0)));
+        assert_eq!(ids(&p), vec![0], "the post that passes it goes");
     }
 }

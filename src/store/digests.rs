@@ -52,11 +52,13 @@ impl Store {
     /// live posts (not imported history) in no issue yet. Consolidated Replies:
     /// published after the last issue was created. Queries: open, with an
     /// approved post and a deadline; `days_left` turns a deadline into working
-    /// days left.
+    /// days left. At most `limit` posts, the earliest approved first, so a
+    /// long backlog is never read whole.
     pub fn digest_candidates(
         &self,
         community: CommunityId,
         days_left: &dyn Fn(i64) -> i64,
+        limit: u32,
     ) -> Result<Candidates> {
         let current_volume: i64 = self.conn.query_row(
             "SELECT digest_volume FROM communities WHERE id = ?1",
@@ -87,10 +89,11 @@ impl Store {
              WHERE p.community_id = ?1 AND p.state = 'approved' AND p.class = 'post'
                AND p.source <> 'import'
                AND NOT EXISTS (SELECT 1 FROM digest_posts d WHERE d.post_id = p.id)
-             ORDER BY t.first_at, t.id, COALESCE(p.date, p.received_at), p.id",
+             ORDER BY COALESCE(p.approved_at, p.received_at), p.id
+             LIMIT ?2",
         )?;
         let posts = stmt
-            .query_map([community.0], |r| {
+            .query_map(params![community.0, limit], |r| {
                 Ok(PostItem {
                     id: r.get(0)?,
                     thread_id: r.get(1)?,
@@ -301,7 +304,7 @@ mod tests {
         );
         in_thread(&s, c, old, "import");
 
-        let cand = s.digest_candidates(c, &|_| 0).unwrap();
+        let cand = s.digest_candidates(c, &|_| 0, 100).unwrap();
         let ids: Vec<i64> = cand.posts.iter().map(|p| p.id).collect();
         assert_eq!(ids, vec![live.0], "imported history is not news");
         assert_eq!(cand.last, None);
@@ -347,7 +350,7 @@ mod tests {
         assert!(s.digest_due_claimed(c, 1000).unwrap());
         assert!(!s.digest_due_claimed(c, 2000).unwrap());
 
-        let after = s.digest_candidates(c, &|_| 0).unwrap();
+        let after = s.digest_candidates(c, &|_| 0, 100).unwrap();
         assert!(after.posts.is_empty(), "a post goes out in one issue only");
         assert_eq!(
             after.last,
@@ -410,7 +413,7 @@ mod tests {
         )
         .unwrap();
         let cand = s
-            .digest_candidates(c, &|deadline| (deadline - 2000) / 1000)
+            .digest_candidates(c, &|deadline| (deadline - 2000) / 1000, 100)
             .unwrap();
         let replies: Vec<&str> = cand.replies.iter().map(|r| r.subject.as_str()).collect();
         assert_eq!(replies, vec!["new reply"]);

@@ -259,6 +259,43 @@ fn an_issue_goes_out_early_past_max_posts() {
     );
 }
 
+/// A backlog larger than an issue (the daemon was down for weeks) goes out
+/// as several full issues, one per sweep, oldest posts first: never one
+/// issue read whole into memory.
+#[test]
+fn a_backlog_goes_out_as_several_issues() {
+    use praxis::digest::issue::{Sent, next, sweep};
+    let home = Home::new();
+    let text = std::fs::read_to_string(home.config()).unwrap().replacen(
+        "max_posts = 50",
+        "max_posts = 1",
+        1,
+    );
+    std::fs::write(home.config(), text).unwrap();
+    community_with_posts(&home);
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let cfg = config.community("health").unwrap();
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let now = chrono::Utc::now();
+    let preview = next(&store, cfg, now, false).unwrap().unwrap();
+    assert!(preview.full);
+    assert_eq!(
+        preview.posts().count(),
+        2,
+        "max_posts, and the post that passes it"
+    );
+    let count = |sent: &Option<Sent>| match sent {
+        Some(Sent::Queued { selection, .. }) => selection.posts().count(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(count(&sweep(&mut store, cfg, now).unwrap()), 2);
+    // The third post is under the threshold on its own: it waits for the schedule.
+    let rest = next(&store, cfg, now, false).unwrap().unwrap();
+    assert!(!rest.full);
+    assert_eq!(rest.posts().count(), 1);
+    assert!(sweep(&mut store, cfg, now).unwrap().is_none());
+}
+
 /// Past `max_kb` of accrued posts an issue goes out early too; 0 is refused.
 #[test]
 fn an_issue_goes_out_early_past_max_kb() {
