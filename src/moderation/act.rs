@@ -139,7 +139,7 @@ pub fn after_ingest(
     match (outcome.class, outcome.state) {
         (PostClass::Post, PostState::Approved) => {
             let q = crate::deliver::queue_post(store, config, post)?;
-            info!(post = %post, recipients = q.recipients, "approved on arrival; queued");
+            info!(post = %post, outbox = %q.id, "approved on arrival; queued");
             if let Some(due) = crate::consolidate::on_approved(store, cfg, post)? {
                 info!(post = %post, deadline = %due, "query deadline set");
             }
@@ -272,7 +272,7 @@ pub fn after_decision(
     match action {
         Action::Approve => {
             let q = crate::deliver::queue_post(store, config, decided.post)?;
-            info!(post = %decided.post, recipients = q.recipients, "approved; queued");
+            info!(post = %decided.post, outbox = %q.id, "approved; queued");
             if let Some(due) = crate::consolidate::on_approved(store, cfg, decided.post)? {
                 info!(post = %decided.post, deadline = %due, "query deadline set");
             }

@@ -66,7 +66,12 @@ impl Store {
             outbox_pending: one(
                 "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
                  WHERE o.community_id = ?1 AND d.state IN ('pending', 'temp_failed')",
-            )?,
+            )? + one(&format!(
+                "SELECT COALESCE(SUM({}), 0) FROM outbox o
+                 JOIN outbox_audiences oa ON oa.outbox_id = o.id
+                 WHERE o.community_id = ?1 AND oa.cursor < oa.cutoff",
+                super::outbox::REMAINING
+            ))?,
             outbox_failed: one(
                 "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
                  WHERE o.community_id = ?1 AND d.state = 'failed'",
