@@ -57,6 +57,10 @@ const GROUP_COMMIT: usize = 256;
 /// per connection. The worker goes on to the next copy while the ledger
 /// commits, so commits are off the critical path and grouped.
 const UNCOMMITTED: usize = 8;
+/// A burst with fewer outcomes than this waits [`LINGER`] once for more.
+const LINGER_BELOW: usize = 8;
+/// How long a small burst of outcomes waits for company before its commit.
+const LINGER: Duration = Duration::from_millis(1);
 /// Prepared messages kept in memory (a digest can be large).
 const PREPARED_CACHE: usize = 16;
 /// A connection idle this long is closed.
@@ -154,11 +158,26 @@ fn ledger_thread(mut store: Store, config: Arc<Config>, mut rx: mpsc::UnboundedR
     let render = notice::disabled(&config);
     while let Some(first) = rx.blocking_recv() {
         let mut burst = vec![first];
-        while burst.len() < GROUP_COMMIT {
-            match rx.try_recv() {
-                Ok(r) => burst.push(r),
-                Err(_) => break,
+        let mut lingered = false;
+        loop {
+            while burst.len() < GROUP_COMMIT {
+                match rx.try_recv() {
+                    Ok(r) => burst.push(r),
+                    Err(_) => break,
+                }
             }
+            // A few outcomes only: linger once for the other connections'
+            // (no worker waits on them until it has UNCOMMITTED in flight),
+            // so a commit carries many; commits are the ledger's cost.
+            let outcomes = burst
+                .iter()
+                .filter(|r| matches!(r, Req::Outcome(..)))
+                .count();
+            if lingered || outcomes == 0 || outcomes >= LINGER_BELOW {
+                break;
+            }
+            lingered = true;
+            std::thread::sleep(LINGER);
         }
         let mut outcomes = Vec::new();
         let mut acks = Vec::new();

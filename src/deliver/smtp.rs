@@ -371,7 +371,10 @@ impl Relay {
             };
             let greeting = conn.reply().await?;
             if greeting.code != 220 {
-                return Err(format!("the relay refused the session: {}", greeting.line()));
+                return Err(format!(
+                    "the relay refused the session: {}",
+                    greeting.line()
+                ));
             }
             conn.ehlo(&self.hello).await?;
             if self.tls == Tls::Starttls {
@@ -414,27 +417,28 @@ impl Relay {
         }
     }
 
-    /// AUTH PLAIN (RFC 4616) or LOGIN, whichever the relay offers, PLAIN first.
+    /// AUTH PLAIN (RFC 4616) or LOGIN, whichever the relay offers, PLAIN
+    /// first. 235 is success; any other 2xx is taken as success too (some
+    /// relays, smtp-sink among them, answer 250).
     async fn login(&self, conn: &mut Conn, user: &str, pass: &str) -> Result<(), String> {
+        let done = |r: &Reply| (200..300).contains(&r.code);
         let r = if conn.caps.plain || !conn.caps.login {
             let token = base64(format!("\0{user}\0{pass}").as_bytes());
             conn.command(&format!("AUTH PLAIN {token}")).await?
         } else {
-            let r = conn.command("AUTH LOGIN").await?;
-            if r.code != 334 {
-                return Err(r.line());
+            let mut r = conn.command("AUTH LOGIN").await?;
+            for answer in [user, pass] {
+                if done(&r) {
+                    break;
+                }
+                if r.code != 334 {
+                    return Err(r.line());
+                }
+                r = conn.command(&base64(answer.as_bytes())).await?;
             }
-            let r = conn.command(&base64(user.as_bytes())).await?;
-            if r.code != 334 {
-                return Err(r.line());
-            }
-            conn.command(&base64(pass.as_bytes())).await?
+            r
         };
-        if r.code == 235 {
-            Ok(())
-        } else {
-            Err(r.line())
-        }
+        if done(&r) { Ok(()) } else { Err(r.line()) }
     }
 
     /// Sends one copy from `from` to `to` on `slot`'s connection (opening
@@ -550,8 +554,8 @@ impl Relay {
             }
         };
         let data_open = matches!(&d, Some(Ok(d)) if d.code == 354);
-        let refused = matches!(&m, Ok(m) if !m.positive())
-            || matches!(&r, Some(Ok(r)) if !r.positive());
+        let refused =
+            matches!(&m, Ok(m) if !m.positive()) || matches!(&r, Some(Ok(r)) if !r.positive());
         if data_open && refused {
             // A relay that opened DATA though the envelope failed: end the
             // empty message so the session stays in step.
@@ -807,7 +811,9 @@ mod tests {
 
     /// A scripted relay on loopback: answers each expected input with its
     /// reply, and fails the test when the client's bytes differ.
-    async fn scripted(script: Vec<(&'static str, &'static str)>) -> (u16, tokio::task::JoinHandle<()>) {
+    async fn scripted(
+        script: Vec<(&'static str, &'static str)>,
+    ) -> (u16, tokio::task::JoinHandle<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let task = tokio::spawn(async move {
@@ -820,7 +826,11 @@ mod tests {
                 while got.len() < expect.len() {
                     let mut b = [0u8; 4096];
                     let n = sock.read(&mut b).await.unwrap();
-                    assert!(n > 0, "client closed; had {:?}", String::from_utf8_lossy(&got));
+                    assert!(
+                        n > 0,
+                        "client closed; had {:?}",
+                        String::from_utf8_lossy(&got)
+                    );
                     got.extend_from_slice(&b[..n]);
                 }
                 let line = String::from_utf8_lossy(&got[..expect.len()]).to_string();
@@ -869,14 +879,24 @@ mod tests {
         let relay = relay(port);
         let mut slot = None;
         let a = relay
-            .transact(&mut slot, "list-bounces+a=x.org@example.test", "a@x.org", b"Subject: hi\r\n\r\nx")
+            .transact(
+                &mut slot,
+                "list-bounces+a=x.org@example.test",
+                "a@x.org",
+                b"Subject: hi\r\n\r\nx",
+            )
             .await;
         assert!(
             matches!(&a, Attempt::Temporary { relay: true, error } if error.contains("sender refused")),
             "a refused return path is the relay's business: {a:?}"
         );
         let b = relay
-            .transact(&mut slot, "list-bounces+b=x.org@example.test", "b@x.org", b"Subject: hi\r\n\r\nx")
+            .transact(
+                &mut slot,
+                "list-bounces+b=x.org@example.test",
+                "b@x.org",
+                b"Subject: hi\r\n\r\nx",
+            )
             .await;
         assert_eq!(
             b,
@@ -887,7 +907,12 @@ mod tests {
             "the RCPT refusal decides, not the DATA that followed it"
         );
         let c = relay
-            .transact(&mut slot, "list-bounces+c=x.org@example.test", "c@x.org", b"Subject: hi\r\n\r\n.dot")
+            .transact(
+                &mut slot,
+                "list-bounces+c=x.org@example.test",
+                "c@x.org",
+                b"Subject: hi\r\n\r\n.dot",
+            )
             .await;
         assert_eq!(c, Attempt::Sent);
         relay.close(&mut slot).await;
@@ -911,8 +936,13 @@ mod tests {
         .await;
         let relay = relay(port);
         let mut slot = None;
-        let a = relay.transact(&mut slot, "r@example.test", "a@x.org", b"x").await;
-        assert!(matches!(a, Attempt::Temporary { relay: false, .. }), "{a:?}");
+        let a = relay
+            .transact(&mut slot, "r@example.test", "a@x.org", b"x")
+            .await;
+        assert!(
+            matches!(a, Attempt::Temporary { relay: false, .. }),
+            "{a:?}"
+        );
         let b = relay
             .transact(&mut slot, "r@example.test", "a@x.org", "café".as_bytes())
             .await;
@@ -925,6 +955,36 @@ mod tests {
             matches!(&c, Attempt::Temporary { relay: true, .. }),
             "the relay went away: {c:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn login_uses_what_the_relay_offers_and_a_refusal_is_the_relay_s_fault() {
+        let hello = hello_name();
+        let ehlo_line: &'static str = Box::leak(format!("EHLO {hello}\r\n").into_boxed_str());
+        let (port, server) = scripted(vec![
+            (ehlo_line, "250-fake\r\n250 AUTH LOGIN\r\n"),
+            ("AUTH LOGIN\r\n", "334 VXNlcm5hbWU6\r\n"),
+            ("dXNlcg==\r\n", "334 UGFzc3dvcmQ6\r\n"),
+            ("cGFzcw==\r\n", "535 5.7.8 bad credentials\r\n"),
+        ])
+        .await;
+        let cfg = SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            username: Some("user".into()),
+            timeout: crate::config::Span::secs(5),
+            ..SmtpConfig::default()
+        };
+        let relay = Relay::new(&cfg, Some("pass".into())).unwrap();
+        let mut slot = None;
+        let a = relay
+            .transact(&mut slot, "r@example.test", "a@x.org", b"x")
+            .await;
+        assert!(
+            matches!(&a, Attempt::Temporary { relay: true, error } if error.contains("login refused: 535 5.7.8")),
+            "{a:?}"
+        );
+        server.await.unwrap();
     }
 
     #[test]

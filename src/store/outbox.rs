@@ -358,7 +358,9 @@ fn expand_window(tx: &Transaction<'_>, a: &mut OpenAudience, window: u32, now: i
                  ON a.outbox_id = ?1 AND m.community_id = a.community_id
                WHERE m.id > ?2 AND m.id <= ?3 ORDER BY m.id LIMIT ?4)",
         )?
-        .query_row(params![a.outbox.0, a.cursor, a.cutoff, window], |r| r.get(0))?;
+        .query_row(params![a.outbox.0, a.cursor, a.cutoff, window], |r| {
+            r.get(0)
+        })?;
     let end = end.unwrap_or(a.cutoff);
     let n = tx
         .prepare_cached(

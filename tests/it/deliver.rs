@@ -1236,7 +1236,9 @@ async fn without_pipelining_or_after_a_421_mid_group_every_copy_arrives_once() {
     f.wait_for(id2, "the 421 recorded as temporary", 30, |r| {
         r.iter().any(|d| {
             d.state == DeliveryState::TempFailed
-                && d.last_error.as_deref().is_some_and(|e| e.starts_with("421"))
+                && d.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("421"))
         })
     });
     assert_eq!(f.counts(id2).0, 0);
@@ -1254,4 +1256,32 @@ async fn without_pipelining_or_after_a_421_mid_group_every_copy_arrives_once() {
     for e in &emails {
         assert_eq!(store.member(c, e).unwrap().unwrap().bounce_score, 0.0);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_login_is_sent_before_the_copies() {
+    // smtp-sink offers AUTH PLAIN LOGIN and accepts any login.
+    let sink = Sink::start(None, None, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let pass = dir.path().join("relay.pass");
+    std::fs::write(&pass, "relay secret\n").unwrap();
+    std::fs::set_permissions(&pass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let f = Fixture::new(
+        &sink.addr(),
+        2,
+        // Right after the [smtp] keys, before FAST's [delivery].
+        &format!(
+            "username = \"praxis\"\npassword_file = \"{}\"\n{FAST}",
+            pass.display()
+        ),
+        "",
+    );
+    let emails = f.many_members(3);
+    let id = f.fan_out(&emails[0], &post_text(&emails[0], "logged in", "body"));
+    let running = Running::start(&f.config, Zone::authoritative());
+    f.wait_for(id, "every delivery sent", 30, |r| {
+        r.iter().all(|d| d.state == DeliveryState::Sent)
+    });
+    running.stop().await;
+    assert_eq!(sink.received().len(), 3);
 }
