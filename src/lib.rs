@@ -16,7 +16,7 @@
 //! | [`render`] | handlebars templates (notices, Consolidated Reply), built in from `templates/`, replaceable per community | no |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group; the only SQL | yes |
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
-//! | [`deliver`] | outbox sender: SMTP, retries, list headers, VERP, DKIM, bounces | yes |
+//! | [`deliver`] | outbox sender: its own pipelining SMTP client, retries, list headers, VERP, DKIM, bounces | yes |
 //! | [`consolidate`] | query lifecycle: working-day deadlines (pure), drafts, publishing | via store |
 //! | [`digest`] | digest schedules, selection and rendering (RFC 1153, MIME digest, HTML) are pure; `issue` makes and claims an issue from the store | schedule, select, render: no |
 //! | [`web`] | the RFC 8058 one-click unsubscribe endpoint (`[http]`), on loopback behind an https front end | yes |
@@ -28,13 +28,15 @@
 //! thread → store. The IMAP watcher commits its checkpoint in the same
 //! transaction; the LMTP listener replies per recipient only after commit.
 //! After the commit, `moderation::act` fans out approved posts (through the
-//! outbox, sent by `deliver::Sender`), acknowledges and reports holds,
+//! outbox as one message and its audience, expanded into delivery rows by
+//! `deliver::Sender` as it sends), acknowledges and reports holds,
 //! records bounces and answers email commands. Moderators' decisions go
 //! through `store::Store::decide` (once per post) and then `act` too.
 //!
 //! # Invariants
 //!
-//! - rusqlite is imported only in `store/`; lettre only in `deliver/`; the
+//! - rusqlite is imported only in `store/`; SMTP clients only in `deliver/`
+//!   (lettre is now only the tests' mail injector; the rule stays); the
 //!   IMAP client only in `ingest/`. The pure modules (`model`, `thread`,
 //!   `moderation` rules, `digest` selection and schedules, `render`) import
 //!   none of tokio, rusqlite or lettre. `tests/it/tidy.rs` enforces this.

@@ -191,27 +191,22 @@ pub fn run(ctx: &Context, args: &OutboxArgs) -> Result<ExitCode> {
 
 /// `praxis outbox flush`: sends what is due, then says what became of it.
 fn flush(ctx: &Context, config: crate::config::Config, store: &Store) -> Result<ExitCode> {
-    let now = chrono::Utc::now().timestamp();
-    let due = store.deliveries_due(now)?;
-    let later_before = store.deliveries_due(i64::MAX)? - due;
+    let start = chrono::Utc::now().timestamp();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(crate::deliver::flush::flush(config))?;
-    let rescheduled = (store.deliveries_due(i64::MAX)? - later_before).clamp(0, due);
-    let settled = due - rescheduled;
+    let sent = store.sent_since(start)?;
+    let waiting = store.deliveries_due(i64::MAX)?;
     if ctx.out.json {
-        ctx.out.json(&serde_json::json!({
-            "due": due,
-            "settled": settled,
-            "rescheduled": rescheduled,
-        }))?;
+        ctx.out
+            .json(&serde_json::json!({"sent": sent, "waiting": waiting}))?;
     }
     ctx.out.say(format!(
-        "outbox flushed: {due} deliver{} due, {settled} settled (sent, or failed for good){}",
-        if due == 1 { "y was" } else { "ies were" },
-        if rescheduled > 0 {
-            format!("; {rescheduled} will be retried later (`praxis outbox` lists them)")
+        "outbox flushed: {sent} cop{} sent{}",
+        if sent == 1 { "y" } else { "ies" },
+        if waiting > 0 {
+            format!("; {waiting} deliveries wait for a retry (`praxis outbox` lists them)")
         } else {
             String::new()
         }

@@ -103,6 +103,7 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
         },
         now(),
     )?;
+    let recipients = queued.recipients.unwrap_or(0);
     let when = match at {
         Some(t) => format!("scheduled for {}", local_time(t.timestamp(), cfg.tz())),
         None => "queued now".into(),
@@ -112,8 +113,8 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
         q.thread,
         d.reply,
         d.version,
-        queued.recipients,
-        if queued.recipients == 1 { "" } else { "s" },
+        recipients,
+        if recipients == 1 { "" } else { "s" },
         queued.id
     ));
     Ok(ExitCode::SUCCESS)

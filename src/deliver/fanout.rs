@@ -1,6 +1,8 @@
-//! Each-post fan-out: an approved post becomes one outbox message with one
-//! delivery per active member whose delivery mode is `each` (the author
-//! included, unless they opted out of their own posts).
+//! Each-post fan-out: an approved post becomes one outbox message addressed
+//! to the active members whose delivery mode is `each` (the author included,
+//! unless they opted out of their own posts). The audience is stored, not
+//! listed: the sender makes the delivery rows as it sends (see
+//! `store::outbox`), so queueing costs the same whatever the member count.
 //!
 //! Moderation calls [`queue_post`] when it approves a post (and ingest when
 //! policy accepts one outright). Calling it twice for a post queues nothing
@@ -15,7 +17,7 @@ use crate::model::{Delivery, OutboxKind, PostId, PostState};
 use crate::store::{Audience, NewOutbox, Queued, Store};
 
 /// Queues approved post `post` to its community's each-post members, in one
-/// transaction however many they are. Returns the outbox message (with
+/// small transaction however many they are. Returns the outbox message (with
 /// `created: false` if the post had been queued before).
 pub fn queue_post(
     store: &mut Store,
@@ -56,7 +58,7 @@ pub fn queue_post(
         chrono::Utc::now().timestamp(),
     )?;
     if queued.created {
-        info!(post = %post, outbox = %queued.id, recipients = queued.recipients, "post queued");
+        info!(post = %post, outbox = %queued.id, "post queued");
     }
     Ok(queued)
 }

@@ -3,10 +3,10 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | [`fanout`] | an approved post → one outbox message, one delivery per each-post member |
+//! | [`fanout`] | an approved post → one outbox message for the each-post members (expanded as sent) |
 //! | [`compose`] | list headers, subject prefix, Reply-To, DMARC From, footer (mail-builder) |
 //! | [`sender`] | the task in `praxis serve`: due batches, SMTP connections, retries, shutdown |
-//! | `smtp` | one SMTP transaction over lettre's client, with per-stage error classes |
+//! | `smtp` | our SMTP client: one transaction per copy, pipelined (RFC 2920), per-stage error classes |
 //! | `maildir` | the other way out: copies written into a local Maildir (`[delivery] maildir`) |
 //! | [`flush`] | `praxis outbox flush`: the sender run until nothing is due |
 //! | [`retry`] | capped exponential backoff and the give-up time |
@@ -19,8 +19,8 @@
 //!
 //! Invariants:
 //! - A delivery is marked sent only after the relay accepted its copy, and
-//!   right after (the sender waits for the mark before its next transaction
-//!   on that connection), so a crash sends at most one copy twice per connection.
+//!   soon after (a connection has at most 8 outcomes not yet committed before
+//!   it waits), so a crash sends at most 8 copies twice per connection.
 //! - 4xx replies and connection faults are retried; 5xx to RCPT (or a
 //!   mailbox error at end of data) is permanent and raises the bounce score;
 //!   a refusal of the sender or of the login is the relay's fault and is retried.

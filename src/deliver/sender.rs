@@ -8,15 +8,24 @@
 //!   together are committed together (group commit);
 //! - the **dispatcher**, which claims due deliveries (per community, within
 //!   its rate limit) into a bounded queue, never claiming one already in hand;
-//! - the **workers**, one per connection, which send and then wait for the
-//!   ledger to commit the outcome before taking the next delivery. So a copy
-//!   is marked sent right after the relay accepted it, and a crash leaves at
-//!   most one accepted-but-unmarked copy per connection.
+//! - the **workers**, one per connection, which send and hand the outcome
+//!   to the ledger, going on to the next delivery while it commits; a worker
+//!   has at most [`UNCOMMITTED`] (8) outcomes not yet committed, and waits
+//!   before its next transaction when it has that many. So a copy is marked
+//!   sent only after the relay accepted it, soon after, and a crash leaves at
+//!   most 8 accepted-but-unmarked copies per connection (sent again on
+//!   restart: `smtp.connections` × 8 duplicates at worst). A delivery
+//!   stays in the sender's hands until its outcome is committed, so it is
+//!   never claimed twice.
+//!
+//! Member audiences (posts, digests, Consolidated Replies) become delivery
+//! rows as the dispatcher claims them: the ledger expands the next window of
+//! members just before reading due deliveries (`Store::expand_audiences`).
 //!
 //! Shutdown: the dispatcher stops claiming, idle workers stop, busy ones
-//! finish their transaction within `delivery.shutdown_grace`; past it they
-//! are dropped and their deliveries stay pending. Nothing is marked sent
-//! that the relay did not accept.
+//! finish their transaction and wait for their outcomes' commit within
+//! `delivery.shutdown_grace`; past it they are dropped and their deliveries
+//! stay pending. Nothing is marked sent that the relay did not accept.
 //!
 //! Long because the three parts share the state above; each is short.
 
@@ -25,7 +34,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
@@ -44,6 +53,15 @@ use crate::store::{DueDelivery, OutboxMessage, Outcome, Store, StoreError};
 
 /// Outcomes committed in one transaction at most.
 const GROUP_COMMIT: usize = 256;
+/// Copies one connection may have had accepted by the relay while their
+/// outcome is not yet committed: the bound on copies a crash sends twice,
+/// per connection. The worker goes on to the next copy while the ledger
+/// commits, so commits are off the critical path and grouped.
+const UNCOMMITTED: usize = 8;
+/// A burst with fewer outcomes than this waits [`LINGER`] once for more.
+const LINGER_BELOW: usize = 8;
+/// How long a small burst of outcomes waits for company before its commit.
+const LINGER: Duration = Duration::from_millis(1);
 /// Prepared messages kept in memory (a digest can be large).
 const PREPARED_CACHE: usize = 16;
 /// A connection idle this long is closed.
@@ -114,9 +132,12 @@ impl Ledger {
         flat(self.ask(|r| Req::Message(id, r)).await)
     }
 
-    /// Records an outcome; returns once it is committed.
-    async fn record(&self, id: DeliveryId, outcome: Outcome) -> bool {
-        self.ask(|r| Req::Outcome(id, outcome, r)).await.is_some()
+    /// Hands an outcome to the ledger; the receiver resolves once it is
+    /// committed (`None`: the ledger is gone).
+    fn submit(&self, id: DeliveryId, outcome: Outcome) -> Option<oneshot::Receiver<()>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Req::Outcome(id, outcome, tx)).ok()?;
+        Some(rx)
     }
 
     async fn maintain(&self, now: i64) {
@@ -138,11 +159,26 @@ fn ledger_thread(mut store: Store, config: Arc<Config>, mut rx: mpsc::UnboundedR
     let render = notice::disabled(&config);
     while let Some(first) = rx.blocking_recv() {
         let mut burst = vec![first];
-        while burst.len() < GROUP_COMMIT {
-            match rx.try_recv() {
-                Ok(r) => burst.push(r),
-                Err(_) => break,
+        let mut lingered = false;
+        loop {
+            while burst.len() < GROUP_COMMIT {
+                match rx.try_recv() {
+                    Ok(r) => burst.push(r),
+                    Err(_) => break,
+                }
             }
+            // A few outcomes only: linger once for the other connections'
+            // (no worker waits on them until it has UNCOMMITTED in flight),
+            // so a commit carries many; commits are the ledger's cost.
+            let outcomes = burst
+                .iter()
+                .filter(|r| matches!(r, Req::Outcome(..)))
+                .count();
+            if lingered || outcomes == 0 || outcomes >= LINGER_BELOW {
+                break;
+            }
+            lingered = true;
+            std::thread::sleep(LINGER);
         }
         let mut outcomes = Vec::new();
         let mut acks = Vec::new();
@@ -155,6 +191,10 @@ fn ledger_thread(mut store: Store, config: Arc<Config>, mut rx: mpsc::UnboundedR
                     skip,
                     reply,
                 } => {
+                    // Member audiences become delivery rows as they are claimed.
+                    if let Err(e) = store.expand_audiences(now, limit, exclude.len()) {
+                        warn!("cannot expand queued messages' audiences yet: {e}");
+                    }
                     let _ = reply.send(store.due_deliveries(now, limit, &exclude, &skip));
                 }
                 Req::NextDue(now, reply) => {
@@ -691,7 +731,12 @@ async fn worker(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut conn: Option<Conn> = None;
+    // One permit per copy whose outcome is not yet committed.
+    let window = Arc::new(Semaphore::new(UNCOMMITTED));
     loop {
+        let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
+            break;
+        };
         let next = async {
             let mut rx = jobs.lock().await;
             rx.recv().await
@@ -709,39 +754,55 @@ async fn worker(
             }
         };
         let id = job.id;
-        deliver(&shared, &mut conn, job).await;
-        shared.in_hand.lock().expect("in_hand lock").remove(&id);
-        shared.done.notify_one();
+        let outcome = attempt(&shared, &mut conn, &job).await;
+        let ack = outcome.and_then(|o| {
+            let ack = shared.ledger.submit(id, o);
+            if ack.is_none() {
+                error!("the ledger stopped before delivery {id} was recorded");
+            }
+            ack
+        });
+        // Settled (and released to the dispatcher) once committed: until
+        // then the row is still pending and must not be claimed again.
+        let shared2 = Arc::clone(&shared);
+        let settle = async move {
+            if let Some(ack) = ack {
+                let _ = ack.await;
+            }
+            shared2.in_hand.lock().expect("in_hand lock").remove(&id);
+            shared2.done.notify_one();
+            drop(permit);
+        };
+        tokio::spawn(settle);
     }
+    // Every outcome of this connection committed before it stops.
+    let _ = window.acquire_many(UNCOMMITTED as u32).await;
     shared.relay.close(&mut conn).await;
 }
 
-/// Sends one delivery and waits until its outcome is committed.
-async fn deliver(shared: &Shared, conn: &mut Option<Conn>, job: DueDelivery) {
+/// Sends one delivery; returns its outcome to record, or `None` when it
+/// was released untouched (the sender is paused).
+async fn attempt(shared: &Shared, conn: &mut Option<Conn>, job: &DueDelivery) -> Option<Outcome> {
     let paused = *shared.paused_until.lock().expect("pause lock");
     if paused.is_some_and(|u| u > Instant::now()) {
-        return; // released untouched; claimed again after the pause
+        return None; // released untouched; claimed again after the pause
     }
     let Some(community) = job.community.and_then(|c| shared.communities.get(&c)) else {
-        let outcome = retry_outcome(
+        return Some(retry_outcome(
             shared,
-            &job,
+            job,
             "the message's community is not in the config; add it back or `praxis outbox` will show it waiting".into(),
             false,
-        );
-        shared.ledger.record(job.id, outcome).await;
-        return;
+        ));
     };
     let prepared = match prepared(shared, job.outbox, &community.cfg).await {
         Ok(p) => p,
         Err(e) => {
-            let outcome = Outcome::Failed {
+            return Some(Outcome::Failed {
                 at: unix_now(),
                 error: format!("cannot build the message: {e}"),
                 bounce: false,
-            };
-            shared.ledger.record(job.id, outcome).await;
-            return;
+            });
         }
     };
     let personal = Personal {
@@ -759,13 +820,11 @@ async fn deliver(shared: &Shared, conn: &mut Option<Conn>, job: DueDelivery) {
     let mut copy = match copy {
         Ok(c) => c,
         Err(e) => {
-            let outcome = Outcome::Failed {
+            return Some(Outcome::Failed {
                 at: unix_now(),
                 error: format!("cannot build the copy: {e}"),
                 bounce: false,
-            };
-            shared.ledger.record(job.id, outcome).await;
-            return;
+            });
         }
     };
     if copy.ends_with(b"\r\n") {
@@ -781,7 +840,7 @@ async fn deliver(shared: &Shared, conn: &mut Option<Conn>, job: DueDelivery) {
                 .await
         }
     };
-    let outcome = match attempt {
+    Some(match attempt {
         Attempt::Sent => Outcome::Sent { at: unix_now() },
         Attempt::Permanent { error, bounce } => {
             info!(recipient = %job.recipient, %error, "delivery failed");
@@ -799,12 +858,9 @@ async fn deliver(shared: &Shared, conn: &mut Option<Conn>, job: DueDelivery) {
             } else {
                 debug!(recipient = %job.recipient, %error, "temporary failure");
             }
-            retry_outcome(shared, &job, error, !relay)
+            retry_outcome(shared, job, error, !relay)
         }
-    };
-    if !shared.ledger.record(job.id, outcome).await {
-        error!("the ledger stopped before delivery {} was recorded", job.id);
-    }
+    })
 }
 
 /// A temporary failure: retry per the schedule, or give up.

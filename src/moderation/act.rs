@@ -135,11 +135,14 @@ pub fn after_ingest(
         return Ok(());
     };
     let community = store.community(&cfg.slug)?.id;
-    let templates = cfg.templates();
+    // Compiled only when a notice needs them: an accepted post needs none,
+    // and compiling every template costs more than the rest of its ingest.
+    let compiled = std::cell::OnceCell::new();
+    let templates = || compiled.get_or_init(|| cfg.templates());
     match (outcome.class, outcome.state) {
         (PostClass::Post, PostState::Approved) => {
             let q = crate::deliver::queue_post(store, config, post)?;
-            info!(post = %post, recipients = q.recipients, "approved on arrival; queued");
+            info!(post = %post, outbox = %q.id, "approved on arrival; queued");
             if let Some(due) = crate::consolidate::on_approved(store, cfg, post)? {
                 info!(post = %post, deadline = %due, "query deadline set");
             }
@@ -151,7 +154,7 @@ pub fn after_ingest(
             if outcome.class == PostClass::Post && !view.from.is_empty() {
                 let last = store.last_notice(community, "acknowledge", &view.from)?;
                 if last.is_none_or(|t| now() - t >= ACK_INTERVAL_SECS) {
-                    let text = templates.render(
+                    let text = templates().render(
                         "acknowledge",
                         &json!({"name": view.from_name, "subject": view.subject, "community": cfg.name, "reason": reason}),
                     )?;
@@ -167,7 +170,7 @@ pub fn after_ingest(
                     store.log_notice(community, Some(post.0), "acknowledge", &view.from, now())?;
                 }
             }
-            let text = templates.render(
+            let text = templates().render(
                 "hold",
                 &json!({"community": cfg.name, "post": post.0, "from": view.from, "subject": view.subject, "reason": reason}),
             )?;
@@ -194,7 +197,7 @@ pub fn after_ingest(
                 store,
                 cfg,
                 community,
-                &templates,
+                templates(),
                 &view.from,
                 &view.from_name,
                 &view.subject,
@@ -221,7 +224,7 @@ pub fn after_ingest(
         }
         (PostClass::Command, _) => {
             if let Ok(p) = parse::parse(raw) {
-                run_commands(store, cfg, community, &templates, &p, envelope_to, config)?;
+                run_commands(store, cfg, community, templates(), &p, envelope_to, config)?;
             }
         }
         _ => {}
@@ -272,7 +275,7 @@ pub fn after_decision(
     match action {
         Action::Approve => {
             let q = crate::deliver::queue_post(store, config, decided.post)?;
-            info!(post = %decided.post, recipients = q.recipients, "approved; queued");
+            info!(post = %decided.post, outbox = %q.id, "approved; queued");
             if let Some(due) = crate::consolidate::on_approved(store, cfg, decided.post)? {
                 info!(post = %decided.post, deadline = %due, "query deadline set");
             }

@@ -240,7 +240,7 @@ impl Store {
             let mut msg = msg.clone();
             msg.digest = Some(id);
             let outbox = insert_outbox(&tx, &msg, now)?;
-            recipients += insert_audience(
+            insert_audience(
                 &tx,
                 outbox,
                 &Audience {
@@ -249,8 +249,8 @@ impl Store {
                     author: None,
                     digest_format: Some(*format),
                 },
-                now,
             )?;
+            recipients += super::outbox::audience_size(&tx, outbox)?;
         }
         tx.commit()?;
         Ok(DigestCreated::Created { id, recipients })
@@ -360,6 +360,8 @@ mod tests {
                 created_at: 1000
             })
         );
+        // The sender makes the delivery rows from each format's audience.
+        s.expand_audiences(1000, 100, 0).unwrap();
         let queued: i64 = s
             .conn
             .query_row(

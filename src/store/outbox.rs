@@ -3,9 +3,25 @@
 //! and the counts `praxis outbox` shows.
 //!
 //! Invariants:
-//! - A message and all its delivery rows are written in one transaction, so
-//!   the sender never sees half a fan-out; recipients chosen from `members`
-//!   are copied by one `INSERT … SELECT`, so memory does not grow with them.
+//! - A message and its recipients are written in one transaction, so the
+//!   sender never sees half a fan-out. Explicit recipients become delivery
+//!   rows at once; a member audience (a post, a digest, a Consolidated
+//!   Reply) is stored as one `outbox_audiences` row — which members, and a
+//!   cutoff (the highest member id at queueing) — so queueing
+//!   costs the same at 1,000 members as at 100,000.
+//! - The sender expands an audience into delivery rows a window of member
+//!   ids at a time ([`Store::expand_audiences`]); the rows and the advanced
+//!   cursor commit together, and `UNIQUE (outbox_id, recipient)` guards
+//!   too, so a crash neither loses nor doubles a recipient. Status and
+//!   delivery mode are read when a member's window is expanded: a member who
+//!   unsubscribed, was disabled or switched mode after the message was
+//!   queued but before their window gets what their settings say then
+//!   (nothing for an unsubscribe); members added later get nothing (SQLite
+//!   gives a new member the highest id plus one, so only when the newest
+//!   member was purged since can a newcomer reuse an id under the cutoff and
+//!   receive the message).
+//! - Counts (`praxis outbox`, status) add the members still to expand to the
+//!   pending rows, so they are right before expansion.
 //! - A delivery becomes `sent` only through [`Outcome::Sent`], which the
 //!   sender applies after the relay accepted the message.
 //! - Only `pending` and `temp_failed` rows are ever taken or changed by an
@@ -95,8 +111,10 @@ pub struct NewRecipient {
 pub struct Queued {
     /// Its id.
     pub id: OutboxId,
-    /// Delivery rows created.
-    pub recipients: u64,
+    /// Delivery rows created, for explicit recipient lists; `None` for a
+    /// member audience, which is expanded later (count it with
+    /// [`Store::audience_size`] where a report needs it).
+    pub recipients: Option<u64>,
     /// False when the message already existed (a post fanned out before).
     pub created: bool,
 }
@@ -269,38 +287,106 @@ pub(super) fn insert_outbox(
     Ok(OutboxId(tx.last_insert_rowid()))
 }
 
-/// Inserts deliveries to `audience` for message `id`; returns how many.
+/// The members of an audience not yet expanded into delivery rows, as a
+/// correlated subquery on the outbox alias `o` (0 when `o` has no audience).
+/// The same filter as [`expand_window`]: status and mode as they are now.
+pub(super) const REMAINING: &str = "(SELECT COUNT(*) FROM outbox_audiences a
+       JOIN members m ON m.community_id = a.community_id AND m.id > a.cursor AND m.id <= a.cutoff
+     WHERE a.outbox_id = o.id AND m.status = 'active'
+       AND m.delivery IN (SELECT value FROM json_each(a.modes))
+       AND NOT (m.own_posts = 0 AND m.email = a.author)
+       AND (a.digest_format IS NULL OR m.digest_format = a.digest_format))";
+
+/// Records `audience` as the recipients of message `id`: one row, whatever
+/// the member count. The sender expands it into delivery rows a batch at a
+/// time ([`Store::expand_audiences`]); members added later (with higher
+/// ids) are not in it.
 pub(super) fn insert_audience(
     tx: &Transaction<'_>,
     id: OutboxId,
     audience: &Audience<'_>,
-    now: i64,
-) -> Result<u64> {
+) -> Result<()> {
     let modes: Vec<&str> = audience.modes.iter().map(|m| m.as_str()).collect();
-    let n = tx.execute(
-        "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
-         SELECT ?1, m.id, m.email, 'pending', ?2 FROM members m
-         WHERE m.community_id = ?3 AND m.status = 'active'
-           AND m.delivery IN (SELECT value FROM json_each(?4))
-           AND NOT (m.own_posts = 0 AND m.email = ?5)
-           AND (?6 IS NULL OR m.digest_format = ?6)
-         ORDER BY m.id",
-        params![
-            id.0,
-            now,
-            audience.community.0,
-            serde_json::to_string(&modes).unwrap_or_else(|_| "[]".into()),
-            audience.author.map(super::members::normalise_email),
-            audience.digest_format.map(|f| f.as_str()),
-        ],
+    tx.prepare_cached(
+        "INSERT INTO outbox_audiences (outbox_id, community_id, modes, author, digest_format,
+                                       cutoff)
+         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(id), 0) FROM members))",
+    )?
+    .execute(params![
+        id.0,
+        audience.community.0,
+        serde_json::to_string(&modes).unwrap_or_else(|_| "[]".into()),
+        audience.author.map(super::members::normalise_email),
+        audience.digest_format.map(|f| f.as_str()),
+    ])?;
+    Ok(())
+}
+
+/// How many members message `id`'s audience holds now: delivery rows
+/// already made plus members not yet expanded. Grows with the member count;
+/// for reports, not for the ingest path.
+pub(super) fn audience_size(conn: &rusqlite::Connection, id: OutboxId) -> Result<u64> {
+    let n: i64 = conn.query_row(
+        &format!(
+            "SELECT (SELECT COUNT(*) FROM deliveries WHERE outbox_id = o.id) + {REMAINING}
+             FROM outbox o WHERE o.id = ?1"
+        ),
+        [id.0],
+        |r| r.get(0),
     )?;
     Ok(n as u64)
 }
 
+/// An audience still being expanded.
+struct OpenAudience {
+    /// Its message.
+    outbox: OutboxId,
+    /// Members with ids up to this have delivery rows.
+    cursor: i64,
+    /// The highest member id in it.
+    cutoff: i64,
+}
+
+/// Expands the next window of up to `window` member ids of `a` into delivery
+/// rows and advances its cursor, in the caller's transaction; returns the
+/// rows inserted. Status and mode are read now, so a member who left or
+/// switched to digests before their window is expanded gets no copy.
+fn expand_window(tx: &Transaction<'_>, a: &mut OpenAudience, window: u32, now: i64) -> Result<u64> {
+    let end: Option<i64> = tx
+        .prepare_cached(
+            "SELECT MAX(id) FROM (SELECT m.id FROM members m JOIN outbox_audiences a
+                 ON a.outbox_id = ?1 AND m.community_id = a.community_id
+               WHERE m.id > ?2 AND m.id <= ?3 ORDER BY m.id LIMIT ?4)",
+        )?
+        .query_row(params![a.outbox.0, a.cursor, a.cutoff, window], |r| {
+            r.get(0)
+        })?;
+    let end = end.unwrap_or(a.cutoff);
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
+             SELECT a.outbox_id, m.id, m.email, 'pending', ?4
+             FROM outbox_audiences a
+             JOIN members m ON m.community_id = a.community_id AND m.id > ?2 AND m.id <= ?3
+             WHERE a.outbox_id = ?1 AND m.status = 'active'
+               AND m.delivery IN (SELECT value FROM json_each(a.modes))
+               AND NOT (m.own_posts = 0 AND m.email = a.author)
+               AND (a.digest_format IS NULL OR m.digest_format = a.digest_format)
+             ORDER BY m.id",
+        )?
+        .execute(params![a.outbox.0, a.cursor, end, now])?;
+    tx.prepare_cached("UPDATE outbox_audiences SET cursor = ?2 WHERE outbox_id = ?1")?
+        .execute(params![a.outbox.0, end])?;
+    a.cursor = end;
+    Ok(n as u64)
+}
+
 impl Store {
-    /// Stores a message for the members in `audience`: the message and every
-    /// delivery row in one transaction. A post already fanned out is not
-    /// fanned out again: the earlier message is returned with `created: false`.
+    /// Stores a message for the members in `audience`: the message and its
+    /// audience in one transaction, at the same cost however many members
+    /// there are (the sender expands it; see [`Store::expand_audiences`]).
+    /// A post already fanned out is not fanned out again: the earlier
+    /// message is returned with `created: false`.
     pub fn queue_to_members(
         &mut self,
         msg: &NewOutbox<'_>,
@@ -318,23 +404,18 @@ impl Store {
                 )
                 .optional()?
         {
-            let recipients: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM deliveries WHERE outbox_id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
             return Ok(Queued {
                 id: OutboxId(id),
-                recipients: recipients as u64,
+                recipients: None,
                 created: false,
             });
         }
         let id = insert_outbox(&tx, msg, now)?;
-        let recipients = insert_audience(&tx, id, audience, now)?;
+        insert_audience(&tx, id, audience)?;
         tx.commit()?;
         Ok(Queued {
             id,
-            recipients,
+            recipients: None,
             created: true,
         })
     }
@@ -367,7 +448,7 @@ impl Store {
         tx.commit()?;
         Ok(Queued {
             id,
-            recipients: n,
+            recipients: Some(n),
             created: true,
         })
     }
@@ -440,14 +521,88 @@ impl Store {
     }
 
     /// When the next delivery waiting for a later attempt falls due, if any
-    /// (one step down the due index).
+    /// (one step down the due index); `now` while a due message still has
+    /// members to expand.
     pub fn next_due_at(&self, now: i64) -> Result<Option<i64>> {
+        if self.audiences_open(now)? {
+            return Ok(Some(now)); // members still to expand: due now
+        }
         Ok(self.conn.query_row(
             "SELECT MIN(next_attempt_at) FROM deliveries
              WHERE state IN ('pending', 'temp_failed') AND next_attempt_at > ?1",
             [now],
             |r| r.get(0),
         )?)
+    }
+
+    /// Expands the audiences of messages due at `now` into delivery rows,
+    /// up to about `want` rows in one transaction, for the sender's next
+    /// claim. An audience is expanded only while its message has fewer than
+    /// `want + in_hand` pending rows, so rows are made as fast as they are
+    /// sent, not all at once. Each window of member ids and its cursor are
+    /// committed together: a crash loses and doubles no recipient. Returns
+    /// the rows inserted.
+    pub fn expand_audiences(&mut self, now: i64, want: u32, in_hand: usize) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let open: Vec<OpenAudience> = tx
+            .prepare_cached(
+                "SELECT a.outbox_id, a.cursor, a.cutoff FROM outbox_audiences a
+                 JOIN outbox o ON o.id = a.outbox_id
+                 WHERE a.cursor < a.cutoff AND (o.not_before IS NULL OR o.not_before <= ?1)
+                 ORDER BY a.outbox_id",
+            )?
+            .query_map([now], |r| {
+                Ok(OpenAudience {
+                    outbox: OutboxId(r.get(0)?),
+                    cursor: r.get(1)?,
+                    cutoff: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let want = u64::from(want.max(1));
+        let enough = want + in_hand as u64;
+        let mut inserted = 0;
+        for mut a in open {
+            if inserted >= want {
+                break;
+            }
+            let pending: i64 = tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
+                     WHERE outbox_id = ?1 AND state = 'pending' LIMIT ?2)",
+                )?
+                .query_row(params![a.outbox.0, enough as i64], |r| r.get(0))?;
+            if pending as u64 >= enough {
+                continue;
+            }
+            // Windows of member ids until enough rows (a window of digest
+            // readers yields none for a post), at most 20 windows a call.
+            for _ in 0..20 {
+                if a.cursor >= a.cutoff || inserted >= want {
+                    break;
+                }
+                inserted += expand_window(&tx, &mut a, want as u32, now)?;
+            }
+        }
+        tx.commit()?;
+        Ok(inserted)
+    }
+
+    /// Whether some due message still has members to expand.
+    pub fn audiences_open(&self, now: i64) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox_audiences a JOIN outbox o ON o.id = a.outbox_id
+             WHERE a.cursor < a.cutoff AND (o.not_before IS NULL OR o.not_before <= ?1))",
+            [now],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// How many members message `id` goes to: delivery rows made so far plus
+    /// the members of its audience not yet expanded (as they are now).
+    /// Counts the members, so it costs more as they grow: for reports.
+    pub fn audience_size(&self, id: OutboxId) -> Result<u64> {
+        audience_size(&self.conn, id)
     }
 
     /// A stored message.
@@ -541,10 +696,10 @@ impl Store {
 
     /// Messages with their delivery counts, newest first.
     pub fn outbox_summaries(&self, filter: &OutboxFilter) -> Result<Vec<OutboxSummary>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT o.id, COALESCE(c.slug, ''), o.kind, o.subject, o.created_at,
                     COALESCE(SUM(d.state = 'sent'), 0),
-                    COALESCE(SUM(d.state IN ('pending', 'temp_failed')), 0),
+                    COALESCE(SUM(d.state IN ('pending', 'temp_failed')), 0) + {REMAINING},
                     COALESCE(SUM(d.state = 'failed'), 0)
              FROM outbox o
              LEFT JOIN communities c ON c.id = o.community_id
@@ -553,8 +708,8 @@ impl Store {
              GROUP BY o.id
              HAVING NOT ?2 OR COALESCE(SUM(d.state = 'failed'), 0) > 0
              ORDER BY o.id DESC
-             LIMIT ?3",
-        )?;
+             LIMIT ?3"
+        ))?;
         let limit = if filter.limit == 0 {
             -1
         } else {
@@ -571,16 +726,16 @@ impl Store {
 
     /// One message's counts.
     pub fn outbox_summary(&self, id: OutboxId) -> Result<OutboxSummary> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT o.id, COALESCE(c.slug, ''), o.kind, o.subject, o.created_at,
                     COALESCE(SUM(d.state = 'sent'), 0),
-                    COALESCE(SUM(d.state IN ('pending', 'temp_failed')), 0),
+                    COALESCE(SUM(d.state IN ('pending', 'temp_failed')), 0) + {REMAINING},
                     COALESCE(SUM(d.state = 'failed'), 0)
              FROM outbox o
              LEFT JOIN communities c ON c.id = o.community_id
              LEFT JOIN deliveries d ON d.outbox_id = o.id
-             WHERE o.id = ?1 GROUP BY o.id",
-        )?;
+             WHERE o.id = ?1 GROUP BY o.id"
+        ))?;
         stmt.query_row([id.0], summary_from_row)
             .optional()?
             .ok_or_else(|| outbox_not_found(id))
@@ -757,6 +912,12 @@ mod tests {
             .queue_to_members(&msg, &audience(Some("ALICE@example.org")), 100)
             .unwrap();
         assert!(q.created);
+        assert!(
+            s.deliveries(q.id, None, 0).unwrap().is_empty(),
+            "queueing records the audience; no rows yet"
+        );
+        assert_eq!(s.outbox_summary(q.id).unwrap().pending, 3);
+        assert_eq!(s.expand_audiences(100, 100, 0).unwrap(), 3);
         let to: Vec<String> = s
             .deliveries(q.id, None, 0)
             .unwrap()
@@ -774,15 +935,13 @@ mod tests {
         let q2 = s
             .queue_to_members(&msg2, &audience(Some("carol@example.org")), 100)
             .unwrap();
-        assert_eq!(q2.recipients, 2);
+        assert_eq!(s.audience_size(q2.id).unwrap(), 2);
         // Approving the first post again does not fan it out again.
         let again = s
             .queue_to_members(&msg, &audience(Some("alice@example.org")), 200)
             .unwrap();
-        assert_eq!(
-            (again.id, again.created, again.recipients),
-            (q.id, false, 3)
-        );
+        assert_eq!((again.id, again.created), (q.id, false));
+        assert_eq!(s.audience_size(again.id).unwrap(), 3);
         // A digest goes to digest members reading that format.
         let digest = NewOutbox::new(Some(c), OutboxKind::Digest, "digest", b"d");
         let to = |format| Audience {
@@ -794,6 +953,7 @@ mod tests {
         let mime = s
             .queue_to_members(&digest, &to(DigestFormat::Mime), 300)
             .unwrap();
+        s.expand_audiences(300, 100, 0).unwrap();
         assert_eq!(
             s.deliveries(mime.id, None, 0).unwrap()[0].recipient,
             "dave@example.org"
@@ -801,7 +961,100 @@ mod tests {
         let plain = s
             .queue_to_members(&digest, &to(DigestFormat::Plain), 300)
             .unwrap();
-        assert_eq!(plain.recipients, 0);
+        assert_eq!(s.audience_size(plain.id).unwrap(), 0);
+    }
+
+    #[test]
+    fn an_audience_is_expanded_in_windows_honouring_changes_made_before_each_window() {
+        let (mut s, c) = store();
+        let each = fields(Delivery::Each, Role::Member, MemberStatus::Active);
+        for i in 0..10 {
+            member(&mut s, c, &format!("m{i}@example.org"), each.clone());
+        }
+        let post = post(&s, c, "m0@example.org", b"Subject: x\r\n\r\nhi\r\n");
+        let mut msg = NewOutbox::new(Some(c), OutboxKind::Post, "[health] x", b"m");
+        msg.post = Some(post);
+        let audience = Audience {
+            community: c,
+            modes: &[Delivery::Each],
+            author: None,
+            digest_format: None,
+        };
+        let q = s.queue_to_members(&msg, &audience, 100).unwrap();
+        assert_eq!(s.outbox_summary(q.id).unwrap().pending, 10);
+        // The first window: 4 rows.
+        assert_eq!(s.expand_audiences(100, 4, 0).unwrap(), 4);
+        // Enough rows are waiting: nothing more until they are claimed.
+        assert_eq!(s.expand_audiences(100, 4, 0).unwrap(), 0);
+        // m5 leaves and m6 switches to digests before their window; a new
+        // member joins after the post was queued.
+        let off = MemberFields {
+            status: Some(MemberStatus::Unsubscribed),
+            ..MemberFields::default()
+        };
+        s.set_member(c, "m5@example.org", &off, "test").unwrap();
+        let digest = MemberFields {
+            delivery: Some(Delivery::Digest),
+            ..MemberFields::default()
+        };
+        s.set_member(c, "m6@example.org", &digest, "test").unwrap();
+        member(&mut s, c, "late@example.org", each.clone());
+        assert_eq!(
+            s.outbox_summary(q.id).unwrap().pending,
+            4 + 4,
+            "pending = rows + members still to expand, as they are now"
+        );
+        // The four rows are sent; the rest is expanded.
+        let due = s.due_deliveries(100, 10, &[], &[]).unwrap();
+        assert_eq!(due.len(), 4);
+        let sent: Vec<_> = due
+            .iter()
+            .map(|d| (d.id, Outcome::Sent { at: 101 }))
+            .collect();
+        s.apply_outcomes(&sent, &RULE, &no_notice).unwrap();
+        assert!(s.audiences_open(100).unwrap());
+        assert_eq!(s.next_due_at(100).unwrap(), Some(100), "expand now");
+        assert_eq!(s.expand_audiences(100, 100, 0).unwrap(), 4);
+        assert!(!s.audiences_open(100).unwrap());
+        assert_eq!(s.expand_audiences(100, 100, 0).unwrap(), 0, "done once");
+        let to: Vec<String> = s
+            .deliveries(q.id, None, 0)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.recipient)
+            .collect();
+        assert_eq!(
+            to,
+            ["m0", "m1", "m2", "m3", "m4", "m7", "m8", "m9"].map(|m| format!("{m}@example.org")),
+            "each once, in member order; m5, m6 and the late joiner not at all"
+        );
+        let sum = s.outbox_summary(q.id).unwrap();
+        assert_eq!((sum.sent, sum.pending, sum.failed), (4, 4, 0));
+        assert_eq!(s.audience_size(q.id).unwrap(), 8);
+    }
+
+    #[test]
+    fn a_scheduled_audience_waits_for_its_time() {
+        let (mut s, c) = store();
+        member(
+            &mut s,
+            c,
+            "a@example.org",
+            fields(Delivery::Each, Role::Member, MemberStatus::Active),
+        );
+        let mut msg = NewOutbox::new(Some(c), OutboxKind::ConsolidatedReply, "r", b"m");
+        msg.not_before = Some(500);
+        let audience = Audience {
+            community: c,
+            modes: &[Delivery::Each],
+            author: None,
+            digest_format: None,
+        };
+        let q = s.queue_to_members(&msg, &audience, 100).unwrap();
+        assert_eq!(s.expand_audiences(100, 10, 0).unwrap(), 0);
+        assert!(!s.audiences_open(100).unwrap());
+        assert_eq!(s.outbox_summary(q.id).unwrap().pending, 1);
+        assert_eq!(s.expand_audiences(500, 10, 0).unwrap(), 1);
     }
 
     #[test]
@@ -818,7 +1071,7 @@ mod tests {
                 100,
             )
             .unwrap();
-        assert_eq!(q.recipients, 3);
+        assert_eq!(q.recipients, Some(3));
         let mut later = NewOutbox::new(Some(c), OutboxKind::Notice, "later", b"m");
         later.not_before = Some(500);
         s.queue_to(

@@ -429,7 +429,8 @@ impl Store {
             )));
         }
         let id = super::outbox::insert_outbox(&tx, msg, now)?;
-        let recipients = super::outbox::insert_audience(&tx, id, audience, now)?;
+        super::outbox::insert_audience(&tx, id, audience)?;
+        let recipients = Some(super::outbox::audience_size(&tx, id)?);
         tx.execute(
             "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
             [p.thread],

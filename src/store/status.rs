@@ -66,7 +66,12 @@ impl Store {
             outbox_pending: one(
                 "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
                  WHERE o.community_id = ?1 AND d.state IN ('pending', 'temp_failed')",
-            )?,
+            )? + one(&format!(
+                "SELECT COALESCE(SUM({}), 0) FROM outbox o
+                 JOIN outbox_audiences oa ON oa.outbox_id = o.id
+                 WHERE o.community_id = ?1 AND oa.cursor < oa.cutoff",
+                super::outbox::REMAINING
+            ))?,
             outbox_failed: one(
                 "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
                  WHERE o.community_id = ?1 AND d.state = 'failed'",
@@ -83,10 +88,23 @@ impl Store {
         })
     }
 
+    /// Copies the relay accepted at or after `since`, for `praxis outbox flush`.
+    pub fn sent_since(&self, since: i64) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE state = 'sent' AND sent_at >= ?1",
+            [since],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Deliveries that are due at `now` and not yet settled (pending or
-    /// waiting to retry, next attempt not in the future): what
-    /// `praxis outbox flush` waits for.
+    /// waiting to retry, next attempt not in the future), or 1 while a
+    /// member audience due now is still to be expanded: what
+    /// `praxis outbox flush` waits for to reach 0.
     pub fn deliveries_due(&self, now: i64) -> Result<i64> {
+        if self.audiences_open(now)? {
+            return Ok(1); // members still to expand into deliveries
+        }
         Ok(self.conn.query_row(
             "SELECT COUNT(*) FROM deliveries
              WHERE state IN ('pending', 'temp_failed') AND next_attempt_at <= ?1",

@@ -182,8 +182,8 @@ fn outbox_flush_sends_what_is_due_and_logs_json_when_asked() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["due"], 1, "{v}");
-    assert_eq!(v["settled"], 1, "{v}");
+    assert_eq!(v["sent"], 1, "{v}");
+    assert_eq!(v["waiting"], 0, "{v}");
     // Every log line on stderr is one JSON object.
     let stderr = String::from_utf8_lossy(&out.stderr);
     let logs: Vec<Value> = stderr
@@ -206,7 +206,7 @@ fn outbox_flush_sends_what_is_due_and_logs_json_when_asked() {
         .args(["outbox", "flush"])
         .assert()
         .success()
-        .stdout(predicates::str::contains("0 deliveries were due"));
+        .stdout(predicates::str::contains("0 copies sent"));
     assert_eq!(delivered(home.path()).len(), 1);
 }
 
