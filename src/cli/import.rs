@@ -62,6 +62,7 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
         .map_err(anyhow::Error::msg)?;
     let mut store: Store = ctx.store(&config)?;
     let id = store.community(&community.slug)?.id;
+    store.tune_for_import()?;
     let inputs = archive::inputs(&args.paths).context("finding messages to import")?;
     let total_bytes: u64 = inputs
         .iter()
