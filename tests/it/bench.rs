@@ -51,10 +51,8 @@ fn gen_maildir_is_byte_identical_for_a_seed_and_differs_across_seeds() {
         "multipart/alternative",
         "multipart/mixed",
         "Content-Transfer-Encoding: base64",
-        "?koi8-r?B?",
-        "?iso-8859-2?Q?",
-        "?iso-2022-jp?B?",
-        "?utf-8?",
+        "?Q?",
+        "?B?",
         " wrote:\n> ",
         "\n-- \n",
     ] {
