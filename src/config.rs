@@ -621,6 +621,32 @@ pub struct Config {
 }
 
 impl Config {
+    /// Every secret file the config refers to, with the key naming it: the
+    /// SMTP and IMAP password files, the link secret, the DKIM keys (checked
+    /// with their other settings) and the token key beside the database
+    /// (`<db>.secret`, which praxis creates mode 0600).
+    pub fn key_files(&self) -> Vec<(String, PathBuf)> {
+        let mut files = Vec::new();
+        if let Some(f) = &self.smtp.password_file {
+            files.push(("smtp.password_file".to_string(), self.resolve(f)));
+        }
+        if let Some(f) = &self.delivery.link_secret_file {
+            files.push(("delivery.link_secret_file".to_string(), self.resolve(f)));
+        }
+        for c in &self.communities {
+            if let Some(f) = c.imap.as_ref().and_then(|i| i.password_file.as_ref()) {
+                files.push((
+                    format!("community[{}].imap.password_file", c.slug),
+                    self.resolve(f),
+                ));
+            }
+        }
+        let mut token = self.database_path().into_os_string();
+        token.push(".secret");
+        files.push(("database.path".to_string(), PathBuf::from(token)));
+        files
+    }
+
     /// Reads and checks a config file; any problem is an error listing them all.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let (config, problems) = Self::load_unchecked(path)?;
@@ -740,6 +766,12 @@ impl Config {
                     if let Some(t) = c.templates.take() {
                         c.templates = Some(config.resolve(&t));
                     }
+                    // Secret files, like every path here, are relative to the config's folder.
+                    if let Some(imap) = c.imap.as_mut()
+                        && let Some(f) = imap.password_file.take()
+                    {
+                        imap.password_file = Some(config.resolve(&f));
+                    }
                     config.communities.push(c);
                 }
             }
@@ -749,6 +781,12 @@ impl Config {
                 fix: "write each community as a [[community]] section".into(),
             }),
             None => {}
+        }
+        if let Some(f) = config.smtp.password_file.take() {
+            config.smtp.password_file = Some(config.resolve(&f));
+        }
+        if let Some(f) = config.delivery.link_secret_file.take() {
+            config.delivery.link_secret_file = Some(config.resolve(&f));
         }
         problems.extend(config.validate());
         (config, problems)
@@ -845,6 +883,19 @@ impl Config {
                 "a username is set but no password source".into(),
                 "add password_env = \"VAR\" or password_file = \"/path\"",
             );
+        }
+        // Every file-based secret: the daemon refuses to start, and `check`
+        // fails, while another user can read one.
+        for (key, path) in self.key_files() {
+            if path.exists()
+                && let Err(e) = check_private_file(&path)
+            {
+                push(
+                    key,
+                    e,
+                    "make the file readable only by the user praxis runs as (chmod 600 FILE)",
+                );
+            }
         }
         if let Some(lmtp) = &self.lmtp
             && let Err(e) = parse_listen(&lmtp.listen)
