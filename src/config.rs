@@ -378,6 +378,15 @@ pub struct PolicyConfig {
     pub dmarc_authserv_id: Option<String>,
     /// How moderators hear about held posts.
     pub moderator_notices: ModeratorNotices,
+    /// Automatic replies (acknowledgements, rejections, command replies,
+    /// confirmations) one address gets per hour; past it, its mail is still
+    /// stored and handled but answered no more, so a forged sender or a
+    /// vacation responder cannot turn the list into a mail cannon. 0: no limit.
+    pub sender_rate: u32,
+    /// Messages from one address per hour past which each further post is
+    /// held as `rate-limited`: no acknowledgement, no notice per post, one
+    /// flood notice to the moderators. Nothing is dropped. 0: no limit.
+    pub sender_flood: u32,
 }
 
 impl Default for PolicyConfig {
@@ -391,6 +400,8 @@ impl Default for PolicyConfig {
             subscription: Subscription::Confirm,
             dmarc_authserv_id: None,
             moderator_notices: ModeratorNotices::Each,
+            sender_rate: 10,
+            sender_flood: 30,
         }
     }
 }
@@ -1075,6 +1086,25 @@ impl Config {
                         "name the folder, usually INBOX",
                     );
                 }
+            }
+            if c.policy.sender_rate > 1000 {
+                push(
+                    format!("{at}.policy.sender_rate"),
+                    format!(
+                        "{} replies an hour is no limit at all",
+                        c.policy.sender_rate
+                    ),
+                    "use 1 to 1000 (default 10), or 0 for no limit",
+                );
+            }
+            if c.policy.sender_flood != 0
+                && (c.policy.sender_flood < 2 || c.policy.sender_flood > 100_000)
+            {
+                push(
+                    format!("{at}.policy.sender_flood"),
+                    format!("{} is out of range", c.policy.sender_flood),
+                    "use 2 to 100000 messages an hour (default 30), or 0 for no limit",
+                );
             }
             if c.policy.max_size_kb == 0 {
                 push(

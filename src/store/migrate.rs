@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_consolidate",
         sql: include_str!("migrations/0005_consolidate.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_sender_rate",
+        sql: include_str!("migrations/0006_sender_rate.sql"),
+    },
 ];
 
 impl Migration {
