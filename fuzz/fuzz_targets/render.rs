@@ -1,0 +1,7 @@
+//! Arbitrary member content through the Consolidated Reply draft and its
+//! publication, the HTML and plain digests, and notices.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    praxis_fuzz::checks::render(data);
+});
