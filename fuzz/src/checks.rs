@@ -83,7 +83,10 @@ pub fn ingest(data: &[u8]) {
             batch.commit().expect("commit");
             match outcome.stored {
                 Stored::Duplicate(post) => {
-                    assert!(state.store.post(post).is_ok(), "duplicate of a missing post");
+                    assert!(
+                        state.store.post(post).is_ok(),
+                        "duplicate of a missing post"
+                    );
                 }
                 Stored::New { post, .. } => {
                     let raw = state.store.raw(post).expect("raw");
@@ -163,17 +166,26 @@ fn no_markup(what: &str, html: &str) {
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect();
         assert!(
-            !["script", "iframe", "object", "embed", "form", "base", "meta"].contains(&name.as_str())
+            ![
+                "script", "iframe", "object", "embed", "form", "base", "meta"
+            ]
+            .contains(&name.as_str())
                 || (name == "meta" && !tag.contains("http-equiv")),
             "{what}: a <{name}> tag in the HTML: <{tag}>"
         );
-        for attr in tag.split(|c: char| c.is_ascii_whitespace() || c == '/').skip(1) {
+        for attr in tag
+            .split(|c: char| c.is_ascii_whitespace() || c == '/')
+            .skip(1)
+        {
             assert!(
                 !(attr.starts_with("on") && attr.contains('=')),
                 "{what}: an event handler in <{tag}>"
             );
         }
-        assert!(!tag.contains("javascript:"), "{what}: a javascript: URL in <{tag}>");
+        assert!(
+            !tag.contains("javascript:"),
+            "{what}: a javascript: URL in <{tag}>"
+        );
     }
 }
 
@@ -203,7 +215,10 @@ pub fn render(data: &[u8]) {
     let config = config();
     let cfg = &config.communities[0];
     let tz = cfg.tz();
-    let now = chrono::Utc.timestamp_opt(1_800_000_000, 0).single().expect("a time");
+    let now = chrono::Utc
+        .timestamp_opt(1_800_000_000, 0)
+        .single()
+        .expect("a time");
     let qp = |id: i64, name: &str, text: &str| QueryPost {
         id: PostId(id),
         message_id: format!("{id}@fuzz"),
@@ -282,7 +297,12 @@ pub fn render(data: &[u8]) {
     let ack = templates
         .render(
             "acknowledge",
-            &serde_json_value(&[("name", &f[1]), ("subject", &f[0]), ("community", &cfg.name), ("reason", &f[4])]),
+            &serde_json_value(&[
+                ("name", &f[1]),
+                ("subject", &f[0]),
+                ("community", &cfg.name),
+                ("reason", &f[4]),
+            ]),
         )
         .expect("the acknowledgement renders");
     let _ = notice(&f[6], &f[0], &ack);
@@ -339,7 +359,15 @@ pub fn render(data: &[u8]) {
     no_markup("digest HTML", &html);
     let headers = compose::list_headers(cfg);
     for format in [DigestFormat::Plain, DigestFormat::Html, DigestFormat::Mime] {
-        let raw = |id: i64| Some(format!("From: m{id}@example.org\r\nSubject: {}\r\n\r\n{}\r\n", f[0], f[3]).into_bytes());
+        let raw = |id: i64| {
+            Some(
+                format!(
+                    "From: m{id}@example.org\r\nSubject: {}\r\n\r\n{}\r\n",
+                    f[0], f[3]
+                )
+                .into_bytes(),
+            )
+        };
         let m = digest::message(format, &masthead, &selection, &raw, &headers)
             .expect("the digest builds");
         header_names(&m);

@@ -3,7 +3,7 @@
 //! plus a few hostile seeds of our own, so a fixed crash stays fixed.
 
 #[path = "../../fuzz/src/checks.rs"]
-mod checks;
+pub(crate) mod checks;
 
 use std::path::PathBuf;
 
@@ -27,7 +27,10 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 #[test]
 fn fuzz_regressions_ingest() {
     let all = inputs("ingest");
-    assert!(!all.is_empty(), "fuzz/regressions/ingest holds at least the seeds");
+    assert!(
+        !all.is_empty(),
+        "fuzz/regressions/ingest holds at least the seeds"
+    );
     for (path, data) in all {
         eprintln!("ingest {}", path.display());
         checks::ingest(&data);
@@ -37,7 +40,10 @@ fn fuzz_regressions_ingest() {
 #[test]
 fn fuzz_regressions_render() {
     let all = inputs("render");
-    assert!(!all.is_empty(), "fuzz/regressions/render holds at least the seeds");
+    assert!(
+        !all.is_empty(),
+        "fuzz/regressions/render holds at least the seeds"
+    );
     for (path, data) in all {
         eprintln!("render {}", path.display());
         checks::render(&data);

@@ -306,3 +306,79 @@ fn passwords_never_appear_in_logs_json_or_errors() {
         );
     }
 }
+
+/// NUL and bidi controls in a subject and a display name, and CR/LF, NUL
+/// and bidi in config values (the community's name, the subject prefix):
+/// every message praxis queues keeps exactly its own header fields and a
+/// clean header block (checked by the fuzz targets' parse-back check).
+#[test]
+fn nul_bidi_and_config_values_never_make_a_header() {
+    let config = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
+        .unwrap()
+        .replacen(
+            "name = \"Maternal and Child Health\"",
+            "name = \"Maternal\\r\\nBcc: victim@example.net\\u0000 \\u202Eevil\"",
+            1,
+        );
+    let home = Home::with_config(&config);
+    let check = home.praxis().arg("check").output().unwrap();
+    if !check.status.success() {
+        // Refusing the value is as good as neutralising it, if it says which.
+        let err = String::from_utf8_lossy(&check.stderr);
+        assert!(err.contains("community[health].name"), "{err}");
+        return;
+    }
+    home.praxis()
+        .args([
+            "members",
+            "add",
+            "alice@example.org",
+            "-c",
+            "health",
+            "--role",
+            "moderator",
+        ])
+        .assert()
+        .success();
+    let hostile = "From: =?utf-8?q?Eve=00=E2=80=AE_Mallory?= <eve@example.org>\n\
+                   To: list@example.test\n\
+                   Subject: =?utf-8?q?Hi=00there=E2=80=AE=0D=0AX-Evil:_1?=\n\
+                   Message-ID: <nul@x>\n\ntext\n";
+    home.praxis()
+        .args(["ingest", "-c", "health"])
+        .write_stdin(hostile)
+        .assert()
+        .success();
+    home.praxis()
+        .args(["reject", "1", "--reason", "no \u{202E}thanks\u{2066}"])
+        .assert()
+        .success();
+    let store = Store::open(&home.path().join("praxis.db")).unwrap();
+    let all = store
+        .outbox_summaries(&praxis::store::OutboxFilter {
+            community: None,
+            failed_only: false,
+            limit: 100,
+        })
+        .unwrap();
+    assert!(
+        all.len() >= 3,
+        "acknowledgement, hold notice, rejection: {}",
+        all.len()
+    );
+    for m in all {
+        let msg = store.outbox_message(m.id).unwrap();
+        let names = crate::fuzz::checks::header_names(&msg.message);
+        assert!(
+            !names.iter().any(|n| n == "bcc" || n == "x-evil"),
+            "{names:?} in {}",
+            String::from_utf8_lossy(&msg.message)
+        );
+        let mut seen = std::collections::HashSet::new();
+        for n in &names {
+            if ["from", "to", "subject", "message-id", "date", "reply-to"].contains(&n.as_str()) {
+                assert!(seen.insert(n.clone()), "{n} twice");
+            }
+        }
+    }
+}
