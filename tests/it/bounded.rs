@@ -15,8 +15,11 @@ const MB: usize = 1024 * 1024;
 
 /// What a measured `praxis` run did.
 struct Run {
+    /// Exit code: 0 stored, 65 kept raw as unparseable.
     code: i32,
+    /// Names the stored post.
     stdout: String,
+    /// The clear message, when there is one.
     stderr: String,
     /// Peak resident set of the child, in bytes.
     peak_rss: usize,

@@ -45,7 +45,10 @@ fn peak_kb(daemon: &Daemon) -> u64 {
 }
 
 /// A pseudo-random number generator (xorshift), seeded per run.
-struct Rng(u64);
+struct Rng(
+    /// The xorshift state, never zero.
+    u64,
+);
 
 impl Rng {
     fn new() -> Rng {
@@ -90,7 +93,9 @@ fn tail(s: &str) -> String {
 /// accepts, before it says 250, so a copy the sender never saw accepted is
 /// counted too: duplicates are measured, not hidden.
 struct Sink {
+    /// host:port for praxis's [smtp].
     addr: String,
+    /// Copies accepted per recipient: more than one is a duplicate.
     counts: Arc<Mutex<HashMap<String, u32>>>,
 }
 
