@@ -382,3 +382,64 @@ fn nul_bidi_and_config_values_never_make_a_header() {
         }
     }
 }
+
+/// Mail loops end here: a post carrying our own List-Id, a storm of
+/// vacation auto-replies and a bounce to a bounce, all from a trusted
+/// member's address, are stored and never redistributed or answered.
+#[test]
+fn loops_are_never_redistributed() {
+    let home = Home::new();
+    for who in ["alice@example.org", "bob@example.org"] {
+        home.praxis()
+            .args([
+                "members",
+                "add",
+                who,
+                "-c",
+                "health",
+                "--moderation",
+                "accept",
+            ])
+            .assert()
+            .success();
+    }
+    let send = |raw: String| {
+        home.praxis()
+            .args(["ingest", "-c", "health"])
+            .write_stdin(raw)
+            .assert()
+            .success();
+    };
+    send("From: alice@example.org\nTo: list@example.test\nList-Id: Maternal and Child Health <list.example.test>\nSubject: [health] Re: boats\nMessage-ID: <loop@x>\n\nour own copy, back again\n".into());
+    for i in 0..50 {
+        send(format!(
+            "From: alice@example.org\nTo: list@example.test\nAuto-Submitted: auto-replied\nSubject: Out of office: boats {i}\nMessage-ID: <vac{i}@x>\n\nI am away.\n"
+        ));
+    }
+    send("Return-Path: <>\nFrom: MAILER-DAEMON@example.org\nTo: list@example.test\nSubject: Undelivered Mail Returned to Sender\nMessage-ID: <bb@x>\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"r\"\n\n--r\nContent-Type: text/plain\n\nYour message about an undelivered message could not be delivered.\n--r\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; list-bounces@example.test\nAction: failed\nStatus: 5.1.1\n--r--\n".into());
+    let store = Store::open(&home.path().join("praxis.db")).unwrap();
+    let c = store.community("health").unwrap().id;
+    assert_eq!(store.post_count(c).unwrap(), 52, "every one stored");
+    let outbox = store
+        .outbox_summaries(&praxis::store::OutboxFilter {
+            community: None,
+            failed_only: false,
+            limit: 1000,
+        })
+        .unwrap();
+    assert!(
+        outbox.is_empty(),
+        "nothing distributed, nobody answered: {:?}",
+        outbox.iter().map(|o| &o.subject).collect::<Vec<_>>()
+    );
+    for (id, class) in [
+        (1, "loop"),
+        (2, "auto_reply"),
+        (51, "auto_reply"),
+        (52, "bounce"),
+    ] {
+        let p = store.post(praxis::model::PostId(id)).unwrap();
+        assert_eq!(p.class.to_string(), class, "post {id}");
+        assert_ne!(p.state.to_string(), "approved", "post {id}");
+    }
+}
