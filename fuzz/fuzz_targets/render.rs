@@ -3,5 +3,6 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    praxis_fuzz::unwind_like_praxis();
     praxis_fuzz::checks::render(data);
 });
