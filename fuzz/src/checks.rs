@@ -148,9 +148,8 @@ pub fn header_names(raw: &[u8]) -> Vec<String> {
     // carries members' raw messages as parts; on a malformed one
     // mail-parser's own debug assertion fires, which praxis's parser turns
     // into "unparseable": that is mail-parser's, not the header block's.)
-    let parsed = std::panic::catch_unwind(|| {
-        mail_parser::MessageParser::default().parse(raw).is_some()
-    });
+    let parsed =
+        std::panic::catch_unwind(|| mail_parser::MessageParser::default().parse(raw).is_some());
     assert!(parsed.unwrap_or(true), "the built message does not parse");
     names
 }
