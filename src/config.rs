@@ -389,6 +389,15 @@ pub struct PolicyConfig {
     pub dmarc_authserv_id: Option<String>,
     /// How moderators hear about held posts.
     pub moderator_notices: ModeratorNotices,
+    /// Automatic replies (acknowledgements, rejections, command replies,
+    /// confirmations) one address gets per hour; past it, its mail is still
+    /// stored and handled but answered no more, so a forged sender or a
+    /// vacation responder cannot turn the list into a mail cannon. 0: no limit.
+    pub sender_rate: u32,
+    /// Messages from one address per hour past which each further post is
+    /// held as `rate-limited`: no acknowledgement, no notice per post, one
+    /// flood notice to the moderators. Nothing is dropped. 0: no limit.
+    pub sender_flood: u32,
 }
 
 impl Default for PolicyConfig {
@@ -402,6 +411,8 @@ impl Default for PolicyConfig {
             subscription: Subscription::Confirm,
             dmarc_authserv_id: None,
             moderator_notices: ModeratorNotices::Each,
+            sender_rate: 10,
+            sender_flood: 30,
         }
     }
 }
@@ -634,6 +645,32 @@ pub struct Config {
 }
 
 impl Config {
+    /// Every secret file the config refers to, with the key naming it: the
+    /// SMTP and IMAP password files, the link secret, the DKIM keys (checked
+    /// with their other settings) and the token key beside the database
+    /// (`<db>.secret`, which praxis creates mode 0600).
+    pub fn key_files(&self) -> Vec<(String, PathBuf)> {
+        let mut files = Vec::new();
+        if let Some(f) = &self.smtp.password_file {
+            files.push(("smtp.password_file".to_string(), self.resolve(f)));
+        }
+        if let Some(f) = &self.delivery.link_secret_file {
+            files.push(("delivery.link_secret_file".to_string(), self.resolve(f)));
+        }
+        for c in &self.communities {
+            if let Some(f) = c.imap.as_ref().and_then(|i| i.password_file.as_ref()) {
+                files.push((
+                    format!("community[{}].imap.password_file", c.slug),
+                    self.resolve(f),
+                ));
+            }
+        }
+        let mut token = self.database_path().into_os_string();
+        token.push(".secret");
+        files.push(("database.path".to_string(), PathBuf::from(token)));
+        files
+    }
+
     /// Reads and checks a config file; any problem is an error listing them all.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let (config, problems) = Self::load_unchecked(path)?;
@@ -757,6 +794,12 @@ impl Config {
                     if let Some(t) = c.templates.take() {
                         c.templates = Some(config.resolve(&t));
                     }
+                    // Secret files, like every path here, are relative to the config's folder.
+                    if let Some(imap) = c.imap.as_mut()
+                        && let Some(f) = imap.password_file.take()
+                    {
+                        imap.password_file = Some(config.resolve(&f));
+                    }
                     config.communities.push(c);
                 }
             }
@@ -767,31 +810,11 @@ impl Config {
             }),
             None => {}
         }
-        // Secret files, like every path in the file, are relative to its
-        // folder, not to wherever praxis was started.
-        let abs = |p: &mut Option<PathBuf>, cfg: &Config| {
-            if let Some(f) = p.take() {
-                *p = Some(cfg.resolve(&f));
-            }
-        };
-        let mut f = config.smtp.password_file.take();
-        abs(&mut f, &config);
-        config.smtp.password_file = f;
-        let mut f = config.delivery.link_secret_file.take();
-        abs(&mut f, &config);
-        config.delivery.link_secret_file = f;
-        for i in 0..config.communities.len() {
-            if let Some(mut f) = config.communities[i]
-                .imap
-                .as_mut()
-                .and_then(|m| m.password_file.take())
-                .map(Some)
-            {
-                abs(&mut f, &config);
-                if let Some(m) = config.communities[i].imap.as_mut() {
-                    m.password_file = f;
-                }
-            }
+        if let Some(f) = config.smtp.password_file.take() {
+            config.smtp.password_file = Some(config.resolve(&f));
+        }
+        if let Some(f) = config.delivery.link_secret_file.take() {
+            config.delivery.link_secret_file = Some(config.resolve(&f));
         }
         problems.extend(config.validate());
         (config, problems)
@@ -888,6 +911,19 @@ impl Config {
                 "a username is set but no password source".into(),
                 "add password_env = \"VAR\" or password_file = \"/path\"",
             );
+        }
+        // Every file-based secret: the daemon refuses to start, and `check`
+        // fails, while another user can read one.
+        for (key, path) in self.key_files() {
+            if path.exists()
+                && let Err(e) = check_private_file(&path)
+            {
+                push(
+                    key,
+                    e,
+                    "make the file readable only by the user praxis runs as (chmod 600 FILE)",
+                );
+            }
         }
         if let Some(lmtp) = &self.lmtp
             && let Err(e) = parse_listen(&lmtp.listen)
@@ -1083,6 +1119,25 @@ impl Config {
                         "name the folder, usually INBOX",
                     );
                 }
+            }
+            if c.policy.sender_rate > 1000 {
+                push(
+                    format!("{at}.policy.sender_rate"),
+                    format!(
+                        "{} replies an hour is no limit at all",
+                        c.policy.sender_rate
+                    ),
+                    "use 1 to 1000 (default 10), or 0 for no limit",
+                );
+            }
+            if c.policy.sender_flood != 0
+                && (c.policy.sender_flood < 2 || c.policy.sender_flood > 100_000)
+            {
+                push(
+                    format!("{at}.policy.sender_flood"),
+                    format!("{} is out of range", c.policy.sender_flood),
+                    "use 2 to 100000 messages an hour (default 30), or 0 for no limit",
+                );
             }
             if c.policy.max_size_kb == 0 {
                 push(

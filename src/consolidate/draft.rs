@@ -144,7 +144,11 @@ pub fn title(subject: &str, slug: &str) -> String {
     let mut s = subject.trim();
     loop {
         let before = s;
-        if s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(&prefix) {
+        // `get`, not slicing: the subject is member text, and the prefix's
+        // length may fall inside a multi-byte character (found by fuzzing).
+        if s.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(&prefix))
+        {
             s = s[prefix.len()..].trim_start();
         }
         for re in ["re:", "aw:", "sv:", "fwd:"] {
@@ -255,6 +259,13 @@ pub fn render(t: &Templates, d: &DraftData) -> Result<String, RenderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_title_cut_inside_a_character_does_not_panic() {
+        // "[health]" is 8 bytes; a 3-byte character spans bytes 6..9.
+        assert_eq!(title("abcdef\u{FFFD}xyz", "health"), "abcdef\u{FFFD}xyz");
+        assert_eq!(title("[HEALTH] Re: \u{FFFD}", "health"), "\u{FFFD}");
+    }
 
     #[test]
     fn urls_are_found_and_trimmed() {

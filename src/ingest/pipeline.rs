@@ -98,6 +98,11 @@ pub fn ingest(batch: &Batch<'_>, target: Target<'_>, msg: Incoming<'_>) -> Resul
                 sender: sender.map(|(_, f)| f),
                 size: msg.raw.len() as u64,
                 has_attachments: !p.attachments.is_empty(),
+                recent_from_sender: batch.recent_from(
+                    target.id,
+                    &p.from_addr,
+                    msg.received_at - policy::RATE_WINDOW_SECS,
+                )?,
                 dmarc_fail: target
                     .config
                     .policy

@@ -9,6 +9,22 @@ use sha2::{Digest, Sha256};
 /// Text kept per post for display and search; the raw message keeps the rest.
 pub const MAX_TEXT_BYTES: usize = 256 * 1024;
 
+/// Longest Subject and display name kept (RFC 5322's line limit): a 10 MB
+/// Subject is kept whole in the raw message, not in every notice and index.
+pub const MAX_HEADER_TEXT_BYTES: usize = 998;
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+fn cap(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
 /// One attachment's description.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
@@ -141,7 +157,8 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, Unparseable> {
         p.from_addr = addr.0;
         p.from_name = addr.1;
     }
-    p.subject = fold(msg.subject().unwrap_or(""));
+    p.subject = cap(fold(msg.subject().unwrap_or("")), MAX_HEADER_TEXT_BYTES);
+    p.from_name = cap(std::mem::take(&mut p.from_name), MAX_HEADER_TEXT_BYTES);
     p.date = msg
         .date()
         .filter(|d| d.is_valid())

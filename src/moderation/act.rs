@@ -19,6 +19,7 @@ use crate::mail::classify::{Recipient, recipient};
 use crate::mail::parse;
 use crate::model::{CommunityId, MemberStatus, OutboxKind, PostClass, PostState, Role};
 use crate::moderation::commands::{self, Command};
+use crate::moderation::policy;
 use crate::moderation::token::{self, Purpose};
 use crate::render::Templates;
 use crate::store::{
@@ -122,6 +123,30 @@ fn notice(
     Ok(())
 }
 
+/// Queues an automatic reply to a sender (a rejection, a command reply, a
+/// confirmation request, a welcome) unless the address has had
+/// `policy.sender_rate` this hour. Returns whether it was queued.
+#[allow(clippy::too_many_arguments)]
+fn auto_reply(
+    store: &mut Store,
+    cfg: &CommunityConfig,
+    community: CommunityId,
+    to: &str,
+    subject: &str,
+    text: &str,
+    reply_to: Option<&str>,
+) -> Result<bool, ActError> {
+    let t = now();
+    let sent = store.notices_since(community, to, t - policy::RATE_WINDOW_SECS)?;
+    if !policy::may_reply(&cfg.policy, sent) {
+        info!(to = %to, sent, "policy.sender_rate reached: no automatic reply this hour");
+        return Ok(false);
+    }
+    notice(store, cfg, community, to, subject, text, reply_to)?;
+    store.log_notice(community, None, "reply", to, t)?;
+    Ok(true)
+}
+
 /// After a message is committed by any source.
 pub fn after_ingest(
     store: &mut Store,
@@ -150,10 +175,18 @@ pub fn after_ingest(
         (PostClass::Post | PostClass::Unparseable, PostState::Held) => {
             let view = store.post(post)?;
             let reason = outcome.hold_reason.clone().unwrap_or_default();
-            // The author hears once a day at most; never for unparseable mail.
+            if reason == policy::RATE_LIMITED {
+                return flood_notice(store, cfg, community, templates(), &view);
+            }
+            // The author hears once a day at most, within the sender rate;
+            // never for unparseable mail.
             if outcome.class == PostClass::Post && !view.from.is_empty() {
                 let last = store.last_notice(community, "acknowledge", &view.from)?;
-                if last.is_none_or(|t| now() - t >= ACK_INTERVAL_SECS) {
+                let sent =
+                    store.notices_since(community, &view.from, now() - policy::RATE_WINDOW_SECS)?;
+                if last.is_none_or(|t| now() - t >= ACK_INTERVAL_SECS)
+                    && policy::may_reply(&cfg.policy, sent)
+                {
                     let text = templates().render(
                         "acknowledge",
                         &json!({"name": view.from_name, "subject": view.subject, "community": cfg.name, "reason": reason}),
@@ -232,6 +265,51 @@ pub fn after_ingest(
     Ok(())
 }
 
+/// A post past `policy.sender_flood`: held without an acknowledgement or a
+/// notice of its own; the moderators hear once per sender per hour.
+fn flood_notice(
+    store: &mut Store,
+    cfg: &CommunityConfig,
+    community: CommunityId,
+    templates: &Templates,
+    view: &crate::store::PostView,
+) -> Result<(), ActError> {
+    let t = now();
+    let last = store.last_notice(community, "flood", &view.from)?;
+    if cfg.policy.moderator_notices != ModeratorNotices::Each
+        || last.is_some_and(|l| t - l < policy::RATE_WINDOW_SECS)
+    {
+        info!(post = %view.id, from = %view.from, "held as rate-limited");
+        return Ok(());
+    }
+    let reason = format!(
+        "{} sent more than {} messages in an hour; this one and the rest this hour are held as {} without notices",
+        view.from,
+        cfg.policy.sender_flood,
+        policy::RATE_LIMITED
+    );
+    let text = templates.render(
+        "hold",
+        &json!({"community": cfg.name, "post": view.id.0, "from": view.from, "subject": view.subject, "reason": reason}),
+    )?;
+    for m in store.members(community)? {
+        if matches!(m.role, Role::Moderator | Role::Owner) && m.status == MemberStatus::Active {
+            notice(
+                store,
+                cfg,
+                community,
+                &m.email,
+                &format!("Flood held ({}): {}", policy::RATE_LIMITED, view.from),
+                &text,
+                None,
+            )?;
+        }
+    }
+    warn!(from = %view.from, "sender flood: further posts held as rate-limited");
+    store.log_notice(community, Some(view.id.0), "flood", &view.from, t)?;
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn reject_notice(
     store: &mut Store,
@@ -250,7 +328,7 @@ fn reject_notice(
         "reject",
         &json!({"name": name, "subject": subject, "community": cfg.name, "reason": reason}),
     )?;
-    notice(
+    auto_reply(
         store,
         cfg,
         community,
@@ -259,6 +337,7 @@ fn reject_notice(
         &text,
         None,
     )
+    .map(|_| ())
 }
 
 /// After a moderator's decision took effect.
@@ -380,7 +459,7 @@ fn run_commands(
                                 "address": from, "community": cfg.name, "confirm_address": confirm_address,
                                 "request_address": request, "token": tok}),
                     )?;
-                    notice(
+                    auto_reply(
                         store,
                         cfg,
                         community,
@@ -457,7 +536,7 @@ fn run_commands(
             "help",
             &json!({"community": cfg.name, "list_address": cfg.address, "request_address": request, "results": results}),
         )?;
-        notice(
+        auto_reply(
             store,
             cfg,
             community,
@@ -557,7 +636,7 @@ fn confirm(
                         "delivery": m.as_ref().map(|m| m.delivery.to_string()).unwrap_or_else(|| "each".into()),
                         "pending": status == MemberStatus::Pending}),
             )?;
-            notice(
+            auto_reply(
                 store,
                 cfg,
                 community,
@@ -608,7 +687,8 @@ fn leave(
         "goodbye",
         &json!({"community": cfg.name, "address": email, "request_address": request_address(&cfg.address)}),
     )?;
-    notice(
+    // Within the sender's rate of automatic replies, like every notice to them.
+    auto_reply(
         store,
         cfg,
         community,
@@ -616,7 +696,8 @@ fn leave(
         &format!("You have left {}", cfg.name),
         &text,
         None,
-    )
+    )?;
+    Ok(())
 }
 
 /// An RFC 8058 one-click unsubscribe whose signed link has been verified:

@@ -27,6 +27,21 @@ pub struct PostFacts {
     pub has_attachments: bool,
     /// Whether the From domain failed DMARC (when checking is on).
     pub dmarc_fail: bool,
+    /// Messages stored from the same address in the last hour, this one not
+    /// counted (for `policy.sender_flood`).
+    pub recent_from_sender: u64,
+}
+
+/// The hold reason of a post past `policy.sender_flood`.
+pub const RATE_LIMITED: &str = "rate-limited";
+
+/// The window `sender_rate` and `sender_flood` count over, in seconds.
+pub const RATE_WINDOW_SECS: i64 = 3600;
+
+/// Whether one more automatic reply may go to an address that has had
+/// `sent` in the last hour.
+pub fn may_reply(policy: &PolicyConfig, sent: u64) -> bool {
+    policy.sender_rate == 0 || sent < u64::from(policy.sender_rate)
 }
 
 /// The policy's decision.
@@ -85,6 +100,11 @@ pub fn decide(policy: &PolicyConfig, facts: &PostFacts) -> Decision {
             _ => {}
         }
     }
+    // A flood holds even trusted members: an account sending this much is
+    // broken or taken over, and the moderators decide once for the lot.
+    if policy.sender_flood > 0 && facts.recent_from_sender >= u64::from(policy.sender_flood) {
+        return Decision::Hold(RATE_LIMITED.into());
+    }
     if policy.emergency {
         return Decision::Hold("emergency".into());
     }
@@ -137,6 +157,7 @@ mod tests {
             size: 2_000,
             has_attachments: false,
             dmarc_fail: false,
+            recent_from_sender: 0,
         }
     }
 
@@ -260,10 +281,46 @@ mod tests {
                 hold("attachments"),
             ),
             ("dmarc fail", base.clone(), dmarc, hold("dmarc fail")),
+            (
+                "under the flood limit",
+                base.clone(),
+                PostFacts {
+                    recent_from_sender: 29,
+                    ..facts(member(Moderation::Accept, 5))
+                },
+                Accept,
+            ),
+            (
+                "a flood holds even a trusted member",
+                base.clone(),
+                PostFacts {
+                    recent_from_sender: 30,
+                    ..facts(member(Moderation::Accept, 5))
+                },
+                hold("rate-limited"),
+            ),
+            (
+                "no flood limit",
+                with(&|p| p.sender_flood = 0),
+                PostFacts {
+                    recent_from_sender: 10_000,
+                    ..facts(member(Moderation::Accept, 5))
+                },
+                Accept,
+            ),
         ];
         for (name, policy, f, want) in cases {
             assert_eq!(decide(&policy, &f), want, "{name}");
         }
+    }
+
+    #[test]
+    fn reply_rate() {
+        let mut p = PolicyConfig::default();
+        assert!(may_reply(&p, 9));
+        assert!(!may_reply(&p, 10));
+        p.sender_rate = 0;
+        assert!(may_reply(&p, 1_000_000));
     }
 
     #[test]

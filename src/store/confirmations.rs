@@ -106,6 +106,19 @@ impl Store {
         )?)
     }
 
+    /// How many automatic replies (acknowledgements and replies, not
+    /// moderator notices) went to `address` since `since`.
+    pub fn notices_since(&self, community: CommunityId, address: &str, since: i64) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM decisions WHERE community_id = ?1 AND at >= ?2
+               AND actor = 'praxis' AND action IN ('notice-acknowledge', 'notice-reply')
+               AND detail = ?3",
+            params![community.0, since, address.to_ascii_lowercase()],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
     /// Records that a notice of this kind went to `address`.
     pub fn log_notice(
         &self,

@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_lazy_audience",
         sql: include_str!("migrations/0006_lazy_audience.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_sender_rate",
+        sql: include_str!("migrations/0007_sender_rate.sql"),
+    },
 ];
 
 impl Migration {

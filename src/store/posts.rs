@@ -296,6 +296,22 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// How many messages from `from` this community stored since `since`
+    /// (Unix seconds), for the per-sender flood limit.
+    pub fn recent_from(&self, community: CommunityId, from: &str, since: i64) -> Result<u64> {
+        if from.is_empty() {
+            return Ok(0);
+        }
+        let n: i64 = self
+            .tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM posts
+                 WHERE community_id = ?1 AND from_addr = ?2 AND received_at >= ?3",
+            )?
+            .query_row(params![community.0, from, since], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
     /// The post already stored with this Message-ID or these bytes.
     pub fn find_duplicate(
         &self,

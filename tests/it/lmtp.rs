@@ -201,3 +201,67 @@ fn lmtp_protocol_replies_per_recipient() {
     assert!(reply(&mut r).starts_with("250 2.0.0"));
     assert!(say(&mut w, &mut r, "QUIT").starts_with("221 "));
 }
+
+/// The daemon's peak resident memory (VmHWM), in bytes.
+fn peak_rss(daemon: &Daemon) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id())).unwrap();
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// A message over the default 50 MB limit gets 552 without being held in
+/// memory: the listener reads and drops what is past the limit.
+#[test]
+fn lmtp_refuses_a_message_over_50_mb_in_bounded_memory() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut config = stack_config("127.0.0.1:1", "127.0.0.1:1", Some(&listen));
+    let cut = config.find("[community.imap]").unwrap();
+    let end = config[cut..].find("[[community]]").unwrap();
+    config.replace_range(cut..cut + end, "");
+    let home = Home::with_config(&config);
+    let daemon = Daemon::start(&home);
+    let (mut r, mut w) = connect(&listen, &daemon);
+    assert!(reply(&mut r).starts_with("220 "));
+    let lhlo = say(&mut w, &mut r, "LHLO client.example.test");
+    assert!(lhlo.contains("SIZE 52428800"), "{lhlo}");
+    // Declared too big: refused at MAIL FROM.
+    let declared = say(
+        &mut w,
+        &mut r,
+        "MAIL FROM:<alice@example.org> SIZE=60000000",
+    );
+    assert!(declared.starts_with("552 "), "{declared}");
+    // Undeclared: 51 MB sent, 552 after the data.
+    assert!(say(&mut w, &mut r, "MAIL FROM:<alice@example.org>").starts_with("250 "));
+    assert!(say(&mut w, &mut r, "RCPT TO:<health@lists.example.test>").starts_with("250 "));
+    assert!(say(&mut w, &mut r, "DATA").starts_with("354 "));
+    let before = peak_rss(&daemon);
+    w.write_all(b"From: a@example.org\r\nSubject: huge\r\nMessage-ID: <huge@x>\r\n\r\n")
+        .unwrap();
+    let line = [b'x'; 1022];
+    for _ in 0..51 * 1024 {
+        w.write_all(&line).unwrap();
+        w.write_all(b"\r\n").unwrap();
+    }
+    w.write_all(b".\r\n").unwrap();
+    let too_big = reply(&mut r);
+    assert!(too_big.starts_with("552 "), "{too_big}");
+    let after = peak_rss(&daemon);
+    eprintln!(
+        "LMTP 51 MB: peak RSS {} MB before, {} MB after",
+        before >> 20,
+        after >> 20
+    );
+    // The limit's worth is buffered at most, never the whole message twice.
+    assert!(after < before + 80 * 1024 * 1024, "{before} -> {after}");
+    assert!(say(&mut w, &mut r, "QUIT").starts_with("221 "));
+    let store = praxis::store::Store::open(&daemon.db).unwrap();
+    let c = store.community("health").unwrap().id;
+    assert_eq!(store.thread_count(c).unwrap(), 0, "nothing stored");
+}

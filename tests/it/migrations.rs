@@ -27,6 +27,14 @@ const LANDED: &[(i64, &str)] = &[
         5,
         "39baa9e7d2d3436544f7535bfb505105edf0397a3fa04de4c6099ee399716d7a",
     ),
+    (
+        6,
+        "7998db24c55374e0d458382003e9b3c29e32126a4b6696d77a35cf1aa7f11bd7",
+    ),
+    (
+        7,
+        "434958721195c0a8d74abdfed28b9f0390f09248a9a9936d6ae608be2b27ee41",
+    ),
 ];
 
 #[test]

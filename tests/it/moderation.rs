@@ -763,3 +763,126 @@ fn community_templates_override_the_built_ins() {
         "{err}"
     );
 }
+
+/// Notices in the outbox addressed to `who`.
+fn notices_to(home: &Home, who: &str) -> Vec<String> {
+    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let outbox = store
+        .outbox_summaries(&praxis::store::OutboxFilter {
+            community: None,
+            failed_only: false,
+            limit: 1000,
+        })
+        .unwrap();
+    outbox
+        .iter()
+        .filter(|m| m.kind == praxis::model::OutboxKind::Notice)
+        .filter(|m| {
+            store
+                .deliveries(m.id, None, 1000)
+                .unwrap()
+                .iter()
+                .any(|d| d.recipient == who)
+        })
+        .map(|m| m.subject.clone())
+        .collect()
+}
+
+/// policy.sender_rate caps the automatic replies one address gets an hour;
+/// policy.sender_flood holds a flood as `rate-limited` (even from a trusted
+/// member) with one notice to the moderators, and nothing is lost.
+#[test]
+fn sender_rate_limits_replies_and_holds_floods() {
+    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
+        .unwrap()
+        .replacen("sender_rate = 10", "sender_rate = 3", 1)
+        .replacen("sender_flood = 30", "sender_flood = 5", 1);
+    let home = Home::with_config(&text);
+    for (who, role) in [
+        ("meera@example.org", "moderator"),
+        ("alice@example.org", "member"),
+    ] {
+        home.praxis()
+            .args(["members", "add", who, "-c", "health", "--role", role])
+            .assert()
+            .success();
+    }
+    home.praxis()
+        .args([
+            "members",
+            "set",
+            "alice@example.org",
+            "-c",
+            "health",
+            "--moderation",
+            "accept",
+        ])
+        .assert()
+        .success();
+
+    // A trusted member floods: five go out, the rest are held as rate-limited.
+    for i in 0..8 {
+        let out = ingest(
+            &home,
+            &post(
+                "alice@example.org",
+                &format!("flood{i}@x"),
+                &format!("flood {i}"),
+            ),
+        );
+        if i < 5 {
+            assert!(out.contains("approved"), "{i}: {out}");
+        } else {
+            assert!(out.contains("held (rate-limited)"), "{i}: {out}");
+        }
+    }
+    let q = queue(&home);
+    assert_eq!(q.len(), 3, "{q:?}");
+    assert!(q.iter().all(|h| h["reason"] == "rate-limited"), "{q:?}");
+    let to_meera = notices_to(&home, "meera@example.org");
+    assert_eq!(
+        to_meera
+            .iter()
+            .filter(|s| s.contains("Flood held (rate-limited): alice@example.org"))
+            .count(),
+        1,
+        "one flood notice, not one per post: {to_meera:?}"
+    );
+    assert!(
+        !to_meera.iter().any(|s| s.starts_with("Held")),
+        "{to_meera:?}"
+    );
+    assert!(
+        notices_to(&home, "alice@example.org").is_empty(),
+        "no acknowledgement for a rate-limited hold"
+    );
+    // The moderators decide once for the lot; the held posts are all there.
+    home.praxis().args(["approve", "6-8"]).assert().success();
+    assert!(queue(&home).is_empty());
+
+    // Commands: every one is carried out and stored, three are answered.
+    for i in 0..6 {
+        home.praxis()
+            .args(["ingest", "-c", "health", "--recipient", "list-request@example.test"])
+            .write_stdin(format!(
+                "From: bob@example.net\nTo: list-request@example.test\nSubject: help\nMessage-ID: <help{i}@x>\n\nhelp\n"
+            ))
+            .assert()
+            .success();
+    }
+    assert_eq!(notices_to(&home, "bob@example.net").len(), 3);
+    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let health = store.community("health").unwrap().id;
+    assert_eq!(store.post_count(health).unwrap(), 14, "nothing lost");
+
+    // praxis check validates both keys.
+    let bad = text
+        .replacen("sender_rate = 3", "sender_rate = 5000", 1)
+        .replacen("sender_flood = 5", "sender_flood = 1", 1);
+    std::fs::write(home.config(), bad).unwrap();
+    home.praxis().arg("check").assert().failure().stderr(
+        predicate::str::contains("community[health].policy.sender_rate").and(
+            predicate::str::contains("community[health].policy.sender_flood"),
+        ),
+    );
+}
