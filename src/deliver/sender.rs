@@ -57,7 +57,7 @@ const GROUP_COMMIT: usize = 256;
 /// outcome is not yet committed: the bound on copies a crash sends twice,
 /// per connection. The worker goes on to the next copy while the ledger
 /// commits, so commits are off the critical path and grouped.
-const UNCOMMITTED: usize = 8;
+pub const UNCOMMITTED: usize = 8;
 /// A burst with fewer outcomes than this waits [`LINGER`] once for more.
 const LINGER_BELOW: usize = 8;
 /// How long a small burst of outcomes waits for company before its commit.
