@@ -111,7 +111,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
         COMMUNITY,
         path(&dir.join("members.csv"))?,
     ])?;
-    demo.run(&["members", "list", "-c", COMMUNITY])?;
+    demo.view(&["members", "list", "-c", COMMUNITY])?;
 
     demo.step("2. Mail arrives (an MTA pipe would run `praxis ingest` once per message)")?;
     let incoming = dir.join("incoming").join("cur");
@@ -137,7 +137,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
     }
 
     demo.step("3. The moderation queue: first posts and the nonmember wait for a moderator")?;
-    demo.run(&["queue", "-c", COMMUNITY])?;
+    demo.view(&["queue", "-c", COMMUNITY])?;
     let held = |reject: bool| -> Vec<String> {
         arrived
             .iter()
@@ -158,7 +158,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
             demo.run(&["reject", &id, "--reason", reason, "--as", MODERATOR])?;
         }
     }
-    demo.run(&["log", "-c", COMMUNITY, "--limit", "10"])?;
+    demo.view(&["log", "-c", COMMUNITY, "--limit", "10"])?;
 
     let query = arrived
         .first()
@@ -166,12 +166,12 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
         .context("the query was stored without a thread")?
         .to_string();
     demo.step("4. The query and its responses")?;
-    demo.run(&["threads", "-c", COMMUNITY, "--queries"])?;
+    demo.view(&["threads", "-c", COMMUNITY, "--queries"])?;
     let html_only = arrived
         .get(2)
         .map(|(_, i)| i.post.to_string())
         .context("the HTML-only response is missing")?;
-    demo.run(&["show", &html_only])?;
+    demo.view(&["show", &html_only])?;
 
     demo.step("5. The moderator compiles the Consolidated Reply")?;
     let draft_path = dir.join(format!("draft-{query}.md"));
@@ -195,9 +195,9 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
     demo.run(&["digest", "send", "-c", COMMUNITY, "--now"])?;
 
     demo.step("7. Everything goes out through the outbox")?;
-    demo.run(&["outbox", "-c", COMMUNITY])?;
+    demo.view(&["outbox", "-c", COMMUNITY])?;
     demo.run(&["outbox", "flush"])?;
-    demo.run(&["status"])?;
+    demo.view(&["status"])?;
 
     demo.step("8. The delivered mail")?;
     let delivered = dir.join("delivered");
@@ -249,6 +249,14 @@ impl Demo {
         }
         argv.extend(args.iter().map(OsString::from));
         Ok(Cli::try_parse_from(argv)?)
+    }
+
+    /// Runs a command that only shows something, unless quiet.
+    fn view(&self, args: &[&str]) -> Result<()> {
+        if self.out.quiet {
+            return Ok(());
+        }
+        self.run(args)
     }
 
     /// Prints and runs `praxis ARGS...`; a failing command stops the demo.
