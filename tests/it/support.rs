@@ -382,7 +382,9 @@ dmarc = "never"
 
     /// Waits (up to a minute) for a message containing `needle` in `user`'s INBOX.
     pub async fn wait_inbox(&self, user: &str, needle: &str) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        // Generous: on a shared 2-core machine under a parallel build, mail
+        // through Postfix and Dovecot once took over a minute to arrive.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
             if let Some(m) = self.inbox(user, needle).await.into_iter().next() {
                 return m;
