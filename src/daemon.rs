@@ -40,6 +40,68 @@ impl Shutdown {
     }
 }
 
+/// A connection a listener accepted: TCP or a Unix socket.
+pub type Accepted = tokio_util::either::Either<tokio::net::TcpStream, tokio::net::UnixStream>;
+
+/// Binds `listen` (a loopback address or `unix:/path`) and hands each
+/// connection to `handle` on a task of its own, until shutdown. `what` names
+/// the listener ("LMTP", "HTTP") in logs and errors, `key` the config key
+/// that sets the address. Shared by the LMTP listener and the one-click
+/// endpoint.
+pub async fn accept_loop<F, Fut>(
+    listen: crate::config::Listen,
+    what: &str,
+    key: &str,
+    mut shutdown: Shutdown,
+    handle: F,
+) -> Result<()>
+where
+    F: Fn(Accepted) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    use crate::config::Listen;
+    use tokio_util::either::Either;
+    match listen {
+        Listen::Tcp(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen for {what} on {addr}: {e}; change {key}")
+            })?;
+            info!(%addr, "{what} listener ready");
+            loop {
+                tokio::select! {
+                    r = listener.accept() => {
+                        let (sock, peer) = r?;
+                        tracing::debug!(%peer, "{what} connection");
+                        tokio::spawn(handle(Either::Left(sock)));
+                    }
+                    _ = shutdown.recv() => break,
+                }
+            }
+        }
+        Listen::Unix(path) => {
+            let _ = std::fs::remove_file(&path);
+            let listener = tokio::net::UnixListener::bind(&path).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen for {what} on unix:{}: {e}; change {key}",
+                    path.display()
+                )
+            })?;
+            info!(path = %path.display(), "{what} listener ready");
+            loop {
+                tokio::select! {
+                    r = listener.accept() => {
+                        let (sock, _) = r?;
+                        tokio::spawn(handle(Either::Right(sock)));
+                    }
+                    _ = shutdown.recv() => break,
+                }
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    Ok(())
+}
+
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

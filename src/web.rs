@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tracing::{debug, info, warn};
+use tracing::warn;
 
 use crate::config::{Config, Listen};
 use crate::daemon::Shutdown;
@@ -139,42 +139,11 @@ impl WebServer {
     }
 
     /// Accepts connections until shutdown.
-    pub async fn serve(self, listen: Listen, mut shutdown: Shutdown) -> anyhow::Result<()> {
-        match listen {
-            Listen::Tcp(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                    anyhow::anyhow!("cannot listen for HTTP on {addr}: {e}; change http.listen")
-                })?;
-                info!(%addr, "one-click unsubscribe endpoint ready");
-                loop {
-                    tokio::select! {
-                        r = listener.accept() => {
-                            let (sock, peer) = r?;
-                            debug!(%peer, "HTTP connection");
-                            tokio::spawn(self.clone().session(sock));
-                        }
-                        _ = shutdown.recv() => break,
-                    }
-                }
-            }
-            Listen::Unix(path) => {
-                let _ = std::fs::remove_file(&path);
-                let listener = tokio::net::UnixListener::bind(&path).map_err(|e| {
-                    anyhow::anyhow!("cannot listen for HTTP on unix:{}: {e}", path.display())
-                })?;
-                info!(path = %path.display(), "one-click unsubscribe endpoint ready");
-                loop {
-                    tokio::select! {
-                        r = listener.accept() => {
-                            let (sock, _) = r?;
-                            tokio::spawn(self.clone().session(sock));
-                        }
-                        _ = shutdown.recv() => break,
-                    }
-                }
-            }
-        }
-        Ok(())
+    pub async fn serve(self, listen: Listen, shutdown: Shutdown) -> anyhow::Result<()> {
+        crate::daemon::accept_loop(listen, "HTTP", "http.listen", shutdown, move |sock| {
+            self.clone().session(sock)
+        })
+        .await
     }
 
     /// One request, one reply, then the connection closes.

@@ -8,13 +8,12 @@
 //! database cannot take it now, so the MTA keeps the message and retries.
 //! Loopback or a Unix socket only: LMTP has no authentication.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
 use smtp_proto::{Error as SmtpError, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tracing::{debug, info, warn};
+use tracing::warn;
 
 use super::pipeline::{self, Incoming, Target};
 use crate::config::{CommunityConfig, Config, Listen};
@@ -71,55 +70,17 @@ impl LmtpServer {
     }
 
     /// Accepts connections until shutdown.
-    pub async fn serve(self, listen: Listen, mut shutdown: Shutdown) -> anyhow::Result<()> {
-        match listen {
-            Listen::Tcp(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                    anyhow::anyhow!("cannot listen for LMTP on {addr}: {e}; change lmtp.listen")
-                })?;
-                info!(%addr, "LMTP listener ready");
-                loop {
-                    tokio::select! {
-                        r = listener.accept() => {
-                            let (sock, peer) = r?;
-                            debug!(%peer, "LMTP connection");
-                            let s = self.clone();
-                            let sd = shutdown.clone();
-                            tokio::spawn(async move {
-                                if let Err(e) = s.session(sock, sd).await {
-                                    warn!("LMTP session ended: {e}");
-                                }
-                            });
-                        }
-                        _ = shutdown.recv() => break,
-                    }
+    pub async fn serve(self, listen: Listen, shutdown: Shutdown) -> anyhow::Result<()> {
+        let sd = shutdown.clone();
+        crate::daemon::accept_loop(listen, "LMTP", "lmtp.listen", shutdown, move |sock| {
+            let (s, sd) = (self.clone(), sd.clone());
+            async move {
+                if let Err(e) = s.session(sock, sd).await {
+                    warn!("LMTP session ended: {e}");
                 }
             }
-            Listen::Unix(path) => {
-                let _ = std::fs::remove_file(&path);
-                let listener = tokio::net::UnixListener::bind(&path).map_err(|e| {
-                    anyhow::anyhow!("cannot listen for LMTP on unix:{}: {e}", path.display())
-                })?;
-                info!(path = %path.display(), "LMTP listener ready");
-                loop {
-                    tokio::select! {
-                        r = listener.accept() => {
-                            let (sock, _) = r?;
-                            let s = self.clone();
-                            let sd = shutdown.clone();
-                            tokio::spawn(async move {
-                                if let Err(e) = s.session(sock, sd).await {
-                                    warn!("LMTP session ended: {e}");
-                                }
-                            });
-                        }
-                        _ = shutdown.recv() => break,
-                    }
-                }
-                let _ = std::fs::remove_file(PathBuf::from(&path));
-            }
-        }
-        Ok(())
+        })
+        .await
     }
 
     /// One client connection.

@@ -652,29 +652,8 @@ fn daily_summary_instead_of_a_notice_per_hold() {
         .success();
     ingest(&home, &post("x@example.org", "d1@x", "one"));
     ingest(&home, &post("y@example.org", "d2@x", "two"));
-    let notices_to = |home: &Home, who: &str| -> usize {
-        let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
-        let outbox = store
-            .outbox_summaries(&praxis::store::OutboxFilter {
-                community: None,
-                failed_only: false,
-                limit: 1000,
-            })
-            .unwrap();
-        outbox
-            .iter()
-            .filter(|m| m.kind == praxis::model::OutboxKind::Notice)
-            .filter(|m| {
-                store
-                    .deliveries(m.id, None, 1000)
-                    .unwrap()
-                    .iter()
-                    .any(|d| d.recipient == who)
-            })
-            .count()
-    };
     assert_eq!(
-        notices_to(&home, "meera@example.org"),
+        notices_to(&home, "meera@example.org").len(),
         0,
         "no notice per hold"
     );
@@ -686,7 +665,7 @@ fn daily_summary_instead_of_a_notice_per_hold() {
         !praxis::moderation::act::daily_summary(&mut store, health).unwrap(),
         "once a day"
     );
-    assert_eq!(notices_to(&home, "meera@example.org"), 1);
+    assert_eq!(notices_to(&home, "meera@example.org").len(), 1);
 }
 
 /// A community's templates folder replaces built-in notices; `praxis check`
