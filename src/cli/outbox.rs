@@ -193,12 +193,13 @@ pub fn run(ctx: &Context, args: &OutboxArgs) -> Result<ExitCode> {
 fn flush(ctx: &Context, config: crate::config::Config, store: &Store) -> Result<ExitCode> {
     let start = chrono::Utc::now().timestamp();
     // Copies sent earlier in this same second are not this flush's.
-    let before = store.sent_since(start)?;
+    let mark = store.flush_mark()?;
+    let before = store.sent_since(mark, start)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(crate::deliver::flush::flush(config))?;
-    let sent = store.sent_since(start)? - before;
+    let sent = store.sent_since(mark, start)? - before;
     let waiting = store.deliveries_due(i64::MAX)?;
     if ctx.out.json {
         ctx.out

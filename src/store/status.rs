@@ -88,11 +88,24 @@ impl Store {
         })
     }
 
-    /// Copies the relay accepted at or after `since`, for `praxis outbox flush`.
-    pub fn sent_since(&self, since: i64) -> Result<i64> {
+    /// Where a flush starts: the lowest delivery id still unsettled (or one
+    /// past the highest), below which no row can be sent by it.
+    pub fn flush_mark(&self) -> Result<i64> {
         Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM deliveries WHERE state = 'sent' AND sent_at >= ?1",
-            [since],
+            "SELECT COALESCE(
+                 (SELECT MIN(id) FROM deliveries WHERE state IN ('pending', 'temp_failed')),
+                 (SELECT COALESCE(MAX(id), 0) + 1 FROM deliveries))",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Copies accepted at or after `since` among deliveries from `mark` on
+    /// (see [`Store::flush_mark`]): a range read, not a scan of the history.
+    pub fn sent_since(&self, mark: i64, since: i64) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE id >= ?1 AND state = 'sent' AND sent_at >= ?2",
+            [mark, since],
             |r| r.get(0),
         )?)
     }
