@@ -84,7 +84,7 @@ impl Store {
             "SELECT p.id, p.thread_id, t.subject, t.first_at, COALESCE(NULLIF(m.name, ''), p.from_name),
                     p.from_addr, p.subject, COALESCE(p.date, p.received_at), p.message_id, p.text, p.size,
                     COALESCE(p.approved_at, p.received_at)
-             FROM posts p JOIN threads t ON t.id = p.thread_id
+             FROM posts p INDEXED BY posts_live_approved JOIN threads t ON t.id = p.thread_id
              LEFT JOIN members m ON m.id = p.member_id
              WHERE p.community_id = ?1 AND p.state = 'approved' AND p.class = 'post'
                AND p.source <> 'import'

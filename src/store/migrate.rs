@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_sender_rate",
         sql: include_str!("migrations/0007_sender_rate.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_digest_candidates",
+        sql: include_str!("migrations/0008_digest_candidates.sql"),
+    },
 ];
 
 impl Migration {

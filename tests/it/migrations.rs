@@ -35,6 +35,10 @@ const LANDED: &[(i64, &str)] = &[
         7,
         "434958721195c0a8d74abdfed28b9f0390f09248a9a9936d6ae608be2b27ee41",
     ),
+    (
+        8,
+        "15240167ef6e63d5d2285c5c7120377ebde609ec4586017b6bf516f2b7fa38b8",
+    ),
 ];
 
 #[test]
