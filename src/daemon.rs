@@ -230,13 +230,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 /// How often approved posts without a fan-out are looked for.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How soon a sweep that failed (the database busy past its timeout, say)
+/// is tried again: a due digest should not wait a whole interval.
+const SWEEP_RETRY: Duration = Duration::from_secs(5);
+
 /// Queues the fan-out of approved posts that were never queued (a process
 /// stopped between approving and queueing): at start, then every minute.
 /// Fan-out is idempotent, so a post queued meanwhile is not sent twice.
+/// A sweep with an error is tried again after `SWEEP_RETRY`.
 async fn fanout_sweep(config: Config, mut shutdown: Shutdown) -> Result<()> {
     loop {
         let cfg = config.clone();
-        let res = tokio::task::spawn_blocking(move || -> Result<usize> {
+        let res = tokio::task::spawn_blocking(move || -> Result<(usize, bool)> {
             let mut store = Store::open(&cfg.database_path())?;
             let week_ago = crate::store::now() - 7 * 86_400;
             let ids = store.approved_without_fanout(week_ago, 1000)?;
@@ -250,6 +255,7 @@ async fn fanout_sweep(config: Config, mut shutdown: Shutdown) -> Result<()> {
                 info!("queued {reminded} query reminder(s) to moderators");
             }
             // Digests too: an issue due at a schedule moment is claimed once.
+            let mut digest_failed = false;
             for c in &cfg.communities {
                 match crate::digest::issue::sweep(&mut store, c, chrono::Utc::now()) {
                     Ok(Some(crate::digest::issue::Sent::Queued {
@@ -261,20 +267,30 @@ async fn fanout_sweep(config: Config, mut shutdown: Shutdown) -> Result<()> {
                         c.slug, selection.volume, selection.number
                     ),
                     Ok(_) => {}
-                    Err(e) => warn!("community `{}`: digest: {e}", c.slug),
+                    Err(e) => {
+                        warn!("community `{}`: digest: {e}", c.slug);
+                        digest_failed = true;
+                    }
                 }
             }
-            Ok(ids.len())
+            Ok((ids.len(), digest_failed))
         })
         .await?;
-        match res {
-            Ok(0) => {}
-            Ok(n) => info!("queued the fan-out of {n} approved post(s) that had none"),
-            Err(e) => warn!("fan-out sweep: {e:#}"),
-        }
+        let failed = match res {
+            Ok((0, failed)) => failed,
+            Ok((n, failed)) => {
+                info!("queued the fan-out of {n} approved post(s) that had none");
+                failed
+            }
+            Err(e) => {
+                warn!("fan-out sweep: {e:#}");
+                true
+            }
+        };
+        let pause = if failed { SWEEP_RETRY } else { SWEEP_INTERVAL };
         tokio::select! {
             _ = shutdown.recv() => return Ok(()),
-            _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
+            _ = tokio::time::sleep(pause) => {}
         }
     }
 }

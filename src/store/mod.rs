@@ -5,6 +5,11 @@
 //! - Every connection runs in WAL mode with foreign keys on, a busy timeout
 //!   and synchronous=NORMAL, so the daemon and the command line can share the
 //!   file without any other channel between them.
+//! - Every transaction begins IMMEDIATE: it takes the write lock at BEGIN,
+//!   waiting out the busy timeout, so a transaction that reads and then
+//!   writes never fails when another process wrote in between (a deferred
+//!   one upgrading its lock gets SQLITE_BUSY at once, busy timeout or not:
+//!   the scheduler lost a digest sweep that way while the sender wrote).
 //! - Migrations are applied on open, in order, each once; a landed migration
 //!   is never edited (its checksum is recorded and compared on every open).
 //! - The database file is created mode 0600.
@@ -172,6 +177,8 @@ impl Store {
 
     fn configure(&mut self) -> Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        self.conn
+            .set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // journal_mode answers with a row; in-memory databases stay "memory".
         let _mode: String = self
             .conn
@@ -281,4 +288,45 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// Seconds since the Unix epoch, now.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transaction that reads, then writes after another process wrote,
+    /// commits: it held the write lock from BEGIN, so the other writer
+    /// waited for it instead of invalidating its snapshot.
+    #[test]
+    fn a_read_then_write_transaction_survives_a_concurrent_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("praxis.db");
+        let mut a = Store::open(&path).unwrap();
+        Store::open(&path)
+            .unwrap()
+            .conn
+            .execute("CREATE TABLE t (n INTEGER)", [])
+            .unwrap();
+        let tx = a.conn.transaction().unwrap();
+        let _: i64 = tx
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        let other = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let b = Store::open(&path).unwrap();
+                b.conn.execute("INSERT INTO t VALUES (2)", []).unwrap();
+            }
+        });
+        // Long enough for the other writer to commit, were it not waiting.
+        std::thread::sleep(Duration::from_millis(300));
+        tx.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        tx.commit().unwrap();
+        other.join().unwrap();
+        let n: i64 = a
+            .conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2);
+    }
 }

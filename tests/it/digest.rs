@@ -404,14 +404,26 @@ mod e2e {
             .collect()
     }
 
-    async fn wait_inbox(s: &PrivateStack, user: &str, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    /// Waits for `needle` in `user`'s INBOX; on timeout, fails with the
+    /// daemon's log. Generous like `PrivateStack::wait_inbox`: on a shared
+    /// 2-core machine, mail through Postfix and Dovecot once took a minute.
+    async fn wait_inbox(
+        s: &PrivateStack,
+        daemon: &Daemon,
+        user: &str,
+        needle: &str,
+    ) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let found = inbox(s, user, needle).await;
             if !found.is_empty() {
                 return found;
             }
-            assert!(Instant::now() < deadline, "{needle} never reached {user}");
+            assert!(
+                Instant::now() < deadline,
+                "{needle} never reached {user}; daemon log:\n{}",
+                daemon.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -496,9 +508,9 @@ mod e2e {
 
         let rt = tokio::runtime::Runtime::new().unwrap();
         let subject = "Subject: Maternal Health Digest, Vol 1, Issue 1";
-        let plain = rt.block_on(wait_inbox(&s, "dave", subject));
-        let mime = rt.block_on(wait_inbox(&s, "erin", subject));
-        let html = rt.block_on(wait_inbox(&s, "carol", subject));
+        let plain = rt.block_on(wait_inbox(&s, &daemon, "dave", subject));
+        let mime = rt.block_on(wait_inbox(&s, &daemon, "erin", subject));
+        let html = rt.block_on(wait_inbox(&s, &daemon, "carol", subject));
         assert_eq!((plain.len(), mime.len(), html.len()), (1, 1, 1));
         let (plain, mime, html) = (&plain[0], &mime[0], &html[0]);
 
@@ -593,7 +605,7 @@ mod e2e {
         let daemon = Daemon::start(&home);
         let rt = tokio::runtime::Runtime::new().unwrap();
         let subject = "Subject: Maternal Health Digest, Vol 1, Issue 1";
-        rt.block_on(wait_inbox(&s, "dave", subject));
+        rt.block_on(wait_inbox(&s, &daemon, "dave", subject));
         daemon.kill9();
 
         // A post that had accrued by the same moment, then a restart: the
