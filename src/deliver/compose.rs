@@ -28,6 +28,7 @@ use mail_builder::mime::{BodyPart, MimePart};
 use mail_parser::{MessageParser, MimeHeaders};
 
 use super::links::{LinkKey, unsubscribe_url};
+use super::splice::TextBody;
 use super::verp::{owner_address, request_address};
 use crate::config::{CommunityConfig, ReplyTo, split_address};
 use crate::model::OutboxKind;
@@ -428,8 +429,9 @@ pub fn notice_message_reply_to(
 /// How a stored body gets the footer.
 #[derive(Debug, Clone)]
 enum StoredBody {
-    /// text/plain: decoded, the footer appended, encoded again.
-    Text(String),
+    /// text/plain: decoded, the footer appended, encoded again (the text
+    /// itself once per message: see `splice`).
+    Text(TextBody),
     /// multipart/mixed: its parts (byte ranges, headers included), the footer
     /// added as one more part.
     Mixed(Vec<Range<usize>>, ContentType<'static>),
@@ -508,7 +510,9 @@ impl Prepared {
             .content_disposition()
             .is_some_and(|d| d.ctype().eq_ignore_ascii_case("attachment"));
         let body = if (ct.is_none() || is_type("text", "plain")) && !attachment {
-            StoredBody::Text(root.text_contents().unwrap_or_default().to_string())
+            StoredBody::Text(TextBody::new(
+                root.text_contents().unwrap_or_default().to_string(),
+            ))
         } else if is_type("multipart", "mixed")
             && let Some(ids) = root.sub_parts()
         {
@@ -646,23 +650,24 @@ impl Prepared {
         match (&self.body, footer) {
             (StoredBody::Text(text), Some(f)) if self.kind == OutboxKind::Digest => MimePart::new(
                 ContentType::new("text/plain").attribute("charset", "utf-8"),
-                BodyPart::Text(crate::digest::render::with_footer(text, &f).into()),
+                BodyPart::Text(crate::digest::render::with_footer(text.text(), &f).into()),
             ),
             (StoredBody::Text(text), Some(f)) => {
-                let mut t = text.clone();
-                if !t.ends_with('\n') {
-                    t.push('\n');
-                }
-                t.push_str(&f);
+                let (encoding, bytes) = text.with_footer(&f);
                 MimePart::new(
                     ContentType::new("text/plain").attribute("charset", "utf-8"),
-                    BodyPart::Text(t.into()),
+                    BodyPart::Binary(bytes.into()),
                 )
+                .transfer_encoding(encoding.name())
             }
-            (StoredBody::Text(text), None) => MimePart::new(
-                ContentType::new("text/plain").attribute("charset", "utf-8"),
-                BodyPart::Text(Cow::Borrowed(text.as_str())),
-            ),
+            (StoredBody::Text(text), None) => {
+                let (encoding, bytes) = text.encoded();
+                MimePart::new(
+                    ContentType::new("text/plain").attribute("charset", "utf-8"),
+                    BodyPart::Binary(Cow::Borrowed(bytes)),
+                )
+                .transfer_encoding(encoding.name())
+            }
             (StoredBody::Mixed(ranges, ct), footer) => {
                 let mut parts: Vec<MimePart<'_>> = ranges
                     .iter()

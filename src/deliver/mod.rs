@@ -38,6 +38,7 @@ pub mod notice;
 pub mod retry;
 pub mod sender;
 mod smtp;
+mod splice;
 pub mod verp;
 
 pub use fanout::queue_post;

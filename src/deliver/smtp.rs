@@ -600,19 +600,24 @@ impl Relay {
 /// The message with lines starting with a dot doubled (RFC 5321 4.5.2),
 /// every line ending in CRLF, and the end-of-data line appended.
 fn dot_stuff(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 64);
-    let mut at_line_start = true;
-    let mut prev = 0u8;
-    for &b in message {
-        if at_line_start && b == b'.' {
+    // Line by line (memchr finds the ends), copying whole lines: a byte at
+    // a time was a tenth of the sender's CPU in a fan-out.
+    let mut out = Vec::with_capacity(message.len() + message.len() / 32 + 8);
+    let mut start = 0;
+    while start < message.len() {
+        let end = memchr::memchr(b'\n', &message[start..]).map(|i| start + i);
+        let line = &message[start..end.unwrap_or(message.len())];
+        if line.first() == Some(&b'.') {
             out.push(b'.');
         }
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
+        out.extend_from_slice(line);
+        if end.is_some() {
+            if !line.ends_with(b"\r") {
+                out.push(b'\r');
+            }
+            out.push(b'\n');
         }
-        out.push(b);
-        at_line_start = b == b'\n';
-        prev = b;
+        start = end.map_or(message.len(), |e| e + 1);
     }
     if !message.is_empty() && !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
@@ -1003,6 +1008,34 @@ mod tests {
             b"..hidden\r\nline\r\n...two\r\nend\r\n.\r\n".to_vec()
         );
         assert_eq!(dot_stuff(b"x\r\n"), b"x\r\n.\r\n".to_vec());
+    }
+
+    proptest::proptest! {
+        /// Line-wise stuffing agrees with the rule applied a byte at a time.
+        #[test]
+        fn dot_stuffing_agrees_with_the_bytewise_rule(
+            message in proptest::collection::vec(
+                proptest::sample::select(b".\r\nab".to_vec()), 0..200),
+        ) {
+            let mut want = Vec::new();
+            let (mut at_line_start, mut prev) = (true, 0u8);
+            for &b in &message {
+                if at_line_start && b == b'.' {
+                    want.push(b'.');
+                }
+                if b == b'\n' && prev != b'\r' {
+                    want.push(b'\r');
+                }
+                want.push(b);
+                at_line_start = b == b'\n';
+                prev = b;
+            }
+            if !message.is_empty() && !want.ends_with(b"\r\n") {
+                want.extend_from_slice(b"\r\n");
+            }
+            want.extend_from_slice(b".\r\n");
+            proptest::prop_assert_eq!(dot_stuff(&message), want);
+        }
     }
 
     #[test]
