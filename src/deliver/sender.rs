@@ -442,6 +442,9 @@ impl Sender {
             .map(|s| LinkKey::new(&s));
         let lock = lock(&config.database_path())?;
         let store = Store::open(&config.database_path())?;
+        // The ledger's connection: a sent mark lost to a power cut resends
+        // a copy (at least once holds); an fsync per commit would not pay.
+        store.relax_durability()?;
         let rows = store.communities()?;
         let mut communities = HashMap::new();
         for c in &config.communities {

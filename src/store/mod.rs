@@ -2,9 +2,16 @@
 //! table group. The only module that knows SQL or imports rusqlite.
 //!
 //! Invariants:
-//! - Every connection runs in WAL mode with foreign keys on, a busy timeout
-//!   and synchronous=NORMAL, so the daemon and the command line can share the
-//!   file without any other channel between them.
+//! - Every connection runs in WAL mode with foreign keys on and a busy
+//!   timeout, so the daemon and the command line can share the file without
+//!   any other channel between them.
+//! - A commit is on disk when it returns (synchronous=FULL: the WAL is
+//!   synced at every commit), because what follows a commit is often an
+//!   acknowledgement that lets the only other copy go: an LMTP 250, an MTA
+//!   pipe's exit 0, an IMAP message flagged or moved. A power cut after
+//!   that must not take the post with it. Only the sender's ledger relaxes
+//!   this ([`Store::relax_durability`]): a sent mark lost to a power cut
+//!   sends a copy again, and an fsync per group commit would halve fan-out.
 //! - Every transaction begins IMMEDIATE: it takes the write lock at BEGIN,
 //!   waiting out the busy timeout, so a transaction that reads and then
 //!   writes never fails when another process wrote in between (a deferred
@@ -185,9 +192,17 @@ impl Store {
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         self.conn.execute_batch(
             "PRAGMA foreign_keys = ON;
-             PRAGMA synchronous = NORMAL;
+             PRAGMA synchronous = FULL;
              PRAGMA temp_store = MEMORY;",
         )?;
+        Ok(())
+    }
+
+    /// Commits on this connection reach the disk at the next checkpoint
+    /// rather than at once (synchronous=NORMAL): for the sender's ledger
+    /// only, whose lost commits resend copies instead of losing mail.
+    pub fn relax_durability(&self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
         Ok(())
     }
 

@@ -128,6 +128,10 @@ fn a_file_database_uses_wal_and_reopens_without_reapplying() {
     let path = dir.path().join("p.db");
     let store = Store::open(&path).unwrap();
     assert_eq!(store.pragma("journal_mode").unwrap(), "wal");
+    // Commits are synced before anything is acknowledged; only the
+    // sender's ledger relaxes that.
+    assert_eq!(store.pragma("synchronous").unwrap(), "2", "FULL");
+    store.relax_durability().unwrap();
     assert_eq!(store.pragma("synchronous").unwrap(), "1", "NORMAL");
     assert_eq!(store.pragma("foreign_keys").unwrap(), "1");
     assert!(
