@@ -172,9 +172,14 @@ impl Store {
             }
             let f = &m.fields;
             tx.execute(
-                "INSERT INTO members (community_id, email, name, organisation, place, role, delivery,
-                                      digest_format, moderation, status, joined_at, own_posts)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                // Numbered above every id ever used (migration 0009), so a
+                // newcomer never takes a removed member's id and with it a
+                // place in an audience queued before they joined.
+                "INSERT INTO members (id, community_id, email, name, organisation, place, role,
+                                      delivery, digest_format, moderation, status, joined_at,
+                                      own_posts)
+                 VALUES ((SELECT high + 1 FROM member_id_high WHERE id = 1),
+                         ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     community.0,
                     email,

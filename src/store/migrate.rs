@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_digest_candidates",
         sql: include_str!("migrations/0008_digest_candidates.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_member_ids_never_reused",
+        sql: include_str!("migrations/0009_member_ids_never_reused.sql"),
+    },
 ];
 
 impl Migration {

@@ -16,10 +16,9 @@
 //!   delivery mode are read when a member's window is expanded: a member who
 //!   unsubscribed, was disabled or switched mode after the message was
 //!   queued but before their window gets what their settings say then
-//!   (nothing for an unsubscribe); members added later get nothing (SQLite
-//!   gives a new member the highest id plus one, so only when the newest
-//!   member was purged since can a newcomer reuse an id under the cutoff and
-//!   receive the message).
+//!   (nothing for an unsubscribe); members added later get nothing: a new
+//!   member is numbered above every id ever used (migration 0009), never
+//!   under a cutoff.
 //! - Counts (`praxis outbox`, status) add the members still to expand to the
 //!   pending rows, so they are right before expansion.
 //! - A delivery becomes `sent` only through [`Outcome::Sent`], which the
@@ -962,6 +961,43 @@ mod tests {
             .queue_to_members(&digest, &to(DigestFormat::Plain), 300)
             .unwrap();
         assert_eq!(s.audience_size(plain.id).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_newcomer_never_takes_a_removed_member_s_place_in_an_audience() {
+        let (mut s, c) = store();
+        let each = fields(Delivery::Each, Role::Member, MemberStatus::Active);
+        member(&mut s, c, "alice@example.org", each.clone());
+        member(&mut s, c, "bob@example.org", each.clone());
+        let msg = NewOutbox::new(Some(c), OutboxKind::Post, "[health] x", b"m");
+        let q = s
+            .queue_to_members(
+                &msg,
+                &Audience {
+                    community: c,
+                    modes: &[Delivery::Each],
+                    author: None,
+                    digest_format: None,
+                },
+                100,
+            )
+            .unwrap();
+        // bob, the newest member, leaves before the audience is expanded;
+        // carol joins after the message was queued.
+        s.remove_member(c, "bob@example.org", "test").unwrap();
+        member(&mut s, c, "carol@example.org", each);
+        s.expand_audiences(100, 100, 0).unwrap();
+        let to: Vec<String> = s
+            .deliveries(q.id, None, 0)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.recipient)
+            .collect();
+        assert_eq!(
+            to,
+            ["alice@example.org"],
+            "carol joined after it was queued"
+        );
     }
 
     #[test]
