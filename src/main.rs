@@ -14,7 +14,8 @@ fn main() -> ExitCode {
         // A reader that stopped early (`praxis man | head`) is not an error.
         Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // An error can quote mail (a subject, an address): shown, not obeyed.
+            eprintln!("error: {}", praxis::cli::output::safe(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

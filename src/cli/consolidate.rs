@@ -157,7 +157,7 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
             Some(d) => d.body.clone(),
             None => generate(&config, &store, &q, addendum_since)?,
         };
-        print!("{text}");
+        print!("{}", super::output::safe(&text));
         return Ok(ExitCode::SUCCESS);
     }
     let body = match &args.from {

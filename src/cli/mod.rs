@@ -19,7 +19,7 @@ mod man;
 mod mark;
 mod members;
 mod outbox;
-mod output;
+pub mod output;
 mod publish;
 mod queue;
 mod search;

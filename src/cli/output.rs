@@ -1,4 +1,11 @@
 //! How commands print: a table for people, JSON for scripts, nothing when quiet.
+//!
+//! Invariant: text for people passes through [`safe`] (tables and `say` do it
+//! themselves), because most of it comes from mail: a Subject can carry an
+//! escape sequence that retitles or clears the moderator's terminal, or a
+//! right-to-left override that makes `evil.exe` read `exe.live`.
+
+use std::borrow::Cow;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use serde::Serialize;
@@ -34,7 +41,7 @@ impl Output {
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_header(header.iter().copied());
         for r in rows {
-            t.add_row(r);
+            t.add_row(r.iter().map(|cell| safe_line(cell).into_owned()));
         }
         println!("{t}");
     }
@@ -44,11 +51,48 @@ impl Output {
         if self.quiet {
             return;
         }
+        let line = safe(line.as_ref());
         if self.json {
-            eprintln!("{}", line.as_ref());
+            eprintln!("{line}");
         } else {
-            println!("{}", line.as_ref());
+            println!("{line}");
         }
+    }
+}
+
+/// Whether a terminal would act on `c` rather than show it: C0 and C1
+/// controls and DEL (escape sequences; a lone CR overwrites the line), and
+/// the bidi embeddings, overrides and isolates (they reorder what follows).
+fn acts(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` fit for a terminal: every character a terminal would act on is
+/// shown as `\u{…}` instead; line ends and tabs stay.
+pub fn safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(acts) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if acts(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// [`safe`] for one table cell or header line: line ends and tabs become
+/// spaces too.
+pub fn safe_line(text: &str) -> Cow<'_, str> {
+    match safe(text) {
+        Cow::Borrowed(t) if !t.contains(['\n', '\t']) => Cow::Borrowed(t),
+        t => Cow::Owned(t.replace(['\n', '\t'], " ")),
     }
 }
 
@@ -64,4 +108,22 @@ pub fn rfc3339(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_controls_and_bidi_overrides_are_shown_not_obeyed() {
+        assert_eq!(safe("Clinics in Assam"), "Clinics in Assam");
+        assert!(matches!(safe("मातृ स्वास्थ्य\n\tok"), Cow::Borrowed(_)));
+        assert_eq!(
+            safe("a\u{1b}]0;pwned\u{7}b\u{1b}[2Jc"),
+            "a\\u{1b}]0;pwned\\u{7}b\\u{1b}[2Jc"
+        );
+        assert_eq!(safe("evil\u{202e}exe.txt"), "evil\\u{202e}exe.txt");
+        assert_eq!(safe("x\u{9b}31m\ry\u{0}"), "x\\u{9b}31m\\u{d}y\\u{0}");
+        assert_eq!(safe_line("two\nlines\there"), "two lines here");
+    }
 }

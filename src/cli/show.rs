@@ -1,5 +1,6 @@
 //! `praxis show POST`: one post as a moderator needs it, quoted text folded.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -7,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::Context;
-use super::output::{local_time, rfc3339};
+use super::output::{local_time, rfc3339, safe};
 use crate::model::PostId;
 use crate::moderation::policy::human_size;
 
@@ -80,54 +81,61 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> Result<ExitCode> {
         Some(r) => format!("{} ({r})", p.state),
         None => p.state.to_string(),
     };
-    println!("Post {} in {} — {}", p.id, p.community, state);
+    let mut out = String::new();
+    writeln!(out, "Post {} in {} — {}", p.id, p.community, state)?;
     let who = match (&p.member_name, &p.member_organisation) {
         (Some(n), Some(o)) if !o.is_empty() => format!("{n}, {o}"),
         (Some(n), _) if !n.is_empty() => n.clone(),
         _ if p.member_name.is_none() => "not a member".into(),
         _ => "member".into(),
     };
-    println!("From:       {} <{}> ({who})", p.from_name, p.from);
-    println!("Subject:    {}", p.subject);
+    writeln!(out, "From:       {} <{}> ({who})", p.from_name, p.from)?;
+    writeln!(out, "Subject:    {}", p.subject)?;
     if let Some(d) = p.date {
-        println!("Date:       {}", local_time(d, tz));
+        writeln!(out, "Date:       {}", local_time(d, tz))?;
     }
-    println!(
+    writeln!(
+        out,
         "Received:   {} via {}",
         local_time(p.received_at, tz),
         p.source
-    );
-    println!("Message-ID: <{}>", p.message_id);
-    println!(
+    )?;
+    writeln!(out, "Message-ID: <{}>", p.message_id)?;
+    writeln!(
+        out,
         "Class:      {}; size {}",
         p.class,
         human_size(p.size as u64)
-    );
+    )?;
     if let Some(t) = p.thread_id {
         let reply = match p.parent_id {
             Some(parent) => format!("; reply to post {parent}"),
             None => String::new(),
         };
-        println!(
+        writeln!(
+            out,
             "Thread:     {t} \"{}\": post {} of {}{reply}",
             p.thread_subject.as_deref().unwrap_or(""),
             p.thread_position,
             p.thread_posts
-        );
+        )?;
     }
     for a in &p.attachments {
-        println!(
+        writeln!(
+            out,
             "Attachment: {} ({}, {})",
             a.name,
             a.content_type,
             human_size(a.size)
-        );
+        )?;
     }
     if let Some(f) = &p.flag {
-        println!("Flag:       {f}");
+        writeln!(out, "Flag:       {f}")?;
     }
-    println!();
-    println!("{}", fold_quotes(&p.text));
+    writeln!(out)?;
+    writeln!(out, "{}", fold_quotes(&p.text))?;
+    // Everything above is the message's own text: shown, never obeyed.
+    print!("{}", safe(&out));
     Ok(ExitCode::SUCCESS)
 }
 

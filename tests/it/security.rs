@@ -382,6 +382,48 @@ fn nul_bidi_and_config_values_never_make_a_header() {
     }
 }
 
+/// A moderator reading the queue or a post in a terminal sees a hostile
+/// message's escape sequences and bidi overrides, never obeys them: no ESC,
+/// BEL, CR, C1 control or override reaches the terminal, and the escaped
+/// form is shown instead.
+#[test]
+fn mail_cannot_drive_the_moderator_s_terminal() {
+    let home = Home::new();
+    // ESC ] 0 ; … BEL retitles the window; ESC [ 2 J clears it; U+202E
+    // reverses what follows; U+009B is a one-byte CSI.
+    let hostile = "From: =?utf-8?q?Eve_=1B]0;pwned=07?= <eve@example.org>\n\
+                   To: list@example.test\n\
+                   Subject: =?utf-8?q?invoice=E2=80=AEfdp.exe_=1B[2J=C2=9B31m?=\n\
+                   Message-ID: <term@x>\n\n\
+                   Please read\r over\x1b[8m hidden\x1b[0m\n";
+    home.praxis()
+        .args(["ingest", "-c", "health"])
+        .write_stdin(hostile)
+        .assert()
+        .success();
+    for args in [
+        vec!["queue"],
+        vec!["show", "1"],
+        vec!["approve", "1"],
+        vec!["threads"],
+        vec!["search", "invoice"],
+    ] {
+        let out = home.praxis().args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\u{9b}', '\r'] {
+            assert!(
+                !text.contains(bad),
+                "{args:?} printed {:?} raw:\n{text}",
+                bad
+            );
+        }
+        if args[0] != "approve" {
+            assert!(text.contains("\\u{202e}"), "{args:?} shows the override:\n{text}");
+        }
+    }
+}
+
 /// Mail loops end here: a post carrying our own List-Id, a storm of
 /// vacation auto-replies and a bounce to a bounce, all from a trusted
 /// member's address, are stored and never redistributed or answered.
