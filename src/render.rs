@@ -1,5 +1,5 @@
-//! Handlebars templates for what praxis writes to people: notices now,
-//! digests and Consolidated Replies later. Built into the binary from
+//! Handlebars templates for what praxis writes to people: notices, the
+//! texts of digests, and Consolidated Replies. Built into the binary from
 //! `templates/`. Pure: rendering only, no I/O.
 //!
 //! Templates render plain text, so HTML escaping is off; every value is
@@ -40,6 +40,20 @@ const CONSOLIDATED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The built-in texts of a digest issue: (name, text). The RFC 1153
+/// skeleton around them (header line, separators, messages, end line) is
+/// code, so no override can break a digest reader's parsing.
+const DIGEST: &[(&str, &str)] = &[
+    (
+        "digest/contents",
+        include_str!("../templates/digest/contents.txt.hbs"),
+    ),
+    (
+        "digest/howto",
+        include_str!("../templates/digest/howto.txt.hbs"),
+    ),
+];
+
 /// Every built-in template: (name, file under `templates/`). A community's
 /// `templates` folder overrides one by holding a file at the same path.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -54,6 +68,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("consolidated/draft", "consolidated/draft.md.hbs"),
     ("consolidated/footer", "consolidated/footer.hbs"),
     ("consolidated/reminder", "consolidated/reminder.hbs"),
+    ("digest/contents", "digest/contents.txt.hbs"),
+    ("digest/howto", "digest/howto.txt.hbs"),
     ("digest/html", "digest/digest.html.hbs"),
 ];
 
@@ -84,6 +100,7 @@ pub struct RenderError {
 }
 
 /// The registry of templates.
+#[derive(Debug)]
 pub struct Templates {
     /// Handlebars with every built-in template registered.
     hb: Handlebars<'static>,
@@ -101,7 +118,7 @@ impl Templates {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
-        for (name, text) in NOTICES.iter().chain(CONSOLIDATED) {
+        for (name, text) in NOTICES.iter().chain(CONSOLIDATED).chain(DIGEST) {
             hb.register_template_string(name, *text)
                 .unwrap_or_else(|e| panic!("built-in template {name} is invalid: {e}"));
         }
@@ -168,7 +185,7 @@ mod tests {
         }
         assert_eq!(
             BUILT_IN.len(),
-            NOTICES.len() + CONSOLIDATED.len() + 1,
+            NOTICES.len() + CONSOLIDATED.len() + DIGEST.len() + 1,
             "every built-in template is listed once"
         );
         let t =

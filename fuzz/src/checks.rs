@@ -349,7 +349,9 @@ pub fn render(data: &[u8]) {
             participants: vec![f[1].clone(), f[4].clone()],
         }],
     };
+    let templates = cfg.templates();
     let masthead = digest::Masthead {
+        templates: &templates,
         name: &cfg.name,
         address: &cfg.address,
         request: "list-request@example.test",
@@ -360,7 +362,7 @@ pub fn render(data: &[u8]) {
         boundary: "praxis-fuzz-boundary",
         html_template: None,
     };
-    let _ = digest::plain(&masthead, &selection);
+    digest::plain(&masthead, &selection).expect("the plain digest renders");
     let html = digest::html(&masthead, &selection).expect("the HTML digest renders");
     no_markup("digest HTML", &html);
     let headers = compose::list_headers(cfg);

@@ -68,8 +68,10 @@ pub fn render(
     let request = request_address(&address);
     let domain = cfg.address_parts().map_or("localhost", |(_, d)| d);
     let html_template = cfg.template_override("digest/html");
+    let templates = cfg.templates();
     let m = Masthead {
         html_template: html_template.as_deref(),
+        templates: &templates,
         name: &cfg.name,
         address: &address,
         request: &request,

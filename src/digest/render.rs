@@ -21,6 +21,7 @@ use super::select::{PostItem, ReplyItem, Selection, display_name};
 use crate::consolidate::publish;
 use crate::mail::quote;
 use crate::model::DigestFormat;
+use crate::render::{RenderError, Templates};
 
 /// The line of 70 dashes between sections (RFC 1153).
 pub const SECTION: &str = "----------------------------------------------------------------------";
@@ -50,6 +51,9 @@ pub struct Masthead<'a> {
     pub boundary: &'a str,
     /// The community's own HTML template (its `templates/digest/digest.html.hbs`).
     pub html_template: Option<&'a str>,
+    /// The texts around the messages (`digest/contents`, `digest/howto`),
+    /// the community's overrides included.
+    pub templates: &'a Templates,
 }
 
 impl Masthead<'_> {
@@ -72,6 +76,9 @@ pub enum DigestRenderError {
     /// The HTML template failed.
     #[error("digest HTML template: {0}; check templates/digest/digest.html.hbs")]
     Template(String),
+    /// A text template (`digest/contents`, `digest/howto`) failed.
+    #[error("digest text: {0}; check the community's templates/digest/ and run `praxis check`")]
+    Text(#[from] RenderError),
     /// mail-builder could not write the message.
     #[error("writing the digest message: {0}")]
     Write(#[from] std::io::Error),
@@ -171,62 +178,91 @@ fn from_line(p: &PostItem) -> String {
     }
 }
 
-/// The preamble every format shares: Consolidated Replies, queries, and the
-/// table of contents per thread.
-fn preamble(m: &Masthead<'_>, s: &Selection) -> String {
-    let mut out = String::new();
-    if !s.replies.is_empty() {
-        out.push_str("Consolidated Replies since the last issue:\n\n");
-        for r in &s.replies {
-            out.push_str(&format!(
-                "    {}\n      (query: {})\n",
-                r.subject, r.query_subject
-            ));
-        }
-        out.push('\n');
+/// The preamble every format shares (template `digest/contents`):
+/// Consolidated Replies, queries, and the table of contents per thread.
+/// A line of dashes the template writes is indented like a member's, so
+/// it never reads as an RFC 1153 separator.
+fn preamble(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError> {
+    #[derive(Serialize)]
+    struct Reply<'a> {
+        subject: &'a str,
+        query_subject: &'a str,
     }
-    if !s.queries.is_empty() {
-        out.push_str("Queries seeking your experience:\n\n");
-        for q in &s.queries {
-            out.push_str(&format!(
-                "    {} ({} working days left)\n",
-                q.subject, q.days_left
-            ));
-        }
-        out.push_str(&format!(
-            "\n    Reply to a query by writing to {}.\n\n",
-            m.address
-        ));
+    #[derive(Serialize)]
+    struct Query<'a> {
+        subject: &'a str,
+        days_left: i64,
     }
-    out.push_str("Today's Topics:\n\n");
-    if s.threads.is_empty() {
-        out.push_str("    (no new discussion posts)\n");
+    #[derive(Serialize)]
+    struct Thread<'a> {
+        /// "1." right-aligned to two places, as RFC 1153's examples.
+        number: String,
+        subject: &'a str,
+        count: usize,
+        one: bool,
+        participants: String,
     }
-    for (i, t) in s.threads.iter().enumerate() {
-        let n = t.posts.len();
-        out.push_str(&format!(
-            "  {:>2}. {} ({} new {})\n        {}\n",
-            i + 1,
-            t.subject,
-            n,
-            if n == 1 { "post" } else { "posts" },
-            t.participants.join(", ")
-        ));
+    #[derive(Serialize)]
+    struct Data<'a> {
+        address: &'a str,
+        request: &'a str,
+        replies: Vec<Reply<'a>>,
+        queries: Vec<Query<'a>>,
+        threads: Vec<Thread<'a>>,
     }
-    out
+    let data = Data {
+        address: m.address,
+        request: m.request,
+        replies: s
+            .replies
+            .iter()
+            .map(|r| Reply {
+                subject: &r.subject,
+                query_subject: &r.query_subject,
+            })
+            .collect(),
+        queries: s
+            .queries
+            .iter()
+            .map(|q| Query {
+                subject: &q.subject,
+                days_left: q.days_left,
+            })
+            .collect(),
+        threads: s
+            .threads
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Thread {
+                number: format!("{:>2}", i + 1),
+                subject: &t.subject,
+                count: t.posts.len(),
+                one: t.posts.len() == 1,
+                participants: t.participants.join(", "),
+            })
+            .collect(),
+    };
+    Ok(lined(&m.templates.render("digest/contents", &data)?))
 }
 
-fn how_to(m: &Masthead<'_>) -> String {
-    format!(
-        "To post, write to {}.\nTo change how you receive mail (each post, digest, Consolidated\nReplies only, or nothing), or to unsubscribe, write to\n{} with the subject \"help\" or \"unsubscribe\".\n",
-        m.address, m.request
-    )
+/// How to post, change delivery or leave (template `digest/howto`).
+fn how_to(m: &Masthead<'_>) -> Result<String, DigestRenderError> {
+    let data = serde_json::json!({"address": m.address, "request": m.request});
+    Ok(lined(&m.templates.render("digest/howto", &data)?))
+}
+
+/// Template output fit for the skeleton: no separator lines, ending in
+/// exactly one line end.
+fn lined(text: &str) -> String {
+    let mut out = no_separators(text.trim_end_matches('\n'));
+    out.push('\n');
+    out
 }
 
 /// The RFC 1153 text of an issue: header line, preamble with "Today's
 /// Topics:", 70 dashes, messages separated by 30 dashes, the end line and
 /// the line of asterisks.
-pub fn plain(m: &Masthead<'_>, s: &Selection) -> String {
+pub fn plain(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError> {
     let mut out = format!(
         "{} Digest  {}  Volume {} : Issue {}\n\n",
         m.name,
@@ -234,7 +270,7 @@ pub fn plain(m: &Masthead<'_>, s: &Selection) -> String {
         s.volume,
         s.number
     );
-    out.push_str(&preamble(m, s));
+    out.push_str(&preamble(m, s)?);
     out.push('\n');
     out.push_str(SECTION);
     out.push_str("\n\n");
@@ -252,7 +288,7 @@ pub fn plain(m: &Masthead<'_>, s: &Selection) -> String {
             MESSAGE
         ));
     }
-    out.push_str(&how_to(m));
+    out.push_str(&how_to(m)?);
     out.push('\n');
     out.push_str(MESSAGE);
     out.push_str("\n\n");
@@ -261,7 +297,7 @@ pub fn plain(m: &Masthead<'_>, s: &Selection) -> String {
     out.push('\n');
     out.push_str(&"*".repeat(end.chars().count()));
     out.push('\n');
-    out
+    Ok(out)
 }
 
 /// An RFC 1153 issue with a member's footer as its last message, before the
@@ -416,12 +452,12 @@ pub fn message(
 ) -> Result<Vec<u8>, DigestRenderError> {
     let title = m.title(s);
     let body = match format {
-        DigestFormat::Plain => text_part(plain(m, s)),
+        DigestFormat::Plain => text_part(plain(m, s)?),
         DigestFormat::Html => MimePart::new(
             ContentType::new("multipart/alternative")
                 .attribute("boundary", format!("{}-alt", m.boundary)),
             BodyPart::Multipart(vec![
-                text_part(plain(m, s)),
+                text_part(plain(m, s)?),
                 MimePart::new(
                     ContentType::new("text/html").attribute("charset", "utf-8"),
                     BodyPart::Text(html(m, s)?.into()),
@@ -430,9 +466,9 @@ pub fn message(
         ),
         DigestFormat::Mime => {
             let mut toc = format!("{}    {}\n\n", title, m.date());
-            toc.push_str(&preamble(m, s));
+            toc.push_str(&preamble(m, s)?);
             toc.push('\n');
-            toc.push_str(&how_to(m));
+            toc.push_str(&how_to(m)?);
             let mut posts = Vec::new();
             for r in &s.replies {
                 posts.push(rfc822_part(reply_message(m, r)?));
@@ -590,8 +626,11 @@ mod tests {
         }
     }
 
+    static TEMPLATES: std::sync::LazyLock<Templates> = std::sync::LazyLock::new(Templates::new);
+
     fn masthead() -> Masthead<'static> {
         Masthead {
+            templates: &TEMPLATES,
             name: "Maternal and Child Health",
             address: "list@example.test",
             request: "list-request@example.test",
@@ -607,7 +646,7 @@ mod tests {
     #[test]
     fn plain_follows_rfc_1153_line_by_line() {
         let s = selection();
-        let text = plain(&masthead(), &s);
+        let text = plain(&masthead(), &s).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         // The header line: name, date, volume and issue.
         assert!(
@@ -711,7 +750,7 @@ mod tests {
 
     #[test]
     fn a_member_footer_goes_before_the_end_line() {
-        let text = plain(&masthead(), &selection());
+        let text = plain(&masthead(), &selection()).unwrap();
         let out = with_footer(&text, "-- \nYou receive this as dee@example.org\n");
         let lines: Vec<&str> = out.lines().collect();
         let n = lines.len();

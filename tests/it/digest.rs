@@ -96,6 +96,82 @@ fn preview_prints_the_issue_in_each_format_without_sending() {
     assert!(again.contains("Vol 1, Issue 1"));
 }
 
+/// A community's `templates/digest/` puts the texts around the messages in
+/// its own words, in every format that has them; the RFC 1153 skeleton
+/// stays (a line of dashes in the template is no separator), and `praxis
+/// check` names an override that does not compile.
+#[test]
+fn a_community_writes_its_digest_texts_in_its_own_words() {
+    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
+        .unwrap()
+        .replacen(
+            "timezone = \"Asia/Kolkata\"",
+            "timezone = \"Asia/Kolkata\"\ntemplates = \"health-templates\"",
+            1,
+        );
+    let home = Home::with_config(&text);
+    let dir = home.path().join("health-templates/digest");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("contents.txt.hbs"),
+        "आज के विषय:\n------------------------------\n{{#each threads}}\n{{number}}. {{subject}} — {{count}}\n{{/each}}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("howto.txt.hbs"), "लिखें: {{address}}\n").unwrap();
+    home.praxis().arg("check").assert().success();
+    community_with_posts(&home);
+
+    // The first text part of the previewed message, decoded.
+    let text = |format: &str| {
+        let raw = home.stdout(&["digest", "preview", "-c", "health", "--format", format]);
+        let parsed = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        parsed
+            .body_text(0)
+            .unwrap_or_default()
+            .replace("\r\n", "\n")
+    };
+    let plain = text("plain");
+    assert!(
+        plain.contains("आज के विषय:\n ------------------------------\n"),
+        "{plain}"
+    );
+    assert!(plain.contains(" 1. Boat clinics — 2\n"), "{plain}");
+    assert!(plain.contains("लिखें: list@example.test\n"), "{plain}");
+    assert!(!plain.contains("Today's Topics:"), "{plain}");
+    let separators = plain
+        .lines()
+        .filter(|l| *l == "------------------------------")
+        .count();
+    assert_eq!(
+        separators,
+        3 + 1,
+        "one after each post, one before the end line"
+    );
+    assert!(plain.contains("\nEnd of Maternal and Child Health Digest, Vol 1, Issue 1\n"));
+
+    let first = text("mime");
+    assert!(
+        first.contains("आज के विषय:") && first.contains("लिखें: list@example.test"),
+        "{first}"
+    );
+
+    std::fs::write(dir.join("contents.txt.hbs"), "{{#each threads}}unclosed\n").unwrap();
+    let out = home
+        .praxis()
+        .arg("check")
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("community[health].templates: digest/contents.txt.hbs:"),
+        "{err}"
+    );
+}
+
 #[test]
 fn send_now_queues_one_issue_per_format_once_and_nothing_new_sends_nothing() {
     let home = Home::new();

@@ -419,7 +419,10 @@ fn mail_cannot_drive_the_moderator_s_terminal() {
             );
         }
         if args[0] != "approve" {
-            assert!(text.contains("\\u{202e}"), "{args:?} shows the override:\n{text}");
+            assert!(
+                text.contains("\\u{202e}"),
+                "{args:?} shows the override:\n{text}"
+            );
         }
     }
 }
