@@ -13,6 +13,10 @@
 //!   when its subject is a reply ("Re: …") whose base subject equals a
 //!   thread's exactly and that thread was active within the window. Never on
 //!   subject alone across the window.
+//! - A moderator can split a thread at a post (`praxis mark --post`): that
+//!   post and its replies become a thread of their own, and a message whose
+//!   References pass through a split post ignores the ids before it
+//!   ([`after_split`]), so the next reply does not merge the two again.
 
 use crate::model::ThreadId;
 
@@ -54,6 +58,20 @@ pub fn thread_keys<'a>(
         keys.push(irt);
     }
     keys
+}
+
+/// `keys` (from [`thread_keys`]) without the ancestry before the last split
+/// post among them: the message's own id, then the split post's id and
+/// what follows it. Unchanged when no key is a split point.
+pub fn after_split<'a>(keys: Vec<&'a str>, is_split: impl Fn(&str) -> bool) -> Vec<&'a str> {
+    match keys.iter().skip(1).rposition(|k| is_split(k)) {
+        Some(i) if i > 0 => {
+            let mut kept = vec![keys[0]];
+            kept.extend_from_slice(&keys[i + 1..]);
+            kept
+        }
+        _ => keys,
+    }
 }
 
 /// The parent's id: the last reference, else In-Reply-To (RFC 5256).
@@ -201,6 +219,37 @@ pub fn quoted_lines(text: &str) -> Vec<String> {
     out.sort_by_key(|l| std::cmp::Reverse(l.len()));
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn ids_before_a_split_post_are_ignored() {
+        let refs: Vec<String> = ["<a>", "<b>", "<c>"].map(String::from).to_vec();
+        let keys = thread_keys("<d>", &refs, Some("<c>"));
+        assert_eq!(after_split(keys.clone(), |_| false), keys);
+        assert_eq!(
+            after_split(keys.clone(), |k| k == "<b>"),
+            ["<d>", "<b>", "<c>"]
+        );
+        assert_eq!(
+            after_split(keys.clone(), |k| k == "<a>" || k == "<c>"),
+            ["<d>", "<c>"],
+            "the latest split wins"
+        );
+        assert_eq!(
+            after_split(keys.clone(), |k| k == "<a>"),
+            keys,
+            "a split at the first reference drops nothing"
+        );
+        assert_eq!(
+            after_split(keys.clone(), |k| k == "<d>"),
+            keys,
+            "the message's own id is never a cut"
+        );
+    }
 }
 
 #[cfg(test)]

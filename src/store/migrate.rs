@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_member_ids_never_reused",
         sql: include_str!("migrations/0009_member_ids_never_reused.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_thread_splits",
+        sql: include_str!("migrations/0010_thread_splits.sql"),
+    },
 ];
 
 impl Migration {

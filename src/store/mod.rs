@@ -50,7 +50,7 @@ pub use outbox::{
     OutboxSummary, Outcome, PostForFanout, Queued,
 };
 pub use posts::{Batch, Checkpoint, NewPost, PostView, Stored};
-pub use replies::{Draft, OpenQuery, Publication, Query, QueryPost, RelatedReply, fts_any};
+pub use replies::{Draft, OpenQuery, Publication, Query, QueryPost, RelatedReply, Split, fts_any};
 pub use status::{CommunityStatus, HealthRow};
 pub use threads::{SearchHit, ThreadFilter, ThreadRow};
 

@@ -525,6 +525,20 @@ impl Batch<'_> {
             &parsed.references,
             parsed.in_reply_to.as_deref(),
         );
+        // A thread a moderator split stays split: ids before a split post
+        // are not this message's ancestry any more.
+        let mut splits = std::collections::HashSet::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT 1 FROM thread_splits WHERE community_id = ?1 AND message_id = ?2",
+            )?;
+            for k in keys.iter().skip(1) {
+                if stmt.exists(params![p.community.0, k])? {
+                    splits.insert(*k);
+                }
+            }
+        }
+        let keys = thread::after_split(keys, |k| splits.contains(k));
         let mut found = Vec::new();
         {
             let mut stmt = tx.prepare_cached(

@@ -627,6 +627,17 @@ impl Store {
     }
 }
 
+/// What [`Store::split_thread`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// The thread the post left.
+    pub from: i64,
+    /// The thread it now starts.
+    pub to: i64,
+    /// Posts moved: the split post and its replies.
+    pub posts: usize,
+}
+
 impl Store {
     /// Re-marks a thread's kind; returns the kind it had, or `None` when
     /// there is no such thread.
@@ -649,6 +660,89 @@ impl Store {
         }
         tx.commit()?;
         Ok(was)
+    }
+
+    /// Splits `post` and its replies off their thread into a thread of
+    /// their own, of `kind`, rooted at `post`, and remembers the split so
+    /// later replies stay there (see `thread::after_split`). `None` when
+    /// the post is in no thread or already a thread's root (re-mark the
+    /// thread instead).
+    pub fn split_thread(
+        &mut self,
+        post: PostId,
+        kind: crate::model::ThreadKind,
+    ) -> Result<Option<Split>> {
+        let tx = self.conn.transaction()?;
+        let found: Option<(i64, i64, String, String, i64)> = tx
+            .query_row(
+                "SELECT p.community_id, p.thread_id, p.message_id, p.subject,
+                        COALESCE(p.date, p.received_at)
+                 FROM posts p JOIN threads t ON t.id = p.thread_id
+                 WHERE p.id = ?1 AND t.root_post_id IS NOT ?1",
+                [post.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        let Some((community, from, message_id, subject, date)) = found else {
+            return Ok(None);
+        };
+        // The post and every reply below it, by parent.
+        let moved: Vec<(i64, String, i64)> = tx
+            .prepare(
+                "WITH RECURSIVE below(id) AS (
+                     SELECT ?1 UNION SELECT p.id FROM posts p JOIN below b ON p.parent_id = b.id
+                     WHERE p.thread_id = ?2)
+                 SELECT p.id, p.message_id, COALESCE(p.date, p.received_at)
+                 FROM posts p JOIN below b ON b.id = p.id",
+            )?
+            .query_map(params![post.0, from], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let last = moved.iter().map(|m| m.2).max().unwrap_or(date);
+        tx.execute(
+            "INSERT INTO threads (community_id, root_post_id, subject, base_subject, kind,
+                                  first_at, last_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                community,
+                post.0,
+                subject,
+                crate::thread::base_subject(&subject),
+                kind.as_str(),
+                date,
+                last
+            ],
+        )?;
+        let to = tx.last_insert_rowid();
+        {
+            let mut posts = tx.prepare("UPDATE posts SET thread_id = ?2 WHERE id = ?1")?;
+            let mut refs = tx.prepare(
+                "UPDATE thread_refs SET thread_id = ?3 WHERE community_id = ?1 AND message_id = ?2",
+            )?;
+            for (id, mid, _) in &moved {
+                posts.execute(params![id, to])?;
+                refs.execute(params![community, mid, to])?;
+            }
+        }
+        // The split post starts its thread: no parent in the one it left.
+        tx.execute("UPDATE posts SET parent_id = NULL WHERE id = ?1", [post.0])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO thread_splits (community_id, message_id) VALUES (?1, ?2)",
+            params![community, message_id],
+        )?;
+        tx.execute(
+            "UPDATE threads SET last_at = COALESCE(
+                 (SELECT MAX(COALESCE(date, received_at)) FROM posts WHERE thread_id = ?1), first_at)
+             WHERE id = ?1",
+            [from],
+        )?;
+        tx.commit()?;
+        Ok(Some(Split {
+            from,
+            to,
+            posts: moved.len(),
+        }))
     }
 
     /// The root post of a thread, if stored.

@@ -779,6 +779,115 @@ fn a_thread_can_be_re_marked() {
         .stderr(predicate::str::contains("thread 999 does not exist"));
 }
 
+/// A new question asked inside a discussion: `mark --post` splits that
+/// post and its replies into a query of their own, with its clock started,
+/// and later replies follow the split instead of merging the threads again.
+#[test]
+fn any_post_can_be_marked_a_query_and_its_replies_follow() {
+    let home = Home::new();
+    for (who, name) in [("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")] {
+        add_member(
+            &home,
+            &format!("{who}@example.org"),
+            name,
+            &["--moderation", "accept"],
+        );
+    }
+    let post = |from: &str, id: &str, refs: &[&str], subject: &str| {
+        let refs: Vec<String> = refs.iter().map(|r| format!("<{r}@x>")).collect();
+        let head = if refs.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "In-Reply-To: {}\nReferences: {}\n",
+                refs.last().unwrap(),
+                refs.join(" ")
+            )
+        };
+        ingest(
+            &home,
+            &format!(
+                "From: {from}@example.org\nTo: list@example.test\nSubject: {subject}\nMessage-ID: <{id}@x>\n{head}Date: Mon, 2 Nov 2026 10:00:00 +0530\n\nText of {id}.\n"
+            ),
+        );
+    };
+    post("alice", "s1", &[], "Boat clinics");
+    post("bob", "s2", &["s1"], "Re: Boat clinics");
+    post(
+        "carol",
+        "s3",
+        &["s1", "s2"],
+        "Re: Boat clinics, and the cold chain?",
+    );
+    post(
+        "alice",
+        "s4",
+        &["s1", "s2", "s3"],
+        "Re: Boat clinics, and the cold chain?",
+    );
+    let thread_of = |post: u32| -> i64 {
+        let v: Value =
+            serde_json::from_str(&home.stdout(&["show", &post.to_string(), "--json"])).unwrap();
+        v["thread_id"].as_i64().unwrap()
+    };
+    let first = thread_of(1);
+    home.stdout(&["mark", &first.to_string(), "discussion"]);
+    assert!(queries(&home, &[]).is_empty());
+    assert_eq!(thread_of(4), first);
+
+    let out = home.stdout(&["mark", "--post", "3", "query"]);
+    let split = thread_of(3);
+    assert_ne!(split, first);
+    assert!(
+        out.contains(&format!(
+            "post 3: split from thread {first} with 1 reply into thread {split} (query); Consolidated Reply due"
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        (thread_of(1), thread_of(2), thread_of(4)),
+        (first, first, split)
+    );
+    let q = queries(&home, &[]);
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(q[0]["id"].as_i64(), Some(split));
+    assert_eq!(q[0]["subject"], "Re: Boat clinics, and the cold chain?");
+    assert_eq!(q[0]["asked_by"], "Carol");
+    assert!(
+        q[0]["deadline"].is_string() || q[0]["deadline"].is_number(),
+        "{q:?}"
+    );
+
+    // Replies carry the whole chain in References: each follows its branch.
+    post("bob", "s5", &["s1", "s2", "s3", "s4"], "Re: cold chain");
+    post("carol", "s6", &["s1", "s2"], "Re: Boat clinics");
+    assert_eq!((thread_of(5), thread_of(6)), (split, first));
+    let threads: Value = serde_json::from_str(&home.stdout(&["threads", "--json"])).unwrap();
+    let posts = |t: i64| {
+        threads
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"].as_i64() == Some(t))
+            .map(|r| r["posts"].as_i64().unwrap())
+    };
+    assert_eq!((posts(first), posts(split)), (Some(3), Some(3)));
+
+    // A thread's first post marks its thread; a missing post is named.
+    let out = home.stdout(&["mark", "--post", "1", "announcement"]);
+    assert!(
+        out.contains(&format!(
+            "post 1 starts thread {first}: discussion → announcement"
+        )),
+        "{out}"
+    );
+    home.praxis()
+        .args(["mark", "--post", "99", "query"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("post 99 does not exist"));
+}
+
 #[test]
 fn marking_an_imported_discussion_as_a_query_starts_its_clock() {
     let home = Home::new();

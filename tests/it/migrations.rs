@@ -43,6 +43,10 @@ const LANDED: &[(i64, &str)] = &[
         9,
         "6a18928369c7fb3ae737ef3e8d25542b22b1c15089f0425b79d71aa8156ca676",
     ),
+    (
+        10,
+        "cb2285ed9d67bf39faf14bc0d282ab6f59374ea2dfb75a9c678231ba9e24aaa3",
+    ),
 ];
 
 #[test]
