@@ -63,7 +63,7 @@ pub fn thread_keys<'a>(
 /// `keys` (from [`thread_keys`]) without the ancestry before the last split
 /// post among them: the message's own id, then the split post's id and
 /// what follows it. Unchanged when no key is a split point.
-pub fn after_split<'a>(keys: Vec<&'a str>, is_split: impl Fn(&str) -> bool) -> Vec<&'a str> {
+pub fn after_split(keys: Vec<&str>, is_split: impl Fn(&str) -> bool) -> Vec<&str> {
     match keys.iter().skip(1).rposition(|k| is_split(k)) {
         Some(i) if i > 0 => {
             let mut kept = vec![keys[0]];
