@@ -52,14 +52,7 @@ fn check_names_a_misspelt_key_and_a_bad_address() {
             "address = \"education.example.test\"",
         );
     let home = Home::with_config(&text);
-    let out = home
-        .praxis()
-        .arg("check")
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = home.stderr_of_failure(&["check"]);
     assert!(
         err.contains("community[health].reply_within_workin_days: unknown key"),
         "{err}"

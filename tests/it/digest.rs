@@ -102,16 +102,7 @@ fn preview_prints_the_issue_in_each_format_without_sending() {
 /// check` names an override that does not compile.
 #[test]
 fn a_community_writes_its_digest_texts_in_its_own_words() {
-    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
-        .unwrap()
-        .replacen(
-            "timezone = \"Asia/Kolkata\"",
-            "timezone = \"Asia/Kolkata\"\ntemplates = \"health-templates\"",
-            1,
-        );
-    let home = Home::with_config(&text);
-    let dir = home.path().join("health-templates/digest");
-    std::fs::create_dir_all(&dir).unwrap();
+    let (home, dir) = crate::support::home_with_templates("digest");
     std::fs::write(
         dir.join("contents.txt.hbs"),
         "आज के विषय:\n------------------------------\n{{#each threads}}\n{{number}}. {{subject}} — {{count}}\n{{/each}}\n",
@@ -158,14 +149,7 @@ fn a_community_writes_its_digest_texts_in_its_own_words() {
     );
 
     std::fs::write(dir.join("contents.txt.hbs"), "{{#each threads}}unclosed\n").unwrap();
-    let out = home
-        .praxis()
-        .arg("check")
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = home.stderr_of_failure(&["check"]);
     assert!(
         err.contains("community[health].templates: digest/contents.txt.hbs:"),
         "{err}"

@@ -672,16 +672,7 @@ fn daily_summary_instead_of_a_notice_per_hold() {
 /// reports files that replace nothing and templates that do not compile.
 #[test]
 fn community_templates_override_the_built_ins() {
-    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
-        .unwrap()
-        .replacen(
-            "timezone = \"Asia/Kolkata\"",
-            "timezone = \"Asia/Kolkata\"\ntemplates = \"health-templates\"",
-            1,
-        );
-    let home = Home::with_config(&text);
-    let dir = home.path().join("health-templates/notices");
-    std::fs::create_dir_all(&dir).unwrap();
+    let (home, dir) = crate::support::home_with_templates("notices");
     std::fs::write(
         dir.join("reject.hbs"),
         "CUSTOM REJECTION of {{subject}}: {{reason}}\n",
@@ -723,14 +714,7 @@ fn community_templates_override_the_built_ins() {
 
     std::fs::write(dir.join("rejekt.hbs"), "typo\n").unwrap();
     std::fs::write(dir.join("welcome.hbs"), "{{#if name}}unclosed\n").unwrap();
-    let out = home
-        .praxis()
-        .arg("check")
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = home.stderr_of_failure(&["check"]);
     assert!(
         err.contains(
             "community[health].templates: notices/rejekt.hbs does not replace any template"

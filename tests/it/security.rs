@@ -141,14 +141,7 @@ fn readable_key_files_stop_check_and_serve() {
         for mode in [0o644, 0o640, 0o604] {
             chmod(&path, mode);
             let fix = format!("chmod 600 {}", path.display());
-            let out = home
-                .praxis()
-                .arg("check")
-                .assert()
-                .failure()
-                .get_output()
-                .clone();
-            let err = String::from_utf8_lossy(&out.stderr);
+            let err = home.stderr_of_failure(&["check"]);
             assert!(
                 err.contains(key) && err.contains(&fix),
                 "{file} {mode:o}: {err}"
@@ -176,14 +169,7 @@ fn readable_key_files_stop_check_and_serve() {
     let token = home.path().join("praxis.db.secret");
     std::fs::write(&token, "0123456789abcdef").unwrap();
     chmod(&token, 0o644);
-    let out = home
-        .praxis()
-        .arg("check")
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = home.stderr_of_failure(&["check"]);
     assert!(
         err.contains(&format!("chmod 600 {}", token.display())),
         "{err}"

@@ -51,6 +51,18 @@ impl Home {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs `praxis ARGS`, which must fail (exit 1); returns its standard error.
+    pub fn stderr_of_failure(&self, args: &[&str]) -> String {
+        let out = self
+            .praxis()
+            .args(args)
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// Runs `praxis ARGS` (with `--json` among them) and parses the output.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         serde_json::from_str(&self.stdout(args)).unwrap()
@@ -74,6 +86,23 @@ impl Home {
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A home with the example config whose health community takes its
+/// templates from `health-templates/SUB` (created, empty); returns the home
+/// and that folder.
+pub fn home_with_templates(sub: &str) -> (Home, PathBuf) {
+    let text = std::fs::read_to_string(repo().join("config/praxis.toml"))
+        .unwrap()
+        .replacen(
+            "timezone = \"Asia/Kolkata\"",
+            "timezone = \"Asia/Kolkata\"\ntemplates = \"health-templates\"",
+            1,
+        );
+    let home = Home::with_config(&text);
+    let dir = home.path().join("health-templates").join(sub);
+    std::fs::create_dir_all(&dir).unwrap();
+    (home, dir)
 }
 
 /// The running mail stack's addresses, from the env file `scripts/mailstack` writes.
