@@ -21,6 +21,8 @@ use std::sync::OnceLock;
 use mail_builder::encoders::base64::base64_encode_mime;
 use mail_builder::encoders::quoted_printable::quoted_printable_encode;
 
+use crate::mail::crlf_into;
+
 /// Input bytes per base64 line: 57 bytes make 76 characters.
 const BASE64_LINE: usize = 57;
 
@@ -181,8 +183,8 @@ impl TextBody {
         let mut out = Vec::with_capacity(total * 4 / 3 + 64);
         match e {
             Encoding::SevenBit => {
-                crlf(self.lined.as_bytes(), &mut out);
-                crlf(f, &mut out);
+                crlf_into(self.lined.as_bytes(), &mut out);
+                crlf_into(f, &mut out);
             }
             Encoding::QuotedPrintable => {
                 out.extend_from_slice(
@@ -209,7 +211,7 @@ impl TextBody {
 fn encode(e: Encoding, input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len() * 4 / 3 + 64);
     match e {
-        Encoding::SevenBit => crlf(input, &mut out),
+        Encoding::SevenBit => crlf_into(input, &mut out),
         Encoding::QuotedPrintable => {
             quoted_printable_encode(input, &mut out, true).expect("writing to a Vec");
         }
@@ -218,18 +220,6 @@ fn encode(e: Encoding, input: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// `input` with every bare LF made CRLF, as mail-builder writes 7bit.
-fn crlf(input: &[u8], out: &mut Vec<u8>) {
-    let mut prev = 0u8;
-    for &b in input {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
 }
 
 #[cfg(test)]

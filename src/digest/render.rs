@@ -178,6 +178,23 @@ fn from_line(p: &PostItem) -> String {
     }
 }
 
+/// An open query as the templates see it.
+#[derive(Serialize)]
+struct Query<'a> {
+    subject: &'a str,
+    days_left: i64,
+}
+
+fn queries(s: &Selection) -> Vec<Query<'_>> {
+    s.queries
+        .iter()
+        .map(|q| Query {
+            subject: &q.subject,
+            days_left: q.days_left,
+        })
+        .collect()
+}
+
 /// The preamble every format shares (template `digest/contents`):
 /// Consolidated Replies, queries, and the table of contents per thread.
 /// A line of dashes the template writes is indented like a member's, so
@@ -187,11 +204,6 @@ fn preamble(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
     struct Reply<'a> {
         subject: &'a str,
         query_subject: &'a str,
-    }
-    #[derive(Serialize)]
-    struct Query<'a> {
-        subject: &'a str,
-        days_left: i64,
     }
     #[derive(Serialize)]
     struct Thread<'a> {
@@ -221,14 +233,7 @@ fn preamble(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
                 query_subject: &r.query_subject,
             })
             .collect(),
-        queries: s
-            .queries
-            .iter()
-            .map(|q| Query {
-                subject: &q.subject,
-                days_left: q.days_left,
-            })
-            .collect(),
+        queries: queries(s),
         threads: s
             .threads
             .iter()
@@ -344,11 +349,6 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
         html: String,
     }
     #[derive(Serialize)]
-    struct Query<'a> {
-        subject: &'a str,
-        days_left: i64,
-    }
-    #[derive(Serialize)]
     struct Data<'a> {
         title: String,
         date: String,
@@ -372,14 +372,7 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
                 html: publish::html_fragment(&r.markdown),
             })
             .collect(),
-        queries: s
-            .queries
-            .iter()
-            .map(|q| Query {
-                subject: &q.subject,
-                days_left: q.days_left,
-            })
-            .collect(),
+        queries: queries(s),
         threads: s
             .threads
             .iter()
@@ -413,14 +406,7 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
 /// Bare LFs to CRLF, so a stored post is a valid message/rfc822 body on the wire.
 fn crlf(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 40);
-    let mut prev = 0u8;
-    for &b in raw {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
+    crate::mail::crlf_into(raw, &mut out);
     out
 }
 
