@@ -190,6 +190,11 @@ pub struct SmtpConfig {
     pub password_env: Option<String>,
     /// File holding the password (mode 0600).
     pub password_file: Option<PathBuf>,
+    /// A PEM file of certificates trusted beside the system's roots when
+    /// `tls` is `starttls` or `tls`: the CA of an internal relay (or its
+    /// own certificate), so a private relay needs no system-wide change.
+    /// Relative to the config file's folder.
+    pub ca_file: Option<PathBuf>,
     /// Concurrent SMTP connections.
     pub connections: u32,
     /// How long one SMTP command may take before the connection counts as
@@ -206,6 +211,7 @@ impl Default for SmtpConfig {
             username: None,
             password_env: None,
             password_file: None,
+            ca_file: None,
             connections: 4,
             timeout: Span::secs(60),
         }
@@ -271,8 +277,10 @@ pub struct ImapConfig {
     pub password_file: Option<PathBuf>,
     /// The folder watched.
     pub folder: String,
-    /// A PEM file of extra CA certificates to trust (a private CA), beside
-    /// the system's.
+    /// A PEM file of certificates trusted beside the system's roots (a
+    /// private CA, or the server's own certificate), for a mail server
+    /// whose certificate no public CA signed. Relative to the config
+    /// file's folder.
     pub ca_file: Option<PathBuf>,
     /// After a message is stored, move it to this folder (else it is only
     /// flagged \Seen). Never deleted either way.
@@ -800,6 +808,11 @@ impl Config {
                     {
                         imap.password_file = Some(config.resolve(&f));
                     }
+                    if let Some(imap) = c.imap.as_mut()
+                        && let Some(f) = imap.ca_file.take()
+                    {
+                        imap.ca_file = Some(config.resolve(&f));
+                    }
                     config.communities.push(c);
                 }
             }
@@ -812,6 +825,9 @@ impl Config {
         }
         if let Some(f) = config.smtp.password_file.take() {
             config.smtp.password_file = Some(config.resolve(&f));
+        }
+        if let Some(f) = config.smtp.ca_file.take() {
+            config.smtp.ca_file = Some(config.resolve(&f));
         }
         if let Some(f) = config.delivery.link_secret_file.take() {
             config.delivery.link_secret_file = Some(config.resolve(&f));
@@ -910,6 +926,17 @@ impl Config {
                 "smtp.username".into(),
                 "a username is set but no password source".into(),
                 "add password_env = \"VAR\" or password_file = \"/path\"",
+            );
+        }
+        // Extra trust anchors are read as the TLS client will read them: a
+        // file that passes here is the file the handshake uses.
+        if let Some(f) = &self.smtp.ca_file
+            && let Err(e) = crate::tls::read_ca_file(f)
+        {
+            push(
+                "smtp.ca_file".into(),
+                e,
+                "point smtp.ca_file at a readable PEM file holding the certificate of the CA that signed the relay's certificate, or remove the key to trust only the system's roots",
             );
         }
         // Every file-based secret: the daemon refuses to start, and `check`
@@ -1110,6 +1137,15 @@ impl Config {
                         format!("{at}.imap.move_to"),
                         "is empty or the watched folder itself".into(),
                         "name another folder, e.g. \"Archive\", or remove the key",
+                    );
+                }
+                if let Some(f) = &imap.ca_file
+                    && let Err(e) = crate::tls::read_ca_file(f)
+                {
+                    push(
+                        format!("{at}.imap.ca_file"),
+                        e,
+                        "point ca_file at a readable PEM file holding the certificate of the CA that signed the IMAP server's certificate, or remove the key to trust only the system's roots",
                     );
                 }
                 if imap.folder.trim().is_empty() {
