@@ -36,6 +36,7 @@ const ENV_OVERRIDES: &[(&str, &str, &str)] = &[
     ("PRAXIS_SMTP_HOST", "smtp", "host"),
     ("PRAXIS_SMTP_PORT", "smtp", "port"),
     ("PRAXIS_SMTP_TLS", "smtp", "tls"),
+    ("PRAXIS_SMTP_CA_FILE", "smtp", "ca_file"),
     ("PRAXIS_SMTP_USERNAME", "smtp", "username"),
     ("PRAXIS_SMTP_CONNECTIONS", "smtp", "connections"),
     ("PRAXIS_LMTP_LISTEN", "lmtp", "listen"),
@@ -1545,6 +1546,36 @@ addres = "list@example.test"
         assert!(keys.contains(&"smtp.port"), "{keys:?}");
         assert!(keys.contains(&"community[health].addres"), "{keys:?}");
         assert!(keys.contains(&"community[health].address"), "{keys:?}");
+    }
+
+    #[test]
+    fn ca_files_resolve_against_the_config_folder_and_must_exist() {
+        let text = format!(
+            "[smtp]\ntls = \"starttls\"\nca_file = \"relay-ca.pem\"\n{MINIMAL}\n\
+             [community.imap]\nusername = \"list@example.test\"\n\
+             password_env = \"X\"\nca_file = \"/nowhere/imap-ca.pem\"\n"
+        );
+        let (c, problems) = parse(&text);
+        assert_eq!(
+            c.smtp.ca_file.as_deref(),
+            Some(Path::new("/etc/praxis/relay-ca.pem"))
+        );
+        let imap = c.communities[0].imap.as_ref().unwrap();
+        assert_eq!(
+            imap.ca_file.as_deref(),
+            Some(Path::new("/nowhere/imap-ca.pem"))
+        );
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["smtp.ca_file", "community[health].imap.ca_file"],
+            "{problems:#?}"
+        );
+        assert!(problems[0].message.contains("/etc/praxis/relay-ca.pem"));
+        // The environment layer sets it too.
+        let env = |k: &str| (k == "PRAXIS_SMTP_CA_FILE").then(|| "/etc/ssl/relay.pem".to_string());
+        let (c, _) = Config::parse(MINIMAL, Path::new("praxis.toml"), &env);
+        assert_eq!(c.smtp.ca_file, Some(PathBuf::from("/etc/ssl/relay.pem")));
     }
 
     #[test]
