@@ -940,6 +940,13 @@ impl Config {
                 "point smtp.ca_file at a readable PEM file holding the certificate of the CA that signed the relay's certificate, or remove the key to trust only the system's roots",
             );
         }
+        if self.smtp.ca_file.is_some() && self.smtp.tls == Tls::None {
+            push(
+                "smtp.ca_file".into(),
+                "is set but smtp.tls is \"none\": the file would be unused and the relay spoken to in clear".into(),
+                "set smtp.tls = \"starttls\" or \"tls\", or remove ca_file",
+            );
+        }
         // Every file-based secret: the daemon refuses to start, and `check`
         // fails, while another user can read one.
         for (key, path) in self.key_files() {
@@ -1147,6 +1154,13 @@ impl Config {
                         format!("{at}.imap.ca_file"),
                         e,
                         "point ca_file at a readable PEM file holding the certificate of the CA that signed the IMAP server's certificate, or remove the key to trust only the system's roots",
+                    );
+                }
+                if imap.ca_file.is_some() && imap.tls == Tls::None {
+                    push(
+                        format!("{at}.imap.ca_file"),
+                        "is set but tls is \"none\": the file would be unused".into(),
+                        "set tls = \"tls\" or \"starttls\", or remove ca_file",
                     );
                 }
                 if imap.folder.trim().is_empty() {
@@ -1572,10 +1586,16 @@ addres = "list@example.test"
             "{problems:#?}"
         );
         assert!(problems[0].message.contains("/etc/praxis/relay-ca.pem"));
-        // The environment layer sets it too.
+        // The environment layer sets it too; without TLS it would be unused.
         let env = |k: &str| (k == "PRAXIS_SMTP_CA_FILE").then(|| "/etc/ssl/relay.pem".to_string());
-        let (c, _) = Config::parse(MINIMAL, Path::new("praxis.toml"), &env);
+        let (c, problems) = Config::parse(MINIMAL, Path::new("praxis.toml"), &env);
         assert_eq!(c.smtp.ca_file, Some(PathBuf::from("/etc/ssl/relay.pem")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.key == "smtp.ca_file" && p.message.contains("smtp.tls is \"none\"")),
+            "{problems:#?}"
+        );
     }
 
     #[test]
