@@ -36,6 +36,7 @@ const ENV_OVERRIDES: &[(&str, &str, &str)] = &[
     ("PRAXIS_SMTP_HOST", "smtp", "host"),
     ("PRAXIS_SMTP_PORT", "smtp", "port"),
     ("PRAXIS_SMTP_TLS", "smtp", "tls"),
+    ("PRAXIS_SMTP_CA_FILE", "smtp", "ca_file"),
     ("PRAXIS_SMTP_USERNAME", "smtp", "username"),
     ("PRAXIS_SMTP_CONNECTIONS", "smtp", "connections"),
     ("PRAXIS_LMTP_LISTEN", "lmtp", "listen"),
@@ -190,6 +191,11 @@ pub struct SmtpConfig {
     pub password_env: Option<String>,
     /// File holding the password (mode 0600).
     pub password_file: Option<PathBuf>,
+    /// A PEM file of certificates trusted beside the system's roots when
+    /// `tls` is `starttls` or `tls`: the CA of an internal relay (or its
+    /// own certificate), so a private relay needs no system-wide change.
+    /// Relative to the config file's folder.
+    pub ca_file: Option<PathBuf>,
     /// Concurrent SMTP connections.
     pub connections: u32,
     /// How long one SMTP command may take before the connection counts as
@@ -206,6 +212,7 @@ impl Default for SmtpConfig {
             username: None,
             password_env: None,
             password_file: None,
+            ca_file: None,
             connections: 4,
             timeout: Span::secs(60),
         }
@@ -271,8 +278,10 @@ pub struct ImapConfig {
     pub password_file: Option<PathBuf>,
     /// The folder watched.
     pub folder: String,
-    /// A PEM file of extra CA certificates to trust (a private CA), beside
-    /// the system's.
+    /// A PEM file of certificates trusted beside the system's roots (a
+    /// private CA, or the server's own certificate), for a mail server
+    /// whose certificate no public CA signed. Relative to the config
+    /// file's folder.
     pub ca_file: Option<PathBuf>,
     /// After a message is stored, move it to this folder (else it is only
     /// flagged \Seen). Never deleted either way.
@@ -800,6 +809,11 @@ impl Config {
                     {
                         imap.password_file = Some(config.resolve(&f));
                     }
+                    if let Some(imap) = c.imap.as_mut()
+                        && let Some(f) = imap.ca_file.take()
+                    {
+                        imap.ca_file = Some(config.resolve(&f));
+                    }
                     config.communities.push(c);
                 }
             }
@@ -812,6 +826,9 @@ impl Config {
         }
         if let Some(f) = config.smtp.password_file.take() {
             config.smtp.password_file = Some(config.resolve(&f));
+        }
+        if let Some(f) = config.smtp.ca_file.take() {
+            config.smtp.ca_file = Some(config.resolve(&f));
         }
         if let Some(f) = config.delivery.link_secret_file.take() {
             config.delivery.link_secret_file = Some(config.resolve(&f));
@@ -910,6 +927,24 @@ impl Config {
                 "smtp.username".into(),
                 "a username is set but no password source".into(),
                 "add password_env = \"VAR\" or password_file = \"/path\"",
+            );
+        }
+        // Extra trust anchors are read as the TLS client will read them: a
+        // file that passes here is the file the handshake uses.
+        if let Some(f) = &self.smtp.ca_file
+            && let Err(e) = crate::tls::read_ca_file(f)
+        {
+            push(
+                "smtp.ca_file".into(),
+                e,
+                "point smtp.ca_file at a readable PEM file holding the certificate of the CA that signed the relay's certificate, or remove the key to trust only the system's roots",
+            );
+        }
+        if self.smtp.ca_file.is_some() && self.smtp.tls == Tls::None {
+            push(
+                "smtp.ca_file".into(),
+                "is set but smtp.tls is \"none\": the file would be unused and the relay spoken to in clear".into(),
+                "set smtp.tls = \"starttls\" or \"tls\", or remove ca_file",
             );
         }
         // Every file-based secret: the daemon refuses to start, and `check`
@@ -1110,6 +1145,22 @@ impl Config {
                         format!("{at}.imap.move_to"),
                         "is empty or the watched folder itself".into(),
                         "name another folder, e.g. \"Archive\", or remove the key",
+                    );
+                }
+                if let Some(f) = &imap.ca_file
+                    && let Err(e) = crate::tls::read_ca_file(f)
+                {
+                    push(
+                        format!("{at}.imap.ca_file"),
+                        e,
+                        "point ca_file at a readable PEM file holding the certificate of the CA that signed the IMAP server's certificate, or remove the key to trust only the system's roots",
+                    );
+                }
+                if imap.ca_file.is_some() && imap.tls == Tls::None {
+                    push(
+                        format!("{at}.imap.ca_file"),
+                        "is set but tls is \"none\": the file would be unused".into(),
+                        "set tls = \"tls\" or \"starttls\", or remove ca_file",
                     );
                 }
                 if imap.folder.trim().is_empty() {
@@ -1509,6 +1560,42 @@ addres = "list@example.test"
         assert!(keys.contains(&"smtp.port"), "{keys:?}");
         assert!(keys.contains(&"community[health].addres"), "{keys:?}");
         assert!(keys.contains(&"community[health].address"), "{keys:?}");
+    }
+
+    #[test]
+    fn ca_files_resolve_against_the_config_folder_and_must_exist() {
+        let text = format!(
+            "[smtp]\ntls = \"starttls\"\nca_file = \"relay-ca.pem\"\n{MINIMAL}\n\
+             [community.imap]\nusername = \"list@example.test\"\n\
+             password_env = \"X\"\nca_file = \"/nowhere/imap-ca.pem\"\n"
+        );
+        let (c, problems) = parse(&text);
+        assert_eq!(
+            c.smtp.ca_file.as_deref(),
+            Some(Path::new("/etc/praxis/relay-ca.pem"))
+        );
+        let imap = c.communities[0].imap.as_ref().unwrap();
+        assert_eq!(
+            imap.ca_file.as_deref(),
+            Some(Path::new("/nowhere/imap-ca.pem"))
+        );
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["smtp.ca_file", "community[health].imap.ca_file"],
+            "{problems:#?}"
+        );
+        assert!(problems[0].message.contains("/etc/praxis/relay-ca.pem"));
+        // The environment layer sets it too; without TLS it would be unused.
+        let env = |k: &str| (k == "PRAXIS_SMTP_CA_FILE").then(|| "/etc/ssl/relay.pem".to_string());
+        let (c, problems) = Config::parse(MINIMAL, Path::new("praxis.toml"), &env);
+        assert_eq!(c.smtp.ca_file, Some(PathBuf::from("/etc/ssl/relay.pem")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.key == "smtp.ca_file" && p.message.contains("smtp.tls is \"none\"")),
+            "{problems:#?}"
+        );
     }
 
     #[test]

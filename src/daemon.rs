@@ -142,13 +142,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let mut tasks = JoinSet::new();
     tasks.spawn(heartbeat(db.clone(), Shutdown { rx: rx.clone() }));
     for c in config.communities.iter().filter(|c| c.imap.is_some()) {
-        // Paths in the config are relative to its folder.
-        let mut c = c.clone();
-        if let Some(imap) = c.imap.as_mut()
-            && let Some(ca) = imap.ca_file.take()
-        {
-            imap.ca_file = Some(config.resolve(&ca));
-        }
+        // Paths in it (imap.ca_file) were resolved when the config was read.
+        let c = c.clone();
         tasks.spawn(crate::ingest::watcher::watch(
             std::sync::Arc::new(config.clone()),
             c.clone(),

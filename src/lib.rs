@@ -19,6 +19,7 @@
 //! | [`deliver`] | outbox sender: its own pipelining SMTP client, retries, list headers, VERP, DKIM, bounces | yes |
 //! | [`consolidate`] | query lifecycle: working-day deadlines (pure), drafts, publishing | via store |
 //! | [`digest`] | digest schedules, selection and rendering (RFC 1153, MIME digest, HTML) are pure; `issue` makes and claims an issue from the store | schedule, select, render: no |
+//! | [`tls`] | whom the TLS clients (SMTP relay, IMAP) trust: system roots plus `ca_file`; why a certificate was refused | reads `ca_file` |
 //! | [`web`] | the RFC 8058 one-click unsubscribe endpoint (`[http]`), on loopback behind an https front end | yes |
 //! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the one-click endpoint, the sweeps (fan-out, reminders, scheduled digests) and moderator summaries; owns shutdown | yes |
 //! | [`cli`] | clap definitions, one file per command group | yes |
@@ -37,7 +38,8 @@
 //!
 //! - rusqlite is imported only in `store/`; SMTP clients only in `deliver/`
 //!   (lettre is now only the tests' mail injector; the rule stays); the
-//!   IMAP client only in `ingest/`. The pure modules (`model`, `thread`,
+//!   IMAP client only in `ingest/`; rustls only in those two and `tls`
+//!   (the trust both share). The pure modules (`model`, `thread`,
 //!   `moderation` rules, `digest` selection and schedules, `render`) import
 //!   none of tokio, rusqlite or lettre. `tests/it/tidy.rs` enforces this.
 //! - The command line and the daemon share nothing but the database.
@@ -58,4 +60,5 @@ pub mod moderation;
 pub mod render;
 pub mod store;
 pub mod thread;
+pub mod tls;
 pub mod web;

@@ -17,7 +17,9 @@
 //!
 //! Connection set-up is as before: TCP with `TCP_NODELAY`, TLS from the first
 //! byte (`smtp.tls = "tls"`) or STARTTLS, EHLO, then AUTH PLAIN or LOGIN
-//! when `smtp.username` is set (PLAIN preferred, as the relay offers).
+//! when `smtp.username` is set (PLAIN preferred, as the relay offers). The
+//! relay's certificate must chain to a system root or to a certificate in
+//! `smtp.ca_file` (see [`crate::tls`]); a refused one names that key.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -37,6 +39,9 @@ pub(crate) struct Relay {
     port: u16,
     /// Transport security.
     tls: Tls,
+    /// Whom the TLS handshake trusts (system roots plus `smtp.ca_file`),
+    /// built once: reading the system store costs milliseconds a connection.
+    trust: Option<Arc<rustls::ClientConfig>>,
     /// Login name and password, when configured.
     credentials: Option<(String, String)>,
     /// Our EHLO name (this host's name, as lettre used).
@@ -319,14 +324,20 @@ impl Conn {
 impl Relay {
     /// The relay in `[smtp]`; `password` already resolved.
     pub(crate) fn new(cfg: &SmtpConfig, password: Option<String>) -> Result<Relay, String> {
-        if cfg.tls != Tls::None {
+        let trust = if cfg.tls != Tls::None {
             rustls::pki_types::ServerName::try_from(cfg.host.clone()).map_err(|e| {
                 format!(
                     "TLS settings for smtp.host {}: not a valid server name ({e})",
                     cfg.host
                 )
             })?;
-        }
+            Some(
+                crate::tls::client_config(cfg.ca_file.as_deref())
+                    .map_err(|e| format!("smtp.ca_file: {e}"))?,
+            )
+        } else {
+            None
+        };
         let credentials = match (&cfg.username, password) {
             (Some(u), Some(p)) => Some((u.clone(), p)),
             (Some(_), None) => {
@@ -338,6 +349,7 @@ impl Relay {
             host: cfg.host.clone(),
             port: cfg.port,
             tls: cfg.tls,
+            trust,
             credentials,
             hello: hello_name(),
             timeout: cfg.timeout.duration(),
@@ -349,6 +361,30 @@ impl Relay {
         format!("{}:{}", self.host, self.port)
     }
 
+    /// The TLS handshake (implicit TLS or after STARTTLS), verifying the
+    /// relay's certificate for `smtp.host` against the system's roots and
+    /// `smtp.ca_file`.
+    async fn tls_wrap(
+        &self,
+        tcp: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        let trust = self
+            .trust
+            .clone()
+            .ok_or("TLS: no trust settings (smtp.tls is \"none\")")?;
+        let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+            .map_err(|e| format!("`{}` is not a valid server name for TLS: {e}", self.host))?;
+        tokio_rustls::TlsConnector::from(trust)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| {
+                format!(
+                    "TLS handshake failed: {}",
+                    crate::tls::explain(&e, &self.name(), "smtp.ca_file")
+                )
+            })
+    }
+
     async fn connect(&self) -> Result<Conn, String> {
         let fut = async {
             // TCP_NODELAY: the body and its end-of-data dot go out at once,
@@ -358,7 +394,7 @@ impl Relay {
                 .map_err(|e| e.to_string())?;
             tcp.set_nodelay(true).map_err(|e| e.to_string())?;
             let stream = match self.tls {
-                Tls::Tls => Stream::Tls(Box::new(tls_wrap(tcp, &self.host).await?)),
+                Tls::Tls => Stream::Tls(Box::new(self.tls_wrap(tcp).await?)),
                 Tls::None | Tls::Starttls => Stream::Plain(tcp),
             };
             let mut conn = Conn {
@@ -392,7 +428,7 @@ impl Relay {
                     return Err("STARTTLS failed: the session is already encrypted".into());
                 };
                 conn.stream = Stream::Tls(Box::new(
-                    tls_wrap(tcp, &self.host)
+                    self.tls_wrap(tcp)
                         .await
                         .map_err(|e| format!("STARTTLS failed: {e}"))?,
                 ));
@@ -676,31 +712,6 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-/// The TLS handshake (implicit TLS or after STARTTLS), verifying `host`
-/// against the system's roots.
-async fn tls_wrap(
-    tcp: TcpStream,
-    host: &str,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        roots.add(cert).ok();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| format!("TLS: {e}"))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.to_string())
-        .map_err(|e| format!("`{host}` is not a valid server name for TLS: {e}"))?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(|e| format!("TLS handshake failed: {e}"))
 }
 
 /// Whose fault a negative reply is, by the stage it came at.

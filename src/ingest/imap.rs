@@ -4,7 +4,6 @@
 //! This file owns the protocol; deciding what to store is the pipeline's job.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
@@ -312,6 +311,8 @@ async fn read_greeting<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug>(
     }
 }
 
+/// The TLS handshake, verifying the server's certificate for `host`
+/// against the system's roots and `imap.ca_file` (see [`crate::tls`]).
 async fn tls_wrap(
     tcp: TcpStream,
     host: &str,
@@ -322,37 +323,15 @@ async fn tls_wrap(
         server: server.to_string(),
         detail,
     };
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for cert in native.certs {
-        roots.add(cert).ok();
-    }
-    if let Some(path) = ca_file {
-        use rustls::pki_types::{CertificateDer, pem::PemObject};
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| tls_err(format!("imap.ca_file {}: {e}", path.display())))?;
-        for cert in certs {
-            let cert =
-                cert.map_err(|e| tls_err(format!("imap.ca_file {}: {e}", path.display())))?;
-            roots
-                .add(cert)
-                .map_err(|e| tls_err(format!("imap.ca_file {}: {e}", path.display())))?;
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| tls_err(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config =
+        crate::tls::client_config(ca_file).map_err(|e| tls_err(format!("imap.ca_file: {e}")))?;
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| tls_err(format!("`{host}` is not a valid server name: {e}")))?;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connector = tokio_rustls::TlsConnector::from(config);
     tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
         .await
         .map_err(|_| tls_err("handshake timed out".into()))?
-        .map_err(|e| tls_err(e.to_string()))
+        .map_err(|e| tls_err(crate::tls::explain(&e, server, "imap.ca_file")))
 }
 
 #[cfg(test)]

@@ -194,13 +194,9 @@ fn fault_stored_messages_move_to_the_configured_folder() {
 /// certificate nobody vouches for is refused.
 #[test]
 fn fault_imap_over_tls_and_starttls() {
-    let imaps = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let stack = PrivateStack::start_with(&[("IMAPS_PORT", &imaps.to_string())]);
-    let ca = stack.dir.path().join("tls/ca.pem");
+    let stack = PrivateStack::start();
+    let imaps = crate::support::Stack::split(&stack.imaps).1;
+    let ca = stack.ca.clone();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (host, port) = crate::support::Stack::split(&stack.imap);
     for (tls, port) in [

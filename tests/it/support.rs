@@ -272,14 +272,22 @@ pub struct PrivateStack {
     pub smtp: String,
     /// Where Postfix expects praxis's LMTP listener.
     pub praxis_lmtp: String,
+    /// IMAP with implicit TLS (Dovecot's imaps listener), host:port.
+    pub imaps: String,
+    /// SMTP with implicit TLS (Postfix's wrapper-mode smtpd), host:port.
+    pub smtps: String,
+    /// The stack's own CA certificate (PEM): what praxis needs as `ca_file`
+    /// to trust the servers' certificate.
+    pub ca: PathBuf,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `N` distinct free loopback ports: all are bound at once, so the
+/// system cannot hand out the same one twice, then released for the stack.
+fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
 }
 
 impl PrivateStack {
@@ -294,7 +302,7 @@ impl PrivateStack {
             .prefix("pxs")
             .tempdir_in("/tmp")
             .unwrap();
-        let (imap, lmtp, smtp, plmtp) = (free_port(), free_port(), free_port(), free_port());
+        let [imap, lmtp, smtp, plmtp, imaps, smtps] = free_ports::<6>();
         let out = std::process::Command::new("bash")
             .arg(repo().join("scripts/mailstack"))
             .arg("start")
@@ -303,6 +311,8 @@ impl PrivateStack {
             .env("LMTP_PORT", lmtp.to_string())
             .env("SMTP_PORT", smtp.to_string())
             .env("PRAXIS_LMTP_PORT", plmtp.to_string())
+            .env("IMAPS_PORT", imaps.to_string())
+            .env("SMTPS_PORT", smtps.to_string())
             .envs(env.iter().copied())
             .output()
             .unwrap();
@@ -311,11 +321,15 @@ impl PrivateStack {
             "mailstack start failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let ca = dir.path().join("tls/ca.pem");
         PrivateStack {
             dir,
             imap: format!("127.0.0.1:{imap}"),
             smtp: format!("127.0.0.1:{smtp}"),
             praxis_lmtp: format!("127.0.0.1:{plmtp}"),
+            imaps: format!("127.0.0.1:{imaps}"),
+            smtps: format!("127.0.0.1:{smtps}"),
+            ca,
         }
     }
 
