@@ -11,18 +11,18 @@
 //! | [`model`] | id newtypes and closed enums for every stored state | no |
 //! | [`config`] | TOML config: defaults → file → `PRAXIS_*` env; `check` | reads files |
 //! | [`mail`] | parse raw bytes (mail-parser; HTML-only mail to text) and classify: post, command, bounce, auto-reply, loop | no |
-//! | [`thread`] | JWZ / RFC 5256 threading decisions, base subjects, digest-reply quotes | no |
+//! | [`thread`] | JWZ / RFC 5256 threading decisions, base subjects, digest-reply quotes, splits a moderator made | no |
 //! | [`moderation`] | posting policy, email commands, confirmation tokens (pure); `act`: what follows a commit or a decision (fan-out, notices, bounces, commands) | `act` only |
-//! | [`render`] | handlebars templates (notices, Consolidated Reply), built in from `templates/`, replaceable per community | no |
+//! | [`render`] | handlebars templates (notices, Consolidated Reply, the digests' texts), built in from `templates/`, replaceable per community | no |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group; the only SQL | yes |
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
-//! | [`deliver`] | outbox sender: its own pipelining SMTP client, retries, list headers, VERP, DKIM, bounces | yes |
+//! | [`deliver`] | outbox sender: its own pipelining SMTP client, retries, list headers, VERP, DKIM, bounces; a text body encoded once per message and spliced with each footer | yes |
 //! | [`consolidate`] | query lifecycle: working-day deadlines (pure), drafts, publishing | via store |
 //! | [`digest`] | digest schedules, selection and rendering (RFC 1153, MIME digest, HTML) are pure; `issue` makes and claims an issue from the store | schedule, select, render: no |
 //! | [`tls`] | whom the TLS clients (SMTP relay, IMAP) trust: system roots plus `ca_file`; why a certificate was refused | reads `ca_file` |
 //! | [`web`] | the RFC 8058 one-click unsubscribe endpoint (`[http]`), on loopback behind an https front end | yes |
 //! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the one-click endpoint, the sweeps (fan-out, reminders, scheduled digests) and moderator summaries; owns shutdown | yes |
-//! | [`cli`] | clap definitions, one file per command group | yes |
+//! | [`cli`] | clap definitions, one file per command group; `output` shows mail's control characters rather than let them drive the terminal | yes |
 //!
 //! Data flow: a source hands raw bytes to `ingest::pipeline::ingest` inside
 //! a `store::Batch` (one transaction): parse → dedupe → classify → policy →
@@ -46,6 +46,10 @@
 //! - Nothing ingested is dropped: unparseable mail is stored raw and held;
 //!   a duplicate (same Message-ID, or same bytes) is recorded once.
 //! - No secret is stored in the database, printed, or logged.
+//! - A commit is on disk before what it records is acknowledged (an LMTP
+//!   250, a pipe's exit 0, an IMAP flag): SQLite synchronous=FULL everywhere
+//!   but the sender's ledger. Transactions begin IMMEDIATE.
+//! - Text from mail reaches a terminal only through `cli::output::safe`.
 
 pub mod cli;
 pub mod config;

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`fanout`] | an approved post → one outbox message for the each-post members (expanded as sent) |
 //! | [`compose`] | list headers, subject prefix, Reply-To, DMARC From, footer (mail-builder) |
+//! | `splice` | a text body encoded once per message; each copy adds only its footer, byte-identical to encoding the whole |
 //! | [`sender`] | the task in `praxis serve`: due batches, SMTP connections, retries, shutdown |
 //! | `smtp` | our SMTP client: one transaction per copy, pipelined (RFC 2920), per-stage error classes |
 //! | `maildir` | the other way out: copies written into a local Maildir (`[delivery] maildir`) |
