@@ -206,7 +206,7 @@ pub enum ReplyTo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DmarcMunge {
-    /// Always: "Name via Community <list address>".
+    /// Always: `Name via Community <list address>`.
     Always,
     /// Never: the author's From is kept (receivers may reject it).
     Never,

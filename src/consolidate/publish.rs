@@ -74,7 +74,7 @@ pub fn html(markdown: &str, title: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct ReplyMail<'a> {
     /// The query's title ("Mobile clinics?"): the subject becomes
-    /// "[slug] Consolidated Reply: Mobile clinics?".
+    /// "\[slug\] Consolidated Reply: Mobile clinics?".
     pub title: &'a str,
     /// The query's Message-ID, so mail clients thread the reply under it.
     pub query_message_id: &'a str,

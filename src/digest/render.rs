@@ -33,7 +33,7 @@ const HTML: &str = include_str!("../../templates/digest/digest.html.hbs");
 /// What an issue says about itself besides its content.
 #[derive(Debug, Clone)]
 pub struct Masthead<'a> {
-    /// The community's name: "<name> Digest".
+    /// The community's name: "`<name>` Digest".
     pub name: &'a str,
     /// The posting address, for "how to post".
     pub address: &'a str,
@@ -57,7 +57,7 @@ pub struct Masthead<'a> {
 }
 
 impl Masthead<'_> {
-    /// "<name> Digest, Vol N, Issue M": the subject and the end line.
+    /// "`<name> Digest, Vol N, Issue M`": the subject and the end line.
     pub fn title(&self, s: &Selection) -> String {
         format!("{} Digest, Vol {}, Issue {}", self.name, s.volume, s.number)
     }
