@@ -150,6 +150,7 @@ fn main() {
         "every copy sent, none failed"
     );
     peak_kb = peak_kb.max(vm_hwm_kb(serve.id()));
+    let praxis_cpu = cpu_secs(serve.id());
     unsafe {
         libc::kill(serve.id() as i32, libc::SIGTERM);
     }
@@ -157,7 +158,7 @@ fn main() {
 
     // smtp-source: the same count, size and concurrency, connections reused.
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "%e %M"])
+        .args(["-f", "%e %M %U %S"])
         .arg("/usr/sbin/smtp-source")
         .args([
             "-s",
@@ -188,6 +189,7 @@ fn main() {
     let mut it = last.split_whitespace();
     let source_secs: f64 = it.next().and_then(|v| v.parse().ok()).unwrap();
     let source_kb: u64 = it.next().and_then(|v| v.parse().ok()).unwrap();
+    let source_cpu: f64 = it.filter_map(|v| v.parse::<f64>().ok()).sum();
     let _ = sink.kill();
     let _ = sink.wait();
 
@@ -232,9 +234,28 @@ fn main() {
         source_secs, source_rate, source_kb
     );
     println!(
+        "  CPU per copy : praxis serve {:.0} µs (process start included), smtp-source {:.0} µs",
+        praxis_cpu * 1e6 / recipients as f64,
+        source_cpu * 1e6 / recipients as f64
+    );
+    println!(
         "  ratio praxis / smtp-source: {:.2}",
         praxis_rate / source_rate
     );
+}
+
+/// utime + stime of a running process, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
 fn free_port() -> u16 {
