@@ -22,6 +22,8 @@
 //! - A delivery is marked sent only after the relay accepted its copy, and
 //!   soon after (a connection has at most 8 outcomes not yet committed before
 //!   it waits), so a crash sends at most 8 copies twice per connection.
+//! - A copy whose outcome cannot be committed (a full disk) is never
+//!   released to be sent again: sending waits for the commit.
 //! - 4xx replies and connection faults are retried; 5xx to RCPT (or a
 //!   mailbox error at end of data) is permanent and raises the bounce score;
 //!   a refusal of the sender or of the login is the relay's fault and is retried.

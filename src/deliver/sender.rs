@@ -22,6 +22,12 @@
 //! rows as the dispatcher claims them: the ledger expands the next window of
 //! members just before reading due deliveries (`Store::expand_audiences`).
 //!
+//! A busy database or a full disk is waited out: the ledger retries the
+//! commit until it succeeds (or the sender stops), and since no worker goes
+//! past UNCOMMITTED outcomes, sending stops meanwhile. An outcome that
+//! cannot be recorded at all keeps its delivery in hand, so it is not sent
+//! again before a restart.
+//!
 //! Shutdown: the dispatcher stops claiming, idle workers stop, busy ones
 //! finish their transaction and wait for their outcomes' commit within
 //! `delivery.shutdown_grace`; past it they are dropped and their deliveries
@@ -31,6 +37,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,6 +69,13 @@ pub const UNCOMMITTED: usize = 8;
 const LINGER_BELOW: usize = 8;
 /// How long a small burst of outcomes waits for company before its commit.
 const LINGER: Duration = Duration::from_millis(1);
+/// The first pause before committing outcomes again after a busy database
+/// or a full disk; it doubles up to [`RECORD_RETRY_MAX`].
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(250);
+/// The longest pause between attempts to commit outcomes.
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
+/// How often a commit that keeps failing is logged again.
+const RECORD_WARN_EVERY: Duration = Duration::from_secs(30);
 /// Prepared messages kept in memory (a digest can be large).
 const PREPARED_CACHE: usize = 16;
 /// A connection idle this long is closed.
@@ -88,7 +102,8 @@ enum Req {
     },
     NextDue(i64, oneshot::Sender<Result<Option<i64>, StoreError>>),
     Message(OutboxId, oneshot::Sender<Result<OutboxMessage, StoreError>>),
-    Outcome(DeliveryId, Outcome, oneshot::Sender<()>),
+    /// An outcome to record; the answer says whether it was committed.
+    Outcome(DeliveryId, Outcome, oneshot::Sender<bool>),
     Maintain(i64, oneshot::Sender<()>),
 }
 
@@ -134,7 +149,7 @@ impl Ledger {
 
     /// Hands an outcome to the ledger; the receiver resolves once it is
     /// committed (`None`: the ledger is gone).
-    fn submit(&self, id: DeliveryId, outcome: Outcome) -> Option<oneshot::Receiver<()>> {
+    fn submit(&self, id: DeliveryId, outcome: Outcome) -> Option<oneshot::Receiver<bool>> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Req::Outcome(id, outcome, tx)).ok()?;
         Some(rx)
@@ -152,9 +167,63 @@ fn flat<T>(r: Option<Result<T, StoreError>>) -> Result<T, String> {
     }
 }
 
+/// Commits `outcomes`, waiting out a busy database or a full disk for as
+/// long as it lasts (until the sender stops): giving up would release the
+/// deliveries to be claimed and sent again, every time, while the disk
+/// stayed full. Meanwhile no worker goes past [`UNCOMMITTED`] copies, so
+/// the sender stops sending. False when they could not be recorded.
+fn record(
+    store: &mut Store,
+    outcomes: &[(DeliveryId, Outcome)],
+    rule: &crate::store::BounceRule,
+    render: &dyn Fn(&crate::store::Member, f64, &str) -> Option<crate::store::Notice>,
+    stopping: &AtomicBool,
+) -> bool {
+    let started = Instant::now();
+    let mut pause = RECORD_RETRY_FIRST;
+    let mut warned_at: Option<Instant> = None;
+    loop {
+        match store.apply_outcomes(outcomes, rule, render) {
+            Ok(_) => {
+                if warned_at.is_some() {
+                    info!(
+                        "recorded {} delivery outcomes after {:.0?}; sending again",
+                        outcomes.len(),
+                        started.elapsed()
+                    );
+                }
+                return true;
+            }
+            Err(e) if e.is_temporary() && !stopping.load(Ordering::Relaxed) => {
+                if warned_at.is_none_or(|w| w.elapsed() >= RECORD_WARN_EVERY) {
+                    warn!(
+                        "cannot record {} delivery outcomes yet ({e}); sending waits until they are",
+                        outcomes.len()
+                    );
+                    warned_at = Some(Instant::now());
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(RECORD_RETRY_MAX);
+            }
+            Err(e) => {
+                error!(
+                    "cannot record {} delivery outcomes: {e}; they stay pending and are not sent again until praxis restarts",
+                    outcomes.len()
+                );
+                return false;
+            }
+        }
+    }
+}
+
 /// The ledger thread: serves requests in arrival order, committing the
 /// outcomes of each burst in one transaction.
-fn ledger_thread(mut store: Store, config: Arc<Config>, mut rx: mpsc::UnboundedReceiver<Req>) {
+fn ledger_thread(
+    mut store: Store,
+    config: Arc<Config>,
+    mut rx: mpsc::UnboundedReceiver<Req>,
+    stopping: Arc<AtomicBool>,
+) {
     let rule = bounce::rule(&config, true);
     let render = notice::disabled(&config);
     while let Some(first) = rx.blocking_recv() {
@@ -216,27 +285,9 @@ fn ledger_thread(mut store: Store, config: Arc<Config>, mut rx: mpsc::UnboundedR
         if outcomes.is_empty() {
             continue;
         }
-        // Busy (the command line writing) is retried: an outcome is never dropped.
-        let mut tries = 0;
-        loop {
-            match store.apply_outcomes(&outcomes, &rule, &render) {
-                Ok(_) => break,
-                Err(e) if e.is_temporary() && tries < 60 => {
-                    tries += 1;
-                    warn!("cannot record delivery outcomes yet ({e}); retrying");
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-                Err(e) => {
-                    error!(
-                        "cannot record {} delivery outcomes: {e}; they will be attempted again",
-                        outcomes.len()
-                    );
-                    break;
-                }
-            }
-        }
+        let recorded = record(&mut store, &outcomes, &rule, &render, &stopping);
         for ack in acks {
-            let _ = ack.send(());
+            let _ = ack.send(recorded);
         }
     }
 }
@@ -378,6 +429,9 @@ impl Shared {
 pub struct Sender {
     shared: Arc<Shared>,
     ledger: std::thread::JoinHandle<()>,
+    /// Set when the sender stops: the ledger gives up waiting for a full
+    /// disk then (what it could not record stays pending).
+    stopping: Arc<AtomicBool>,
     /// Held while the sender lives: one sender per database.
     _lock: std::fs::File,
 }
@@ -479,9 +533,11 @@ impl Sender {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let ledger_config = Arc::clone(&config);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let ledger_stopping = Arc::clone(&stopping);
         let ledger = std::thread::Builder::new()
             .name("praxis-ledger".into())
-            .spawn(move || ledger_thread(store, ledger_config, rx))
+            .spawn(move || ledger_thread(store, ledger_config, rx, ledger_stopping))
             .map_err(|e| DeliverError::Setup(format!("cannot start the ledger thread: {e}")))?;
         let pause = config
             .delivery
@@ -505,6 +561,7 @@ impl Sender {
                 pause,
             }),
             ledger,
+            stopping,
             _lock: lock,
         })
     }
@@ -562,8 +619,10 @@ impl Sender {
         let Sender {
             shared,
             ledger,
+            stopping,
             _lock,
         } = self;
+        stopping.store(true, Ordering::Relaxed);
         drop(shared);
         let _ = tokio::task::spawn_blocking(move || ledger.join()).await;
         info!("sender stopped");
@@ -758,7 +817,8 @@ async fn worker(
         };
         let id = job.id;
         let outcome = attempt(&shared, &mut conn, &job).await;
-        let ack = outcome.and_then(|o| {
+        // None: released untouched (paused), to be claimed again.
+        let ack = outcome.map(|o| {
             let ack = shared.ledger.submit(id, o);
             if ack.is_none() {
                 error!("the ledger stopped before delivery {id} was recorded");
@@ -766,13 +826,19 @@ async fn worker(
             ack
         });
         // Settled (and released to the dispatcher) once committed: until
-        // then the row is still pending and must not be claimed again.
+        // then the row is still pending and must not be claimed again. One
+        // whose outcome could not be recorded stays in hand, so it is not
+        // sent again before a restart.
         let shared2 = Arc::clone(&shared);
         let settle = async move {
-            if let Some(ack) = ack {
-                let _ = ack.await;
+            let release = match ack {
+                None => true,
+                Some(Some(ack)) => ack.await.unwrap_or(false),
+                Some(None) => false,
+            };
+            if release {
+                shared2.in_hand.lock().expect("in_hand lock").remove(&id);
             }
-            shared2.in_hand.lock().expect("in_hand lock").remove(&id);
             shared2.done.notify_one();
             drop(permit);
         };

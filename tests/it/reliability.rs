@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -196,7 +196,7 @@ fn session(
 
 /// A home sending to `smtp` (fast retries), optionally reading `imap`,
 /// with `members` members m000000@example.org... and a trusted poster.
-fn fanout_home(smtp: &str, imap: Option<&str>, members: usize, connections: u32) -> Home {
+fn fanout_home(smtp: &str, imap: Option<&str>, members: usize, connections: u32, db: &str) -> Home {
     let (sh, sp) = crate::support::Stack::split(smtp);
     let imap = imap
         .map(|i| {
@@ -208,7 +208,7 @@ fn fanout_home(smtp: &str, imap: Option<&str>, members: usize, connections: u32)
         })
         .unwrap_or_default();
     let home = Home::with_config(&format!(
-        "[database]\npath = \"praxis.db\"\n\n[smtp]\nhost = \"{sh}\"\nport = {sp}\nconnections = {connections}\n\n\
+        "[database]\npath = \"{db}\"\n\n[smtp]\nhost = \"{sh}\"\nport = {sp}\nconnections = {connections}\n\n\
          [delivery]\nretry_first = \"1s\"\nretry_max = \"2s\"\npoll = \"200ms\"\nbatch = 500\n\n\
          [[community]]\nslug = \"health\"\nname = \"Maternal Health\"\naddress = \"list@example.test\"\n\
          timezone = \"Asia/Kolkata\"\n{imap}\n[community.delivery]\ndmarc = \"never\"\n"
@@ -246,7 +246,7 @@ fn queue_fanout(home: &Home, members: usize) -> (praxis::model::OutboxId, Vec<St
         )
         .assert()
         .success();
-    let store = Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = Store::open(&db_of(home)).unwrap();
     let post = store
         .outbox_summaries(&OutboxFilter {
             community: None,
@@ -275,9 +275,59 @@ fn outbox(db: &Path, id: praxis::model::OutboxId) -> (i64, i64, i64) {
     }
 }
 
+/// The home's database, wherever its config puts it.
+fn db_of(home: &Home) -> PathBuf {
+    praxis::config::Config::load(&home.config())
+        .unwrap()
+        .database_path()
+}
+
+/// A tmpfs of `mb` megabytes (mounting needs root), unmounted when the
+/// guard drops.
+fn tmpfs(mb: u32) -> (tempfile::TempDir, Unmount) {
+    let mnt = tempfile::Builder::new()
+        .prefix("pxfull")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
+        .arg(mnt.path())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a tmpfs (needs root)");
+    let guard = Unmount(mnt.path().to_path_buf());
+    (mnt, guard)
+}
+
+/// Unmounts (lazily) on drop.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the file system holding `dir` to the last block; returns the file
+/// to remove to free it.
+fn fill(dir: &Path) -> PathBuf {
+    let filler = dir.join("filler");
+    let _ = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=64k"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(std::process::Stdio::null())
+        .status();
+    filler
+}
+
 /// Starts the daemon and waits for its heartbeat.
 fn serve(home: &Home) -> Daemon {
-    let d = Daemon::start(home);
+    let mut d = Daemon::start(home);
+    d.db = db_of(home);
     d.wait_health("daemon", "running", Duration::from_secs(60));
     d
 }
@@ -325,7 +375,7 @@ fn reliability_kill9_during_fanout() {
     // 10 ms a message: about 400 a second over 4 connections, so the kill
     // points spread over the whole fan-out.
     let sink = Sink::start(Duration::from_millis(10));
-    let home = fanout_home(&sink.addr, None, members, connections);
+    let home = fanout_home(&sink.addr, None, members, connections, "praxis.db");
     let (outbox_id, recipients) = queue_fanout(&home, members);
     let db = home.path().join("praxis.db");
     let mut rng = Rng::new();
@@ -440,7 +490,7 @@ fn reliability_postfix_stopped_mid_fanout() {
     let stack = PrivateStack::start();
     let members = size(600, 200);
     // Real mailboxes behind Postfix: alice+N@example.test all land in alice's.
-    let home = fanout_home(&stack.smtp, None, 0, 4);
+    let home = fanout_home(&stack.smtp, None, 0, 4, "praxis.db");
     {
         let config = praxis::config::Config::load(&home.config()).unwrap();
         let mut store = Store::open(&config.database_path()).unwrap();
@@ -558,27 +608,7 @@ fn reliability_postfix_stopped_mid_fanout() {
 #[ignore = "scripts/reliability"]
 fn reliability_disk_full_on_the_database() {
     let stack = PrivateStack::start();
-    let mnt = tempfile::Builder::new()
-        .prefix("pxfull")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
-        .arg(mnt.path())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "mount a tmpfs (needs root)");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
-        }
-    }
-    let _unmount = Unmount(mnt.path().to_path_buf());
+    let (mnt, _unmount) = tmpfs(24);
     let config = stack_config(&stack.imap, &stack.smtp, None).replace(
         "path = \"praxis.db\"",
         &format!("path = \"{}/praxis.db\"", mnt.path().display()),
@@ -598,12 +628,7 @@ fn reliability_disk_full_on_the_database() {
     assert_eq!(lost_before, 0);
     let committed = ids.clone();
     // Fill the file system to the last block.
-    let filler = mnt.path().join("filler");
-    let _ = std::process::Command::new("dd")
-        .args(["if=/dev/zero", "bs=64k"])
-        .arg(format!("of={}", filler.display()))
-        .stderr(std::process::Stdio::null())
-        .status();
+    let filler = fill(mnt.path());
     ids.extend(rt.block_on(send_many(
         &stack.smtp,
         "list@example.test",
@@ -649,6 +674,73 @@ fn reliability_disk_full_on_the_database() {
     assert_eq!((lost, dup, kept), (0, 0, committed.len()));
 }
 
+/// The database's disk fills up mid-fan-out for longer than any retry
+/// budget: sending stops (outcomes wait to be recorded, and no worker goes
+/// past UNCOMMITTED copies), and once space is back every member has
+/// exactly one copy. Before, the ledger gave up after 30 s and released the
+/// copies it could not record, which were then sent again and again.
+#[test]
+#[ignore = "scripts/reliability"]
+fn reliability_disk_full_during_fanout() {
+    let members = size(3000, 1000);
+    let sink = Sink::start(Duration::from_millis(5));
+    let (mnt, _unmount) = tmpfs(24);
+    let db = mnt.path().join("praxis.db");
+    let home = fanout_home(&sink.addr, None, members, 4, db.to_str().unwrap());
+    let (outbox_id, recipients) = queue_fanout(&home, members);
+    let mut daemon = serve(&home);
+    let start = Instant::now();
+    while outbox(&db, outbox_id).0 < (members / 5) as i64
+        && start.elapsed() < Duration::from_secs(120)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let filler = fill(mnt.path());
+    let at_fill = sink.delivered(&recipients);
+    let full_for = Duration::from_secs(size(45, 35) as u64);
+    std::thread::sleep(full_for);
+    let while_full = sink.delivered(&recipients) - at_fill;
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "the daemon died on a full disk:\n{}",
+        tail(&daemon.log_text())
+    );
+    let full_log = daemon.log_text();
+    std::fs::remove_file(&filler).unwrap();
+    let start = Instant::now();
+    while outbox(&db, outbox_id).1 != 0 && start.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let peak = peak_kb(&daemon);
+    drop(daemon);
+    let (sent, pending, failed) = outbox(&db, outbox_id);
+    let (lost, dup) = sink.tally(&recipients);
+    eprintln!(
+        "disk full mid-fan-out for {full_for:?}: {at_fill} copies before, {while_full} more while full; \
+         then {sent} sent, {pending} pending, {failed} failed"
+    );
+    report(
+        &format!(
+            "disk full for {}s mid-fan-out to {members} (24 MB tmpfs)",
+            full_for.as_secs()
+        ),
+        1,
+        lost,
+        dup,
+        peak,
+    );
+    assert!(
+        full_log.contains("cannot record"),
+        "the sender said it was waiting:\n{}",
+        tail(&full_log)
+    );
+    assert!(
+        while_full <= 4 * praxis::deliver::sender::UNCOMMITTED,
+        "{while_full} copies sent while nothing could be recorded"
+    );
+    assert_eq!((lost, dup, failed), (0, 0, 0));
+}
+
 /// 10,000 messages into the list mailbox while 20,000 deliveries are
 /// pending: every message ingested, every delivery made, peak memory.
 #[test]
@@ -658,7 +750,7 @@ fn reliability_burst_while_deliveries_pending() {
     let sink = Sink::start(Duration::ZERO);
     let members = size(20_000, 2_000);
     let burst = size(10_000, 1_000);
-    let home = fanout_home(&sink.addr, Some(&stack.imap), members, 4);
+    let home = fanout_home(&sink.addr, Some(&stack.imap), members, 4, "praxis.db");
     let (outbox_id, recipients) = queue_fanout(&home, members);
     let db = home.path().join("praxis.db");
     let daemon = serve(&home);
