@@ -61,11 +61,7 @@ fn split(
     post: PostId,
     kind: ThreadKind,
 ) -> Result<ExitCode> {
-    let view = store.post(post).map_err(|_| {
-        anyhow::anyhow!(
-            "post {post} does not exist; `praxis queue` and `praxis threads` list posts"
-        )
-    })?;
+    let view = store.post(post)?;
     let Some(thread) = view.thread_id.map(|t| t.0) else {
         bail!(
             "post {post} is in no thread (it is {}); only approved posts are threaded",
