@@ -877,6 +877,15 @@ mod tests {
         None
     }
 
+    /// The recipients of message `id`'s delivery rows, in order.
+    fn recipients(s: &Store, id: OutboxId) -> Vec<String> {
+        s.deliveries(id, None, 0)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.recipient)
+            .collect()
+    }
+
     #[test]
     fn a_post_goes_to_active_each_members_once_with_the_author_unless_opted_out() {
         let (mut s, c) = store();
@@ -917,14 +926,8 @@ mod tests {
         );
         assert_eq!(s.outbox_summary(q.id).unwrap().pending, 3);
         assert_eq!(s.expand_audiences(100, 100, 0).unwrap(), 3);
-        let to: Vec<String> = s
-            .deliveries(q.id, None, 0)
-            .unwrap()
-            .into_iter()
-            .map(|d| d.recipient)
-            .collect();
         assert_eq!(
-            to,
+            recipients(&s, q.id),
             ["alice@example.org", "bob@example.org", "carol@example.org"],
             "the author alice gets her copy; digest and disabled members do not"
         );
@@ -987,14 +990,8 @@ mod tests {
         s.remove_member(c, "bob@example.org", "test").unwrap();
         member(&mut s, c, "carol@example.org", each);
         s.expand_audiences(100, 100, 0).unwrap();
-        let to: Vec<String> = s
-            .deliveries(q.id, None, 0)
-            .unwrap()
-            .into_iter()
-            .map(|d| d.recipient)
-            .collect();
         assert_eq!(
-            to,
+            recipients(&s, q.id),
             ["alice@example.org"],
             "carol joined after it was queued"
         );

@@ -9,7 +9,6 @@
 //! One file because the tests share their fixtures (a praxis home, a sink,
 //! the stack's mailboxes).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -29,7 +28,7 @@ use praxis::model::{
 use praxis::store::{BounceOutcome, MemberFields, NewMember, Store};
 use serde_json::Value;
 
-use crate::support::{Home, Stack, stack};
+use crate::support::{Home, SmtpSink as Sink, Stack, stack};
 
 // ---------------------------------------------------------------- fixtures
 
@@ -240,114 +239,6 @@ impl Running {
     async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap();
-    }
-}
-
-/// Postfix's smtp-sink on a free loopback port, dumping what it accepts.
-struct Sink {
-    child: Child,
-    port: u16,
-    dump: PathBuf,
-}
-
-impl Sink {
-    /// Starts smtp-sink with `args` (e.g. `-r RCPT`); every accepted
-    /// transaction is written to a file in a fresh dump folder.
-    fn start(port: Option<u16>, dump: Option<PathBuf>, args: &[&str]) -> Sink {
-        let port = port.unwrap_or_else(|| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        });
-        let dump = dump.unwrap_or_else(|| {
-            // On tmpfs when there is one: smtp-sink syncs each dump file,
-            // which on a disk caps it near 100 messages a second.
-            let base = if Path::new("/dev/shm").is_dir() {
-                "/dev/shm"
-            } else {
-                "/tmp"
-            };
-            let d = tempfile::Builder::new()
-                .prefix("pxsink")
-                .tempdir_in(base)
-                .unwrap()
-                .keep();
-            std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o777))
-                .unwrap();
-            d
-        });
-        let mut cmd = Command::new("/usr/sbin/smtp-sink");
-        if unsafe { libc::geteuid() } == 0 {
-            cmd.args(["-u", "nobody"]);
-        }
-        let child = cmd
-            .args(args)
-            .arg("-d")
-            .arg(dump.join("m."))
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("256")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("smtp-sink is installed with postfix");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "smtp-sink did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Sink { child, port, dump }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Stops this sink and starts another on the same port and dump folder.
-    fn restart(mut self, args: &[&str]) -> Sink {
-        self.kill();
-        let (port, dump) = (self.port, self.dump.clone());
-        std::mem::forget(self);
-        // The port is free as soon as the process is gone.
-        Sink::start(Some(port), Some(dump), args)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Accepted transactions per recipient.
-    fn received(&self) -> HashMap<String, usize> {
-        let mut out = HashMap::new();
-        for e in std::fs::read_dir(&self.dump).unwrap() {
-            let text = std::fs::read_to_string(e.unwrap().path()).unwrap_or_default();
-            for line in text.lines().take_while(|l| !l.is_empty()) {
-                if let Some(rcpt) = line.strip_prefix("X-Rcpt-Args: ") {
-                    let addr = rcpt.trim().trim_start_matches('<');
-                    let addr = addr.split('>').next().unwrap().to_ascii_lowercase();
-                    *out.entry(addr).or_insert(0) += 1;
-                }
-            }
-        }
-        out
-    }
-
-    /// The accepted messages' texts.
-    fn messages(&self) -> Vec<String> {
-        std::fs::read_dir(&self.dump)
-            .unwrap()
-            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
-            .collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dump);
     }
 }
 

@@ -88,6 +88,37 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A config for community `health` (list@example.test, Asia/Kolkata, no
+/// DMARC rewriting) sending through `smtp` (host:port) with `smtp_extra`
+/// lines added to `[smtp]`, retrying every `retry`; `imap` is appended to
+/// the community as its `[community.imap]` section.
+pub fn health_config(smtp: &str, smtp_extra: &str, retry: &str, imap: &str) -> String {
+    let (host, port) = Stack::split(smtp);
+    format!(
+        r#"[database]
+path = "praxis.db"
+
+[smtp]
+host = "{host}"
+port = {port}
+{smtp_extra}
+[delivery]
+retry_first = "{retry}"
+retry_max = "{retry}"
+poll = "200ms"
+
+[[community]]
+slug = "health"
+name = "Maternal Health"
+address = "list@example.test"
+timezone = "Asia/Kolkata"
+{imap}
+[community.delivery]
+dmarc = "never"
+"#
+    )
+}
+
 /// A home with the example config whose health community takes its
 /// templates from `health-templates/SUB` (created, empty); returns the home
 /// and that folder.
@@ -388,7 +419,6 @@ impl PrivateStack {
     /// sending through this stack's Postfix with test-fast retries and no
     /// DMARC lookups; with `imap`, fed over IMAP from the list mailbox.
     pub fn live_config(&self, imap: bool) -> String {
-        let (sh, sp) = Stack::split(&self.smtp);
         let (ih, ip) = Stack::split(&self.imap);
         let imap = if imap {
             format!(
@@ -398,29 +428,7 @@ impl PrivateStack {
         } else {
             String::new()
         };
-        format!(
-            r#"[database]
-path = "praxis.db"
-
-[smtp]
-host = "{sh}"
-port = {sp}
-
-[delivery]
-retry_first = "1s"
-retry_max = "1s"
-poll = "200ms"
-
-[[community]]
-slug = "health"
-name = "Maternal Health"
-address = "list@example.test"
-timezone = "Asia/Kolkata"
-{imap}
-[community.delivery]
-dmarc = "never"
-"#
-        )
+        health_config(&self.smtp, "", "1s", &imap)
     }
 
     /// Waits (up to a minute) for a message containing `needle` in `user`'s INBOX.
@@ -489,4 +497,120 @@ pub fn stored(db: &Path, slug: &str, ids: &[String]) -> (usize, usize) {
     let distinct: std::collections::HashSet<&String> =
         all.iter().filter(|m| wanted.contains(m)).collect();
     (distinct.len(), rows)
+}
+
+/// Postfix's smtp-sink on a free loopback port, dumping what it accepts.
+pub struct SmtpSink {
+    /// The smtp-sink process.
+    child: std::process::Child,
+    /// Its loopback port.
+    pub port: u16,
+    /// Where it writes each accepted transaction.
+    dump: PathBuf,
+}
+
+impl SmtpSink {
+    /// Starts smtp-sink with `args` (e.g. `-r RCPT`); every accepted
+    /// transaction is written to a file in a fresh dump folder.
+    pub fn start(port: Option<u16>, dump: Option<PathBuf>, args: &[&str]) -> SmtpSink {
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        let dump = dump.unwrap_or_else(|| {
+            // On tmpfs when there is one: smtp-sink syncs each dump file,
+            // which on a disk caps it near 100 messages a second.
+            let base = if Path::new("/dev/shm").is_dir() {
+                "/dev/shm"
+            } else {
+                "/tmp"
+            };
+            let d = tempfile::Builder::new()
+                .prefix("pxsink")
+                .tempdir_in(base)
+                .unwrap()
+                .keep();
+            std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+                .unwrap();
+            d
+        });
+        let mut cmd = std::process::Command::new("/usr/sbin/smtp-sink");
+        if unsafe { libc::geteuid() } == 0 {
+            cmd.args(["-u", "nobody"]);
+        }
+        let child = cmd
+            .args(args)
+            .arg("-d")
+            .arg(dump.join("m."))
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("256")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("smtp-sink is installed with postfix");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "smtp-sink did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        SmtpSink { child, port, dump }
+    }
+
+    /// host:port, for `[smtp]`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops this sink and starts another on the same port and dump folder.
+    pub fn restart(mut self, args: &[&str]) -> SmtpSink {
+        self.kill();
+        let (port, dump) = (self.port, self.dump.clone());
+        std::mem::forget(self);
+        // The port is free as soon as the process is gone.
+        SmtpSink::start(Some(port), Some(dump), args)
+    }
+
+    /// Stops it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Accepted transactions per recipient.
+    pub fn received(&self) -> std::collections::HashMap<String, usize> {
+        let mut out = std::collections::HashMap::new();
+        for e in std::fs::read_dir(&self.dump).unwrap() {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap_or_default();
+            for line in text.lines().take_while(|l| !l.is_empty()) {
+                if let Some(rcpt) = line.strip_prefix("X-Rcpt-Args: ") {
+                    let addr = rcpt.trim().trim_start_matches('<');
+                    let addr = addr.split('>').next().unwrap().to_ascii_lowercase();
+                    *out.entry(addr).or_insert(0) += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// The accepted messages' texts.
+    pub fn messages(&self) -> Vec<String> {
+        std::fs::read_dir(&self.dump)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dump);
+    }
 }

@@ -12,40 +12,20 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::support::{Daemon, Home, PrivateStack, Stack, send_many, stored};
+use crate::support::{Daemon, Home, PrivateStack, Stack, health_config, send_many, stored};
 
 /// A config for community `health` (list@example.test) sending through
 /// `smtp` (host:port) with `tls`, trusting `ca` as `smtp.ca_file`;
 /// `imap` is appended to the community as its `[community.imap]` section.
 fn config(smtp: &str, tls: &str, ca: Option<&Path>, retry: &str, imap: &str) -> String {
-    let (host, port) = Stack::split(smtp);
     let ca = ca
         .map(|c| format!("ca_file = \"{}\"\n", c.display()))
         .unwrap_or_default();
-    format!(
-        r#"[database]
-path = "praxis.db"
-
-[smtp]
-host = "{host}"
-port = {port}
-tls = "{tls}"
-timeout = "10s"
-{ca}
-[delivery]
-retry_first = "{retry}"
-retry_max = "{retry}"
-poll = "200ms"
-
-[[community]]
-slug = "health"
-name = "Maternal Health"
-address = "list@example.test"
-timezone = "Asia/Kolkata"
-{imap}
-[community.delivery]
-dmarc = "never"
-"#
+    health_config(
+        smtp,
+        &format!("tls = \"{tls}\"\ntimeout = \"10s\"\n{ca}"),
+        retry,
+        imap,
     )
 }
 
@@ -227,28 +207,8 @@ fn fault_tls_untrusted_relay_names_ca_file_and_keeps_the_copies() {
 /// (Postfix's smtp-sink) is refused before anything is sent, saying so.
 #[test]
 fn tls_starttls_refused_when_the_relay_does_not_offer_it() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = std::process::Command::new("/usr/sbin/smtp-sink");
-    if unsafe { libc::geteuid() } == 0 {
-        cmd.args(["-u", "nobody"]);
-    }
-    let mut sink = cmd
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("16")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("smtp-sink is installed with postfix");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "smtp-sink did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut sink = crate::support::SmtpSink::start(None, None, &[]);
+    let port = sink.port;
     let home = home(&config(
         &format!("127.0.0.1:{port}"),
         "starttls",
@@ -258,8 +218,7 @@ fn tls_starttls_refused_when_the_relay_does_not_offer_it() {
     ));
     post(&home, &tag("nostarttls"));
     let said = text(&flush(&home));
-    sink.kill().ok();
-    sink.wait().ok();
+    sink.kill();
     assert!(said.contains("the relay does not offer STARTTLS"), "{said}");
     let (_, sent, pending, _) = outbox(&home);
     assert_eq!(sent, 0);
