@@ -148,7 +148,7 @@ impl Ledger {
     }
 
     /// Hands an outcome to the ledger; the receiver resolves once it is
-    /// committed (`None`: the ledger is gone).
+    /// committed (true) or given up (false). `None`: the ledger is gone.
     fn submit(&self, id: DeliveryId, outcome: Outcome) -> Option<oneshot::Receiver<bool>> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Req::Outcome(id, outcome, tx)).ok()?;
