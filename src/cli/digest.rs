@@ -68,8 +68,9 @@ pub fn run(ctx: &Context, cmd: &DigestCommand) -> Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             };
-            let bytes = issue::render(&store, cfg, &s, format, now)?;
-            std::io::stdout().write_all(&bytes)?;
+            for (_, bytes) in issue::render(&store, cfg, &s, &[format], now)? {
+                std::io::stdout().write_all(&bytes)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         DigestCommand::Send {

@@ -56,14 +56,15 @@ pub fn next(
     )
 }
 
-/// The issue rendered in `format`, as stored in the outbox.
+/// The issue rendered in each of `formats`, as stored in the outbox; the
+/// community's templates are read and compiled once for all of them.
 pub fn render(
     store: &Store,
     cfg: &CommunityConfig,
     s: &Selection,
-    format: DigestFormat,
+    formats: &[DigestFormat],
     now: DateTime<Utc>,
-) -> Result<Vec<u8>, IssueError> {
+) -> Result<Vec<(DigestFormat, Vec<u8>)>, IssueError> {
     let address = cfg.address.to_ascii_lowercase();
     let request = request_address(&address);
     let domain = cfg.address_parts().map_or("localhost", |(_, d)| d);
@@ -82,7 +83,11 @@ pub fn render(
         boundary: &format!("praxis-digest-{}-{}-{}", cfg.slug, s.volume, s.number),
     };
     let raw = |id: i64| store.raw(crate::model::PostId(id)).ok();
-    Ok(render::message(format, &m, s, &raw, &list_headers(cfg))?)
+    let headers = list_headers(cfg);
+    formats
+        .iter()
+        .map(|f| Ok((*f, render::message(*f, &m, s, &raw, &headers)?)))
+        .collect()
 }
 
 /// What `send` did.
@@ -128,10 +133,7 @@ pub fn send(
         "{} Digest, Vol {}, Issue {}",
         cfg.name, selection.volume, selection.number
     );
-    let mut rendered = Vec::new();
-    for f in &formats {
-        rendered.push((*f, render(store, cfg, &selection, *f, now)?));
-    }
+    let rendered = render(store, cfg, &selection, &formats, now)?;
     let messages: Vec<(DigestFormat, NewOutbox<'_>)> = rendered
         .iter()
         .map(|(f, bytes)| {

@@ -877,6 +877,16 @@ mod tests {
         None
     }
 
+    /// Every member receiving each post, with no author left out.
+    fn each_post_members(c: CommunityId) -> Audience<'static> {
+        Audience {
+            community: c,
+            modes: &[Delivery::Each],
+            author: None,
+            digest_format: None,
+        }
+    }
+
     /// The recipients of message `id`'s delivery rows, in order.
     fn recipients(s: &Store, id: OutboxId) -> Vec<String> {
         s.deliveries(id, None, 0)
@@ -974,16 +984,7 @@ mod tests {
         member(&mut s, c, "bob@example.org", each.clone());
         let msg = NewOutbox::new(Some(c), OutboxKind::Post, "[health] x", b"m");
         let q = s
-            .queue_to_members(
-                &msg,
-                &Audience {
-                    community: c,
-                    modes: &[Delivery::Each],
-                    author: None,
-                    digest_format: None,
-                },
-                100,
-            )
+            .queue_to_members(&msg, &each_post_members(c), 100)
             .unwrap();
         // bob, the newest member, leaves before the audience is expanded;
         // carol joins after the message was queued.
@@ -1007,13 +1008,9 @@ mod tests {
         let post = post(&s, c, "m0@example.org", b"Subject: x\r\n\r\nhi\r\n");
         let mut msg = NewOutbox::new(Some(c), OutboxKind::Post, "[health] x", b"m");
         msg.post = Some(post);
-        let audience = Audience {
-            community: c,
-            modes: &[Delivery::Each],
-            author: None,
-            digest_format: None,
-        };
-        let q = s.queue_to_members(&msg, &audience, 100).unwrap();
+        let q = s
+            .queue_to_members(&msg, &each_post_members(c), 100)
+            .unwrap();
         assert_eq!(s.outbox_summary(q.id).unwrap().pending, 10);
         // The first window: 4 rows.
         assert_eq!(s.expand_audiences(100, 4, 0).unwrap(), 4);
@@ -1077,13 +1074,9 @@ mod tests {
         );
         let mut msg = NewOutbox::new(Some(c), OutboxKind::ConsolidatedReply, "r", b"m");
         msg.not_before = Some(500);
-        let audience = Audience {
-            community: c,
-            modes: &[Delivery::Each],
-            author: None,
-            digest_format: None,
-        };
-        let q = s.queue_to_members(&msg, &audience, 100).unwrap();
+        let q = s
+            .queue_to_members(&msg, &each_post_members(c), 100)
+            .unwrap();
         assert_eq!(s.expand_audiences(100, 10, 0).unwrap(), 0);
         assert!(!s.audiences_open(100).unwrap());
         assert_eq!(s.outbox_summary(q.id).unwrap().pending, 1);

@@ -40,8 +40,7 @@ fn init_then_check_succeed_on_the_shipped_config() {
 
 #[test]
 fn check_names_a_misspelt_key_and_a_bad_address() {
-    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
-        .unwrap()
+    let text = crate::support::example_config()
         .replacen(
             "reply_within_working_days = 10",
             "reply_within_workin_days = 10",

@@ -159,9 +159,11 @@ fn holds_decisions_trust_and_the_log() {
 
 #[test]
 fn the_login_is_mapped_to_a_moderator_name() {
-    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
-        .unwrap()
-        .replacen("# meera = \"Meera Iyer\"", "meera = \"Meera Iyer\"", 1);
+    let text = crate::support::example_config().replacen(
+        "# meera = \"Meera Iyer\"",
+        "meera = \"Meera Iyer\"",
+        1,
+    );
     let home = Home::with_config(&text);
     ingest(&home, &post("x@example.org", "m1@x", "one"));
     ingest(&home, &post("x@example.org", "m2@x", "two"));
@@ -630,13 +632,11 @@ fn fault_email_commands_with_confirmation() {
 /// one summary a day of what is waiting.
 #[test]
 fn daily_summary_instead_of_a_notice_per_hold() {
-    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
-        .unwrap()
-        .replacen(
-            "moderator_notices = \"each\"",
-            "moderator_notices = \"daily\"",
-            1,
-        );
+    let text = crate::support::example_config().replacen(
+        "moderator_notices = \"each\"",
+        "moderator_notices = \"daily\"",
+        1,
+    );
     let home = Home::with_config(&text);
     home.praxis()
         .args([
@@ -756,8 +756,7 @@ fn notices_to(home: &Home, who: &str) -> Vec<String> {
 /// member) with one notice to the moderators, and nothing is lost.
 #[test]
 fn sender_rate_limits_replies_and_holds_floods() {
-    let text = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
-        .unwrap()
+    let text = crate::support::example_config()
         .replacen("sender_rate = 10", "sender_rate = 3", 1)
         .replacen("sender_flood = 30", "sender_flood = 5", 1);
     let home = Home::with_config(&text);

@@ -306,13 +306,11 @@ fn passwords_never_appear_in_logs_json_or_errors() {
 /// clean header block (checked by the fuzz targets' parse-back check).
 #[test]
 fn nul_bidi_and_config_values_never_make_a_header() {
-    let config = std::fs::read_to_string(crate::support::repo().join("config/praxis.toml"))
-        .unwrap()
-        .replacen(
-            "name = \"Maternal and Child Health\"",
-            "name = \"Maternal\\r\\nBcc: victim@example.net\\u0000 \\u202Eevil\"",
-            1,
-        );
+    let config = crate::support::example_config().replacen(
+        "name = \"Maternal and Child Health\"",
+        "name = \"Maternal\\r\\nBcc: victim@example.net\\u0000 \\u202Eevil\"",
+        1,
+    );
     let home = Home::with_config(&config);
     let check = home.praxis().arg("check").output().unwrap();
     if !check.status.success() {

@@ -119,17 +119,20 @@ dmarc = "never"
     )
 }
 
+/// The shipped example config's text, for tests that change a line of it.
+pub fn example_config() -> String {
+    std::fs::read_to_string(repo().join("config/praxis.toml")).unwrap()
+}
+
 /// A home with the example config whose health community takes its
 /// templates from `health-templates/SUB` (created, empty); returns the home
 /// and that folder.
 pub fn home_with_templates(sub: &str) -> (Home, PathBuf) {
-    let text = std::fs::read_to_string(repo().join("config/praxis.toml"))
-        .unwrap()
-        .replacen(
-            "timezone = \"Asia/Kolkata\"",
-            "timezone = \"Asia/Kolkata\"\ntemplates = \"health-templates\"",
-            1,
-        );
+    let text = example_config().replacen(
+        "timezone = \"Asia/Kolkata\"",
+        "timezone = \"Asia/Kolkata\"\ntemplates = \"health-templates\"",
+        1,
+    );
     let home = Home::with_config(&text);
     let dir = home.path().join("health-templates").join(sub);
     std::fs::create_dir_all(&dir).unwrap();
