@@ -10,122 +10,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::shutdown::Shutdown;
 use crate::store::Store;
 
 /// How often the daemon writes its heartbeat for `praxis status`.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
-
-/// A task's view of shutdown: cheap to clone, resolves once for everyone.
-#[derive(Clone)]
-pub struct Shutdown {
-    /// Flips to true once, when shutdown starts.
-    rx: watch::Receiver<bool>,
-}
-
-impl Shutdown {
-    /// Whether shutdown has started.
-    pub fn is_shutdown(&self) -> bool {
-        *self.rx.borrow()
-    }
-
-    /// Resolves when shutdown starts (at once if it already has).
-    pub async fn recv(&mut self) {
-        // An error means the sender is gone: that is shutdown too.
-        let _ = self.rx.wait_for(|v| *v).await;
-    }
-}
-
-/// A connection a listener accepted: TCP or a Unix socket.
-pub type Accepted = tokio_util::either::Either<tokio::net::TcpStream, tokio::net::UnixStream>;
-
-/// Binds `listen` (a loopback address or `unix:/path`) and hands each
-/// connection to `handle` on a task of its own, until shutdown. `what` names
-/// the listener ("LMTP", "HTTP") in logs and errors, `key` the config key
-/// that sets the address. Shared by the LMTP listener and the one-click
-/// endpoint.
-pub async fn accept_loop<F, Fut>(
-    listen: crate::config::Listen,
-    what: &str,
-    key: &str,
-    mut shutdown: Shutdown,
-    handle: F,
-) -> Result<()>
-where
-    F: Fn(Accepted) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    use crate::config::Listen;
-    use tokio_util::either::Either;
-    match listen {
-        Listen::Tcp(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                anyhow::anyhow!("cannot listen for {what} on {addr}: {e}; change {key}")
-            })?;
-            info!(%addr, "{what} listener ready");
-            loop {
-                tokio::select! {
-                    r = listener.accept() => {
-                        let (sock, peer) = r?;
-                        tracing::debug!(%peer, "{what} connection");
-                        tokio::spawn(handle(Either::Left(sock)));
-                    }
-                    _ = shutdown.recv() => break,
-                }
-            }
-        }
-        Listen::Unix(path) => {
-            let _ = std::fs::remove_file(&path);
-            let listener = tokio::net::UnixListener::bind(&path).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot listen for {what} on unix:{}: {e}; change {key}",
-                    path.display()
-                )
-            })?;
-            info!(path = %path.display(), "{what} listener ready");
-            loop {
-                tokio::select! {
-                    r = listener.accept() => {
-                        let (sock, _) = r?;
-                        tokio::spawn(handle(Either::Right(sock)));
-                    }
-                    _ = shutdown.recv() => break,
-                }
-            }
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-    Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => info!("SIGINT received"),
-                    _ = term.recv() => info!("SIGTERM received"),
-                }
-            }
-            Err(e) => {
-                warn!("cannot listen for SIGTERM ({e}); only SIGINT stops the daemon");
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
 
 /// Runs the daemon until `shutdown` resolves, then waits for every task.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
@@ -137,10 +30,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     // The sender refuses to start on a bad DKIM key or a missing secret:
     // better to stop before saying `running` than to send unsigned or not at all.
     let sender = crate::deliver::Sender::with_system_dns(config.clone())?;
-    let (tx, rx) = watch::channel(false);
+    let (trigger, shutdown_view) = crate::shutdown::channel();
     let db = config.database_path();
     let mut tasks = JoinSet::new();
-    tasks.spawn(heartbeat(db.clone(), Shutdown { rx: rx.clone() }));
+    tasks.spawn(heartbeat(db.clone(), shutdown_view.clone()));
     for c in config.communities.iter().filter(|c| c.imap.is_some()) {
         // Paths in it (imap.ca_file) were resolved when the config was read.
         let c = c.clone();
@@ -153,20 +46,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 poll: c.imap.as_ref().map(|i| i.poll.0).unwrap_or_default(),
                 ..crate::ingest::watcher::Timings::default()
             },
-            Shutdown { rx: rx.clone() },
+            shutdown_view.clone(),
         ));
     }
-    let mut stop = Shutdown { rx: rx.clone() };
+    let mut stop = shutdown_view.clone();
     tasks.spawn(async move {
         sender.run(async move { stop.recv().await }).await?;
         Ok(())
     });
 
-    tasks.spawn(fanout_sweep(config.clone(), Shutdown { rx: rx.clone() }));
-    tasks.spawn(moderator_summaries(
-        config.clone(),
-        Shutdown { rx: rx.clone() },
-    ));
+    tasks.spawn(fanout_sweep(config.clone(), shutdown_view.clone()));
+    tasks.spawn(moderator_summaries(config.clone(), shutdown_view.clone()));
     if let Some(lmtp) = &config.lmtp {
         let listen = crate::config::parse_listen(&lmtp.listen).map_err(anyhow::Error::msg)?;
         let server = crate::ingest::lmtp::LmtpServer::new(
@@ -174,7 +64,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             &db,
             lmtp.max_size(),
         )?;
-        tasks.spawn(server.serve(listen, Shutdown { rx: rx.clone() }));
+        tasks.spawn(server.serve(listen, shutdown_view.clone()));
     }
     if let Some(http) = &config.http {
         let listen = crate::config::parse_listen(&http.listen).map_err(anyhow::Error::msg)?;
@@ -193,7 +83,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             &db,
             crate::deliver::links::LinkKey::new(&secret),
         )?;
-        tasks.spawn(server.serve(listen, Shutdown { rx: rx.clone() }));
+        tasks.spawn(server.serve(listen, shutdown_view.clone()));
     }
     info!(
         database = %db.display(),
@@ -205,7 +95,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         shutdown.await;
     }
     info!("shutting down: finishing work in progress");
-    let _ = tx.send(true);
+    trigger.fire();
     while let Some(res) = tasks.join_next().await {
         match res {
             Ok(Ok(())) => {}

@@ -21,8 +21,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::warn;
 
 use crate::config::{Config, Listen};
-use crate::daemon::Shutdown;
 use crate::deliver::links::{LinkKey, verify_unsubscribe};
+use crate::shutdown::Shutdown;
 use crate::store::Store;
 
 /// Largest request head read.
@@ -140,7 +140,7 @@ impl WebServer {
 
     /// Accepts connections until shutdown.
     pub async fn serve(self, listen: Listen, shutdown: Shutdown) -> anyhow::Result<()> {
-        crate::daemon::accept_loop(listen, "HTTP", "http.listen", shutdown, move |sock| {
+        crate::shutdown::accept_loop(listen, "HTTP", "http.listen", shutdown, move |sock| {
             self.clone().session(sock)
         })
         .await

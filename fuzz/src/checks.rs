@@ -261,8 +261,8 @@ pub fn render(data: &[u8]) {
     );
     let markdown = draft::render(&templates, &d).expect("the draft renders");
     let title = draft::title(&f[0], &cfg.slug);
-    no_markup("published HTML", &publish::html(&markdown, &title));
-    let _ = publish::text(&markdown);
+    no_markup("published HTML", &praxis::markup::html(&markdown, &title));
+    let _ = praxis::markup::text(&markdown);
 
     // Benign content gives the header set every hostile one must match.
     let reply = |title: &str, markdown: &str| {

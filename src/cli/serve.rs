@@ -14,6 +14,9 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(crate::daemon::run(config, crate::daemon::shutdown_signal()))?;
+    runtime.block_on(crate::daemon::run(
+        config,
+        crate::shutdown::shutdown_signal(),
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -650,7 +650,7 @@ impl Prepared {
         match (&self.body, footer) {
             (StoredBody::Text(text), Some(f)) if self.kind == OutboxKind::Digest => MimePart::new(
                 ContentType::new("text/plain").attribute("charset", "utf-8"),
-                BodyPart::Text(crate::digest::render::with_footer(text.text(), &f).into()),
+                BodyPart::Text(super::splice::text_with_footer(text.text(), &f).into()),
             ),
             (StoredBody::Text(text), Some(f)) => {
                 let (encoding, bytes) = text.with_footer(&f);

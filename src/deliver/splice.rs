@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 use mail_builder::encoders::base64::base64_encode_mime;
 use mail_builder::encoders::quoted_printable::quoted_printable_encode;
 
+use crate::digest;
 use crate::mail::crlf_into;
 
 /// Input bytes per base64 line: 57 bytes make 76 characters.
@@ -222,6 +223,25 @@ fn encode(e: Encoding, input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An RFC 1153 issue with a member's footer as its last message, before the
+/// final separator, so "End of … Digest" and the asterisks stay the last
+/// lines. Text that is not such an issue gets the footer appended.
+pub fn text_with_footer(text: &str, footer: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let end = format!("\n{}\n\nEnd of ", digest::render::MESSAGE);
+    match text.rfind(&end) {
+        Some(at) => format!("{}\n\n{}\n{}", &text[..at], footer.trim_end(), &text[at..]),
+        None => {
+            let mut t = text;
+            if !t.ends_with('\n') {
+                t.push('\n');
+            }
+            t.push_str(footer);
+            t
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,5 +344,29 @@ mod tests {
             let (e, bytes) = body.encoded();
             prop_assert_eq!(spliced(e, bytes.to_vec()), whole(&text));
         }
+    }
+
+    #[test]
+    fn a_member_footer_goes_before_the_end_line() {
+        let m = digest::render::MESSAGE;
+        let text = format!(
+            "Health Digest, Vol 2, Issue 14\n\nToday's Topics:\n\n{m}\n\nFrom: a\n\nhello\n\n{m}\n\nEnd of Maternal and Child Health Digest, Vol 2, Issue 14\n{}\n",
+            "*".repeat(56)
+        );
+        let out = text_with_footer(&text, "-- \nYou receive this as dee@example.org\n");
+        let lines: Vec<&str> = out.lines().collect();
+        let n = lines.len();
+        assert_eq!(
+            lines[n - 2],
+            "End of Maternal and Child Health Digest, Vol 2, Issue 14"
+        );
+        assert_eq!(lines[n - 4], digest::render::MESSAGE);
+        assert_eq!(lines[n - 6], "You receive this as dee@example.org");
+        assert_eq!(lines[n - 7], "-- ");
+        assert_eq!(
+            text_with_footer("just text", "footer\n"),
+            "just text\nfooter\n",
+            "other text gets it appended"
+        );
     }
 }

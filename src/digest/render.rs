@@ -18,8 +18,8 @@ use mail_builder::mime::{BodyPart, MimePart};
 use serde::Serialize;
 
 use super::select::{PostItem, ReplyItem, Selection, display_name};
-use crate::consolidate::publish;
 use crate::mail::quote;
+use crate::markup;
 use crate::model::DigestFormat;
 use crate::render::{RenderError, Templates};
 
@@ -122,7 +122,7 @@ fn reply_entry(m: &Masthead<'_>, r: &ReplyItem) -> String {
         m.address,
         r.subject,
         r.message_id,
-        no_separators(publish::text(&r.markdown).trim_end()),
+        no_separators(markup::text(&r.markdown).trim_end()),
         MESSAGE
     )
 }
@@ -138,10 +138,10 @@ fn reply_message(m: &Masthead<'_>, r: &ReplyItem) -> Result<Vec<u8>, DigestRende
             ContentType::new("multipart/alternative")
                 .attribute("boundary", format!("{}-reply-{}", m.boundary, r.id)),
             BodyPart::Multipart(vec![
-                text_part(publish::text(&r.markdown)),
+                text_part(markup::text(&r.markdown)),
                 MimePart::new(
                     ContentType::new("text/html").attribute("charset", "utf-8"),
-                    BodyPart::Text(publish::html(&r.markdown, &r.subject).into()),
+                    BodyPart::Text(markup::html(&r.markdown, &r.subject).into()),
                 ),
             ]),
         ));
@@ -305,25 +305,6 @@ pub fn plain(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderErro
     Ok(out)
 }
 
-/// An RFC 1153 issue with a member's footer as its last message, before the
-/// final separator, so "End of … Digest" and the asterisks stay the last
-/// lines. Text that is not such an issue gets the footer appended.
-pub fn with_footer(text: &str, footer: &str) -> String {
-    let text = text.replace("\r\n", "\n");
-    let end = format!("\n{MESSAGE}\n\nEnd of ");
-    match text.rfind(&end) {
-        Some(at) => format!("{}\n\n{}\n{}", &text[..at], footer.trim_end(), &text[at..]),
-        None => {
-            let mut t = text;
-            if !t.ends_with('\n') {
-                t.push('\n');
-            }
-            t.push_str(footer);
-            t
-        }
-    }
-}
-
 /// The HTML of an issue; every member value is escaped by handlebars.
 pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError> {
     #[derive(Serialize)]
@@ -369,7 +350,7 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
             .map(|r| Reply {
                 subject: &r.subject,
                 query_subject: &r.query_subject,
-                html: publish::html_fragment(&r.markdown),
+                html: markup::html_fragment(&r.markdown),
             })
             .collect(),
         queries: queries(s),
@@ -732,26 +713,6 @@ mod tests {
         assert_eq!(lines[n - 3], "");
         assert_eq!(lines[n - 4], MESSAGE);
         assert!(text.ends_with("*\n"));
-    }
-
-    #[test]
-    fn a_member_footer_goes_before_the_end_line() {
-        let text = plain(&masthead(), &selection()).unwrap();
-        let out = with_footer(&text, "-- \nYou receive this as dee@example.org\n");
-        let lines: Vec<&str> = out.lines().collect();
-        let n = lines.len();
-        assert_eq!(
-            lines[n - 2],
-            "End of Maternal and Child Health Digest, Vol 2, Issue 14"
-        );
-        assert_eq!(lines[n - 4], MESSAGE);
-        assert_eq!(lines[n - 6], "You receive this as dee@example.org");
-        assert_eq!(lines[n - 7], "-- ");
-        assert_eq!(
-            with_footer("just text", "footer\n"),
-            "just text\nfooter\n",
-            "other text gets it appended"
-        );
     }
 
     #[test]

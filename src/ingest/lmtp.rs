@@ -17,9 +17,9 @@ use tracing::warn;
 
 use super::pipeline::{self, Incoming, Target};
 use crate::config::{CommunityConfig, Config, Listen};
-use crate::daemon::Shutdown;
 use crate::mail::classify::{Recipient, recipient_kind};
 use crate::model::{CommunityId, Source};
+use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError, Stored, now};
 
 /// Default largest message accepted, in bytes.
@@ -72,7 +72,7 @@ impl LmtpServer {
     /// Accepts connections until shutdown.
     pub async fn serve(self, listen: Listen, shutdown: Shutdown) -> anyhow::Result<()> {
         let sd = shutdown.clone();
-        crate::daemon::accept_loop(listen, "LMTP", "lmtp.listen", shutdown, move |sock| {
+        crate::shutdown::accept_loop(listen, "LMTP", "lmtp.listen", shutdown, move |sock| {
             let (s, sd) = (self.clone(), sd.clone());
             async move {
                 if let Err(e) = s.session(sock, sd).await {

@@ -23,8 +23,8 @@ use tracing::{debug, info, warn};
 use super::imap::{ImapClient, ImapError, Woken};
 use super::pipeline::{self, Incoming, Target};
 use crate::config::{CommunityConfig, Config};
-use crate::daemon::Shutdown;
 use crate::model::{CommunityId, Source};
+use crate::shutdown::Shutdown;
 use crate::store::{Checkpoint, Store, StoreError, now};
 
 /// Messages fetched and committed together.
