@@ -79,7 +79,12 @@ fn main() {
     let config = Config::load(&config_path).unwrap();
     let mut store = Store::open(&config.database_path()).unwrap();
     store.sync_communities(&config).unwrap();
-    let c = store.community("health").unwrap().id;
+    let health = praxis::community::Communities::load(&config, &store)
+        .unwrap()
+        .by_slug("health")
+        .unwrap()
+        .clone();
+    let c = health.id;
     let members: Vec<NewMember> = (0..recipients)
         .map(|i| NewMember {
             email: format!("m{i:06}@example.org"),
@@ -92,7 +97,7 @@ fn main() {
     let raw = post(recipients);
     let post = insert_post(&config.database_path(), &raw);
     let t = Instant::now();
-    let queued = queue_post(&mut store, &config, post).unwrap();
+    let queued = queue_post(&mut store, &health, post).unwrap();
     let queue_time = t.elapsed();
     assert_eq!(store.audience_size(queued.id).unwrap() as usize, recipients);
 

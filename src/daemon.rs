@@ -13,6 +13,7 @@ use anyhow::Result;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use crate::community::Communities;
 use crate::config::Config;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -32,18 +33,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let sender = crate::deliver::Sender::with_system_dns(config.clone())?;
     let (trigger, shutdown_view) = crate::shutdown::channel();
     let db = config.database_path();
+    // Every community resolved once, for every task: ids, typed config,
+    // templates compiled on first use and then shared.
+    let communities = Communities::load(&config, &Store::open(&db)?)?;
     let mut tasks = JoinSet::new();
     tasks.spawn(heartbeat(db.clone(), shutdown_view.clone()));
-    for c in config.communities.iter().filter(|c| c.imap.is_some()) {
+    for c in communities.iter().filter(|c| c.config.imap.is_some()) {
         // Paths in it (imap.ca_file) were resolved when the config was read.
-        let c = c.clone();
+        let imap = c.config.imap.as_ref();
         tasks.spawn(crate::ingest::watcher::watch(
             std::sync::Arc::new(config.clone()),
             c.clone(),
             db.clone(),
             crate::ingest::watcher::Timings {
-                idle_renew: c.imap.as_ref().map(|i| i.idle_renew.0).unwrap_or_default(),
-                poll: c.imap.as_ref().map(|i| i.poll.0).unwrap_or_default(),
+                idle_renew: imap.map(|i| i.idle_renew.0).unwrap_or_default(),
+                poll: imap.map(|i| i.poll.0).unwrap_or_default(),
                 ..crate::ingest::watcher::Timings::default()
             },
             shutdown_view.clone(),
@@ -55,12 +59,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         Ok(())
     });
 
-    tasks.spawn(fanout_sweep(config.clone(), shutdown_view.clone()));
-    tasks.spawn(moderator_summaries(config.clone(), shutdown_view.clone()));
+    tasks.spawn(fanout_sweep(
+        config.clone(),
+        communities.clone(),
+        shutdown_view.clone(),
+    ));
+    tasks.spawn(moderator_summaries(
+        config.clone(),
+        communities.clone(),
+        shutdown_view.clone(),
+    ));
     if let Some(lmtp) = &config.lmtp {
         let listen = crate::config::parse_listen(&lmtp.listen).map_err(anyhow::Error::msg)?;
         let server = crate::ingest::lmtp::LmtpServer::new(
             std::sync::Arc::new(config.clone()),
+            communities.clone(),
             &db,
             lmtp.max_size(),
         )?;
@@ -79,7 +92,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 )
             })?;
         let server = crate::web::WebServer::new(
-            std::sync::Arc::new(config.clone()),
+            communities.clone(),
             &db,
             crate::deliver::links::LinkKey::new(&secret),
         )?;
@@ -123,25 +136,30 @@ const SWEEP_RETRY: Duration = Duration::from_secs(5);
 /// stopped between approving and queueing): at start, then every minute.
 /// Fan-out is idempotent, so a post queued meanwhile is not sent twice.
 /// A sweep with an error is tried again after `SWEEP_RETRY`.
-async fn fanout_sweep(config: Config, mut shutdown: Shutdown) -> Result<()> {
+async fn fanout_sweep(
+    config: Config,
+    communities: Communities,
+    mut shutdown: Shutdown,
+) -> Result<()> {
     loop {
-        let cfg = config.clone();
+        let db = config.database_path();
+        let all = communities.clone();
         let res = tokio::task::spawn_blocking(move || -> Result<(usize, bool)> {
-            let mut store = Store::open(&cfg.database_path())?;
+            let mut store = Store::open(&db)?;
             let week_ago = crate::store::now() - 7 * 86_400;
             let ids = store.approved_without_fanout(week_ago, 1000)?;
-            for id in &ids {
-                crate::deliver::queue_post(&mut store, &cfg, *id)?;
+            for (post, community) in &ids {
+                crate::deliver::queue_post(&mut store, all.by_id(*community)?, *post)?;
             }
             // Query reminders ride the same sweep: each is queued once.
             let reminded =
-                crate::consolidate::reminders::sweep(&mut store, &cfg, chrono::Utc::now())?;
+                crate::consolidate::reminders::sweep(&mut store, &all, chrono::Utc::now())?;
             if reminded > 0 {
                 info!("queued {reminded} query reminder(s) to moderators");
             }
             // Digests too: an issue due at a schedule moment is claimed once.
             let mut digest_failed = false;
-            for c in &cfg.communities {
+            for c in all.iter() {
                 match crate::digest::issue::sweep(&mut store, c, chrono::Utc::now()) {
                     Ok(Some(crate::digest::issue::Sent::Queued {
                         selection,
@@ -149,11 +167,13 @@ async fn fanout_sweep(config: Config, mut shutdown: Shutdown) -> Result<()> {
                         ..
                     })) => info!(
                         "community `{}`: digest Vol {}, Issue {} queued for {recipients} member(s)",
-                        c.slug, selection.volume, selection.number
+                        c.slug(),
+                        selection.volume,
+                        selection.number
                     ),
                     Ok(_) => {}
                     Err(e) => {
-                        warn!("community `{}`: digest: {e}", c.slug);
+                        warn!("community `{}`: digest: {e}", c.slug());
                         digest_failed = true;
                     }
                 }
@@ -182,14 +202,19 @@ async fn fanout_sweep(config: Config, mut shutdown: Shutdown) -> Result<()> {
 
 /// Sends each community's daily summary of held posts when due (checked
 /// every ten minutes; only communities with `moderator_notices = "daily"`).
-async fn moderator_summaries(config: Config, mut shutdown: Shutdown) -> Result<()> {
+async fn moderator_summaries(
+    config: Config,
+    communities: Communities,
+    mut shutdown: Shutdown,
+) -> Result<()> {
     loop {
-        let cfg = config.clone();
+        let db = config.database_path();
+        let all = communities.clone();
         let res = tokio::task::spawn_blocking(move || -> Result<()> {
-            let mut store = Store::open(&cfg.database_path())?;
-            for c in &cfg.communities {
-                if crate::moderation::act::daily_summary(&mut store, c)? {
-                    info!(community = %c.slug, "daily summary of held posts sent to the moderators");
+            let mut store = Store::open(&db)?;
+            for c in all.iter() {
+                if crate::effects::daily_summary(&mut store, c)? {
+                    info!(community = %c.slug(), "daily summary of held posts sent to the moderators");
                 }
             }
             Ok(())

@@ -52,11 +52,13 @@
 //! - Text from mail reaches a terminal only through `cli::output::safe`.
 
 pub mod cli;
+pub mod community;
 pub mod config;
 pub mod consolidate;
 pub mod daemon;
 pub mod deliver;
 pub mod digest;
+pub mod effects;
 pub mod ingest;
 pub mod mail;
 pub mod markup;

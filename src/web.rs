@@ -20,7 +20,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::warn;
 
-use crate::config::{Config, Listen};
+use crate::community::Communities;
+use crate::config::Listen;
 use crate::deliver::links::{LinkKey, verify_unsubscribe};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -35,8 +36,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The endpoint, shared by every connection.
 #[derive(Clone)]
 pub struct WebServer {
-    /// The config, for each community's name and templates.
-    config: Arc<Config>,
+    /// The communities, resolved once: each one's name and templates.
+    communities: Communities,
     /// The key the links were signed with.
     key: LinkKey,
     /// The database (writes are serialised, and rare).
@@ -127,12 +128,12 @@ fn unsubscribe_target(path: &str) -> Option<(String, String, String)> {
 impl WebServer {
     /// The endpoint over the database at `db`, checking links with `key`.
     pub fn new(
-        config: Arc<Config>,
+        communities: Communities,
         db: &std::path::Path,
         key: LinkKey,
     ) -> Result<WebServer, crate::store::StoreError> {
         Ok(WebServer {
-            config,
+            communities,
             key,
             store: Arc::new(Mutex::new(Store::open(db)?)),
         })
@@ -179,7 +180,7 @@ impl WebServer {
         let Some((slug, address, token)) = unsubscribe_target(path) else {
             return not_found();
         };
-        let Ok(cfg) = self.config.community(&slug) else {
+        let Ok(c) = self.communities.by_slug(&slug) else {
             return not_found();
         };
         if !verify_unsubscribe(&self.key, &slug, &address, &token) {
@@ -190,11 +191,11 @@ impl WebServer {
         }
         match method {
             "GET" | "HEAD" => Reply::html(
-                &format!("Leave {}?", cfg.name),
+                &format!("Leave {}?", c.name()),
                 &format!(
                     "{} will receive no more mail from {}.",
                     escape(&address),
-                    escape(&cfg.name)
+                    escape(&c.name())
                 ),
                 true,
             ),
@@ -211,9 +212,9 @@ impl WebServer {
                     Ok(s) => s,
                     Err(p) => p.into_inner(),
                 };
-                match crate::moderation::act::one_click_unsubscribe(&mut store, cfg, &address) {
+                match crate::effects::one_click_unsubscribe(&mut store, c, &address) {
                     Ok(left) => Reply::html(
-                        &format!("You have left {}", cfg.name),
+                        &format!("You have left {}", c.name()),
                         &if left {
                             format!("{} is unsubscribed.", escape(&address))
                         } else {

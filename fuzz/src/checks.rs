@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 
 use praxis::config::{Config, EMBEDDED_DEFAULT};
-use praxis::ingest::pipeline::{self, Incoming, Target};
+use praxis::ingest::pipeline::{self, Incoming};
 use praxis::model::{PostClass, PostState, Source};
 use praxis::store::{Store, Stored};
 
@@ -61,8 +61,9 @@ pub fn ingest(data: &[u8]) {
         }
         let state = slot.as_mut().expect("just set");
         state.used += 1;
-        let cfg = state.config.communities[0].clone();
-        let id = state.store.community(&cfg.slug).expect("community").id;
+        let all =
+            praxis::community::Communities::load(&state.config, &state.store).expect("communities");
+        let cfg = all.iter().next().expect("a community").clone();
         for (source, envelope) in [
             (Source::Pipe, None),
             (Source::Lmtp, Some("list-request@example.test")),
@@ -71,7 +72,7 @@ pub fn ingest(data: &[u8]) {
             let batch = state.store.batch().expect("a transaction");
             let outcome = pipeline::ingest(
                 &batch,
-                Target { config: &cfg, id },
+                &cfg,
                 Incoming {
                     raw: data,
                     source,
@@ -99,7 +100,7 @@ pub fn ingest(data: &[u8]) {
                 }
             }
             // Effects may fail (a bad address): never panic.
-            let _ = praxis::moderation::act::after_ingest(
+            let _ = praxis::effects::after_ingest(
                 &mut state.store,
                 &state.config,
                 &cfg,

@@ -86,15 +86,21 @@ pub fn run(
 ) -> Result<ExitCode> {
     let config = ctx.config()?;
     let mut store = ctx.store(&config)?;
+    let communities = ctx.communities(&config, &store)?;
     let actor = posts.actor.clone().unwrap_or_else(|| ctx.actor(&config));
     let ids = parse_ids(&posts.posts)?;
     let mut failed = 0;
     for id in ids {
         match store.decide(id, action, &actor, reason, trust) {
             Ok(d) => {
-                if let Err(e) =
-                    crate::moderation::act::after_decision(&mut store, &config, &d, action, reason)
-                {
+                let after = communities
+                    .by_id(d.community)
+                    .map_err(|e| e.to_string())
+                    .and_then(|c| {
+                        crate::effects::after_decision(&mut store, c, &d, action, reason)
+                            .map_err(|e| e.to_string())
+                    });
+                if let Err(e) = after {
                     eprintln!("warning: post {}: {e}", d.post);
                 }
                 let verb = match action {

@@ -56,19 +56,20 @@ pub fn run(ctx: &Context, cmd: &DigestCommand) -> Result<ExitCode> {
     let config = ctx.config()?;
     let mut store = ctx.store(&config)?;
     let now = chrono::Utc::now();
+    let communities = ctx.communities(&config, &store)?;
     match cmd {
         DigestCommand::Preview { community, format } => {
-            let cfg = config.community(community).map_err(anyhow::Error::msg)?;
+            let c = communities.by_slug(community)?;
             let format: DigestFormat = format.parse().map_err(|e| {
                 anyhow::anyhow!("{e}; e.g. `praxis digest preview -c {community} --format plain`")
             })?;
-            let Some(s) = issue::next(&store, cfg, now, false)? else {
+            let Some(s) = issue::next(&store, c, now, false)? else {
                 eprintln!(
                     "community `{community}`: nothing new since the last issue; no digest would go out"
                 );
                 return Ok(ExitCode::SUCCESS);
             };
-            for (_, bytes) in issue::render(&store, cfg, &s, &[format], now)? {
+            for (_, bytes) in issue::render(&store, c, &s, &[format], now)? {
                 std::io::stdout().write_all(&bytes)?;
             }
             Ok(ExitCode::SUCCESS)
@@ -78,14 +79,14 @@ pub fn run(ctx: &Context, cmd: &DigestCommand) -> Result<ExitCode> {
             now: send_now,
             new_volume,
         } => {
-            let cfg = config.community(community).map_err(anyhow::Error::msg)?;
+            let c = communities.by_slug(community)?;
             if !send_now {
                 bail!(
                     "`praxis digest send` needs --now (`praxis digest send -c {community} --now`); `praxis serve` sends on the schedule `{}`",
-                    cfg.digest.schedule
+                    c.config.digest.schedule
                 );
             }
-            let sent = issue::send(&mut store, cfg, now, None, *new_volume)?;
+            let sent = issue::send(&mut store, c, now, None, *new_volume)?;
             let report = match &sent {
                 Sent::Queued {
                     selection,

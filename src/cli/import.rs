@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::ingest::archive::{self, ArchiveError};
-use crate::ingest::pipeline::{self, Incoming, Target};
+use crate::ingest::pipeline::{self, Incoming};
 use crate::model::Source;
 use crate::store::{Store, StoreError, Stored, now};
 
@@ -57,11 +57,12 @@ enum ImportError {
 /// Runs `praxis import`.
 pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
-    let community = config
+    config
         .community(&args.community)
         .map_err(anyhow::Error::msg)?;
     let mut store: Store = ctx.store(&config)?;
-    let id = store.community(&community.slug)?.id;
+    let communities = ctx.communities(&config, &store)?;
+    let target = communities.by_slug(&args.community)?.clone();
     store.tune_for_import()?;
     let inputs = archive::inputs(&args.paths).context("finding messages to import")?;
     let total_bytes: u64 = inputs
@@ -82,10 +83,6 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
 
     let mut s = Summary::default();
     let started = std::time::Instant::now();
-    let target = Target {
-        config: community,
-        id,
-    };
     // One transaction per BATCH messages across inputs: a Maildir is one
     // input per message file, and a commit per file made the import spend
     // most of its time writing the WAL (about 130 pages per message).
@@ -99,7 +96,7 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
         for raw in pending.iter() {
             let o = pipeline::ingest(
                 &batch,
-                target,
+                &target,
                 Incoming {
                     raw,
                     source: Source::Import,
@@ -143,7 +140,7 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
     bar.set_position(total_bytes);
     bar.set_message(format!("{} messages", s.messages));
     bar.finish_and_clear();
-    s.threads = store.thread_count(id)?;
+    s.threads = store.thread_count(target.id)?;
     let secs = started.elapsed().as_secs_f64();
 
     if ctx.out.json {
@@ -156,7 +153,7 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
             s.duplicates,
             s.unparseable,
             s.threads,
-            community.slug,
+            target.slug(),
             s.messages as f64 / secs.max(1e-9)
         ));
     }

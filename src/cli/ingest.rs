@@ -13,7 +13,8 @@ use anyhow::Result;
 use clap::Args;
 
 use super::Context;
-use crate::ingest::pipeline::{self, Incoming, Target};
+use crate::community::Communities;
+use crate::ingest::pipeline::{self, Incoming};
 use crate::model::{PostId, PostState, Source, ThreadId};
 use crate::store::{Store, Stored, now};
 
@@ -71,10 +72,9 @@ pub fn run_with(
         Ok(c) => c,
         Err(e) => return tempfail(format!("{e:#}")),
     };
-    let community = match config.community(&args.community) {
-        Ok(c) => c,
-        Err(e) => return tempfail(e),
-    };
+    if let Err(e) = config.community(&args.community) {
+        return tempfail(e);
+    }
     let mut store = match Store::open(&config.database_path()) {
         Ok(s) => s,
         Err(e) => return tempfail(e.to_string()),
@@ -82,6 +82,14 @@ pub fn run_with(
     if let Err(e) = store.sync_communities(&config) {
         return tempfail(e.to_string());
     }
+    let communities = match Communities::load(&config, &store) {
+        Ok(c) => c,
+        Err(e) => return tempfail(e.to_string()),
+    };
+    let community = match communities.by_slug(&args.community) {
+        Ok(c) => c,
+        Err(e) => return tempfail(e.to_string()),
+    };
     let envelope = args
         .recipient
         .clone()
@@ -89,14 +97,10 @@ pub fn run_with(
         .or_else(|| std::env::var("RECIPIENT").ok())
         .filter(|s| !s.is_empty());
     let result = (|| {
-        let id = store.community(&community.slug)?.id;
         let batch = store.batch()?;
         let outcome = pipeline::ingest(
             &batch,
-            Target {
-                config: community,
-                id,
-            },
+            community,
             Incoming {
                 raw,
                 source: Source::Pipe,
@@ -113,7 +117,7 @@ pub fn run_with(
         Err(e) => return tempfail(format!("cannot store the message: {e}")),
     };
     // Committed: the MTA may forget the message whatever happens next.
-    if let Err(e) = crate::moderation::act::after_ingest(
+    if let Err(e) = crate::effects::after_ingest(
         &mut store,
         &config,
         community,
@@ -121,7 +125,7 @@ pub fn run_with(
         envelope.as_deref(),
         &outcome,
     ) {
-        crate::moderation::act::log_failure("after storing the message", &e);
+        crate::effects::log_failure("after storing the message", &e);
     }
     let ingested = match outcome.stored {
         Stored::Duplicate(id) => {
@@ -136,7 +140,8 @@ pub fn run_with(
         Stored::New { post, thread, .. } => {
             let mut line = format!(
                 "stored post {post} in {}: {}",
-                community.slug, outcome.class
+                community.slug(),
+                outcome.class
             );
             if let Some(r) = &outcome.hold_reason {
                 line.push_str(&format!(", {} ({r})", outcome.state));

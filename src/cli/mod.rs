@@ -32,6 +32,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
+
+use crate::community::Communities;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config};
@@ -198,6 +200,11 @@ impl Context {
             .sync_communities(config)
             .with_context(|| format!("recording communities in {}", path.display()))?;
         Ok(store)
+    }
+
+    /// Every configured community, resolved once for this command.
+    pub fn communities(&self, config: &Config, store: &Store) -> Result<Communities> {
+        Ok(Communities::load(config, store)?)
     }
 
     /// The row id of `-c COMMUNITY` when given, checked against the config.

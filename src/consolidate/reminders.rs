@@ -7,10 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::deadline::WorkingCalendar;
-use crate::config::{CommunityConfig, Config};
+use crate::community::{Communities, Community};
 use crate::deliver::compose::notice_message;
-use crate::model::{MemberStatus, OutboxKind, Role};
-use crate::render::Templates;
+use crate::model::OutboxKind;
 use crate::store::{NewOutbox, NewRecipient, Store};
 
 /// Which reminder, if any, a query is due at `now`: `overdue` past the
@@ -46,23 +45,22 @@ pub enum ReminderError {
 /// returns how many were queued. Safe to run as often as wanted.
 pub fn sweep(
     store: &mut Store,
-    config: &Config,
+    communities: &Communities,
     now: DateTime<Utc>,
 ) -> Result<usize, ReminderError> {
     let mut queued = 0;
-    for cfg in &config.communities {
-        queued += sweep_community(store, cfg, &cfg.templates(), now)?;
+    for c in communities.iter() {
+        queued += sweep_community(store, c, now)?;
     }
     Ok(queued)
 }
 
 fn sweep_community(
     store: &mut Store,
-    cfg: &CommunityConfig,
-    templates: &Templates,
+    c: &Community,
     now: DateTime<Utc>,
 ) -> Result<usize, ReminderError> {
-    let community = store.community(&cfg.slug)?.id;
+    let (cfg, community) = (&c.config, c.id);
     let cal = WorkingCalendar::from_config(cfg);
     let mut queued = 0;
     let queries = store.open_queries(community)?;
@@ -70,11 +68,8 @@ fn sweep_community(
         return Ok(0);
     }
     let moderators: Vec<NewRecipient> = store
-        .members(community)?
+        .moderators(community)?
         .into_iter()
-        .filter(|m| {
-            matches!(m.role, Role::Moderator | Role::Owner) && m.status == MemberStatus::Active
-        })
         .map(|m| NewRecipient {
             member: Some(m.id),
             address: m.email,
@@ -95,7 +90,7 @@ fn sweep_community(
             .query(q.thread)?
             .map(|x| x.responses.len())
             .unwrap_or(0);
-        let text = templates.render(
+        let text = c.templates().render(
             "consolidated/reminder",
             &json!({
                 "overdue": which == "overdue",

@@ -10,7 +10,8 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use super::notice;
 pub use super::verp::recipient_from_verp;
-use crate::config::{CommunityConfig, Config};
+use crate::community::Community;
+use crate::config::Config;
 use crate::store::{BounceOutcome, BounceRule, Store, StoreError};
 
 /// One recipient block of a DSN.
@@ -313,15 +314,14 @@ pub fn rule(config: &Config, permanent: bool) -> BounceRule {
 pub fn record(
     store: &mut Store,
     config: &Config,
-    community: &CommunityConfig,
+    community: &Community,
     bounce: &Bounce,
     now: i64,
 ) -> Result<BounceOutcome, StoreError> {
-    let row = store.community(&community.slug)?;
     let rule = rule(config, bounce.permanent);
     let render = notice::disabled(config);
     store.record_bounce(
-        row.id,
+        community.id,
         &bounce.recipient,
         &rule,
         now,

@@ -12,18 +12,14 @@ use tracing::info;
 
 use super::DeliverError;
 use super::compose::post_message;
-use crate::config::Config;
+use crate::community::Community;
 use crate::model::{Delivery, OutboxKind, PostId, PostState};
 use crate::store::{Audience, NewOutbox, Queued, Store};
 
 /// Queues approved post `post` to its community's each-post members, in one
 /// small transaction however many they are. Returns the outbox message (with
 /// `created: false` if the post had been queued before).
-pub fn queue_post(
-    store: &mut Store,
-    config: &Config,
-    post: PostId,
-) -> Result<Queued, DeliverError> {
+pub fn queue_post(store: &mut Store, c: &Community, post: PostId) -> Result<Queued, DeliverError> {
     let p = store.post_for_fanout(post)?;
     if p.state != PostState::Approved {
         return Err(DeliverError::NotApproved {
@@ -31,15 +27,13 @@ pub fn queue_post(
             state: p.state,
         });
     }
-    let row = store
-        .communities()?
-        .into_iter()
-        .find(|c| c.id == p.community)
-        .ok_or_else(|| DeliverError::UnknownCommunity(format!("post {post} has no community")))?;
-    let cfg = config
-        .community(&row.slug)
-        .map_err(DeliverError::UnknownCommunity)?;
-    let built = post_message(&p.raw, &p.message_id, cfg, &post.to_string())?;
+    if p.community != c.id {
+        return Err(DeliverError::UnknownCommunity(format!(
+            "post {post} is not in community `{}`",
+            c.slug()
+        )));
+    }
+    let built = post_message(&p.raw, &p.message_id, &c.config, &post.to_string())?;
     let mut msg = NewOutbox::new(
         Some(p.community),
         OutboxKind::Post,

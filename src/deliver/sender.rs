@@ -327,10 +327,10 @@ fn maintain(store: &mut Store, config: &Config, now: i64) {
     }
 }
 
-/// A community as the sender needs it.
-struct Community {
-    /// Its config.
-    cfg: CommunityConfig,
+/// A community as the sender needs it: resolved once, plus what sending adds.
+struct Outgoing {
+    /// The community, resolved when the sender started.
+    community: Arc<crate::community::Community>,
     /// Its DKIM signer, when configured.
     signer: Option<Signer>,
     /// Its rate limit, when configured.
@@ -390,7 +390,7 @@ struct Shared {
     config: Arc<Config>,
     /// Each configured community by database id: a delivery names its
     /// community by id, and the copy needs its config, key and rate.
-    communities: HashMap<CommunityId, Community>,
+    communities: HashMap<CommunityId, Outgoing>,
     /// Where copies go.
     relay: Relay,
     /// With `[delivery] maildir`: copies go into this Maildir instead.
@@ -499,15 +499,11 @@ impl Sender {
         // The ledger's connection: a sent mark lost to a power cut resends
         // a copy (at least once holds); an fsync per commit would not pay.
         store.relax_durability()?;
-        let rows = store.communities()?;
+        let resolved = crate::community::Communities::load(&config, &store)
+            .map_err(|e| DeliverError::Setup(e.to_string()))?;
         let mut communities = HashMap::new();
-        for c in &config.communities {
-            let Some(row) = rows.iter().find(|r| r.slug == c.slug) else {
-                return Err(DeliverError::Setup(format!(
-                    "community `{}` is not in the database yet; run `praxis init`",
-                    c.slug
-                )));
-            };
+        for resolved in resolved.iter() {
+            let c = &resolved.config;
             let signer = match &c.dkim {
                 Some(d) => {
                     let domain = c.address_parts().map(|(_, d)| d).unwrap_or("");
@@ -523,9 +519,9 @@ impl Sender {
             let bucket = (c.delivery.rate_limit > 0.0)
                 .then(|| Mutex::new(Bucket::new(c.delivery.rate_limit)));
             communities.insert(
-                row.id,
-                Community {
-                    cfg: c.clone(),
+                resolved.id,
+                Outgoing {
+                    community: resolved.clone(),
                     signer,
                     bucket,
                 },
@@ -864,7 +860,7 @@ async fn attempt(shared: &Shared, conn: &mut Option<Conn>, job: &DueDelivery) ->
             false,
         ));
     };
-    let prepared = match prepared(shared, job.outbox, &community.cfg).await {
+    let prepared = match prepared(shared, job.outbox, &community.community.config).await {
         Ok(p) => p,
         Err(e) => {
             return Some(Outcome::Failed {
@@ -876,7 +872,7 @@ async fn attempt(shared: &Shared, conn: &mut Option<Conn>, job: &DueDelivery) ->
     };
     let personal = Personal {
         recipient: &job.recipient,
-        community: &community.cfg,
+        community: &community.community.config,
         link_key: shared.link_key.as_ref(),
     };
     let copy = prepared
@@ -899,7 +895,7 @@ async fn attempt(shared: &Shared, conn: &mut Option<Conn>, job: &DueDelivery) ->
     if copy.ends_with(b"\r\n") {
         copy.truncate(copy.len() - 2);
     }
-    let from = verp::bounce_address(&community.cfg.address, &job.recipient);
+    let from = verp::bounce_address(&community.community.config.address, &job.recipient);
     let attempt = match &shared.maildir {
         Some(m) => m.deliver(&from, &job.recipient, &copy),
         None => {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::render::{self, Masthead};
 use super::schedule::Schedule;
 use super::select::{self, Selection};
-use crate::config::CommunityConfig;
+use crate::community::Community;
 use crate::consolidate::deadline::WorkingCalendar;
 use crate::deliver::compose::list_headers;
 use crate::deliver::verp::request_address;
@@ -34,11 +34,11 @@ pub enum IssueError {
 /// is nothing new.
 pub fn next(
     store: &Store,
-    cfg: &CommunityConfig,
+    c: &Community,
     now: DateTime<Utc>,
     new_volume: bool,
 ) -> Result<Option<Selection>, IssueError> {
-    let community = store.community(&cfg.slug)?.id;
+    let (cfg, community) = (&c.config, c.id);
     let cal = WorkingCalendar::from_config(cfg);
     let days_left = |deadline: i64| {
         DateTime::from_timestamp(deadline, 0).map_or(0, |d| cal.working_days_left(d, now))
@@ -60,19 +60,19 @@ pub fn next(
 /// community's templates are read and compiled once for all of them.
 pub fn render(
     store: &Store,
-    cfg: &CommunityConfig,
+    c: &Community,
     s: &Selection,
     formats: &[DigestFormat],
     now: DateTime<Utc>,
 ) -> Result<Vec<(DigestFormat, Vec<u8>)>, IssueError> {
+    let cfg = &c.config;
     let address = cfg.address.to_ascii_lowercase();
     let request = request_address(&address);
     let domain = cfg.address_parts().map_or("localhost", |(_, d)| d);
     let html_template = cfg.template_override("digest/html");
-    let templates = cfg.templates();
     let m = Masthead {
         html_template: html_template.as_deref(),
-        templates: &templates,
+        templates: c.templates(),
         name: &cfg.name,
         address: &address,
         request: &request,
@@ -114,18 +114,18 @@ pub enum Sent {
 /// format, exactly once for `due_at` (None: an unscheduled `--now` issue).
 pub fn send(
     store: &mut Store,
-    cfg: &CommunityConfig,
+    c: &Community,
     now: DateTime<Utc>,
     due_at: Option<i64>,
     new_volume: bool,
 ) -> Result<Sent, IssueError> {
-    let community = store.community(&cfg.slug)?.id;
+    let (cfg, community) = (&c.config, c.id);
     if let Some(due) = due_at
         && store.digest_due_claimed(community, due)?
     {
         return Ok(Sent::AlreadySent);
     }
-    let Some(selection) = next(store, cfg, now, new_volume)? else {
+    let Some(selection) = next(store, c, now, new_volume)? else {
         return Ok(Sent::NothingNew);
     };
     let formats = store.digest_formats(community)?;
@@ -133,7 +133,7 @@ pub fn send(
         "{} Digest, Vol {}, Issue {}",
         cfg.name, selection.volume, selection.number
     );
-    let rendered = render(store, cfg, &selection, &formats, now)?;
+    let rendered = render(store, c, &selection, &formats, now)?;
     let messages: Vec<(DigestFormat, NewOutbox<'_>)> = rendered
         .iter()
         .map(|(f, bytes)| {
@@ -170,10 +170,11 @@ pub fn send(
 /// time after the last issue (looking back at most a year) that has passed.
 /// None when none has passed since the last issue.
 pub fn due_moment(
-    cfg: &CommunityConfig,
+    c: &Community,
     last_issue_at: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, IssueError> {
+    let cfg = &c.config;
     let schedule = Schedule::parse(&cfg.digest.schedule)
         .map_err(|e| IssueError::Schedule(cfg.slug.clone(), e))?;
     let year_ago = now.timestamp() - 366 * 86_400;
@@ -197,13 +198,13 @@ pub fn due_moment(
 /// when the accrued posts pass `max_posts` or `max_kb`, send early.
 pub fn sweep(
     store: &mut Store,
-    cfg: &CommunityConfig,
+    c: &Community,
     now: DateTime<Utc>,
 ) -> Result<Option<Sent>, IssueError> {
-    let community = store.community(&cfg.slug)?.id;
+    let community = c.id;
     let last = store.last_digest_at(community)?;
-    let due = due_moment(cfg, last, now)?;
-    let Some(next) = next(store, cfg, now, false)? else {
+    let due = due_moment(c, last, now)?;
+    let Some(next) = next(store, c, now, false)? else {
         return Ok(None);
     };
     if let Some(d) = due
@@ -212,11 +213,11 @@ pub fn sweep(
         let accrued = next.posts().any(|p| p.accrued_at <= d)
             || next.replies.iter().any(|r| r.published_at <= d);
         if accrued {
-            return Ok(Some(send(store, cfg, now, Some(d), false)?));
+            return Ok(Some(send(store, c, now, Some(d), false)?));
         }
     }
     if next.full {
-        return Ok(Some(send(store, cfg, now, None, false)?));
+        return Ok(Some(send(store, c, now, None, false)?));
     }
     Ok(None)
 }

@@ -15,10 +15,10 @@ use smtp_proto::{Error as SmtpError, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::warn;
 
-use super::pipeline::{self, Incoming, Target};
-use crate::config::{CommunityConfig, Config, Listen};
-use crate::mail::classify::{Recipient, recipient_kind};
-use crate::model::{CommunityId, Source};
+use super::pipeline::{self, Incoming};
+use crate::community::{Communities, Community};
+use crate::config::{Config, Listen};
+use crate::model::Source;
 use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError, Stored, now};
 
@@ -28,8 +28,8 @@ pub const DEFAULT_MAX_SIZE: usize = 50 * 1024 * 1024;
 /// What the listener needs to know.
 #[derive(Clone)]
 pub struct LmtpServer {
-    /// Communities whose addresses it accepts, with their row ids.
-    communities: Arc<Vec<(CommunityConfig, CommunityId)>>,
+    /// Communities whose addresses it accepts, resolved once.
+    communities: Communities,
     /// The whole config, for what happens after a post is stored.
     config: Arc<Config>,
     /// The database, shared by every connection (writes are serialised).
@@ -44,29 +44,18 @@ impl LmtpServer {
     /// A server for these communities over the database at `db`.
     pub fn new(
         config: Arc<Config>,
+        communities: Communities,
         db: &std::path::Path,
         max_size: usize,
     ) -> Result<LmtpServer, StoreError> {
         let store = Store::open(db)?;
-        let mut list = Vec::new();
-        for c in &config.communities {
-            let id = store.community(&c.slug)?.id;
-            list.push((c.clone(), id));
-        }
         Ok(LmtpServer {
-            communities: Arc::new(list),
+            communities,
             config,
             store: Arc::new(Mutex::new(store)),
             max_size,
             hostname: "praxis".into(),
         })
-    }
-
-    /// The community an envelope recipient belongs to.
-    fn community_for(&self, rcpt: &str) -> Option<usize> {
-        self.communities
-            .iter()
-            .position(|(c, _)| recipient_kind(rcpt, &c.address) != Recipient::Other)
     }
 
     /// Accepts connections until shutdown.
@@ -96,7 +85,7 @@ impl LmtpServer {
         let mut receiver = RequestReceiver::default();
         let mut greeted = false;
         let mut mail_from: Option<String> = None;
-        let mut rcpts: Vec<(String, usize)> = Vec::new();
+        let mut rcpts: Vec<(String, Arc<Community>)> = Vec::new();
         loop {
             // Parse every complete command already buffered.
             let mut iter = pending.iter();
@@ -133,8 +122,8 @@ impl LmtpServer {
                             let addr = to.address.to_string();
                             if mail_from.is_none() {
                                 replies.push_str("503 5.5.1 MAIL first\r\n");
-                            } else if let Some(i) = self.community_for(&addr) {
-                                rcpts.push((addr, i));
+                            } else if let Some(c) = self.communities.for_rcpt(&addr) {
+                                rcpts.push((addr, c.clone()));
                                 replies.push_str("250 2.1.5 Recipient ok\r\n");
                             } else {
                                 replies.push_str(&format!(
@@ -245,7 +234,12 @@ impl LmtpServer {
     }
 
     /// Stores the message once per accepted recipient; one reply line each.
-    async fn deliver(&self, message: Vec<u8>, too_big: bool, rcpts: &[(String, usize)]) -> String {
+    async fn deliver(
+        &self,
+        message: Vec<u8>,
+        too_big: bool,
+        rcpts: &[(String, Arc<Community>)],
+    ) -> String {
         if too_big {
             return rcpts
                 .iter()
@@ -253,7 +247,6 @@ impl LmtpServer {
                 .collect();
         }
         let store = self.store.clone();
-        let communities = self.communities.clone();
         let config = self.config.clone();
         let owned = rcpts.to_vec();
         let result = tokio::task::spawn_blocking(move || {
@@ -261,16 +254,12 @@ impl LmtpServer {
             let mut guard = store.lock().expect("store lock");
             let t = now();
             let mut out = String::new();
-            for (rcpt, i) in &rcpts {
-                let (cfg, id) = &communities[*i];
+            for (rcpt, c) in &rcpts {
                 let r = (|| {
                     let batch = guard.batch()?;
                     let o = pipeline::ingest(
                         &batch,
-                        Target {
-                            config: cfg,
-                            id: *id,
-                        },
+                        c,
                         Incoming {
                             raw: &message,
                             source: Source::Lmtp,
@@ -282,16 +271,16 @@ impl LmtpServer {
                     Ok::<_, StoreError>(o)
                 })();
                 if let Ok(o) = &r
-                    && let Err(e) = crate::moderation::act::after_ingest(
+                    && let Err(e) = crate::effects::after_ingest(
                         &mut guard,
                         &config,
-                        cfg,
+                        c,
                         &message,
                         Some(rcpt),
                         o,
                     )
                 {
-                    crate::moderation::act::log_failure("LMTP: after storing", &e);
+                    crate::effects::log_failure("LMTP: after storing", &e);
                 }
                 out.push_str(&match r {
                     Ok(o) => match o.stored {

@@ -6,10 +6,10 @@
 //! raw with class `unparseable` and held; a duplicate is reported, not stored
 //! twice.
 
-use crate::config::CommunityConfig;
+use crate::community::Community;
 use crate::mail::classify::classify;
 use crate::mail::parse::{self, Parsed};
-use crate::model::{CommunityId, PostClass, PostState, Source, ThreadKind};
+use crate::model::{PostClass, PostState, Source, ThreadKind};
 use crate::moderation::policy::{self, Decision, PostFacts};
 use crate::store::{Batch, NewPost, Result, Stored};
 use crate::thread::DEFAULT_SUBJECT_WINDOW_DAYS;
@@ -27,17 +27,8 @@ pub struct Incoming<'a> {
     pub received_at: i64,
 }
 
-/// The community a message is ingested into.
-#[derive(Debug, Clone, Copy)]
-pub struct Target<'a> {
-    /// Its configuration (address, policy).
-    pub config: &'a CommunityConfig,
-    /// Its row id.
-    pub id: CommunityId,
-}
-
 /// What ingesting one message did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// New post or duplicate.
     pub stored: Stored,
@@ -47,6 +38,10 @@ pub struct Outcome {
     pub state: PostState,
     /// Why it was held.
     pub hold_reason: Option<String>,
+    /// The parse the pipeline made (None for a duplicate or unparseable
+    /// mail), so what follows the commit reads commands and bounces from it
+    /// instead of parsing the message again.
+    pub parsed: Option<Parsed>,
 }
 
 impl Outcome {
@@ -62,7 +57,7 @@ impl Outcome {
 }
 
 /// Ingests one message in `batch`. The caller commits.
-pub fn ingest(batch: &Batch<'_>, target: Target<'_>, msg: Incoming<'_>) -> Result<Outcome> {
+pub fn ingest(batch: &Batch<'_>, target: &Community, msg: Incoming<'_>) -> Result<Outcome> {
     let sha = parse::sha256(msg.raw);
     let parsed: Option<Parsed> = parse::parse(msg.raw).ok();
     let message_id = match &parsed {
@@ -75,6 +70,7 @@ pub fn ingest(batch: &Batch<'_>, target: Target<'_>, msg: Incoming<'_>) -> Resul
             class: PostClass::Post,
             state: PostState::Approved,
             hold_reason: None,
+            parsed: None,
         });
     }
 
@@ -145,6 +141,7 @@ pub fn ingest(batch: &Batch<'_>, target: Target<'_>, msg: Incoming<'_>) -> Resul
         class,
         state,
         hold_reason: reason,
+        parsed,
     })
 }
 
@@ -167,12 +164,12 @@ mod tests {
     }
 
     fn run(store: &mut Store, config: &Config, raw: &[u8], source: Source) -> Outcome {
-        let c = &config.communities[0];
-        let id = store.community(&c.slug).unwrap().id;
+        let all = crate::community::Communities::load(config, store).unwrap();
+        let c = all.iter().next().unwrap();
         let b = store.batch().unwrap();
         let o = ingest(
             &b,
-            Target { config: c, id },
+            c,
             Incoming {
                 raw,
                 source,

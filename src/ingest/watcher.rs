@@ -21,9 +21,10 @@ use rand::Rng;
 use tracing::{debug, info, warn};
 
 use super::imap::{ImapClient, ImapError, Woken};
-use super::pipeline::{self, Incoming, Target};
-use crate::config::{CommunityConfig, Config};
-use crate::model::{CommunityId, Source};
+use super::pipeline::{self, Incoming};
+use crate::community::Community;
+use crate::config::Config;
+use crate::model::Source;
 use crate::shutdown::Shutdown;
 use crate::store::{Checkpoint, Store, StoreError, now};
 
@@ -70,18 +71,13 @@ enum SessionError {
 /// Watches one community's mailbox until shutdown.
 pub async fn watch(
     config: Arc<Config>,
-    community: CommunityConfig,
+    community: Arc<Community>,
     db: PathBuf,
     timings: Timings,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let key = format!("imap:{}", community.slug);
+    let key = format!("imap:{}", community.slug());
     let store = Arc::new(Mutex::new(Store::open(&db)?));
-    let id = store
-        .lock()
-        .expect("store lock")
-        .community(&community.slug)?
-        .id;
     let mut delay = timings.backoff_min;
     loop {
         if shutdown.is_shutdown() {
@@ -89,13 +85,13 @@ pub async fn watch(
         }
         set_health(&store, &key, "connecting", None).await;
         let result = tokio::select! {
-            r = session(&config, &community, id, &store, &key, timings) => r,
+            r = session(&config, &community, &store, &key, timings) => r,
             _ = shutdown.recv() => break,
         };
         match result {
             Ok(()) => delay = timings.backoff_min,
             Err(e) => {
-                warn!(community = %community.slug, "IMAP watcher: {e}; retrying in {delay:?}");
+                warn!(community = %community.slug(), "IMAP watcher: {e}; retrying in {delay:?}");
                 set_health(&store, &key, "failing", Some(&e.to_string())).await;
             }
         }
@@ -134,19 +130,20 @@ async fn set_health(store: &Arc<Mutex<Store>>, key: &str, state: &str, detail: O
 /// One connection's life: catch up, then wait for news, until an error.
 async fn session(
     config: &Arc<Config>,
-    community: &CommunityConfig,
-    id: CommunityId,
+    community: &Arc<Community>,
     store: &Arc<Mutex<Store>>,
     key: &str,
     timings: Timings,
 ) -> Result<(), SessionError> {
+    let id = community.id;
     let imap = community
+        .config
         .imap
         .as_ref()
         .ok_or_else(|| SessionError::Config("no [community.imap] section".into()))?;
     let password = imap
         .password()
-        .resolve(&format!("community[{}].imap.password", community.slug))
+        .resolve(&format!("community[{}].imap.password", community.slug()))
         .map_err(SessionError::Config)?
         .unwrap_or_default();
     let mut client = ImapClient::connect(imap, &password).await?;
@@ -162,7 +159,7 @@ async fn session(
         }
         Some(cp) => {
             info!(
-                community = %community.slug,
+                community = %community.slug(),
                 "UIDVALIDITY of {} changed ({} → {}): scanning the whole folder again",
                 imap.folder, cp.uidvalidity, selected.uidvalidity
             );
@@ -170,7 +167,7 @@ async fn session(
         }
         None => 0,
     };
-    info!(community = %community.slug, server = client.server(), folder = %imap.folder,
+    info!(community = %community.slug(), server = client.server(), folder = %imap.folder,
           last_uid, idle = client.supports_idle(), "IMAP watcher connected");
     loop {
         set_health(store, key, "syncing", None).await;
@@ -188,7 +185,7 @@ async fn session(
                 last_uid: newest,
             };
             let store2 = store.clone();
-            let cfg = community.clone();
+            let c = community.clone();
             let whole = config.clone();
             let counts =
                 tokio::task::spawn_blocking(move || -> Result<(usize, usize), StoreError> {
@@ -200,7 +197,7 @@ async fn session(
                     for f in &fetched {
                         let o = pipeline::ingest(
                             &batch,
-                            Target { config: &cfg, id },
+                            &c,
                             Incoming {
                                 raw: &f.raw,
                                 source: Source::Imap,
@@ -219,16 +216,16 @@ async fn session(
                     batch.commit()?;
                     // Committed: fan out, acknowledge, run commands.
                     for (f, o) in fetched.iter().zip(&outcomes) {
-                        if let Err(e) = crate::moderation::act::after_ingest(
-                            &mut guard, &whole, &cfg, &f.raw, None, o,
-                        ) {
-                            crate::moderation::act::log_failure("IMAP: after storing", &e);
+                        if let Err(e) =
+                            crate::effects::after_ingest(&mut guard, &whole, &c, &f.raw, None, o)
+                        {
+                            crate::effects::log_failure("IMAP: after storing", &e);
                         }
                     }
                     Ok((new, dup))
                 })
                 .await??;
-            debug!(community = %community.slug, new = counts.0, duplicates = counts.1, last_uid = newest, "batch committed");
+            debug!(community = %community.slug(), new = counts.0, duplicates = counts.1, last_uid = newest, "batch committed");
             // Committed: now it is safe to tell the server.
             match &imap.move_to {
                 Some(folder) => client.move_to(&uids, folder).await?,
@@ -256,8 +253,8 @@ async fn session(
         if client.supports_idle() {
             set_health(store, key, "idle", None).await;
             match client.idle(timings.idle_renew).await? {
-                Woken::Changed => debug!(community = %community.slug, "IDLE: new mail"),
-                Woken::Timeout => debug!(community = %community.slug, "IDLE renewed"),
+                Woken::Changed => debug!(community = %community.slug(), "IDLE: new mail"),
+                Woken::Timeout => debug!(community = %community.slug(), "IDLE renewed"),
             }
         } else {
             set_health(store, key, "polling", None).await;

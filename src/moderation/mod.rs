@@ -1,7 +1,6 @@
-//! Moderation: the posting policy (pure rules) and, later, the hold queue's
-//! decisions and notices.
+//! Moderation's pure rules: the posting policy, the email-command grammar and
+//! confirmation tokens. What follows a decision is in `effects`.
 
-pub mod act;
 pub mod commands;
 pub mod policy;
 pub mod token;

@@ -131,6 +131,21 @@ impl Store {
         Ok(rows)
     }
 
+    /// The active moderators and owners of a community, by address: the
+    /// people notices about held posts go to. Reads only them, so a notice
+    /// costs the same in a community of ten members or a hundred thousand.
+    pub fn moderators(&self, community: CommunityId) -> Result<Vec<Member>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
+             WHERE m.community_id = ?1 AND m.role IN ('moderator', 'owner') AND m.status = 'active'
+             ORDER BY m.email"
+        ))?;
+        let rows = stmt
+            .query_map([community.0], member_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// One member by address.
     pub fn member(&self, community: CommunityId, email: &str) -> Result<Option<Member>> {
         Ok(self

@@ -154,16 +154,22 @@ impl Store {
     /// Approved live posts (not imported history) approved since `since`
     /// that have no fan-out yet: what a crash between approval and queueing
     /// left behind.
-    pub fn approved_without_fanout(&self, since: i64, limit: i64) -> Result<Vec<PostId>> {
+    pub fn approved_without_fanout(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<(PostId, CommunityId)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT p.id FROM posts p
+            "SELECT p.id, p.community_id FROM posts p
              WHERE p.state = 'approved' AND p.class = 'post' AND p.source <> 'import'
                AND p.approved_at >= ?1
                AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'post' AND o.post_id = p.id)
              ORDER BY p.id LIMIT ?2",
         )?;
         let ids = stmt
-            .query_map(params![since, limit], |r| Ok(PostId(r.get(0)?)))?
+            .query_map(params![since, limit], |r| {
+                Ok((PostId(r.get(0)?), CommunityId(r.get(1)?)))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(ids)
     }

@@ -652,8 +652,9 @@ fn reminders_go_once_per_threshold() {
         .with_timezone(&chrono::Utc);
     let config = praxis::config::Config::load(&home.config()).unwrap();
     let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let communities = praxis::community::Communities::load(&config, &store).unwrap();
     let sweep = |store: &mut praxis::store::Store, at| {
-        praxis::consolidate::reminders::sweep(store, &config, at).unwrap()
+        praxis::consolidate::reminders::sweep(store, &communities, at).unwrap()
     };
     // Today: ten working days left, no reminder.
     assert_eq!(sweep(&mut store, chrono::Utc::now()), 0);

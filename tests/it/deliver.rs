@@ -155,7 +155,8 @@ timezone = "UTC"
     /// Stores and fans out a post; returns the outbox message.
     fn fan_out(&self, from: &str, raw: &str) -> OutboxId {
         let post = self.post(from, raw);
-        let q = queue_post(&mut self.store(), &self.config, post).unwrap();
+        let health = crate::support::resolved(&self.config, "health");
+        let q = queue_post(&mut self.store(), &health, post).unwrap();
         assert!(q.created);
         q.id
     }
@@ -931,11 +932,11 @@ async fn a_dsn_sent_back_to_the_verp_address_marks_the_right_member() {
         b.diagnostic
     );
     let mut store = f.store();
-    let cfg = f.config.community("health").unwrap();
+    let health = crate::support::resolved(&f.config, "health");
     let out = bounce::record(
         &mut store,
         &f.config,
-        cfg,
+        &health,
         &b,
         chrono::Utc::now().timestamp(),
     )

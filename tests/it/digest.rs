@@ -242,7 +242,7 @@ fn a_scheduled_issue_is_claimed_once_per_moment_even_across_restarts() {
     let home = Home::new();
     community_with_posts(&home);
     let config = praxis::config::Config::load(&home.config()).unwrap();
-    let cfg = config.community("health").unwrap();
+    let cfg = &*crate::support::resolved(&config, "health");
     // Two days on, a daily schedule moment has passed after every post.
     let later = chrono::Utc::now() + chrono::Duration::days(2);
     let due = due_moment(cfg, None, later)
@@ -299,9 +299,9 @@ fn an_issue_goes_out_early_past_max_posts() {
     std::fs::write(home.config(), text).unwrap();
     community_with_posts(&home);
     let config = praxis::config::Config::load(&home.config()).unwrap();
-    let cfg = config.community("health").unwrap();
+    let cfg = &*crate::support::resolved(&config, "health");
     assert_eq!(
-        cfg.digest.max_posts, 2,
+        cfg.config.digest.max_posts, 2,
         "the test config sets max_posts = 2"
     );
     let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
@@ -334,7 +334,7 @@ fn a_backlog_goes_out_as_several_issues() {
     std::fs::write(home.config(), text).unwrap();
     community_with_posts(&home);
     let config = praxis::config::Config::load(&home.config()).unwrap();
-    let cfg = config.community("health").unwrap();
+    let cfg = &*crate::support::resolved(&config, "health");
     let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
     let now = chrono::Utc::now();
     let preview = next(&store, cfg, now, false).unwrap().unwrap();
@@ -379,7 +379,7 @@ fn an_issue_goes_out_early_past_max_kb() {
     .unwrap();
     community_with_posts(&home);
     let config = praxis::config::Config::load(&home.config()).unwrap();
-    let cfg = config.community("health").unwrap();
+    let cfg = &*crate::support::resolved(&config, "health");
     let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
     assert!(
         sweep(&mut store, cfg, chrono::Utc::now())
@@ -646,7 +646,7 @@ mod e2e {
         let home = live_home(&s);
         let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
         let config = praxis::config::Config::load(&home.config()).unwrap();
-        let cfg = config.community("health").unwrap();
+        let cfg = &*crate::support::resolved(&config, "health");
         let due = praxis::digest::issue::due_moment(cfg, None, chrono::Utc::now())
             .unwrap()
             .expect("a daily moment has passed within the last year");

@@ -659,10 +659,10 @@ fn daily_summary_instead_of_a_notice_per_hold() {
     );
     let config = praxis::config::Config::load(&home.config()).unwrap();
     let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
-    let health = config.community("health").unwrap();
-    assert!(praxis::moderation::act::daily_summary(&mut store, health).unwrap());
+    let health = crate::support::resolved(&config, "health");
+    assert!(praxis::effects::daily_summary(&mut store, &health).unwrap());
     assert!(
-        !praxis::moderation::act::daily_summary(&mut store, health).unwrap(),
+        !praxis::effects::daily_summary(&mut store, &health).unwrap(),
         "once a day"
     );
     assert_eq!(notices_to(&home, "meera@example.org").len(), 1);

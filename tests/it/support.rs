@@ -617,3 +617,18 @@ impl Drop for SmtpSink {
         let _ = std::fs::remove_dir_all(&self.dump);
     }
 }
+
+/// A configured community resolved against the config's database, as
+/// `praxis serve` and the commands resolve it once when they start.
+pub fn resolved(
+    config: &praxis::config::Config,
+    slug: &str,
+) -> std::sync::Arc<praxis::community::Community> {
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    store.sync_communities(config).unwrap();
+    praxis::community::Communities::load(config, &store)
+        .unwrap()
+        .by_slug(slug)
+        .unwrap()
+        .clone()
+}
