@@ -12,7 +12,11 @@
 //! | [`config`] | TOML config: defaults → file → `PRAXIS_*` env; `check` | reads files |
 //! | [`mail`] | parse raw bytes (mail-parser; HTML-only mail to text) and classify: post, command, bounce, auto-reply, loop | no |
 //! | [`thread`] | JWZ / RFC 5256 threading decisions, base subjects, digest-reply quotes, splits a moderator made | no |
-//! | [`moderation`] | posting policy, email commands, confirmation tokens (pure); `act`: what follows a commit or a decision (fan-out, notices, bounces, commands) | `act` only |
+//! | [`moderation`] | posting policy, the email-command grammar, confirmation tokens | no |
+//! | [`markup`] | a Consolidated Reply's Markdown as text and sanitised HTML | no |
+//! | [`shutdown`] | the shutdown every task shares, the signal that starts it, the listeners' accept loop (a leaf) | no |
+//! | [`community`] | a community resolved once per process: row id, typed config, addresses, templates compiled on first use; found by slug, id or envelope recipient | via store |
+//! | [`effects`] | what follows a commit or a decision: fan-out, acknowledgements and hold notices, rejections, bounce scores, email commands, one-click leaving | yes |
 //! | [`render`] | handlebars templates (notices, Consolidated Reply, the digests' texts), built in from `templates/`, replaceable per community | no |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group; the only SQL | yes |
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
@@ -28,11 +32,14 @@
 //! a `store::Batch` (one transaction): parse → dedupe → classify → policy →
 //! thread → store. The IMAP watcher commits its checkpoint in the same
 //! transaction; the LMTP listener replies per recipient only after commit.
-//! After the commit, `moderation::act` fans out approved posts (through the
-//! outbox as one message and its audience, expanded into delivery rows by
-//! `deliver::Sender` as it sends), acknowledges and reports holds,
-//! records bounces and answers email commands. Moderators' decisions go
-//! through `store::Store::decide` (once per post) and then `act` too.
+//! After the commit, `effects::after_ingest` fans out approved posts (through
+//! the outbox as one message and its audience, expanded into delivery rows
+//! by `deliver::Sender` as it sends), acknowledges and reports holds,
+//! records bounces and answers email commands, reading the parse the
+//! pipeline made. Moderators' decisions go through `store::Store::decide`
+//! (once per post) and then `effects::after_decision`. Every process
+//! resolves its communities once (`community::Communities::load`) and hands
+//! `&Community` down: nothing below the entry points looks one up by slug.
 //!
 //! # Invariants
 //!
@@ -50,6 +57,9 @@
 //!   250, a pipe's exit 0, an IMAP flag): SQLite synchronous=FULL everywhere
 //!   but the sender's ledger. Transactions begin IMMEDIATE.
 //! - Text from mail reaches a terminal only through `cli::output::safe`.
+//! - No import goes up the layer table of ARCHITECTURE.md (pure → foundation
+//!   → store → effects → entry points), and no import cycle runs through
+//!   more than two files; `tests/it/tidy.rs` reads the table and enforces both.
 
 pub mod cli;
 pub mod community;

@@ -265,3 +265,45 @@ fn lmtp_refuses_a_message_over_50_mb_in_bounded_memory() {
     let c = store.community("health").unwrap().id;
     assert_eq!(store.thread_count(c).unwrap(), 0, "nothing stored");
 }
+
+/// Issue 14: a community's templates are compiled once per process, not per
+/// message. Five held posts each need an acknowledgement and a moderators'
+/// notice (both rendered from templates); the daemon logs each compilation.
+#[test]
+fn lmtp_templates_are_compiled_once_per_process() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut config = stack_config("127.0.0.1:1", "127.0.0.1:1", Some(&listen));
+    config = config.replace("[community.imap]", "[community.unused]");
+    let cut = config.find("[community.unused]").unwrap();
+    let end = config[cut..].find("[[community]]").unwrap();
+    config.replace_range(cut..cut + end, "");
+    let home = Home::with_config(&config);
+    let daemon = Daemon::start(&home);
+    let (mut r, mut w) = connect(&listen, &daemon);
+    assert!(reply(&mut r).starts_with("220 "));
+    say(&mut w, &mut r, "LHLO client.example.test");
+    for i in 0..5 {
+        assert!(say(&mut w, &mut r, &format!("MAIL FROM:<n{i}@example.org>")).starts_with("250 "));
+        assert!(say(&mut w, &mut r, "RCPT TO:<list@example.test>").starts_with("250 "));
+        assert!(say(&mut w, &mut r, "DATA").starts_with("354 "));
+        w.write_all(
+            format!(
+                "From: N{i} <n{i}@example.org>\r\nSubject: held {i}\r\nMessage-ID: <tpl-{i}@x>\r\n\r\nhello\r\n.\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let stored = reply(&mut r);
+        assert!(stored.starts_with("250 2.0.0"), "{stored}");
+    }
+    assert!(say(&mut w, &mut r, "QUIT").starts_with("221 "));
+    let store = praxis::store::Store::open(&daemon.db).unwrap();
+    assert_eq!(store.held(None).unwrap().len(), 5, "five held posts");
+    let log = daemon.log_text();
+    let compiled = log
+        .lines()
+        .filter(|l| l.contains("templates compiled"))
+        .count();
+    assert_eq!(compiled, 1, "compiled once for five notices:\n{log}");
+}
