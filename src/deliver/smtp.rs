@@ -20,6 +20,9 @@
 //! when `smtp.username` is set (PLAIN preferred, as the relay offers). The
 //! relay's certificate must chain to a system root or to a certificate in
 //! `smtp.ca_file` (see [`crate::tls`]); a refused one names that key.
+//!
+//! Long because the client, its reply classification and the tests that
+//! drive it against a scripted relay belong together; the code is ~750.
 
 use std::pin::Pin;
 use std::sync::Arc;

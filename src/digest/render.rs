@@ -5,6 +5,9 @@
 //! The output is one message per format, before personalisation: the sender
 //! adds each recipient's List-Unsubscribe and footer (deliver::compose).
 //! Headers are built by mail-builder, never by concatenating member text.
+//!
+//! Long because the three formats share the frame and escaping;
+//! half the file is the tests that check each format and its snapshot.
 
 use std::borrow::Cow;
 

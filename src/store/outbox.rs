@@ -26,7 +26,7 @@
 //! - Only `pending` and `temp_failed` rows are ever taken or changed by an
 //!   outcome: a row already settled is never overwritten.
 //!
-//! Over 600 lines with its tests, which exercise the outbox and the bounce
+//! Long because of its tests, which exercise the outbox and the bounce
 //! rules together on the fixtures at the end; the code itself is ~500.
 
 use rusqlite::{OptionalExtension, Row, Transaction, params};

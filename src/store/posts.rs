@@ -4,6 +4,9 @@
 //! A [`Batch`] is one transaction: the IMAP watcher commits a batch of UIDs
 //! together with its checkpoint, `import` commits every few hundred
 //! messages, the pipe and LMTP commit each message.
+//!
+//! Long because storing a post is one transaction (dedupe, thread
+//! placement with its merges, hold, checkpoint) that must read as a whole.
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! The benchmark inputs: scripts/gen-maildir is deterministic and its mail
+//! The benchmark inputs: bench/gen-maildir is deterministic and its mail
 //! is what praxis imports (threads, encoded-words, multipart), at a small N.
 
 use std::path::Path;
@@ -8,12 +8,12 @@ use crate::support::{Home, repo};
 
 fn generate(dir: &Path, count: u32, seed: u32) {
     let ok = Command::new("python3")
-        .arg(repo().join("scripts/gen-maildir"))
+        .arg(repo().join("bench/gen-maildir"))
         .arg(dir)
         .args(["--count", &count.to_string(), "--seed", &seed.to_string()])
         .status()
-        .expect("python3 runs scripts/gen-maildir");
-    assert!(ok.success(), "scripts/gen-maildir failed");
+        .expect("python3 runs bench/gen-maildir");
+    assert!(ok.success(), "bench/gen-maildir failed");
 }
 
 /// Every file of a Maildir's cur/, by name, with its bytes.

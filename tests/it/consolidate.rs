@@ -1,5 +1,8 @@
 //! Consolidated Replies from the command line: query deadlines set on
 //! approval (on arrival or by a moderator) and shown in working days.
+//!
+//! Long because the query lifecycle (deadline, draft, reminders, publish)
+//! is tested end to end on one shared fixture.
 
 use predicates::prelude::*;
 use serde_json::Value;

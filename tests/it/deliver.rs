@@ -6,7 +6,7 @@
 //!
 //! Posts are put in the database with the sqlite3 shell (the ingest
 //! pipeline is another issue's); everything after that is praxis's own code.
-//! One file because the tests share their fixtures (a praxis home, a sink,
+//! Long because the tests share their fixtures (a praxis home, a sink,
 //! the stack's mailboxes).
 
 use std::path::{Path, PathBuf};

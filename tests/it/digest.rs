@@ -1,6 +1,9 @@
 //! Digests from the command line: preview prints the issue that would go
 //! out; send --now records it once and queues it to digest members in their
 //! format; nothing new means nothing sent.
+//!
+//! Long because the digest tests share one community fixture and its
+//! members; splitting would copy it.
 
 use predicates::prelude::*;
 use serde_json::Value;

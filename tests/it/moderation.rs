@@ -1,5 +1,8 @@
 //! The moderation queue from the command line: holds with reasons, decisions
 //! once, --trust, the audit log, and racing moderators.
+//!
+//! Long because the queue, decisions and audit log are tested on one shared
+//! praxis home fixture; splitting would copy it.
 
 use predicates::prelude::*;
 use serde_json::Value;

@@ -4,6 +4,9 @@
 //! script's table and fails when anything is lost.
 //!
 //! PRAXIS_RELIABILITY_QUICK=1 shrinks every scenario for a smoke run.
+//!
+//! Long because every scenario shares the stack, load and counting
+//! helpers at its top, as `scripts/reliability` runs them together.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

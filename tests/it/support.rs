@@ -1,4 +1,7 @@
 //! Shared test helpers: a temporary praxis home, the `praxis` binary, the mail stack.
+//!
+//! Long because every integration test shares these helpers; one place
+//! keeps a fixture changed once.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! Benchmark helper (used by `scripts/bench`, digest row): makes every
+//! Benchmark helper (used by `bench/run`, digest row): makes every
 //! recipient's personalised copy of one stored outbox message, as the sender
 //! does before each SMTP transaction (footer with the member's address,
 //! List-Unsubscribe), without sending. Prints JSON: copies, bytes, and the

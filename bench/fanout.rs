@@ -5,9 +5,9 @@
 //! same sink with the same concurrency and connection reuse. Prints
 //! recipients per second and peak memory for both, and the ratio.
 //!
-//! Run with `scripts/bench-fanout [--quick] [--json] [--recipients N]
+//! Run with `bench/fanout [--quick] [--json] [--recipients N]
 //! [--connections C]`. `--quick`: a tenth of the recipients (2,000).
-//! `--json`: one JSON row on stdout (the `scripts/bench` row contract),
+//! `--json`: one JSON row on stdout (the `bench/run` row contract),
 //! the rest on stderr.
 
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ fn main() {
         return;
     }
     if !argv.iter().any(|a| a == "--bench") {
-        eprintln!("fanout: a benchmark, not a test; run scripts/bench-fanout");
+        eprintln!("fanout: a benchmark, not a test; run bench/fanout");
         return;
     }
     let mut args = argv.into_iter();
