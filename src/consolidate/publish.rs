@@ -161,7 +161,7 @@ mod tests {
             slug: "health".into(),
             name: "Maternal and Child Health".into(),
             address: "health@example.test".into(),
-            timezone: "Asia/Kolkata".into(),
+            timezone: chrono_tz::Asia::Kolkata,
             ..CommunityConfig::default()
         }
     }

@@ -63,7 +63,7 @@ fn sweep_community(
     now: DateTime<Utc>,
 ) -> Result<usize, ReminderError> {
     let community = store.community(&cfg.slug)?.id;
-    let cal = WorkingCalendar::from_config(cfg);
+    let cal = cfg.calendar();
     let mut queued = 0;
     let queries = store.open_queries(community)?;
     if queries.is_empty() {

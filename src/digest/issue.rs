@@ -5,10 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::render::{self, Masthead};
-use super::schedule::Schedule;
 use super::select::{self, Selection};
 use crate::config::CommunityConfig;
-use crate::consolidate::deadline::WorkingCalendar;
 use crate::deliver::compose::list_headers;
 use crate::deliver::verp::request_address;
 use crate::model::{DigestFormat, OutboxKind};
@@ -39,7 +37,7 @@ pub fn next(
     new_volume: bool,
 ) -> Result<Option<Selection>, IssueError> {
     let community = store.community(&cfg.slug)?.id;
-    let cal = WorkingCalendar::from_config(cfg);
+    let cal = cfg.calendar();
     let days_left = |deadline: i64| {
         DateTime::from_timestamp(deadline, 0).map_or(0, |d| cal.working_days_left(d, now))
     };
@@ -174,8 +172,7 @@ pub fn due_moment(
     last_issue_at: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, IssueError> {
-    let schedule = Schedule::parse(&cfg.digest.schedule)
-        .map_err(|e| IssueError::Schedule(cfg.slug.clone(), e))?;
+    let schedule = &cfg.digest.schedule;
     let year_ago = now.timestamp() - 366 * 86_400;
     let anchor = last_issue_at.map_or(year_ago, |l| l.max(year_ago));
     let mut at = DateTime::from_timestamp(anchor, 0).unwrap_or(now);
