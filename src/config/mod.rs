@@ -96,7 +96,7 @@ const FIX_MARK: char = '\u{1f}';
 /// The error a typed value raises when its text is invalid: what is wrong
 /// and what to write instead, which [`section`] turns into a [`Problem`]
 /// at the value's key.
-pub(crate) fn invalid<E: serde::de::Error>(message: impl fmt::Display, fix: &str) -> E {
+fn invalid<E: serde::de::Error>(message: impl fmt::Display, fix: &str) -> E {
     E::custom(format!("{message}{FIX_MARK}{fix}"))
 }
 
