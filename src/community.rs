@@ -1,5 +1,5 @@
 //! A community resolved once: its row id, its config with every value typed,
-//! its list addresses and its compiled templates, built by
+//! its working calendar, its list addresses and its compiled templates, built by
 //! [`Communities::load`] when a process starts and passed by reference to
 //! everything after.
 //!
@@ -14,6 +14,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::config::{CommunityConfig, Config, split_address};
+use crate::consolidate::deadline::WorkingCalendar;
 use crate::mail::classify::{Recipient, recipient_kind};
 use crate::model::CommunityId;
 use crate::render::Templates;
@@ -31,6 +32,9 @@ pub struct Community {
     pub local: String,
     /// The domain of the posting address.
     pub domain: String,
+    /// Working days (weekend, holidays, time zone) for query deadlines,
+    /// built once from the typed config.
+    pub calendar: WorkingCalendar,
     /// The built-in templates with the community's overrides, compiled on
     /// first use and then shared: compiling them costs more than ingesting
     /// a post.
@@ -45,6 +49,7 @@ impl Community {
             .unwrap_or_else(|| (config.address.clone(), "localhost".to_string()));
         Community {
             id,
+            calendar: config.calendar(),
             config,
             local,
             domain,

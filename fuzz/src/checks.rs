@@ -217,7 +217,7 @@ pub fn render(data: &[u8]) {
     let f = fields(data, 7);
     let config = config();
     let cfg = &config.communities[0];
-    let tz = cfg.tz();
+    let tz = cfg.timezone;
     let now = chrono::Utc
         .timestamp_opt(1_800_000_000, 0)
         .single()

@@ -75,7 +75,7 @@ pub fn generate(
             moderators: &moderators,
             related: &related,
             now: chrono::Utc::now(),
-            tz: cfg.tz(),
+            tz: cfg.timezone,
             addendum_since,
         },
     );

@@ -59,7 +59,7 @@ pub fn run(ctx: &Context, args: &LogArgs) -> Result<ExitCode> {
             .map(|r| {
                 let tz = config
                     .community(&r.community)
-                    .map(|c| c.tz())
+                    .map(|c| c.timezone)
                     .unwrap_or(chrono_tz::UTC);
                 vec![
                     local_time(r.at, tz),

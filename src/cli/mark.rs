@@ -107,7 +107,7 @@ fn start_clock(
         if let Some(due) = crate::consolidate::on_approved(store, cfg, root)? {
             return Ok(format!(
                 "; Consolidated Reply due {}",
-                super::output::local_time(due.timestamp(), cfg.tz())
+                super::output::local_time(due.timestamp(), cfg.timezone)
             ));
         }
     }

@@ -160,7 +160,7 @@ pub fn run(ctx: &Context, cmd: &MembersCommand) -> Result<ExitCode> {
             if ctx.out.json {
                 ctx.out.json(&members)?;
             } else {
-                let tz = cfg.tz();
+                let tz = cfg.timezone;
                 ctx.out.table(
                     &[
                         "email",

@@ -128,7 +128,7 @@ pub fn run(ctx: &Context, args: &OutboxArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let when = |m: &OutboxSummary| match config.community(&m.community) {
-        Ok(c) => local_time(m.created_at, c.tz()),
+        Ok(c) => local_time(m.created_at, c.timezone),
         Err(_) => rfc3339(m.created_at),
     };
     ctx.out.table(

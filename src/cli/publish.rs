@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let at = match &args.at {
-        Some(s) => Some(publish::parse_at(s, cfg.tz()).map_err(anyhow::Error::msg)?),
+        Some(s) => Some(publish::parse_at(s, cfg.timezone).map_err(anyhow::Error::msg)?),
         None => None,
     };
     let Some(d) = store.current_draft(q.thread)? else {
@@ -105,7 +105,7 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
     )?;
     let recipients = queued.recipients.unwrap_or(0);
     let when = match at {
-        Some(t) => format!("scheduled for {}", local_time(t.timestamp(), cfg.tz())),
+        Some(t) => format!("scheduled for {}", local_time(t.timestamp(), cfg.timezone)),
         None => "queued now".into(),
     };
     ctx.out.say(format!(

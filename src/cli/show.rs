@@ -75,7 +75,7 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> Result<ExitCode> {
     }
     let tz = config
         .community(&p.community)
-        .map(|c| c.tz())
+        .map(|c| c.timezone)
         .unwrap_or(chrono_tz::UTC);
     let state = match &p.hold_reason {
         Some(r) => format!("{} ({r})", p.state),

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::Context;
 use super::output::{local_time, rfc3339};
-use crate::digest::schedule::Schedule;
 use crate::store::now;
 
 /// A daemon heartbeat older than this means the daemon is not running.
@@ -66,9 +65,10 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
                 None => (Some("starting".to_string()), None),
             }
         };
-        let next_digest = Schedule::parse(&c.digest.schedule)
-            .ok()
-            .and_then(|s| s.next_after(chrono::Utc::now(), c.tz()))
+        let next_digest = c
+            .digest
+            .schedule
+            .next_after(chrono::Utc::now(), c.timezone)
             .map(|d| d.timestamp());
         rows.push((c, s, imap_state, imap_error, next_digest));
     }
@@ -124,7 +124,7 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
             ],
             rows.into_iter()
                 .map(|(c, s, imap_state, imap_error, next)| {
-                    let tz = c.tz();
+                    let tz = c.timezone;
                     vec![
                         c.slug.clone(),
                         s.members.to_string(),

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::Context;
 use super::output::{local_time, rfc3339};
-use crate::consolidate::deadline::WorkingCalendar;
 use crate::store::{ThreadFilter, now};
 
 /// `praxis threads`.
@@ -72,7 +71,7 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
     let days_left = |community: &str, d: Option<i64>| {
         let cfg = config.community(community).ok()?;
         let due = chrono::DateTime::from_timestamp(d?, 0)?;
-        Some(WorkingCalendar::from_config(cfg).working_days_left(due, now_utc))
+        Some(cfg.calendar().working_days_left(due, now_utc))
     };
     if ctx.out.json {
         let out: Vec<ThreadJson> = rows
@@ -117,7 +116,7 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
         .map(|r| {
             let tz = config
                 .community(&r.community)
-                .map(|c| c.tz())
+                .map(|c| c.timezone)
                 .unwrap_or(chrono_tz::UTC);
             let left = days_left(&r.community, r.deadline);
             let mut row = vec![

@@ -3,8 +3,8 @@
 //! `[community.delivery]` (list headers, Reply-To, DMARC, footer, rate) and
 //! `[community.dkim]` (signing key).
 //!
-//! Kept beside `config.rs` so the sender's keys live in one place; the
-//! checks here are called from [`super::Config::validate`].
+//! One file so the sender's keys live in one place; the checks here are
+//! called from [`super::Config::validate`].
 
 use std::fmt;
 use std::path::PathBuf;

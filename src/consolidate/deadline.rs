@@ -14,9 +14,9 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
-use crate::config::{CommunityConfig, parse_weekday};
-
-/// A community's working calendar.
+/// A community's working calendar: its time zone, weekend and holidays,
+/// built once from its config (`CommunityConfig::calendar`) and passed by
+/// reference to everything that counts working days.
 #[derive(Debug, Clone)]
 pub struct WorkingCalendar {
     /// Dates are reckoned in this zone: "Tuesday" is the community's Tuesday.
@@ -39,18 +39,6 @@ impl WorkingCalendar {
             weekend,
             holidays: holidays.into_iter().collect(),
         }
-    }
-
-    /// The calendar a community's config describes. Invalid weekday names or
-    /// dates are skipped here; `praxis check` reports them by key.
-    pub fn from_config(c: &CommunityConfig) -> Self {
-        Self::new(
-            c.tz(),
-            c.weekend.iter().filter_map(|d| parse_weekday(d)).collect(),
-            c.holidays
-                .iter()
-                .filter_map(|h| NaiveDate::parse_from_str(h, "%Y-%m-%d").ok()),
-        )
     }
 
     /// Whether a local date is a working day.
@@ -141,6 +129,7 @@ impl WorkingCalendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::schedule::parse_weekday;
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -321,20 +310,6 @@ mod tests {
         for (now, want) in table {
             assert_eq!(c.working_days_left(due, utc(now)), want, "{now}");
         }
-    }
-
-    #[test]
-    fn config_calendar_skips_what_check_reports() {
-        let cfg = CommunityConfig {
-            timezone: "Asia/Kolkata".into(),
-            weekend: vec!["sun".into(), "funday".into()],
-            holidays: vec!["2026-11-09".into(), "9/11/2026".into()],
-            ..CommunityConfig::default()
-        };
-        let c = WorkingCalendar::from_config(&cfg);
-        assert!(!c.is_working(date("2026-11-08")));
-        assert!(!c.is_working(date("2026-11-09")));
-        assert!(c.is_working(date("2026-11-07")), "Saturday works here");
     }
 
     #[test]

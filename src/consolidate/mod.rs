@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use crate::config::CommunityConfig;
 use crate::model::PostId;
 use crate::store::{Result, Store};
-use deadline::WorkingCalendar;
 
 /// After a post was approved (on arrival or by a moderator): a response to
 /// a query already published is flagged for an addendum; when it is the
@@ -32,7 +31,9 @@ pub fn on_approved(
         return Ok(None);
     };
     let posted = DateTime::from_timestamp(approved_at, 0).unwrap_or_else(Utc::now);
-    let due = WorkingCalendar::from_config(cfg).deadline(posted, cfg.reply_within_working_days);
+    let due = cfg
+        .calendar()
+        .deadline(posted, cfg.reply_within_working_days);
     store.set_query_deadline(post, due.timestamp())?;
     Ok(Some(due))
 }

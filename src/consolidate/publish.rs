@@ -104,7 +104,7 @@ mod tests {
             slug: "health".into(),
             name: "Maternal and Child Health".into(),
             address: "health@example.test".into(),
-            timezone: "Asia/Kolkata".into(),
+            timezone: chrono_tz::Asia::Kolkata,
             ..CommunityConfig::default()
         }
     }

@@ -61,7 +61,7 @@ fn sweep_community(
     now: DateTime<Utc>,
 ) -> Result<usize, ReminderError> {
     let (cfg, community) = (&c.config, c.id);
-    let cal = WorkingCalendar::from_config(cfg);
+    let cal = &c.calendar;
     let mut queued = 0;
     let queries = store.open_queries(community)?;
     if queries.is_empty() {
@@ -82,7 +82,7 @@ fn sweep_community(
         let Some(deadline) = DateTime::from_timestamp(q.deadline, 0) else {
             continue;
         };
-        let Some(which) = threshold(&cal, deadline, now, cfg.remind_working_days_before) else {
+        let Some(which) = threshold(cal, deadline, now, cfg.remind_working_days_before) else {
             continue;
         };
         let left = cal.working_days_left(deadline, now);
@@ -97,7 +97,7 @@ fn sweep_community(
                 "query": q.thread,
                 "community": cfg.name,
                 "subject": q.subject,
-                "deadline": deadline.with_timezone(&cfg.tz()).format("%A %-d %B %Y").to_string(),
+                "deadline": deadline.with_timezone(&cfg.timezone).format("%A %-d %B %Y").to_string(),
                 "days_left": left,
                 "one": left == 1,
                 "responses": responses,

@@ -5,10 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::render::{self, Masthead};
-use super::schedule::Schedule;
 use super::select::{self, Selection};
 use crate::community::Community;
-use crate::consolidate::deadline::WorkingCalendar;
 use crate::deliver::compose::list_headers;
 use crate::deliver::verp::request_address;
 use crate::model::{DigestFormat, OutboxKind};
@@ -23,11 +21,6 @@ pub enum IssueError {
     /// Rendering.
     #[error(transparent)]
     Render(#[from] render::DigestRenderError),
-    /// The schedule in the config.
-    #[error(
-        "community `{0}`: digest.schedule: {1}; fix it in the config (`praxis check` lists every problem)"
-    )]
-    Schedule(String, String),
 }
 
 /// The next issue of a community as it stands at `now`, or None when there
@@ -39,7 +32,7 @@ pub fn next(
     new_volume: bool,
 ) -> Result<Option<Selection>, IssueError> {
     let (cfg, community) = (&c.config, c.id);
-    let cal = WorkingCalendar::from_config(cfg);
+    let cal = &c.calendar;
     let days_left = |deadline: i64| {
         DateTime::from_timestamp(deadline, 0).map_or(0, |d| cal.working_days_left(d, now))
     };
@@ -49,7 +42,7 @@ pub fn next(
     let mut candidates = store.digest_candidates(community, &days_left, max + 1)?;
     let full = select::bound(&mut candidates.posts, max, cfg.digest.max_kb);
     Ok(
-        select::select(candidates, now, cfg.tz(), new_volume).map(|mut s| {
+        select::select(candidates, now, cfg.timezone, new_volume).map(|mut s| {
             s.full = full;
             s
         }),
@@ -77,7 +70,7 @@ pub fn render(
         address: &address,
         request: &request,
         at: now,
-        tz: cfg.tz(),
+        tz: cfg.timezone,
         slug: &cfg.slug,
         id_domain: domain,
         boundary: &format!("praxis-digest-{}-{}-{}", cfg.slug, s.volume, s.number),
@@ -174,14 +167,12 @@ pub fn due_moment(
     last_issue_at: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, IssueError> {
-    let cfg = &c.config;
-    let schedule = Schedule::parse(&cfg.digest.schedule)
-        .map_err(|e| IssueError::Schedule(cfg.slug.clone(), e))?;
+    let schedule = &c.config.digest.schedule;
     let year_ago = now.timestamp() - 366 * 86_400;
     let anchor = last_issue_at.map_or(year_ago, |l| l.max(year_ago));
     let mut at = DateTime::from_timestamp(anchor, 0).unwrap_or(now);
     let mut due = None;
-    while let Some(next) = schedule.next_after(at, cfg.tz()) {
+    while let Some(next) = schedule.next_after(at, c.config.timezone) {
         if next > now {
             break;
         }

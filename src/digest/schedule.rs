@@ -1,11 +1,12 @@
 //! Digest schedules: `daily HH:MM`, `weekly DAY HH:MM` or cron, in a community's
-//! time zone, DST-safe. Pure: no I/O, no clock (callers pass "now").
+//! time zone, DST-safe, and the weekday names they (and a community's
+//! weekend) are written with. Pure: no I/O, no clock (callers pass "now").
+
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-
-use crate::config::parse_weekday;
 
 /// A parsed digest schedule.
 #[derive(Debug, Clone)]
@@ -55,6 +56,32 @@ impl Schedule {
             .find_next_occurrence(&local, false)
             .ok()
             .map(|t| t.with_timezone(&Utc))
+    }
+}
+
+/// A weekday from `mon`, `monday`, `Mon`, ...
+pub fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
+    let lower = s.trim().to_ascii_lowercase();
+    if lower.len() < 3 {
+        return None;
+    }
+    let all = [
+        ("monday", chrono::Weekday::Mon),
+        ("tuesday", chrono::Weekday::Tue),
+        ("wednesday", chrono::Weekday::Wed),
+        ("thursday", chrono::Weekday::Thu),
+        ("friday", chrono::Weekday::Fri),
+        ("saturday", chrono::Weekday::Sat),
+        ("sunday", chrono::Weekday::Sun),
+    ];
+    all.iter()
+        .find(|(name, _)| name.starts_with(&lower))
+        .map(|(_, d)| *d)
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
     }
 }
 

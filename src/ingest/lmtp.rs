@@ -22,9 +22,6 @@ use crate::model::Source;
 use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError, Stored, now};
 
-/// Default largest message accepted, in bytes.
-pub const DEFAULT_MAX_SIZE: usize = 50 * 1024 * 1024;
-
 /// What the listener needs to know.
 #[derive(Clone)]
 pub struct LmtpServer {

@@ -1,9 +1,120 @@
 //! The posting policy: given what is known about a post and its sender, decide
 //! accept, hold (with a reason a moderator understands), reject or discard.
 //! Pure: the pipeline gathers the facts, this decides.
+//!
+//! The `[community.policy]` keys ([`PolicyConfig`]) are defined here, beside
+//! the rules that read them; `config` reads and checks them (and re-exports
+//! them), so this file imports nothing from `config`.
 
-use crate::config::{Attachments, FirstPost, Nonmember, PolicyConfig};
+use serde::{Deserialize, Serialize};
+
 use crate::model::{MemberStatus, Moderation};
+
+/// First-post moderation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FirstPost {
+    /// A new member's first post waits for a moderator.
+    Hold,
+    /// New members post freely.
+    Accept,
+}
+
+/// What happens to a nonmember's post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Nonmember {
+    /// Held for a moderator.
+    Hold,
+    /// Refused with a notice.
+    Reject,
+    /// Dropped silently (kept in the database).
+    Discard,
+}
+
+/// What happens to attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Attachments {
+    /// Passed through.
+    Allow,
+    /// Removed from what is distributed (kept in the raw post).
+    Strip,
+    /// The post is held.
+    Hold,
+}
+
+/// How new members join by mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subscription {
+    /// Confirming by mail is enough.
+    Confirm,
+    /// After confirming, a moderator approves (`praxis members set --status active`).
+    Approve,
+}
+
+/// How moderators hear about held posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeratorNotices {
+    /// A notice for every hold.
+    Each,
+    /// One summary a day of what is waiting.
+    Daily,
+    /// None: moderators watch `praxis queue`.
+    None,
+}
+
+/// `[community.policy]`: the posting policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicyConfig {
+    /// First-post moderation.
+    pub first_post: FirstPost,
+    /// Nonmembers' posts.
+    pub nonmember: Nonmember,
+    /// Hold everything.
+    pub emergency: bool,
+    /// Largest post accepted without a hold, in KB.
+    pub max_size_kb: u64,
+    /// Attachment policy.
+    pub attachments: Attachments,
+    /// How new members join by mail.
+    pub subscription: Subscription,
+    /// Hold posts that fail DMARC, as judged by the Authentication-Results
+    /// header this server (authserv-id) adds, e.g. OpenDMARC at the MTA.
+    /// Unset: no DMARC check.
+    pub dmarc_authserv_id: Option<String>,
+    /// How moderators hear about held posts.
+    pub moderator_notices: ModeratorNotices,
+    /// Automatic replies (acknowledgements, rejections, command replies,
+    /// confirmations) one address gets per hour; past it, its mail is still
+    /// stored and handled but answered no more, so a forged sender or a
+    /// vacation responder cannot turn the list into a mail cannon. 0: no limit.
+    pub sender_rate: u32,
+    /// Messages from one address per hour past which each further post is
+    /// held as `rate-limited`: no acknowledgement, no notice per post, one
+    /// flood notice to the moderators. Nothing is dropped. 0: no limit.
+    pub sender_flood: u32,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            first_post: FirstPost::Hold,
+            nonmember: Nonmember::Hold,
+            emergency: false,
+            max_size_kb: 5120,
+            attachments: Attachments::Allow,
+            subscription: Subscription::Confirm,
+            dmarc_authserv_id: None,
+            moderator_notices: ModeratorNotices::Each,
+            sender_rate: 10,
+            sender_flood: 30,
+        }
+    }
+}
 
 /// What the policy knows about the sender when they are a member.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -514,3 +514,37 @@ fn man_pages_come_from_the_command_definitions() {
         );
     }
 }
+
+#[test]
+fn check_reports_a_bad_time_zone_weekday_holiday_and_schedule_at_once() {
+    let text = crate::support::example_config()
+        .replacen(
+            "timezone = \"Asia/Kolkata\"",
+            "timezone = \"Asia/Kolkatta\"",
+            1,
+        )
+        .replacen(
+            "weekend = [\"sat\", \"sun\"]",
+            "weekend = [\"sat\", \"sunny\"]",
+            1,
+        )
+        .replacen("\"2027-01-26\"", "\"26/01/2027\"", 1)
+        .replacen("schedule = \"daily 07:00\"", "schedule = \"daily 7am\"", 1);
+    let home = Home::with_config(&text);
+    let err = home.stderr_of_failure(&["check"]);
+    assert!(err.contains("4 problems"), "{err}");
+    for line in [
+        "community[health].timezone: `Asia/Kolkatta` is not an IANA time zone\n      fix: write an IANA name, e.g. Asia/Kolkata",
+        "community[health].weekend: `sunny` is not a day of the week\n      fix: use mon, tue, wed, thu, fri, sat or sun",
+        "community[health].holidays: `26/01/2027` is not a date\n      fix: write dates as YYYY-MM-DD",
+        "community[health].digest.schedule: `7am` is not a time of day (HH:MM)\n      fix: use \"daily 07:00\"",
+    ] {
+        assert!(err.contains(line), "{line}\nmissing from\n{err}");
+    }
+    // No command runs on it: nothing falls back to UTC or a default schedule.
+    home.praxis()
+        .arg("status")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("community[health].timezone"));
+}

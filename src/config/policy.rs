@@ -1,0 +1,38 @@
+//! `[community.policy]`: the posting policy's keys. The types live with the
+//! pure rules that read them (`moderation::policy`); the checks live here.
+
+pub use crate::moderation::policy::{
+    Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig, Subscription,
+};
+
+use super::Problem;
+
+/// The checks for one community's `[community.policy]`; `at` is the
+/// community's key path.
+pub(super) fn validate(c: &PolicyConfig, at: &str) -> Vec<Problem> {
+    let mut p = Vec::new();
+    let mut push =
+        |key: String, message: String, fix: &str| p.push(Problem::new(key, message, fix));
+    if c.sender_rate > 1000 {
+        push(
+            format!("{at}.policy.sender_rate"),
+            format!("{} replies an hour is no limit at all", c.sender_rate),
+            "use 1 to 1000 (default 10), or 0 for no limit",
+        );
+    }
+    if c.sender_flood != 0 && (c.sender_flood < 2 || c.sender_flood > 100_000) {
+        push(
+            format!("{at}.policy.sender_flood"),
+            format!("{} is out of range", c.sender_flood),
+            "use 2 to 100000 messages an hour (default 30), or 0 for no limit",
+        );
+    }
+    if c.max_size_kb == 0 {
+        push(
+            format!("{at}.policy.max_size_kb"),
+            "is 0, which would hold every post".into(),
+            "use a size in KB, e.g. 5120",
+        );
+    }
+    p
+}
