@@ -1,8 +1,10 @@
-//! Queries and Consolidated Replies: deadlines, drafts, publication.
+//! Queries and their Consolidated Replies: deadlines, late responses,
+//! drafts and their versions, offline responses, publication and reminders.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::search::fts_any;
 use super::{Result, Store};
 use crate::mail::parse::Attachment;
 use crate::model::{CommunityId, PostId};
@@ -152,20 +154,6 @@ pub struct RelatedReply {
     pub subject: String,
     /// When it was published, Unix seconds.
     pub published_at: i64,
-}
-
-/// An FTS5 query matching any of the significant words of `text` (four
-/// letters or more, at most 16), for "related" suggestions.
-pub fn fts_any(text: &str) -> String {
-    let mut seen = std::collections::BTreeSet::new();
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 4)
-        .map(str::to_lowercase)
-        .filter(|w| seen.insert(w.clone()))
-        .take(16)
-        .map(|w| format!("\"{w}\""))
-        .collect::<Vec<_>>()
-        .join(" OR ")
 }
 
 fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
@@ -490,49 +478,6 @@ impl Store {
         tx.commit()?;
         Ok(reply)
     }
-
-    /// Full-text search over published Consolidated Replies (and scheduled
-    /// ones whose time has come), best first.
-    pub fn search_replies(
-        &self,
-        text: &str,
-        community: Option<CommunityId>,
-        limit: i64,
-        now: i64,
-    ) -> Result<Vec<super::SearchHit>> {
-        let q = super::threads::fts_query(text);
-        if q.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT r.id, c.slug, r.subject,
-                    snippet(consolidated_fts, 1, '[', ']', ' … ', 12), -bm25(consolidated_fts, 3.0, 1.0)
-             FROM consolidated_fts f
-             JOIN consolidated_replies r ON r.id = f.rowid
-             JOIN communities c ON c.id = r.community_id
-             WHERE consolidated_fts MATCH ?1 AND (?2 IS NULL OR r.community_id = ?2)
-               AND (r.state = 'published' OR (r.state = 'scheduled' AND r.publish_at <= ?4))
-             ORDER BY bm25(consolidated_fts, 3.0, 1.0)
-             LIMIT ?3",
-        )?;
-        let hits = stmt
-            .query_map(params![q, community.map(|c| c.0), limit, now], |r| {
-                Ok(super::SearchHit {
-                    kind: "consolidated_reply".into(),
-                    id: r.get(0)?,
-                    community: r.get(1)?,
-                    subject: r.get(2)?,
-                    snippet: r
-                        .get::<_, String>(3)?
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    score: r.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(hits)
-    }
 }
 
 impl Store {
@@ -624,138 +569,5 @@ impl Store {
         }
         tx.commit()?;
         Ok(true)
-    }
-}
-
-/// What [`Store::split_thread`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Split {
-    /// The thread the post left.
-    pub from: i64,
-    /// The thread it now starts.
-    pub to: i64,
-    /// Posts moved: the split post and its replies.
-    pub posts: usize,
-}
-
-impl Store {
-    /// Re-marks a thread's kind; returns the kind it had, or `None` when
-    /// there is no such thread.
-    pub fn mark_thread(
-        &mut self,
-        thread: i64,
-        kind: crate::model::ThreadKind,
-    ) -> Result<Option<String>> {
-        let tx = self.conn.transaction()?;
-        let was: Option<String> = tx
-            .query_row("SELECT kind FROM threads WHERE id = ?1", [thread], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if was.is_some() {
-            tx.execute(
-                "UPDATE threads SET kind = ?2 WHERE id = ?1",
-                params![thread, kind.as_str()],
-            )?;
-        }
-        tx.commit()?;
-        Ok(was)
-    }
-
-    /// Splits `post` and its replies off their thread into a thread of
-    /// their own, of `kind`, rooted at `post`, and remembers the split so
-    /// later replies stay there (see `thread::after_split`). `None` when
-    /// the post is in no thread or already a thread's root (re-mark the
-    /// thread instead).
-    pub fn split_thread(
-        &mut self,
-        post: PostId,
-        kind: crate::model::ThreadKind,
-    ) -> Result<Option<Split>> {
-        let tx = self.conn.transaction()?;
-        let found: Option<(i64, i64, String, String, i64)> = tx
-            .query_row(
-                "SELECT p.community_id, p.thread_id, p.message_id, p.subject,
-                        COALESCE(p.date, p.received_at)
-                 FROM posts p JOIN threads t ON t.id = p.thread_id
-                 WHERE p.id = ?1 AND t.root_post_id IS NOT ?1",
-                [post.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?;
-        let Some((community, from, message_id, subject, date)) = found else {
-            return Ok(None);
-        };
-        // The post and every reply below it, by parent.
-        let moved: Vec<(i64, String, i64)> = tx
-            .prepare(
-                "WITH RECURSIVE below(id) AS (
-                     SELECT ?1 UNION SELECT p.id FROM posts p JOIN below b ON p.parent_id = b.id
-                     WHERE p.thread_id = ?2)
-                 SELECT p.id, p.message_id, COALESCE(p.date, p.received_at)
-                 FROM posts p JOIN below b ON b.id = p.id",
-            )?
-            .query_map(params![post.0, from], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let last = moved.iter().map(|m| m.2).max().unwrap_or(date);
-        tx.execute(
-            "INSERT INTO threads (community_id, root_post_id, subject, base_subject, kind,
-                                  first_at, last_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                community,
-                post.0,
-                subject,
-                crate::thread::base_subject(&subject),
-                kind.as_str(),
-                date,
-                last
-            ],
-        )?;
-        let to = tx.last_insert_rowid();
-        {
-            let mut posts = tx.prepare("UPDATE posts SET thread_id = ?2 WHERE id = ?1")?;
-            let mut refs = tx.prepare(
-                "UPDATE thread_refs SET thread_id = ?3 WHERE community_id = ?1 AND message_id = ?2",
-            )?;
-            for (id, mid, _) in &moved {
-                posts.execute(params![id, to])?;
-                refs.execute(params![community, mid, to])?;
-            }
-        }
-        // The split post starts its thread: no parent in the one it left.
-        tx.execute("UPDATE posts SET parent_id = NULL WHERE id = ?1", [post.0])?;
-        tx.execute(
-            "INSERT OR IGNORE INTO thread_splits (community_id, message_id) VALUES (?1, ?2)",
-            params![community, message_id],
-        )?;
-        tx.execute(
-            "UPDATE threads SET last_at = COALESCE(
-                 (SELECT MAX(COALESCE(date, received_at)) FROM posts WHERE thread_id = ?1), first_at)
-             WHERE id = ?1",
-            [from],
-        )?;
-        tx.commit()?;
-        Ok(Some(Split {
-            from,
-            to,
-            posts: moved.len(),
-        }))
-    }
-
-    /// The root post of a thread, if stored.
-    pub fn thread_root(&self, thread: i64) -> Result<Option<PostId>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT root_post_id FROM threads WHERE id = ?1",
-                [thread],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()?
-            .flatten()
-            .map(PostId))
     }
 }
