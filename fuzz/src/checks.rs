@@ -240,8 +240,8 @@ pub fn render(data: &[u8]) {
         community: CommunityId(1),
         slug: cfg.slug.clone(),
         subject: f[0].clone(),
-        kind: "query".into(),
-        state: "open".into(),
+        kind: praxis::model::ThreadKind::Query,
+        state: praxis::model::QueryState::Open,
         root: qp(1, &f[1], &f[3]),
         responses: vec![qp(2, &f[4], &f[5]), qp(3, &f[1], &f[3])],
     };

@@ -11,7 +11,7 @@ use clap::Args;
 use super::Context;
 use crate::config::Config;
 use crate::consolidate::draft;
-use crate::model::Role;
+use crate::model::{ReplyState, Role};
 use crate::store::{Query, Store, now};
 
 /// `praxis consolidate`.
@@ -130,7 +130,7 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
         store.add_offline_response(q.thread, m.id, &text, &by, now())?;
         let stored = store
             .current_draft(q.thread)?
-            .filter(|d| d.state == "draft");
+            .filter(|d| d.state == ReplyState::Draft);
         ctx.out.say(format!(
             "query {}: offline response from {} added{}",
             q.thread,
@@ -149,9 +149,9 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
     // After publication, a new draft is an addendum of the later responses.
     let addendum_since = latest
         .as_ref()
-        .filter(|d| d.state == "published")
+        .filter(|d| d.state == ReplyState::Published)
         .and_then(|d| d.published_at);
-    let current = latest.filter(|d| d.state != "published");
+    let current = latest.filter(|d| d.state != ReplyState::Published);
     if args.print {
         let text = match &current {
             Some(d) => d.body.clone(),

@@ -78,7 +78,10 @@ fn split(
             kind.as_str()
         ),
         None => {
-            let was = store.mark_thread(thread, kind)?.unwrap_or_default();
+            let was = store
+                .mark_thread(thread, kind)?
+                .map(ThreadKind::as_str)
+                .unwrap_or_default();
             format!(
                 "post {post} starts thread {thread}: {was} → {}",
                 kind.as_str()

@@ -10,7 +10,7 @@ use super::Context;
 use super::consolidate::load_query;
 use super::output::local_time;
 use crate::consolidate::{draft, publish};
-use crate::model::{Delivery, OutboxKind};
+use crate::model::{Delivery, OutboxKind, ReplyState};
 use crate::store::{Audience, NewOutbox, Publication, now};
 
 /// `praxis publish`.
@@ -52,13 +52,13 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
             q.thread
         );
     };
-    if d.state != "draft" {
+    if d.state != ReplyState::Draft {
         bail!(
             "the latest Consolidated Reply of query {} is already {}; `praxis consolidate {}` starts an addendum{}",
             q.thread,
             d.state,
             q.thread,
-            if d.state == "scheduled" {
+            if d.state == ReplyState::Scheduled {
                 format!(", or `praxis publish {} --cancel` unschedules it", q.thread)
             } else {
                 String::new()

@@ -338,8 +338,8 @@ mod tests {
             community: crate::model::CommunityId(1),
             slug: "health".into(),
             subject: "[health] Mobile clinics in flood areas?".into(),
-            kind: "query".into(),
-            state: "open".into(),
+            kind: crate::model::ThreadKind::Query,
+            state: crate::model::QueryState::Open,
             root: post(
                 1,
                 "Alice Rao",

@@ -4,10 +4,11 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::members::parse_col;
 use super::search::fts_any;
 use super::{Result, Store};
 use crate::mail::parse::Attachment;
-use crate::model::{CommunityId, PostId};
+use crate::model::{CommunityId, PostId, QueryState, ReplyState, ThreadKind};
 
 impl Store {
     /// When `post` is the approved root of a query whose deadline is unset,
@@ -115,10 +116,10 @@ pub struct Query {
     pub slug: String,
     /// The thread's subject.
     pub subject: String,
-    /// query, discussion or announcement.
-    pub kind: String,
-    /// open, drafting or published.
-    pub state: String,
+    /// What the thread is marked as (any thread with a root post loads).
+    pub kind: ThreadKind,
+    /// Where the query stands.
+    pub state: QueryState,
     /// The root post: the question.
     pub root: QueryPost,
     /// Approved responses, oldest first.
@@ -130,8 +131,8 @@ pub struct Query {
 pub struct Draft {
     /// consolidated_replies id.
     pub reply: i64,
-    /// draft, scheduled or published.
-    pub state: String,
+    /// Where it stands: only a draft takes new versions or can be published.
+    pub state: ReplyState,
     /// The latest version number (1, 2, …).
     pub version: i64,
     /// Markdown.
@@ -197,8 +198,8 @@ impl Store {
                         CommunityId(r.get(0)?),
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
+                        parse_col::<ThreadKind>(r, 3)?,
+                        parse_col::<QueryState>(r, 4)?,
                         r.get::<_, Option<i64>>(5)?,
                     ))
                 },
@@ -280,7 +281,7 @@ impl Store {
                 |r| {
                     Ok(Draft {
                         reply: r.get(0)?,
-                        state: r.get(1)?,
+                        state: parse_col(r, 1)?,
                         version: r.get(2)?,
                         body: r.get(3)?,
                         publish_at: r.get(4)?,
@@ -305,15 +306,15 @@ impl Store {
         at: i64,
     ) -> Result<(i64, i64)> {
         let tx = self.conn.transaction()?;
-        let current: Option<(i64, String)> = tx
+        let current: Option<(i64, ReplyState)> = tx
             .query_row(
                 "SELECT id, state FROM consolidated_replies WHERE thread_id = ?1 ORDER BY id DESC LIMIT 1",
                 [thread],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, parse_col(r, 1)?)),
             )
             .optional()?;
         let reply = match current {
-            Some((id, state)) if state != "published" => id,
+            Some((id, state)) if state != ReplyState::Published => id,
             other => {
                 tx.execute(
                     "INSERT INTO consolidated_replies (community_id, thread_id, addendum_to, subject, created_at)

@@ -4,8 +4,9 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::members::parse_col;
 use super::{Result, Store};
-use crate::model::{CommunityId, PostId, ThreadKind};
+use crate::model::{CommunityId, PostId, QueryState, ThreadKind};
 
 /// A thread as `praxis threads` lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -16,8 +17,8 @@ pub struct ThreadRow {
     pub community: String,
     /// The root post's subject.
     pub subject: String,
-    /// query, discussion or announcement.
-    pub kind: String,
+    /// What the thread is marked as.
+    pub kind: ThreadKind,
     /// Approved posts.
     pub posts: i64,
     /// Distinct senders of approved posts.
@@ -26,8 +27,8 @@ pub struct ThreadRow {
     pub first_at: i64,
     /// Latest post, Unix seconds.
     pub last_at: i64,
-    /// open, drafting or published.
-    pub state: String,
+    /// Where it stands as a query (other threads stay open).
+    pub state: QueryState,
     /// Approved posts after the first (the responses to a query).
     pub responses: i64,
     /// When the Consolidated Reply is due, for queries.
@@ -103,10 +104,10 @@ impl Store {
                         id: r.get(0)?,
                         community: r.get(1)?,
                         subject: r.get(2)?,
-                        kind: r.get(3)?,
+                        kind: parse_col(r, 3)?,
                         first_at: r.get(4)?,
                         last_at: r.get(5)?,
-                        state: r.get(6)?,
+                        state: parse_col(r, 6)?,
                         deadline: r.get(7)?,
                         posts,
                         participants: r.get(9)?,
@@ -141,11 +142,11 @@ pub struct Split {
 impl Store {
     /// Re-marks a thread's kind; returns the kind it had, or `None` when
     /// there is no such thread.
-    pub fn mark_thread(&mut self, thread: i64, kind: ThreadKind) -> Result<Option<String>> {
+    pub fn mark_thread(&mut self, thread: i64, kind: ThreadKind) -> Result<Option<ThreadKind>> {
         let tx = self.conn.transaction()?;
-        let was: Option<String> = tx
+        let was: Option<ThreadKind> = tx
             .query_row("SELECT kind FROM threads WHERE id = ?1", [thread], |r| {
-                r.get(0)
+                parse_col(r, 0)
             })
             .optional()?;
         if was.is_some() {
