@@ -267,6 +267,14 @@ macro_rules! id_type {
                 self.0.fmt(f)
             }
         }
+
+        /// The number as typed on the command line.
+        impl FromStr for $name {
+            type Err = std::num::ParseIntError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map($name)
+            }
+        }
     };
 }
 

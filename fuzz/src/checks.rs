@@ -236,7 +236,7 @@ pub fn render(data: &[u8]) {
         offline: id == 3,
     };
     let query = Query {
-        thread: 1,
+        thread: praxis::model::ThreadId(1),
         community: CommunityId(1),
         slug: cfg.slug.clone(),
         subject: f[0].clone(),

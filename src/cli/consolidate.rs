@@ -11,14 +11,14 @@ use clap::Args;
 use super::Context;
 use crate::config::Config;
 use crate::consolidate::draft;
-use crate::model::{ReplyState, Role};
+use crate::model::{ReplyState, Role, ThreadId};
 use crate::store::{Query, Store, now};
 
 /// `praxis consolidate`.
 #[derive(Debug, Args)]
 pub struct ConsolidateArgs {
     /// The query's thread id, as `praxis threads --queries` lists it.
-    pub query: i64,
+    pub query: ThreadId,
     /// Store this file as the next draft version instead of opening an editor.
     #[arg(long, conflicts_with = "print")]
     pub from: Option<PathBuf>,
@@ -38,7 +38,7 @@ pub struct ConsolidateArgs {
 }
 
 /// Loads a query or says how to find one.
-pub fn load_query(store: &Store, id: i64) -> Result<Query> {
+pub fn load_query(store: &Store, id: ThreadId) -> Result<Query> {
     store.query(id)?.ok_or_else(|| {
         anyhow::anyhow!(
             "query {id} does not exist or has no approved post; `praxis threads --queries` lists queries by id"

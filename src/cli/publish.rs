@@ -10,14 +10,14 @@ use super::Context;
 use super::consolidate::load_query;
 use super::output::local_time;
 use crate::consolidate::{draft, publish};
-use crate::model::{Delivery, OutboxKind, ReplyState};
+use crate::model::{Delivery, OutboxKind, ReplyState, ThreadId};
 use crate::store::{Audience, NewOutbox, Publication, now};
 
 /// `praxis publish`.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// The query's thread id, as `praxis threads --queries` lists it.
-    pub query: i64,
+    pub query: ThreadId,
     /// Send at this time (`2026-12-01 09:00` in the community's time zone, or
     /// RFC 3339) instead of now; `praxis serve` sends it when due.
     #[arg(long, conflicts_with = "cancel")]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Context;
 use super::output::{local_time, rfc3339};
 use crate::consolidate::deadline::WorkingCalendar;
-use crate::model::{QueryState, ThreadKind};
+use crate::model::{QueryState, ThreadId, ThreadKind};
 use crate::store::{ThreadFilter, now};
 
 /// `praxis threads`.
@@ -31,7 +31,7 @@ pub struct ThreadsArgs {
 
 #[derive(Serialize)]
 struct ThreadJson {
-    id: i64,
+    id: ThreadId,
     community: String,
     subject: String,
     /// What the thread is marked as.

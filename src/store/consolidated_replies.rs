@@ -8,7 +8,7 @@ use super::members::parse_col;
 use super::search::fts_any;
 use super::{Result, Store};
 use crate::mail::parse::Attachment;
-use crate::model::{CommunityId, PostId, QueryState, ReplyState, ThreadKind};
+use crate::model::{CommunityId, PostId, QueryState, ReplyState, ThreadId, ThreadKind};
 
 impl Store {
     /// When `post` is the approved root of a query whose deadline is unset,
@@ -30,21 +30,21 @@ impl Store {
     /// When `post` is an approved response to a query whose Consolidated
     /// Reply is already published: counts it on the thread and flags the post
     /// for moderators. Returns the thread id when it did.
-    pub fn flag_late_response(&mut self, post: PostId) -> Result<Option<i64>> {
+    pub fn flag_late_response(&mut self, post: PostId) -> Result<Option<ThreadId>> {
         let tx = self.conn.transaction()?;
-        let thread: Option<i64> = tx
+        let thread: Option<ThreadId> = tx
             .query_row(
                 "SELECT t.id FROM posts p JOIN threads t ON t.id = p.thread_id
                  WHERE p.id = ?1 AND p.state = 'approved' AND t.kind = 'query'
                    AND t.state = 'published' AND t.root_post_id <> p.id",
                 [post.0],
-                |r| r.get(0),
+                |r| r.get(0).map(ThreadId),
             )
             .optional()?;
         if let Some(t) = thread {
             tx.execute(
                 "UPDATE threads SET late_responses = late_responses + 1 WHERE id = ?1",
-                [t],
+                [t.0],
             )?;
             tx.execute(
                 "UPDATE posts SET flag = ?2 WHERE id = ?1",
@@ -109,7 +109,7 @@ pub struct QueryPost {
 #[derive(Debug, Clone)]
 pub struct Query {
     /// Thread id (the QUERY of `consolidate` and `publish`).
-    pub thread: i64,
+    pub thread: ThreadId,
     /// Its community.
     pub community: CommunityId,
     /// The community's slug.
@@ -186,13 +186,13 @@ fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
 impl Store {
     /// A query (any thread with a root post) and its approved responses;
     /// `None` when there is no such thread.
-    pub fn query(&self, thread: i64) -> Result<Option<Query>> {
+    pub fn query(&self, thread: ThreadId) -> Result<Option<Query>> {
         let head = self
             .conn
             .query_row(
                 "SELECT t.community_id, c.slug, t.subject, t.kind, t.state, t.root_post_id
                  FROM threads t JOIN communities c ON c.id = t.community_id WHERE t.id = ?1",
-                [thread],
+                [thread.0],
                 |r| {
                     Ok((
                         CommunityId(r.get(0)?),
@@ -219,7 +219,7 @@ impl Store {
              ORDER BY COALESCE(p.date, p.received_at), p.id",
         )?;
         let posts = stmt
-            .query_map(params![thread, LATE_FLAG], query_post)?
+            .query_map(params![thread.0, LATE_FLAG], query_post)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let (roots, mut responses): (Vec<_>, Vec<_>) =
             posts.into_iter().partition(|p| p.id.0 == root_id);
@@ -231,7 +231,7 @@ impl Store {
              WHERE o.thread_id = ?1 ORDER BY o.added_at, o.id",
         )?;
         let offline = stmt
-            .query_map([thread], |r| {
+            .query_map([thread.0], |r| {
                 let email: String = r.get(1)?;
                 let name: String = r.get(2)?;
                 Ok(QueryPost {
@@ -269,7 +269,7 @@ impl Store {
 
     /// The current (latest) Consolidated Reply of a thread and its latest
     /// version, if any draft was stored.
-    pub fn current_draft(&self, thread: i64) -> Result<Option<Draft>> {
+    pub fn current_draft(&self, thread: ThreadId) -> Result<Option<Draft>> {
         Ok(self
             .conn
             .query_row(
@@ -277,7 +277,7 @@ impl Store {
                  FROM consolidated_replies r JOIN draft_versions v ON v.reply_id = r.id
                  WHERE r.thread_id = ?1
                  ORDER BY r.id DESC, v.version DESC LIMIT 1",
-                [thread],
+                [thread.0],
                 |r| {
                     Ok(Draft {
                         reply: r.get(0)?,
@@ -299,7 +299,7 @@ impl Store {
     /// version).
     pub fn save_draft(
         &mut self,
-        thread: i64,
+        thread: ThreadId,
         subject: &str,
         body: &str,
         author: &str,
@@ -309,7 +309,7 @@ impl Store {
         let current: Option<(i64, ReplyState)> = tx
             .query_row(
                 "SELECT id, state FROM consolidated_replies WHERE thread_id = ?1 ORDER BY id DESC LIMIT 1",
-                [thread],
+                [thread.0],
                 |r| Ok((r.get(0)?, parse_col(r, 1)?)),
             )
             .optional()?;
@@ -319,7 +319,7 @@ impl Store {
                 tx.execute(
                     "INSERT INTO consolidated_replies (community_id, thread_id, addendum_to, subject, created_at)
                      SELECT community_id, id, ?2, ?3, ?4 FROM threads WHERE id = ?1",
-                    params![thread, other.map(|(id, _)| id), subject, at],
+                    params![thread.0, other.map(|(id, _)| id), subject, at],
                 )?;
                 tx.last_insert_rowid()
             }
@@ -336,7 +336,7 @@ impl Store {
         )?;
         tx.execute(
             "UPDATE threads SET state = 'drafting' WHERE id = ?1 AND state = 'open'",
-            [thread],
+            [thread.0],
         )?;
         tx.commit()?;
         Ok((reply, version))
@@ -348,7 +348,7 @@ impl Store {
         &self,
         community: CommunityId,
         text: &str,
-        exclude: i64,
+        exclude: ThreadId,
         limit: i64,
     ) -> Result<Vec<RelatedReply>> {
         let q = fts_any(text);
@@ -363,7 +363,7 @@ impl Store {
              ORDER BY bm25(consolidated_fts, 3.0, 1.0) LIMIT ?4",
         )?;
         let rows = stmt
-            .query_map(params![q, community.0, exclude, limit], |r| {
+            .query_map(params![q, community.0, exclude.0, limit], |r| {
                 Ok(RelatedReply {
                     id: r.get(0)?,
                     subject: r.get(1)?,
@@ -381,7 +381,7 @@ pub struct Publication<'a> {
     /// The consolidated_replies id.
     pub reply: i64,
     /// Its thread.
-    pub thread: i64,
+    pub thread: ThreadId,
     /// The subject as sent, for the archive and `praxis outbox`.
     pub subject: &'a str,
     /// The Markdown as published, for the archive's full-text index.
@@ -422,7 +422,7 @@ impl Store {
         let recipients = Some(super::outbox::audience_size(&tx, id)?);
         tx.execute(
             "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
-            [p.thread],
+            [p.thread.0],
         )?;
         tx.execute(
             "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
@@ -439,13 +439,13 @@ impl Store {
     /// Unschedules the thread's scheduled reply before any copy was sent:
     /// its outbox message and deliveries go, the reply is a draft again, the
     /// thread drafting, the archive entry removed. Returns the reply id.
-    pub fn cancel_scheduled(&mut self, thread: i64) -> Result<i64> {
+    pub fn cancel_scheduled(&mut self, thread: ThreadId) -> Result<i64> {
         let tx = self.conn.transaction()?;
         let reply: Option<i64> = tx
             .query_row(
                 "SELECT id FROM consolidated_replies WHERE thread_id = ?1 AND state = 'scheduled'
                  ORDER BY id DESC LIMIT 1",
-                [thread],
+                [thread.0],
                 |r| r.get(0),
             )
             .optional()?;
@@ -473,7 +473,7 @@ impl Store {
         )?;
         tx.execute(
             "UPDATE threads SET state = 'drafting' WHERE id = ?1",
-            [thread],
+            [thread.0],
         )?;
         tx.execute("DELETE FROM consolidated_fts WHERE rowid = ?1", [reply])?;
         tx.commit()?;
@@ -486,7 +486,7 @@ impl Store {
     /// `member`; returns its id.
     pub fn add_offline_response(
         &mut self,
-        thread: i64,
+        thread: ThreadId,
         member: crate::model::MemberId,
         text: &str,
         by: &str,
@@ -495,7 +495,7 @@ impl Store {
         self.conn.execute(
             "INSERT INTO offline_responses (thread_id, member_id, text, added_by, added_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![thread, member.0, text, by, at],
+            params![thread.0, member.0, text, by, at],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -505,7 +505,7 @@ impl Store {
 #[derive(Debug, Clone)]
 pub struct OpenQuery {
     /// Thread id.
-    pub thread: i64,
+    pub thread: ThreadId,
     /// Its subject.
     pub subject: String,
     /// Its deadline, Unix seconds.
@@ -524,7 +524,7 @@ impl Store {
         let rows = stmt
             .query_map([community.0], |r| {
                 Ok(OpenQuery {
-                    thread: r.get(0)?,
+                    thread: ThreadId(r.get(0)?),
                     subject: r.get(1)?,
                     deadline: r.get(2)?,
                 })
@@ -539,7 +539,7 @@ impl Store {
     /// whether it queued one.
     pub fn queue_reminder(
         &mut self,
-        thread: i64,
+        thread: ThreadId,
         threshold: &str,
         msg: &super::NewOutbox<'_>,
         recipients: &[super::NewRecipient],
@@ -548,7 +548,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             "INSERT OR IGNORE INTO query_reminders (thread_id, threshold, sent_at) VALUES (?1, ?2, ?3)",
-            params![thread, threshold, now],
+            params![thread.0, threshold, now],
         )?;
         if n == 0 {
             return Ok(false);

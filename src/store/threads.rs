@@ -6,13 +6,13 @@ use serde::Serialize;
 
 use super::members::parse_col;
 use super::{Result, Store};
-use crate::model::{CommunityId, PostId, QueryState, ThreadKind};
+use crate::model::{CommunityId, PostId, QueryState, ThreadId, ThreadKind};
 
 /// A thread as `praxis threads` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThreadRow {
     /// Its id.
-    pub id: i64,
+    pub id: ThreadId,
     /// The community's slug.
     pub community: String,
     /// The root post's subject.
@@ -101,7 +101,7 @@ impl Store {
                 |r| {
                     let posts: i64 = r.get(8)?;
                     Ok(ThreadRow {
-                        id: r.get(0)?,
+                        id: ThreadId(r.get(0)?),
                         community: r.get(1)?,
                         subject: r.get(2)?,
                         kind: parse_col(r, 3)?,
@@ -132,9 +132,9 @@ impl Store {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Split {
     /// The thread the post left.
-    pub from: i64,
+    pub from: ThreadId,
     /// The thread it now starts.
-    pub to: i64,
+    pub to: ThreadId,
     /// Posts moved: the split post and its replies.
     pub posts: usize,
 }
@@ -142,17 +142,21 @@ pub struct Split {
 impl Store {
     /// Re-marks a thread's kind; returns the kind it had, or `None` when
     /// there is no such thread.
-    pub fn mark_thread(&mut self, thread: i64, kind: ThreadKind) -> Result<Option<ThreadKind>> {
+    pub fn mark_thread(
+        &mut self,
+        thread: ThreadId,
+        kind: ThreadKind,
+    ) -> Result<Option<ThreadKind>> {
         let tx = self.conn.transaction()?;
         let was: Option<ThreadKind> = tx
-            .query_row("SELECT kind FROM threads WHERE id = ?1", [thread], |r| {
+            .query_row("SELECT kind FROM threads WHERE id = ?1", [thread.0], |r| {
                 parse_col(r, 0)
             })
             .optional()?;
         if was.is_some() {
             tx.execute(
                 "UPDATE threads SET kind = ?2 WHERE id = ?1",
-                params![thread, kind.as_str()],
+                params![thread.0, kind.as_str()],
             )?;
         }
         tx.commit()?;
@@ -232,19 +236,19 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(Some(Split {
-            from,
-            to,
+            from: ThreadId(from),
+            to: ThreadId(to),
             posts: moved.len(),
         }))
     }
 
     /// The root post of a thread, if stored.
-    pub fn thread_root(&self, thread: i64) -> Result<Option<PostId>> {
+    pub fn thread_root(&self, thread: ThreadId) -> Result<Option<PostId>> {
         Ok(self
             .conn
             .query_row(
                 "SELECT root_post_id FROM threads WHERE id = ?1",
-                [thread],
+                [thread.0],
                 |r| r.get::<_, Option<i64>>(0),
             )
             .optional()?
