@@ -311,7 +311,7 @@ pub fn render(data: &[u8]) {
 
     let post = |id: i64, name: &str, subject: &str, text: &str| PostItem {
         id,
-        thread_id: 1,
+        thread_id: praxis::model::ThreadId(1),
         thread_subject: f[0].clone(),
         thread_first_at: 1_800_000_000,
         from_name: name.to_string(),
@@ -337,13 +337,13 @@ pub fn render(data: &[u8]) {
             markdown: f[3].clone(),
         }],
         queries: vec![QueryItem {
-            thread: 2,
+            thread: praxis::model::ThreadId(2),
             subject: f[5].clone(),
             asked_at: 1_800_000_000,
             days_left: 3,
         }],
         threads: vec![ThreadSection {
-            thread_id: 1,
+            thread_id: praxis::model::ThreadId(1),
             subject: f[0].clone(),
             posts: vec![post(1, &f[1], &f[0], &f[3]), post(2, &f[4], &f[5], &f[3])],
             participants: vec![f[1].clone(), f[4].clone()],
