@@ -189,13 +189,25 @@ closed_enum!(
 );
 
 closed_enum!(
-    /// The lifecycle of a query.
+    /// The lifecycle of a query (a thread's state; other threads stay open).
     QueryState, "query state" {
         /// Collecting responses.
         Open => "open",
         /// A moderator has started a draft.
         Drafting => "drafting",
-        /// The Consolidated Reply went out.
+        /// The Consolidated Reply went out (or is scheduled to).
+        Published => "published",
+    }
+);
+
+closed_enum!(
+    /// Where one Consolidated Reply stands.
+    ReplyState, "consolidated reply state" {
+        /// Being drafted: versions may still be added.
+        Draft => "draft",
+        /// Published with a time still to come; can be cancelled until a copy is sent.
+        Scheduled => "scheduled",
+        /// Queued to go out now.
         Published => "published",
     }
 );
@@ -253,6 +265,14 @@ macro_rules! id_type {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 self.0.fmt(f)
+            }
+        }
+
+        /// The number as typed on the command line.
+        impl FromStr for $name {
+            type Err = std::num::ParseIntError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map($name)
             }
         }
     };

@@ -237,12 +237,12 @@ pub fn render(data: &[u8]) {
         offline: id == 3,
     };
     let query = Query {
-        thread: 1,
+        thread: praxis::model::ThreadId(1),
         community: CommunityId(1),
         slug: cfg.slug.clone(),
         subject: f[0].clone(),
-        kind: "query".into(),
-        state: "open".into(),
+        kind: praxis::model::ThreadKind::Query,
+        state: praxis::model::QueryState::Open,
         root: qp(1, &f[1], &f[3]),
         responses: vec![qp(2, &f[4], &f[5]), qp(3, &f[1], &f[3])],
     };
@@ -312,7 +312,7 @@ pub fn render(data: &[u8]) {
 
     let post = |id: i64, name: &str, subject: &str, text: &str| PostItem {
         id,
-        thread_id: 1,
+        thread_id: praxis::model::ThreadId(1),
         thread_subject: f[0].clone(),
         thread_first_at: 1_800_000_000,
         from_name: name.to_string(),
@@ -338,13 +338,13 @@ pub fn render(data: &[u8]) {
             markdown: f[3].clone(),
         }],
         queries: vec![QueryItem {
-            thread: 2,
+            thread: praxis::model::ThreadId(2),
             subject: f[5].clone(),
             asked_at: 1_800_000_000,
             days_left: 3,
         }],
         threads: vec![ThreadSection {
-            thread_id: 1,
+            thread_id: praxis::model::ThreadId(1),
             subject: f[0].clone(),
             posts: vec![post(1, &f[1], &f[0], &f[3]), post(2, &f[4], &f[5], &f[3])],
             participants: vec![f[1].clone(), f[4].clone()],

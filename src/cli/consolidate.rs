@@ -11,14 +11,14 @@ use clap::Args;
 use super::Context;
 use crate::config::Config;
 use crate::consolidate::draft;
-use crate::model::Role;
+use crate::model::{ReplyState, Role, ThreadId};
 use crate::store::{Query, Store, now};
 
 /// `praxis consolidate`.
 #[derive(Debug, Args)]
 pub struct ConsolidateArgs {
     /// The query's thread id, as `praxis threads --queries` lists it.
-    pub query: i64,
+    pub query: ThreadId,
     /// Store this file as the next draft version instead of opening an editor.
     #[arg(long, conflicts_with = "print")]
     pub from: Option<PathBuf>,
@@ -38,7 +38,7 @@ pub struct ConsolidateArgs {
 }
 
 /// Loads a query or says how to find one.
-pub fn load_query(store: &Store, id: i64) -> Result<Query> {
+pub fn load_query(store: &Store, id: ThreadId) -> Result<Query> {
     store.query(id)?.ok_or_else(|| {
         anyhow::anyhow!(
             "query {id} does not exist or has no approved post; `praxis threads --queries` lists queries by id"
@@ -130,7 +130,7 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
         store.add_offline_response(q.thread, m.id, &text, &by, now())?;
         let stored = store
             .current_draft(q.thread)?
-            .filter(|d| d.state == "draft");
+            .filter(|d| d.state == ReplyState::Draft);
         ctx.out.say(format!(
             "query {}: offline response from {} added{}",
             q.thread,
@@ -149,9 +149,9 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
     // After publication, a new draft is an addendum of the later responses.
     let addendum_since = latest
         .as_ref()
-        .filter(|d| d.state == "published")
+        .filter(|d| d.state == ReplyState::Published)
         .and_then(|d| d.published_at);
-    let current = latest.filter(|d| d.state != "published");
+    let current = latest.filter(|d| d.state != ReplyState::Published);
     if args.print {
         let text = match &current {
             Some(d) => d.body.clone(),

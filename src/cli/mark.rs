@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::Context;
 use crate::config::Config;
-use crate::model::{PostId, ThreadKind};
+use crate::model::{PostId, ThreadId, ThreadKind};
 use crate::store::Store;
 
 /// `praxis mark`.
@@ -40,14 +40,15 @@ pub fn run(ctx: &Context, args: &MarkArgs) -> Result<ExitCode> {
     if args.post {
         return split(ctx, &config, &mut store, PostId(args.thread), kind);
     }
-    let Some(was) = store.mark_thread(args.thread, kind)? else {
+    let thread = ThreadId(args.thread);
+    let Some(was) = store.mark_thread(thread, kind)? else {
         bail!(
             "thread {} does not exist; `praxis threads` lists threads by id",
             args.thread
         );
     };
-    let mut said = format!("thread {}: {was} → {}", args.thread, kind.as_str());
-    said.push_str(&start_clock(&config, &mut store, args.thread, kind)?);
+    let mut said = format!("thread {thread}: {was} → {}", kind.as_str());
+    said.push_str(&start_clock(&config, &mut store, thread, kind)?);
     ctx.out.say(said);
     Ok(ExitCode::SUCCESS)
 }
@@ -62,7 +63,7 @@ fn split(
     kind: ThreadKind,
 ) -> Result<ExitCode> {
     let view = store.post(post)?;
-    let Some(thread) = view.thread_id.map(|t| t.0) else {
+    let Some(thread) = view.thread_id else {
         bail!(
             "post {post} is in no thread (it is {}); only approved posts are threaded",
             view.state
@@ -78,14 +79,17 @@ fn split(
             kind.as_str()
         ),
         None => {
-            let was = store.mark_thread(thread, kind)?.unwrap_or_default();
+            let was = store
+                .mark_thread(thread, kind)?
+                .map(ThreadKind::as_str)
+                .unwrap_or_default();
             format!(
                 "post {post} starts thread {thread}: {was} → {}",
                 kind.as_str()
             )
         }
     };
-    let started = store.post(post)?.thread_id.map_or(thread, |t| t.0);
+    let started = store.post(post)?.thread_id.unwrap_or(thread);
     said.push_str(&start_clock(config, store, started, kind)?);
     ctx.out.say(said);
     Ok(ExitCode::SUCCESS)
@@ -96,7 +100,7 @@ fn split(
 fn start_clock(
     config: &Config,
     store: &mut Store,
-    thread: i64,
+    thread: ThreadId,
     kind: ThreadKind,
 ) -> Result<String> {
     if kind == ThreadKind::Query

@@ -10,14 +10,14 @@ use super::Context;
 use super::consolidate::load_query;
 use super::output::local_time;
 use crate::consolidate::{draft, publish};
-use crate::model::{Delivery, OutboxKind};
+use crate::model::{Delivery, OutboxKind, ReplyState, ThreadId};
 use crate::store::{Audience, NewOutbox, Publication, now};
 
 /// `praxis publish`.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// The query's thread id, as `praxis threads --queries` lists it.
-    pub query: i64,
+    pub query: ThreadId,
     /// Send at this time (`2026-12-01 09:00` in the community's time zone, or
     /// RFC 3339) instead of now; `praxis serve` sends it when due.
     #[arg(long, conflicts_with = "cancel")]
@@ -52,13 +52,13 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
             q.thread
         );
     };
-    if d.state != "draft" {
+    if d.state != ReplyState::Draft {
         bail!(
             "the latest Consolidated Reply of query {} is already {}; `praxis consolidate {}` starts an addendum{}",
             q.thread,
             d.state,
             q.thread,
-            if d.state == "scheduled" {
+            if d.state == ReplyState::Scheduled {
                 format!(", or `praxis publish {} --cancel` unschedules it", q.thread)
             } else {
                 String::new()

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::output::rfc3339;
+use crate::model::ThreadId;
 use crate::moderation::policy::{human_age as age, human_size};
 use crate::store::now;
 
@@ -30,7 +31,7 @@ struct QueueJson {
     reason: String,
     received_at: String,
     size: i64,
-    thread_id: Option<i64>,
+    thread_id: Option<ThreadId>,
     deferred: bool,
 }
 
@@ -54,7 +55,7 @@ pub fn run(ctx: &Context, args: &QueueArgs) -> Result<ExitCode> {
                 reason: h.reason,
                 received_at: rfc3339(h.received_at),
                 size: h.size,
-                thread_id: h.thread_id.map(|t| t.0),
+                thread_id: h.thread_id,
                 deferred: h.deferred_until.is_some_and(|d| d > t),
             })
             .collect();

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::output::{local_time, rfc3339};
+use crate::model::{QueryState, ThreadId, ThreadKind};
 use crate::store::{ThreadFilter, now};
 
 /// `praxis threads`.
@@ -29,15 +30,17 @@ pub struct ThreadsArgs {
 
 #[derive(Serialize)]
 struct ThreadJson {
-    id: i64,
+    id: ThreadId,
     community: String,
     subject: String,
-    kind: String,
+    /// What the thread is marked as.
+    kind: ThreadKind,
     posts: i64,
     participants: i64,
     first_at: String,
     last_at: String,
-    state: String,
+    /// Where it stands as a query.
+    state: QueryState,
     responses: i64,
     /// When the Consolidated Reply is due (end of that working day, local).
     deadline: Option<String>,
@@ -123,7 +126,7 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
                 r.id.to_string(),
                 r.community,
                 r.subject,
-                r.kind,
+                r.kind.to_string(),
                 r.posts.to_string(),
                 r.participants.to_string(),
                 local_time(r.first_at, tz),
@@ -136,7 +139,7 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
                     } else {
                         format!("{} ({})", r.asked_by, r.asked_by_organisation)
                     },
-                    r.state,
+                    r.state.to_string(),
                     r.responses.to_string(),
                     r.deadline.map(|d| local_time(d, tz)).unwrap_or_default(),
                     left.map(|d| d.to_string()).unwrap_or_default(),

@@ -334,12 +334,12 @@ mod tests {
     /// The query of the acceptance test: alice asks, bob and carol respond.
     pub(crate) fn sample_query() -> Query {
         Query {
-            thread: 7,
+            thread: crate::model::ThreadId(7),
             community: crate::model::CommunityId(1),
             slug: "health".into(),
             subject: "[health] Mobile clinics in flood areas?".into(),
-            kind: "query".into(),
-            state: "open".into(),
+            kind: crate::model::ThreadKind::Query,
+            state: crate::model::QueryState::Open,
             root: post(
                 1,
                 "Alice Rao",

@@ -24,7 +24,7 @@ pub fn on_approved(
     post: PostId,
 ) -> Result<Option<DateTime<Utc>>> {
     if let Some(thread) = store.flag_late_response(post)? {
-        tracing::info!(post = %post, query = thread, "response after publication; flagged for an addendum");
+        tracing::info!(post = %post, query = thread.0, "response after publication; flagged for an addendum");
         return Ok(None);
     }
     let Some(approved_at) = store.query_root_awaiting_deadline(post)? else {

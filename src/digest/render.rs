@@ -319,7 +319,7 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
     }
     #[derive(Serialize)]
     struct Thread {
-        thread_id: i64,
+        thread_id: crate::model::ThreadId,
         subject: String,
         count: usize,
         participants: String,
@@ -492,7 +492,7 @@ mod tests {
     fn post(id: i64, thread: i64, name: &str, subject: &str, text: &str) -> PostItem {
         PostItem {
             id,
-            thread_id: thread,
+            thread_id: crate::model::ThreadId(thread),
             thread_subject: String::new(),
             thread_first_at: 0,
             from_name: name.into(),
@@ -524,7 +524,7 @@ mod tests {
             }
         }
         ThreadSection {
-            thread_id: id,
+            thread_id: crate::model::ThreadId(id),
             subject: subject.into(),
             posts,
             participants,
@@ -545,7 +545,7 @@ mod tests {
                 published_at: 0,
             }],
             queries: vec![QueryItem {
-                thread: 9,
+                thread: crate::model::ThreadId(9),
                 subject: "Midwife retention in remote districts".into(),
                 asked_at: 0,
                 days_left: 6,

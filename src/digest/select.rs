@@ -17,13 +17,15 @@
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::model::ThreadId;
+
 /// One approved post waiting for a digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostItem {
     /// Post id: recorded in digest_posts so the post is never sent twice.
     pub id: i64,
     /// Its thread: posts are grouped by it.
-    pub thread_id: i64,
+    pub thread_id: ThreadId,
     /// The thread's subject, the heading of its table-of-contents entry.
     pub thread_subject: String,
     /// When the thread started: threads are ordered by it.
@@ -70,7 +72,7 @@ pub struct ReplyItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryItem {
     /// Thread id.
-    pub thread: i64,
+    pub thread: ThreadId,
     /// The query's subject.
     pub subject: String,
     /// When it was asked, Unix seconds: newest first.
@@ -110,7 +112,7 @@ pub struct Candidates {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadSection {
     /// Thread id.
-    pub thread_id: i64,
+    pub thread_id: ThreadId,
     /// Thread subject, as in the table of contents.
     pub subject: String,
     /// Its new posts in thread order.
@@ -260,7 +262,7 @@ mod tests {
     fn post(id: i64, thread: i64, first: i64, date: i64, name: &str) -> PostItem {
         PostItem {
             id,
-            thread_id: thread,
+            thread_id: ThreadId(thread),
             thread_subject: format!("thread {thread}"),
             thread_first_at: first,
             from_name: name.into(),
@@ -280,7 +282,7 @@ mod tests {
     fn nothing_new_is_not_sent_even_with_open_queries() {
         let c = Candidates {
             queries: vec![QueryItem {
-                thread: 1,
+                thread: ThreadId(1),
                 subject: "q".into(),
                 asked_at: 1,
                 days_left: 5,
@@ -320,7 +322,7 @@ mod tests {
     #[test]
     fn queries_with_days_left_newest_first_overdue_left_out() {
         let q = |thread, asked_at, days_left| QueryItem {
-            thread,
+            thread: ThreadId(thread),
             subject: format!("q{thread}"),
             asked_at,
             days_left,
@@ -339,7 +341,7 @@ mod tests {
             ..Default::default()
         };
         let s = select(c, utc("2026-11-23T00:00:00Z"), TZ, false).unwrap();
-        let threads: Vec<i64> = s.queries.iter().map(|q| q.thread).collect();
+        let threads: Vec<i64> = s.queries.iter().map(|q| q.thread.0).collect();
         assert_eq!(threads, vec![2, 4, 1]);
         assert!(s.threads.is_empty());
         assert_eq!(s.replies.len(), 1);

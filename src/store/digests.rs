@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, params};
 use super::outbox::{Audience, NewOutbox, insert_audience, insert_outbox};
 use super::{Result, Store};
 use crate::digest::select::{Candidates, LastIssue, PostItem, QueryItem, ReplyItem};
-use crate::model::{CommunityId, Delivery, DigestFormat};
+use crate::model::{CommunityId, Delivery, DigestFormat, ThreadId};
 
 /// A new issue as `create_digest` writes it.
 #[derive(Debug, Clone)]
@@ -96,7 +96,7 @@ impl Store {
             .query_map(params![community.0, limit], |r| {
                 Ok(PostItem {
                     id: r.get(0)?,
-                    thread_id: r.get(1)?,
+                    thread_id: ThreadId(r.get(1)?),
                     thread_subject: r.get(2)?,
                     thread_first_at: r.get(3)?,
                     from_name: r.get(4)?,
@@ -142,7 +142,7 @@ impl Store {
             .query_map([community.0], |r| {
                 let deadline: i64 = r.get(3)?;
                 Ok(QueryItem {
-                    thread: r.get(0)?,
+                    thread: ThreadId(r.get(0)?),
                     subject: r.get(1)?,
                     asked_at: r.get(2)?,
                     days_left: days_left(deadline),
@@ -421,6 +421,9 @@ mod tests {
         assert_eq!(replies, vec!["new reply"]);
         assert_eq!(cand.replies[0].query_subject, "Mobile clinics");
         assert_eq!(cand.queries.len(), 1);
-        assert_eq!((cand.queries[0].thread, cand.queries[0].days_left), (t, 3));
+        assert_eq!(
+            (cand.queries[0].thread.0, cand.queries[0].days_left),
+            (t, 3)
+        );
     }
 }

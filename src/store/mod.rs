@@ -24,13 +24,14 @@
 mod bounce;
 mod communities;
 mod confirmations;
+mod consolidated_replies;
 mod digests;
 mod holds;
 mod members;
 pub mod migrate;
 mod outbox;
 mod posts;
-mod replies;
+mod search;
 mod status;
 mod threads;
 
@@ -42,6 +43,7 @@ use rusqlite::Connection;
 pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
 pub use communities::CommunityRow;
 pub use confirmations::Confirmation;
+pub use consolidated_replies::{Draft, OpenQuery, Publication, Query, QueryPost, RelatedReply};
 pub use digests::{DigestCreated, NewDigest};
 pub use holds::{Action, Decided, HeldPost, LogRow};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
@@ -50,9 +52,9 @@ pub use outbox::{
     OutboxSummary, Outcome, PostForFanout, Queued,
 };
 pub use posts::{Batch, Checkpoint, NewPost, PostView, Stored};
-pub use replies::{Draft, OpenQuery, Publication, Query, QueryPost, RelatedReply, Split, fts_any};
+pub use search::{SearchHit, fts_any};
 pub use status::{CommunityStatus, HealthRow};
-pub use threads::{SearchHit, ThreadFilter, ThreadRow};
+pub use threads::{Split, ThreadFilter, ThreadRow};
 
 /// How long a writer waits for another before giving up with `Busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

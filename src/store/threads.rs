@@ -1,22 +1,24 @@
-//! Threads for `praxis threads`, and full-text search for `praxis search`.
+//! Threads: listing them for `praxis threads`, re-marking their kind, and
+//! splitting a post and its replies off into a thread of their own.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::members::parse_col;
 use super::{Result, Store};
-use crate::model::CommunityId;
+use crate::model::{CommunityId, PostId, QueryState, ThreadId, ThreadKind};
 
 /// A thread as `praxis threads` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThreadRow {
     /// Its id.
-    pub id: i64,
+    pub id: ThreadId,
     /// The community's slug.
     pub community: String,
     /// The root post's subject.
     pub subject: String,
-    /// query, discussion or announcement.
-    pub kind: String,
+    /// What the thread is marked as.
+    pub kind: ThreadKind,
     /// Approved posts.
     pub posts: i64,
     /// Distinct senders of approved posts.
@@ -25,8 +27,8 @@ pub struct ThreadRow {
     pub first_at: i64,
     /// Latest post, Unix seconds.
     pub last_at: i64,
-    /// open, drafting or published.
-    pub state: String,
+    /// Where it stands as a query (other threads stay open).
+    pub state: QueryState,
     /// Approved posts after the first (the responses to a query).
     pub responses: i64,
     /// When the Consolidated Reply is due, for queries.
@@ -51,32 +53,6 @@ pub struct ThreadFilter {
     pub overdue_at: Option<i64>,
     /// At most this many, newest activity first.
     pub limit: i64,
-}
-
-/// One search hit.
-#[derive(Debug, Clone, Serialize)]
-pub struct SearchHit {
-    /// post or consolidated_reply.
-    pub kind: String,
-    /// The post's or reply's id.
-    pub id: i64,
-    /// The community's slug.
-    pub community: String,
-    /// Subject.
-    pub subject: String,
-    /// The matching words in context, marked with [ ].
-    pub snippet: String,
-    /// bm25 rank, higher is better.
-    pub score: f64,
-}
-
-/// Turns what a person typed into an FTS5 query: every word must occur.
-pub fn fts_query(text: &str) -> String {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\""))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 impl Store {
@@ -125,13 +101,13 @@ impl Store {
                 |r| {
                     let posts: i64 = r.get(8)?;
                     Ok(ThreadRow {
-                        id: r.get(0)?,
+                        id: ThreadId(r.get(0)?),
                         community: r.get(1)?,
                         subject: r.get(2)?,
-                        kind: r.get(3)?,
+                        kind: parse_col(r, 3)?,
                         first_at: r.get(4)?,
                         last_at: r.get(5)?,
-                        state: r.get(6)?,
+                        state: parse_col(r, 6)?,
                         deadline: r.get(7)?,
                         posts,
                         participants: r.get(9)?,
@@ -150,56 +126,133 @@ impl Store {
         rows.truncate(usize::try_from(f.limit).unwrap_or(usize::MAX));
         Ok(rows)
     }
-
-    /// Full-text search over approved posts, best first.
-    pub fn search(
-        &self,
-        text: &str,
-        community: Option<CommunityId>,
-        limit: i64,
-    ) -> Result<Vec<SearchHit>> {
-        let q = fts_query(text);
-        if q.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut stmt = self.conn.prepare(
-            "SELECT p.id, c.slug, p.subject,
-                    snippet(posts_fts, 1, '[', ']', ' … ', 12), -bm25(posts_fts, 3.0, 1.0)
-             FROM posts_fts
-             JOIN posts p ON p.id = posts_fts.rowid
-             JOIN communities c ON c.id = p.community_id
-             WHERE posts_fts MATCH ?1 AND p.state = 'approved' AND (?2 IS NULL OR p.community_id = ?2)
-             ORDER BY bm25(posts_fts, 3.0, 1.0)
-             LIMIT ?3",
-        )?;
-        let hits = stmt
-            .query_map(params![q, community.map(|c| c.0), limit], |r| {
-                Ok(SearchHit {
-                    kind: "post".into(),
-                    id: r.get(0)?,
-                    community: r.get(1)?,
-                    subject: r.get(2)?,
-                    snippet: r
-                        .get::<_, String>(3)?
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    score: r.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(hits)
-    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::fts_query;
+/// What [`Store::split_thread`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// The thread the post left.
+    pub from: ThreadId,
+    /// The thread it now starts.
+    pub to: ThreadId,
+    /// Posts moved: the split post and its replies.
+    pub posts: usize,
+}
 
-    #[test]
-    fn queries_cannot_inject_fts_syntax() {
-        assert_eq!(fts_query("mobile clinics"), "\"mobile\" \"clinics\"");
-        assert_eq!(fts_query("a\" OR x:*"), "\"a\" \"OR\" \"x\"");
-        assert_eq!(fts_query("  "), "");
+impl Store {
+    /// Re-marks a thread's kind; returns the kind it had, or `None` when
+    /// there is no such thread.
+    pub fn mark_thread(
+        &mut self,
+        thread: ThreadId,
+        kind: ThreadKind,
+    ) -> Result<Option<ThreadKind>> {
+        let tx = self.conn.transaction()?;
+        let was: Option<ThreadKind> = tx
+            .query_row("SELECT kind FROM threads WHERE id = ?1", [thread.0], |r| {
+                parse_col(r, 0)
+            })
+            .optional()?;
+        if was.is_some() {
+            tx.execute(
+                "UPDATE threads SET kind = ?2 WHERE id = ?1",
+                params![thread.0, kind.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(was)
+    }
+
+    /// Splits `post` and its replies off their thread into a thread of
+    /// their own, of `kind`, rooted at `post`, and remembers the split so
+    /// later replies stay there (see `thread::after_split`). `None` when
+    /// the post is in no thread or already a thread's root (re-mark the
+    /// thread instead).
+    pub fn split_thread(&mut self, post: PostId, kind: ThreadKind) -> Result<Option<Split>> {
+        let tx = self.conn.transaction()?;
+        let found: Option<(i64, i64, String, String, i64)> = tx
+            .query_row(
+                "SELECT p.community_id, p.thread_id, p.message_id, p.subject,
+                        COALESCE(p.date, p.received_at)
+                 FROM posts p JOIN threads t ON t.id = p.thread_id
+                 WHERE p.id = ?1 AND t.root_post_id IS NOT ?1",
+                [post.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        let Some((community, from, message_id, subject, date)) = found else {
+            return Ok(None);
+        };
+        // The post and every reply below it, by parent.
+        let moved: Vec<(i64, String, i64)> = tx
+            .prepare(
+                "WITH RECURSIVE below(id) AS (
+                     SELECT ?1 UNION SELECT p.id FROM posts p JOIN below b ON p.parent_id = b.id
+                     WHERE p.thread_id = ?2)
+                 SELECT p.id, p.message_id, COALESCE(p.date, p.received_at)
+                 FROM posts p JOIN below b ON b.id = p.id",
+            )?
+            .query_map(params![post.0, from], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let last = moved.iter().map(|m| m.2).max().unwrap_or(date);
+        tx.execute(
+            "INSERT INTO threads (community_id, root_post_id, subject, base_subject, kind,
+                                  first_at, last_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                community,
+                post.0,
+                subject,
+                crate::thread::base_subject(&subject),
+                kind.as_str(),
+                date,
+                last
+            ],
+        )?;
+        let to = tx.last_insert_rowid();
+        {
+            let mut posts = tx.prepare("UPDATE posts SET thread_id = ?2 WHERE id = ?1")?;
+            let mut refs = tx.prepare(
+                "UPDATE thread_refs SET thread_id = ?3 WHERE community_id = ?1 AND message_id = ?2",
+            )?;
+            for (id, mid, _) in &moved {
+                posts.execute(params![id, to])?;
+                refs.execute(params![community, mid, to])?;
+            }
+        }
+        // The split post starts its thread: no parent in the one it left.
+        tx.execute("UPDATE posts SET parent_id = NULL WHERE id = ?1", [post.0])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO thread_splits (community_id, message_id) VALUES (?1, ?2)",
+            params![community, message_id],
+        )?;
+        tx.execute(
+            "UPDATE threads SET last_at = COALESCE(
+                 (SELECT MAX(COALESCE(date, received_at)) FROM posts WHERE thread_id = ?1), first_at)
+             WHERE id = ?1",
+            [from],
+        )?;
+        tx.commit()?;
+        Ok(Some(Split {
+            from: ThreadId(from),
+            to: ThreadId(to),
+            posts: moved.len(),
+        }))
+    }
+
+    /// The root post of a thread, if stored.
+    pub fn thread_root(&self, thread: ThreadId) -> Result<Option<PostId>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT root_post_id FROM threads WHERE id = ?1",
+                [thread.0],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten()
+            .map(PostId))
     }
 }

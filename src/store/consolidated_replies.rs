@@ -1,11 +1,14 @@
-//! Queries and Consolidated Replies: deadlines, drafts, publication.
+//! Queries and their Consolidated Replies: deadlines, late responses,
+//! drafts and their versions, offline responses, publication and reminders.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::members::parse_col;
+use super::search::fts_any;
 use super::{Result, Store};
 use crate::mail::parse::Attachment;
-use crate::model::{CommunityId, PostId};
+use crate::model::{CommunityId, PostId, QueryState, ReplyState, ThreadId, ThreadKind};
 
 impl Store {
     /// When `post` is the approved root of a query whose deadline is unset,
@@ -27,21 +30,21 @@ impl Store {
     /// When `post` is an approved response to a query whose Consolidated
     /// Reply is already published: counts it on the thread and flags the post
     /// for moderators. Returns the thread id when it did.
-    pub fn flag_late_response(&mut self, post: PostId) -> Result<Option<i64>> {
+    pub fn flag_late_response(&mut self, post: PostId) -> Result<Option<ThreadId>> {
         let tx = self.conn.transaction()?;
-        let thread: Option<i64> = tx
+        let thread: Option<ThreadId> = tx
             .query_row(
                 "SELECT t.id FROM posts p JOIN threads t ON t.id = p.thread_id
                  WHERE p.id = ?1 AND p.state = 'approved' AND t.kind = 'query'
                    AND t.state = 'published' AND t.root_post_id <> p.id",
                 [post.0],
-                |r| r.get(0),
+                |r| r.get(0).map(ThreadId),
             )
             .optional()?;
         if let Some(t) = thread {
             tx.execute(
                 "UPDATE threads SET late_responses = late_responses + 1 WHERE id = ?1",
-                [t],
+                [t.0],
             )?;
             tx.execute(
                 "UPDATE posts SET flag = ?2 WHERE id = ?1",
@@ -106,17 +109,17 @@ pub struct QueryPost {
 #[derive(Debug, Clone)]
 pub struct Query {
     /// Thread id (the QUERY of `consolidate` and `publish`).
-    pub thread: i64,
+    pub thread: ThreadId,
     /// Its community.
     pub community: CommunityId,
     /// The community's slug.
     pub slug: String,
     /// The thread's subject.
     pub subject: String,
-    /// query, discussion or announcement.
-    pub kind: String,
-    /// open, drafting or published.
-    pub state: String,
+    /// What the thread is marked as (any thread with a root post loads).
+    pub kind: ThreadKind,
+    /// Where the query stands.
+    pub state: QueryState,
     /// The root post: the question.
     pub root: QueryPost,
     /// Approved responses, oldest first.
@@ -128,8 +131,8 @@ pub struct Query {
 pub struct Draft {
     /// consolidated_replies id.
     pub reply: i64,
-    /// draft, scheduled or published.
-    pub state: String,
+    /// Where it stands: only a draft takes new versions or can be published.
+    pub state: ReplyState,
     /// The latest version number (1, 2, …).
     pub version: i64,
     /// Markdown.
@@ -152,20 +155,6 @@ pub struct RelatedReply {
     pub subject: String,
     /// When it was published, Unix seconds.
     pub published_at: i64,
-}
-
-/// An FTS5 query matching any of the significant words of `text` (four
-/// letters or more, at most 16), for "related" suggestions.
-pub fn fts_any(text: &str) -> String {
-    let mut seen = std::collections::BTreeSet::new();
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 4)
-        .map(str::to_lowercase)
-        .filter(|w| seen.insert(w.clone()))
-        .take(16)
-        .map(|w| format!("\"{w}\""))
-        .collect::<Vec<_>>()
-        .join(" OR ")
 }
 
 fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
@@ -197,20 +186,20 @@ fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
 impl Store {
     /// A query (any thread with a root post) and its approved responses;
     /// `None` when there is no such thread.
-    pub fn query(&self, thread: i64) -> Result<Option<Query>> {
+    pub fn query(&self, thread: ThreadId) -> Result<Option<Query>> {
         let head = self
             .conn
             .query_row(
                 "SELECT t.community_id, c.slug, t.subject, t.kind, t.state, t.root_post_id
                  FROM threads t JOIN communities c ON c.id = t.community_id WHERE t.id = ?1",
-                [thread],
+                [thread.0],
                 |r| {
                     Ok((
                         CommunityId(r.get(0)?),
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
+                        parse_col::<ThreadKind>(r, 3)?,
+                        parse_col::<QueryState>(r, 4)?,
                         r.get::<_, Option<i64>>(5)?,
                     ))
                 },
@@ -230,7 +219,7 @@ impl Store {
              ORDER BY COALESCE(p.date, p.received_at), p.id",
         )?;
         let posts = stmt
-            .query_map(params![thread, LATE_FLAG], query_post)?
+            .query_map(params![thread.0, LATE_FLAG], query_post)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let (roots, mut responses): (Vec<_>, Vec<_>) =
             posts.into_iter().partition(|p| p.id.0 == root_id);
@@ -242,7 +231,7 @@ impl Store {
              WHERE o.thread_id = ?1 ORDER BY o.added_at, o.id",
         )?;
         let offline = stmt
-            .query_map([thread], |r| {
+            .query_map([thread.0], |r| {
                 let email: String = r.get(1)?;
                 let name: String = r.get(2)?;
                 Ok(QueryPost {
@@ -280,7 +269,7 @@ impl Store {
 
     /// The current (latest) Consolidated Reply of a thread and its latest
     /// version, if any draft was stored.
-    pub fn current_draft(&self, thread: i64) -> Result<Option<Draft>> {
+    pub fn current_draft(&self, thread: ThreadId) -> Result<Option<Draft>> {
         Ok(self
             .conn
             .query_row(
@@ -288,11 +277,11 @@ impl Store {
                  FROM consolidated_replies r JOIN draft_versions v ON v.reply_id = r.id
                  WHERE r.thread_id = ?1
                  ORDER BY r.id DESC, v.version DESC LIMIT 1",
-                [thread],
+                [thread.0],
                 |r| {
                     Ok(Draft {
                         reply: r.get(0)?,
-                        state: r.get(1)?,
+                        state: parse_col(r, 1)?,
                         version: r.get(2)?,
                         body: r.get(3)?,
                         publish_at: r.get(4)?,
@@ -310,27 +299,27 @@ impl Store {
     /// version).
     pub fn save_draft(
         &mut self,
-        thread: i64,
+        thread: ThreadId,
         subject: &str,
         body: &str,
         author: &str,
         at: i64,
     ) -> Result<(i64, i64)> {
         let tx = self.conn.transaction()?;
-        let current: Option<(i64, String)> = tx
+        let current: Option<(i64, ReplyState)> = tx
             .query_row(
                 "SELECT id, state FROM consolidated_replies WHERE thread_id = ?1 ORDER BY id DESC LIMIT 1",
-                [thread],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                [thread.0],
+                |r| Ok((r.get(0)?, parse_col(r, 1)?)),
             )
             .optional()?;
         let reply = match current {
-            Some((id, state)) if state != "published" => id,
+            Some((id, state)) if state != ReplyState::Published => id,
             other => {
                 tx.execute(
                     "INSERT INTO consolidated_replies (community_id, thread_id, addendum_to, subject, created_at)
                      SELECT community_id, id, ?2, ?3, ?4 FROM threads WHERE id = ?1",
-                    params![thread, other.map(|(id, _)| id), subject, at],
+                    params![thread.0, other.map(|(id, _)| id), subject, at],
                 )?;
                 tx.last_insert_rowid()
             }
@@ -347,7 +336,7 @@ impl Store {
         )?;
         tx.execute(
             "UPDATE threads SET state = 'drafting' WHERE id = ?1 AND state = 'open'",
-            [thread],
+            [thread.0],
         )?;
         tx.commit()?;
         Ok((reply, version))
@@ -359,7 +348,7 @@ impl Store {
         &self,
         community: CommunityId,
         text: &str,
-        exclude: i64,
+        exclude: ThreadId,
         limit: i64,
     ) -> Result<Vec<RelatedReply>> {
         let q = fts_any(text);
@@ -374,7 +363,7 @@ impl Store {
              ORDER BY bm25(consolidated_fts, 3.0, 1.0) LIMIT ?4",
         )?;
         let rows = stmt
-            .query_map(params![q, community.0, exclude, limit], |r| {
+            .query_map(params![q, community.0, exclude.0, limit], |r| {
                 Ok(RelatedReply {
                     id: r.get(0)?,
                     subject: r.get(1)?,
@@ -392,7 +381,7 @@ pub struct Publication<'a> {
     /// The consolidated_replies id.
     pub reply: i64,
     /// Its thread.
-    pub thread: i64,
+    pub thread: ThreadId,
     /// The subject as sent, for the archive and `praxis outbox`.
     pub subject: &'a str,
     /// The Markdown as published, for the archive's full-text index.
@@ -433,7 +422,7 @@ impl Store {
         let recipients = Some(super::outbox::audience_size(&tx, id)?);
         tx.execute(
             "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
-            [p.thread],
+            [p.thread.0],
         )?;
         tx.execute(
             "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
@@ -450,13 +439,13 @@ impl Store {
     /// Unschedules the thread's scheduled reply before any copy was sent:
     /// its outbox message and deliveries go, the reply is a draft again, the
     /// thread drafting, the archive entry removed. Returns the reply id.
-    pub fn cancel_scheduled(&mut self, thread: i64) -> Result<i64> {
+    pub fn cancel_scheduled(&mut self, thread: ThreadId) -> Result<i64> {
         let tx = self.conn.transaction()?;
         let reply: Option<i64> = tx
             .query_row(
                 "SELECT id FROM consolidated_replies WHERE thread_id = ?1 AND state = 'scheduled'
                  ORDER BY id DESC LIMIT 1",
-                [thread],
+                [thread.0],
                 |r| r.get(0),
             )
             .optional()?;
@@ -484,54 +473,11 @@ impl Store {
         )?;
         tx.execute(
             "UPDATE threads SET state = 'drafting' WHERE id = ?1",
-            [thread],
+            [thread.0],
         )?;
         tx.execute("DELETE FROM consolidated_fts WHERE rowid = ?1", [reply])?;
         tx.commit()?;
         Ok(reply)
-    }
-
-    /// Full-text search over published Consolidated Replies (and scheduled
-    /// ones whose time has come), best first.
-    pub fn search_replies(
-        &self,
-        text: &str,
-        community: Option<CommunityId>,
-        limit: i64,
-        now: i64,
-    ) -> Result<Vec<super::SearchHit>> {
-        let q = super::threads::fts_query(text);
-        if q.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT r.id, c.slug, r.subject,
-                    snippet(consolidated_fts, 1, '[', ']', ' … ', 12), -bm25(consolidated_fts, 3.0, 1.0)
-             FROM consolidated_fts f
-             JOIN consolidated_replies r ON r.id = f.rowid
-             JOIN communities c ON c.id = r.community_id
-             WHERE consolidated_fts MATCH ?1 AND (?2 IS NULL OR r.community_id = ?2)
-               AND (r.state = 'published' OR (r.state = 'scheduled' AND r.publish_at <= ?4))
-             ORDER BY bm25(consolidated_fts, 3.0, 1.0)
-             LIMIT ?3",
-        )?;
-        let hits = stmt
-            .query_map(params![q, community.map(|c| c.0), limit, now], |r| {
-                Ok(super::SearchHit {
-                    kind: "consolidated_reply".into(),
-                    id: r.get(0)?,
-                    community: r.get(1)?,
-                    subject: r.get(2)?,
-                    snippet: r
-                        .get::<_, String>(3)?
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    score: r.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(hits)
     }
 }
 
@@ -540,7 +486,7 @@ impl Store {
     /// `member`; returns its id.
     pub fn add_offline_response(
         &mut self,
-        thread: i64,
+        thread: ThreadId,
         member: crate::model::MemberId,
         text: &str,
         by: &str,
@@ -549,7 +495,7 @@ impl Store {
         self.conn.execute(
             "INSERT INTO offline_responses (thread_id, member_id, text, added_by, added_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![thread, member.0, text, by, at],
+            params![thread.0, member.0, text, by, at],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -559,7 +505,7 @@ impl Store {
 #[derive(Debug, Clone)]
 pub struct OpenQuery {
     /// Thread id.
-    pub thread: i64,
+    pub thread: ThreadId,
     /// Its subject.
     pub subject: String,
     /// Its deadline, Unix seconds.
@@ -578,7 +524,7 @@ impl Store {
         let rows = stmt
             .query_map([community.0], |r| {
                 Ok(OpenQuery {
-                    thread: r.get(0)?,
+                    thread: ThreadId(r.get(0)?),
                     subject: r.get(1)?,
                     deadline: r.get(2)?,
                 })
@@ -593,7 +539,7 @@ impl Store {
     /// whether it queued one.
     pub fn queue_reminder(
         &mut self,
-        thread: i64,
+        thread: ThreadId,
         threshold: &str,
         msg: &super::NewOutbox<'_>,
         recipients: &[super::NewRecipient],
@@ -602,7 +548,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             "INSERT OR IGNORE INTO query_reminders (thread_id, threshold, sent_at) VALUES (?1, ?2, ?3)",
-            params![thread, threshold, now],
+            params![thread.0, threshold, now],
         )?;
         if n == 0 {
             return Ok(false);
@@ -624,138 +570,5 @@ impl Store {
         }
         tx.commit()?;
         Ok(true)
-    }
-}
-
-/// What [`Store::split_thread`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Split {
-    /// The thread the post left.
-    pub from: i64,
-    /// The thread it now starts.
-    pub to: i64,
-    /// Posts moved: the split post and its replies.
-    pub posts: usize,
-}
-
-impl Store {
-    /// Re-marks a thread's kind; returns the kind it had, or `None` when
-    /// there is no such thread.
-    pub fn mark_thread(
-        &mut self,
-        thread: i64,
-        kind: crate::model::ThreadKind,
-    ) -> Result<Option<String>> {
-        let tx = self.conn.transaction()?;
-        let was: Option<String> = tx
-            .query_row("SELECT kind FROM threads WHERE id = ?1", [thread], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if was.is_some() {
-            tx.execute(
-                "UPDATE threads SET kind = ?2 WHERE id = ?1",
-                params![thread, kind.as_str()],
-            )?;
-        }
-        tx.commit()?;
-        Ok(was)
-    }
-
-    /// Splits `post` and its replies off their thread into a thread of
-    /// their own, of `kind`, rooted at `post`, and remembers the split so
-    /// later replies stay there (see `thread::after_split`). `None` when
-    /// the post is in no thread or already a thread's root (re-mark the
-    /// thread instead).
-    pub fn split_thread(
-        &mut self,
-        post: PostId,
-        kind: crate::model::ThreadKind,
-    ) -> Result<Option<Split>> {
-        let tx = self.conn.transaction()?;
-        let found: Option<(i64, i64, String, String, i64)> = tx
-            .query_row(
-                "SELECT p.community_id, p.thread_id, p.message_id, p.subject,
-                        COALESCE(p.date, p.received_at)
-                 FROM posts p JOIN threads t ON t.id = p.thread_id
-                 WHERE p.id = ?1 AND t.root_post_id IS NOT ?1",
-                [post.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?;
-        let Some((community, from, message_id, subject, date)) = found else {
-            return Ok(None);
-        };
-        // The post and every reply below it, by parent.
-        let moved: Vec<(i64, String, i64)> = tx
-            .prepare(
-                "WITH RECURSIVE below(id) AS (
-                     SELECT ?1 UNION SELECT p.id FROM posts p JOIN below b ON p.parent_id = b.id
-                     WHERE p.thread_id = ?2)
-                 SELECT p.id, p.message_id, COALESCE(p.date, p.received_at)
-                 FROM posts p JOIN below b ON b.id = p.id",
-            )?
-            .query_map(params![post.0, from], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let last = moved.iter().map(|m| m.2).max().unwrap_or(date);
-        tx.execute(
-            "INSERT INTO threads (community_id, root_post_id, subject, base_subject, kind,
-                                  first_at, last_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                community,
-                post.0,
-                subject,
-                crate::thread::base_subject(&subject),
-                kind.as_str(),
-                date,
-                last
-            ],
-        )?;
-        let to = tx.last_insert_rowid();
-        {
-            let mut posts = tx.prepare("UPDATE posts SET thread_id = ?2 WHERE id = ?1")?;
-            let mut refs = tx.prepare(
-                "UPDATE thread_refs SET thread_id = ?3 WHERE community_id = ?1 AND message_id = ?2",
-            )?;
-            for (id, mid, _) in &moved {
-                posts.execute(params![id, to])?;
-                refs.execute(params![community, mid, to])?;
-            }
-        }
-        // The split post starts its thread: no parent in the one it left.
-        tx.execute("UPDATE posts SET parent_id = NULL WHERE id = ?1", [post.0])?;
-        tx.execute(
-            "INSERT OR IGNORE INTO thread_splits (community_id, message_id) VALUES (?1, ?2)",
-            params![community, message_id],
-        )?;
-        tx.execute(
-            "UPDATE threads SET last_at = COALESCE(
-                 (SELECT MAX(COALESCE(date, received_at)) FROM posts WHERE thread_id = ?1), first_at)
-             WHERE id = ?1",
-            [from],
-        )?;
-        tx.commit()?;
-        Ok(Some(Split {
-            from,
-            to,
-            posts: moved.len(),
-        }))
-    }
-
-    /// The root post of a thread, if stored.
-    pub fn thread_root(&self, thread: i64) -> Result<Option<PostId>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT root_post_id FROM threads WHERE id = ?1",
-                [thread],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()?
-            .flatten()
-            .map(PostId))
     }
 }
