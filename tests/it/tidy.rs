@@ -739,10 +739,6 @@ fn every_module_starts_with_a_doc_line() {
     );
 }
 
-/// Files being split by issue 14, exempt from [`long_without_a_reason`]
-/// meanwhile. The lead removes each entry when its split lands.
-const BEING_SPLIT: &[&str] = &["src/store/replies.rs"];
-
 /// A file over this many lines says why in its header, or is split.
 const LONG: usize = 600;
 
@@ -757,7 +753,6 @@ fn long_without_a_reason(files: &[(String, String)]) -> Vec<String> {
                 .take_while(|l| l.trim_start().starts_with("//!"))
                 .collect();
             text.lines().count() > LONG
-                && !BEING_SPLIT.contains(&path.as_str())
                 && !header.join(" ").contains("Long because")
         })
         .map(|(path, text)| format!("{path} ({} lines)", text.lines().count()))
@@ -1035,7 +1030,6 @@ fn a_long_file_without_a_reason_is_reported() {
             "src/said.rs",
             &format!("//! Does things.\n//!\n//! Long because the cases share one table.\n{body}"),
         ),
-        ("src/config.rs", &format!("//! Being split.\n{body}")),
     ]);
     assert_eq!(
         long_without_a_reason(&files),
