@@ -747,13 +747,12 @@ const LONG: usize = 600;
 fn long_without_a_reason(files: &[(String, String)]) -> Vec<String> {
     files
         .iter()
-        .filter(|(path, text)| {
+        .filter(|(_, text)| {
             let header: Vec<&str> = text
                 .lines()
                 .take_while(|l| l.trim_start().starts_with("//!"))
                 .collect();
-            text.lines().count() > LONG
-                && !header.join(" ").contains("Long because")
+            text.lines().count() > LONG && !header.join(" ").contains("Long because")
         })
         .map(|(path, text)| format!("{path} ({} lines)", text.lines().count()))
         .collect()
