@@ -195,7 +195,7 @@ impl WebServer {
                 &format!(
                     "{} will receive no more mail from {}.",
                     escape(&address),
-                    escape(&c.name())
+                    escape(c.name())
                 ),
                 true,
             ),
