@@ -107,17 +107,22 @@ fn fault_mail_through_postfix_reaches_praxis_over_lmtp() {
     );
 }
 
-#[test]
-fn lmtp_protocol_replies_per_recipient() {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
+/// A config with an LMTP listener on a free loopback port and no IMAP (only
+/// the listener matters): the listen address and the config text.
+fn lmtp_only_config() -> (String, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
     let mut config = stack_config("127.0.0.1:1", "127.0.0.1:1", Some(&listen));
-    // No IMAP here: only the LMTP listener matters.
     config = config.replace("[community.imap]", "[community.unused]");
     let cut = config.find("[community.unused]").unwrap();
     let end = config[cut..].find("[[community]]").unwrap();
     config.replace_range(cut..cut + end, "");
-    config = config.replace("listen = ", "max_message_kb = 4\nlisten = ");
+    (listen, config)
+}
+
+#[test]
+fn lmtp_protocol_replies_per_recipient() {
+    let (listen, config) = lmtp_only_config();
+    let config = config.replace("listen = ", "max_message_kb = 4\nlisten = ");
     let home = Home::with_config(&config);
     let daemon = Daemon::start(&home);
     let (mut r, mut w) = connect(&listen, &daemon);
@@ -271,13 +276,7 @@ fn lmtp_refuses_a_message_over_50_mb_in_bounded_memory() {
 /// notice (both rendered from templates); the daemon logs each compilation.
 #[test]
 fn lmtp_templates_are_compiled_once_per_process() {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut config = stack_config("127.0.0.1:1", "127.0.0.1:1", Some(&listen));
-    config = config.replace("[community.imap]", "[community.unused]");
-    let cut = config.find("[community.unused]").unwrap();
-    let end = config[cut..].find("[[community]]").unwrap();
-    config.replace_range(cut..cut + end, "");
+    let (listen, config) = lmtp_only_config();
     let home = Home::with_config(&config);
     let daemon = Daemon::start(&home);
     let (mut r, mut w) = connect(&listen, &daemon);
