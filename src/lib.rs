@@ -9,7 +9,7 @@
 //! | module | job | may do I/O |
 //! |---|---|---|
 //! | [`model`] | id newtypes and closed enums for every stored state | no |
-//! | [`config`] | TOML config: defaults → file → `PRAXIS_*` env; `check` | reads files |
+//! | [`config`] | TOML config: defaults → file → `PRAXIS_*` env, one file per section, each with its own `validate`; time zones, weekdays, holidays and schedules typed at load | reads files |
 //! | [`mail`] | parse raw bytes (mail-parser; HTML-only mail to text) and classify: post, command, bounce, auto-reply, loop | no |
 //! | [`thread`] | JWZ / RFC 5256 threading decisions, base subjects, digest-reply quotes, splits a moderator made | no |
 //! | [`moderation`] | posting policy, the email-command grammar, confirmation tokens | no |
@@ -18,7 +18,7 @@
 //! | [`community`] | a community resolved once per process: row id, typed config, addresses, templates compiled on first use; found by slug, id or envelope recipient | via store |
 //! | [`effects`] | what follows a commit or a decision: fan-out, acknowledgements and hold notices, rejections, bounce scores, email commands, one-click leaving | yes |
 //! | [`render`] | handlebars templates (notices, Consolidated Reply, the digests' texts), built in from `templates/`, replaceable per community | no |
-//! | [`store`] | SQLite: pragmas, migrations, one file per table group; the only SQL | yes |
+//! | [`store`] | SQLite: pragmas, migrations, one file per table group (posts, threads and splits, Consolidated Replies, search, members, outbox, …); the only SQL | yes |
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
 //! | [`deliver`] | outbox sender: its own pipelining SMTP client, retries, list headers, VERP, DKIM, bounces; a text body encoded once per message and spliced with each footer | yes |
 //! | [`consolidate`] | query lifecycle: working-day deadlines (pure), drafts, publishing | via store |
