@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Context;
-use crate::config::{Config, Problem};
+use crate::config::{Config, Problem, unset_envs};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -18,7 +18,11 @@ struct Report<'a> {
 
 /// Runs `praxis check`: exit 0 when clean, 1 with every problem listed.
 pub fn run(ctx: &Context) -> Result<ExitCode> {
-    let (config, problems) = Config::load_unchecked(&ctx.cli.config)?;
+    let (config, mut problems) = Config::load_unchecked(&ctx.cli.config)?;
+    // Secrets named by environment variable must be there when the daemon
+    // starts; `check` is run in its environment (loading alone does not
+    // ask, so commands work from a shell without the daemon's secrets).
+    problems.extend(unset_envs(&config, &|var| std::env::var(var).ok()));
     let slugs: Vec<&str> = config.communities.iter().map(|c| c.slug.as_str()).collect();
     if ctx.out.json {
         ctx.out.json(&Report {

@@ -46,7 +46,7 @@ pub use digest::DigestConfig;
 pub use imap::ImapConfig;
 pub use listen::{DEFAULT_MAX_SIZE, HttpConfig, Listen, LmtpConfig, parse_listen};
 pub use policy::{Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig, Subscription};
-pub use secret::{Secret, check_private_file};
+pub use secret::{Secret, check_private_file, secret_envs, unset_envs};
 pub use smtp::{SmtpConfig, Tls};
 
 /// The config file used when neither `--config` nor `PRAXIS_CONFIG` is given.

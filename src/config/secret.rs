@@ -78,3 +78,69 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
     }
     p
 }
+
+/// Every secret the config names by environment variable: (key, variable).
+pub fn secret_envs(config: &Config) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(v) = &config.smtp.password_env {
+        out.push(("smtp.password_env".to_string(), v.clone()));
+    }
+    if let Some(v) = &config.delivery.link_secret_env {
+        out.push(("delivery.link_secret_env".to_string(), v.clone()));
+    }
+    for c in &config.communities {
+        if let Some(v) = c.imap.as_ref().and_then(|i| i.password_env.as_ref()) {
+            out.push((
+                format!("community[{}].imap.password_env", c.slug),
+                v.clone(),
+            ));
+        }
+    }
+    out
+}
+
+/// The `*_env` keys whose variable is unset or empty where `praxis check`
+/// runs (`env` reads the environment; a test passes its own). Not part of
+/// loading: a moderator's shell need not hold the daemon's secrets, but
+/// `check` is run before starting the daemon, in its environment.
+pub fn unset_envs(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Problem> {
+    secret_envs(config)
+        .into_iter()
+        .filter(|(_, var)| env(var).is_none_or(|v| v.is_empty()))
+        .map(|(key, var)| {
+            Problem::new(
+                key,
+                format!("names the environment variable {var}, which is not set here"),
+                format!(
+                    "export {var} in the environment praxis runs in (systemd: Environment= or EnvironmentFile=), or use the matching *_file key"
+                ),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unset_password_env_is_a_problem_with_its_key() {
+        let (config, problems) = Config::parse(
+            "[smtp]\nusername = \"praxis\"\npassword_env = \"PX_SMTP_PW\"\n",
+            Path::new("praxis.toml"),
+            &|_| None,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let unset = unset_envs(&config, &|_| None);
+        assert_eq!(unset.len(), 1);
+        assert_eq!(unset[0].key, "smtp.password_env");
+        assert!(
+            unset[0].message.contains("PX_SMTP_PW"),
+            "{}",
+            unset[0].message
+        );
+        let empty = unset_envs(&config, &|_| Some(String::new()));
+        assert_eq!(empty.len(), 1, "an empty variable is as good as unset");
+        assert!(unset_envs(&config, &|_| Some("s3cret".into())).is_empty());
+    }
+}

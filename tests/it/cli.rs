@@ -548,3 +548,25 @@ fn check_reports_a_bad_time_zone_weekday_holiday_and_schedule_at_once() {
         .failure()
         .stderr(predicate::str::contains("community[health].timezone"));
 }
+
+/// Issue 15: a `password_env` naming a variable that is not set is reported
+/// by `check` with its key, before `serve` would fail to log in.
+#[test]
+fn check_names_an_unset_password_env() {
+    let home = Home::new();
+    let out = home
+        .praxis()
+        .env_remove("PRAXIS_IMAP_PASSWORD")
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("community[health].imap.password_env")
+            && err.contains("PRAXIS_IMAP_PASSWORD")
+            && err.contains("not set"),
+        "{err}"
+    );
+    home.praxis().arg("check").assert().success();
+}
