@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use super::Context;
+use super::output::{local_time, safe};
 use crate::model::PostId;
 use crate::store::Action;
 
@@ -117,6 +118,28 @@ pub fn run(
                     line.push_str(&format!("; {} now posts without moderation", d.from));
                 }
                 ctx.out.say(line);
+            }
+            Err(crate::store::StoreError::AlreadyDecided {
+                post,
+                community,
+                what,
+                who,
+                at,
+            }) => {
+                // In the community's own zone: the moderators' clock.
+                let when = match communities.by_id(community) {
+                    Ok(c) => format!(
+                        "{} ({})",
+                        local_time(at, c.config.timezone),
+                        c.config.timezone
+                    ),
+                    Err(_) => format!("{} UTC", local_time(at, chrono_tz::UTC)),
+                };
+                eprintln!(
+                    "error: post {post} was already decided: {what} by {} at {when}",
+                    safe(&who)
+                );
+                failed += 1;
             }
             Err(e) => {
                 eprintln!("error: {e}");

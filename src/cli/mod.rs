@@ -226,11 +226,54 @@ impl Context {
     /// Who is acting, for the audit log: the login name, or the name
     /// `[moderators]` maps it to.
     pub fn actor(&self, config: &Config) -> String {
-        let login = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "cli".to_string());
+        let login = login_name().unwrap_or_else(|| "cli".to_string());
         config.moderators.get(&login).cloned().unwrap_or(login)
     }
+}
+
+/// The login name of whoever runs the command: `$USER`, `$LOGNAME`, or,
+/// where neither is set (cron, `sudo -u`, a service manager), the password
+/// database's name for the process's user id.
+fn login_name() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|s| !s.is_empty())
+        .or_else(login_of_uid)
+}
+
+/// The password database's name for the process's real user id.
+#[cfg(unix)]
+fn login_of_uid() -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: a zeroed passwd is a valid out-parameter; getpwuid_r writes
+    // into it and `buf` (whose length it is told) and sets `found` to it on
+    // success or to null; the name is read only while `buf` lives.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(
+            libc::getuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        );
+        if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(pwd.pw_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}
+
+/// No password database to ask.
+#[cfg(not(unix))]
+fn login_of_uid() -> Option<String> {
+    None
 }
 
 /// Runs a parsed command line; returns the process exit code.

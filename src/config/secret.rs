@@ -126,7 +126,10 @@ mod tests {
     #[test]
     fn an_unset_password_env_is_a_problem_with_its_key() {
         let (config, problems) = Config::parse(
-            "[smtp]\nusername = \"praxis\"\npassword_env = \"PX_SMTP_PW\"\n",
+            concat!(
+                "[smtp]\nusername = \"praxis\"\npassword_env = \"PX_SMTP_PW\"\n",
+                "[[community]]\nslug = \"wash\"\nname = \"Water\"\naddress = \"wash@example.test\"\n",
+            ),
             Path::new("praxis.toml"),
             &|_| None,
         );

@@ -196,12 +196,13 @@ impl Store {
                 )
                 .optional()?;
             let (who, what) = by.unwrap_or_else(|| ("someone".into(), state.clone()));
-            let when = chrono::DateTime::from_timestamp(at, 0)
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_default();
-            return Err(StoreError::Conflict(format!(
-                "post {post} was already decided: {what} by {who} at {when}"
-            )));
+            return Err(StoreError::AlreadyDecided {
+                post,
+                community: CommunityId(cid),
+                what,
+                who,
+                at,
+            });
         }
         let t = now();
         let community = CommunityId(cid);

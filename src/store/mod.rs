@@ -72,6 +72,22 @@ pub enum StoreError {
         /// The underlying error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A moderator decided a post another had already decided: who, what,
+    /// and when (Unix seconds), so the command line can show the time in
+    /// the community's zone.
+    #[error("post {post} was already decided: {what} by {who} at {} UTC", utc_minutes(*at))]
+    AlreadyDecided {
+        /// The post.
+        post: crate::model::PostId,
+        /// Its community, for the zone to show the time in.
+        community: crate::model::CommunityId,
+        /// approve, reject or discard.
+        what: String,
+        /// The moderator recorded in the audit log.
+        who: String,
+        /// When, Unix seconds.
+        at: i64,
+    },
     /// Another process held the database for longer than the busy timeout.
     #[error("database is busy (another praxis holds a write lock); try again")]
     Busy,
@@ -305,6 +321,13 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// Seconds since the Unix epoch, now.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM`, UTC (where no zone is known).
+fn utc_minutes(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

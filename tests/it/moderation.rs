@@ -114,7 +114,9 @@ fn holds_decisions_trust_and_the_log() {
         .failure()
         .stderr(predicate::str::contains(
             "post 2 was already decided: approve by meera",
-        ));
+        ))
+        // In the community's zone (Asia/Kolkata), not UTC.
+        .stderr(predicate::str::contains("(Asia/Kolkata)"));
     home.praxis()
         .args(["reject", "1"])
         .assert()
@@ -850,4 +852,50 @@ fn sender_rate_limits_replies_and_holds_floods() {
             predicate::str::contains("community[health].policy.sender_flood"),
         ),
     );
+}
+
+/// Issue 15: without `$USER` or `$LOGNAME` (cron, a service manager), the
+/// decision is recorded under the process's login from the password
+/// database, mapped through `[moderators]`, not as "cli".
+#[test]
+fn without_user_the_login_comes_from_the_password_database() {
+    let login = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let text = crate::support::example_config().replacen(
+        "# meera = \"Meera Iyer\"",
+        &format!("{login} = \"Meera Iyer\""),
+        1,
+    );
+    let home = Home::with_config(&text);
+    ingest(&home, &post("x@example.org", "pw1@x", "one"));
+    home.praxis()
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["approve", "1"])
+        .assert()
+        .success();
+    let out = home
+        .praxis()
+        .args(["log", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let log: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let actors: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["actor"].as_str())
+        .collect();
+    assert!(actors.contains(&"Meera Iyer"), "{actors:?}");
 }
