@@ -22,6 +22,10 @@ const NOTICES: &[(&str, &str)] = &[
     ("goodbye", include_str!("../templates/notices/goodbye.hbs")),
     ("help", include_str!("../templates/notices/help.hbs")),
     ("summary", include_str!("../templates/notices/summary.hbs")),
+    (
+        "administrivia",
+        include_str!("../templates/notices/administrivia.hbs"),
+    ),
 ];
 
 /// The built-in Consolidated Reply templates: (name, text).
@@ -65,6 +69,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("goodbye", "notices/goodbye.hbs"),
     ("help", "notices/help.hbs"),
     ("summary", "notices/summary.hbs"),
+    ("administrivia", "notices/administrivia.hbs"),
     ("consolidated/draft", "consolidated/draft.md.hbs"),
     ("consolidated/footer", "consolidated/footer.hbs"),
     ("consolidated/reminder", "consolidated/reminder.hbs"),

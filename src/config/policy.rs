@@ -2,7 +2,8 @@
 //! pure rules that read them (`moderation::policy`); the checks live here.
 
 pub use crate::moderation::policy::{
-    Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig, Subscription,
+    Acknowledge, Administrivia, Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig,
+    Subscription,
 };
 
 use super::Problem;

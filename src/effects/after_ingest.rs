@@ -10,8 +10,10 @@ use super::notices::{ACK_INTERVAL_SECS, notice, reject_notice, to_moderators};
 use super::{EffectError, requests};
 use crate::community::Community;
 use crate::config::{Config, ModeratorNotices};
+use crate::deliver::verp::request_address;
 use crate::ingest::pipeline::Outcome;
-use crate::model::{PostClass, PostState};
+use crate::mail::parse;
+use crate::model::{MemberStatus, PostClass, PostState};
 use crate::moderation::policy;
 use crate::store::{PostView, Store, Stored, now};
 
@@ -43,26 +45,37 @@ pub fn after_ingest(
                 return flood_notice(store, c, &view);
             }
             // The author hears once a day at most, within the sender rate;
-            // never for unparseable mail.
-            if outcome.class == PostClass::Post && !view.from.is_empty() {
+            // never for unparseable mail, and (by `policy.acknowledge`) only
+            // when the From is a member's or passed DMARC: no backscatter.
+            if outcome.class == PostClass::Post
+                && !view.from.is_empty()
+                && acknowledge_to(store, c, &view.from, outcome)?
+            {
                 let last = store.last_notice(c.id, "acknowledge", &view.from)?;
                 let sent =
                     store.notices_since(c.id, &view.from, now() - policy::RATE_WINDOW_SECS)?;
                 if last.is_none_or(|t| now() - t >= ACK_INTERVAL_SECS)
                     && policy::may_reply(&c.config.policy, sent)
                 {
+                    // A command sent to the posting address: say where commands go.
+                    let (template, subject) = if reason == policy::ADMINISTRIVIA {
+                        (
+                            "administrivia",
+                            format!("Not distributed (a command?): {}", view.subject),
+                        )
+                    } else {
+                        (
+                            "acknowledge",
+                            format!("Awaiting moderation: {}", view.subject),
+                        )
+                    };
                     let text = c.templates().render(
-                        "acknowledge",
-                        &json!({"name": view.from_name, "subject": view.subject, "community": c.name(), "reason": reason}),
+                        template,
+                        &json!({"name": view.from_name, "subject": view.subject, "community": c.name(),
+                                "reason": reason, "list_address": c.address(),
+                                "request_address": request_address(c.address())}),
                     )?;
-                    notice(
-                        store,
-                        c,
-                        &view.from,
-                        &format!("Awaiting moderation: {}", view.subject),
-                        &text,
-                        None,
-                    )?;
+                    notice(store, c, &view.from, &subject, &text, None)?;
                     store.log_notice(c.id, Some(post.0), "acknowledge", &view.from, now())?;
                 }
             }
@@ -116,6 +129,29 @@ pub fn after_ingest(
         _ => {}
     }
     Ok(())
+}
+
+/// Whether a held post's author may be told it is held: a member (not
+/// one who left), or a nonmember whose mail passed DMARC by our own
+/// Authentication-Results, or anyone when `policy.acknowledge = "all"`.
+fn acknowledge_to(
+    store: &Store,
+    c: &Community,
+    from: &str,
+    outcome: &Outcome,
+) -> Result<bool, EffectError> {
+    let member = store
+        .member(c.id, from)?
+        .is_some_and(|m| m.status != MemberStatus::Unsubscribed);
+    let dmarc_pass = match (&c.config.policy.dmarc_authserv_id, &outcome.parsed) {
+        (Some(id), Some(p)) => parse::dmarc_passed(&p.auth_results, id),
+        _ => false,
+    };
+    let ok = policy::may_acknowledge(&c.config.policy, member, dmarc_pass);
+    if !ok {
+        info!(from = %from, "held; no acknowledgement to an unverified nonmember (policy.acknowledge)");
+    }
+    Ok(ok)
 }
 
 /// A post past `policy.sender_flood`: held without an acknowledgement or a

@@ -1,5 +1,6 @@
 //! Requests by mail to the -request address (subscribe, unsubscribe,
-//! confirm, set delivery, set digest, help), their confirmations, leaving,
+//! confirm, set delivery, set digest, set name/organisation/place, help),
+//! their confirmations (every membership change is confirmed), leaving,
 //! and RFC 8058 one-click unsubscribes, each answered within the sender rate.
 
 use serde_json::json;
@@ -14,7 +15,7 @@ use crate::deliver::verp::request_address;
 use crate::mail::classify::{Recipient, recipient};
 use crate::mail::parse;
 use crate::model::MemberStatus;
-use crate::moderation::commands::{self, Command};
+use crate::moderation::commands::{self, Command, Field};
 use crate::moderation::token::{self, Purpose};
 use crate::store::{MemberFields, NewMember, Store, now};
 
@@ -26,7 +27,7 @@ pub(super) fn run_commands(
     p: &parse::Parsed,
     envelope_to: Option<&str>,
 ) -> Result<(), EffectError> {
-    let (cfg, community, templates) = (&c.config, c.id, c.templates());
+    let (cfg, community) = (&c.config, c.id);
     let from = p.from_addr.clone();
     if from.is_empty() {
         return Ok(());
@@ -39,161 +40,252 @@ pub(super) fn run_commands(
         }
         _ => None,
     };
-    let cmds = commands::parse(tag.as_deref(), &p.subject, &p.text);
+    let lines = commands::parse_lines(tag.as_deref(), &p.subject, &p.text);
     let secret = token_secret(config)?;
     let t = now();
     let request = request_address(&cfg.address);
-    let (local, domain) = cfg.address_parts().unwrap_or(("list", "localhost"));
+    // Each line as written, then what became of it.
     let mut results: Vec<serde_json::Value> = Vec::new();
+    // Changes to an active membership, confirmed together by one token.
+    let mut changes: Vec<Command> = Vec::new();
     // A reply goes out unless everything asked for answered by mail of its
     // own (a confirmation request, a welcome, a goodbye).
-    let mut needs_reply = cmds.is_empty();
-    for cmd in cmds {
+    let mut needs_reply = lines.is_empty();
+    for commands::Line {
+        text: line,
+        command,
+    } in lines
+    {
         let member = store.member(community, &from)?;
         let active = member
             .as_ref()
             .is_some_and(|m| m.status == MemberStatus::Active);
-        let (label, result) = match &cmd {
-            Command::Subscribe | Command::Unsubscribe => {
-                let purpose = if cmd == Command::Subscribe {
-                    Purpose::Subscribe
-                } else {
+        let result = match &command {
+            Command::Subscribe(_) | Command::Unsubscribe => {
+                let purpose = if command == Command::Unsubscribe {
                     Purpose::Unsubscribe
+                } else {
+                    Purpose::Subscribe
                 };
                 if purpose == Purpose::Subscribe && active {
-                    ("subscribe", "you are already a member".to_string())
+                    "you are already a member".to_string()
                 } else if purpose == Purpose::Unsubscribe
                     && member
                         .as_ref()
                         .is_none_or(|m| m.status == MemberStatus::Unsubscribed)
                 {
-                    ("unsubscribe", "this address is not a member".to_string())
+                    "this address is not a member".to_string()
                 } else {
-                    let tok = token::issue(
-                        &secret,
-                        &cfg.slug,
-                        &from,
-                        purpose,
-                        t,
-                        &rand::random::<[u8; token::NONCE_BYTES]>(),
-                    );
-                    store.add_confirmation(
-                        community,
-                        &tok,
-                        &from,
-                        purpose.as_str(),
-                        t,
-                        t + token::LIFETIME_SECS,
-                    )?;
-                    // Replies go to LOCAL-confirm+TOKEN@ when that fits RFC 5321's
-                    // 64-octet local part; else to -request, with the code in the subject.
-                    let tagged = format!("{local}-confirm+{tok}");
-                    let confirm_address = if tagged.len() <= 64 {
-                        format!("{tagged}@{domain}")
-                    } else {
-                        request.clone()
+                    // The profile given with subscribe is applied when the
+                    // subscription's own confirmation is answered.
+                    let carried = match &command {
+                        Command::Subscribe(profile) => profile_lines(profile),
+                        _ => String::new(),
                     };
-                    let text = templates.render(
-                        "confirm",
-                        &json!({"action": purpose.as_str(), "subscribe": purpose == Purpose::Subscribe,
-                                "address": from, "community": cfg.name, "confirm_address": confirm_address,
-                                "request_address": request, "token": tok}),
-                    )?;
-                    auto_reply(
-                        store,
-                        c,
-                        &from,
-                        &format!("confirm {tok}"),
-                        &text,
-                        Some(&confirm_address),
-                    )?;
+                    send_confirmation(store, c, &secret, &from, purpose, &carried, &[], t)?;
                     // That mail says it all: no reply needed for this one.
-                    results.push(json!({"command": purpose.as_str(),
+                    results.push(json!({"command": line,
                                         "result": "a confirmation request was sent to you"}));
                     continue;
                 }
             }
             Command::Confirm(tok) => {
-                let (line, done) = confirm(store, c, &secret, tok, &from, t)?;
+                let (answer, done) = confirm(store, c, &secret, tok, &from, t)?;
                 if done {
                     // The welcome or goodbye says it all.
-                    results.push(json!({"command": "confirm", "result": line}));
+                    results.push(json!({"command": line, "result": answer}));
                     continue;
                 }
-                ("confirm", line)
+                answer
             }
-            Command::SetDelivery(d) => {
+            cmd if cmd.changes_membership() => {
                 if active {
-                    store.set_member(
-                        community,
-                        &from,
-                        &MemberFields {
-                            delivery: Some(*d),
-                            ..Default::default()
-                        },
-                        "email",
-                    )?;
-                    ("set delivery", format!("your delivery mode is now {d}"))
-                } else {
-                    (
-                        "set delivery",
-                        "only members can change their delivery".to_string(),
-                    )
+                    changes.push(cmd.clone());
+                    results.push(json!({"command": line,
+                                        "result": "a confirmation request was sent to you; nothing changes until you answer it"}));
+                    continue;
                 }
-            }
-            Command::SetDigestFormat(f) => {
-                if active {
-                    store.set_member(
-                        community,
-                        &from,
-                        &MemberFields {
-                            digest_format: Some(*f),
-                            ..Default::default()
-                        },
-                        "email",
-                    )?;
-                    ("set digest", format!("your digest format is now {f}"))
-                } else {
-                    (
-                        "set digest",
-                        "only members can change their digest format".to_string(),
-                    )
-                }
+                "only members can change their membership; send \"subscribe\" first".to_string()
             }
             Command::Help => {
                 needs_reply = true;
                 continue;
             }
-            Command::Unknown(line) => ("(not a command)", format!("`{line}` was not understood")),
+            Command::Invalid(why) => why.clone(),
+            Command::Unknown(_) => "not understood; the commands are listed below".to_string(),
+            _ => "not understood; the commands are listed below".to_string(),
         };
         needs_reply = true;
-        results.push(json!({"command": label, "result": result}));
+        results.push(json!({"command": line, "result": result}));
     }
-    if needs_reply {
-        let text = templates.render(
-            "help",
-            &json!({"community": cfg.name, "list_address": cfg.address, "request_address": request, "results": results}),
-        )?;
-        auto_reply(
+    if !changes.is_empty() {
+        let carried: Vec<String> = changes.iter().map(Command::to_line).collect();
+        send_confirmation(
             store,
             c,
+            &secret,
             &from,
-            &format!(
-                "Re: {}",
-                if p.subject.is_empty() {
-                    "your request"
-                } else {
-                    &p.subject
-                }
-            ),
-            &text,
-            None,
+            Purpose::Change,
+            &carried.join("\n"),
+            &carried,
+            t,
         )?;
+    }
+    if needs_reply {
+        reply(store, c, &from, &p.subject, &request, &results)?;
     }
     Ok(())
 }
 
-/// Confirms a pending subscribe or unsubscribe; returns the result line.
+/// Queues the reply to a message of commands: each line as written, then
+/// its outcome, then the help text.
+fn reply(
+    store: &mut Store,
+    c: &Community,
+    from: &str,
+    subject: &str,
+    request: &str,
+    results: &[serde_json::Value],
+) -> Result<(), EffectError> {
+    let text = c.templates().render(
+        "help",
+        &json!({"community": c.config.name, "list_address": c.config.address,
+                "request_address": request, "results": results}),
+    )?;
+    auto_reply(
+        store,
+        c,
+        from,
+        &format!(
+            "Re: {}",
+            if subject.is_empty() {
+                "your request"
+            } else {
+                subject
+            }
+        ),
+        &text,
+        None,
+    )?;
+    Ok(())
+}
+
+/// The profile given with subscribe as command lines ("set name …"), kept
+/// with the subscription's confirmation.
+fn profile_lines(p: &commands::Profile) -> String {
+    [
+        (Field::Name, &p.name),
+        (Field::Organisation, &p.organisation),
+        (Field::Place, &p.place),
+    ]
+    .into_iter()
+    .filter_map(|(f, v)| v.clone().map(|v| Command::SetProfile(f, v).to_line()))
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+/// Issues a token for `purpose`, records it with the `carried` command lines,
+/// and mails the confirmation request (listing `changes` for a change).
+#[allow(clippy::too_many_arguments)]
+fn send_confirmation(
+    store: &mut Store,
+    c: &Community,
+    secret: &[u8],
+    from: &str,
+    purpose: Purpose,
+    carried: &str,
+    changes: &[String],
+    t: i64,
+) -> Result<(), EffectError> {
+    let cfg = &c.config;
+    let request = request_address(&cfg.address);
+    let (local, domain) = cfg.address_parts().unwrap_or(("list", "localhost"));
+    let tok = token::issue(
+        secret,
+        &cfg.slug,
+        from,
+        purpose,
+        t,
+        &rand::random::<[u8; token::NONCE_BYTES]>(),
+    );
+    store.add_confirmation(
+        c.id,
+        &tok,
+        from,
+        purpose.as_str(),
+        carried,
+        t,
+        t + token::LIFETIME_SECS,
+    )?;
+    // Replies go to LOCAL-confirm+TOKEN@ when that fits RFC 5321's
+    // 64-octet local part; else to -request, with the code in the subject.
+    let tagged = format!("{local}-confirm+{tok}");
+    let confirm_address = if tagged.len() <= 64 {
+        format!("{tagged}@{domain}")
+    } else {
+        request.clone()
+    };
+    let text = c.templates().render(
+        "confirm",
+        &json!({"action": purpose.as_str(), "subscribe": purpose == Purpose::Subscribe,
+                "change": purpose == Purpose::Change, "changes": changes,
+                "address": from, "community": cfg.name, "confirm_address": confirm_address,
+                "request_address": request, "token": tok}),
+    )?;
+    auto_reply(
+        store,
+        c,
+        from,
+        &format!("confirm {tok}"),
+        &text,
+        Some(&confirm_address),
+    )?;
+    Ok(())
+}
+
+/// Carries out one confirmed change for an active member; the outcome line.
+fn apply_change(
+    store: &mut Store,
+    c: &Community,
+    from: &str,
+    cmd: &Command,
+) -> Result<String, EffectError> {
+    let mut f = MemberFields::default();
+    let said = match cmd {
+        Command::SetDelivery(d) => {
+            f.delivery = Some(*d);
+            format!("your delivery mode is now {d}")
+        }
+        Command::SetDigestFormat(d) => {
+            f.digest_format = Some(*d);
+            format!("your digest format is now {d}")
+        }
+        Command::SetProfile(field, v) => {
+            let slot = match field {
+                Field::Name => &mut f.name,
+                Field::Organisation => &mut f.organisation,
+                Field::Place => &mut f.place,
+            };
+            *slot = Some(v.clone());
+            format!("your {} is now {v}", field.as_str())
+        }
+        _ => return Ok("nothing to change".into()),
+    };
+    store.set_member(c.id, from, &f, "email")?;
+    Ok(said)
+}
+
+/// The command lines a confirmation carries, read back with the grammar.
+fn carried(row: &crate::store::Confirmation) -> Vec<Command> {
+    row.commands
+        .lines()
+        .filter_map(commands::parse_line)
+        .filter(Command::changes_membership)
+        .collect()
+}
+
+/// Confirms a pending request; returns the result line and whether a mail
+/// of its own (a welcome, a goodbye) already answers it.
 fn confirm(
     store: &mut Store,
     c: &Community,
@@ -205,7 +297,7 @@ fn confirm(
     let (cfg, community, templates) = (&c.config, c.id, c.templates());
     // The signature first: a forged code or one made for another address
     // is refused without touching the pending request.
-    let purpose = [Purpose::Subscribe, Purpose::Unsubscribe]
+    let purpose = Purpose::ALL
         .into_iter()
         .find(|p| token::verify(secret, tok, &cfg.slug, from, *p, t).is_ok());
     let Some(purpose) = purpose else {
@@ -262,11 +354,19 @@ fn confirm(
                     }
                 }
             }
+            // The name, organisation and place given with subscribe.
+            for cmd in carried(&row) {
+                apply_change(store, c, from, &cmd)?;
+            }
             store.log_member_change(community, "member-subscribe", from, t)?;
             let m = store.member(community, from)?;
+            let field = |f: fn(&crate::store::Member) -> &String| {
+                m.as_ref().map(|m| f(m).clone()).unwrap_or_default()
+            };
             let text = templates.render(
                 "welcome",
-                &json!({"community": cfg.name, "name": m.as_ref().map(|m| m.name.clone()).unwrap_or_default(),
+                &json!({"community": cfg.name, "name": field(|m| &m.name),
+                        "organisation": field(|m| &m.organisation), "place": field(|m| &m.place),
                         "address": from, "list_address": cfg.address, "request_address": request,
                         "delivery": m.as_ref().map(|m| m.delivery.to_string()).unwrap_or_else(|| "each".into()),
                         "pending": status == MemberStatus::Pending}),
@@ -291,6 +391,23 @@ fn confirm(
         Purpose::Unsubscribe => {
             leave(store, c, from, "email", t)?;
             Ok(("you have left the community".into(), true))
+        }
+        Purpose::Change => {
+            let active = store
+                .member(community, from)?
+                .is_some_and(|m| m.status == MemberStatus::Active);
+            if !active {
+                return Ok((
+                    "this address is no longer a member; nothing changed".into(),
+                    false,
+                ));
+            }
+            let mut said = Vec::new();
+            for cmd in carried(&row) {
+                said.push(apply_change(store, c, from, &cmd)?);
+            }
+            store.log_member_change(community, "member-change", from, t)?;
+            Ok((format!("confirmed: {}", said.join("; ")), false))
         }
     }
 }

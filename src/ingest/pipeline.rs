@@ -10,7 +10,8 @@ use crate::community::Community;
 use crate::mail::classify::classify;
 use crate::mail::parse::{self, Parsed};
 use crate::model::{PostClass, PostState, Source, ThreadKind};
-use crate::moderation::policy::{self, Decision, PostFacts};
+use crate::moderation::commands;
+use crate::moderation::policy::{self, Administrivia, Decision, PostFacts};
 use crate::store::{Batch, NewPost, Result, Stored};
 use crate::thread::DEFAULT_SUBJECT_WINDOW_DAYS;
 
@@ -79,7 +80,17 @@ pub fn ingest(batch: &Batch<'_>, target: &Community, msg: Incoming<'_>) -> Resul
         // An archive holds the list's posts, carrying the old list's
         // Precedence and List-Id: history is not classified again.
         Some(_) if msg.source == Source::Import => PostClass::Post,
-        Some(p) => classify(p, msg.envelope_to, &target.config.address),
+        // A command sent to the posting address runs as if sent to the
+        // -request address when `policy.administrivia = "request"`.
+        Some(p) => match classify(p, msg.envelope_to, &target.config.address) {
+            PostClass::Post
+                if target.config.policy.administrivia == Administrivia::Request
+                    && commands::is_administrivia(&p.subject, &p.text) =>
+            {
+                PostClass::Command
+            }
+            class => class,
+        },
     };
     let sender = match &parsed {
         Some(p) => batch.sender(target.id, &p.from_addr)?,
@@ -105,6 +116,7 @@ pub fn ingest(batch: &Batch<'_>, target: &Community, msg: Incoming<'_>) -> Resul
                     .dmarc_authserv_id
                     .as_deref()
                     .is_some_and(|id| parse::dmarc_failed(&p.auth_results, id)),
+                administrivia: commands::is_administrivia(&p.subject, &p.text),
             };
             match policy::decide(&target.config.policy, &facts) {
                 Decision::Accept => (PostState::Approved, None),

@@ -304,6 +304,22 @@ pub fn dmarc_failed(auth_results: &[String], authserv_id: &str) -> bool {
     })
 }
 
+/// Whether an Authentication-Results header added by `authserv_id` says the
+/// message passed DMARC (`dmarc=pass`): the From is the sender's own.
+pub fn dmarc_passed(auth_results: &[String], authserv_id: &str) -> bool {
+    auth_results.iter().any(|v| {
+        let mut parts = v.split(';');
+        let id = parts
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        id.eq_ignore_ascii_case(authserv_id)
+            && parts.any(|p| p.trim().to_ascii_lowercase().starts_with("dmarc=pass"))
+    })
+}
+
 /// Folds runs of whitespace (including CR/LF) to one space and trims.
 pub fn fold(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -435,6 +451,11 @@ We ran two boats.\r\n";
         let pass =
             vec!["mx.example.test 1; dkim=pass; dmarc=pass header.from=example.org".to_string()];
         assert!(!dmarc_failed(&pass, "mx.example.test"));
+        assert!(dmarc_passed(&pass, "mx.example.test"));
+        assert!(!dmarc_passed(&pass, "other.example.test"));
+        assert!(!dmarc_passed(&p.auth_results, "mx.example.test"));
+        let forged_pass = vec!["mx.example.test.evil.net; dmarc=pass".to_string()];
+        assert!(!dmarc_passed(&forged_pass, "mx.example.test"));
     }
 
     #[test]

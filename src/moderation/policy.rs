@@ -66,6 +66,30 @@ pub enum ModeratorNotices {
     None,
 }
 
+/// What happens to a command sent to the posting address ("unsubscribe").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Administrivia {
+    /// Held as `administrivia`; the sender is told where commands go.
+    Hold,
+    /// Carried out as if sent to the -request address (with the usual
+    /// confirmation), and not distributed.
+    Request,
+}
+
+/// Who is told that their post awaits a moderator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Acknowledge {
+    /// Members, and nonmembers whose mail passed DMARC by our own
+    /// Authentication-Results: no backscatter to forged senders.
+    Verified,
+    /// Every sender.
+    All,
+    /// Nobody.
+    None,
+}
+
 /// `[community.policy]`: the posting policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -97,6 +121,12 @@ pub struct PolicyConfig {
     /// held as `rate-limited`: no acknowledgement, no notice per post, one
     /// flood notice to the moderators. Nothing is dropped. 0: no limit.
     pub sender_flood: u32,
+    /// A command sent to the posting address: held (default) or run as if
+    /// sent to the -request address. Never distributed.
+    pub administrivia: Administrivia,
+    /// Who gets "awaiting moderation" notes: `verified` (default) keeps
+    /// them from reaching forged senders.
+    pub acknowledge: Acknowledge,
 }
 
 impl Default for PolicyConfig {
@@ -112,6 +142,8 @@ impl Default for PolicyConfig {
             moderator_notices: ModeratorNotices::Each,
             sender_rate: 10,
             sender_flood: 30,
+            administrivia: Administrivia::Hold,
+            acknowledge: Acknowledge::Verified,
         }
     }
 }
@@ -141,6 +173,22 @@ pub struct PostFacts {
     /// Messages stored from the same address in the last hour, this one not
     /// counted (for `policy.sender_flood`).
     pub recent_from_sender: u64,
+    /// Whether it reads as a list command ("unsubscribe") rather than a post.
+    pub administrivia: bool,
+}
+
+/// The hold reason of a command sent to the posting address.
+pub const ADMINISTRIVIA: &str = "administrivia";
+
+/// Whether a held post's sender is told it awaits a moderator: by
+/// `policy.acknowledge`, from whether they are a member and whether their
+/// mail passed DMARC by our own Authentication-Results.
+pub fn may_acknowledge(policy: &PolicyConfig, member: bool, dmarc_pass: bool) -> bool {
+    match policy.acknowledge {
+        Acknowledge::All => true,
+        Acknowledge::None => false,
+        Acknowledge::Verified => member || dmarc_pass,
+    }
 }
 
 /// The hold reason of a post past `policy.sender_flood`.
@@ -216,6 +264,10 @@ pub fn decide(policy: &PolicyConfig, facts: &PostFacts) -> Decision {
     if policy.sender_flood > 0 && facts.recent_from_sender >= u64::from(policy.sender_flood) {
         return Decision::Hold(RATE_LIMITED.into());
     }
+    // A command is never distributed, whoever sends it.
+    if facts.administrivia {
+        return Decision::Hold(ADMINISTRIVIA.into());
+    }
     if policy.emergency {
         return Decision::Hold("emergency".into());
     }
@@ -269,6 +321,7 @@ mod tests {
             has_attachments: false,
             dmarc_fail: false,
             recent_from_sender: 0,
+            administrivia: false,
         }
     }
 
@@ -393,6 +446,15 @@ mod tests {
             ),
             ("dmarc fail", base.clone(), dmarc, hold("dmarc fail")),
             (
+                "a command to the posting address is held even from a trusted member",
+                base.clone(),
+                PostFacts {
+                    administrivia: true,
+                    ..facts(member(Moderation::Accept, 5))
+                },
+                hold("administrivia"),
+            ),
+            (
                 "under the flood limit",
                 base.clone(),
                 PostFacts {
@@ -448,5 +510,29 @@ mod tests {
         assert_eq!(human_size(13_002_342), "12.4 MB");
         assert_eq!(human_size(2048), "2 KB");
         assert_eq!(human_size(300), "300 B");
+    }
+
+    #[test]
+    fn acknowledgements_reach_only_verified_senders_by_default() {
+        let base = PolicyConfig::default();
+        assert!(may_acknowledge(&base, true, false), "a member");
+        assert!(
+            may_acknowledge(&base, false, true),
+            "a nonmember passing DMARC"
+        );
+        assert!(
+            !may_acknowledge(&base, false, false),
+            "a possibly forged nonmember"
+        );
+        let all = PolicyConfig {
+            acknowledge: Acknowledge::All,
+            ..base.clone()
+        };
+        assert!(may_acknowledge(&all, false, false));
+        let none = PolicyConfig {
+            acknowledge: Acknowledge::None,
+            ..base
+        };
+        assert!(!may_acknowledge(&none, true, true));
     }
 }

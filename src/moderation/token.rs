@@ -1,4 +1,4 @@
-//! Confirmation tokens for subscribe and unsubscribe by mail: HMAC-SHA256
+//! Confirmation tokens for subscribe, unsubscribe and membership changes by mail: HMAC-SHA256
 //! signed, bound to the community, the address and the action, expiring
 //! after 7 days. Pure: the caller supplies the secret, the clock and the
 //! randomness; single use is the store's job (it records each token's
@@ -29,6 +29,9 @@ pub enum Purpose {
     Subscribe,
     /// Leaving.
     Unsubscribe,
+    /// Changing a membership (delivery, digest format, name, organisation,
+    /// place): what changes is stored with the token, not signed in it.
+    Change,
 }
 
 impl Purpose {
@@ -37,7 +40,16 @@ impl Purpose {
         match self {
             Purpose::Subscribe => "subscribe",
             Purpose::Unsubscribe => "unsubscribe",
+            Purpose::Change => "change",
         }
+    }
+
+    /// Every purpose, for finding the one a token was made for.
+    pub const ALL: [Purpose; 3] = [Purpose::Subscribe, Purpose::Unsubscribe, Purpose::Change];
+
+    /// The purpose stored as `word`.
+    pub fn from_word(word: &str) -> Option<Purpose> {
+        Purpose::ALL.into_iter().find(|p| p.as_str() == word)
     }
 }
 

@@ -1,5 +1,5 @@
-//! Confirmation tokens sent for subscribe and unsubscribe by mail: recorded
-//! by digest, taken once. Also the small log of notices already sent, so
+//! Confirmation tokens sent for subscribe, unsubscribe and membership
+//! changes by mail: recorded by digest with what they confirm, taken once. Also the small log of notices already sent, so
 //! acknowledgements are rate-limited per sender.
 
 use rusqlite::{OptionalExtension, params};
@@ -16,8 +16,12 @@ pub struct Confirmation {
     pub community: CommunityId,
     /// The address it was sent to.
     pub email: String,
-    /// subscribe or unsubscribe.
+    /// subscribe, unsubscribe or change.
     pub action: String,
+    /// The command lines carried out when it is answered (a change's new
+    /// values, the profile given with subscribe): kept here, not in the
+    /// token, so the token stays short enough for an address tag.
+    pub commands: String,
     /// When it stops being valid.
     pub expires_at: i64,
 }
@@ -27,20 +31,23 @@ fn digest(token: &str) -> Vec<u8> {
 }
 
 impl Store {
-    /// Records a token sent to `email` for `action`.
+    /// Records a token sent to `email` for `action`, carrying out
+    /// `commands` (one command line each) when answered.
+    #[allow(clippy::too_many_arguments)]
     pub fn add_confirmation(
         &self,
         community: CommunityId,
         token: &str,
         email: &str,
         action: &str,
+        commands: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO confirmations (digest, community_id, email, action, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![digest(token), community.0, email.to_ascii_lowercase(), action, now, expires_at],
+            "INSERT INTO confirmations (digest, community_id, email, action, commands, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![digest(token), community.0, email.to_ascii_lowercase(), action, commands, now, expires_at],
         )?;
         Ok(())
     }
@@ -56,15 +63,15 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<(String, String, i64, Option<i64>)> = tx
+        let row: Option<(String, String, i64, Option<i64>, String)> = tx
             .query_row(
-                "SELECT email, action, expires_at, used_at FROM confirmations
+                "SELECT email, action, expires_at, used_at, commands FROM confirmations
                  WHERE digest = ?1 AND community_id = ?2",
                 params![digest(token), community.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let Some((email, action, expires_at, used_at)) = row else {
+        let Some((email, action, expires_at, used_at, commands)) = row else {
             return Err(StoreError::NotFound(
                 "the confirmation code is not one we sent".into(),
             ));
@@ -83,6 +90,7 @@ impl Store {
             community,
             email,
             action,
+            commands,
             expires_at,
         })
     }

@@ -27,7 +27,7 @@ fn ingest(home: &Home, raw: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn queue(home: &Home) -> Vec<Value> {
+pub(crate) fn queue(home: &Home) -> Vec<Value> {
     let out = home
         .praxis()
         .args(["queue", "--json"])
@@ -314,7 +314,7 @@ use crate::support::{Daemon, PrivateStack, Stack};
 /// A community fed over IMAP from the shared stack and sending through its
 /// Postfix, with alice, bob and carol on each-post delivery, dave on digest
 /// and a moderator.
-fn live_home(s: &PrivateStack) -> Home {
+pub(crate) fn live_home(s: &PrivateStack) -> Home {
     let home = Home::with_config(&s.live_config(true));
     for (who, delivery, role) in [
         ("alice", "each", "member"),
@@ -342,7 +342,7 @@ fn live_home(s: &PrivateStack) -> Home {
 }
 
 /// Sends one message from `from` with a unique subject; returns the subject.
-async fn post_from(s: &PrivateStack, from: &str, to: &str, subject: &str, body: &str) {
+pub(crate) async fn post_from(s: &PrivateStack, from: &str, to: &str, subject: &str, body: &str) {
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
     let (host, port) = Stack::split(&s.smtp);
     let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
@@ -357,7 +357,7 @@ async fn post_from(s: &PrivateStack, from: &str, to: &str, subject: &str, body: 
     t.send(m).await.unwrap();
 }
 
-fn wait_held(home: &Home, subject: &str) -> i64 {
+pub(crate) fn wait_held(home: &Home, subject: &str) -> i64 {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(h) = queue(home).into_iter().find(|h| h["subject"] == subject) {
@@ -391,9 +391,15 @@ fn fault_approve_reject_and_trust_with_real_mail() {
     let id = wait_held(&home, &subject);
     let held = queue(&home).into_iter().find(|h| h["id"] == id).unwrap();
     assert_eq!(held["reason"], "nonmember");
-    // The author was told it awaits moderation; the moderator was told of the hold.
-    rt.block_on(s.wait_inbox("erin", &format!("Awaiting moderation: {subject}")));
+    // The moderator was told of the hold; the author, a nonmember whose
+    // From nothing verified (no DMARC pass), gets no acknowledgement: a
+    // forged sender gets no backscatter (issue 15, policy.acknowledge).
     rt.block_on(s.wait_inbox("moderator", &format!("Held (nonmember): {subject}")));
+    assert!(
+        notices_to(&home, "erin@example.test").is_empty(),
+        "{:?}",
+        notices_to(&home, "erin@example.test")
+    );
     home.praxis()
         .args(["approve", &id.to_string()])
         .assert()
@@ -458,6 +464,8 @@ fn fault_approve_reject_and_trust_with_real_mail() {
         queue(&home).into_iter().find(|h| h["id"] == id3).unwrap()["reason"],
         "first post"
     );
+    // A member is told their post awaits moderation.
+    rt.block_on(s.wait_inbox("erin", &format!("Awaiting moderation: {first}")));
     home.praxis()
         .args(["approve", &id3.to_string(), "--trust"])
         .assert()
@@ -581,6 +589,23 @@ fn fault_email_commands_with_confirmation() {
         "list-request@example.test",
         "commands",
         "set delivery digest\nhelp\n",
+    ));
+    // A membership change waits for its confirmation (issue 15).
+    let change = rt.block_on(s.wait_inbox("erin", "asked to change the membership"));
+    assert!(change.contains("set delivery digest"), "{change}");
+    rt.block_on(s.wait_inbox("erin", "> set delivery digest"));
+    let token3 = change
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: [health] confirm "))
+        .unwrap()
+        .trim()
+        .to_string();
+    rt.block_on(post_from(
+        &s,
+        "erin@example.test",
+        "list-request@example.test",
+        &format!("confirm {token3}"),
+        "",
     ));
     rt.block_on(s.wait_inbox("erin", "your delivery mode is now digest"));
     let m = members(&home)
@@ -733,7 +758,7 @@ fn community_templates_override_the_built_ins() {
 }
 
 /// Notices in the outbox addressed to `who`.
-fn notices_to(home: &Home, who: &str) -> Vec<String> {
+pub(crate) fn notices_to(home: &Home, who: &str) -> Vec<String> {
     let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
     let outbox = store
         .outbox_summaries(&praxis::store::OutboxFilter {

@@ -33,7 +33,12 @@ fn queued(home: &Home) -> Vec<Vec<u8>> {
 
 #[test]
 fn crlf_in_member_input_never_makes_a_header() {
-    let home = Home::new();
+    // Acknowledgements to every sender, so the nonmember's is checked too.
+    let home = Home::with_config(&crate::support::example_config().replacen(
+        "acknowledge = \"verified\"",
+        "acknowledge = \"all\"",
+        1,
+    ));
     home.praxis()
         .args(["members", "add", "alice@example.org", "-c", "health"])
         .assert()
@@ -306,11 +311,13 @@ fn passwords_never_appear_in_logs_json_or_errors() {
 /// clean header block (checked by the fuzz targets' parse-back check).
 #[test]
 fn nul_bidi_and_config_values_never_make_a_header() {
-    let config = crate::support::example_config().replacen(
-        "name = \"Maternal and Child Health\"",
-        "name = \"Maternal\\r\\nBcc: victim@example.net\\u0000 \\u202Eevil\"",
-        1,
-    );
+    let config = crate::support::example_config()
+        .replacen(
+            "name = \"Maternal and Child Health\"",
+            "name = \"Maternal\\r\\nBcc: victim@example.net\\u0000 \\u202Eevil\"",
+            1,
+        )
+        .replacen("acknowledge = \"verified\"", "acknowledge = \"all\"", 1);
     let home = Home::with_config(&config);
     let check = home.praxis().arg("check").output().unwrap();
     if !check.status.success() {
