@@ -2,6 +2,9 @@
 //! `-join`, `-leave`, `-confirm+TOKEN` address tags): parsed from the
 //! address tag, the subject and the first lines of the body. Pure.
 //!
+//! Long because the grammar's unit tests (every command form, profile
+//! values, administrivia, quoted replies) sit beside the rules they check.
+//!
 //! Like Mailman, parsing stops at the first line that is not a command
 //! (after a few), at a signature ("-- "), and skips quoted text, so a reply
 //! to a confirmation mail works from any mail client.
@@ -338,6 +341,20 @@ fn same(a: &Command, b: &Command) -> bool {
 pub fn parse_lines(tag: Option<&str>, subject: &str, body: &str) -> Vec<Line> {
     let mut out: Vec<Line> = Vec::new();
     let push = |out: &mut Vec<Line>, text: &str, c: Command| {
+        // "join" in the subject and `subscribe name="…"` in the body are one
+        // subscription, with the profile.
+        if let Command::Subscribe(p) = &c {
+            if let Some(l) = out
+                .iter_mut()
+                .find(|l| matches!(l.command, Command::Subscribe(_)))
+            {
+                if *p != Profile::default() {
+                    l.text = text.chars().take(200).collect();
+                    l.command = c;
+                }
+                return;
+            }
+        }
         if !out.iter().any(|l| same(&l.command, &c)) {
             out.push(Line {
                 text: text.chars().take(200).collect(),
@@ -523,6 +540,15 @@ mod tests {
         assert_eq!(
             parse(Some("join"), "", ""),
             [Command::Subscribe(Profile::default())]
+        );
+        // A subscription named twice is one, with the profile given.
+        let asha = Profile {
+            name: Some("Asha Rao".into()),
+            ..Profile::default()
+        };
+        assert_eq!(
+            parse(Some("join"), "join", "subscribe name=\"Asha Rao\"\n"),
+            [Command::Subscribe(asha)]
         );
         assert_eq!(
             parse(None, "Hello", "What is this list about?\n"),
