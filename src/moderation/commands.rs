@@ -343,17 +343,16 @@ pub fn parse_lines(tag: Option<&str>, subject: &str, body: &str) -> Vec<Line> {
     let push = |out: &mut Vec<Line>, text: &str, c: Command| {
         // "join" in the subject and `subscribe name="…"` in the body are one
         // subscription, with the profile.
-        if let Command::Subscribe(p) = &c {
-            if let Some(l) = out
+        if let Command::Subscribe(p) = &c
+            && let Some(l) = out
                 .iter_mut()
                 .find(|l| matches!(l.command, Command::Subscribe(_)))
-            {
-                if *p != Profile::default() {
-                    l.text = text.chars().take(200).collect();
-                    l.command = c;
-                }
-                return;
+        {
+            if *p != Profile::default() {
+                l.text = text.chars().take(200).collect();
+                l.command = c;
             }
+            return;
         }
         if !out.iter().any(|l| same(&l.command, &c)) {
             out.push(Line {
