@@ -21,6 +21,43 @@ pub const MAX_PROFILE_CHARS: usize = 120;
 /// (a longer line is a sentence that merely mentions one).
 const ADMINISTRIVIA_WORDS: usize = 6;
 
+/// The words a join or leave request is made of when it is one:
+/// the command and politeness.
+const FILLER: &[&str] = &[
+    "subscribe",
+    "unsubscribe",
+    "join",
+    "leave",
+    "signoff",
+    "remove",
+    "me",
+    "please",
+    "from",
+    "this",
+    "the",
+    "list",
+    "mailing",
+    "to",
+    "my",
+    "address",
+    "thanks",
+    "thank",
+    "you",
+    "kindly",
+];
+
+/// What `set` is followed by in a command.
+const SET_WORDS: &[&str] = &[
+    "delivery",
+    "digest",
+    "format",
+    "nomail",
+    "name",
+    "organisation",
+    "organization",
+    "place",
+];
+
 /// Name, organisation and place given with `subscribe` (for the Consolidated
 /// Reply's attributions); each `None` when not given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -410,9 +447,37 @@ pub fn parse_lines(tag: Option<&str>, subject: &str, body: &str) -> Vec<Line> {
 pub fn is_administrivia(subject: &str, body: &str) -> bool {
     let looks = |line: &str| {
         let line = line.trim();
-        let short = line.split_whitespace().count() <= ADMINISTRIVIA_WORDS;
+        let words: Vec<String> = line
+            .split_whitespace()
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_ascii_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        let short = words.len() <= ADMINISTRIVIA_WORDS;
         match parse_line(line) {
-            Some(Command::Subscribe(p)) => short || p != Profile::default(),
+            Some(Command::Subscribe(p)) if p != Profile::default() => true,
+            // Only the command and polite filler: "Please unsubscribe me
+            // from this list", not "Join us on Friday" nor "Leave policy".
+            Some(Command::Subscribe(_) | Command::Unsubscribe) => {
+                short && words.iter().all(|w| FILLER.contains(&w.as_str()))
+            }
+            // A code as praxis makes them, not "Confirm the meeting time".
+            Some(Command::Confirm(t)) => {
+                short
+                    && t.split('.').count() == 3
+                    && t.split('.')
+                        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_hexdigit()))
+            }
+            // "set delivery weekly", not "Set the table".
+            Some(Command::Invalid(_)) => {
+                short
+                    && (words.first().is_some_and(|w| w != "set")
+                        || words
+                            .get(1)
+                            .is_some_and(|w| SET_WORDS.contains(&w.as_str())))
+            }
             Some(Command::Help | Command::Unknown(_)) | None => false,
             Some(_) => short,
         }
@@ -644,6 +709,10 @@ mod tests {
                 "Please remove me from this list.\nThank you\n",
             ),
             ("set delivery weekly", ""),
+            (
+                "Re: [health] confirm 6b1c1a20.26224922e5dd.a76157b4708c2224",
+                "yes",
+            ),
         ] {
             assert!(is_administrivia(subject, body), "{subject:?} {body:?}");
         }
@@ -660,6 +729,11 @@ mod tests {
                 "Flood clinics",
                 "We had to unsubscribe from the old vendor.\n",
             ),
+            ("Join us Friday!", "Webinar at 4."),
+            ("Leave policy for ASHA workers", ""),
+            ("Confirm the meeting time", ""),
+            ("Set the table", "for the data"),
+            ("", "Leave it with me.\nAsha\n"),
             (
                 "Question",
                 "Subscribe to the WHO newsletter for these updates, it covers\nthe new guidance on \
