@@ -298,3 +298,51 @@ fn fault_a_command_to_the_posting_address_is_not_distributed() {
     assert_eq!(member(&home, "carol@example.test")["status"], "active");
     drop(daemon);
 }
+
+/// Acknowledgements of held posts (issue 15 friction): a nonmember whose
+/// mail passed DMARC by our own Authentication-Results is told; one whose
+/// From nothing verifies (no header, another server's word, a fail) is not.
+#[test]
+fn acknowledgements_reach_nonmembers_only_when_dmarc_passed() {
+    let config = crate::support::example_config().replacen(
+        "# dmarc_authserv_id = \"mx.example.org\"",
+        "dmarc_authserv_id = \"mx.example.test\"",
+        1,
+    );
+    assert!(config.contains("\ndmarc_authserv_id = \"mx.example.test\""));
+    let home = Home::with_config(&config);
+    let send = |from: &str, auth: &str, id: &str| {
+        home.praxis()
+            .args(["ingest", "-c", "health"])
+            .write_stdin(format!(
+                "{auth}From: {from}\nTo: list@example.test\nSubject: clinic hours {id}\nMessage-ID: <{id}@x>\n\nWhen do you open?\n"
+            ))
+            .assert()
+            .success();
+    };
+    send(
+        "asha@example.org",
+        "Authentication-Results: mx.example.test; dkim=pass; dmarc=pass header.from=example.org\n",
+        "pass",
+    );
+    send("ravi@example.org", "", "none");
+    send(
+        "mallory@example.org",
+        "Authentication-Results: evil.example.net; dmarc=pass header.from=example.org\n",
+        "theirs",
+    );
+    send(
+        "eve@example.org",
+        "Authentication-Results: mx.example.test; dmarc=fail header.from=example.org\n",
+        "fail",
+    );
+    assert_eq!(queue(&home).len(), 4, "all held");
+    let to = |who: &str| crate::moderation::notices_to(&home, who);
+    assert_eq!(
+        to("asha@example.org"),
+        ["[health] Awaiting moderation: clinic hours pass"]
+    );
+    for who in ["ravi@example.org", "mallory@example.org", "eve@example.org"] {
+        assert!(to(who).is_empty(), "{who}: {:?}", to(who));
+    }
+}
