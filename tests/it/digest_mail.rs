@@ -322,3 +322,114 @@ fn a_digest_keeps_each_messages_identity_in_mime_and_plain() {
     }
     drop(daemon);
 }
+
+/// `digest preview` prints what a member reads (decoded headers and text,
+/// each post of a MIME digest with its ids, control characters shown, not
+/// sent); `--raw` prints the encoded message as it would go out.
+#[test]
+fn preview_prints_decoded_text_and_raw_prints_the_encoded_message() {
+    let home = Home::new();
+    home.praxis()
+        .args(["members", "add", "asha@example.org", "-c", "health"])
+        .args(["--name", "Asha", "--moderation", "accept"])
+        .assert()
+        .success();
+    // A real message: base64 UTF-8 body with an escape sequence in it.
+    let body = "हमने स्वास्थ्य शिविर लगाए। \u{1b}]0;pwned\u{7} café\n";
+    let b64: String = {
+        use std::fmt::Write as _;
+        // base64 by hand: the tests have no base64 crate.
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in body.as_bytes().chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        let mut lines = String::new();
+        for l in out.as_bytes().chunks(76) {
+            writeln!(lines, "{}", std::str::from_utf8(l).unwrap()).unwrap();
+        }
+        lines
+    };
+    ingest(
+        &home,
+        &format!(
+            "From: Asha <asha@example.org>\nTo: list@example.test\nSubject: =?UTF-8?B?4KS24KS/4KS14KS/4KSw?= camps\nMessage-ID: <hi1@example.org>\nDate: Mon, 2 Nov 2026 10:00:00 +0530\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n{b64}"
+        ),
+    );
+    for format in ["plain", "mime", "html"] {
+        let text = home.stdout(&["digest", "preview", "-c", "health", "--format", format]);
+        assert!(text.contains("हमने स्वास्थ्य शिविर लगाए।"), "{format}:\n{text}");
+        assert!(text.contains("café"), "{format}:\n{text}");
+        assert!(
+            text.contains("Subject: Maternal and Child Health Digest, Vol 1, Issue 1\n"),
+            "{format}:\n{text}"
+        );
+        assert!(
+            !text.contains('\u{1b}'),
+            "{format}: the escape reached the terminal"
+        );
+        assert!(text.contains("\\u{1b}]0;pwned\\u{7}"), "{format}:\n{text}");
+        assert!(
+            !text.contains("Content-Transfer-Encoding"),
+            "{format}:\n{text}"
+        );
+        assert!(
+            !text.contains("=E0"),
+            "{format}: no quoted-printable:\n{text}"
+        );
+        assert!(
+            !text.contains(b64.lines().next().unwrap()),
+            "{format}: no base64:\n{text}"
+        );
+    }
+    let mime = home.stdout(&["digest", "preview", "-c", "health", "--format", "mime"]);
+    assert!(
+        mime.contains("[message]\nDate: ")
+            && mime.contains("Subject: शिविर camps\nMessage-ID: <hi1@example.org>\n"),
+        "{mime}"
+    );
+    // --raw: the message as it would be sent, encoded, and it reads back the same.
+    for format in ["plain", "mime", "html"] {
+        let out = home
+            .praxis()
+            .args([
+                "digest", "preview", "-c", "health", "--format", format, "--raw",
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.contains("Content-Transfer-Encoding: "),
+            "{format}:\n{text}"
+        );
+        assert!(text.contains("MIME-Version: 1.0"), "{format}:\n{text}");
+        let parsed = MessageParser::default().parse(&out).unwrap();
+        assert_eq!(
+            parsed.subject(),
+            Some("Maternal and Child Health Digest, Vol 1, Issue 1")
+        );
+        if format != "mime" {
+            assert!(
+                !text.contains("स्वास्थ्य"),
+                "{format}: encoded, not as read:\n{text}"
+            );
+            assert!(
+                parsed.body_text(0).unwrap().contains("स्वास्थ्य शिविर"),
+                "{format}"
+            );
+        }
+    }
+}
