@@ -369,7 +369,13 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
         from: String,
         date: String,
         subject: String,
+        /// The folded text as written (for a community's own template).
         text: String,
+        /// The folded text as paragraphs with http(s) links, escaped and
+        /// sanitised by `markup::text_html`: inserted unescaped.
+        html: String,
+        /// `mailto:` the list, In-Reply-To the post, subject `Re: …`.
+        reply: String,
     }
     #[derive(Serialize)]
     struct Thread {
@@ -427,6 +433,8 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
                         date: post_date(p, m.tz),
                         subject: p.subject.clone(),
                         text: folded(p),
+                        html: markup::text_html(&folded(p)),
+                        reply: reply_link(m.address, p),
                     })
                     .collect(),
             })
@@ -439,6 +447,40 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
         .map_err(|e| DigestRenderError::Template(e.to_string()))?;
     hb.render("digest/html", &data)
         .map_err(|e| DigestRenderError::Template(e.to_string()))
+}
+
+/// `text` percent-encoded for a URL: every byte but the unreserved ones
+/// (RFC 3986) and those in `keep`.
+fn percent(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A `mailto:` link (RFC 6068) that replies to `p` on the list: In-Reply-To
+/// its Message-ID, the subject `Re: …` (once), every value URL-encoded.
+fn reply_link(address: &str, p: &PostItem) -> String {
+    let subject = p.subject.trim();
+    let subject = if subject
+        .get(..3)
+        .is_some_and(|re| re.eq_ignore_ascii_case("re:"))
+    {
+        subject.to_string()
+    } else {
+        format!("Re: {subject}")
+    };
+    format!(
+        "mailto:{}?In-Reply-To={}&subject={}",
+        percent(address, b"@+"),
+        percent(&bracketed(&p.message_id), b""),
+        percent(&subject, b"")
+    )
 }
 
 /// Bare LFs to CRLF, so a stored post is a valid message/rfc822 body on the wire.
@@ -841,12 +883,48 @@ mod tests {
     }
 
     #[test]
+    fn the_html_digest_reads_on_a_phone_with_links_and_reply_links() {
+        let mut s = selection();
+        s.threads[0].posts[0].text =
+            "Timetable: https://example.org/boats?a=1&b=2.\nCall first.\n\nNot javascript:alert(1).\n".into();
+        let h = html(&masthead(), &s).unwrap();
+        assert!(
+            h.contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"),
+            "{h}"
+        );
+        assert!(h.contains("max-width"), "{h}");
+        assert!(!h.contains("<pre"), "{h}");
+        assert!(
+            h.contains("<p>Timetable: <a href=\"https://example.org/boats?a=1&amp;b=2\" rel=\"noopener noreferrer\">https://example.org/boats?a=1&amp;b=2</a>.<br>\nCall first.</p>\n<p>Not javascript:alert(1).</p>"),
+            "{h}"
+        );
+        // Reply links: handlebars escapes the URL for the attribute (= and &).
+        assert!(
+            h.contains("href=\"mailto:list@example.test?In-Reply-To&#x3D;%3Cp1%40example.org%3E&amp;subject&#x3D;Re%3A%20Mobile%20clinics%20in%20flood%20areas\""),
+            "{h}"
+        );
+        assert!(
+            h.contains("In-Reply-To&#x3D;%3Cp2%40example.org%3E&amp;subject&#x3D;Re%3A%20Mobile%20clinics%20in%20flood%20areas\""),
+            "Re: once: {h}"
+        );
+        assert!(
+            h.contains(
+                "subject&#x3D;Re%3A%20ASHA%20training%20%3Cscript%3Ealert%281%29%3C%2Fscript%3E\""
+            ),
+            "{h}"
+        );
+    }
+
+    #[test]
     fn member_html_is_escaped() {
         let h = html(&masthead(), &selection()).unwrap();
         assert!(!h.contains("<script>"), "{h}");
         assert!(!h.contains("<img"), "{h}");
         assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(h.contains("See &lt;img src&#x3D;&quot;https://track.example/p.gif&quot;&gt;"));
+        // The tag is text; the address in it is a plain https link.
+        assert!(h.contains(
+            "See &lt;img src=\"<a href=\"https://track.example/p.gif\" rel=\"noopener noreferrer\">https://track.example/p.gif</a>\"&gt;"
+        ), "{h}");
         assert!(h.contains("here &amp; there"));
     }
 

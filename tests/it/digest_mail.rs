@@ -1,7 +1,8 @@
 //! Digests as members read them, end to end over the private mail stack:
 //! a digested post or Consolidated Reply keeps the Message-ID, In-Reply-To
-//! and References it has as each-post mail (MIME and plain formats), and
-//! no host name of the machine leaks into the mail.
+//! and References it has as each-post mail (MIME and plain formats), no
+//! host name of the machine leaks into the mail, and the HTML digest reads
+//! on a phone; `digest preview` prints what a member reads.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -157,7 +158,7 @@ fn host_name() -> String {
 }
 
 #[test]
-fn a_digest_keeps_each_messages_identity_in_mime_and_plain() {
+fn digests_keep_identities_and_the_html_one_reads_on_a_phone() {
     let s = PrivateStack::start();
     let home = live_home(&s);
     let daemon = Daemon::start(&home);
@@ -195,7 +196,7 @@ fn a_digest_keeps_each_messages_identity_in_mime_and_plain() {
         &format!("Re: {q}"),
         "r1",
         &["q"],
-        "Yes, on a fixed timetable.",
+        "Yes, on a fixed timetable: https://example.org/boats?a=1&b=2.\n\nNot javascript:alert(1) <script>x()</script>.",
     );
     post(
         "alice",
@@ -300,6 +301,45 @@ fn a_digest_keeps_each_messages_identity_in_mime_and_plain() {
             );
         }
     }
+
+    // The HTML format reads on a phone: paragraphs, a viewport, a column
+    // width; web links clickable, nothing else; a reply link per post.
+    let page = MessageParser::default()
+        .parse(&html)
+        .unwrap()
+        .body_html(0)
+        .unwrap()
+        .into_owned();
+    assert!(
+        page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#),
+        "{page}"
+    );
+    assert!(page.contains("max-width: 40em"), "{page}");
+    assert!(!page.contains("<pre"), "{page}");
+    assert!(
+        page.contains(
+            r#"<p>Yes, on a fixed timetable: <a href="https://example.org/boats?a=1&amp;b=2" rel="noopener noreferrer">https://example.org/boats?a=1&amp;b=2</a>.</p>"#
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("<p>Not javascript:alert(1) &lt;script&gt;x()&lt;/script&gt;.</p>"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script") && !page.contains(r#"href="javascript"#),
+        "{page}"
+    );
+    for (id, subject) in [
+        ("q", format!("Re%3A%20Boat%20clinics%20{tag}%3F")),
+        ("r1", format!("Re%3A%20Boat%20clinics%20{tag}%3F")),
+    ] {
+        let link = format!(
+            r#"<a href="mailto:list@example.test?In-Reply-To&#x3D;%3C{id}-{tag}%40example.test%3E&amp;subject&#x3D;{subject}">Reply to the list</a>"#
+        );
+        assert!(page.contains(&link), "{link} in:\n{page}");
+    }
+    assert_eq!(page.matches("Reply to the list</a>").count(), 3, "{page}");
 
     // No host name of the machine in any digest: every Message-ID in it
     // (the digest's own, each embedded message's) is in the community's
