@@ -1,6 +1,8 @@
 //! A Consolidated Reply's Markdown as members read it: the text part (the
-//! moderator's hints removed) and sanitised HTML. Pure: shared by publishing,
-//! the digests and (later) the web, none of which it imports.
+//! moderator's hints removed) and sanitised HTML; and a member's plain text
+//! as HTML paragraphs with its web links clickable (the HTML digest). Pure:
+//! shared by publishing, the digests and (later) the web, none of which it
+//! imports.
 
 /// The text part: the draft as written, without the HTML comments that carry
 /// the template's hints to the moderator.
@@ -58,4 +60,112 @@ pub fn html(markdown: &str, title: &str) -> String {
             .replace('>', "&gt;"),
         body
     )
+}
+
+/// `text` with `&`, `<`, `>` and quotes escaped: fit for element content
+/// and quoted attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A web address in member text: http or https only (no `javascript:`,
+/// `data:` or other scheme ever becomes a link).
+static LINK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"(?i)\bhttps?://[^\s<>"']+"#).expect("the link pattern compiles")
+});
+
+/// One line of member text escaped, its http(s) addresses made links
+/// (punctuation that ends a sentence stays outside the link).
+fn line_html(line: &str, out: &mut String) {
+    let mut at = 0;
+    for m in LINK.find_iter(line) {
+        let url = m
+            .as_str()
+            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}']);
+        if url.len() <= "https://".len() {
+            continue;
+        }
+        out.push_str(&escape(&line[at..m.start()]));
+        let url_html = escape(url);
+        out.push_str(&format!(
+            "<a href=\"{url_html}\" rel=\"noopener noreferrer\">{url_html}</a>"
+        ));
+        at = m.start() + url.len();
+    }
+    out.push_str(&escape(&line[at..]));
+}
+
+/// A member's plain text as HTML for reading on any screen: paragraphs
+/// (blank lines apart) in `<p>`, line ends kept as `<br>`, every character
+/// of the text escaped, http(s) addresses clickable. The result is also
+/// passed through ammonia, so nothing but `p`, `br` and those links survives.
+pub fn text_html(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let mut raw = String::new();
+    for para in text.split("\n\n").map(|p| p.trim_matches('\n')) {
+        if para.trim().is_empty() {
+            continue;
+        }
+        raw.push_str("<p>");
+        for (i, line) in para.lines().enumerate() {
+            if i > 0 {
+                raw.push_str("<br>\n");
+            }
+            line_html(line, &mut raw);
+        }
+        raw.push_str("</p>\n");
+    }
+    ammonia::Builder::default()
+        .tags(std::collections::HashSet::from(["p", "br", "a"]))
+        .url_schemes(std::collections::HashSet::from(["http", "https"]))
+        .link_rel(Some("noopener noreferrer"))
+        .clean(&raw)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_html;
+
+    #[test]
+    fn member_text_becomes_escaped_paragraphs_with_web_links_only() {
+        let h = text_html(
+            "First line & <b>bold</b>\nsecond line.\n\n\nSee https://example.org/a?b=1&c=\"2\". \
+             Not javascript:alert(1) nor <a href=\"javascript:x\">x</a> nor data:text/html,x\n",
+        );
+        assert!(
+            h.starts_with(
+                "<p>First line &amp; &lt;b&gt;bold&lt;/b&gt;<br>\nsecond line.</p>\n<p>See "
+            ),
+            "{h}"
+        );
+        assert!(
+            h.contains(
+                "<a href=\"https://example.org/a?b=1&amp;c=\" rel=\"noopener noreferrer\">https://example.org/a?b=1&amp;c=</a>\"2\"."
+            ),
+            "{h}"
+        );
+        assert_eq!(h.matches("<a ").count(), 1, "{h}");
+        assert!(
+            !h.contains("<b>") && !h.contains("<a href=\"javascript"),
+            "{h}"
+        );
+        assert!(h.contains("&lt;a href=\"javascript:x\"&gt;"), "{h}");
+        assert_eq!(text_html("\n\n"), "");
+        assert_eq!(
+            text_html("(https://example.org/x), then"),
+            "<p>(<a href=\"https://example.org/x\" rel=\"noopener noreferrer\">https://example.org/x</a>), then</p>\n"
+        );
+    }
 }

@@ -320,6 +320,8 @@ pub fn render(data: &[u8]) {
         subject: subject.to_string(),
         date: 1_800_000_000 + id,
         message_id: format!("{id}@fuzz"),
+        in_reply_to: (id > 1).then(|| format!("{}@fuzz", id - 1)),
+        references: (1..id).map(|i| format!("{i}@fuzz")).collect(),
         text: text.to_string(),
         size: text.len() as i64,
         accrued_at: 1_800_000_000 + id,
@@ -334,6 +336,7 @@ pub fn render(data: &[u8]) {
             query_subject: f[4].clone(),
             published_at: 1_800_000_000,
             message_id: "<r1@fuzz>".into(),
+            query_message_id: "q1@fuzz".into(),
             // The published draft quotes members: hostile text reaches it.
             markdown: f[3].clone(),
         }],

@@ -11,7 +11,8 @@ use super::Context;
 /// `praxis search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Words to find (all of them must occur).
+    /// Words to find: all of them must occur; "a phrase" as written; a word
+    /// ending in * finds every word it begins (e.g. `praxis search 'fluor*'`).
     pub text: String,
     /// Only this community.
     #[arg(short, long)]

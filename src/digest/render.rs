@@ -17,6 +17,7 @@ use handlebars::Handlebars;
 use mail_builder::MessageBuilder;
 use mail_builder::headers::HeaderType;
 use mail_builder::headers::content_type::ContentType;
+use mail_builder::headers::message_id::MessageId;
 use mail_builder::mime::{BodyPart, MimePart};
 use serde::Serialize;
 
@@ -115,24 +116,79 @@ fn no_separators(text: &str) -> String {
         .join("\n")
 }
 
+/// A Message-ID as mail shows it: `<id>`, whether stored with brackets or
+/// without.
+pub fn bracketed(id: &str) -> String {
+    format!("<{}>", bare(id))
+}
+
+/// A Message-ID without its brackets, as mail-builder takes it.
+fn bare(id: &str) -> &str {
+    id.trim().trim_start_matches('<').trim_end_matches('>')
+}
+
+/// The identity lines of an RFC 1153 entry: Message-ID, then the
+/// In-Reply-To and References the message has when sent on its own (each
+/// line only when it has ids), every id in angle brackets.
+fn id_lines(message_id: &str, in_reply_to: Option<&str>, references: &[String]) -> String {
+    let mut out = format!("Message-ID: {}\n", bracketed(message_id));
+    if let Some(parent) = in_reply_to.filter(|p| !bare(p).is_empty()) {
+        out.push_str(&format!("In-Reply-To: {}\n", bracketed(parent)));
+    }
+    let refs: Vec<String> = references
+        .iter()
+        .filter(|r| !bare(r).is_empty())
+        .map(|r| bracketed(r))
+        .collect();
+    if !refs.is_empty() {
+        out.push_str(&format!("References: {}\n", refs.join(" ")));
+    }
+    out
+}
+
+/// A Consolidated Reply's own Message-ID (as `consolidate::publish` made
+/// it), or, for a reply stored without one, the same form from the
+/// community's slug and domain: never one from the machine's host name.
+fn reply_id(m: &Masthead<'_>, r: &ReplyItem) -> String {
+    if bare(&r.message_id).is_empty() {
+        format!("praxis.reply.{}.{}@{}", r.id, m.slug, m.id_domain)
+    } else {
+        bare(&r.message_id).to_string()
+    }
+}
+
+/// The query a Consolidated Reply answers, as its In-Reply-To and
+/// References (empty when the query's root post is gone).
+fn reply_parent(r: &ReplyItem) -> Vec<String> {
+    let q = bare(&r.query_message_id);
+    if q.is_empty() {
+        Vec::new()
+    } else {
+        vec![q.to_string()]
+    }
+}
+
 /// The RFC 1153 message of a Consolidated Reply: from the community, its
-/// text as published.
+/// text as published, threaded under its query.
 fn reply_entry(m: &Masthead<'_>, r: &ReplyItem) -> String {
+    let parent = reply_parent(r);
     format!(
-        "Date: {}\nFrom: {} <{}>\nSubject: {}\nMessage-ID: {}\n\n{}\n\n{}\n\n",
+        "Date: {}\nFrom: {} <{}>\nSubject: {}\n{}\n{}\n\n{}\n\n",
         unix_date(r.published_at, m.tz),
         m.name,
         m.address,
         r.subject,
-        r.message_id,
+        id_lines(&reply_id(m, r), parent.first().map(String::as_str), &parent),
         no_separators(markup::text(&r.markdown).trim_end()),
         MESSAGE
     )
 }
 
-/// A Consolidated Reply as a message/rfc822 part of a MIME digest.
+/// A Consolidated Reply as a message/rfc822 part of a MIME digest, with
+/// the Message-ID, In-Reply-To and References it has when sent on its own.
 fn reply_message(m: &Masthead<'_>, r: &ReplyItem) -> Result<Vec<u8>, DigestRenderError> {
     let mut b = MessageBuilder::new()
+        .message_id(MessageId::new(reply_id(m, r)))
         .from((m.name.to_string(), m.address.to_string()))
         .to(m.address.to_string())
         .subject(r.subject.clone())
@@ -148,12 +204,10 @@ fn reply_message(m: &Masthead<'_>, r: &ReplyItem) -> Result<Vec<u8>, DigestRende
                 ),
             ]),
         ));
-    if let Some(id) = r
-        .message_id
-        .strip_prefix('<')
-        .and_then(|s| s.strip_suffix('>'))
-    {
-        b = b.message_id(id.to_string());
+    if let Some(query) = reply_parent(r).pop() {
+        b = b
+            .in_reply_to(MessageId::new(query.clone()))
+            .references(MessageId::new(query));
     }
     let mut out = Vec::new();
     b.write_to(&mut out)?;
@@ -287,11 +341,11 @@ pub fn plain(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderErro
     }
     for p in s.posts() {
         out.push_str(&format!(
-            "Date: {}\nFrom: {}\nSubject: {}\nMessage-ID: {}\n\n{}\n\n{}\n\n",
+            "Date: {}\nFrom: {}\nSubject: {}\n{}\n{}\n\n{}\n\n",
             post_date(p, m.tz),
             from_line(p),
             p.subject,
-            p.message_id,
+            id_lines(&p.message_id, p.in_reply_to.as_deref(), &p.references),
             folded(p),
             MESSAGE
         ));
@@ -315,7 +369,13 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
         from: String,
         date: String,
         subject: String,
+        /// The folded text as written (for a community's own template).
         text: String,
+        /// The folded text as paragraphs with http(s) links, escaped and
+        /// sanitised by `markup::text_html`: inserted unescaped.
+        html: String,
+        /// `mailto:` the list, In-Reply-To the post, subject `Re: …`.
+        reply: String,
     }
     #[derive(Serialize)]
     struct Thread {
@@ -373,6 +433,8 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
                         date: post_date(p, m.tz),
                         subject: p.subject.clone(),
                         text: folded(p),
+                        html: markup::text_html(&folded(p)),
+                        reply: reply_link(m.address, p),
                     })
                     .collect(),
             })
@@ -385,6 +447,40 @@ pub fn html(m: &Masthead<'_>, s: &Selection) -> Result<String, DigestRenderError
         .map_err(|e| DigestRenderError::Template(e.to_string()))?;
     hb.render("digest/html", &data)
         .map_err(|e| DigestRenderError::Template(e.to_string()))
+}
+
+/// `text` percent-encoded for a URL: every byte but the unreserved ones
+/// (RFC 3986) and those in `keep`.
+fn percent(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A `mailto:` link (RFC 6068) that replies to `p` on the list: In-Reply-To
+/// its Message-ID, the subject `Re: …` (once), every value URL-encoded.
+fn reply_link(address: &str, p: &PostItem) -> String {
+    let subject = p.subject.trim();
+    let subject = if subject
+        .get(..3)
+        .is_some_and(|re| re.eq_ignore_ascii_case("re:"))
+    {
+        subject.to_string()
+    } else {
+        format!("Re: {subject}")
+    };
+    format!(
+        "mailto:{}?In-Reply-To={}&subject={}",
+        percent(address, b"@+"),
+        percent(&bracketed(&p.message_id), b""),
+        percent(&subject, b"")
+    )
 }
 
 /// Bare LFs to CRLF, so a stored post is a valid message/rfc822 body on the wire.
@@ -499,7 +595,13 @@ mod tests {
             from_addr: format!("{}@example.org", name.to_lowercase()),
             subject: subject.into(),
             date: 1_795_000_000 + id * 3600,
-            message_id: format!("<p{id}@example.org>"),
+            // Stored without brackets, as mail/parse keeps them.
+            message_id: format!("p{id}@example.org"),
+            // Threaded under the earlier posts of its thread (3: posts 1-3, 4: posts 4-5).
+            in_reply_to: (id != 1 && id != 4).then(|| format!("p{}@example.org", id - 1)),
+            references: (if thread == 3 { 1 } else { 4 }..id)
+                .map(|i| format!("p{i}@example.org"))
+                .collect(),
             text: text.into(),
             size: 100,
             accrued_at: 0,
@@ -537,7 +639,8 @@ mod tests {
             volume: 2,
             number: 14,
             replies: vec![ReplyItem {
-                message_id: "<praxis.reply.1.health@example.test>".into(),
+                message_id: "praxis.reply.1.health@example.test".into(),
+                query_message_id: "q9@example.org".into(),
                 markdown: "# Cold chain\n\nSolar fridges <script>x()</script> worked.\n\n------------------------------\n".into(),
                 id: 1,
                 subject: "Consolidated Reply: Cold chain in the hills".into(),
@@ -692,8 +795,15 @@ mod tests {
             );
             assert!(lines[start + 1].starts_with("From: "), "message {n}");
             assert!(lines[start + 2].starts_with("Subject: "), "message {n}");
-            assert!(lines[start + 3].starts_with("Message-ID: "), "message {n}");
-            assert_eq!(lines[start + 4], "", "message {n}");
+            assert!(lines[start + 3].starts_with("Message-ID: <"), "message {n}");
+            // In-Reply-To and References when the message has them, then a blank line.
+            let mut at = start + 4;
+            for name in ["In-Reply-To: <", "References: <"] {
+                if lines[at].starts_with(name) {
+                    at += 1;
+                }
+            }
+            assert_eq!(lines[at], "", "message {n}");
             assert_eq!((lines[sep - 1], lines[sep + 1]), ("", ""), "message {n}");
             start = sep + 2;
         }
@@ -719,12 +829,102 @@ mod tests {
     }
 
     #[test]
+    fn plain_entries_keep_each_messages_ids_in_brackets() {
+        let text = plain(&masthead(), &selection()).unwrap();
+        // The Consolidated Reply: its own id, threaded under its query.
+        assert!(
+            text.contains(
+                "Subject: Consolidated Reply: Cold chain in the hills\n\
+                 Message-ID: <praxis.reply.1.health@example.test>\n\
+                 In-Reply-To: <q9@example.org>\n\
+                 References: <q9@example.org>\n\n"
+            ),
+            "{text}"
+        );
+        // A post: the ids it has as each-post mail.
+        assert!(
+            text.contains(
+                "Message-ID: <p3@example.org>\n\
+                 In-Reply-To: <p2@example.org>\n\
+                 References: <p1@example.org> <p2@example.org>\n\n"
+            ),
+            "{text}"
+        );
+        // A post that starts a thread has neither.
+        assert!(text.contains("Message-ID: <p1@example.org>\n\n"), "{text}");
+    }
+
+    #[test]
+    fn the_mime_reply_keeps_its_identity_and_no_host_name() {
+        let m = message(DigestFormat::Mime, &masthead(), &selection(), &raw, &[]).unwrap();
+        let text = String::from_utf8(m).unwrap();
+        let at = text
+            .find("Message-ID: <praxis.reply.1.health@example.test>")
+            .unwrap_or_else(|| panic!("{text}"));
+        let head = text[at..].split("\r\n\r\n").next().unwrap();
+        assert!(head.contains("In-Reply-To: <q9@example.org>"), "{head}");
+        assert!(head.contains("References: <q9@example.org>"), "{head}");
+        // Every Message-ID praxis made is in the community's domain.
+        for line in text.lines().filter(|l| l.starts_with("Message-ID:")) {
+            assert!(
+                line.ends_with("@example.test>") || line.ends_with("@example.org>"),
+                "{line}"
+            );
+        }
+        let mut no_id = selection();
+        no_id.replies[0].message_id = String::new();
+        let m = message(DigestFormat::Mime, &masthead(), &no_id, &raw, &[]).unwrap();
+        assert!(
+            String::from_utf8(m)
+                .unwrap()
+                .contains("Message-ID: <praxis.reply.1.health@example.test>"),
+            "a reply stored without an id gets the community's form"
+        );
+    }
+
+    #[test]
+    fn the_html_digest_reads_on_a_phone_with_links_and_reply_links() {
+        let mut s = selection();
+        s.threads[0].posts[0].text =
+            "Timetable: https://example.org/boats?a=1&b=2.\nCall first.\n\nNot javascript:alert(1).\n".into();
+        let h = html(&masthead(), &s).unwrap();
+        assert!(
+            h.contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"),
+            "{h}"
+        );
+        assert!(h.contains("max-width"), "{h}");
+        assert!(!h.contains("<pre"), "{h}");
+        assert!(
+            h.contains("<p>Timetable: <a href=\"https://example.org/boats?a=1&amp;b=2\" rel=\"noopener noreferrer\">https://example.org/boats?a=1&amp;b=2</a>.<br>\nCall first.</p>\n<p>Not javascript:alert(1).</p>"),
+            "{h}"
+        );
+        // Reply links: handlebars escapes the URL for the attribute (= and &).
+        assert!(
+            h.contains("href=\"mailto:list@example.test?In-Reply-To&#x3D;%3Cp1%40example.org%3E&amp;subject&#x3D;Re%3A%20Mobile%20clinics%20in%20flood%20areas\""),
+            "{h}"
+        );
+        assert!(
+            h.contains("In-Reply-To&#x3D;%3Cp2%40example.org%3E&amp;subject&#x3D;Re%3A%20Mobile%20clinics%20in%20flood%20areas\""),
+            "Re: once: {h}"
+        );
+        assert!(
+            h.contains(
+                "subject&#x3D;Re%3A%20ASHA%20training%20%3Cscript%3Ealert%281%29%3C%2Fscript%3E\""
+            ),
+            "{h}"
+        );
+    }
+
+    #[test]
     fn member_html_is_escaped() {
         let h = html(&masthead(), &selection()).unwrap();
         assert!(!h.contains("<script>"), "{h}");
         assert!(!h.contains("<img"), "{h}");
         assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(h.contains("See &lt;img src&#x3D;&quot;https://track.example/p.gif&quot;&gt;"));
+        // The tag is text; the address in it is a plain https link.
+        assert!(h.contains(
+            "See &lt;img src=\"<a href=\"https://track.example/p.gif\" rel=\"noopener noreferrer\">https://track.example/p.gif</a>\"&gt;"
+        ), "{h}");
         assert!(h.contains("here &amp; there"));
     }
 

@@ -40,6 +40,11 @@ pub struct PostItem {
     pub date: i64,
     /// Message-ID, so a digest reader can reply to one post.
     pub message_id: String,
+    /// The post's In-Reply-To (without brackets): the digest shows the
+    /// threading the post has as each-post mail.
+    pub in_reply_to: Option<String>,
+    /// The post's References, oldest first (without brackets), for the same reason.
+    pub references: Vec<String>,
     /// Plain text body as parsed.
     pub text: String,
     /// Raw size in bytes: feeds the size threshold.
@@ -62,6 +67,9 @@ pub struct ReplyItem {
     pub published_at: i64,
     /// Its Message-ID, so a digest reader's reply threads under it.
     pub message_id: String,
+    /// The query's Message-ID (its root post's): the reply's In-Reply-To
+    /// and References, as the reply is threaded when sent on its own.
+    pub query_message_id: String,
     /// The published draft (Markdown): digest members do not get the reply
     /// on its own, so the issue carries it in full.
     pub markdown: String,
@@ -269,7 +277,9 @@ mod tests {
             from_addr: format!("{}@example.test", name.to_lowercase()),
             subject: format!("post {id}"),
             date,
-            message_id: format!("<{id}@example.test>"),
+            message_id: format!("{id}@example.test"),
+            in_reply_to: None,
+            references: Vec::new(),
             text: String::new(),
             size: 1000,
             accrued_at: date,
@@ -329,7 +339,8 @@ mod tests {
         };
         let c = Candidates {
             replies: vec![ReplyItem {
-                message_id: "<r@x>".into(),
+                message_id: "r@x".into(),
+                query_message_id: "q@x".into(),
                 markdown: "Summary.".into(),
                 id: 1,
                 subject: "Consolidated Reply: x".into(),

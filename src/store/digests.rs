@@ -83,7 +83,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id, p.thread_id, t.subject, t.first_at, COALESCE(NULLIF(m.name, ''), p.from_name),
                     p.from_addr, p.subject, COALESCE(p.date, p.received_at), p.message_id, p.text, p.size,
-                    COALESCE(p.approved_at, p.received_at)
+                    COALESCE(p.approved_at, p.received_at), p.in_reply_to, p.refs
              FROM posts p INDEXED BY posts_live_approved JOIN threads t ON t.id = p.thread_id
              LEFT JOIN members m ON m.id = p.member_id
              WHERE p.community_id = ?1 AND p.state = 'approved' AND p.class = 'post'
@@ -104,6 +104,8 @@ impl Store {
                     subject: r.get(6)?,
                     date: r.get(7)?,
                     message_id: r.get(8)?,
+                    in_reply_to: r.get(12)?,
+                    references: serde_json::from_str(&r.get::<_, String>(13)?).unwrap_or_default(),
                     text: r.get(9)?,
                     size: r.get(10)?,
                     accrued_at: r.get(11)?,
@@ -114,8 +116,10 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT r.id, r.subject, t.subject, r.published_at, COALESCE(r.message_id, ''),
                     COALESCE((SELECT v.body FROM draft_versions v WHERE v.reply_id = r.id
-                              ORDER BY v.version DESC LIMIT 1), '')
+                              ORDER BY v.version DESC LIMIT 1), ''),
+                    COALESCE(q.message_id, '')
              FROM consolidated_replies r JOIN threads t ON t.id = r.thread_id
+             LEFT JOIN posts q ON q.id = t.root_post_id
              WHERE r.community_id = ?1 AND r.state = 'published' AND r.published_at > ?2
              ORDER BY r.published_at, r.id",
         )?;
@@ -128,6 +132,7 @@ impl Store {
                     published_at: r.get(3)?,
                     message_id: r.get(4)?,
                     markdown: r.get(5)?,
+                    query_message_id: r.get(6)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -77,6 +77,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_confirmed_changes",
         sql: include_str!("migrations/0011_confirmed_changes.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_indic_search",
+        sql: include_str!("migrations/0012_indic_search.sql"),
+    },
 ];
 
 impl Migration {

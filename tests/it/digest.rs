@@ -81,7 +81,9 @@ fn preview_prints_the_issue_in_each_format_without_sending() {
         !plain.contains("> We run boat clinics."),
         "quoted text folded"
     );
-    let mime = home.stdout(&["digest", "preview", "-c", "health", "--format", "mime"]);
+    let mime = home.stdout(&[
+        "digest", "preview", "-c", "health", "--format", "mime", "--raw",
+    ]);
     assert_eq!(
         mime.matches("Content-Type: message/rfc822").count(),
         3,
