@@ -115,14 +115,11 @@ fn words_in_indic_scripts_find_exactly_their_posts() {
     assert!(s[0].contains("மருத்துவ [முகாம்] நடத்தினோம்"), "{s:?}");
 }
 
-/// A Consolidated Reply written in Bengali is found by its words, and a
-/// fragment of them finds nothing.
-#[test]
-fn a_consolidated_reply_in_bengali_is_found_by_whole_words() {
-    let home = Home::new();
-    community_with_posts(&home);
+/// A query and its Consolidated Reply, published, written in Bengali
+/// ("Boat clinics worked in the floods").
+fn publish_bengali_reply(home: &Home) {
     ingest(
-        &home,
+        home,
         "From: Asha <asha@example.org>\nTo: list@example.test\nSubject: Boat clinics?\nMessage-ID: <q@example.org>\nDate: Mon, 2 Nov 2026 11:00:00 +0530\n\nHas anyone run boat clinics?\n",
     );
     let threads = home.json(&["threads", "--queries", "--json"]);
@@ -137,6 +134,15 @@ fn a_consolidated_reply_in_bengali_is_found_by_whole_words() {
     std::fs::write(&file, "নৌকা ক্লিনিক বন্যায় কাজ করেছে।\n").unwrap();
     home.stdout(&["consolidate", &id, "--from", file.to_str().unwrap()]);
     home.stdout(&["publish", &id]);
+}
+
+/// A Consolidated Reply written in Bengali is found by its words, and a
+/// fragment of them finds nothing.
+#[test]
+fn a_consolidated_reply_in_bengali_is_found_by_whole_words() {
+    let home = Home::new();
+    community_with_posts(&home);
+    publish_bengali_reply(&home);
     let hits = home.json(&["search", "ক্লিনিক", "--json"]);
     assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
     assert_eq!(hits[0]["kind"], "consolidated_reply", "{hits}");
@@ -158,6 +164,7 @@ fn a_consolidated_reply_in_bengali_is_found_by_whole_words() {
 fn an_existing_database_upgraded_still_finds_its_old_posts() {
     let home = Home::new();
     community_with_posts(&home);
+    publish_bengali_reply(&home);
     let db = home.path().join("praxis.db");
     let version = praxis::store::migrate::MIGRATIONS
         .iter()
@@ -183,9 +190,11 @@ fn an_existing_database_upgraded_still_finds_its_old_posts() {
                  INSERT INTO posts_fts (rowid, subject, text) VALUES (new.id, new.subject, new.text);
              END;
              INSERT INTO posts_fts (posts_fts) VALUES ('rebuild');
+             CREATE TEMP TABLE kept AS SELECT rowid AS id, subject, body FROM consolidated_fts;
              DROP TABLE consolidated_fts;
              CREATE VIRTUAL TABLE consolidated_fts USING fts5 (
                  subject, body, tokenize = 'unicode61 remove_diacritics 2');
+             INSERT INTO consolidated_fts (rowid, subject, body) SELECT id, subject, body FROM kept;
              DELETE FROM schema_migrations WHERE version >= {version};
              PRAGMA user_version = {};",
             version - 1
@@ -200,12 +209,24 @@ fn an_existing_database_upgraded_still_finds_its_old_posts() {
             )
             .unwrap();
         assert_eq!(fragments, 1, "the old tokenizer splits at the nukta");
+        let replies: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM consolidated_fts WHERE consolidated_fts MATCH '\"ক\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(replies, 1, "the old reply index holds fragments too");
     }
     // The next command opens (and upgrades) the database.
     assert_eq!(found(&home, "शिविर"), ["शिविर (hindi)"]);
     assert_eq!(found(&home, "முகாம்"), ["Tamil camp"]);
     assert_eq!(found(&home, "fluor*"), ["Water quality"]);
     assert_eq!(found(&home, "फ़िल्म"), Vec::<String>::new());
+    // The Consolidated Reply indexed before the upgrade, found by a whole word.
+    let hits = home.json(&["search", "ক্লিনিক", "--json"]);
+    assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
+    assert_eq!(hits[0]["kind"], "consolidated_reply", "{hits}");
     let conn = rusqlite::Connection::open(&db).unwrap();
     let fragments: i64 = conn
         .query_row(
