@@ -130,7 +130,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  praxis mark 7 query\n  praxis mark 8 announcement")]
     Mark(mark::MarkArgs),
     /// Threads and queries.
-    #[command(after_help = "Example:\n  praxis threads -c health --queries --overdue")]
+    #[command(
+        after_help = "Example:\n  praxis threads -c health --queries --overdue\n  praxis threads -c health --flagged"
+    )]
     Threads(threads::ThreadsArgs),
     /// Draft a query's Consolidated Reply in $EDITOR, or from a file.
     #[command(

@@ -51,7 +51,7 @@ pub use outbox::{
     Audience, DeliveryRow, DueDelivery, NewOutbox, NewRecipient, OutboxFilter, OutboxMessage,
     OutboxSummary, Outcome, PostForFanout, Queued,
 };
-pub use posts::{Batch, Checkpoint, NewPost, PostView, Stored};
+pub use posts::{Batch, Checkpoint, DIGEST_REPLY_UNPLACED, NewPost, PostView, Stored};
 pub use search::{SearchHit, fts_any};
 pub use status::{CommunityStatus, HealthRow};
 pub use threads::{Split, ThreadFilter, ThreadRow};
