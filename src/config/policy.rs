@@ -2,7 +2,7 @@
 //! pure rules that read them (`moderation::policy`); the checks live here.
 
 pub use crate::moderation::policy::{
-    Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig, Subscription,
+    Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig, Queries, Subscription,
 };
 
 use super::Problem;

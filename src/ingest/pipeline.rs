@@ -129,10 +129,11 @@ pub fn ingest(batch: &Batch<'_>, target: &Community, msg: Incoming<'_>) -> Resul
         parsed: parsed.as_ref(),
         message_id: &message_id,
         member_id: sender.map(|(id, _)| id),
-        new_thread_kind: if msg.source == Source::Import {
-            ThreadKind::Discussion
-        } else {
-            ThreadKind::Query
+        new_thread_kind: match &parsed {
+            Some(p) if msg.source != Source::Import => {
+                policy::new_thread_kind(target.config.policy.queries, &p.subject, &p.text)
+            }
+            _ => ThreadKind::Discussion,
         },
         subject_window_secs: DEFAULT_SUBJECT_WINDOW_DAYS * 86_400,
     })?;
