@@ -29,6 +29,7 @@ mod digests;
 mod holds;
 mod members;
 pub mod migrate;
+mod moderation_tokens;
 mod outbox;
 mod posts;
 mod search;
@@ -47,6 +48,7 @@ pub use consolidated_replies::{Draft, OpenQuery, Publication, Query, QueryPost, 
 pub use digests::{DigestCreated, NewDigest};
 pub use holds::{Action, Decided, HeldPost, LogRow};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
+pub use moderation_tokens::ModerationToken;
 pub use outbox::{
     Audience, DeliveryRow, DueDelivery, NewOutbox, NewRecipient, OutboxFilter, OutboxMessage,
     OutboxSummary, Outcome, PostForFanout, Queued,
