@@ -26,6 +26,7 @@ const NOTICES: &[(&str, &str)] = &[
         "administrivia",
         include_str!("../templates/notices/administrivia.hbs"),
     ),
+    ("decided", include_str!("../templates/notices/decided.hbs")),
 ];
 
 /// The built-in Consolidated Reply templates: (name, text).
@@ -70,6 +71,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("help", "notices/help.hbs"),
     ("summary", "notices/summary.hbs"),
     ("administrivia", "notices/administrivia.hbs"),
+    ("decided", "notices/decided.hbs"),
     ("consolidated/draft", "consolidated/draft.md.hbs"),
     ("consolidated/footer", "consolidated/footer.hbs"),
     ("consolidated/reminder", "consolidated/reminder.hbs"),
@@ -168,7 +170,8 @@ mod tests {
             "address": "alice@example.org", "confirm_address": "list-confirm+t@example.test",
             "request_address": "list-request@example.test", "token": "t", "list_address": "list@example.test",
             "delivery": "each", "pending": false, "results": [{"command": "help", "result": "sent"}],
-            "count": 1, "plural": false, "slug": "health",
+            "count": 1, "plural": false, "slug": "health", "result": "Post 12 is approved.",
+            "text": "Has anyone run mobile clinics?", "truncated": 0, "reply_to": "list-request+mod-t@example.test",
             "holds": [{"id": 1, "age": "2h", "reason": "nonmember", "from": "x@y.org", "subject": "s"}],
         });
         for (name, _) in NOTICES {

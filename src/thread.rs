@@ -13,6 +13,11 @@
 //!   when its subject is a reply ("Re: …") whose base subject equals a
 //!   thread's exactly and that thread was active within the window. Never on
 //!   subject alone across the window.
+//! - A reply to a digest (its subject says so, or its References name one of
+//!   praxis's own digest Message-IDs, which the store records per issue) is
+//!   placed by the text it quotes, else by subject among that issue's
+//!   threads, else flagged for a moderator; a digest's id is never a thread
+//!   key, so replies to one issue do not meet in one thread.
 //! - A moderator can split a thread at a post (`praxis mark --post`): that
 //!   post and its replies become a thread of their own, and a message whose
 //!   References pass through a split post ignores the ids before it

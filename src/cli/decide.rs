@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::Context;
 use super::output::{local_time, safe};
-use crate::model::PostId;
+use crate::model::{PostId, ThreadKind};
 use crate::store::Action;
 
 /// Post ids and ranges.
@@ -31,6 +31,33 @@ pub struct ApproveArgs {
     /// Also let the sender post without moderation from now on.
     #[arg(long)]
     pub trust: bool,
+    /// A held post that starts a thread: make the thread a query (a
+    /// deadline from now, and reminders). Example: praxis approve 12 --query
+    #[arg(long, conflicts_with_all = ["discussion", "announcement"])]
+    pub query: bool,
+    /// A held post that starts a thread: make the thread a discussion (no
+    /// deadline). Example: praxis approve 12 --discussion
+    #[arg(long, conflicts_with = "announcement")]
+    pub discussion: bool,
+    /// A held post that starts a thread: make the thread an announcement
+    /// (no deadline). Example: praxis approve 12 --announcement
+    #[arg(long)]
+    pub announcement: bool,
+}
+
+impl ApproveArgs {
+    /// The thread kind asked for, if any.
+    pub fn kind(&self) -> Option<ThreadKind> {
+        if self.query {
+            Some(ThreadKind::Query)
+        } else if self.discussion {
+            Some(ThreadKind::Discussion)
+        } else if self.announcement {
+            Some(ThreadKind::Announcement)
+        } else {
+            None
+        }
+    }
 }
 
 /// `praxis reject`.
@@ -85,6 +112,19 @@ pub fn run(
     reason: Option<&str>,
     trust: bool,
 ) -> Result<ExitCode> {
+    run_with(ctx, action, posts, reason, trust, None)
+}
+
+/// [`run`], and for an approved post that starts a thread, marks the thread
+/// `kind` before its deadline would be set.
+pub fn run_with(
+    ctx: &Context,
+    action: Action,
+    posts: &PostsArgs,
+    reason: Option<&str>,
+    trust: bool,
+    kind: Option<ThreadKind>,
+) -> Result<ExitCode> {
     let config = ctx.config()?;
     let mut store = ctx.store(&config)?;
     let communities = ctx.communities(&config, &store)?;
@@ -94,6 +134,10 @@ pub fn run(
     for id in ids {
         match store.decide(id, action, &actor, reason, trust) {
             Ok(d) => {
+                let marked = match kind {
+                    Some(k) if action == Action::Approve => mark_root(&mut store, d.post, k)?,
+                    _ => None,
+                };
                 let after = communities
                     .by_id(d.community)
                     .map_err(|e| e.to_string())
@@ -116,6 +160,9 @@ pub fn run(
                 );
                 if d.trusted {
                     line.push_str(&format!("; {} now posts without moderation", d.from));
+                }
+                if let Some(m) = marked {
+                    line.push_str(&m);
                 }
                 ctx.out.say(line);
             }
@@ -152,6 +199,37 @@ pub fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Marks the thread `post` starts as `kind`; what to add to the message
+/// (a post inside a thread is left alone, with the command that would split
+/// it off).
+fn mark_root(
+    store: &mut crate::store::Store,
+    post: PostId,
+    kind: ThreadKind,
+) -> Result<Option<String>> {
+    let thread = store.post(post)?.thread_id;
+    let root = match thread {
+        Some(t) => store.thread_root(t)?,
+        None => None,
+    };
+    match (thread, root) {
+        (Some(t), Some(r)) if r == post => {
+            store.mark_thread(t, kind)?;
+            Ok(Some(format!(
+                "; thread {t} is a{} {kind}",
+                if kind == ThreadKind::Announcement {
+                    "n"
+                } else {
+                    ""
+                }
+            )))
+        }
+        _ => Ok(Some(format!(
+            "; it starts no thread, so no kind was set (`praxis mark --post {post} {kind}` splits it off)"
+        ))),
+    }
 }
 
 #[cfg(test)]

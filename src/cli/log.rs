@@ -29,6 +29,9 @@ struct LogJson {
     post_id: Option<i64>,
     reason: Option<String>,
     detail: Option<String>,
+    /// How a decision was made ("email": a reply to a hold notice; null:
+    /// the command line).
+    how: Option<String>,
 }
 
 /// Runs `praxis log`.
@@ -48,6 +51,7 @@ pub fn run(ctx: &Context, args: &LogArgs) -> Result<ExitCode> {
                 post_id: r.post_id,
                 reason: r.reason,
                 detail: r.detail,
+                how: r.how,
             })
             .collect();
         ctx.out.json(&out)?;

@@ -112,7 +112,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  praxis show 42")]
     Show(show::ShowArgs),
     /// Approve held posts (ids or ranges like 12-20).
-    #[command(after_help = "Example:\n  praxis approve 12 14-16 --trust")]
+    #[command(
+        after_help = "Example:\n  praxis approve 12 14-16 --trust\n  praxis approve 12 --announcement"
+    )]
     Approve(decide::ApproveArgs),
     /// Reject held posts; the author is told the reason.
     #[command(after_help = "Example:\n  praxis reject 13 --reason 'Off topic for this community'")]
@@ -130,7 +132,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  praxis mark 7 query\n  praxis mark 8 announcement")]
     Mark(mark::MarkArgs),
     /// Threads and queries.
-    #[command(after_help = "Example:\n  praxis threads -c health --queries --overdue")]
+    #[command(
+        after_help = "Example:\n  praxis threads -c health --queries --overdue\n  praxis threads -c health --flagged"
+    )]
     Threads(threads::ThreadsArgs),
     /// Draft a query's Consolidated Reply in $EDITOR, or from a file.
     #[command(
@@ -295,9 +299,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Mark(a) => mark::run(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),
         Command::Queue(a) => queue::run(&ctx, a),
-        Command::Approve(a) => {
-            decide::run(&ctx, crate::store::Action::Approve, &a.posts, None, a.trust)
-        }
+        Command::Approve(a) => decide::run_with(
+            &ctx,
+            crate::store::Action::Approve,
+            &a.posts,
+            None,
+            a.trust,
+            a.kind(),
+        ),
         Command::Reject(a) => decide::run(
             &ctx,
             crate::store::Action::Reject,

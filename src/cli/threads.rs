@@ -23,6 +23,10 @@ pub struct ThreadsArgs {
     /// Only queries past their deadline.
     #[arg(long)]
     pub overdue: bool,
+    /// Only threads with a post flagged for a moderator (e.g. a reply to a
+    /// digest whose thread could not be found), with the flag.
+    #[arg(long)]
+    pub flagged: bool,
     /// At most this many (0: all).
     #[arg(long, default_value_t = 50)]
     pub limit: i64,
@@ -52,6 +56,8 @@ struct ThreadJson {
     /// Who asked (name), and their organisation.
     asked_by: String,
     asked_by_organisation: String,
+    /// Why a moderator should look at it (`--flagged`), when flagged.
+    flag: Option<String>,
 }
 
 /// Runs `praxis threads`.
@@ -64,6 +70,7 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
         community,
         queries: args.queries || args.overdue,
         overdue_at: args.overdue.then_some(t),
+        flagged: args.flagged,
         limit: if args.limit <= 0 {
             i64::MAX
         } else {
@@ -95,6 +102,7 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
                 late_responses: r.late_responses,
                 asked_by: r.asked_by,
                 asked_by_organisation: r.asked_by_organisation,
+                flag: r.flag,
             })
             .collect();
         ctx.out.json(&out)?;
@@ -113,6 +121,9 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
     ];
     if args.queries || args.overdue {
         headers.extend(["asked by", "state", "responses", "due", "days left"]);
+    }
+    if args.flagged {
+        headers.push("flag");
     }
     let table = rows
         .into_iter()
@@ -144,6 +155,9 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
                     r.deadline.map(|d| local_time(d, tz)).unwrap_or_default(),
                     left.map(|d| d.to_string()).unwrap_or_default(),
                 ]);
+            }
+            if args.flagged {
+                row.push(r.flag.unwrap_or_default());
             }
             row
         })

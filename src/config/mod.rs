@@ -47,7 +47,7 @@ pub use imap::ImapConfig;
 pub use listen::{DEFAULT_MAX_SIZE, HttpConfig, Listen, LmtpConfig, parse_listen};
 pub use policy::{
     Acknowledge, Administrivia, Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig,
-    Subscription,
+    Queries, Subscription,
 };
 pub use secret::{Secret, check_private_file, secret_envs, unset_envs};
 pub use smtp::{SmtpConfig, Tls};

@@ -3,7 +3,7 @@
 
 pub use crate::moderation::policy::{
     Acknowledge, Administrivia, Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig,
-    Subscription,
+    Queries, Subscription,
 };
 
 use super::Problem;

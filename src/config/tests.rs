@@ -283,3 +283,27 @@ fn syntax_errors_name_the_line() {
         problems[0].message
     );
 }
+
+#[test]
+fn which_threads_are_queries_is_a_checked_policy_key() {
+    let (c, problems) = parse(MINIMAL);
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(c.communities[0].policy.queries, Queries::Questions);
+    let (c, problems) = parse(&format!(
+        "{MINIMAL}\n[community.policy]\nqueries = \"moderator\"\n"
+    ));
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(c.communities[0].policy.queries, Queries::Moderator);
+    let (_, problems) = parse(&format!(
+        "{MINIMAL}\n[community.policy]\nqueries = \"sometimes\"\n"
+    ));
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    let shown = problems[0].to_string();
+    assert!(
+        shown.contains("community[health].policy.queries")
+            && shown.contains("moderator")
+            && shown.contains("questions")
+            && shown.contains("all"),
+        "{shown}"
+    );
+}

@@ -1,13 +1,14 @@
 //! After a message is committed by any source: an approved post is queued
 //! for fan-out (and its query deadline set), a held post's author and
 //! moderators are told, a rejected post's author gets the reason, a bounce
-//! is scored, and commands to the -request address are carried out.
+//! is scored, and commands to the -request address are carried out (a
+//! moderator's reply to a hold notice decides its post).
 
 use serde_json::json;
 use tracing::{info, warn};
 
 use super::notices::{ACK_INTERVAL_SECS, notice, reject_notice, to_moderators};
-use super::{EffectError, requests};
+use super::{EffectError, moderation_replies, requests};
 use crate::community::Community;
 use crate::config::{Config, ModeratorNotices};
 use crate::deliver::verp::request_address;
@@ -80,16 +81,8 @@ pub fn after_ingest(
                 }
             }
             if c.config.policy.moderator_notices == ModeratorNotices::Each {
-                let text = c.templates().render(
-                    "hold",
-                    &json!({"community": c.name(), "post": post.0, "from": view.from, "subject": view.subject, "reason": reason}),
-                )?;
-                to_moderators(
-                    store,
-                    c,
-                    &format!("Held ({reason}): {}", view.subject),
-                    &text,
-                )?;
+                // With the post's text and a reply address of each moderator's own.
+                moderation_replies::hold_notice(store, config, c, &view, &reason)?;
             }
         }
         (PostClass::Post, PostState::Rejected) => {
@@ -122,7 +115,9 @@ pub fn after_ingest(
             }
         }
         (PostClass::Command, _) => {
-            if let Some(p) = &outcome.parsed {
+            if let Some(p) = &outcome.parsed
+                && !moderation_replies::handle(store, config, c, p, envelope_to)?
+            {
                 requests::run_commands(store, config, c, p, envelope_to)?;
             }
         }
@@ -173,7 +168,8 @@ fn flood_notice(store: &mut Store, c: &Community, view: &PostView) -> Result<(),
     );
     let text = c.templates().render(
         "hold",
-        &json!({"community": c.name(), "post": view.id.0, "from": view.from, "subject": view.subject, "reason": reason}),
+        &json!({"community": c.name(), "post": view.id.0, "from": view.from, "subject": view.subject,
+                "reason": reason, "text": "", "truncated": 0, "reply_to": ""}),
     )?;
     to_moderators(
         store,

@@ -141,10 +141,11 @@ pub fn ingest(batch: &Batch<'_>, target: &Community, msg: Incoming<'_>) -> Resul
         parsed: parsed.as_ref(),
         message_id: &message_id,
         member_id: sender.map(|(id, _)| id),
-        new_thread_kind: if msg.source == Source::Import {
-            ThreadKind::Discussion
-        } else {
-            ThreadKind::Query
+        new_thread_kind: match &parsed {
+            Some(p) if msg.source != Source::Import => {
+                policy::new_thread_kind(target.config.policy.queries, &p.subject, &p.text)
+            }
+            _ => ThreadKind::Discussion,
         },
         subject_window_secs: DEFAULT_SUBJECT_WINDOW_DAYS * 86_400,
     })?;
@@ -295,6 +296,73 @@ mod tests {
             view(4).flag.as_deref(),
             Some("digest reply: the thread it answers could not be found")
         );
+    }
+
+    #[test]
+    fn replies_naming_a_digest_follow_the_digest_rule() {
+        let (mut store, config) = setup();
+        let q = b"From: a@x.org\nSubject: Mobile clinics\nMessage-ID: <dq@x>\n\nWe ran mobile clinics on boats in Bihar during the 2019 floods.\n";
+        let other = b"From: b@x.org\nSubject: School meals\nMessage-ID: <dm@x>\n\nMidday meals raised attendance in Odisha schools.\n";
+        for raw in [&q[..], other] {
+            run(&mut store, &config, raw, Source::Import);
+        }
+        let c = store.community("health").unwrap().id;
+        let digest = b"From: Health Digest <list@example.test>\nSubject: Health Digest, Vol 1, Issue 4\nMessage-ID: <digest.health.1.4.mime@example.test>\n\ncontents\n";
+        let msg = crate::store::NewOutbox::new(
+            Some(c),
+            crate::model::OutboxKind::Digest,
+            "Health Digest, Vol 1, Issue 4",
+            digest,
+        );
+        store
+            .create_digest(
+                &crate::store::NewDigest {
+                    community: c,
+                    volume: 1,
+                    number: 4,
+                    due_at: None,
+                    posts: &[1, 2],
+                    messages: &[(crate::model::DigestFormat::Mime, msg)],
+                },
+                1_800_000_000,
+            )
+            .unwrap();
+        let to_digest = "In-Reply-To: <digest.health.1.4.mime@example.test>\nReferences: <digest.health.1.4.mime@example.test>\n";
+        let quoted = format!(
+            "From: c@x.org\nSubject: Re: Health Digest, Vol 1, Issue 4\nMessage-ID: <r1@x>\n{to_digest}\nSo did we.\n> We ran mobile clinics on boats in Bihar during the 2019 floods.\n"
+        );
+        let by_subject = format!(
+            "From: d@x.org\nSubject: Re: School meals\nMessage-ID: <r2@x>\n{to_digest}\nEggs too.\n"
+        );
+        let lost = format!(
+            "From: e@x.org\nSubject: Re: Health Digest, Vol 1, Issue 4\nMessage-ID: <r3@x>\n{to_digest}\nThanks!\n"
+        );
+        let lost2 = format!(
+            "From: f@x.org\nSubject: Re: Health Digest, Vol 1, Issue 4\nMessage-ID: <r4@x>\n{to_digest}\nMe too!\n"
+        );
+        for raw in [&quoted, &by_subject, &lost, &lost2] {
+            run(&mut store, &config, raw.as_bytes(), Source::Import);
+        }
+        let view = |n| store.post(crate::model::PostId(n)).unwrap();
+        assert_eq!(view(3).thread_id, view(1).thread_id, "by the quoted text");
+        assert_eq!(view(3).flag, None);
+        assert_eq!(
+            view(4).thread_id,
+            view(2).thread_id,
+            "by subject within the issue"
+        );
+        assert_eq!(view(4).flag, None);
+        assert_eq!(
+            view(5).flag.as_deref(),
+            Some(crate::store::DIGEST_REPLY_UNPLACED)
+        );
+        assert!(![view(1).thread_id, view(2).thread_id].contains(&view(5).thread_id));
+        assert_ne!(
+            view(6).thread_id,
+            view(5).thread_id,
+            "the digest's id is no thread key: replies to one issue do not meet"
+        );
+        assert!(view(6).flag.is_some());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{MemberStatus, Moderation};
+use crate::model::{MemberStatus, Moderation, ThreadKind};
 
 /// First-post moderation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +90,44 @@ pub enum Acknowledge {
     None,
 }
 
+/// Which new threads are queries (with a deadline and reminders); the
+/// others are discussions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Queries {
+    /// Only threads a moderator marks (`praxis approve --query`, `praxis mark`).
+    Moderator,
+    /// Threads whose root asks something ([`asks_something`]).
+    #[default]
+    Questions,
+    /// Every new thread.
+    All,
+}
+
+/// Whether a thread's root asks something: a `?` in the subject or in the
+/// first paragraph of the text, or a subject starting with "Query:" or
+/// "Q:" (case-insensitive, after any `[list]` tag).
+pub fn asks_something(subject: &str, text: &str) -> bool {
+    let subject = crate::thread::strip_prefixes(subject);
+    let lower = subject.to_lowercase();
+    if subject.contains('?') || lower.starts_with("query:") || lower.starts_with("q:") {
+        return true;
+    }
+    text.lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .any(|l| !l.trim_start().starts_with('>') && l.contains('?'))
+}
+
+/// The kind of a thread a live post starts, by the community's rule.
+pub fn new_thread_kind(queries: Queries, subject: &str, text: &str) -> ThreadKind {
+    match queries {
+        Queries::All => ThreadKind::Query,
+        Queries::Questions if asks_something(subject, text) => ThreadKind::Query,
+        Queries::Questions | Queries::Moderator => ThreadKind::Discussion,
+    }
+}
+
 /// `[community.policy]`: the posting policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -127,6 +165,9 @@ pub struct PolicyConfig {
     /// Who gets "awaiting moderation" notes: `verified` (default) keeps
     /// them from reaching forged senders.
     pub acknowledge: Acknowledge,
+    /// Which new threads are queries with a deadline and reminders: not
+    /// every announcement or thanks is a question waiting for an answer.
+    pub queries: Queries,
 }
 
 impl Default for PolicyConfig {
@@ -144,6 +185,7 @@ impl Default for PolicyConfig {
             sender_flood: 30,
             administrivia: Administrivia::Hold,
             acknowledge: Acknowledge::Verified,
+            queries: Queries::Questions,
         }
     }
 }
@@ -305,6 +347,55 @@ pub fn decide(policy: &PolicyConfig, facts: &PostFacts) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn which_new_threads_are_queries() {
+        let question = (
+            "Mobile clinics",
+            "Hello all,\nhas anyone run mobile clinics in floods?\n\nThanks",
+        );
+        let query = (
+            "[health] QUERY: mobile clinics in floods",
+            "Experiences welcome.",
+        );
+        let q = ("q: clinics", "Experiences welcome.");
+        let thanks = (
+            "Thank you",
+            "Thanks to all who answered.\n\nWhy not meet? later",
+        );
+        let notice = (
+            "Announcement: ASHA training modules",
+            "The new modules are out.",
+        );
+        let quoted = ("unsubscribe", "> did you mean this?\nunsubscribe");
+        for (subject, text) in [question, query, q] {
+            assert!(asks_something(subject, text), "{subject}");
+            assert_eq!(
+                new_thread_kind(Queries::Questions, subject, text),
+                ThreadKind::Query
+            );
+            assert_eq!(
+                new_thread_kind(Queries::Moderator, subject, text),
+                ThreadKind::Discussion
+            );
+        }
+        for (subject, text) in [thanks, notice, quoted] {
+            assert!(
+                !asks_something(subject, text),
+                "{subject}: only the first paragraph, unquoted"
+            );
+            assert_eq!(
+                new_thread_kind(Queries::Questions, subject, text),
+                ThreadKind::Discussion
+            );
+            assert_eq!(
+                new_thread_kind(Queries::All, subject, text),
+                ThreadKind::Query
+            );
+        }
+        assert!(asks_something("Clinics?", ""));
+        assert_eq!(PolicyConfig::default().queries, Queries::Questions);
+    }
 
     fn member(moderation: Moderation, posts: i64) -> Option<SenderFacts> {
         Some(SenderFacts {

@@ -1,4 +1,6 @@
-//! Confirmation tokens for subscribe, unsubscribe and membership changes by mail: HMAC-SHA256
+//! Confirmation tokens for subscribe, unsubscribe and membership changes by
+//! mail, and the moderators' tokens for deciding a held post by replying to
+//! its notice (bound to the post too): HMAC-SHA256
 //! signed, bound to the community, the address and the action, expiring
 //! after 7 days. Pure: the caller supplies the secret, the clock and the
 //! randomness; single use is the store's job (it records each token's
@@ -71,7 +73,7 @@ fn mac(
     secret: &[u8],
     community: &str,
     email: &str,
-    purpose: Purpose,
+    purpose: &str,
     expires: i64,
     nonce: &str,
 ) -> Hmac<Sha256> {
@@ -80,7 +82,7 @@ fn mac(
     for field in [
         community.as_bytes(),
         email.to_ascii_lowercase().as_bytes(),
-        purpose.as_str().as_bytes(),
+        purpose.as_bytes(),
         expires.to_string().as_bytes(),
         nonce.as_bytes(),
     ] {
@@ -99,6 +101,61 @@ pub fn issue(
     now: i64,
     nonce: &[u8],
 ) -> String {
+    issue_for(secret, community, email, purpose.as_str(), now, nonce)
+}
+
+/// What a moderation token signs: deciding this one post.
+fn moderation_purpose(post: i64) -> String {
+    format!("moderate {post}")
+}
+
+/// Makes a token with which the moderator `email` decides held `post` by
+/// replying to its notice (`LOCAL-request+mod-TOKEN@`).
+pub fn issue_moderation(
+    secret: &[u8],
+    community: &str,
+    email: &str,
+    post: i64,
+    now: i64,
+    nonce: &[u8],
+) -> String {
+    issue_for(
+        secret,
+        community,
+        email,
+        &moderation_purpose(post),
+        now,
+        nonce,
+    )
+}
+
+/// Checks a moderation token for this community, moderator and post.
+pub fn verify_moderation(
+    secret: &[u8],
+    token: &str,
+    community: &str,
+    email: &str,
+    post: i64,
+    now: i64,
+) -> Result<(), TokenError> {
+    verify_for(
+        secret,
+        token,
+        community,
+        email,
+        &moderation_purpose(post),
+        now,
+    )
+}
+
+fn issue_for(
+    secret: &[u8],
+    community: &str,
+    email: &str,
+    purpose: &str,
+    now: i64,
+    nonce: &[u8],
+) -> String {
     let expires = now + LIFETIME_SECS;
     let nonce = hex::encode(nonce);
     let mac = mac(secret, community, email, purpose, expires, &nonce)
@@ -114,6 +171,17 @@ pub fn verify(
     community: &str,
     email: &str,
     purpose: Purpose,
+    now: i64,
+) -> Result<(), TokenError> {
+    verify_for(secret, token, community, email, purpose.as_str(), now)
+}
+
+fn verify_for(
+    secret: &[u8],
+    token: &str,
+    community: &str,
+    email: &str,
+    purpose: &str,
     now: i64,
 ) -> Result<(), TokenError> {
     let token = token.trim().to_ascii_lowercase();
@@ -144,6 +212,62 @@ pub fn verify(
         return Err(TokenError::Expired);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod moderation_tests {
+    use super::*;
+
+    #[test]
+    fn a_moderation_token_decides_its_own_post_for_its_own_moderator() {
+        let (key, t0) = (b"secret".as_slice(), 1_800_000_000);
+        let t = issue_moderation(
+            key,
+            "health",
+            "Meera@Example.org",
+            12,
+            t0,
+            &[1u8; NONCE_BYTES],
+        );
+        assert!(t.len() <= 64 - "list-request+mod-".len(), "{t}");
+        assert_eq!(
+            verify_moderation(key, &t, "health", "meera@example.org", 12, t0),
+            Ok(())
+        );
+        for (community, email, post) in [
+            ("health", "eve@example.org", 12),
+            ("health", "meera@example.org", 13),
+            ("education", "meera@example.org", 12),
+        ] {
+            assert_eq!(
+                verify_moderation(key, &t, community, email, post, t0),
+                Err(TokenError::WrongSubject)
+            );
+        }
+        assert_eq!(
+            verify(
+                key,
+                &t,
+                "health",
+                "meera@example.org",
+                Purpose::Subscribe,
+                t0
+            ),
+            Err(TokenError::WrongSubject),
+            "no confirmation code"
+        );
+        assert_eq!(
+            verify_moderation(
+                key,
+                &t,
+                "health",
+                "meera@example.org",
+                12,
+                t0 + LIFETIME_SECS + 1
+            ),
+            Err(TokenError::Expired)
+        );
+    }
 }
 
 #[cfg(test)]

@@ -242,6 +242,17 @@ impl Store {
         )?;
         let mut recipients = 0;
         for (format, msg) in d.messages {
+            // Its Message-ID, recorded so a reply naming it in References
+            // is known for a reply to this issue (see `is_digest_message`).
+            if let Ok(parsed) = crate::mail::parse::parse(msg.message)
+                && !parsed.synthetic_id
+            {
+                tx.execute(
+                    "INSERT OR IGNORE INTO digest_messages (community_id, message_id, digest_id)
+                     VALUES (?1, ?2, ?3)",
+                    params![d.community.0, parsed.message_id, id],
+                )?;
+            }
             let mut msg = msg.clone();
             msg.digest = Some(id);
             let outbox = insert_outbox(&tx, &msg, now)?;

@@ -102,6 +102,9 @@ pub struct LogRow {
     pub reason: Option<String>,
     /// What else it touched (a member's address).
     pub detail: Option<String>,
+    /// How a decision was made: "email" for a reply to a hold notice; None
+    /// for the command line.
+    pub how: Option<String>,
 }
 
 /// community, slug, from, subject, member, decided_at, state.
@@ -157,6 +160,20 @@ impl Store {
         actor: &str,
         reason: Option<&str>,
         trust: bool,
+    ) -> Result<Decided> {
+        self.decide_how(post, action, actor, reason, trust, None)
+    }
+
+    /// [`Store::decide`], recording how the decision was made (`how`:
+    /// "email" for a reply to a hold notice; None for the command line).
+    pub fn decide_how(
+        &mut self,
+        post: PostId,
+        action: Action,
+        actor: &str,
+        reason: Option<&str>,
+        trust: bool,
+        how: Option<&str>,
     ) -> Result<Decided> {
         let tx = self
             .conn
@@ -272,6 +289,12 @@ impl Store {
                 t,
             )?;
         }
+        if let Some(how) = how {
+            tx.execute(
+                "UPDATE decisions SET how = ?4 WHERE post_id = ?1 AND actor = ?2 AND at = ?3",
+                params![post.0, actor, t, how],
+            )?;
+        }
         tx.commit()?;
         Ok(Decided {
             post,
@@ -287,7 +310,7 @@ impl Store {
     /// The audit log, newest first.
     pub fn log(&self, community: Option<CommunityId>, limit: i64) -> Result<Vec<LogRow>> {
         let mut stmt = self.conn.prepare(
-            "SELECT d.at, c.slug, d.actor, d.action, d.post_id, d.reason, d.detail
+            "SELECT d.at, c.slug, d.actor, d.action, d.post_id, d.reason, d.detail, d.how
              FROM decisions d JOIN communities c ON c.id = d.community_id
              WHERE ?1 IS NULL OR d.community_id = ?1
              ORDER BY d.id DESC LIMIT ?2",
@@ -302,6 +325,7 @@ impl Store {
                     post_id: r.get(4)?,
                     reason: r.get(5)?,
                     detail: r.get(6)?,
+                    how: r.get(7)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

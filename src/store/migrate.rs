@@ -82,6 +82,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0012_indic_search",
         sql: include_str!("migrations/0012_indic_search.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_digest_replies_and_moderation_by_email",
+        sql: include_str!("migrations/0013_digest_replies_and_moderation_by_email.sql"),
+    },
 ];
 
 impl Migration {

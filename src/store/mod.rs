@@ -29,6 +29,7 @@ mod digests;
 mod holds;
 mod members;
 pub mod migrate;
+mod moderation_tokens;
 mod outbox;
 mod posts;
 mod search;
@@ -47,11 +48,12 @@ pub use consolidated_replies::{Draft, OpenQuery, Publication, Query, QueryPost, 
 pub use digests::{DigestCreated, NewDigest};
 pub use holds::{Action, Decided, HeldPost, LogRow};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
+pub use moderation_tokens::ModerationToken;
 pub use outbox::{
     Audience, DeliveryRow, DueDelivery, NewOutbox, NewRecipient, OutboxFilter, OutboxMessage,
     OutboxSummary, Outcome, PostForFanout, Queued,
 };
-pub use posts::{Batch, Checkpoint, NewPost, PostView, Stored};
+pub use posts::{Batch, Checkpoint, DIGEST_REPLY_UNPLACED, NewPost, PostView, Stored};
 pub use search::{SearchHit, fts_any};
 pub use status::{CommunityStatus, HealthRow};
 pub use threads::{Split, ThreadFilter, ThreadRow};

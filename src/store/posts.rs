@@ -18,6 +18,10 @@ use crate::model::{
 };
 use crate::thread::{self, Placement};
 
+/// The flag of a reply to a digest whose thread could not be found: a
+/// moderator places it (`praxis threads --flagged` lists them).
+pub const DIGEST_REPLY_UNPLACED: &str = "digest reply: the thread it answers could not be found";
+
 /// A message ready to store: the pipeline's decisions and the parsed fields.
 #[derive(Debug, Clone)]
 pub struct NewPost<'a> {
@@ -548,6 +552,27 @@ impl Batch<'_> {
             }
         }
         let keys = thread::after_split(keys, |k| splits.contains(k));
+        // Ids of praxis's own digests: a reply to an issue, not to a thread.
+        // They are never thread keys (every reply to the issue would meet in
+        // one thread); the digest-reply rule below places the message.
+        let mut digests = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT digest_id FROM digest_messages WHERE community_id = ?1 AND message_id = ?2",
+            )?;
+            for k in keys.iter().skip(1) {
+                if let Some(d) = stmt
+                    .query_row(params![p.community.0, k], |r| r.get::<_, i64>(0))
+                    .optional()?
+                {
+                    digests.push((*k, d));
+                }
+            }
+        }
+        let keys: Vec<&str> = keys
+            .into_iter()
+            .filter(|k| !digests.iter().any(|(d, _)| d == k))
+            .collect();
         let mut found = Vec::new();
         {
             let mut stmt = tx.prepare_cached(
@@ -565,7 +590,31 @@ impl Batch<'_> {
         let base = thread::base_subject(&parsed.subject);
         let mut flag = None;
         let mut subject_thread = None;
-        if found.is_empty()
+        if found.is_empty() && !digests.is_empty() {
+            // A reply to a digest (by its References): by the quoted text,
+            // else by subject among the issue's threads, else flagged.
+            subject_thread = self.thread_by_quote(p.community, &parsed.text)?;
+            if subject_thread.is_none() && !base.is_empty() {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT t.id FROM digest_posts dp JOIN posts q ON q.id = dp.post_id
+                     JOIN threads t ON t.id = q.thread_id
+                     WHERE dp.digest_id = ?1 AND t.base_subject = ?2
+                     ORDER BY t.last_at DESC LIMIT 1",
+                )?;
+                for (_, d) in &digests {
+                    subject_thread = stmt
+                        .query_row(params![d, base], |r| r.get::<_, i64>(0))
+                        .optional()?
+                        .map(ThreadId);
+                    if subject_thread.is_some() {
+                        break;
+                    }
+                }
+            }
+            if subject_thread.is_none() {
+                flag = Some(DIGEST_REPLY_UNPLACED.to_string());
+            }
+        } else if found.is_empty()
             && !base.is_empty()
             && thread::may_join_by_subject(
                 &parsed.references,
@@ -576,8 +625,7 @@ impl Batch<'_> {
             if thread::is_digest_reply(&parsed.subject) {
                 subject_thread = self.thread_by_quote(p.community, &parsed.text)?;
                 if subject_thread.is_none() {
-                    flag =
-                        Some("digest reply: the thread it answers could not be found".to_string());
+                    flag = Some(DIGEST_REPLY_UNPLACED.to_string());
                 }
             } else {
                 subject_thread = tx

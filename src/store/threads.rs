@@ -40,6 +40,9 @@ pub struct ThreadRow {
     pub asked_by: String,
     /// The asker's organisation ("" when unknown).
     pub asked_by_organisation: String,
+    /// The first note for moderators on one of its posts (e.g. a digest
+    /// reply that could not be placed), so `--flagged` can say why.
+    pub flag: Option<String>,
 }
 
 /// Which threads to list.
@@ -51,6 +54,8 @@ pub struct ThreadFilter {
     pub queries: bool,
     /// Only queries past their deadline at this time.
     pub overdue_at: Option<i64>,
+    /// Only threads with a post flagged for a moderator.
+    pub flagged: bool,
     /// At most this many, newest activity first.
     pub limit: i64,
 }
@@ -84,20 +89,30 @@ impl Store {
                      WHERE r.id = t.root_post_id),
                     (SELECT COALESCE(m.organisation, '') FROM posts r JOIN members m
                        ON m.community_id = r.community_id AND m.email = r.from_addr
-                     WHERE r.id = t.root_post_id)
+                     WHERE r.id = t.root_post_id),
+                    (SELECT p.flag FROM posts p WHERE p.thread_id = t.id AND p.flag IS NOT NULL
+                     ORDER BY p.id LIMIT 1)
              FROM threads t INDEXED BY threads_community_last
              JOIN communities c ON c.id = t.community_id
              WHERE t.community_id = ?1
                AND (?2 = 0 OR t.kind = 'query')
                AND (?3 IS NULL OR (t.kind = 'query' AND t.state <> 'published' AND t.deadline_at < ?3))
                AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')
+               AND (?5 = 0 OR EXISTS (SELECT 1 FROM posts p
+                                      WHERE p.thread_id = t.id AND p.flag IS NOT NULL))
              ORDER BY t.last_at DESC, t.id DESC
              LIMIT ?4",
         )?;
         let mut rows = Vec::new();
         for community in communities {
             let got = stmt.query_map(
-                params![community, f.queries as i64, f.overdue_at, f.limit],
+                params![
+                    community,
+                    f.queries as i64,
+                    f.overdue_at,
+                    f.limit,
+                    f.flagged as i64
+                ],
                 |r| {
                     let posts: i64 = r.get(8)?;
                     Ok(ThreadRow {
@@ -115,6 +130,7 @@ impl Store {
                         late_responses: r.get(10)?,
                         asked_by: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
                         asked_by_organisation: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                        flag: r.get(13)?,
                     })
                 },
             )?;

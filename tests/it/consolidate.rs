@@ -915,3 +915,151 @@ fn marking_an_imported_discussion_as_a_query_starts_its_clock() {
     assert!(out.contains("Consolidated Reply due"), "{out}");
     assert!(queries(&home, &[])[0]["deadline"].is_string());
 }
+
+/// Which new threads are queries follows `policy.queries` (issue 15, item
+/// 3): under "questions" only a root that asks something, under "all" every
+/// thread, under "moderator" none until a moderator says so; only queries
+/// get a deadline and reminders.
+#[test]
+fn only_the_community_rule_or_a_moderator_makes_a_query() {
+    let roots = [
+        (
+            "Mobile clinics in flood areas",
+            "Hello all,\nhas anyone run mobile clinics in floods? What worked?\n",
+        ),
+        (
+            "Thank you all",
+            "Thanks to everyone who answered last month.\n\nWho knew?\n",
+        ),
+        (
+            "ASHA training modules released",
+            "The new training modules are out today.\n",
+        ),
+        ("unsubscribe", "unsubscribe\n"),
+    ];
+    for (setting, want) in [
+        (
+            "questions",
+            ["query", "discussion", "discussion", "discussion"],
+        ),
+        ("all", ["query", "query", "query", "query"]),
+        (
+            "moderator",
+            ["discussion", "discussion", "discussion", "discussion"],
+        ),
+    ] {
+        let text = crate::support::example_config().replacen(
+            "queries = \"questions\"",
+            &format!("queries = \"{setting}\""),
+            1,
+        );
+        assert!(text.contains(&format!("queries = \"{setting}\"")));
+        let home = Home::with_config(&text);
+        add_member(
+            &home,
+            "alice@example.org",
+            "Alice Rao",
+            &["--moderation", "accept"],
+        );
+        add_member(
+            &home,
+            "meera@example.org",
+            "Meera",
+            &["--role", "moderator"],
+        );
+        for (i, (subject, body)) in roots.iter().enumerate() {
+            ingest(
+                &home,
+                &format!(
+                    "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: {subject}\nMessage-ID: <root{i}@example.org>\n\n{body}"
+                ),
+            );
+        }
+        let threads = home.json(&["threads", "--json", "-c", "health"]);
+        for ((subject, _), kind) in roots.iter().zip(want) {
+            let t = threads
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["subject"] == *subject)
+                .unwrap_or_else(|| panic!("{subject}: {threads}"));
+            assert_eq!(t["kind"], kind, "{setting}: {subject}: {t}");
+            assert_eq!(t["deadline"].is_null(), kind != "query", "{setting}: {t}");
+        }
+        // Long past any deadline: one overdue reminder per query, none else.
+        let config = praxis::config::Config::load(&home.config()).unwrap();
+        let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+        let communities = praxis::community::Communities::load(&config, &store).unwrap();
+        let late = chrono::Utc::now() + chrono::Duration::days(60);
+        let queued = praxis::consolidate::reminders::sweep(&mut store, &communities, late).unwrap();
+        assert_eq!(
+            queued,
+            want.iter().filter(|k| **k == "query").count(),
+            "{setting}: only queries are reminded"
+        );
+    }
+}
+
+/// `praxis approve --query|--discussion|--announcement` sets the kind of the
+/// thread a held post starts, and only one of them may be given.
+#[test]
+fn approving_a_held_root_sets_its_thread_kind() {
+    let home = Home::new();
+    let held = |id: &str, subject: &str, body: &str| -> String {
+        ingest(
+            &home,
+            &format!(
+                "From: Erin <erin@example.org>\nTo: list@example.test\nSubject: {subject}\nMessage-ID: <{id}@example.org>\n\n{body}\n"
+            ),
+        );
+        let queue = home.json(&["queue", "--json"]);
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["subject"] == subject)
+            .unwrap_or_else(|| panic!("{subject} is held: {queue}"))["id"]
+            .as_i64()
+            .unwrap()
+            .to_string()
+    };
+    let kind_of = |subject: &str| -> Value {
+        let threads = home.json(&["threads", "--json", "-c", "health"]);
+        threads
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["subject"] == subject)
+            .unwrap_or_else(|| panic!("{subject}: {threads}"))
+            .clone()
+    };
+    // A question by the rule, approved as an announcement: no deadline.
+    let a = held(
+        "ann",
+        "New ASHA modules: who wants a copy?",
+        "They are out.",
+    );
+    home.praxis()
+        .args(["approve", &a, "--query", "--announcement"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot be used with"));
+    home.praxis()
+        .args(["approve", &a, "--announcement"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("is an announcement"));
+    let t = kind_of("New ASHA modules: who wants a copy?");
+    assert_eq!(t["kind"], "announcement", "{t}");
+    assert!(t["deadline"].is_null(), "{t}");
+    // No question by the rule, approved as a query: the clock starts.
+    let q = held("qq", "Flood clinics", "Boats worked for us.");
+    home.praxis()
+        .args(["approve", &q, "--query"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("is a query"));
+    let t = kind_of("Flood clinics");
+    assert_eq!(t["kind"], "query", "{t}");
+    assert!(t["deadline"].is_string(), "{t}");
+}

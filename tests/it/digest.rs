@@ -700,4 +700,141 @@ mod e2e {
         );
         drop(daemon);
     }
+
+    /// A reply from a real mail client to a digest names the digest's own
+    /// Message-ID in In-Reply-To and References: it is placed by the text it
+    /// quotes, else by subject among the issue's threads, else flagged for
+    /// the moderator, never a silent new thread (issue 15, item 2).
+    #[test]
+    fn replies_to_a_digest_from_a_mail_client_are_placed_or_flagged() {
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+        let s = PrivateStack::start();
+        let home = Home::with_config(&s.live_config(true));
+        for (who, delivery) in [("alice", "each"), ("dave", "digest")] {
+            home.praxis()
+                .args(["members", "add", &format!("{who}@example.test")])
+                .args(["-c", "health", "--name", who, "--delivery", delivery])
+                .args(["--moderation", "accept"])
+                .assert()
+                .success();
+        }
+        let daemon = Daemon::start(&home);
+        daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let clinics = format!("Mobile clinics {tag}");
+        let meals = format!("School meals {tag}");
+        for (id, subject, body) in [
+            (
+                "c",
+                &clinics,
+                "We ran mobile clinics on boats in Bihar during the 2019 floods.",
+            ),
+            (
+                "m",
+                &meals,
+                "Midday meals raised attendance in Odisha schools last year.",
+            ),
+        ] {
+            ingest(
+                &home,
+                &format!(
+                    "From: alice@example.test\nTo: list@example.test\nSubject: {subject}\nMessage-ID: <{id}-{tag}@example.test>\n\n{body}\n"
+                ),
+            );
+        }
+        home.stdout(&["digest", "send", "-c", "health", "--now"]);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let digest = rt.block_on(wait_inbox(&s, &daemon, "dave", "Digest, Vol 1, Issue 1"));
+        assert_eq!(digest.len(), 1);
+        let digest_id = digest[0]
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| {
+                l.strip_prefix("Message-ID: ")
+                    .or_else(|| l.strip_prefix("Message-Id: "))
+            })
+            .unwrap_or_else(|| panic!("the digest has a Message-ID: {}", digest[0]))
+            .trim()
+            .to_string();
+
+        // dave answers from his mailbox as a mail client does.
+        let reply = |subject: &str, body: &str| {
+            Message::builder()
+                .from("dave <dave@example.test>".parse().unwrap())
+                .to("list@example.test".parse().unwrap())
+                .subject(subject)
+                .in_reply_to(digest_id.clone())
+                .references(digest_id.clone())
+                .body(body.to_string())
+                .unwrap()
+        };
+        let title = "Re: Maternal Health Digest, Vol 1, Issue 1";
+        let replies = [
+            reply(
+                title,
+                &format!(
+                    "Boats worked for us too {tag}.\n\n> We ran mobile clinics on boats in Bihar during the 2019 floods.\n"
+                ),
+            ),
+            reply(
+                &format!("Re: {meals}"),
+                &format!("Eggs helped too {tag}.\n"),
+            ),
+            reply(title, &format!("Thanks for the digest {tag}!\n")),
+        ];
+        rt.block_on(async {
+            let (host, port) = Stack::split(&s.smtp);
+            let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                .port(port)
+                .build();
+            for m in replies {
+                smtp.send(m).await.unwrap();
+            }
+        });
+
+        let threads = |extra: &[&str]| -> Vec<Value> {
+            let mut args = vec!["--json", "threads", "-c", "health", "--limit", "0"];
+            args.extend_from_slice(extra);
+            serde_json::from_str::<Value>(&home.stdout(&args))
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .clone()
+        };
+        let posts_in = |all: &[Value], subject: &str| {
+            all.iter()
+                .find(|t| t["subject"] == subject)
+                .map(|t| t["posts"].as_i64().unwrap())
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let all = threads(&[]);
+            if posts_in(&all, &clinics) == Some(2)
+                && posts_in(&all, &meals) == Some(2)
+                && all.len() == 3
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replies were not placed: {all:#?}\ndaemon log:\n{}",
+                daemon.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let flagged = threads(&["--flagged"]);
+        assert_eq!(flagged.len(), 1, "{flagged:#?}");
+        assert_eq!(flagged[0]["subject"], title);
+        assert_eq!(
+            flagged[0]["flag"],
+            "digest reply: the thread it answers could not be found"
+        );
+        let table = home.stdout(&["threads", "-c", "health", "--flagged"]);
+        assert!(
+            table.contains(title) && table.contains("could not be found"),
+            "{table}"
+        );
+        drop(daemon);
+    }
 }

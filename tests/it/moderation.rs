@@ -486,6 +486,150 @@ fn fault_approve_reject_and_trust_with_real_mail() {
     drop(daemon);
 }
 
+/// Sends `body` from `from` to `to` with Message-ID `<id>`, as a moderator's
+/// mail client answering a notice would.
+async fn reply_from(s: &PrivateStack, from: &str, to: &str, id: &str, subject: &str, body: &str) {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let (host, port) = Stack::split(&s.smtp);
+    let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .build();
+    let m = Message::builder()
+        .from(from.parse().unwrap())
+        .to(to.parse().unwrap())
+        .subject(subject)
+        .message_id(Some(format!("<{id}>")))
+        .body(body.to_string())
+        .unwrap();
+    t.send(m).await.unwrap();
+}
+
+/// Waits until the daemon stored the message with Message-ID `id`.
+fn wait_stored(daemon: &Daemon, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while crate::support::stored(&daemon.db, "health", &[id.to_string()]).0 == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{id} never stored; daemon log:\n{}",
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The hold notice carries the held post's text and a single-use reply
+/// address of the moderator's own: replying `approve` decides the post
+/// through the same path as `praxis approve` (who: the moderator's address,
+/// how: email) and it reaches the each-post members; a nonmoderator's reply
+/// to the same address decides nothing and gets no answer; a second reply is
+/// told who decided and when (issue 15 friction).
+#[test]
+fn a_moderator_decides_a_held_post_by_replying_to_its_notice() {
+    let s = PrivateStack::start();
+    let home = live_home(&s);
+    let daemon = Daemon::start(&home);
+    daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+
+    let subject = format!("Boat clinics {tag}");
+    rt.block_on(post_from(
+        &s,
+        "Erin <erin@example.test>",
+        "list@example.test",
+        &subject,
+        &format!("Boats reached the flooded villages every Tuesday {tag}.\nWho else tried this?"),
+    ));
+    let id = wait_held(&home, &subject);
+    let notice = rt.block_on(s.wait_inbox("moderator", &format!("Held (nonmember): {subject}")));
+    assert!(
+        notice.contains(&format!(
+            "Boats reached the flooded villages every Tuesday {tag}."
+        )),
+        "the notice carries the post: {notice}"
+    );
+    let reply_to = notice
+        .lines()
+        .find_map(|l| l.strip_prefix("Reply-To: "))
+        .unwrap_or_else(|| panic!("a reply address: {notice}"))
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string();
+    assert!(
+        reply_to.starts_with("list-request+mod-") && reply_to.ends_with("@example.test"),
+        "{reply_to}"
+    );
+    let still_held = |home: &Home| queue(home).iter().any(|h| h["id"] == id);
+
+    // bob, a member but no moderator, answers to the same address: nothing.
+    let forged = format!("forged-{tag}@example.test");
+    rt.block_on(reply_from(
+        &s,
+        "bob@example.test",
+        &reply_to,
+        &forged,
+        &format!("Re: Held (nonmember): {subject}"),
+        "approve\n",
+    ));
+    wait_stored(&daemon, &forged);
+    assert!(still_held(&home), "a nonmoderator's reply decides nothing");
+
+    // The moderator answers `approve` above the quoted notice.
+    let real = format!("real-{tag}@example.test");
+    rt.block_on(reply_from(
+        &s,
+        "Moderator <moderator@example.test>",
+        &reply_to,
+        &real,
+        &format!("Re: Held (nonmember): {subject}"),
+        &format!("Approve\n\nOn Monday the list wrote:\n> A post to Maternal Health is waiting\n> Subject: {subject}\n"),
+    ));
+    for who in ["alice", "bob", "carol"] {
+        rt.block_on(s.wait_inbox(who, &format!("Subject: [health] {subject}")));
+    }
+    assert!(!still_held(&home));
+    let log = home.json(&["log", "--json", "-c", "health"]);
+    let decisions: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["post_id"] == id && r["action"] == "approve")
+        .collect();
+    assert_eq!(decisions.len(), 1, "{log}");
+    assert_eq!(decisions[0]["actor"], "moderator@example.test", "{log}");
+    assert_eq!(decisions[0]["how"], "email", "{log}");
+    let done = rt.block_on(s.wait_inbox("moderator", "your decision by email"));
+    assert!(
+        done.contains(&format!("Post {id} ({subject}) is approved")),
+        "{done}"
+    );
+
+    // The same code again: told who decided and when; nothing changes.
+    let again = format!("again-{tag}@example.test");
+    rt.block_on(reply_from(
+        &s,
+        "moderator@example.test",
+        &reply_to,
+        &again,
+        &format!("Re: Held (nonmember): {subject}"),
+        "discard\n",
+    ));
+    let told = rt.block_on(s.wait_inbox("moderator", "was already decided"));
+    assert!(
+        told.contains(&format!(
+            "Post {id} was already decided: approve by moderator@example.test at"
+        )),
+        "{told}"
+    );
+    assert!(
+        rt.block_on(s.inbox("bob", "your decision by email"))
+            .is_empty(),
+        "the forged reply got no answer"
+    );
+    drop(daemon);
+}
+
 /// Subscribing by mail needs the reply to the confirmation; a forged or a
 /// replayed code does nothing; unsubscribe, set delivery and help work.
 #[test]
