@@ -5,6 +5,9 @@
 //! The `[community.policy]` keys ([`PolicyConfig`]) are defined here, beside
 //! the rules that read them; `config` reads and checks them (and re-exports
 //! them), so this file imports nothing from `config`.
+//!
+//! Long because each rule has its tests beside it (half the file): every
+//! key's values, every hold reason and which new threads are queries.
 
 use serde::{Deserialize, Serialize};
 

@@ -919,7 +919,8 @@ fn marking_an_imported_discussion_as_a_query_starts_its_clock() {
 /// Which new threads are queries follows `policy.queries` (issue 15, item
 /// 3): under "questions" only a root that asks something, under "all" every
 /// thread, under "moderator" none until a moderator says so; only queries
-/// get a deadline and reminders.
+/// get a deadline and reminders. (An "unsubscribe" post never becomes a
+/// thread at all: `commands::fault_a_command_to_the_posting_address_is_not_distributed`.)
 #[test]
 fn only_the_community_rule_or_a_moderator_makes_a_query() {
     let roots = [
@@ -935,7 +936,10 @@ fn only_the_community_rule_or_a_moderator_makes_a_query() {
             "ASHA training modules released",
             "The new training modules are out today.\n",
         ),
-        ("unsubscribe", "unsubscribe\n"),
+        (
+            "District review moved to Monday",
+            "The district review meets on Monday at ten instead.\n",
+        ),
     ];
     for (setting, want) in [
         (

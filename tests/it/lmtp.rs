@@ -277,6 +277,13 @@ fn lmtp_refuses_a_message_over_50_mb_in_bounded_memory() {
 #[test]
 fn lmtp_templates_are_compiled_once_per_process() {
     let (listen, config) = lmtp_only_config();
+    // Acknowledgements to every sender: these nonmembers are not verified.
+    let config = config.replacen(
+        "timezone = \"Asia/Kolkata\"\n",
+        "timezone = \"Asia/Kolkata\"\n\n[community.policy]\nacknowledge = \"all\"\n",
+        1,
+    );
+    assert!(config.contains("acknowledge = \"all\""));
     let home = Home::with_config(&config);
     let daemon = Daemon::start(&home);
     let (mut r, mut w) = connect(&listen, &daemon);

@@ -195,7 +195,7 @@ fn an_existing_database_upgraded_still_finds_its_old_posts() {
              CREATE VIRTUAL TABLE consolidated_fts USING fts5 (
                  subject, body, tokenize = 'unicode61 remove_diacritics 2');
              INSERT INTO consolidated_fts (rowid, subject, body) SELECT id, subject, body FROM kept;
-             DELETE FROM schema_migrations WHERE version >= {version};
+             DELETE FROM schema_migrations WHERE version = {version};
              PRAGMA user_version = {};",
             version - 1
         ))
