@@ -22,7 +22,6 @@ use mail_builder::headers::address::Address;
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::raw::Raw;
-use mail_builder::headers::text::Text;
 use mail_builder::headers::url::URL;
 use mail_builder::mime::{BodyPart, MimePart};
 use mail_parser::{MessageParser, MimeHeaders};
@@ -288,8 +287,10 @@ fn transfer_encoding(cte: Option<&str>) -> &'static str {
     }
 }
 
-fn write(b: MessageBuilder<'_>) -> Result<Vec<u8>, ComposeError> {
-    b.write_to_vec()
+/// `b` written with `subject` as its Subject field: plain ASCII folded,
+/// never encoded words (see `mail::header`).
+fn write_subject(b: MessageBuilder<'_>, subject: &str) -> Result<Vec<u8>, ComposeError> {
+    crate::mail::header::write_with_subject(b, subject)
         .map_err(|e| ComposeError::Write(e.to_string()))
 }
 
@@ -324,7 +325,7 @@ pub fn post_message(
     if !cc.is_empty() {
         b = b.cc(address_list(&cc));
     }
-    b = b.subject(Text::new(subject.clone()));
+    b = b.header("Subject", crate::mail::header::placeholder());
     // The author's Date, time zone kept, written anew from its parsed fields.
     b = match parsed.date() {
         Some(d) if d.is_valid() => b.header("Date", Raw::new(d.to_rfc822())),
@@ -374,10 +375,8 @@ pub fn post_message(
         )
         .transfer_encoding(transfer_encoding(root.content_transfer_encoding())),
     );
-    Ok(Built {
-        subject,
-        message: write(b)?,
-    })
+    let message = write_subject(b, &subject)?;
+    Ok(Built { subject, message })
 }
 
 /// A notice from the list's owners: the owners' "member disabled" mail,
@@ -407,7 +406,7 @@ pub fn notice_message_reply_to(
             owner_address(&cfg.address),
         ))
         .to(to.to_string())
-        .subject(Text::new(subject.clone()))
+        .header("Subject", crate::mail::header::placeholder())
         .message_id(MessageId::new(format!(
             "praxis.{}.{}@{domain}",
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
@@ -420,10 +419,8 @@ pub fn notice_message_reply_to(
         Some(r) => b.reply_to(Address::new_address(None::<String>, r.to_string())),
         None => b,
     };
-    Ok(Built {
-        subject,
-        message: write(b)?,
-    })
+    let message = write_subject(b, &subject)?;
+    Ok(Built { subject, message })
 }
 
 /// How a stored body gets the footer.
@@ -572,10 +569,16 @@ impl Prepared {
         }
         let mut b = MessageBuilder::new();
         let munge = self.munge && self.author.is_some();
+        // The stored Subject is header text already (plain or encoded
+        // words): folded again here, as mail-builder's Raw would not.
+        let mut subject = None;
         for (name, value) in &self.headers {
             let replaced = munge
                 && (name.eq_ignore_ascii_case("From") || name.eq_ignore_ascii_case("Reply-To"));
-            if !replaced {
+            if name.eq_ignore_ascii_case("Subject") && subject.is_none() {
+                subject = Some(value);
+                b = b.header("Subject", crate::mail::header::placeholder());
+            } else if !replaced {
                 b = b.header(name.clone(), Raw::new(value.clone()));
             }
         }
@@ -627,7 +630,15 @@ impl Prepared {
             .footer
             .then(|| footer(cfg, p.recipient, url.as_deref()));
         b = b.body(self.body_part(footer));
-        let mut out = write(b)?;
+        let mut out = b
+            .write_to_vec()
+            .map_err(|e| ComposeError::Write(e.to_string()))?;
+        if let Some(s) = subject {
+            out = crate::mail::header::replace_placeholder(
+                out,
+                &crate::mail::header::folded_field("Subject", s),
+            );
+        }
         // The DATA terminator supplies the final line end.
         if out.ends_with(b"\r\n") {
             out.truncate(out.len() - 2);

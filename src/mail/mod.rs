@@ -4,6 +4,7 @@
 //! No I/O here: callers pass bytes and the envelope recipient.
 
 pub mod classify;
+pub mod header;
 pub mod html;
 pub mod parse;
 pub mod quote;

@@ -1,0 +1,189 @@
+//! What members' mail looks like on arrival (issue 15): subjects plain
+//! ASCII and folded rather than encoded words, read back raw over IMAP from
+//! a private mail stack after `praxis ingest` of real message bytes.
+
+use serde_json::Value;
+
+use crate::support::{Daemon, Home, PrivateStack, Stack};
+
+/// A home on `s` with an each-post, a digest and a consolidated reader and
+/// a moderator; everyone posts without moderation.
+fn live_home(s: &PrivateStack) -> Home {
+    let home = Home::with_config(&s.live_config(false));
+    for (who, delivery) in [
+        ("alice", "each"),
+        ("bob", "each"),
+        ("dave", "digest"),
+        ("carol", "consolidated"),
+        ("moderator", "none"),
+    ] {
+        let role = if who == "moderator" {
+            "moderator"
+        } else {
+            "member"
+        };
+        home.praxis()
+            .args(["members", "add", &format!("{who}@example.test"), "-c"])
+            .args(["health", "--name", who, "--delivery", delivery])
+            .args(["--digest-format", "plain", "--role", role])
+            .args(["--moderation", "accept"])
+            .assert()
+            .success();
+    }
+    home
+}
+
+fn ingest(home: &Home, raw: &str) {
+    home.praxis()
+        .args(["ingest", "-c", "health"])
+        .write_stdin(raw.to_string())
+        .assert()
+        .success();
+}
+
+/// Raw messages in `user`'s INBOX containing `needle` (CRLF kept), waiting
+/// up to two minutes (a shared 2-core machine is slow); fails with the log.
+async fn wait_raw(s: &PrivateStack, daemon: &Daemon, user: &str, needle: &str) -> Vec<String> {
+    let (host, port) = Stack::split(&s.imap);
+    let cfg = praxis::config::ImapConfig {
+        host,
+        port,
+        tls: praxis::config::Tls::None,
+        username: format!("{user}@example.test"),
+        folder: "INBOX".into(),
+        ..Default::default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
+            .await
+            .unwrap();
+        c.select("INBOX").await.unwrap();
+        let found: Vec<String> = c
+            .fetch_after(0, 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| String::from_utf8_lossy(&f.raw).into_owned())
+            .filter(|t| t.replace("\r\n ", " ").contains(needle))
+            .collect();
+        c.logout().await.ok();
+        if !found.is_empty() {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{needle} never reached {user}; daemon log:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// The Subject field of a raw message as written: its lines, CRLF removed.
+fn subject_lines(raw: &str) -> Vec<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap();
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for l in head.split("\r\n") {
+        if l.to_ascii_lowercase().starts_with("subject:") {
+            assert!(!inside && lines.is_empty(), "one Subject field: {head}");
+            inside = true;
+            lines.push(l.to_string());
+        } else if inside && (l.starts_with(' ') || l.starts_with('\t')) {
+            lines.push(l.to_string());
+        } else {
+            inside = false;
+        }
+    }
+    assert!(!lines.is_empty(), "a Subject field: {head}");
+    lines
+}
+
+/// Asserts that `raw`'s Subject is `want` in plain ASCII, folded within 78
+/// characters a line, with no encoded word.
+fn assert_plain_folded(raw: &str, want: &str) {
+    let lines = subject_lines(raw);
+    for l in &lines {
+        assert!(!l.contains("=?"), "no encoded word: {lines:#?}");
+        assert!(l.len() <= 78, "a line within 78: {lines:#?}");
+    }
+    assert_eq!(lines.concat(), format!("Subject: {want}"), "{lines:#?}");
+}
+
+#[test]
+fn plain_subjects_arrive_unencoded_and_folded_non_ascii_ones_encoded() {
+    let s = PrivateStack::start();
+    let home = live_home(&s);
+    let daemon = Daemon::start(&home);
+    let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    // Over 78 characters with the prefix: mail-builder alone sent it as
+    // =?us-ascii?Q?...?=.
+    let long =
+        format!("Mobile clinics in flood areas of the northern hill districts, what worked {tag}?");
+    ingest(
+        &home,
+        &format!(
+            "From: alice@example.test\r\nTo: list@example.test\r\nSubject: {long}\r\n\
+             Message-ID: <q-{tag}@example.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0530\r\n\r\n\
+             Has anyone run mobile clinics in flood areas?\r\n"
+        ),
+    );
+    let accented = format!("Réunion des équipes {tag}");
+    ingest(
+        &home,
+        &format!(
+            "From: alice@example.test\r\nTo: list@example.test\r\nSubject: =?utf-8?Q?R=C3=A9union_des_=C3=A9quipes_{tag}?=\r\n\
+             Message-ID: <r-{tag}@example.test>\r\nDate: Mon, 23 Nov 2026 10:05:00 +0530\r\n\r\n\
+             On se voit lundi.\r\n"
+        ),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    // The each-post copy: long plain subject folded, not encoded.
+    let copy = rt.block_on(wait_raw(
+        &s,
+        &daemon,
+        "bob",
+        &format!("hill districts, what worked {tag}?"),
+    ));
+    assert_eq!(copy.len(), 1);
+    assert_plain_folded(&copy[0], &format!("[health] {long}"));
+
+    // The accented subject is still encoded words, and decodes back.
+    let copy = rt.block_on(wait_raw(&s, &daemon, "bob", "On se voit lundi"));
+    let lines = subject_lines(&copy[0]);
+    assert!(lines[0].starts_with("Subject: =?utf-8?"), "{lines:#?}");
+    let m = mail_parser::MessageParser::default()
+        .parse(copy[0].as_bytes())
+        .unwrap();
+    assert_eq!(m.subject(), Some(format!("[health] {accented}").as_str()));
+
+    // The Consolidated Reply: a long plain subject, folded.
+    let threads: Value =
+        serde_json::from_str(&home.stdout(&["--json", "threads", "--queries"])).unwrap();
+    let query = threads
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| {
+            t["subject"]
+                .as_str()
+                .is_some_and(|x| x.contains(&format!("what worked {tag}")))
+        })
+        .unwrap_or_else(|| panic!("the question is a query: {threads}"))["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let file = home.path().join("draft.md");
+    std::fs::write(&file, "Boats and radios.\n").unwrap();
+    home.stdout(&["consolidate", &query, "--from", file.to_str().unwrap()]);
+    home.stdout(&["publish", &query]);
+    let reply = rt.block_on(wait_raw(&s, &daemon, "carol", "Boats and radios"));
+    assert_plain_folded(&reply[0], &format!("[health] Consolidated Reply: {long}"));
+
+    // The digest: its subject plain too.
+    home.stdout(&["digest", "send", "-c", "health", "--now"]);
+    let digest = rt.block_on(wait_raw(&s, &daemon, "dave", "Digest, Vol 1, Issue 1"));
+    assert_plain_folded(&digest[0], "Maternal Health Digest, Vol 1, Issue 1");
+}
