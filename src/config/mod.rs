@@ -45,7 +45,9 @@ pub use delivery::{
 pub use digest::DigestConfig;
 pub use imap::ImapConfig;
 pub use listen::{DEFAULT_MAX_SIZE, HttpConfig, Listen, LmtpConfig, parse_listen};
-pub use policy::{Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig, Subscription};
+pub use policy::{
+    Attachments, FirstPost, Html, ModeratorNotices, Nonmember, PolicyConfig, Subscription,
+};
 pub use secret::{Secret, check_private_file, secret_envs, unset_envs};
 pub use smtp::{SmtpConfig, Tls};
 

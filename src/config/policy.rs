@@ -2,7 +2,7 @@
 //! pure rules that read them (`moderation::policy`); the checks live here.
 
 pub use crate::moderation::policy::{
-    Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig, Subscription,
+    Attachments, FirstPost, Html, ModeratorNotices, Nonmember, PolicyConfig, Subscription,
 };
 
 use super::Problem;

@@ -44,6 +44,20 @@ pub enum Attachments {
     Hold,
 }
 
+/// What members' HTML becomes in each-post copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Html {
+    /// Cleaned by ammonia (no scripts, no event handlers), as in digests
+    /// and Consolidated Replies.
+    Sanitise,
+    /// Plain text only: an alternative keeps its text/plain part; an
+    /// HTML-only part becomes text/plain from the HTML.
+    Text,
+    /// Passed as the member wrote it.
+    Pass,
+}
+
 /// How new members join by mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,6 +94,9 @@ pub struct PolicyConfig {
     pub max_size_kb: u64,
     /// Attachment policy.
     pub attachments: Attachments,
+    /// What the HTML of a post becomes in each-post copies: a member's
+    /// `<script>` or `onclick=` must not reach other members' mail clients.
+    pub html: Html,
     /// How new members join by mail.
     pub subscription: Subscription,
     /// Hold posts that fail DMARC, as judged by the Authentication-Results
@@ -107,6 +124,7 @@ impl Default for PolicyConfig {
             emergency: false,
             max_size_kb: 5120,
             attachments: Attachments::Allow,
+            html: Html::Sanitise,
             subscription: Subscription::Confirm,
             dmarc_authserv_id: None,
             moderator_notices: ModeratorNotices::Each,

@@ -187,3 +187,55 @@ fn plain_subjects_arrive_unencoded_and_folded_non_ascii_ones_encoded() {
     let digest = rt.block_on(wait_raw(&s, &daemon, "dave", "Digest, Vol 1, Issue 1"));
     assert_plain_folded(&digest[0], "Maternal Health Digest, Vol 1, Issue 1");
 }
+
+#[test]
+fn member_html_reaches_each_post_members_sanitised_as_text_or_passed_per_policy() {
+    let s = PrivateStack::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    for policy in ["sanitise", "text", "pass"] {
+        let home = live_home(&s);
+        let config = std::fs::read_to_string(home.config()).unwrap()
+            + &format!("\n[community.policy]\nhtml = \"{policy}\"\n");
+        std::fs::write(home.config(), config).unwrap();
+        let daemon = Daemon::start(&home);
+        let needle = format!("Html {policy} {tag}");
+        ingest(
+            &home,
+            &format!(
+                "From: alice@example.test\r\nTo: list@example.test\r\nSubject: {needle}\r\n\
+                 Message-ID: <h-{policy}-{tag}@example.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0530\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+                 <html><body><p onclick=\"steal()\">Boat <b>clinics</b> in floods</p>\
+                 <script>alert(1)</script></body></html>\r\n"
+            ),
+        );
+        let copy = rt.block_on(wait_raw(&s, &daemon, "bob", &needle));
+        assert_eq!(copy.len(), 1, "{policy}");
+        let raw = &copy[0];
+        let m = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        match policy {
+            "sanitise" => {
+                let html = m.body_html(0).unwrap();
+                assert!(html.contains("Boat <b>clinics</b> in floods"), "{raw}");
+                assert!(
+                    !raw.contains("<script") && !raw.contains("onclick"),
+                    "{raw}"
+                );
+            }
+            "text" => {
+                assert!(!raw.contains("text/html"), "no HTML part left: {raw}");
+                assert!(!raw.contains("<script") && !raw.contains("<p"), "{raw}");
+                let text = m.body_text(0).unwrap();
+                assert!(text.contains("Boat clinics in floods"), "{raw}");
+            }
+            _ => {
+                assert!(raw.contains("<script>alert(1)</script>"), "{raw}");
+                assert!(raw.contains("onclick=\"steal()\""), "{raw}");
+            }
+        }
+        drop(daemon);
+    }
+}
