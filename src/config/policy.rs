@@ -27,6 +27,16 @@ pub(super) fn validate(c: &PolicyConfig, at: &str) -> Vec<Problem> {
             "use 2 to 100000 messages an hour (default 30), or 0 for no limit",
         );
     }
+    if c.keep_attachments_kb > 1_048_576 {
+        push(
+            format!("{at}.policy.keep_attachments_kb"),
+            format!(
+                "{} KB is over 1 GB, more than any post carries",
+                c.keep_attachments_kb
+            ),
+            "use a size in KB, e.g. 10240 (the default), or 0 to keep none",
+        );
+    }
     if c.max_size_kb == 0 {
         push(
             format!("{at}.policy.max_size_kb"),

@@ -3,6 +3,7 @@
 //!
 //! No I/O here: callers pass bytes and the envelope recipient.
 
+pub mod attachments;
 pub mod classify;
 pub mod header;
 pub mod html;

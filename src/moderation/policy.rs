@@ -94,6 +94,10 @@ pub struct PolicyConfig {
     pub max_size_kb: u64,
     /// Attachment policy.
     pub attachments: Attachments,
+    /// Largest attachment kept, in KB: kept files are listed with a link in
+    /// digests and Consolidated Replies, so readers who never see the post
+    /// can still fetch them. 0 keeps none (each is listed as not kept).
+    pub keep_attachments_kb: u64,
     /// What the HTML of a post becomes in each-post copies: a member's
     /// `<script>` or `onclick=` must not reach other members' mail clients.
     pub html: Html,
@@ -124,6 +128,7 @@ impl Default for PolicyConfig {
             emergency: false,
             max_size_kb: 5120,
             attachments: Attachments::Allow,
+            keep_attachments_kb: 10240,
             html: Html::Sanitise,
             subscription: Subscription::Confirm,
             dmarc_authserv_id: None,

@@ -239,3 +239,116 @@ fn member_html_reaches_each_post_members_sanitised_as_text_or_passed_per_policy(
         drop(daemon);
     }
 }
+
+/// A post by `from` carrying `file` as `name` (base64, real MIME bytes).
+fn post_with_file(from: &str, subject: &str, id: &str, name: &str, file: &[u8]) -> String {
+    let b64 = mail_builder::encoders::base64::base64_encode(file).unwrap();
+    let lines: Vec<&str> = b64
+        .as_slice()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: {from}\r\nTo: list@example.test\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0530\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nThe guide is attached.\r\n--b\r\n\
+         Content-Type: application/pdf; name=\"{name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        lines.join("\r\n")
+    )
+}
+
+/// A made-up PDF of `n` bytes (bytes past ASCII included).
+fn pdf(n: usize) -> Vec<u8> {
+    let mut b = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    b.extend((0..n.saturating_sub(b.len())).map(|i| (i * 7 % 251) as u8));
+    b
+}
+
+#[test]
+fn attachments_are_kept_once_by_sha256_within_the_limit() {
+    let home = Home::with_config(
+        &(crate::support::health_config("127.0.0.1:1", "", "1s", "")
+            + "[community.policy]\nkeep_attachments_kb = 8\n"),
+    );
+    home.praxis()
+        .args(["members", "add", "alice@example.test", "-c", "health"])
+        .args(["--moderation", "accept"])
+        .assert()
+        .success();
+    let guide = pdf(6000);
+    let big = pdf(10 * 1024);
+    ingest(
+        &home,
+        &post_with_file(
+            "alice@example.test",
+            "Cold chain guide",
+            "a1@example.test",
+            "cold chain guide.pdf",
+            &guide,
+        ),
+    );
+    ingest(
+        &home,
+        &post_with_file(
+            "alice@example.test",
+            "Re: Cold chain guide",
+            "a2@example.test",
+            "guide (copy).pdf",
+            &guide,
+        ),
+    );
+    ingest(
+        &home,
+        &post_with_file(
+            "alice@example.test",
+            "Big scan",
+            "a3@example.test",
+            "scan.pdf",
+            &big,
+        ),
+    );
+
+    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let ids: Vec<praxis::model::PostId> = (1..=3).map(praxis::model::PostId).collect();
+    let listed: Vec<_> = ids
+        .iter()
+        .map(|p| store.post_attachments(*p).unwrap())
+        .collect();
+    let sha = praxis::mail::parse::sha256_hex(&guide);
+    assert_eq!(listed[0].len(), 1, "{listed:?}");
+    assert_eq!(
+        (
+            listed[0][0].name.as_str(),
+            listed[0][0].sha256.as_str(),
+            listed[0][0].size,
+            listed[0][0].kept
+        ),
+        (
+            "cold chain guide.pdf",
+            sha.as_str(),
+            guide.len() as u64,
+            true
+        )
+    );
+    // The same file under another name in another post: the same sha256.
+    assert_eq!(listed[1][0].name, "guide (copy).pdf");
+    assert_eq!(listed[1][0].sha256, sha);
+    // Over the 8 KB limit: listed, not kept.
+    assert_eq!(listed[2][0].name, "scan.pdf");
+    assert!(!listed[2][0].kept);
+    assert!(
+        store
+            .attachment_file(&listed[2][0].sha256)
+            .unwrap()
+            .is_none()
+    );
+    // Stored once, and its bytes are the file's.
+    assert_eq!(store.attachment_files().unwrap(), 1);
+    let (ct, bytes) = store.attachment_file(&sha).unwrap().unwrap();
+    assert_eq!(ct, "application/pdf");
+    assert_eq!(praxis::mail::parse::sha256_hex(&bytes), sha);
+    assert_eq!(bytes, guide);
+}
