@@ -29,7 +29,7 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 use super::links::{LinkKey, unsubscribe_url};
 use super::splice::TextBody;
 use super::verp::{owner_address, request_address};
-use crate::config::{CommunityConfig, Html, ReplyTo, split_address};
+use crate::config::{Attachments, CommunityConfig, Html, ReplyTo, split_address};
 use crate::model::OutboxKind;
 
 /// Why a message could not be built.
@@ -373,7 +373,9 @@ pub fn post_message(
         .parts
         .iter()
         .any(|p| matches!(p.body, PartType::Html(_)));
-    b = match policed(&parsed, 0, raw, html).filter(|_| has_html && html != Html::Pass) {
+    let strip = cfg.policy.attachments == Attachments::Strip;
+    let rebuild = (has_html && html != Html::Pass) || (strip && !parsed.attachments.is_empty());
+    b = match policed(&parsed, 0, raw, html, strip).filter(|_| rebuild) {
         Some(part) => b.body(part),
         None => b.body(
             MimePart::new(
@@ -388,19 +390,25 @@ pub fn post_message(
 }
 
 /// Part `id` of a post rebuilt for the `html` policy (`sanitise` or
-/// `text`, see `config::Html`): HTML parts cleaned by ammonia or made
-/// text/plain, a multipart/alternative reduced to its text under `text`,
-/// every other part byte for byte.
+/// `text`, see `config::Html`) and, with `strip` (`attachments = "strip"`),
+/// without its attachments (kept in the store for digests' and replies'
+/// links): HTML parts cleaned by ammonia or made text/plain, a
+/// multipart/alternative reduced to its text under `text`, every other part
+/// byte for byte.
 fn policed(
     msg: &mail_parser::Message<'_>,
     id: u32,
     raw: &[u8],
     html: Html,
+    strip: bool,
 ) -> Option<MimePart<'static>> {
     let part = msg.part(id)?;
+    if strip && id != 0 && msg.attachments.contains(&id) {
+        return None;
+    }
     let utf8 = |t: &'static str| ContentType::new(t).attribute("charset", "utf-8");
     match &part.body {
-        PartType::Html(text) => Some(match html {
+        PartType::Html(text) if html != Html::Pass => Some(match html {
             Html::Text => MimePart::new(
                 utf8("text/plain"),
                 BodyPart::Text(crate::mail::html::to_text(text).into()),
@@ -429,12 +437,12 @@ fn policed(
                     .find(|i| is(i, false))
                     .or_else(|| ids.iter().find(|i| is(i, true)));
                 if let Some(i) = pick {
-                    return policed(msg, *i, raw, html);
+                    return policed(msg, *i, raw, html, strip);
                 }
             }
             let children: Vec<MimePart<'static>> = ids
                 .iter()
-                .filter_map(|i| policed(msg, *i, raw, html))
+                .filter_map(|i| policed(msg, *i, raw, html, strip))
                 .collect();
             let mut ct = content_type(ct);
             ct.attributes.retain(|(k, _)| k != "boundary");

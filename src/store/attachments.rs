@@ -5,22 +5,9 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Batch, Result, Store, now};
+pub use crate::mail::attachments::PostAttachment;
 use crate::mail::attachments::{File, within_limit};
 use crate::model::PostId;
-
-/// A file as one post carried it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostAttachment {
-    /// Its name in this post: what a digest or reply lists and the link ends in.
-    pub name: String,
-    /// Hex SHA-256 of its bytes: the link's key, the same for every post
-    /// that carried the same file.
-    pub sha256: String,
-    /// Its size in bytes, for "name (N KB)" and for "N KB over the limit".
-    pub size: u64,
-    /// Whether its bytes are kept; false when it was over `keep_attachments_kb`.
-    pub kept: bool,
-}
 
 impl Batch<'_> {
     /// Records `files` as `post`'s attachments, keeping the bytes of each

@@ -352,3 +352,146 @@ fn attachments_are_kept_once_by_sha256_within_the_limit() {
     assert_eq!(praxis::mail::parse::sha256_hex(&bytes), sha);
     assert_eq!(bytes, guide);
 }
+
+#[test]
+fn a_kept_attachment_is_listed_with_its_link_in_digests_and_the_consolidated_reply_even_when_stripped()
+ {
+    let s = PrivateStack::start();
+    let home = live_home(&s);
+    let secret = home.path().join("link.key");
+    std::fs::write(&secret, "test link secret\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let config = std::fs::read_to_string(home.config()).unwrap().replacen(
+        "[delivery]\n",
+        &format!("[delivery]\nlink_secret_file = \"{}\"\n", secret.display()),
+        1,
+    ) + "base_url = \"https://lists.example.test\"\n\
+           [community.policy]\nattachments = \"strip\"\nkeep_attachments_kb = 8\n";
+    std::fs::write(home.config(), config).unwrap();
+    let daemon = Daemon::start(&home);
+    let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let q = format!("Cold chain in the hills {tag}?");
+    let qid = format!("q-{tag}@example.test");
+    ingest(
+        &home,
+        &format!(
+            "From: alice@example.test\r\nTo: list@example.test\r\nSubject: {q}\r\n\
+             Message-ID: <{qid}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0530\r\n\r\n\
+             How do you keep vaccines cold on the way up?\r\n"
+        ),
+    );
+    let guide = pdf(6000);
+    let big = pdf(10 * 1024);
+    let reply = |from: &str, id: &str, name: &str, file: &[u8]| {
+        post_with_file(
+            &format!("{from}@example.test"),
+            &format!("Re: {q}"),
+            id,
+            name,
+            file,
+        )
+        .replacen(
+            "MIME-Version",
+            &format!("In-Reply-To: <{qid}>\r\nReferences: <{qid}>\r\nMIME-Version"),
+            1,
+        )
+    };
+    ingest(
+        &home,
+        &reply(
+            "bob",
+            &format!("r1-{tag}@example.test"),
+            "cold chain guide.pdf",
+            &guide,
+        ),
+    );
+    ingest(
+        &home,
+        &reply("alice", &format!("r2-{tag}@example.test"), "scan.pdf", &big),
+    );
+    // The same guide again, under another name: stored once.
+    ingest(
+        &home,
+        &reply(
+            "bob",
+            &format!("r3-{tag}@example.test"),
+            "guide again.pdf",
+            &guide,
+        ),
+    );
+
+    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    assert_eq!(
+        store.attachment_files().unwrap(),
+        1,
+        "the guide once; the scan is over the limit"
+    );
+    let sha = praxis::mail::parse::sha256_hex(&guide);
+    let (_, bytes) = store.attachment_file(&sha).unwrap().unwrap();
+    assert_eq!(
+        praxis::mail::parse::sha256_hex(&bytes),
+        sha,
+        "the link's sha256 is the bytes'"
+    );
+    let link = format!("https://lists.example.test/c/health/a/{sha}/cold%20chain%20guide.pdf");
+    let listed = format!("cold chain guide.pdf (6 KB): {link}");
+    let not_kept = "scan.pdf (10 KB): not kept (2 KB over the limit)";
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The each-post copy is stripped of the file (strip), its text kept.
+    let copy = rt.block_on(wait_raw(
+        &s,
+        &daemon,
+        "alice",
+        &format!("Message-ID: <r1-{tag}"),
+    ));
+    assert_eq!(copy.len(), 1);
+    assert!(copy[0].contains("The guide is attached."), "{}", copy[0]);
+    assert!(
+        !copy[0].contains("application/pdf") && !copy[0].contains("JVBERi0"),
+        "stripped: {}",
+        copy[0]
+    );
+
+    // The generated draft and the published Consolidated Reply list it.
+    let threads: Value =
+        serde_json::from_str(&home.stdout(&["--json", "threads", "--queries"])).unwrap();
+    let query = threads
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["subject"] == q.as_str())
+        .unwrap_or_else(|| panic!("the question is a query: {threads}"))["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let draft = home.stdout(&["consolidate", &query, "--print"]);
+    assert!(draft.contains(&listed), "{draft}");
+    assert!(draft.contains(not_kept), "{draft}");
+    let file = home.path().join("draft.md");
+    std::fs::write(&file, &draft).unwrap();
+    home.stdout(&["consolidate", &query, "--from", file.to_str().unwrap()]);
+    home.stdout(&["publish", &query]);
+    let published = rt.block_on(wait_raw(&s, &daemon, "carol", "Consolidated Reply"));
+    let m = mail_parser::MessageParser::default()
+        .parse(published[0].as_bytes())
+        .unwrap();
+    let text = m.body_text(0).unwrap();
+    assert!(text.contains(&listed), "{text}");
+
+    // The digest lists each post's files under its text.
+    home.stdout(&["digest", "send", "-c", "health", "--now"]);
+    let digest = rt.block_on(wait_raw(&s, &daemon, "dave", "Digest, Vol 1, Issue 1"));
+    let m = mail_parser::MessageParser::default()
+        .parse(digest[0].as_bytes())
+        .unwrap();
+    let text = m.body_text(0).unwrap();
+    assert!(text.contains(&listed), "{text}");
+    assert!(text.contains(not_kept), "{text}");
+    assert!(
+        text.contains(&format!(
+            "guide again.pdf (6 KB): https://lists.example.test/c/health/a/{sha}/guide%20again.pdf"
+        )),
+        "{text}"
+    );
+}
