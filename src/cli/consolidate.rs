@@ -67,8 +67,16 @@ pub fn generate(
         q.thread,
         5,
     )?;
+    // Responses' attachments as resources with their size and link.
+    let mut q = q.clone();
+    for p in &mut q.responses {
+        let files = store.post_attachments(p.id)?;
+        if !files.is_empty() {
+            p.attachments = files.iter().map(|a| attachment_line(a, cfg)).collect();
+        }
+    }
     let data = draft::data(
-        q,
+        &q,
         &draft::Setting {
             community: &cfg.name,
             address: &cfg.address,
@@ -80,6 +88,19 @@ pub fn generate(
         },
     );
     Ok(draft::render(&cfg.templates(), &data)?)
+}
+
+/// One attachment as a draft's resources list it.
+fn attachment_line(
+    a: &crate::mail::attachments::PostAttachment,
+    cfg: &crate::config::CommunityConfig,
+) -> String {
+    crate::mail::attachments::line(
+        a,
+        cfg.delivery.base_url.as_deref(),
+        &cfg.slug,
+        cfg.policy.keep_attachments_kb,
+    )
 }
 
 /// Opens `$VISUAL` or `$EDITOR` (else `vi`) on a file holding `text`, like

@@ -46,8 +46,8 @@ pub use digest::DigestConfig;
 pub use imap::ImapConfig;
 pub use listen::{DEFAULT_MAX_SIZE, HttpConfig, Listen, LmtpConfig, parse_listen};
 pub use policy::{
-    Acknowledge, Administrivia, Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig,
-    Queries, Subscription,
+    Acknowledge, Administrivia, Attachments, FirstPost, Html, ModeratorNotices, Nonmember,
+    PolicyConfig, Queries, Subscription,
 };
 pub use secret::{Secret, check_private_file, secret_envs, unset_envs};
 pub use smtp::{SmtpConfig, Tls};

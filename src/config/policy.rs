@@ -2,8 +2,8 @@
 //! pure rules that read them (`moderation::policy`); the checks live here.
 
 pub use crate::moderation::policy::{
-    Acknowledge, Administrivia, Attachments, FirstPost, ModeratorNotices, Nonmember, PolicyConfig,
-    Queries, Subscription,
+    Acknowledge, Administrivia, Attachments, FirstPost, Html, ModeratorNotices, Nonmember,
+    PolicyConfig, Queries, Subscription,
 };
 
 use super::Problem;
@@ -26,6 +26,16 @@ pub(super) fn validate(c: &PolicyConfig, at: &str) -> Vec<Problem> {
             format!("{at}.policy.sender_flood"),
             format!("{} is out of range", c.sender_flood),
             "use 2 to 100000 messages an hour (default 30), or 0 for no limit",
+        );
+    }
+    if c.keep_attachments_kb > 1_048_576 {
+        push(
+            format!("{at}.policy.keep_attachments_kb"),
+            format!(
+                "{} KB is over 1 GB, more than any post carries",
+                c.keep_attachments_kb
+            ),
+            "use a size in KB, e.g. 10240 (the default), or 0 to keep none",
         );
     }
     if c.max_size_kb == 0 {

@@ -7,7 +7,6 @@ use chrono_tz::Tz;
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::message_id::MessageId;
-use mail_builder::headers::text::Text;
 
 use crate::config::CommunityConfig;
 use crate::deliver::compose::{Built, ComposeError, header_text, list_headers, prefixed_subject};
@@ -62,7 +61,7 @@ pub fn message(cfg: &CommunityConfig, m: &ReplyMail<'_>) -> Result<Built, Compos
             Some(header_text(&cfg.name)),
             cfg.address.to_ascii_lowercase(),
         ))
-        .subject(Text::new(subject.clone()))
+        .header("Subject", crate::mail::header::placeholder())
         .message_id(MessageId::new(m.message_id.to_string()))
         .in_reply_to(MessageId::new(query_id.clone()))
         .references(MessageId::new(query_id))
@@ -71,8 +70,7 @@ pub fn message(cfg: &CommunityConfig, m: &ReplyMail<'_>) -> Result<Built, Compos
     for (name, value) in list_headers(cfg) {
         b = b.header(name, value);
     }
-    let message = b
-        .write_to_vec()
+    let message = crate::mail::header::write_with_subject(b, &subject)
         .map_err(|e| ComposeError::Write(e.to_string()))?;
     Ok(Built { subject, message })
 }

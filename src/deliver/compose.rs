@@ -22,15 +22,14 @@ use mail_builder::headers::address::Address;
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::raw::Raw;
-use mail_builder::headers::text::Text;
 use mail_builder::headers::url::URL;
 use mail_builder::mime::{BodyPart, MimePart};
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use super::links::{LinkKey, unsubscribe_url};
 use super::splice::TextBody;
 use super::verp::{owner_address, request_address};
-use crate::config::{CommunityConfig, ReplyTo, split_address};
+use crate::config::{Attachments, CommunityConfig, Html, ReplyTo, split_address};
 use crate::model::OutboxKind;
 
 /// Why a message could not be built.
@@ -288,8 +287,10 @@ fn transfer_encoding(cte: Option<&str>) -> &'static str {
     }
 }
 
-fn write(b: MessageBuilder<'_>) -> Result<Vec<u8>, ComposeError> {
-    b.write_to_vec()
+/// `b` written with `subject` as its Subject field: plain ASCII folded,
+/// never encoded words (see `mail::header`).
+fn write_subject(b: MessageBuilder<'_>, subject: &str) -> Result<Vec<u8>, ComposeError> {
+    crate::mail::header::write_with_subject(b, subject)
         .map_err(|e| ComposeError::Write(e.to_string()))
 }
 
@@ -324,7 +325,7 @@ pub fn post_message(
     if !cc.is_empty() {
         b = b.cc(address_list(&cc));
     }
-    b = b.subject(Text::new(subject.clone()));
+    b = b.header("Subject", crate::mail::header::placeholder());
     // The author's Date, time zone kept, written anew from its parsed fields.
     b = match parsed.date() {
         Some(d) if d.is_valid() => b.header("Date", Raw::new(d.to_rfc822())),
@@ -367,17 +368,94 @@ pub fn post_message(
     let body = raw
         .get(root.raw_body_offset() as usize..root.raw_end_offset() as usize)
         .unwrap_or_default();
-    b = b.body(
-        MimePart::new(
-            content_type(root.content_type()),
-            BodyPart::Binary(body.into()),
-        )
-        .transfer_encoding(transfer_encoding(root.content_transfer_encoding())),
-    );
-    Ok(Built {
-        subject,
-        message: write(b)?,
-    })
+    let html = cfg.policy.html;
+    let has_html = parsed
+        .parts
+        .iter()
+        .any(|p| matches!(p.body, PartType::Html(_)));
+    let strip = cfg.policy.attachments == Attachments::Strip;
+    let rebuild = (has_html && html != Html::Pass) || (strip && !parsed.attachments.is_empty());
+    b = match policed(&parsed, 0, raw, html, strip).filter(|_| rebuild) {
+        Some(part) => b.body(part),
+        None => b.body(
+            MimePart::new(
+                content_type(root.content_type()),
+                BodyPart::Binary(body.into()),
+            )
+            .transfer_encoding(transfer_encoding(root.content_transfer_encoding())),
+        ),
+    };
+    let message = write_subject(b, &subject)?;
+    Ok(Built { subject, message })
+}
+
+/// Part `id` of a post rebuilt for the `html` policy (`sanitise` or
+/// `text`, see `config::Html`) and, with `strip` (`attachments = "strip"`),
+/// without its attachments (kept in the store for digests' and replies'
+/// links): HTML parts cleaned by ammonia or made text/plain, a
+/// multipart/alternative reduced to its text under `text`, every other part
+/// byte for byte.
+fn policed(
+    msg: &mail_parser::Message<'_>,
+    id: u32,
+    raw: &[u8],
+    html: Html,
+    strip: bool,
+) -> Option<MimePart<'static>> {
+    let part = msg.part(id)?;
+    if strip && id != 0 && msg.attachments.contains(&id) {
+        return None;
+    }
+    let utf8 = |t: &'static str| ContentType::new(t).attribute("charset", "utf-8");
+    match &part.body {
+        PartType::Html(text) if html != Html::Pass => Some(match html {
+            Html::Text => MimePart::new(
+                utf8("text/plain"),
+                BodyPart::Text(crate::mail::html::to_text(text).into()),
+            ),
+            Html::Sanitise | Html::Pass => MimePart::new(
+                utf8("text/html"),
+                BodyPart::Text(crate::mail::html::sanitise(text).into()),
+            ),
+        }),
+        PartType::Multipart(ids) => {
+            let ct = part.content_type();
+            let alternative = ct.is_some_and(|c| {
+                c.subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("alternative"))
+            });
+            if html == Html::Text && alternative {
+                let is = |i: &&u32, html: bool| {
+                    msg.part(**i).is_some_and(|p| match &p.body {
+                        PartType::Text(_) => !html,
+                        PartType::Html(_) => html,
+                        _ => false,
+                    })
+                };
+                let pick = ids
+                    .iter()
+                    .find(|i| is(i, false))
+                    .or_else(|| ids.iter().find(|i| is(i, true)));
+                if let Some(i) = pick {
+                    return policed(msg, *i, raw, html, strip);
+                }
+            }
+            let children: Vec<MimePart<'static>> = ids
+                .iter()
+                .filter_map(|i| policed(msg, *i, raw, html, strip))
+                .collect();
+            let mut ct = content_type(ct);
+            ct.attributes.retain(|(k, _)| k != "boundary");
+            Some(MimePart::new(ct, BodyPart::Multipart(children)))
+        }
+        _ => {
+            let bytes =
+                raw.get(part.raw_header_offset() as usize..part.raw_end_offset() as usize)?;
+            Some(MimePart::raw(BodyPart::Binary(
+                raw_entity(bytes).into_owned().into(),
+            )))
+        }
+    }
 }
 
 /// A notice from the list's owners: the owners' "member disabled" mail,
@@ -407,7 +485,7 @@ pub fn notice_message_reply_to(
             owner_address(&cfg.address),
         ))
         .to(to.to_string())
-        .subject(Text::new(subject.clone()))
+        .header("Subject", crate::mail::header::placeholder())
         .message_id(MessageId::new(format!(
             "praxis.{}.{}@{domain}",
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
@@ -420,10 +498,8 @@ pub fn notice_message_reply_to(
         Some(r) => b.reply_to(Address::new_address(None::<String>, r.to_string())),
         None => b,
     };
-    Ok(Built {
-        subject,
-        message: write(b)?,
-    })
+    let message = write_subject(b, &subject)?;
+    Ok(Built { subject, message })
 }
 
 /// How a stored body gets the footer.
@@ -572,10 +648,16 @@ impl Prepared {
         }
         let mut b = MessageBuilder::new();
         let munge = self.munge && self.author.is_some();
+        // The stored Subject is header text already (plain or encoded
+        // words): folded again here, as mail-builder's Raw would not.
+        let mut subject = None;
         for (name, value) in &self.headers {
             let replaced = munge
                 && (name.eq_ignore_ascii_case("From") || name.eq_ignore_ascii_case("Reply-To"));
-            if !replaced {
+            if name.eq_ignore_ascii_case("Subject") && subject.is_none() {
+                subject = Some(value);
+                b = b.header("Subject", crate::mail::header::placeholder());
+            } else if !replaced {
                 b = b.header(name.clone(), Raw::new(value.clone()));
             }
         }
@@ -627,7 +709,15 @@ impl Prepared {
             .footer
             .then(|| footer(cfg, p.recipient, url.as_deref()));
         b = b.body(self.body_part(footer));
-        let mut out = write(b)?;
+        let mut out = b
+            .write_to_vec()
+            .map_err(|e| ComposeError::Write(e.to_string()))?;
+        if let Some(s) = subject {
+            out = crate::mail::header::replace_placeholder(
+                out,
+                &crate::mail::header::folded_field("Subject", s),
+            );
+        }
         // The DATA terminator supplies the final line end.
         if out.ends_with(b"\r\n") {
             out.truncate(out.len() - 2);
@@ -970,6 +1060,61 @@ We ran clinics in boats. Caf=E9 meetings helped.\r\n";
         assert_eq!(reply, ["alice@example.org", "list@example.test"]);
         assert_eq!(header(&m, "From").len(), 1);
         assert_eq!(header(&m, "Reply-To").len(), 1);
+    }
+
+    #[test]
+    fn member_html_is_sanitised_made_text_or_passed_per_policy() {
+        let alt = b"From: a@example.org\r\nSubject: html\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\n\
+Content-Type: multipart/alternative; boundary=\"a\"\r\n\r\n--a\r\n\
+Content-Type: text/plain\r\n\r\nBoat clinics, plain.\r\n--a\r\n\
+Content-Type: text/html\r\n\r\n<p onclick=\"x()\">Boat <b>clinics</b></p><script>alert(1)</script>\r\n--a--\r\n\
+--m\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--m--\r\n";
+        let built = |html: Html| {
+            let mut c = cfg();
+            c.policy.html = html;
+            post_message(alt, "h@example.org", &c, "1").unwrap().message
+        };
+        let sanitised = built(Html::Sanitise);
+        let m = MessageParser::default().parse(&sanitised).unwrap();
+        let html = m.body_html(0).unwrap();
+        assert!(html.contains("Boat <b>clinics</b>"), "{html}");
+        assert!(
+            !html.contains("script") && !html.contains("onclick"),
+            "{html}"
+        );
+        assert_eq!(m.body_text(0).unwrap().trim(), "Boat clinics, plain.");
+        assert_eq!(m.attachment(0).unwrap().contents(), b"%PDF-1.4\n");
+
+        let text = built(Html::Text);
+        let t = String::from_utf8_lossy(&text);
+        assert!(
+            !t.contains("text/html") && !t.contains("multipart/alternative"),
+            "{t}"
+        );
+        let m = MessageParser::default().parse(&text).unwrap();
+        assert_eq!(m.body_text(0).unwrap().trim(), "Boat clinics, plain.");
+        assert_eq!(m.attachment(0).unwrap().contents(), b"%PDF-1.4\n");
+
+        let passed = built(Html::Pass);
+        let p = String::from_utf8_lossy(&passed);
+        assert!(
+            p.contains("<script>alert(1)</script>") && p.contains("onclick"),
+            "{p}"
+        );
+
+        // HTML only, under `text`: text/plain from the HTML.
+        let only = b"From: a@example.org\r\nSubject: h\r\nContent-Type: text/html\r\n\r\n\
+<p>Boat <b>clinics</b></p><script>alert(1)</script>\r\n";
+        let mut c = cfg();
+        c.policy.html = Html::Text;
+        let out = post_message(only, "o@example.org", &c, "2")
+            .unwrap()
+            .message;
+        let m = MessageParser::default().parse(&out).unwrap();
+        assert!(m.content_type().unwrap().subtype() == Some("plain"));
+        assert_eq!(m.body_text(0).unwrap().trim(), "Boat clinics");
     }
 
     #[test]

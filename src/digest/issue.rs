@@ -41,6 +41,17 @@ pub fn next(
     let max = cfg.digest.max_posts.max(1);
     let mut candidates = store.digest_candidates(community, &days_left, max + 1)?;
     let full = select::bound(&mut candidates.posts, max, cfg.digest.max_kb);
+    // Each post's attachments, listed with their links under its text.
+    for p in &mut candidates.posts {
+        let files = store.post_attachments(crate::model::PostId(p.id))?;
+        p.text = crate::mail::attachments::with_listing(
+            &p.text,
+            &files,
+            cfg.delivery.base_url.as_deref(),
+            &cfg.slug,
+            cfg.policy.keep_attachments_kb,
+        );
+    }
     Ok(
         select::select(candidates, now, cfg.timezone, new_volume).map(|mut s| {
             s.full = full;

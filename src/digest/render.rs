@@ -191,7 +191,7 @@ fn reply_message(m: &Masthead<'_>, r: &ReplyItem) -> Result<Vec<u8>, DigestRende
         .message_id(MessageId::new(reply_id(m, r)))
         .from((m.name.to_string(), m.address.to_string()))
         .to(m.address.to_string())
-        .subject(r.subject.clone())
+        .header("Subject", crate::mail::header::placeholder())
         .date(r.published_at)
         .body(MimePart::new(
             ContentType::new("multipart/alternative")
@@ -209,9 +209,7 @@ fn reply_message(m: &Masthead<'_>, r: &ReplyItem) -> Result<Vec<u8>, DigestRende
             .in_reply_to(MessageId::new(query.clone()))
             .references(MessageId::new(query));
     }
-    let mut out = Vec::new();
-    b.write_to(&mut out)?;
-    Ok(out)
+    Ok(crate::mail::header::write_with_subject(b, &r.subject)?)
 }
 
 fn unix_date(ts: i64, tz: Tz) -> String {
@@ -561,7 +559,7 @@ pub fn message(
     let mut b = MessageBuilder::new()
         .from((format!("{} Digest", m.name), m.address.to_string()))
         .to(m.address.to_string())
-        .subject(title)
+        .header("Subject", crate::mail::header::placeholder())
         .date(m.at.timestamp())
         .message_id(format!(
             "digest.{}.{}.{}.{}@{}",
@@ -575,9 +573,7 @@ pub fn message(
     for (name, value) in headers {
         b = b.header(*name, value.clone());
     }
-    let mut out = Vec::new();
-    b.write_to(&mut out)?;
-    Ok(out)
+    Ok(crate::mail::header::write_with_subject(b, &title)?)
 }
 
 #[cfg(test)]

@@ -149,6 +149,14 @@ pub fn ingest(batch: &Batch<'_>, target: &Community, msg: Incoming<'_>) -> Resul
         },
         subject_window_secs: DEFAULT_SUBJECT_WINDOW_DAYS * 86_400,
     })?;
+    // Attached files are kept in the same transaction as the post.
+    if let (Stored::New { post, .. }, Some(p)) = (&stored, &parsed)
+        && class == PostClass::Post
+        && !p.attachments.is_empty()
+    {
+        let files = crate::mail::attachments::files(msg.raw);
+        batch.keep_attachments(*post, &files, target.config.policy.keep_attachments_kb)?;
+    }
     Ok(Outcome {
         stored,
         class,

@@ -8,6 +8,16 @@
 //! into one line, which loses the first paragraph a Consolidated Reply draft
 //! quotes and hides an Outlook or Gmail reply's quoted original.
 
+/// Member HTML made safe to pass on (ammonia's defaults: no scripts,
+/// styles, event handlers or `javascript:` links); links get
+/// `rel="noopener noreferrer"`.
+pub fn sanitise(html: &str) -> String {
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer"))
+        .clean(html)
+        .to_string()
+}
+
 /// Elements whose content is never text.
 const SKIP: &[&str] = &["script", "style", "head", "title", "template", "noscript"];
 /// Elements that start and end a paragraph.
@@ -342,6 +352,19 @@ pub fn to_text(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitise_drops_scripts_and_event_handlers_and_keeps_the_text() {
+        let clean = sanitise(
+            "<p onclick=\"steal()\">Boat <b>clinics</b></p><script>alert(1)</script>\
+             <a href=\"javascript:x()\">x</a><a href=\"https://example.org\">y</a>",
+        );
+        assert!(!clean.contains("script"), "{clean}");
+        assert!(!clean.contains("onclick"), "{clean}");
+        assert!(!clean.contains("javascript:"), "{clean}");
+        assert!(clean.contains("Boat <b>clinics</b>"), "{clean}");
+        assert!(clean.contains("href=\"https://example.org\""), "{clean}");
+    }
 
     #[test]
     fn paragraphs_lists_and_links_read_as_text() {

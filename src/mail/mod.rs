@@ -3,7 +3,9 @@
 //!
 //! No I/O here: callers pass bytes and the envelope recipient.
 
+pub mod attachments;
 pub mod classify;
+pub mod header;
 pub mod html;
 pub mod parse;
 pub mod quote;

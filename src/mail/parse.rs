@@ -213,21 +213,13 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, Unparseable> {
     }
     p.attachments = msg
         .attachments()
-        .map(|a| Attachment {
-            name: a
-                .attachment_name()
-                .map(fold)
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| "(unnamed)".to_string()),
-            content_type: a
-                .content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                    None => ct.ctype().to_string(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".into())
-                .to_ascii_lowercase(),
-            size: a.len() as u64,
+        .map(|a| {
+            let (name, content_type) = super::attachments::describe(a);
+            Attachment {
+                name,
+                content_type,
+                size: a.len() as u64,
+            }
         })
         .collect();
 

@@ -47,6 +47,20 @@ pub enum Attachments {
     Hold,
 }
 
+/// What members' HTML becomes in each-post copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Html {
+    /// Cleaned by ammonia (no scripts, no event handlers), as in digests
+    /// and Consolidated Replies.
+    Sanitise,
+    /// Plain text only: an alternative keeps its text/plain part; an
+    /// HTML-only part becomes text/plain from the HTML.
+    Text,
+    /// Passed as the member wrote it.
+    Pass,
+}
+
 /// How new members join by mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -145,6 +159,13 @@ pub struct PolicyConfig {
     pub max_size_kb: u64,
     /// Attachment policy.
     pub attachments: Attachments,
+    /// Largest attachment kept, in KB: kept files are listed with a link in
+    /// digests and Consolidated Replies, so readers who never see the post
+    /// can still fetch them. 0 keeps none (each is listed as not kept).
+    pub keep_attachments_kb: u64,
+    /// What the HTML of a post becomes in each-post copies: a member's
+    /// `<script>` or `onclick=` must not reach other members' mail clients.
+    pub html: Html,
     /// How new members join by mail.
     pub subscription: Subscription,
     /// Hold posts that fail DMARC, as judged by the Authentication-Results
@@ -181,6 +202,8 @@ impl Default for PolicyConfig {
             emergency: false,
             max_size_kb: 5120,
             attachments: Attachments::Allow,
+            keep_attachments_kb: 10240,
+            html: Html::Sanitise,
             subscription: Subscription::Confirm,
             dmarc_authserv_id: None,
             moderator_notices: ModeratorNotices::Each,

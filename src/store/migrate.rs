@@ -87,6 +87,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0013_digest_replies_and_moderation_by_email",
         sql: include_str!("migrations/0013_digest_replies_and_moderation_by_email.sql"),
     },
+    Migration {
+        version: 14,
+        name: "0014_attachments",
+        sql: include_str!("migrations/0014_attachments.sql"),
+    },
 ];
 
 impl Migration {

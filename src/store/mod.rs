@@ -21,6 +21,7 @@
 //!   is never edited (its checksum is recorded and compared on every open).
 //! - The database file is created mode 0600.
 
+mod attachments;
 mod bounce;
 mod communities;
 mod confirmations;
@@ -41,6 +42,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use attachments::PostAttachment;
 pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
 pub use communities::CommunityRow;
 pub use confirmations::Confirmation;

@@ -87,7 +87,7 @@ pub enum Stored {
 /// One transaction of ingest work.
 pub struct Batch<'a> {
     /// The open transaction; dropped without commit, it rolls back.
-    tx: Transaction<'a>,
+    pub(super) tx: Transaction<'a>,
 }
 
 impl Store {
