@@ -72,6 +72,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_thread_splits",
         sql: include_str!("migrations/0010_thread_splits.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_audit",
+        sql: include_str!("migrations/0011_audit.sql"),
+    },
 ];
 
 impl Migration {

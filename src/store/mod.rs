@@ -21,6 +21,7 @@
 //!   is never edited (its checksum is recorded and compared on every open).
 //! - The database file is created mode 0600.
 
+pub mod audit;
 mod bounce;
 mod communities;
 mod confirmations;
@@ -43,7 +44,9 @@ use rusqlite::Connection;
 pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
 pub use communities::CommunityRow;
 pub use confirmations::Confirmation;
-pub use consolidated_replies::{Draft, OpenQuery, Publication, Query, QueryPost, RelatedReply};
+pub use consolidated_replies::{
+    Draft, DraftVersion, OpenQuery, Publication, Query, QueryPost, RelatedReply,
+};
 pub use digests::{DigestCreated, NewDigest};
 pub use holds::{Action, Decided, HeldPost, LogRow};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
@@ -166,6 +169,9 @@ pub struct Store {
     conn: Connection,
     /// The file, for messages and status (empty for in-memory databases).
     path: PathBuf,
+    /// Who acts through this store and how, for the audit rows its acts
+    /// write (the daemon itself until an entry point says otherwise).
+    actor: audit::Actor,
 }
 
 impl Store {
@@ -182,6 +188,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            actor: audit::Actor::default(),
         };
         store.configure()?;
         migrate::apply(&mut store.conn)?;
@@ -194,6 +201,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: PathBuf::new(),
+            actor: audit::Actor::default(),
         };
         store.configure()?;
         migrate::apply(&mut store.conn)?;

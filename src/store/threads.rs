@@ -40,6 +40,10 @@ pub struct ThreadRow {
     pub asked_by: String,
     /// The asker's organisation ("" when unknown).
     pub asked_by_organisation: String,
+    /// When its Consolidated Reply is scheduled to go out, while that time
+    /// is still to come: the thread is `published` in the schema from
+    /// `publish --at` on, but shows `scheduled` until the reply is sent.
+    pub scheduled_at: Option<i64>,
 }
 
 /// Which threads to list.
@@ -84,7 +88,10 @@ impl Store {
                      WHERE r.id = t.root_post_id),
                     (SELECT COALESCE(m.organisation, '') FROM posts r JOIN members m
                        ON m.community_id = r.community_id AND m.email = r.from_addr
-                     WHERE r.id = t.root_post_id)
+                     WHERE r.id = t.root_post_id),
+                    (SELECT s.publish_at FROM consolidated_replies s
+                     WHERE s.thread_id = t.id AND s.state = 'scheduled' AND s.publish_at > ?5
+                     ORDER BY s.id DESC LIMIT 1)
              FROM threads t INDEXED BY threads_community_last
              JOIN communities c ON c.id = t.community_id
              WHERE t.community_id = ?1
@@ -97,7 +104,13 @@ impl Store {
         let mut rows = Vec::new();
         for community in communities {
             let got = stmt.query_map(
-                params![community, f.queries as i64, f.overdue_at, f.limit],
+                params![
+                    community,
+                    f.queries as i64,
+                    f.overdue_at,
+                    f.limit,
+                    super::now()
+                ],
                 |r| {
                     let posts: i64 = r.get(8)?;
                     Ok(ThreadRow {
@@ -115,6 +128,7 @@ impl Store {
                         late_responses: r.get(10)?,
                         asked_by: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
                         asked_by_organisation: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                        scheduled_at: r.get(13)?,
                     })
                 },
             )?;
@@ -148,19 +162,32 @@ impl Store {
         kind: ThreadKind,
     ) -> Result<Option<ThreadKind>> {
         let tx = self.conn.transaction()?;
-        let was: Option<ThreadKind> = tx
-            .query_row("SELECT kind FROM threads WHERE id = ?1", [thread.0], |r| {
-                parse_col(r, 0)
-            })
+        let found: Option<(ThreadKind, i64)> = tx
+            .query_row(
+                "SELECT kind, community_id FROM threads WHERE id = ?1",
+                [thread.0],
+                |r| Ok((parse_col(r, 0)?, r.get(1)?)),
+            )
             .optional()?;
-        if was.is_some() {
+        if let Some((was, community)) = found {
             tx.execute(
                 "UPDATE threads SET kind = ?2 WHERE id = ?1",
                 params![thread.0, kind.as_str()],
             )?;
+            super::audit::record(
+                &tx,
+                &super::audit::Act {
+                    community: CommunityId(community),
+                    actor: &self.actor,
+                    act: "mark",
+                    object: Some(("thread", thread.0)),
+                    detail: Some(&format!("{was} → {kind}")),
+                    at: super::now(),
+                },
+            )?;
         }
         tx.commit()?;
-        Ok(was)
+        Ok(found.map(|(was, _)| was))
     }
 
     /// Splits `post` and its replies off their thread into a thread of
@@ -233,6 +260,20 @@ impl Store {
                  (SELECT MAX(COALESCE(date, received_at)) FROM posts WHERE thread_id = ?1), first_at)
              WHERE id = ?1",
             [from],
+        )?;
+        super::audit::record(
+            &tx,
+            &super::audit::Act {
+                community: CommunityId(community),
+                actor: &self.actor,
+                act: "split",
+                object: Some(("post", post.0)),
+                detail: Some(&format!(
+                    "from thread {from} with {} posts into thread {to} ({kind})",
+                    moved.len()
+                )),
+                at: super::now(),
+            },
         )?;
         tx.commit()?;
         Ok(Some(Split {
