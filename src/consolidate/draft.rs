@@ -2,6 +2,9 @@
 //! (attributions, stripped responses, first paragraphs, resources). Pure: the
 //! caller reads the store and passes the query, the related replies and the
 //! time.
+//!
+//! Long because reading a response (sign-offs, lists, named documents) is
+//! tested here on real-looking English and Hindi replies, next to the code.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

@@ -659,6 +659,89 @@ mod e2e {
     }
 
     #[test]
+    fn a_draft_from_real_responses_drops_sign_offs_keeps_lists_and_names_documents() {
+        let s = PrivateStack::start();
+        let home = live_home(&s);
+        home.praxis()
+            .args(["members", "add", "sunita@example.test", "-c", "health"])
+            .args(["--name", "सुनीता देवी", "--organisation", "जन स्वास्थ्य अभियान"])
+            .args(["--place", "पटना", "--moderation", "accept"])
+            .assert()
+            .success();
+        let daemon = Daemon::start(&home);
+        daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let subject = format!("Boat clinics in the monsoon {tag}");
+        let alice_id = format!("q-{tag}@example.test");
+        rt.block_on(send(
+            &s,
+            "Alice Rao <alice@example.test>",
+            &subject,
+            &alice_id,
+            None,
+            "What made boat clinics work for you in the monsoon?\n",
+        ));
+        wait_responses(&home, &subject, 0);
+        rt.block_on(send(
+            &s,
+            "Bob Das <bob@example.test>",
+            &format!("Re: [health] {subject}"),
+            &format!("r1-{tag}@example.test"),
+            Some(&alice_id),
+            "Dear all,\n\nWe ran boat clinics through the monsoon. Three things mattered:\n\n\
+             - a fixed weekly timetable\n- ASHAs announcing the boat a day ahead\n\
+             - ORS and zinc stocked on board\n\n\
+             We followed the WHO 2015 guidelines on newborn care.\n\n\
+             Best regards,\nBob Das\nProgramme Officer, WaterAid\nGuwahati, Assam\n",
+        ));
+        rt.block_on(send(
+            &s,
+            "Sunita <sunita@example.test>",
+            &format!("Re: [health] {subject}"),
+            &format!("r2-{tag}@example.test"),
+            Some(&alice_id),
+            "नमस्ते,\n\nहमने बाढ़ के समय नाव क्लिनिक चलाए। ज़रूरी बातें:\n\
+             1. हर हफ़्ते तय समय\n2. आशा दीदी एक दिन पहले बताती हैं\n\n\
+             सादर,\nसुनीता देवी\nजन स्वास्थ्य अभियान, पटना\n",
+        ));
+        let id = wait_responses(&home, &subject, 2).to_string();
+        let draft = home.stdout(&["consolidate", &id, "--print"]);
+        for gone in [
+            "Best regards",
+            "Programme Officer",
+            "Assam",
+            "सादर",
+            "देवी\nजन",
+        ] {
+            assert!(!draft.contains(gone), "{gone:?} kept:\n{draft}");
+        }
+        let summary = draft
+            .split("## Summary of responses")
+            .nth(1)
+            .and_then(|s| s.split("## Comparative experiences").next())
+            .unwrap();
+        for kept in [
+            "Three things mattered: (Bob Das)",
+            "- a fixed weekly timetable\n- ASHAs announcing the boat a day ahead\n- ORS and zinc stocked on board",
+            "ज़रूरी बातें: (सुनीता देवी)",
+            "1. हर हफ़्ते तय समय\n2. आशा दीदी एक दिन पहले बताती हैं",
+        ] {
+            assert!(
+                summary.contains(kept),
+                "{kept:?} missing from the summary:\n{summary}"
+            );
+        }
+        assert!(
+            draft.contains(
+                "- WHO 2015 guidelines (recommended by Bob Das; to check: no link given)"
+            ),
+            "{draft}"
+        );
+        drop(daemon);
+    }
+
+    #[test]
     fn the_audit_log_records_every_moderator_act() {
         let s = PrivateStack::start();
         let home = live_home(&s);
