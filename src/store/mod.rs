@@ -48,7 +48,7 @@ pub use consolidated_replies::{
     Draft, DraftVersion, OpenQuery, Publication, Query, QueryPost, RelatedReply,
 };
 pub use digests::{DigestCreated, NewDigest};
-pub use holds::{Action, Decided, HeldPost, LogRow};
+pub use holds::{Action, Decided, HeldPost};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
 pub use outbox::{
     Audience, DeliveryRow, DueDelivery, NewOutbox, NewRecipient, OutboxFilter, OutboxMessage,
