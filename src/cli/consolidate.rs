@@ -141,8 +141,19 @@ fn versions(
                 })
                 .collect(),
         );
+        // Its state as members would see it: scheduled until its time comes.
+        let state = match store.current_draft(q.thread)? {
+            Some(d) => match (d.state, d.publish_at) {
+                (ReplyState::Scheduled, Some(t)) if t > now() => {
+                    format!("scheduled for {}", super::output::zoned_time(t, tz))
+                }
+                (ReplyState::Scheduled, _) => ReplyState::Published.to_string(),
+                (state, _) => state.to_string(),
+            },
+            None => ReplyState::Draft.to_string(),
+        };
         ctx.out.say(format!(
-            "consolidated reply {} of query {}: {} version{}; `praxis consolidate {} --diff A B` shows a change",
+            "consolidated reply {} of query {} ({state}): {} version{}; `praxis consolidate {} --diff A B` shows a change",
             all[0].reply,
             q.thread,
             all.len(),

@@ -317,7 +317,7 @@ fn draft_versions_are_listed_and_diffed() {
         list.contains("IST"),
         "times in the community's zone: {list}"
     );
-    assert!(list.contains("2 versions"), "{list}");
+    assert!(list.contains("(draft): 2 versions"), "{list}");
     let json = home.json(&["consolidate", &id, "--versions", "--json"]);
     assert_eq!(json[0]["version"], 1, "{json}");
     assert_eq!(json[1]["author"], "Ravi", "{json}");
@@ -938,6 +938,11 @@ mod e2e {
         let status = home.stdout(&["status"]);
         assert!(status.contains(&format!("1 (next {local})")), "{status}");
         // A scheduled reply takes no new version behind the moderator's back.
+        let versions = home.stdout(&["consolidate", &id, "--versions"]);
+        assert!(
+            versions.contains(&format!("(scheduled for {local})")),
+            "{versions}"
+        );
         let err = home.stderr_of_failure(&["consolidate", &id, "--from", file.to_str().unwrap()]);
         assert!(err.contains("is scheduled for"), "{err}");
         assert!(err.contains("--cancel"), "{err}");
