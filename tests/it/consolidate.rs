@@ -937,12 +937,12 @@ mod e2e {
         assert!(table.contains(&format!("scheduled for {local}")), "{table}");
         let status = home.stdout(&["status"]);
         assert!(status.contains(&format!("1 (next {local})")), "{status}");
-        // A scheduled reply takes no new version behind the moderator's back.
         let versions = home.stdout(&["consolidate", &id, "--versions"]);
         assert!(
             versions.contains(&format!("(scheduled for {local})")),
             "{versions}"
         );
+        // A scheduled reply takes no new version behind the moderator's back.
         let err = home.stderr_of_failure(&["consolidate", &id, "--from", file.to_str().unwrap()]);
         assert!(err.contains("is scheduled for"), "{err}");
         assert!(err.contains("--cancel"), "{err}");
