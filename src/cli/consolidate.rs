@@ -32,6 +32,14 @@ pub struct ConsolidateArgs {
     /// The member an --add-response is from.
     #[arg(long, requires = "add_response")]
     pub from_member: Option<String>,
+    /// List the stored versions of the draft: number, when, who, size.
+    /// Example: `praxis consolidate 7 --versions`.
+    #[arg(long, conflicts_with_all = ["from", "print", "add_response", "diff"])]
+    pub versions: bool,
+    /// Show what changed between two stored versions, as a unified line
+    /// diff. Example: `praxis consolidate 7 --diff 1 3`.
+    #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with_all = ["from", "print", "add_response"])]
+    pub diff: Option<Vec<i64>>,
     /// The moderator compiling (default: $USER), recorded with each version.
     #[arg(long = "as")]
     pub actor: Option<String>,
@@ -103,6 +111,116 @@ fn attachment_line(
     )
 }
 
+/// A unified line diff from `a` to `b` (three lines of context), headed
+/// with their labels; empty when they are the same.
+fn unified(a: &str, b: &str, label_a: &str, label_b: &str) -> String {
+    if a == b {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(a, b)
+        .unified_diff()
+        .context_radius(3)
+        .header(label_a, label_b)
+        .to_string()
+}
+
+/// `--versions` and `--diff A B`: reading the stored versions.
+fn versions(
+    ctx: &Context,
+    config: &Config,
+    store: &Store,
+    q: &Query,
+    diff: Option<&[i64]>,
+) -> Result<ExitCode> {
+    let tz = config
+        .community(&q.slug)
+        .map(|c| c.timezone)
+        .unwrap_or(chrono_tz::UTC);
+    let all = store.draft_versions(q.thread)?;
+    if all.is_empty() {
+        bail!(
+            "query {} has no stored draft yet; `praxis consolidate {}` writes one",
+            q.thread,
+            q.thread
+        );
+    }
+    let Some(pair) = diff else {
+        if ctx.out.json {
+            ctx.out.json(&all)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        ctx.out.table(
+            &["version", "when", "who", "size"],
+            all.iter()
+                .map(|v| {
+                    vec![
+                        v.version.to_string(),
+                        super::output::zoned_time(v.created_at, tz),
+                        v.author.clone(),
+                        format!("{} bytes", v.size),
+                    ]
+                })
+                .collect(),
+        );
+        // Its state as members would see it: scheduled until its time comes.
+        let state = match store.current_draft(q.thread)? {
+            Some(d) => match (d.state, d.publish_at) {
+                (ReplyState::Scheduled, Some(t)) if t > now() => {
+                    format!("scheduled for {}", super::output::zoned_time(t, tz))
+                }
+                (ReplyState::Scheduled, _) => ReplyState::Published.to_string(),
+                (state, _) => state.to_string(),
+            },
+            None => ReplyState::Draft.to_string(),
+        };
+        ctx.out.say(format!(
+            "consolidated reply {} of query {} ({state}): {} version{}; `praxis consolidate {} --diff A B` shows a change",
+            all[0].reply,
+            q.thread,
+            all.len(),
+            if all.len() == 1 { "" } else { "s" },
+            q.thread
+        ));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let find = |n: i64| {
+        all.iter().find(|v| v.version == n).ok_or_else(|| {
+            anyhow::anyhow!(
+                "query {} has no draft version {n} (versions 1 to {}); `praxis consolidate {} --versions` lists them",
+                q.thread,
+                all.len(),
+                q.thread
+            )
+        })
+    };
+    let (a, b) = (find(pair[0])?, find(pair[1])?);
+    let d = unified(
+        &a.body,
+        &b.body,
+        &format!(
+            "version {} ({}, {})",
+            a.version,
+            a.author,
+            super::output::zoned_time(a.created_at, tz)
+        ),
+        &format!(
+            "version {} ({}, {})",
+            b.version,
+            b.author,
+            super::output::zoned_time(b.created_at, tz)
+        ),
+    );
+    if d.is_empty() {
+        ctx.out.say(format!(
+            "versions {} and {} are the same",
+            a.version, b.version
+        ));
+    } else {
+        print!("{}", super::output::safe(&d));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Opens `$VISUAL` or `$EDITOR` (else `vi`) on a file holding `text`, like
 /// `git commit`; returns what was saved.
 fn edit(text: &str) -> Result<String> {
@@ -134,6 +252,9 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
     let mut store = ctx.store(&config)?;
     let q = load_query(&store, args.query)?;
+    if args.versions || args.diff.is_some() {
+        return versions(ctx, &config, &store, &q, args.diff.as_deref());
+    }
     if let (Some(path), Some(email)) = (&args.add_response, &args.from_member) {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the response {}", path.display()))?;
@@ -181,6 +302,24 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
         print!("{}", super::output::safe(&text));
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(d) = current
+        .as_ref()
+        .filter(|d| d.state == ReplyState::Scheduled)
+    {
+        let tz = config
+            .community(&q.slug)
+            .map(|c| c.timezone)
+            .unwrap_or(chrono_tz::UTC);
+        bail!(
+            "query {}: consolidated reply {} is scheduled for {} and takes no new version; `praxis publish {} --cancel` makes it a draft again",
+            q.thread,
+            d.reply,
+            d.publish_at
+                .map(|t| super::output::zoned_time(t, tz))
+                .unwrap_or_default(),
+            q.thread
+        );
+    }
     let body = match &args.from {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("reading the draft {}", path.display()))?,
@@ -219,4 +358,23 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
         q.thread, q.thread
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unified;
+
+    #[test]
+    fn a_unified_diff_of_two_versions() {
+        let a = "# Reply\n\nBoats worked.\n\n## Resources\n";
+        let b = "# Reply\n\nBoats and radios worked.\n\n## Resources\n";
+        let d = unified(a, b, "version 1", "version 2");
+        assert!(d.starts_with("--- version 1\n+++ version 2\n"), "{d}");
+        assert!(
+            d.contains("-Boats worked.\n+Boats and radios worked.\n"),
+            "{d}"
+        );
+        assert!(d.contains(" # Reply\n"), "{d}");
+        assert_eq!(unified(a, a, "1", "1"), "");
+    }
 }

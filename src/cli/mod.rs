@@ -5,6 +5,7 @@
 //! object whose field names are the contract in DESIGN.md; otherwise a table.
 //! A command that changes state prints what it changed.
 
+mod audit;
 mod backup;
 mod check;
 mod consolidate;
@@ -14,7 +15,6 @@ mod digest;
 mod import;
 mod ingest;
 mod init;
-mod log;
 mod man;
 mod mark;
 mod members;
@@ -125,9 +125,13 @@ pub enum Command {
     /// Leave held posts for later.
     #[command(after_help = "Example:\n  praxis defer 19")]
     Defer(decide::PostsArgs),
-    /// The audit log: every decision and membership change, with who and when.
-    #[command(after_help = "Example:\n  praxis log -c health --limit 20")]
-    Log(log::LogArgs),
+    /// The audit log: every moderator act (decisions, members, consolidate,
+    /// publish, mark, digests) with who, how, when and what it touched.
+    #[command(
+        visible_alias = "log",
+        after_help = "Examples:\n  praxis audit -c health --since 2026-12-01\n  praxis audit --limit 20 --json"
+    )]
+    Audit(audit::AuditArgs),
     /// Re-mark a thread as a query, discussion or announcement.
     #[command(after_help = "Example:\n  praxis mark 7 query\n  praxis mark 8 announcement")]
     Mark(mark::MarkArgs),
@@ -200,6 +204,10 @@ impl Context {
     pub fn store(&self, config: &Config) -> Result<Store> {
         let path = config.database_path();
         let mut store = Store::open(&path)?;
+        store.act_as(crate::store::audit::Actor {
+            who: self.actor(config),
+            how: crate::store::audit::How::Cli,
+        });
         store
             .sync_communities(config)
             .with_context(|| format!("recording communities in {}", path.display()))?;
@@ -316,7 +324,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::Discard(a) => decide::run(&ctx, crate::store::Action::Discard, a, None, false),
         Command::Defer(a) => decide::run(&ctx, crate::store::Action::Defer, a, None, false),
-        Command::Log(a) => log::run(&ctx, a),
+        Command::Audit(a) => audit::run(&ctx, a),
         Command::Backup(a) => backup::run(&ctx, a),
         Command::Outbox(args) => outbox::run(&ctx, args),
         Command::Digest(cmd) => digest::run(&ctx, cmd),

@@ -103,6 +103,14 @@ pub fn local_time(ts: i64, tz: chrono_tz::Tz) -> String {
         .unwrap_or_default()
 }
 
+/// A Unix time in a community's zone with the zone's abbreviation
+/// (`2026-12-01 09:00 IST`), where the zone is not otherwise clear.
+pub fn zoned_time(ts: i64, tz: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
+        .unwrap_or_default()
+}
+
 /// A Unix time as RFC 3339 UTC, for JSON.
 pub fn rfc3339(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0)

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::Context;
 use super::consolidate::load_query;
-use super::output::local_time;
+use super::output::zoned_time;
 use crate::consolidate::{draft, publish};
 use crate::model::{Delivery, OutboxKind, ReplyState, ThreadId};
 use crate::store::{Audience, NewOutbox, Publication, now};
@@ -19,10 +19,16 @@ pub struct PublishArgs {
     /// The query's thread id, as `praxis threads --queries` lists it.
     pub query: ThreadId,
     /// Send at this time (`2026-12-01 09:00` in the community's time zone, or
-    /// RFC 3339) instead of now; `praxis serve` sends it when due.
-    #[arg(long, conflicts_with = "cancel")]
+    /// RFC 3339) instead of now; `praxis serve` sends it when due. A time
+    /// already past is refused (use --now). Example: `--at '2026-12-01 09:00'`.
+    #[arg(long, conflicts_with_all = ["cancel", "now"])]
     pub at: Option<String>,
+    /// Send it now (the default without --at; says so explicitly).
+    /// Example: `praxis publish 7 --now`.
+    #[arg(long, conflicts_with = "cancel")]
+    pub now: bool,
     /// Unschedule a reply published with --at that has not gone out yet.
+    /// Example: `praxis publish 7 --cancel`.
     #[arg(long)]
     pub cancel: bool,
 }
@@ -42,7 +48,12 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let at = match &args.at {
-        Some(s) => Some(publish::parse_at(s, cfg.timezone).map_err(anyhow::Error::msg)?),
+        Some(s) => {
+            let t = publish::parse_at(s, cfg.timezone).map_err(anyhow::Error::msg)?;
+            publish::ensure_future(t, chrono::Utc::now(), cfg.timezone)
+                .map_err(anyhow::Error::msg)?;
+            Some(t)
+        }
         None => None,
     };
     let Some(d) = store.current_draft(q.thread)? else {
@@ -56,7 +67,11 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
         bail!(
             "the latest Consolidated Reply of query {} is already {}; `praxis consolidate {}` starts an addendum{}",
             q.thread,
-            d.state,
+            match (d.state, d.publish_at) {
+                (ReplyState::Scheduled, Some(t)) =>
+                    format!("scheduled for {}", zoned_time(t, cfg.timezone)),
+                (state, _) => state.to_string(),
+            },
             q.thread,
             if d.state == ReplyState::Scheduled {
                 format!(", or `praxis publish {} --cancel` unschedules it", q.thread)
@@ -105,7 +120,7 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
     )?;
     let recipients = queued.recipients.unwrap_or(0);
     let when = match at {
-        Some(t) => format!("scheduled for {}", local_time(t.timestamp(), cfg.timezone)),
+        Some(t) => format!("scheduled for {}", zoned_time(t.timestamp(), cfg.timezone)),
         None => "queued now".into(),
     };
     ctx.out.say(format!(

@@ -34,6 +34,9 @@ struct CommunityJson {
     held: i64,
     open_queries: i64,
     overdue_queries: i64,
+    /// Consolidated Replies scheduled and not yet due, and when the first goes.
+    scheduled_replies: i64,
+    next_scheduled_at: Option<String>,
     outbox_pending: i64,
     outbox_failed: i64,
     next_digest_at: Option<String>,
@@ -91,6 +94,8 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
                     held: s.held,
                     open_queries: s.open_queries,
                     overdue_queries: s.overdue_queries,
+                    scheduled_replies: s.scheduled_replies,
+                    next_scheduled_at: s.next_scheduled_at.map(rfc3339),
                     outbox_pending: s.outbox_pending,
                     outbox_failed: s.outbox_failed,
                     next_digest_at: next.map(rfc3339),
@@ -118,6 +123,7 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
                 "held",
                 "open queries",
                 "overdue",
+                "scheduled replies",
                 "outbox pending",
                 "failed",
                 "next digest",
@@ -139,6 +145,14 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
                         s.held.to_string(),
                         s.open_queries.to_string(),
                         s.overdue_queries.to_string(),
+                        match s.next_scheduled_at {
+                            Some(at) => format!(
+                                "{} (next {})",
+                                s.scheduled_replies,
+                                super::output::zoned_time(at, tz)
+                            ),
+                            None => s.scheduled_replies.to_string(),
+                        },
                         s.outbox_pending.to_string(),
                         s.outbox_failed.to_string(),
                         next.map(|x| local_time(x, tz))

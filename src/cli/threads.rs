@@ -7,8 +7,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::Context;
-use super::output::{local_time, rfc3339};
-use crate::model::{QueryState, ThreadId, ThreadKind};
+use super::output::{local_time, rfc3339, zoned_time};
+use crate::model::{ThreadId, ThreadKind};
 use crate::store::{ThreadFilter, now};
 
 /// `praxis threads`.
@@ -43,8 +43,11 @@ struct ThreadJson {
     participants: i64,
     first_at: String,
     last_at: String,
-    /// Where it stands as a query.
-    state: QueryState,
+    /// Where it stands as a query: `scheduled` while its reply waits for its
+    /// time (see `scheduled_at`), else the query state.
+    state: String,
+    /// When a scheduled reply goes out (RFC 3339), until it does.
+    scheduled_at: Option<String>,
     responses: i64,
     /// When the Consolidated Reply is due (end of that working day, local).
     deadline: Option<String>,
@@ -97,7 +100,11 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
                 participants: r.participants,
                 first_at: rfc3339(r.first_at),
                 last_at: rfc3339(r.last_at),
-                state: r.state,
+                state: match r.scheduled_at {
+                    Some(_) => "scheduled".into(),
+                    None => r.state.to_string(),
+                },
+                scheduled_at: r.scheduled_at.map(rfc3339),
                 responses: r.responses,
                 late_responses: r.late_responses,
                 asked_by: r.asked_by,
@@ -150,7 +157,10 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
                     } else {
                         format!("{} ({})", r.asked_by, r.asked_by_organisation)
                     },
-                    r.state.to_string(),
+                    match r.scheduled_at {
+                        Some(at) => format!("scheduled for {}", zoned_time(at, tz)),
+                        None => r.state.to_string(),
+                    },
                     r.responses.to_string(),
                     r.deadline.map(|d| local_time(d, tz)).unwrap_or_default(),
                     left.map(|d| d.to_string()).unwrap_or_default(),

@@ -2,6 +2,9 @@
 //! (attributions, stripped responses, first paragraphs, resources). Pure: the
 //! caller reads the store and passes the query, the related replies and the
 //! time.
+//!
+//! Long because reading a response (sign-offs, lists, named documents) is
+//! tested here on real-looking English and Hindi replies, next to the code.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -28,6 +31,10 @@ pub struct Credited {
     pub text: String,
     /// The first paragraph that says something: the summary placeholder.
     pub summary: String,
+    /// A list (bullets or numbered lines) that follows or ends that first
+    /// paragraph, line by line: "we did three things:" is nothing without
+    /// the three things. "" when there is none.
+    pub list: String,
     /// Sent to the moderator rather than the list (`--add-response`).
     pub offline: bool,
 }
@@ -35,10 +42,13 @@ pub struct Credited {
 /// One related resource and who recommended it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resource {
-    /// A URL or an attachment's file name.
+    /// A URL, an attachment's file name, or a document named without a link.
     pub what: String,
     /// Name of the first responder who mentioned it.
     pub by: String,
+    /// A document named without a URL ("WHO 2015 guidelines"): the
+    /// moderator has to find the link before publishing.
+    pub to_check: bool,
 }
 
 /// An earlier Consolidated Reply, as the draft lists it.
@@ -107,7 +117,8 @@ pub fn urls(text: &str) -> Vec<String> {
     out
 }
 
-/// URLs and attachment names from the responses, first mention wins.
+/// URLs and attachment names from the responses, then documents named
+/// without a link (marked to check), first mention wins.
 pub fn resources(responses: &[(String, String, Vec<String>)]) -> Vec<Resource> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
@@ -117,6 +128,18 @@ pub fn resources(responses: &[(String, String, Vec<String>)]) -> Vec<Resource> {
                 out.push(Resource {
                     what,
                     by: name.clone(),
+                    to_check: false,
+                });
+            }
+        }
+    }
+    for (name, text, _) in responses {
+        for what in named_documents(text) {
+            if seen.insert(what.to_lowercase()) {
+                out.push(Resource {
+                    what,
+                    by: name.clone(),
+                    to_check: true,
                 });
             }
         }
@@ -124,15 +147,213 @@ pub fn resources(responses: &[(String, String, Vec<String>)]) -> Vec<Resource> {
     out
 }
 
+/// Words that end a document's name: "… guidelines", "… report".
+const DOCUMENT_WORDS: &str = "guidelines?|reports?|manuals?|handbooks?|toolkits?|tool kits?";
+
+/// Words a sentence starts with that are not part of a document's name.
+const NOT_A_NAME: &[&str] = &[
+    "see", "read", "use", "used", "try", "check", "also", "we", "i", "our", "please", "the", "a",
+    "an", "in", "and", "as", "per", "follow", "refer", "under", "from", "by",
+];
+
+/// Documents named without a URL: quoted titles (“…” or "…" of two words
+/// or more, starting with a capital), and names ending in guidelines,
+/// report, manual, handbook or toolkit that carry a year or an
+/// organisation's acronym ("WHO 2015 guidelines", "the NRHM report").
+pub fn named_documents(text: &str) -> Vec<String> {
+    static QUOTED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"[“"]([A-Z][^“”"\n]{2,80}?)[”"]"#).expect("valid regex")
+    });
+    static NAMED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(&format!(
+            r"\b((?:(?:[A-Z][\w&'’-]*|(?:19|20)\d\d|of|on|for|and|&)\s+){{1,8}}(?i:{DOCUMENT_WORDS}))\b"
+        ))
+        .expect("valid regex")
+    });
+    static MARK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\b(?:[A-Z]{2,}[a-z]?[A-Z]*|(?:19|20)\d\d)\b").expect("valid regex")
+    });
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.contains("://") {
+            continue;
+        }
+        for c in QUOTED.captures_iter(line) {
+            let t = c[1].trim().trim_end_matches(['.', ',', ';', ':']);
+            if t.split_whitespace().count() >= 2 {
+                out.push(t.to_string());
+            }
+        }
+        for c in NAMED.captures_iter(line) {
+            let words: Vec<&str> = c[1].split_whitespace().collect();
+            let start = words
+                .iter()
+                .position(|w| {
+                    let l = w.to_lowercase();
+                    !NOT_A_NAME.contains(&l.as_str())
+                        && !matches!(l.as_str(), "of" | "on" | "for" | "and" | "&")
+                })
+                .unwrap_or(words.len());
+            let name = words[start..].join(" ");
+            // The last word is the document word: something must precede it,
+            // and a year or an acronym must say which document it is.
+            if words.len() - start >= 2 && MARK.is_match(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    out
+}
+
+/// Closing lines that start a sign-off without the "-- " delimiter,
+/// compared lowercased without trailing punctuation.
+const CLOSINGS: &[&str] = &[
+    "regards",
+    "best regards",
+    "kind regards",
+    "warm regards",
+    "warmest regards",
+    "with regards",
+    "thanks and regards",
+    "thanks & regards",
+    "thanks",
+    "thank you",
+    "many thanks",
+    "thanks again",
+    "best",
+    "best wishes",
+    "cheers",
+    "sincerely",
+    "yours sincerely",
+    "yours truly",
+    "सादर",
+    "धन्यवाद",
+    "शुभकामनाओं सहित",
+    "आभार सहित",
+];
+
+fn is_closing(line: &str) -> bool {
+    let l = line
+        .trim()
+        .trim_end_matches([',', '.', '!', '।', ' '])
+        .to_lowercase();
+    CLOSINGS.contains(&l.as_str())
+}
+
+/// `text` without a closing sign-off at its end: a closing line ("Regards,",
+/// "धन्यवाद,") followed only by up to four short lines of which each is the
+/// member's name, organisation or place (or a part of them), as the member
+/// list knows them. A closing with lines that are not the member's profile
+/// is kept: it may be the response itself.
+pub fn strip_closing(text: &str, profile: &[&str]) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(at) = lines.iter().rposition(|l| is_closing(l)) else {
+        return text.to_string();
+    };
+    let tail: Vec<&str> = lines[at + 1..]
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let words: Vec<String> = profile
+        .iter()
+        .flat_map(|p| p.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_lowercase)
+        .collect();
+    let of_profile = |l: &str| {
+        l.chars().count() <= 60
+            && l.split(|c: char| !c.is_alphanumeric())
+                .any(|w| words.contains(&w.to_lowercase()))
+    };
+    if tail.len() > 4 || !tail.iter().all(|l| of_profile(l)) {
+        return text.to_string();
+    }
+    lines[..at].join("\n").trim_end().to_string()
+}
+
+/// Whether a line is a list item: "- ", "* ", "• ", "1. ", "1) ", "a) ".
+fn is_list_item(line: &str) -> bool {
+    let l = line.trim_start();
+    if ["- ", "* ", "• ", "+ ", "– "]
+        .iter()
+        .any(|b| l.starts_with(b))
+    {
+        return true;
+    }
+    let marker: String = l
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let rest = &l[marker.len()..];
+    !marker.is_empty()
+        && (marker.chars().all(|c| c.is_ascii_digit())
+            || (marker.len() == 1 && marker.chars().all(|c| c.is_ascii_lowercase())))
+        && (rest.starts_with(". ") || rest.starts_with(") "))
+}
+
+/// The summary of a stripped response: its first paragraph that says
+/// something (see `first_paragraph`), and the list that ends it or follows
+/// it, one item a line (continuation lines joined to their item).
+pub fn summary(stripped: &str) -> (String, String) {
+    let first = first_paragraph(stripped);
+    let paragraphs: Vec<&str> = stripped
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let joined = |p: &str| p.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    let Some(i) = paragraphs.iter().position(|p| joined(p) == first) else {
+        return (first, String::new());
+    };
+    let items = |lines: &[&str]| {
+        let mut out: Vec<String> = Vec::new();
+        for l in lines {
+            if is_list_item(l) || out.is_empty() {
+                out.push(l.trim().to_string());
+            } else if let Some(last) = out.last_mut() {
+                last.push(' ');
+                last.push_str(l.trim());
+            }
+        }
+        out.join("\n")
+    };
+    let lines: Vec<&str> = paragraphs[i].lines().collect();
+    if let Some(k) = lines.iter().position(|l| is_list_item(l)) {
+        if k > 0 {
+            return (joined(&lines[..k].join("\n")), items(&lines[k..]));
+        }
+        return (first, String::new());
+    }
+    match paragraphs.get(i + 1) {
+        Some(next) if next.lines().next().is_some_and(is_list_item) => {
+            let lines: Vec<&str> = next.lines().collect();
+            (first, items(&lines))
+        }
+        _ => (first, String::new()),
+    }
+}
+
 fn credited(n: usize, p: &QueryPost, tz: Tz) -> Credited {
-    let text = strip(&p.text);
+    let text = strip_closing(
+        &strip(&p.text),
+        &[
+            &p.name,
+            &p.organisation,
+            &p.place,
+            p.email.split('@').next().unwrap_or(""),
+        ],
+    );
+    let (summary, list) = summary(&text);
     Credited {
         n,
         name: p.name.clone(),
         organisation: p.organisation.clone(),
         place: p.place.clone(),
         date: local_date(p.date, tz),
-        summary: first_paragraph(&text),
+        summary,
+        list,
         text,
         offline: p.offline,
     }
@@ -265,6 +486,82 @@ mod tests {
         // "[health]" is 8 bytes; a 3-byte character spans bytes 6..9.
         assert_eq!(title("abcdef\u{FFFD}xyz", "health"), "abcdef\u{FFFD}xyz");
         assert_eq!(title("[HEALTH] Re: \u{FFFD}", "health"), "\u{FFFD}");
+    }
+
+    /// A field worker's reply as it arrives: a list after the first
+    /// paragraph, a named document, a sign-off without "-- ".
+    const ENGLISH: &str = "Dear all,\n\nIn Darbhanga we ran boat clinics through the monsoon. Three things mattered:\n- a fixed weekly timetable\n- ASHAs announcing the boat a day\n  ahead on the village radio\n- ORS and zinc stocked on board\n\nWe followed the WHO 2015 guidelines on newborn care and the NRHM report on flood\npreparedness; see also \"Home Based Newborn Care: Operational Guidelines\".\n\nBest regards,\nBob Das\nProgramme Officer, WaterAid India\nDarbhanga, Bihar\n";
+
+    const HINDI: &str = "नमस्ते,\n\nहमने बाढ़ के समय नाव क्लिनिक चलाए। ज़रूरी बातें:\n\n1. हर हफ़्ते तय समय\n2. आशा दीदी एक दिन पहले बताती हैं\n\nसादर,\nसुनीता देवी\nजन स्वास्थ्य अभियान\nपटना\n";
+
+    #[test]
+    fn a_sign_off_of_the_members_profile_is_stripped() {
+        let text = strip_closing(
+            &strip(ENGLISH),
+            &["Bob Das", "WaterAid India", "Darbhanga", "bob"],
+        );
+        assert!(!text.contains("Best regards"), "{text}");
+        assert!(!text.contains("Programme Officer"), "{text}");
+        assert!(text.ends_with("Operational Guidelines\"."), "{text}");
+        let hindi = strip_closing(
+            &strip(HINDI),
+            &["सुनीता देवी", "जन स्वास्थ्य अभियान", "पटना", "sunita"],
+        );
+        assert!(!hindi.contains("सादर"), "{hindi}");
+        assert!(!hindi.contains("पटना"), "{hindi}");
+        assert!(hindi.contains("2. आशा दीदी"), "{hindi}");
+        // Lines after the closing that are not the member's own are kept.
+        let kept = "We used boats.\n\nThanks,\nbut the roads were the real problem\n";
+        assert_eq!(strip_closing(kept, &["Bob Das"]), kept);
+        // A bare closing at the end goes.
+        assert_eq!(
+            strip_closing("Boats worked.\n\nधन्यवाद।\n", &["x"]),
+            "Boats worked."
+        );
+    }
+
+    #[test]
+    fn the_summary_keeps_the_list_after_the_first_paragraph() {
+        let (first, list) = summary(&strip(ENGLISH));
+        assert_eq!(
+            first,
+            "In Darbhanga we ran boat clinics through the monsoon. Three things mattered:"
+        );
+        assert_eq!(
+            list,
+            "- a fixed weekly timetable\n- ASHAs announcing the boat a day ahead on the village radio\n- ORS and zinc stocked on board"
+        );
+        let (first, list) = summary(&strip(HINDI));
+        assert_eq!(first, "हमने बाढ़ के समय नाव क्लिनिक चलाए। ज़रूरी बातें:");
+        assert_eq!(list, "1. हर हफ़्ते तय समय\n2. आशा दीदी एक दिन पहले बताती हैं");
+        let (first, list) = summary("Radio announcements a day ahead.\n\nMore later.");
+        assert_eq!(
+            (first.as_str(), list.as_str()),
+            ("Radio announcements a day ahead.", "")
+        );
+    }
+
+    #[test]
+    fn documents_named_without_a_link_are_found() {
+        assert_eq!(
+            named_documents(ENGLISH),
+            [
+                "WHO 2015 guidelines",
+                "NRHM report",
+                "Home Based Newborn Care: Operational Guidelines"
+            ]
+        );
+        assert_eq!(
+            named_documents("As per the MoHFW 2018 IYCF handbook, and the UNICEF toolkit."),
+            ["MoHFW 2018 IYCF handbook", "UNICEF toolkit"]
+        );
+        // No year or acronym: not a document anyone can look up.
+        assert!(named_documents("Our report is late and the guidelines help.").is_empty());
+        // With a link it is a URL resource already.
+        assert!(named_documents("WHO 2015 guidelines: https://who.int/g").is_empty());
+        let r = resources(&[("Bob".into(), strip(ENGLISH), vec![])]);
+        assert!(r.iter().all(|r| r.to_check && r.by == "Bob"), "{r:?}");
+        assert_eq!(r.len(), 3);
     }
 
     #[test]

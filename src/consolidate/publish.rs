@@ -93,6 +93,21 @@ pub fn parse_at(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         })
 }
 
+/// Refuses a `--at` time that is not in the future: a time already past
+/// would go out at once while the moderator believes it is scheduled. The
+/// error names the time and now, both in the community's zone, and the fix.
+pub fn ensure_future(at: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> Result<(), String> {
+    if at > now {
+        return Ok(());
+    }
+    let fmt = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
+    Err(format!(
+        "--at {} is in the past (it is now {}); give a later time, or --now to send it now",
+        fmt(at),
+        fmt(now)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +171,20 @@ mod tests {
         let raw = String::from_utf8_lossy(&built.message);
         assert!(raw.contains("multipart/alternative"), "{raw}");
         assert!(raw.contains("List-Id"), "{raw}");
+    }
+
+    #[test]
+    fn a_time_in_the_past_is_refused_with_now_in_the_zone() {
+        let ist: Tz = "Asia/Kolkata".parse().unwrap();
+        let now = parse_at("2026-12-04 21:00", ist).unwrap();
+        let past = parse_at("2026-12-01 09:00", ist).unwrap();
+        let e = ensure_future(past, now, ist).unwrap_err();
+        assert!(e.contains("2026-12-01 09:00 IST"), "{e}");
+        assert!(e.contains("2026-12-04 21:00 IST"), "{e}");
+        assert!(e.contains("--now"), "{e}");
+        assert!(ensure_future(now, now, ist).is_err());
+        let later = parse_at("2026-12-05 09:00", ist).unwrap();
+        assert!(ensure_future(later, now, ist).is_ok());
     }
 
     #[test]

@@ -156,15 +156,20 @@ impl Store {
         address: &str,
         now: i64,
     ) -> Result<()> {
-        log_decision(
+        let address = address.to_ascii_lowercase();
+        super::audit::record(
             &self.conn,
-            community,
-            None,
-            "email",
-            action,
-            None,
-            Some(&address.to_ascii_lowercase()),
-            now,
+            &super::audit::Act {
+                community,
+                actor: &super::audit::Actor {
+                    who: address.clone(),
+                    how: super::audit::How::Email,
+                },
+                act: action,
+                object: None,
+                detail: Some(&address),
+                at: now,
+            },
         )
     }
 }

@@ -1,5 +1,9 @@
 //! Queries and their Consolidated Replies: deadlines, late responses,
 //! drafts and their versions, offline responses, publication and reminders.
+//!
+//! Long because a query's whole lifecycle writes here, each act in one
+//! transaction with its audit row, and splitting it would scatter the SQL
+//! that keeps a reply's state and its thread's state in step.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -68,6 +72,15 @@ impl Store {
         )?;
         Ok(n > 0)
     }
+}
+
+/// The community of a Consolidated Reply, for its audit rows.
+fn reply_community(conn: &rusqlite::Connection, reply: i64) -> Result<CommunityId> {
+    Ok(CommunityId(conn.query_row(
+        "SELECT community_id FROM consolidated_replies WHERE id = ?1",
+        [reply],
+        |r| r.get(0),
+    )?))
 }
 
 /// How a response approved after publication is flagged (the start of
@@ -144,6 +157,25 @@ pub struct Draft {
     /// The reply this one adds to, when it carries responses that arrived
     /// after that one was published.
     pub addendum_to: Option<i64>,
+}
+
+/// One stored version of a Consolidated Reply draft, as
+/// `praxis consolidate QUERY --versions` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftVersion {
+    /// The consolidated_replies id it belongs to (an addendum is another reply).
+    pub reply: i64,
+    /// Its number within that reply (1, 2, …): what `--diff A B` names.
+    pub version: i64,
+    /// When it was stored, Unix seconds.
+    pub created_at: i64,
+    /// Who stored it (the moderator's name or login).
+    pub author: String,
+    /// Its length in bytes, to see at a glance what an edit added or cut.
+    pub size: i64,
+    /// Its text, for `--diff`.
+    #[serde(skip)]
+    pub body: String,
 }
 
 /// An earlier published Consolidated Reply, suggested as related.
@@ -293,6 +325,30 @@ impl Store {
             .optional()?)
     }
 
+    /// Every stored version of the thread's current (latest) Consolidated
+    /// Reply, oldest first; empty when no draft was stored.
+    pub fn draft_versions(&self, thread: ThreadId) -> Result<Vec<DraftVersion>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT v.reply_id, v.version, v.created_at, v.author, length(CAST(v.body AS BLOB)), v.body
+             FROM draft_versions v
+             WHERE v.reply_id = (SELECT MAX(id) FROM consolidated_replies WHERE thread_id = ?1)
+             ORDER BY v.version",
+        )?;
+        let rows = stmt
+            .query_map([thread.0], |r| {
+                Ok(DraftVersion {
+                    reply: r.get(0)?,
+                    version: r.get(1)?,
+                    created_at: r.get(2)?,
+                    author: r.get(3)?,
+                    size: r.get(4)?,
+                    body: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// Stores `body` as the next version of the thread's unpublished
     /// Consolidated Reply (creating it, as an addendum when one was already
     /// published), and moves an open thread to drafting. Returns (reply id,
@@ -337,6 +393,24 @@ impl Store {
         tx.execute(
             "UPDATE threads SET state = 'drafting' WHERE id = ?1 AND state = 'open'",
             [thread.0],
+        )?;
+        let actor = super::audit::Actor {
+            who: author.to_string(),
+            how: self.actor.how,
+        };
+        super::audit::record(
+            &tx,
+            &super::audit::Act {
+                community: reply_community(&tx, reply)?,
+                actor: &actor,
+                act: "consolidate",
+                object: Some(("query", thread.0)),
+                detail: Some(&format!(
+                    "consolidated reply {reply} version {version} ({} bytes)",
+                    body.len()
+                )),
+                at,
+            },
         )?;
         tx.commit()?;
         Ok((reply, version))
@@ -419,7 +493,7 @@ impl Store {
         }
         let id = super::outbox::insert_outbox(&tx, msg, now)?;
         super::outbox::insert_audience(&tx, id, audience)?;
-        let recipients = Some(super::outbox::audience_size(&tx, id)?);
+        let members = super::outbox::audience_size(&tx, id)?;
         tx.execute(
             "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
             [p.thread.0],
@@ -428,10 +502,34 @@ impl Store {
             "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
             params![p.reply, p.subject, p.body],
         )?;
+        super::audit::record(
+            &tx,
+            &super::audit::Act {
+                community: reply_community(&tx, p.reply)?,
+                actor: &self.actor,
+                act: if p.at.is_some() {
+                    "schedule"
+                } else {
+                    "publish"
+                },
+                object: Some(("query", p.thread.0)),
+                detail: Some(&match p.at {
+                    Some(at) => format!(
+                        "consolidated reply {} for {}",
+                        p.reply,
+                        chrono::DateTime::from_timestamp(at, 0)
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default()
+                    ),
+                    None => format!("consolidated reply {} to {} members", p.reply, members),
+                }),
+                at: now,
+            },
+        )?;
         tx.commit()?;
         Ok(super::Queued {
             id,
-            recipients,
+            recipients: Some(members),
             created: true,
         })
     }
@@ -476,6 +574,17 @@ impl Store {
             [thread.0],
         )?;
         tx.execute("DELETE FROM consolidated_fts WHERE rowid = ?1", [reply])?;
+        super::audit::record(
+            &tx,
+            &super::audit::Act {
+                community: reply_community(&tx, reply)?,
+                actor: &self.actor,
+                act: "cancel",
+                object: Some(("query", thread.0)),
+                detail: Some(&format!("consolidated reply {reply} unscheduled")),
+                at: super::now(),
+            },
+        )?;
         tx.commit()?;
         Ok(reply)
     }

@@ -268,6 +268,22 @@ impl Store {
             )?;
             recipients += super::outbox::audience_size(&tx, outbox)?;
         }
+        super::audit::record(
+            &tx,
+            &super::audit::Act {
+                community: d.community,
+                actor: &self.actor,
+                act: "digest",
+                object: Some(("digest", id)),
+                detail: Some(&format!(
+                    "Vol {}, Issue {} to {recipients} members{}",
+                    d.volume,
+                    d.number,
+                    if d.due_at.is_some() { "" } else { " (--now)" }
+                )),
+                at: now,
+            },
+        )?;
         tx.commit()?;
         Ok(DigestCreated::Created { id, recipients })
     }

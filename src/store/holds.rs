@@ -85,28 +85,6 @@ pub struct Decided {
     pub trusted: bool,
 }
 
-/// One audit row, for `praxis log`.
-#[derive(Debug, Clone, Serialize)]
-pub struct LogRow {
-    /// When, Unix seconds.
-    pub at: i64,
-    /// The community's slug.
-    pub community: String,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// The post, when the decision was about one.
-    pub post_id: Option<i64>,
-    /// Why.
-    pub reason: Option<String>,
-    /// What else it touched (a member's address).
-    pub detail: Option<String>,
-    /// How a decision was made: "email" for a reply to a hold notice; None
-    /// for the command line.
-    pub how: Option<String>,
-}
-
 /// community, slug, from, subject, member, decided_at, state.
 type HoldRow = (
     i64,
@@ -305,30 +283,5 @@ impl Store {
             member: member.map(MemberId),
             trusted,
         })
-    }
-
-    /// The audit log, newest first.
-    pub fn log(&self, community: Option<CommunityId>, limit: i64) -> Result<Vec<LogRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT d.at, c.slug, d.actor, d.action, d.post_id, d.reason, d.detail, d.how
-             FROM decisions d JOIN communities c ON c.id = d.community_id
-             WHERE ?1 IS NULL OR d.community_id = ?1
-             ORDER BY d.id DESC LIMIT ?2",
-        )?;
-        let rows = stmt
-            .query_map(params![community.map(|c| c.0), limit], |r| {
-                Ok(LogRow {
-                    at: r.get(0)?,
-                    community: r.get(1)?,
-                    actor: r.get(2)?,
-                    action: r.get(3)?,
-                    post_id: r.get(4)?,
-                    reason: r.get(5)?,
-                    detail: r.get(6)?,
-                    how: r.get(7)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
     }
 }

@@ -338,9 +338,19 @@ pub(super) fn log_decision(
     at: i64,
 ) -> Result<()> {
     conn.execute(
-        "INSERT INTO decisions (community_id, post_id, actor, action, reason, detail, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![community.0, post, actor, action, reason, detail, at],
+        "INSERT INTO decisions (community_id, post_id, actor, action, reason, detail, at, how,
+                                object_kind, object_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?2 IS NULL THEN NULL ELSE 'post' END, ?2)",
+        params![
+            community.0,
+            post,
+            actor,
+            action,
+            reason,
+            detail,
+            at,
+            super::audit::how_of(actor).as_str()
+        ],
     )?;
     Ok(())
 }

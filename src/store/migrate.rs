@@ -92,6 +92,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0014_attachments",
         sql: include_str!("migrations/0014_attachments.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_audit",
+        sql: include_str!("migrations/0015_audit.sql"),
+    },
 ];
 
 impl Migration {

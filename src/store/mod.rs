@@ -22,6 +22,7 @@
 //! - The database file is created mode 0600.
 
 mod attachments;
+pub mod audit;
 mod bounce;
 mod communities;
 mod confirmations;
@@ -46,9 +47,11 @@ pub use attachments::PostAttachment;
 pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
 pub use communities::CommunityRow;
 pub use confirmations::Confirmation;
-pub use consolidated_replies::{Draft, OpenQuery, Publication, Query, QueryPost, RelatedReply};
+pub use consolidated_replies::{
+    Draft, DraftVersion, OpenQuery, Publication, Query, QueryPost, RelatedReply,
+};
 pub use digests::{DigestCreated, NewDigest};
-pub use holds::{Action, Decided, HeldPost, LogRow};
+pub use holds::{Action, Decided, HeldPost};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
 pub use moderation_tokens::ModerationToken;
 pub use outbox::{
@@ -170,6 +173,9 @@ pub struct Store {
     conn: Connection,
     /// The file, for messages and status (empty for in-memory databases).
     path: PathBuf,
+    /// Who acts through this store and how, for the audit rows its acts
+    /// write (the daemon itself until an entry point says otherwise).
+    actor: audit::Actor,
 }
 
 impl Store {
@@ -186,6 +192,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            actor: audit::Actor::default(),
         };
         store.configure()?;
         migrate::apply(&mut store.conn)?;
@@ -198,6 +205,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: PathBuf::new(),
+            actor: audit::Actor::default(),
         };
         store.configure()?;
         migrate::apply(&mut store.conn)?;

@@ -16,6 +16,11 @@ pub struct CommunityStatus {
     pub open_queries: i64,
     /// Open queries past their deadline.
     pub overdue_queries: i64,
+    /// Consolidated Replies scheduled with `publish --at` whose time is still
+    /// to come: their queries count as published, yet nothing went out.
+    pub scheduled_replies: i64,
+    /// When the first of those goes out, Unix seconds.
+    pub next_scheduled_at: Option<i64>,
     /// Deliveries not yet accepted (pending or waiting to retry).
     pub outbox_pending: i64,
     /// Deliveries that failed permanently.
@@ -60,6 +65,18 @@ impl Store {
                 "SELECT COUNT(*) FROM threads t WHERE t.community_id = ?1 AND t.kind = 'query' AND t.state <> 'published'
                    AND t.deadline_at < ?2
                    AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')",
+                params![c, t],
+                |r| r.get(0),
+            )?,
+            scheduled_replies: self.conn.query_row(
+                "SELECT COUNT(*) FROM consolidated_replies
+                 WHERE community_id = ?1 AND state = 'scheduled' AND publish_at > ?2",
+                params![c, t],
+                |r| r.get(0),
+            )?,
+            next_scheduled_at: self.conn.query_row(
+                "SELECT MIN(publish_at) FROM consolidated_replies
+                 WHERE community_id = ?1 AND state = 'scheduled' AND publish_at > ?2",
                 params![c, t],
                 |r| r.get(0),
             )?,

@@ -43,6 +43,10 @@ pub struct ThreadRow {
     /// The first note for moderators on one of its posts (e.g. a digest
     /// reply that could not be placed), so `--flagged` can say why.
     pub flag: Option<String>,
+    /// When its Consolidated Reply is scheduled to go out, while that time
+    /// is still to come: the thread is `published` in the schema from
+    /// `publish --at` on, but shows `scheduled` until the reply is sent.
+    pub scheduled_at: Option<i64>,
 }
 
 /// Which threads to list.
@@ -91,7 +95,10 @@ impl Store {
                        ON m.community_id = r.community_id AND m.email = r.from_addr
                      WHERE r.id = t.root_post_id),
                     (SELECT p.flag FROM posts p WHERE p.thread_id = t.id AND p.flag IS NOT NULL
-                     ORDER BY p.id LIMIT 1)
+                     ORDER BY p.id LIMIT 1),
+                    (SELECT s.publish_at FROM consolidated_replies s
+                     WHERE s.thread_id = t.id AND s.state = 'scheduled' AND s.publish_at > ?6
+                     ORDER BY s.id DESC LIMIT 1)
              FROM threads t INDEXED BY threads_community_last
              JOIN communities c ON c.id = t.community_id
              WHERE t.community_id = ?1
@@ -111,7 +118,8 @@ impl Store {
                     f.queries as i64,
                     f.overdue_at,
                     f.limit,
-                    f.flagged as i64
+                    f.flagged as i64,
+                    super::now()
                 ],
                 |r| {
                     let posts: i64 = r.get(8)?;
@@ -131,6 +139,7 @@ impl Store {
                         asked_by: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
                         asked_by_organisation: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
                         flag: r.get(13)?,
+                        scheduled_at: r.get(14)?,
                     })
                 },
             )?;
@@ -164,19 +173,32 @@ impl Store {
         kind: ThreadKind,
     ) -> Result<Option<ThreadKind>> {
         let tx = self.conn.transaction()?;
-        let was: Option<ThreadKind> = tx
-            .query_row("SELECT kind FROM threads WHERE id = ?1", [thread.0], |r| {
-                parse_col(r, 0)
-            })
+        let found: Option<(ThreadKind, i64)> = tx
+            .query_row(
+                "SELECT kind, community_id FROM threads WHERE id = ?1",
+                [thread.0],
+                |r| Ok((parse_col(r, 0)?, r.get(1)?)),
+            )
             .optional()?;
-        if was.is_some() {
+        if let Some((was, community)) = found {
             tx.execute(
                 "UPDATE threads SET kind = ?2 WHERE id = ?1",
                 params![thread.0, kind.as_str()],
             )?;
+            super::audit::record(
+                &tx,
+                &super::audit::Act {
+                    community: CommunityId(community),
+                    actor: &self.actor,
+                    act: "mark",
+                    object: Some(("thread", thread.0)),
+                    detail: Some(&format!("{was} → {kind}")),
+                    at: super::now(),
+                },
+            )?;
         }
         tx.commit()?;
-        Ok(was)
+        Ok(found.map(|(was, _)| was))
     }
 
     /// Splits `post` and its replies off their thread into a thread of
@@ -249,6 +271,20 @@ impl Store {
                  (SELECT MAX(COALESCE(date, received_at)) FROM posts WHERE thread_id = ?1), first_at)
              WHERE id = ?1",
             [from],
+        )?;
+        super::audit::record(
+            &tx,
+            &super::audit::Act {
+                community: CommunityId(community),
+                actor: &self.actor,
+                act: "split",
+                object: Some(("post", post.0)),
+                detail: Some(&format!(
+                    "from thread {from} with {} posts into thread {to} ({kind})",
+                    moved.len()
+                )),
+                at: super::now(),
+            },
         )?;
         tx.commit()?;
         Ok(Some(Split {

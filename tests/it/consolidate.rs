@@ -277,6 +277,68 @@ fn consolidate_generates_stores_versions_and_prints() {
 }
 
 #[test]
+fn draft_versions_are_listed_and_diffed() {
+    let home = Home::new();
+    let id = asked_and_answered(&home).to_string();
+    let err = home.stderr_of_failure(&["consolidate", &id, "--versions"]);
+    assert!(err.contains("has no stored draft yet"), "{err}");
+    let generated = home.stdout(&["consolidate", &id, "--print"]);
+    let file = home.path().join("draft.md");
+    std::fs::write(&file, &generated).unwrap();
+    home.stdout(&[
+        "consolidate",
+        &id,
+        "--from",
+        file.to_str().unwrap(),
+        "--as",
+        "Meera",
+    ]);
+    std::fs::write(
+        &file,
+        generated.replace("Summary of responses", "Summary: boats and radios"),
+    )
+    .unwrap();
+    home.stdout(&[
+        "consolidate",
+        &id,
+        "--from",
+        file.to_str().unwrap(),
+        "--as",
+        "Ravi",
+    ]);
+
+    let list = home.stdout(&["consolidate", &id, "--versions"]);
+    assert!(list.contains("Meera") && list.contains("Ravi"), "{list}");
+    assert!(
+        list.contains(&format!("{} bytes", generated.len())),
+        "{list}"
+    );
+    assert!(
+        list.contains("IST"),
+        "times in the community's zone: {list}"
+    );
+    assert!(list.contains("(draft): 2 versions"), "{list}");
+    let json = home.json(&["consolidate", &id, "--versions", "--json"]);
+    assert_eq!(json[0]["version"], 1, "{json}");
+    assert_eq!(json[1]["author"], "Ravi", "{json}");
+
+    let diff = home.stdout(&["consolidate", &id, "--diff", "1", "2"]);
+    assert!(diff.contains("--- version 1 (Meera"), "{diff}");
+    assert!(diff.contains("+++ version 2 (Ravi"), "{diff}");
+    assert!(diff.contains("\n+## Summary: boats and radios"), "{diff}");
+    assert!(diff.contains("\n-## Summary of responses"), "{diff}");
+    assert!(
+        !diff.contains("Compiled by"),
+        "only the change and its context: {diff}"
+    );
+    let err = home.stderr_of_failure(&["consolidate", &id, "--diff", "1", "9"]);
+    assert!(
+        err.contains("no draft version 9") && err.contains("--versions"),
+        "{err}"
+    );
+}
+
+#[test]
 fn publish_queues_for_each_and_consolidated_members_and_archives() {
     let home = Home::new();
     let q = asked_and_answered(&home);
@@ -307,7 +369,7 @@ fn publish_queues_for_each_and_consolidated_members_and_archives() {
     // Scheduled, then cancelled: nothing left in the outbox, a draft again.
     let out = home.stdout(&["publish", &id, "--at", "2099-01-01 09:00"]);
     assert!(out.contains("scheduled for 2099-01-01 09:00"), "{out}");
-    assert_eq!(queries(&home, &[])[0]["state"], "published");
+    assert_eq!(queries(&home, &[])[0]["state"], "scheduled");
     let out = home.stdout(&["publish", &id, "--cancel"]);
     assert!(out.contains("unscheduled"), "{out}");
     assert_eq!(queries(&home, &[])[0]["state"], "drafting");
@@ -592,6 +654,308 @@ mod e2e {
                 "{who} got the reply"
             );
         }
+        assert_eq!(queries(&home, &[])[0]["state"], "published");
+        drop(daemon);
+    }
+
+    #[test]
+    fn a_draft_from_real_responses_drops_sign_offs_keeps_lists_and_names_documents() {
+        let s = PrivateStack::start();
+        let home = live_home(&s);
+        home.praxis()
+            .args(["members", "add", "sunita@example.test", "-c", "health"])
+            .args(["--name", "सुनीता देवी", "--organisation", "जन स्वास्थ्य अभियान"])
+            .args(["--place", "पटना", "--moderation", "accept"])
+            .assert()
+            .success();
+        let daemon = Daemon::start(&home);
+        daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let subject = format!("Boat clinics in the monsoon {tag}");
+        let alice_id = format!("q-{tag}@example.test");
+        rt.block_on(send(
+            &s,
+            "Alice Rao <alice@example.test>",
+            &subject,
+            &alice_id,
+            None,
+            "What made boat clinics work for you in the monsoon?\n",
+        ));
+        wait_responses(&home, &subject, 0);
+        rt.block_on(send(
+            &s,
+            "Bob Das <bob@example.test>",
+            &format!("Re: [health] {subject}"),
+            &format!("r1-{tag}@example.test"),
+            Some(&alice_id),
+            "Dear all,\n\nWe ran boat clinics through the monsoon. Three things mattered:\n\n\
+             - a fixed weekly timetable\n- ASHAs announcing the boat a day ahead\n\
+             - ORS and zinc stocked on board\n\n\
+             We followed the WHO 2015 guidelines on newborn care.\n\n\
+             Best regards,\nBob Das\nProgramme Officer, WaterAid\nGuwahati, Assam\n",
+        ));
+        rt.block_on(send(
+            &s,
+            "Sunita <sunita@example.test>",
+            &format!("Re: [health] {subject}"),
+            &format!("r2-{tag}@example.test"),
+            Some(&alice_id),
+            "नमस्ते,\n\nहमने बाढ़ के समय नाव क्लिनिक चलाए। ज़रूरी बातें:\n\
+             1. हर हफ़्ते तय समय\n2. आशा दीदी एक दिन पहले बताती हैं\n\n\
+             सादर,\nसुनीता देवी\nजन स्वास्थ्य अभियान, पटना\n",
+        ));
+        let id = wait_responses(&home, &subject, 2).to_string();
+        let draft = home.stdout(&["consolidate", &id, "--print"]);
+        for gone in [
+            "Best regards",
+            "Programme Officer",
+            "Assam",
+            "सादर",
+            "देवी\nजन",
+        ] {
+            assert!(!draft.contains(gone), "{gone:?} kept:\n{draft}");
+        }
+        let summary = draft
+            .split("## Summary of responses")
+            .nth(1)
+            .and_then(|s| s.split("## Comparative experiences").next())
+            .unwrap();
+        for kept in [
+            "Three things mattered: (Bob Das)",
+            "- a fixed weekly timetable\n- ASHAs announcing the boat a day ahead\n- ORS and zinc stocked on board",
+            "ज़रूरी बातें: (सुनीता देवी)",
+            "1. हर हफ़्ते तय समय\n2. आशा दीदी एक दिन पहले बताती हैं",
+        ] {
+            assert!(
+                summary.contains(kept),
+                "{kept:?} missing from the summary:\n{summary}"
+            );
+        }
+        assert!(
+            draft.contains(
+                "- WHO 2015 guidelines (recommended by Bob Das; to check: no link given)"
+            ),
+            "{draft}"
+        );
+        drop(daemon);
+    }
+
+    #[test]
+    fn the_audit_log_records_every_moderator_act() {
+        let s = PrivateStack::start();
+        let home = live_home(&s);
+        let daemon = Daemon::start(&home);
+        daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let as_meera = |args: &[&str]| -> String {
+            let out = home
+                .praxis()
+                .env("USER", "meera")
+                .args(args)
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone();
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let subject = format!("Cheap ORS sachets {tag}");
+        // A non-member's question is held; meera approves it.
+        rt.block_on(send(
+            &s,
+            "Zoe <zoe@example.test>",
+            &subject,
+            &format!("q-{tag}@example.test"),
+            None,
+            "Where can a block hospital get ORS sachets cheaply?\n",
+        ));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let post = loop {
+            let held = home.json(&["queue", "--json"]);
+            if let Some(p) = held
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["subject"].as_str().unwrap_or("").contains(&subject))
+            {
+                break p["id"].as_i64().unwrap();
+            }
+            assert!(Instant::now() < deadline, "never held: {held}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        as_meera(&["approve", &post.to_string()]);
+        let threads = home.json(&["threads", "--json"]);
+        let thread = threads
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["subject"].as_str().unwrap_or("").contains(&subject))
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        as_meera(&["mark", &thread, "query"]);
+        let file = home.path().join("draft.md");
+        let draft = as_meera(&["consolidate", &thread, "--print"]);
+        std::fs::write(&file, &draft).unwrap();
+        as_meera(&["consolidate", &thread, "--from", file.to_str().unwrap()]);
+        std::fs::write(&file, format!("{draft}\nThanks to all.\n")).unwrap();
+        as_meera(&["consolidate", &thread, "--from", file.to_str().unwrap()]);
+        as_meera(&["publish", &thread, "--at", "2099-01-01 09:00"]);
+        as_meera(&["publish", &thread, "--cancel"]);
+        as_meera(&["publish", &thread, "--now"]);
+        as_meera(&[
+            "members",
+            "set",
+            "dave@example.test",
+            "-c",
+            "health",
+            "--name",
+            "Dave K",
+        ]);
+        as_meera(&["digest", "send", "-c", "health", "--now"]);
+
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Kolkata)
+            .format("%Y-%m-%d")
+            .to_string();
+        let log = home.json(&["audit", "-c", "health", "--since", &today, "--json"]);
+        let rows: Vec<(String, String, String, String, String)> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let f = |k: &str| r[k].as_str().unwrap_or("").to_string();
+                (f("actor"), f("how"), f("action"), f("object"), f("detail"))
+            })
+            .collect();
+        let has = |action: &str, object: &str, detail: &str| {
+            rows.iter().any(|(who, how, a, o, d)| {
+                who == "meera" && how == "cli" && a == action && o == object && d.contains(detail)
+            })
+        };
+        let query = format!("query {thread}");
+        for (action, object, detail) in [
+            ("approve", format!("post {post}"), ""),
+            ("mark", format!("thread {thread}"), "query"),
+            ("consolidate", query.clone(), "version 1"),
+            ("consolidate", query.clone(), "version 2"),
+            ("schedule", query.clone(), "2099-01-01T03:30:00"),
+            ("cancel", query.clone(), "unscheduled"),
+            ("publish", query.clone(), "members"),
+            ("member-set", String::new(), "dave@example.test"),
+        ] {
+            assert!(
+                has(action, &object, detail),
+                "{action} {object} {detail}: {rows:#?}"
+            );
+        }
+        assert!(
+            rows.iter().any(|(who, how, a, o, _)| who == "meera"
+                && how == "cli"
+                && a == "digest"
+                && o.starts_with("digest ")),
+            "{rows:#?}"
+        );
+        // Newest first, in the community's zone, through the safe printer.
+        let table = as_meera(&["audit", "-c", "health", "--limit", "2"]);
+        assert!(table.contains("digest") && table.contains("IST"), "{table}");
+        assert!(!table.contains("consolidate"), "--limit 2: {table}");
+        let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2))
+            .format("%Y-%m-%d")
+            .to_string();
+        let later = home.json(&["audit", "--since", &tomorrow, "--json"]);
+        assert_eq!(later.as_array().unwrap().len(), 0, "{later}");
+        // `praxis log` is the same command under its old name.
+        assert_eq!(
+            home.json(&["log", "-c", "health", "--json"])
+                .as_array()
+                .unwrap()
+                .len(),
+            rows.len().min(50)
+        );
+        drop(daemon);
+    }
+
+    #[test]
+    fn a_scheduled_reply_shows_scheduled_until_it_goes_out() {
+        let s = PrivateStack::start();
+        let home = live_home(&s);
+        let daemon = Daemon::start(&home);
+        daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let subject = format!("Cold chain in heatwaves {tag}");
+        let alice_id = format!("q-{tag}@example.test");
+        rt.block_on(send(
+            &s,
+            "Alice Rao <alice@example.test>",
+            &subject,
+            &alice_id,
+            None,
+            "How do you keep vaccines cold in a heatwave?\n",
+        ));
+        wait_responses(&home, &subject, 0);
+        rt.block_on(send(
+            &s,
+            "Bob Das <bob@example.test>",
+            &format!("Re: [health] {subject}"),
+            &format!("r1-{tag}@example.test"),
+            Some(&alice_id),
+            "Solar fridges with a paper log twice a day.\n",
+        ));
+        let id = wait_responses(&home, &subject, 1).to_string();
+        let draft = home.stdout(&["consolidate", &id, "--print"]);
+        let file = home.path().join("draft.md");
+        std::fs::write(&file, &draft).unwrap();
+        home.stdout(&["consolidate", &id, "--from", file.to_str().unwrap()]);
+
+        // A time already past is refused, saying now and the fix.
+        let err = home.stderr_of_failure(&["publish", &id, "--at", "2020-01-01 09:00"]);
+        assert!(
+            err.contains("--at 2020-01-01 09:00 IST is in the past"),
+            "{err}"
+        );
+        assert!(err.contains("--now"), "{err}");
+        let err = home.stderr_of_failure(&["publish", &id, "--at", "2099-01-01 09:00", "--now"]);
+        assert!(err.contains("cannot be used with"), "{err}");
+        assert_eq!(queries(&home, &[])[0]["state"], "drafting");
+
+        let at = chrono::Utc::now() + chrono::Duration::seconds(25);
+        let out = home.stdout(&["publish", &id, "--at", &at.to_rfc3339()]);
+        let local = at
+            .with_timezone(&chrono_tz::Asia::Kolkata)
+            .format("%Y-%m-%d %H:%M IST")
+            .to_string();
+        assert!(out.contains(&format!("scheduled for {local}")), "{out}");
+        let q = &queries(&home, &[])[0];
+        assert_eq!(q["state"], "scheduled", "{q}");
+        assert!(q["scheduled_at"].is_string(), "{q}");
+        let table = home.stdout(&["threads", "--queries"]);
+        assert!(table.contains(&format!("scheduled for {local}")), "{table}");
+        let status = home.stdout(&["status"]);
+        assert!(status.contains(&format!("1 (next {local})")), "{status}");
+        let versions = home.stdout(&["consolidate", &id, "--versions"]);
+        assert!(
+            versions.contains(&format!("(scheduled for {local})")),
+            "{versions}"
+        );
+        // A scheduled reply takes no new version behind the moderator's back.
+        let err = home.stderr_of_failure(&["consolidate", &id, "--from", file.to_str().unwrap()]);
+        assert!(err.contains("is scheduled for"), "{err}");
+        assert!(err.contains("--cancel"), "{err}");
+        let needle = format!("Subject: [health] Consolidated Reply: {subject}");
+        assert!(rt.block_on(s.inbox("alice", &needle)).is_empty());
+
+        // When its time comes the daemon sends it, and it shows published.
+        let m = rt.block_on(s.wait_inbox("alice", &needle));
+        assert!(m.contains("Solar fridges"), "{m}");
+        assert!(
+            chrono::Utc::now().timestamp() >= at.timestamp(),
+            "sent early"
+        );
         assert_eq!(queries(&home, &[])[0]["state"], "published");
         drop(daemon);
     }

@@ -1,6 +1,6 @@
--- 0011: which Message-IDs are praxis's own digests (a reply to one follows
--- the digest-reply rule), single-use tokens for deciding a held post by
--- replying to its notice, and how each decision was made.
+-- 0013: which Message-IDs are praxis's own digests (a reply to one follows
+-- the digest-reply rule), and single-use tokens for deciding a held post by
+-- replying to its notice (how each act was done is 0015's).
 -- Never edit a landed migration; add a new file.
 
 -- One row per rendered digest message (one per format), by its Message-ID
@@ -26,7 +26,3 @@ CREATE TABLE moderation_tokens (
     used_at       INTEGER
 );
 CREATE INDEX moderation_tokens_post ON moderation_tokens (post_id);
-
--- How a decision was made: NULL for the command line, 'email' for a
--- moderator's reply to a hold notice.
-ALTER TABLE decisions ADD COLUMN how TEXT;
