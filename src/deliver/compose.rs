@@ -111,6 +111,15 @@ fn clean_id(s: &str) -> Option<String> {
     .then(|| id.to_string())
 }
 
+/// A Message-ID in the community's domain standing in for a stored id that
+/// cannot be written as one: the same stored id always gives the same one.
+fn stand_in_id(stored: &str, cfg: &CommunityConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let domain = cfg.address_parts().map(|(_, d)| d).unwrap_or("localhost");
+    let hash = Sha256::digest(stored.as_bytes());
+    format!("praxis.post.{}@{domain}", hex::encode(&hash[..12]))
+}
+
 /// Reply markers mail clients put before a subject, in several languages.
 const REPLY_MARKERS: &[&str] = &["re", "aw", "sv", "antw", "odp", "vs"];
 
@@ -331,9 +340,11 @@ pub fn post_message(
         Some(d) if d.is_valid() => b.header("Date", Raw::new(d.to_rfc822())),
         _ => b.date(mail_builder::headers::date::Date::now()),
     };
-    if let Some(id) = clean_id(message_id) {
-        b = b.message_id(MessageId::new(id));
-    }
+    // A stored id unfit for a header (spaces, 8-bit) still gives one of the
+    // community's own, stable for the post: never mail-builder's, which
+    // names the machine.
+    let id = clean_id(message_id).unwrap_or_else(|| stand_in_id(message_id, cfg));
+    b = b.message_id(MessageId::new(id));
     let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
         v.as_text_list()
             .map(|l| l.iter().filter_map(|s| clean_id(s)).collect())
@@ -920,6 +931,25 @@ Content-Type: text/plain; charset=iso-8859-1\r\n\
 Content-Transfer-Encoding: quoted-printable\r\n\
 \r\n\
 We ran clinics in boats. Caf=E9 meetings helped.\r\n";
+
+    /// A stored id that cannot be a header (a space, 8-bit) gets a stand-in
+    /// in the community's domain, the same each time; mail-builder's own
+    /// would name this machine (issue 15, item 7).
+    #[test]
+    fn an_unwritable_stored_id_gets_a_stand_in_in_the_community_s_domain() {
+        let id = |stored: &str| {
+            let built = post_message(POST, stored, &cfg(), "7").unwrap();
+            let m = MessageParser::default().parse(&built.message).unwrap();
+            m.message_id().unwrap().to_string()
+        };
+        let a = id("an id with spaces@example.org");
+        assert!(
+            a.starts_with("praxis.post.") && a.ends_with("@example.test"),
+            "{a}"
+        );
+        assert_eq!(a, id("an id with spaces@example.org"), "stable");
+        assert_ne!(a, id("другой@пример.рф"), "one per stored id");
+    }
 
     #[test]
     fn a_post_gets_the_list_headers_and_keeps_its_identity() {
