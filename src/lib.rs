@@ -10,15 +10,15 @@
 //! |---|---|---|
 //! | [`model`] | id newtypes and closed enums for every stored state | no |
 //! | [`config`] | TOML config: defaults → file → `PRAXIS_*` env, one file per section, each with its own `validate`; time zones, weekdays, holidays and schedules typed at load | reads files |
-//! | [`mail`] | parse raw bytes (mail-parser; HTML-only mail to text) and classify: post, command, bounce, auto-reply, loop | no |
+//! | [`mail`] | parse raw bytes (mail-parser; HTML-only mail to text, member HTML sanitised or made text), classify (post, command, bounce, auto-reply, loop), extract attachments (SHA-256, listing lines and links), write Subject fields (plain ASCII as written, folded) | no |
 //! | [`thread`] | JWZ / RFC 5256 threading decisions, base subjects, digest-reply quotes, splits a moderator made | no |
-//! | [`moderation`] | posting policy, the email-command grammar, confirmation tokens | no |
+//! | [`moderation`] | posting policy (holds, administrivia, acknowledgements, which threads are queries), the email-command grammar, confirmation and moderation-reply tokens | no |
 //! | [`markup`] | a Consolidated Reply's Markdown as text and sanitised HTML | no |
 //! | [`shutdown`] | the shutdown every task shares, the signal that starts it, the listeners' accept loop (a leaf) | no |
 //! | [`community`] | a community resolved once per process: row id, typed config, addresses, templates compiled on first use; found by slug, id or envelope recipient | via store |
-//! | [`effects`] | what follows a commit or a decision: fan-out, acknowledgements and hold notices, rejections, bounce scores, email commands, one-click leaving | yes |
+//! | [`effects`] | what follows a commit or a decision: fan-out, acknowledgements and hold notices, rejections, bounce scores, email commands (every membership change confirmed), moderators' decisions by reply to a hold notice, one-click leaving | yes |
 //! | [`render`] | handlebars templates (notices, Consolidated Reply, the digests' texts), built in from `templates/`, replaceable per community | no |
-//! | [`store`] | SQLite: pragmas, migrations, one file per table group (posts, threads and splits, Consolidated Replies, search, members, outbox, …); the only SQL | yes |
+//! | [`store`] | SQLite: pragmas, migrations, one file per table group (posts, threads and splits, Consolidated Replies, search, members, attachments, the audit log, moderation tokens, outbox, …); the only SQL | yes |
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
 //! | [`deliver`] | outbox sender: its own pipelining SMTP client, retries, list headers, VERP, DKIM, bounces; a text body encoded once per message and spliced with each footer | yes |
 //! | [`consolidate`] | query lifecycle: working-day deadlines (pure), drafts, publishing | via store |
@@ -26,7 +26,7 @@
 //! | [`tls`] | whom the TLS clients (SMTP relay, IMAP) trust: system roots plus `ca_file`; why a certificate was refused | reads `ca_file` |
 //! | [`web`] | the RFC 8058 one-click unsubscribe endpoint (`[http]`), on loopback behind an https front end | yes |
 //! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the one-click endpoint, the sweeps (fan-out, reminders, scheduled digests) and moderator summaries; owns shutdown | yes |
-//! | [`cli`] | clap definitions, one file per command group; `output` shows mail's control characters rather than let them drive the terminal | yes |
+//! | [`cli`] | clap definitions, one file per command group (`audit` reads the audit log); `output` shows mail's control characters rather than let them drive the terminal | yes |
 //!
 //! Data flow: a source hands raw bytes to `ingest::pipeline::ingest` inside
 //! a `store::Batch` (one transaction): parse → dedupe → classify → policy →

@@ -17,6 +17,7 @@ use crate::mail::parse;
 use crate::model::MemberStatus;
 use crate::moderation::commands::{self, Command, Field};
 use crate::moderation::token::{self, Purpose};
+use crate::store::audit::How;
 use crate::store::{MemberFields, NewMember, Store, now};
 
 /// Carries out the commands of a message to the -request address and replies.
@@ -358,7 +359,7 @@ fn confirm(
             for cmd in carried(&row) {
                 apply_change(store, c, from, &cmd)?;
             }
-            store.log_member_change(community, "member-subscribe", from, t)?;
+            store.log_member_change(community, "member-subscribe", from, How::Email, t)?;
             let m = store.member(community, from)?;
             let field = |f: fn(&crate::store::Member) -> &String| {
                 m.as_ref().map(|m| f(m).clone()).unwrap_or_default()
@@ -406,7 +407,7 @@ fn confirm(
             for cmd in carried(&row) {
                 said.push(apply_change(store, c, from, &cmd)?);
             }
-            store.log_member_change(community, "member-change", from, t)?;
+            store.log_member_change(community, "member-change", from, How::Email, t)?;
             Ok((format!("confirmed: {}", said.join("; ")), false))
         }
     }
@@ -432,7 +433,8 @@ fn leave(
         },
         via,
     )?;
-    store.log_member_change(community, "member-unsubscribe", email, t)?;
+    let how = if via == "one-click" { How::Web } else { How::Email };
+    store.log_member_change(community, "member-unsubscribe", email, how, t)?;
     let text = c.templates().render(
         "goodbye",
         &json!({"community": cfg.name, "address": email, "request_address": request_address(&cfg.address)}),

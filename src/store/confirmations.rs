@@ -148,12 +148,14 @@ impl Store {
         )
     }
 
-    /// Records a membership change made by mail, in the audit log.
+    /// Records a membership change a member made themselves (by mail, or by
+    /// one-click leaving: `how`), in the audit log.
     pub fn log_member_change(
         &self,
         community: CommunityId,
         action: &str,
         address: &str,
+        how: super::audit::How,
         now: i64,
     ) -> Result<()> {
         let address = address.to_ascii_lowercase();
@@ -163,7 +165,7 @@ impl Store {
                 community,
                 actor: &super::audit::Actor {
                     who: address.clone(),
-                    how: super::audit::How::Email,
+                    how,
                 },
                 act: action,
                 object: None,

@@ -175,8 +175,15 @@ fn one_click_unsubscribe_from_a_delivered_link() {
         member_status(&home, "ravi.kumar@jeevika.example.org"),
         "unsubscribed"
     );
-    let log = home.stdout(&["log", "-c", "mch"]);
-    assert!(log.contains("member-unsubscribe"), "{log}");
+    // In the audit log as the member's own act, made on the web.
+    let log = home.json(&["audit", "-c", "mch", "--json"]);
+    assert!(
+        log.as_array().unwrap().iter().any(|r| r["action"]
+            == "member-unsubscribe"
+            && r["how"] == "web"
+            && r["actor"] == "ravi.kumar@jeevika.example.org"),
+        "{log}"
+    );
     // Twice is harmless.
     let (code, page) = http(&addr, "POST", &path, "List-Unsubscribe=One-Click");
     assert_eq!(code, 200);
