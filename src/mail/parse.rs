@@ -280,25 +280,18 @@ fn first_addr(a: &Address<'_>) -> Option<(String, String)> {
 /// site's own boundary MTA; any other is the sender's word and is ignored)
 /// says the message fails DMARC (RFC 8601 `dmarc=fail`).
 pub fn dmarc_failed(auth_results: &[String], authserv_id: &str) -> bool {
-    auth_results.iter().any(|v| {
-        let mut parts = v.split(';');
-        let id = parts
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .next()
-            .unwrap_or("");
-        id.eq_ignore_ascii_case(authserv_id)
-            && parts.any(|p| {
-                let p = p.trim().to_ascii_lowercase();
-                p.starts_with("dmarc=fail")
-            })
-    })
+    dmarc_says(auth_results, authserv_id, "dmarc=fail")
 }
 
 /// Whether an Authentication-Results header added by `authserv_id` says the
 /// message passed DMARC (`dmarc=pass`): the From is the sender's own.
 pub fn dmarc_passed(auth_results: &[String], authserv_id: &str) -> bool {
+    dmarc_says(auth_results, authserv_id, "dmarc=pass")
+}
+
+/// Whether one of `authserv_id`'s own Authentication-Results headers has a
+/// result starting with `result` (lowercase).
+fn dmarc_says(auth_results: &[String], authserv_id: &str, result: &str) -> bool {
     auth_results.iter().any(|v| {
         let mut parts = v.split(';');
         let id = parts
@@ -308,7 +301,7 @@ pub fn dmarc_passed(auth_results: &[String], authserv_id: &str) -> bool {
             .next()
             .unwrap_or("");
         id.eq_ignore_ascii_case(authserv_id)
-            && parts.any(|p| p.trim().to_ascii_lowercase().starts_with("dmarc=pass"))
+            && parts.any(|p| p.trim().to_ascii_lowercase().starts_with(result))
     })
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mail_parser::{HeaderValue, Message, MessageParser, PartType};
 use serde_json::Value;
 
-use crate::support::{Daemon, Home, PrivateStack, Stack};
+use crate::support::{Daemon, Home, PrivateStack};
 
 fn ingest(home: &Home, raw: &str) {
     home.praxis()
@@ -57,22 +57,9 @@ fn live_home(s: &PrivateStack) -> Home {
 
 /// Raw messages in `user`'s INBOX containing `needle`.
 async fn raw_inbox(s: &PrivateStack, user: &str, needle: &str) -> Vec<Vec<u8>> {
-    let (host, port) = Stack::split(&s.imap);
-    let cfg = praxis::config::ImapConfig {
-        host,
-        port,
-        tls: praxis::config::Tls::None,
-        username: format!("{user}@example.test"),
-        ..Default::default()
-    };
-    let mut c = praxis::ingest::imap::ImapClient::connect(&cfg, "secret")
+    s.raw_messages(user)
         .await
-        .unwrap();
-    c.select("INBOX").await.unwrap();
-    let all = c.fetch_after(0, 100_000).await.unwrap();
-    c.logout().await.ok();
-    all.into_iter()
-        .map(|f| f.raw)
+        .into_iter()
         .filter(|r| String::from_utf8_lossy(r).contains(needle))
         .collect()
 }

@@ -391,10 +391,8 @@ impl PrivateStack {
 }
 
 impl PrivateStack {
-    /// Every message in `user`'s INBOX whose text contains `needle`: the
-    /// raw headers unfolded, then the Subject and the text part decoded as a
-    /// mail client shows them.
-    pub async fn inbox(&self, user: &str, needle: &str) -> Vec<String> {
+    /// Every message in `user`'s INBOX, raw, read over IMAP.
+    pub async fn raw_messages(&self, user: &str) -> Vec<Vec<u8>> {
         let (host, port) = Stack::split(&self.imap);
         let cfg = praxis::config::ImapConfig {
             host,
@@ -409,12 +407,23 @@ impl PrivateStack {
         c.select("INBOX").await.unwrap();
         let all = c.fetch_after(0, 100_000).await.unwrap();
         c.logout().await.ok();
-        all.into_iter()
-            .map(|f| {
-                let raw = String::from_utf8_lossy(&f.raw).replace("\r\n", "\n");
+        all.into_iter().map(|f| f.raw).collect()
+    }
+
+    /// Every message in `user`'s INBOX whose text contains `needle`: the
+    /// raw headers unfolded, then the Subject and the text part decoded as a
+    /// mail client shows them.
+    pub async fn inbox(&self, user: &str, needle: &str) -> Vec<String> {
+        self.raw_messages(user)
+            .await
+            .into_iter()
+            .map(|raw_bytes| {
+                let raw = String::from_utf8_lossy(&raw_bytes).replace("\r\n", "\n");
                 let head = raw.split_once("\n\n").map(|(h, _)| h).unwrap_or(&raw);
                 let head = head.replace("\n ", " ").replace("\n\t", " ");
-                let parsed = mail_parser::MessageParser::default().parse(&f.raw).unwrap();
+                let parsed = mail_parser::MessageParser::default()
+                    .parse(&raw_bytes)
+                    .unwrap();
                 format!(
                     "{head}\nSubject: {}\n\n{}",
                     parsed.subject().unwrap_or(""),
