@@ -253,7 +253,8 @@ fn a_moderators_real_week() {
         "[delivery]\n",
         &format!("[delivery]\nlink_secret_file = \"{}\"\n", key.display()),
         1,
-    ) + "base_url = \"https://lists.example.test\"\n";
+    ) + "base_url = \"https://lists.example.test\"\n\
+           [community.policy]\ndmarc_authserv_id = \"mail.example.test\"\n";
     std::fs::write(home.config(), config).unwrap();
     for (who, name, delivery, format, role, moderation) in MEMBERS {
         let mut cmd = home.praxis();
@@ -333,6 +334,7 @@ fn a_moderators_real_week() {
             .unwrap(),
         &confirm,
     );
+    wait_raw(&rt, &s, &daemon, "bob", "your place is now Jaipur");
     let bob = until("bob's profile", &daemon, || {
         let m = member(&home, "bob@example.test");
         (m["name"] == "Bob Mehta").then_some(m)
@@ -413,7 +415,10 @@ fn a_moderators_real_week() {
         ),
     );
 
-    // A nonmember posts; the moderator approves by replying to the notice.
+    // A nonmember posts, his domain's DMARC passed by our server's word
+    // (acknowledged); someone forging his address, with another server's
+    // word, gets no acknowledgement (no backscatter). The moderator
+    // approves the real one by replying to the notice.
     let outsider = format!("Fluoride test kits for sale {tag}");
     send(
         &rt,
@@ -425,8 +430,23 @@ fn a_moderators_real_week() {
             list,
             &outsider,
             &id("n1"),
-            "",
+            "Authentication-Results: mail.example.test; dkim=pass; dmarc=pass header.from=example.test\r\n",
             "We sell field test kits for fluoride at cost to NGOs.\n",
+        ),
+    );
+    let forged = format!("Cheap kits {tag}");
+    send(
+        &rt,
+        &s,
+        "oscar@example.test",
+        list,
+        &mail(
+            "Oscar <oscar@example.test>",
+            list,
+            &forged,
+            &id("n2"),
+            "Authentication-Results: evil.example.net; dmarc=pass header.from=example.test\r\n",
+            "Buy now.\n",
         ),
     );
 
@@ -589,11 +609,20 @@ fn a_moderators_real_week() {
             "the unsubscribe reached {who}"
         );
     }
-    // A nonmember without a verified DMARC pass gets no acknowledgement
-    // (acknowledge = "verified": a forged sender gets no backscatter).
+    // acknowledge = "verified": the verified nonmember was told his post
+    // awaits a moderator, the forged one nothing.
+    held(&home, &daemon, &forged);
+    wait_raw(
+        &rt,
+        &s,
+        &daemon,
+        "oscar",
+        &format!("Awaiting moderation: {outsider}"),
+    );
+    let oscar = rt.block_on(raw_inbox(&s, "oscar"));
     assert!(
-        rt.block_on(raw_inbox(&s, "oscar")).is_empty(),
-        "oscar was answered"
+        !oscar.iter().any(|m| m.contains(&forged)),
+        "the forged post was acknowledged"
     );
     // Plain-ASCII subjects arrive unencoded.
     let q_copy = bob_box
@@ -662,7 +691,14 @@ fn a_moderators_real_week() {
     let plain = wait_raw(&rt, &s, &daemon, "dave", digest_subject);
     let mime = wait_raw(&rt, &s, &daemon, "erin", digest_subject);
     let html = wait_raw(&rt, &s, &daemon, "carol", digest_subject);
-    let sha = praxis::mail::parse::sha256_hex(&guide);
+    // The link names the PDF by its SHA-256, as sha256sum computes it.
+    let pdf_file = home.path().join(guide_name);
+    std::fs::write(&pdf_file, &guide).unwrap();
+    let out = std::process::Command::new("sha256sum")
+        .arg(&pdf_file)
+        .output()
+        .unwrap();
+    let sha = String::from_utf8(out.stdout).unwrap()[..64].to_string();
     let link = format!("https://lists.example.test/c/health/a/{sha}/defluoridation%20guide.pdf");
     let listed = format!("{guide_name} (6 KB): {link}");
     // Item 7: each post keeps its ids, in <>; item 8: the PDF is listed.
@@ -677,6 +713,13 @@ fn a_moderators_real_week() {
             "{name} digest:\n{t}"
         );
         assert!(t.contains(&listed), "{name} digest:\n{t}");
+        let (t_id, r1_id) = (id("t"), id("r1"));
+        assert!(
+            t.contains(&format!(
+                "Message-ID: <{t_id}>\nIn-Reply-To: {r1}\nReferences: {q} <{r1_id}>\n"
+            )),
+            "{name} digest:\n{t}"
+        );
     }
     let parsed = MessageParser::default().parse(mime.as_bytes()).unwrap();
     let inner: Vec<(String, Vec<String>)> = parsed
@@ -786,6 +829,36 @@ fn a_moderators_real_week() {
             assert!(!mid.contains(&host), "{who} got {mid} naming {host}");
             assert!(mid.starts_with('<') && mid.ends_with('>'), "{who}: {mid}");
         }
+    }
+
+    // Item 1, over the whole week: no copy of the unsubscribe reached a
+    // member, digests and the Consolidated Reply included (the moderator's
+    // hold notice quotes it; that is no copy). Item 5: each confirmation
+    // reply was one action with one answer, never "already used".
+    for (who, ..) in MEMBERS {
+        let inbox = rt.block_on(raw_inbox(&s, who));
+        assert!(
+            !inbox.iter().any(|m| {
+                header(m, "Message-ID").as_deref() == Some(&format!("<{}>", id("u")))
+                    || (m.contains(&unsub) && !m.contains("Held (administrivia)"))
+            }),
+            "the unsubscribe reached {who}"
+        );
+        assert!(
+            !inbox.iter().any(|m| m.contains("already used")),
+            "{who} was told a code was already used"
+        );
+    }
+    for (who, answer) in [
+        ("bob", "your place is now Jaipur"),
+        ("frank", "delivery mode is now none"),
+    ] {
+        let answers = rt
+            .block_on(raw_inbox(&s, who))
+            .into_iter()
+            .filter(|m| text(m).contains(answer))
+            .count();
+        assert_eq!(answers, 1, "{who}: {answer}");
     }
 
     // The audit log: the approvals, the consolidation and the publication,
