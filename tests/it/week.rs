@@ -849,6 +849,34 @@ fn a_moderators_real_week() {
             "{who} was told a code was already used"
         );
     }
+    // Delivery modes held all week: frank (none since Friday) and grace
+    // (none) got no post, digest or reply; subjects of plain ASCII arrive
+    // unencoded in every mailbox.
+    for who in ["frank", "grace"] {
+        let inbox = rt.block_on(raw_inbox(&s, who));
+        assert!(
+            !inbox.iter().any(|m| {
+                let subject = header(m, "Subject").unwrap_or_default();
+                subject.contains(&tag.to_string()) || subject.contains("Digest")
+            }),
+            "{who} got list mail"
+        );
+    }
+    for (who, ..) in MEMBERS {
+        for raw in rt.block_on(raw_inbox(&s, who)) {
+            let subject = header(&raw, "Subject").unwrap_or_default();
+            if subject.is_ascii() && !subject.contains("=?") {
+                continue;
+            }
+            let decoded = MessageParser::default()
+                .parse(raw.as_bytes())
+                .unwrap()
+                .subject()
+                .unwrap_or("")
+                .to_string();
+            assert!(!decoded.is_ascii(), "{who}: {subject} is encoded");
+        }
+    }
     for (who, answer) in [
         ("bob", "your place is now Jaipur"),
         ("frank", "delivery mode is now none"),
