@@ -2,6 +2,10 @@
 //! private Dovecot + Postfix: eight members in every delivery mode, a week
 //! of realistic mail sent over SMTP, every mailbox read back over IMAP and
 //! the moderator's view read through the CLI's --json output.
+//!
+//! Long because the week is one story: each phase builds on the mail and
+//! decisions before it (a digest reply needs the digest, the draft needs
+//! the confirmed profile), so splitting would repeat the whole setup.
 
 use std::time::{Duration, Instant};
 
