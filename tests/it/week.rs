@@ -565,13 +565,13 @@ fn a_moderators_real_week() {
     let subject_of = |s: &str| format!("[health] {s}");
     for who in EACH {
         for needle in [
-            format!("<{}>", id("q")),
-            format!("<{}>", id("r1")),
-            format!("<{}>", id("r2")),
-            format!("<{}>", id("r3")),
-            format!("<{}>", id("t")),
-            format!("<{}>", id("a")),
-            format!("<{}>", id("n1")),
+            format!("Message-ID: <{}>", id("q")),
+            format!("Message-ID: <{}>", id("r1")),
+            format!("Message-ID: <{}>", id("r2")),
+            format!("Message-ID: <{}>", id("r3")),
+            format!("Message-ID: <{}>", id("t")),
+            format!("Message-ID: <{}>", id("a")),
+            format!("Message-ID: <{}>", id("n1")),
         ] {
             wait_raw(&rt, &s, &daemon, who, &needle);
         }
@@ -867,6 +867,12 @@ fn a_moderators_real_week() {
             assert!(!decoded.is_ascii(), "{who}: {subject} is encoded");
         }
     }
+    assert!(
+        !rt.block_on(raw_inbox(&s, "oscar"))
+            .iter()
+            .any(|m| m.contains(&forged)),
+        "the forged post was acknowledged"
+    );
     for (who, answer) in [
         ("bob", "your place is now Jaipur"),
         ("dave", "delivery mode is now none"),
