@@ -244,8 +244,9 @@ fn is_closing(line: &str) -> bool {
 /// `text` without a closing sign-off at its end: a closing line ("Regards,",
 /// "धन्यवाद,") followed only by up to four short lines of which each is the
 /// member's name, organisation or place (or a part of them), as the member
-/// list knows them. A closing with lines that are not the member's profile
-/// is kept: it may be the response itself.
+/// list knows them, or of which the first is and the rest are short labels
+/// (an organisation or place the member list does not know). A closing
+/// with other lines is kept: it may be the response itself.
 pub fn strip_closing(text: &str, profile: &[&str]) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let Some(at) = lines.iter().rposition(|l| is_closing(l)) else {
@@ -267,7 +268,20 @@ pub fn strip_closing(text: &str, profile: &[&str]) -> String {
             && l.split(|c: char| !c.is_alphanumeric())
                 .any(|w| words.contains(&w.to_lowercase()))
     };
-    if tail.len() > 4 || !tail.iter().all(|l| of_profile(l)) {
+    // A line a signature holds under the name (an organisation, a place,
+    // a title): short, a few words, no sentence.
+    let label = |l: &str| {
+        l.chars().count() <= 60
+            && l.split_whitespace().count() <= 6
+            && !l.ends_with(['.', '?', '!', ':', ';', '।'])
+    };
+    let signed = match tail.split_first() {
+        None => true,
+        // The name first: what follows it signs too, even when the member
+        // list does not know that organisation or place.
+        Some((first, rest)) => of_profile(first) && rest.iter().all(|l| of_profile(l) || label(l)),
+    };
+    if tail.len() > 4 || !signed {
         return text.to_string();
     }
     lines[..at].join("\n").trim_end().to_string()
@@ -513,6 +527,20 @@ mod tests {
         // Lines after the closing that are not the member's own are kept.
         let kept = "We used boats.\n\nThanks,\nbut the roads were the real problem\n";
         assert_eq!(strip_closing(kept, &["Bob Das"]), kept);
+        // Under the member's name, an organisation and a place the member
+        // list does not know still sign (the week test's HTML response).
+        assert_eq!(
+            strip_closing(
+                "Rainwater worked.\n\nRegards,\nDave\nJal Trust\nAnantapur\n",
+                &["Dave", "", "", "dave"]
+            ),
+            "Rainwater worked."
+        );
+        // Not under the name, or a sentence under it: kept.
+        let other = "Rainwater worked.\n\nRegards,\nJal Trust\nDave\n";
+        assert_eq!(strip_closing(other, &["Dave"]), other);
+        let sentence = "Rainwater worked.\n\nThanks,\nDave\nThe filters failed twice in May.\n";
+        assert_eq!(strip_closing(sentence, &["Dave"]), sentence);
         // A bare closing at the end goes.
         assert_eq!(
             strip_closing("Boats worked.\n\nधन्यवाद।\n", &["x"]),

@@ -400,6 +400,57 @@ pub fn post_message(
     Ok(Built { subject, message })
 }
 
+/// A stored post as a MIME digest carries it: its own header fields as
+/// written (ids, From, Date, Subject), its body with members' HTML cleaned
+/// by ammonia (or made text under `policy.html = "text"`), as digests
+/// promise whatever the each-post policy; files kept. The bytes unchanged
+/// when there is no HTML or it cannot be parsed.
+pub fn digest_entity(raw: &[u8], cfg: &CommunityConfig) -> Vec<u8> {
+    let Some(parsed) = MessageParser::default().parse(raw) else {
+        return raw.to_vec();
+    };
+    if !parsed
+        .parts
+        .iter()
+        .any(|p| matches!(p.body, PartType::Html(_)))
+    {
+        return raw.to_vec();
+    }
+    let html = match cfg.policy.html {
+        Html::Text => Html::Text,
+        Html::Sanitise | Html::Pass => Html::Sanitise,
+    };
+    let Some(part) = policed(&parsed, 0, raw, html, false) else {
+        return raw.to_vec();
+    };
+    let head = raw
+        .get(..parsed.root_part().raw_body_offset() as usize)
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut keep = true;
+    for line in head.split_inclusive(|b| *b == b'\n') {
+        let bare = line.strip_suffix(b"\n").unwrap_or(line);
+        let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
+        if bare.is_empty() {
+            break;
+        }
+        if !matches!(bare[0], b' ' | b'\t') {
+            let name = bare.split(|b| *b == b':').next().unwrap_or_default();
+            let name = name.to_ascii_lowercase();
+            keep = !(name.starts_with(b"content-") || name == b"mime-version");
+        }
+        if keep {
+            out.extend_from_slice(bare);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    if part.write_part(&mut out).is_err() {
+        return raw.to_vec();
+    }
+    out
+}
+
 /// Part `id` of a post rebuilt for the `html` policy (`sanitise` or
 /// `text`, see `config::Html`) and, with `strip` (`attachments = "strip"`),
 /// without its attachments (kept in the store for digests' and replies'
@@ -1090,6 +1141,47 @@ We ran clinics in boats. Caf=E9 meetings helped.\r\n";
         assert_eq!(reply, ["alice@example.org", "list@example.test"]);
         assert_eq!(header(&m, "From").len(), 1);
         assert_eq!(header(&m, "Reply-To").len(), 1);
+    }
+
+    #[test]
+    fn a_digest_carries_member_html_cleaned_with_its_headers_and_files() {
+        let only = b"From: Dave <d@example.org>\r\nSubject: Re: wells\r\n\
+Message-ID: <r2@example.org>\r\nIn-Reply-To: <q@example.org>\r\n\
+Content-Type: text/html; charset=utf-8\r\n\r\n\
+<p>Rainwater <b>harvesting</b></p><script>alert(1)</script>\r\n";
+        for html in [Html::Sanitise, Html::Pass] {
+            let mut c = cfg();
+            c.policy.html = html;
+            let out = digest_entity(only, &c);
+            let m = MessageParser::default().parse(&out).unwrap();
+            assert_eq!(m.message_id(), Some("r2@example.org"));
+            assert_eq!(m.in_reply_to().as_text(), Some("q@example.org"));
+            assert_eq!(m.subject(), Some("Re: wells"));
+            let body = m.body_html(0).unwrap();
+            assert!(body.contains("Rainwater <b>harvesting</b>"), "{body}");
+            let t = String::from_utf8_lossy(&out);
+            assert!(!t.contains("script") && !t.contains("alert"), "{t}");
+            assert_eq!(t.matches("Content-Type").count(), 1, "{t}");
+        }
+        let mut c = cfg();
+        c.policy.html = Html::Text;
+        let m = MessageParser::default()
+            .parse(&digest_entity(only, &c))
+            .map(|m| m.body_text(0).unwrap().trim().to_string());
+        assert_eq!(m.as_deref(), Some("Rainwater harvesting"));
+
+        // Files stay; a post without HTML is carried byte for byte.
+        let mixed = b"From: a@example.org\r\nSubject: s\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\n\
+Content-Type: text/html\r\n\r\n<p>x</p><script>y()</script>\r\n--m\r\n\
+Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--m--\r\n";
+        let out = digest_entity(mixed, &cfg());
+        let m = MessageParser::default().parse(&out).unwrap();
+        assert_eq!(m.attachment(0).unwrap().contents(), b"%PDF-1.4\n");
+        assert!(!String::from_utf8_lossy(&out).contains("script"));
+        let plain = b"From: a@example.org\r\nSubject: s\r\n\r\n<script> as text\r\n";
+        assert_eq!(digest_entity(plain, &cfg()), plain.to_vec());
     }
 
     #[test]

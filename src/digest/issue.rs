@@ -86,7 +86,14 @@ pub fn render(
         id_domain: domain,
         boundary: &format!("praxis-digest-{}-{}-{}", cfg.slug, s.volume, s.number),
     };
-    let raw = |id: i64| store.raw(crate::model::PostId(id)).ok();
+    // As members' each-post copies are cleaned, so are the posts a MIME
+    // digest carries whole.
+    let raw = |id: i64| {
+        store
+            .raw(crate::model::PostId(id))
+            .ok()
+            .map(|r| crate::deliver::compose::digest_entity(&r, cfg))
+    };
     let headers = list_headers(cfg);
     formats
         .iter()
