@@ -400,32 +400,42 @@ pub fn post_message(
     Ok(Built { subject, message })
 }
 
-/// A stored post as a MIME digest carries it: its own header fields as
-/// written (ids, From, Date, Subject), its body with members' HTML cleaned
-/// by ammonia (or made text under `policy.html = "text"`), as digests
-/// promise whatever the each-post policy; files kept. The bytes unchanged
-/// when there is no HTML or it cannot be parsed.
+/// The header fields a digested post keeps: those an each-post copy carries
+/// from the author's message. Trace fields (Received, Return-Path,
+/// Delivered-To), authentication results and the author's own X- fields
+/// name machines and addresses members never see in each-post mail.
+const DIGEST_FIELDS: &[&[u8]] = &[
+    b"from",
+    b"to",
+    b"cc",
+    b"date",
+    b"subject",
+    b"message-id",
+    b"in-reply-to",
+    b"references",
+];
+
+/// A stored post as a MIME digest carries it: the header fields an
+/// each-post copy keeps, as written (ids, From, Date, Subject), its body
+/// with members' HTML cleaned by ammonia (or made text under `policy.html =
+/// "text"`), as digests promise whatever the each-post policy; files kept.
+/// The body's bytes unchanged when there is no HTML or it cannot be parsed.
 pub fn digest_entity(raw: &[u8], cfg: &CommunityConfig) -> Vec<u8> {
     let Some(parsed) = MessageParser::default().parse(raw) else {
         return raw.to_vec();
     };
-    if !parsed
-        .parts
-        .iter()
-        .any(|p| matches!(p.body, PartType::Html(_)))
-    {
-        return raw.to_vec();
-    }
+    let offset = parsed.root_part().raw_body_offset() as usize;
     let html = match cfg.policy.html {
         Html::Text => Html::Text,
         Html::Sanitise | Html::Pass => Html::Sanitise,
     };
-    let Some(part) = policed(&parsed, 0, raw, html, false) else {
-        return raw.to_vec();
-    };
-    let head = raw
-        .get(..parsed.root_part().raw_body_offset() as usize)
-        .unwrap_or_default();
+    let rebuilt = parsed
+        .parts
+        .iter()
+        .any(|p| matches!(p.body, PartType::Html(_)))
+        .then(|| policed(&parsed, 0, raw, html, false))
+        .flatten();
+    let head = raw.get(..offset).unwrap_or_default();
     let mut out = Vec::with_capacity(raw.len());
     let mut keep = true;
     for line in head.split_inclusive(|b| *b == b'\n') {
@@ -436,17 +446,29 @@ pub fn digest_entity(raw: &[u8], cfg: &CommunityConfig) -> Vec<u8> {
         }
         if !matches!(bare[0], b' ' | b'\t') {
             let name = bare.split(|b| *b == b':').next().unwrap_or_default();
-            let name = name.to_ascii_lowercase();
-            keep = !(name.starts_with(b"content-") || name == b"mime-version");
+            let name = name.trim_ascii().to_ascii_lowercase();
+            let mime = name.starts_with(b"content-") || name == b"mime-version";
+            keep = DIGEST_FIELDS.contains(&name.as_slice()) || (mime && rebuilt.is_none());
         }
         if keep {
             out.extend_from_slice(bare);
             out.extend_from_slice(b"\r\n");
         }
     }
-    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-    if part.write_part(&mut out).is_err() {
-        return raw.to_vec();
+    match rebuilt {
+        Some(part) => {
+            out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+            let mark = out.len();
+            if part.write_part(&mut out).is_err() {
+                out.truncate(mark);
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(raw.get(offset..).unwrap_or_default());
+            }
+        }
+        None => {
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(raw.get(offset..).unwrap_or_default());
+        }
     }
     out
 }
@@ -1182,6 +1204,18 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--m--\r\n";
         assert!(!String::from_utf8_lossy(&out).contains("script"));
         let plain = b"From: a@example.org\r\nSubject: s\r\n\r\n<script> as text\r\n";
         assert_eq!(digest_entity(plain, &cfg()), plain.to_vec());
+
+        // Trace and authentication fields (machines' names, the list
+        // mailbox) stay out, as they do from each-post copies.
+        let traced = b"Return-Path: <a@example.org>\r\nDelivered-To: list@example.test\r\n\
+Received: from mx.example.org (vm [10.0.0.7])\r\n\tby mail.example.test; Fri, 4 Dec 2026\r\n\
+Authentication-Results: mail.example.test; dmarc=pass\r\nFrom: a@example.org\r\n\
+Subject: s\r\nMessage-ID: <t@example.org>\r\nX-Originating-IP: 10.0.0.7\r\n\r\nbody\r\n";
+        let out = String::from_utf8(digest_entity(traced, &cfg())).unwrap();
+        assert_eq!(
+            out,
+            "From: a@example.org\r\nSubject: s\r\nMessage-ID: <t@example.org>\r\n\r\nbody\r\n"
+        );
     }
 
     #[test]

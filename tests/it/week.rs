@@ -699,6 +699,19 @@ fn a_moderators_real_week() {
         mime.contains(&format!("Message-ID: {r1}")),
         "ids in <>: {mime}"
     );
+    // Each embedded post has the fields an each-post copy has, no trace of
+    // the list mailbox or of the machines mail passed (item 7).
+    for p in &parsed.parts {
+        if let PartType::Message(m) = &p.body {
+            for field in ["Received", "Return-Path", "Delivered-To"] {
+                assert!(
+                    m.header_raw(field).is_none(),
+                    "{field} in the MIME digest's {:?}",
+                    m.message_id()
+                );
+            }
+        }
+    }
     // The MIME digest carries each post whole: the PDF itself, and the
     // HTML post cleaned as in each-post copies (item 9).
     let r1_part = parsed
