@@ -154,8 +154,7 @@ pub fn ingest(batch: &Batch<'_>, target: &Community, msg: Incoming<'_>) -> Resul
         && class == PostClass::Post
         && !p.attachments.is_empty()
     {
-        let files = crate::mail::attachments::files(msg.raw);
-        batch.keep_attachments(*post, &files, target.config.policy.keep_attachments_kb)?;
+        batch.keep_attachments(*post, &p.attachments, target.config.policy.keep_attachments_kb)?;
     }
     Ok(Outcome {
         stored,

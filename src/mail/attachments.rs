@@ -1,25 +1,12 @@
-//! The files attached to a post, for keeping: each one's name, type, bytes
-//! and SHA-256, and whether the community's size limit keeps it. Pure: the
-//! store keeps the bytes (`store::attachments`).
+//! The files attached to a post, for keeping and listing: names and types
+//! (`mail::parse` reads each file's bytes and SHA-256 in its one parse),
+//! whether the community's size limit keeps one, and the lines and links
+//! digests and replies list them with. Pure: the store keeps the bytes
+//! (`store::attachments`).
 
-use mail_parser::{MessageParser, MessagePart, MimeHeaders};
+use mail_parser::{MessagePart, MimeHeaders};
 
-use super::parse::{fold, sha256_hex};
-
-/// One attached file as the post carried it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct File {
-    /// Its name in this post ("(unnamed)" without one): the same file may
-    /// have another name in another post.
-    pub name: String,
-    /// Its MIME type, lowercase, e.g. application/pdf.
-    pub content_type: String,
-    /// Hex SHA-256 of the decoded bytes: the file's identity, so a file
-    /// posted twice is kept once.
-    pub sha256: String,
-    /// The decoded bytes.
-    pub bytes: Vec<u8>,
-}
+use super::parse::fold;
 
 /// A file as one post carried it, as the store lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,26 +97,6 @@ pub fn describe(a: &MessagePart<'_>) -> (String, String) {
     (name, content_type)
 }
 
-/// Every attachment of `raw`, in the order `parse` lists them; none when
-/// the message cannot be parsed.
-pub fn files(raw: &[u8]) -> Vec<File> {
-    let Some(msg) = MessageParser::default().parse(raw) else {
-        return Vec::new();
-    };
-    msg.attachments()
-        .map(|a| {
-            let (name, content_type) = describe(a);
-            let bytes = a.contents().to_vec();
-            File {
-                name,
-                content_type,
-                sha256: sha256_hex(&bytes),
-                bytes,
-            }
-        })
-        .collect()
-}
-
 /// Whether a file of `size` bytes is kept under `[community.policy]
 /// keep_attachments_kb` = `limit_kb`.
 pub fn within_limit(size: usize, limit_kb: u64) -> bool {
@@ -147,6 +114,7 @@ pub fn kb_over(size: usize, limit_kb: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mail::parse::sha256_hex;
 
     const PDF: &[u8] = b"%PDF-1.4\n";
 
@@ -164,18 +132,19 @@ mod tests {
 
     #[test]
     fn a_file_is_named_typed_and_hashed_from_its_decoded_bytes() {
+        let files = |raw: &[u8]| crate::mail::parse::parse(raw).unwrap().attachments;
         let f = files(&post("cold chain.pdf"));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].name, "cold chain.pdf");
         assert_eq!(f[0].content_type, "application/pdf");
         assert_eq!(f[0].bytes, PDF);
         assert_eq!(f[0].sha256, sha256_hex(PDF));
+        assert_eq!(f[0].size, PDF.len() as u64);
         // The same bytes under another name are the same file.
         assert_eq!(files(&post("guide.pdf"))[0].sha256, f[0].sha256);
-        // And parse lists the same name and type.
-        let p = crate::mail::parse::parse(&post("cold chain.pdf")).unwrap();
-        assert_eq!(p.attachments[0].name, "cold chain.pdf");
-        assert_eq!(p.attachments[0].content_type, "application/pdf");
+        // The stored description leaves the bytes out.
+        let stored = serde_json::to_string(&f[0]).unwrap();
+        assert!(!stored.contains("bytes"), "{stored}");
     }
 
     #[test]
@@ -220,10 +189,5 @@ mod tests {
             "Body.\n\nAttachments:\n- cold chain/guide ü.pdf (6 KB)\n- scan.pdf (10 KB): not kept (2 KB over the limit)\n"
         );
         assert_eq!(with_listing("Body.\n", &[], None, "health", 8), "Body.\n");
-    }
-
-    #[test]
-    fn an_unparseable_message_has_no_files() {
-        assert!(files(b"").is_empty());
     }
 }

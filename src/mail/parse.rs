@@ -25,15 +25,25 @@ fn cap(mut s: String, max: usize) -> String {
     s
 }
 
-/// One attachment's description.
+/// One attached file: its description (stored with the post) and, from
+/// the parse, its decoded bytes and their hash (kept once in the
+/// attachment store; read from the one parse, not by parsing again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
-    /// File name, or "(unnamed)".
+    /// File name, or "(unnamed)": the same file may have another name in
+    /// another post.
     pub name: String,
-    /// MIME type, e.g. application/pdf.
+    /// MIME type, lowercase, e.g. application/pdf.
     pub content_type: String,
     /// Decoded size in bytes.
     pub size: u64,
+    /// Hex SHA-256 of the decoded bytes: the file's identity, so a file
+    /// posted twice is kept once. Empty in descriptions stored before it.
+    #[serde(default)]
+    pub sha256: String,
+    /// The decoded bytes; not part of the stored description.
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
 }
 
 /// The fields of a message that praxis stores and decides on.
@@ -215,10 +225,13 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, Unparseable> {
         .attachments()
         .map(|a| {
             let (name, content_type) = super::attachments::describe(a);
+            let bytes = a.contents().to_vec();
             Attachment {
                 name,
                 content_type,
-                size: a.len() as u64,
+                size: bytes.len() as u64,
+                sha256: sha256_hex(&bytes),
+                bytes,
             }
         })
         .collect();

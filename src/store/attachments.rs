@@ -6,13 +6,14 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Batch, Result, Store, now};
 pub use crate::mail::attachments::PostAttachment;
-use crate::mail::attachments::{File, within_limit};
+use crate::mail::attachments::within_limit;
+use crate::mail::parse::Attachment;
 use crate::model::PostId;
 
 impl Batch<'_> {
     /// Records `files` as `post`'s attachments, keeping the bytes of each
     /// within `limit_kb` once (a file seen before is not stored again).
-    pub fn keep_attachments(&self, post: PostId, files: &[File], limit_kb: u64) -> Result<()> {
+    pub fn keep_attachments(&self, post: PostId, files: &[Attachment], limit_kb: u64) -> Result<()> {
         let at = now();
         for (position, f) in files.iter().enumerate() {
             let kept = within_limit(f.bytes.len(), limit_kb);
