@@ -46,6 +46,25 @@ const LANDED: &[(i64, &str)] = &[
     (
         10,
         "cb2285ed9d67bf39faf14bc0d282ab6f59374ea2dfb75a9c678231ba9e24aaa3",
+    ),    (
+        11,
+        "2a02a49503edd684e6bb70f41a03ccd8f9f54cb0a54dde3ae0bfdd040504f9a7",
+    ),
+    (
+        12,
+        "940b30953d43fe829e0bd9ff1e09453f08976067d511d41dcb48d585a735fa69",
+    ),
+    (
+        13,
+        "6a78bed7d77c7c22759f5de9bfa3891476f260310fd6816d8da8be3bf8804324",
+    ),
+    (
+        14,
+        "81211840173f558f7d85479cff1b3d9cfc2f441b754703c46ba24e0c8d946235",
+    ),
+    (
+        15,
+        "877b26aecb60256cea8a65f0f0e43d8a3cb48987c707c7bec01e421ac7a2747c",
     ),
 ];
 
