@@ -433,7 +433,11 @@ fn leave(
         },
         via,
     )?;
-    let how = if via == "one-click" { How::Web } else { How::Email };
+    let how = if via == "one-click" {
+        How::Web
+    } else {
+        How::Email
+    };
     store.log_member_change(community, "member-unsubscribe", email, how, t)?;
     let text = c.templates().render(
         "goodbye",

@@ -154,7 +154,11 @@ pub fn ingest(batch: &Batch<'_>, target: &Community, msg: Incoming<'_>) -> Resul
         && class == PostClass::Post
         && !p.attachments.is_empty()
     {
-        batch.keep_attachments(*post, &p.attachments, target.config.policy.keep_attachments_kb)?;
+        batch.keep_attachments(
+            *post,
+            &p.attachments,
+            target.config.policy.keep_attachments_kb,
+        )?;
     }
     Ok(Outcome {
         stored,

@@ -13,7 +13,12 @@ use crate::model::PostId;
 impl Batch<'_> {
     /// Records `files` as `post`'s attachments, keeping the bytes of each
     /// within `limit_kb` once (a file seen before is not stored again).
-    pub fn keep_attachments(&self, post: PostId, files: &[Attachment], limit_kb: u64) -> Result<()> {
+    pub fn keep_attachments(
+        &self,
+        post: PostId,
+        files: &[Attachment],
+        limit_kb: u64,
+    ) -> Result<()> {
         let at = now();
         for (position, f) in files.iter().enumerate() {
             let kept = within_limit(f.bytes.len(), limit_kb);

@@ -46,7 +46,8 @@ const LANDED: &[(i64, &str)] = &[
     (
         10,
         "cb2285ed9d67bf39faf14bc0d282ab6f59374ea2dfb75a9c678231ba9e24aaa3",
-    ),    (
+    ),
+    (
         11,
         "2a02a49503edd684e6bb70f41a03ccd8f9f54cb0a54dde3ae0bfdd040504f9a7",
     ),

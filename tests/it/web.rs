@@ -178,10 +178,12 @@ fn one_click_unsubscribe_from_a_delivered_link() {
     // In the audit log as the member's own act, made on the web.
     let log = home.json(&["audit", "-c", "mch", "--json"]);
     assert!(
-        log.as_array().unwrap().iter().any(|r| r["action"]
-            == "member-unsubscribe"
-            && r["how"] == "web"
-            && r["actor"] == "ravi.kumar@jeevika.example.org"),
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "member-unsubscribe"
+                && r["how"] == "web"
+                && r["actor"] == "ravi.kumar@jeevika.example.org"),
         "{log}"
     );
     // Twice is harmless.
