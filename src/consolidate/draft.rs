@@ -77,8 +77,13 @@ pub struct DraftData {
     pub date: String,
     /// The question.
     pub query: Credited,
-    /// The responders, in order of posting.
+    /// The responses, in order of posting (the asker's follow-ups too:
+    /// "Responses in full" shows every post of the thread).
     pub responses: Vec<Credited>,
+    /// The people thanked: each responder once, in order of their first
+    /// response, numbered anew; the asker's own posts (a "thank you") are
+    /// no response to their own query.
+    pub responders: Vec<Credited>,
     /// URLs and attachment names, deduplicated.
     pub resources: Vec<Resource>,
     /// Related earlier replies.
@@ -373,6 +378,25 @@ fn credited(n: usize, p: &QueryPost, tz: Tz) -> Credited {
     }
 }
 
+/// Each responder once (by address, any case), in order of their first
+/// response and numbered from 1, leaving out the asker.
+fn responders(posts: &[&QueryPost], responses: &[Credited], asker: &str) -> Vec<Credited> {
+    let mut seen: Vec<String> = vec![asker.to_ascii_lowercase()];
+    let mut out = Vec::new();
+    for (p, c) in posts.iter().zip(responses) {
+        let who = p.email.to_ascii_lowercase();
+        if seen.contains(&who) {
+            continue;
+        }
+        seen.push(who);
+        out.push(Credited {
+            n: out.len() + 1,
+            ..c.clone()
+        });
+    }
+    out
+}
+
 /// The query's subject without "Re:" and the list prefix.
 pub fn title(subject: &str, slug: &str) -> String {
     let prefix = format!("[{slug}]");
@@ -465,6 +489,7 @@ pub fn data(q: &Query, s: &Setting<'_>) -> DraftData {
                 date: local_date(r.published_at, tz),
             })
             .collect(),
+        responders: responders(&posts, &responses, &q.root.email),
         responses,
         addendum_since: addendum_since.map(|t| local_date(t, tz)),
     }
@@ -720,6 +745,63 @@ mod tests {
         let md = render(&Templates::new(), &d).unwrap();
         assert!(!md.contains("wrote:") && !md.contains("> Has anyone") && !md.contains("iPhone"));
         insta::assert_snapshot!(md);
+    }
+
+    /// The roster thanks each responder once and not the asker, while
+    /// "Responses in full" keeps every post.
+    #[test]
+    fn each_responder_is_thanked_once_and_the_asker_not_at_all() {
+        let mut q = sample_query();
+        let again = post(
+            4,
+            "Bob Das",
+            "WaterAid",
+            "Guwahati, Assam",
+            1_793_900_000,
+            "Also: radios.\n",
+            &[],
+        );
+        let mut thanks = post(
+            5,
+            "Alice Rao",
+            "",
+            "",
+            1_793_950_000,
+            "Thank you all!\n",
+            &[],
+        );
+        thanks.email = q.root.email.to_ascii_uppercase();
+        q.responses.push(again);
+        q.responses.push(thanks);
+        let d = data(
+            &q,
+            &Setting {
+                community: "Health",
+                address: "health@example.test",
+                moderators: &[],
+                related: &[],
+                now: DateTime::from_timestamp(1_794_000_000, 0).unwrap(),
+                tz: chrono_tz::UTC,
+                addendum_since: None,
+            },
+        );
+        let roster: Vec<(usize, &str)> = d
+            .responders
+            .iter()
+            .map(|r| (r.n, r.name.as_str()))
+            .collect();
+        assert_eq!(roster, [(1, "Bob Das"), (2, "Carol Sen")]);
+        assert_eq!(d.responses.len(), 4, "every post in full");
+        let md = render(&Templates::new(), &d).unwrap();
+        let thanked = md
+            .split("## Responses were received, with thanks, from")
+            .nth(1)
+            .and_then(|t| t.split("## ").next())
+            .unwrap();
+        assert_eq!(
+            thanked.trim(),
+            "1. Bob Das, WaterAid, Guwahati, Assam\n2. Carol Sen"
+        );
     }
 
     #[test]

@@ -800,6 +800,15 @@ fn a_moderators_real_week() {
     let qid = q_thread["id"].as_i64().unwrap().to_string();
     let draft = home.stdout(&["consolidate", &qid, "--print"]);
     assert!(draft.contains("Bob Mehta, Jal Trust, Jaipur"), "{draft}");
+    // Thanked once each (dave answered and replied to the digest), the
+    // asker (alice, who said thanks) not at all.
+    let thanked = draft
+        .split("## Responses were received, with thanks, from")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .unwrap_or_default();
+    assert_eq!(thanked.matches(". Dave").count(), 1, "{thanked}");
+    assert!(!thanked.contains("Alice Rao"), "{thanked}");
     assert!(draft.contains(&listed), "{draft}");
     assert!(!draft.contains("Regards,"), "no sign-off lines:\n{draft}");
     let file = home.path().join("draft.md");
