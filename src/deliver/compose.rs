@@ -314,6 +314,18 @@ pub fn post_message(
     cfg: &CommunityConfig,
     label: &str,
 ) -> Result<Built, ComposeError> {
+    post_message_titled(raw, message_id, cfg, label, None)
+}
+
+/// [`post_message`] under another subject than the author's: a reply to a
+/// digest ("Re: … Digest, Vol 1, Issue 2") goes out under its thread's.
+pub fn post_message_titled(
+    raw: &[u8],
+    message_id: &str,
+    cfg: &CommunityConfig,
+    label: &str,
+    subject: Option<&str>,
+) -> Result<Built, ComposeError> {
     let parsed = MessageParser::default()
         .parse(raw)
         .ok_or_else(|| ComposeError::Unparseable(label.to_string()))?;
@@ -321,7 +333,10 @@ pub fn post_message(
         .into_iter()
         .next()
         .ok_or_else(|| ComposeError::NoAuthor(label.to_string()))?;
-    let subject = prefixed_subject(parsed.subject().unwrap_or(""), &cfg.subject_prefix());
+    let subject = prefixed_subject(
+        subject.or(parsed.subject()).unwrap_or(""),
+        &cfg.subject_prefix(),
+    );
 
     let mut b = MessageBuilder::new().from(author.to_address());
     let to = addresses(parsed.to());

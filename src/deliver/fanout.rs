@@ -11,7 +11,7 @@
 use tracing::info;
 
 use super::DeliverError;
-use super::compose::post_message;
+use super::compose::post_message_titled;
 use crate::community::Community;
 use crate::model::{Delivery, OutboxKind, PostId, PostState};
 use crate::store::{Audience, NewOutbox, Queued, Store};
@@ -33,7 +33,20 @@ pub fn queue_post(store: &mut Store, c: &Community, post: PostId) -> Result<Queu
             c.slug()
         )));
     }
-    let built = post_message(&p.raw, &p.message_id, &c.config, &post.to_string())?;
+    // A reply to a digest, placed in the thread it answers, goes out under
+    // that thread's subject: each-post members never saw the digest's.
+    let titled = p
+        .thread_subject
+        .as_deref()
+        .filter(|_| crate::thread::is_digest_reply(&p.subject))
+        .map(|t| format!("Re: {}", crate::thread::strip_prefixes(t)));
+    let built = post_message_titled(
+        &p.raw,
+        &p.message_id,
+        &c.config,
+        &post.to_string(),
+        titled.as_deref(),
+    )?;
     let mut msg = NewOutbox::new(
         Some(p.community),
         OutboxKind::Post,

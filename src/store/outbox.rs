@@ -234,6 +234,11 @@ pub struct PostForFanout {
     pub from_addr: String,
     /// Where it stands in moderation.
     pub state: PostState,
+    /// Its Subject, decoded, as parsed at ingest.
+    pub subject: String,
+    /// The subject of the thread it was placed in (a reply to a digest
+    /// goes out under it, not under the digest's).
+    pub thread_subject: Option<String>,
 }
 
 /// Which messages `praxis outbox` lists.
@@ -456,7 +461,9 @@ impl Store {
     pub fn post_for_fanout(&self, post: PostId) -> Result<PostForFanout> {
         self.conn
             .query_row(
-                "SELECT id, community_id, message_id, raw, from_addr, state FROM posts WHERE id = ?1",
+                "SELECT p.id, p.community_id, p.message_id, p.raw, p.from_addr, p.state, p.subject,
+                        t.subject
+                 FROM posts p LEFT JOIN threads t ON t.id = p.thread_id WHERE p.id = ?1",
                 [post.0],
                 |r| {
                     Ok(PostForFanout {
@@ -466,6 +473,8 @@ impl Store {
                         raw: r.get(3)?,
                         from_addr: r.get(4)?,
                         state: parse_col(r, 5)?,
+                        subject: r.get(6)?,
+                        thread_subject: r.get(7)?,
                     })
                 },
             )

@@ -761,6 +761,18 @@ fn a_moderators_real_week() {
         threads(&home, &["--flagged"]).is_empty(),
         "placed, so not flagged"
     );
+    // Each-post members get it under the thread's subject, not the
+    // digest's, which they never received.
+    let placed = wait_raw(
+        &rt,
+        &s,
+        &daemon,
+        "alice",
+        &format!("Message-ID: <{}>", id("dr")),
+    );
+    let subject = header(&placed, "Subject").unwrap();
+    let asked = q_thread["subject"].as_str().unwrap();
+    assert_eq!(subject, format!("[health] Re: {asked}"), "{placed}");
 
     // dave has had enough mail: `set delivery none` by mail changes
     // nothing until he confirms by replying (item 4).
