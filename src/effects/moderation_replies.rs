@@ -20,6 +20,7 @@ use crate::deliver::verp::request_address;
 use crate::mail::classify::{Recipient, recipient};
 use crate::mail::parse::Parsed;
 use crate::moderation::token::{self, TokenError};
+use crate::store::audit::How;
 use crate::store::{Action, PostView, Store, StoreError, now};
 
 /// How much of a held post's text a notice carries, in characters.
@@ -213,7 +214,7 @@ pub(super) fn handle(
         &from,
         reason.as_deref(),
         false,
-        Some("email"),
+        How::Email,
     ) {
         Ok(d) => {
             store.use_moderation_token(c.id, &code, t)?;

@@ -8,7 +8,8 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::members::log_decision;
+use super::audit::{How, how_of};
+use super::members::log_decision_how;
 use super::{Result, Store, StoreError, now};
 use crate::model::{CommunityId, MemberId, PostId, ThreadId};
 
@@ -139,11 +140,12 @@ impl Store {
         reason: Option<&str>,
         trust: bool,
     ) -> Result<Decided> {
-        self.decide_how(post, action, actor, reason, trust, None)
+        self.decide_how(post, action, actor, reason, trust, how_of(actor))
     }
 
-    /// [`Store::decide`], recording how the decision was made (`how`:
-    /// "email" for a reply to a hold notice; None for the command line).
+    /// [`Store::decide`], recording how the decision was made (email, for a
+    /// moderator's reply to a hold notice) rather than inferring it from
+    /// the actor.
     pub fn decide_how(
         &mut self,
         post: PostId,
@@ -151,7 +153,7 @@ impl Store {
         actor: &str,
         reason: Option<&str>,
         trust: bool,
-        how: Option<&str>,
+        how: How,
     ) -> Result<Decided> {
         let tx = self
             .conn
@@ -245,32 +247,28 @@ impl Store {
                 }
             }
         }
-        log_decision(
+        log_decision_how(
             &tx,
             community,
             Some(post.0),
             actor,
+            how,
             action.as_str(),
             reason,
             Some(&from),
             t,
         )?;
         if trusted {
-            log_decision(
+            log_decision_how(
                 &tx,
                 community,
                 Some(post.0),
                 actor,
+                how,
                 "member-trust",
                 None,
                 Some(&from),
                 t,
-            )?;
-        }
-        if let Some(how) = how {
-            tx.execute(
-                "UPDATE decisions SET how = ?4 WHERE post_id = ?1 AND actor = ?2 AND at = ?3",
-                params![post.0, actor, t, how],
             )?;
         }
         tx.commit()?;

@@ -337,6 +337,26 @@ pub(super) fn log_decision(
     detail: Option<&str>,
     at: i64,
 ) -> Result<()> {
+    let how = super::audit::how_of(actor);
+    log_decision_how(
+        conn, community, post, actor, how, action, reason, detail, at,
+    )
+}
+
+/// [`log_decision`] with how the act was done given, not inferred from
+/// the actor (a moderator's address deciding by email).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn log_decision_how(
+    conn: &rusqlite::Connection,
+    community: CommunityId,
+    post: Option<i64>,
+    actor: &str,
+    how: super::audit::How,
+    action: &str,
+    reason: Option<&str>,
+    detail: Option<&str>,
+    at: i64,
+) -> Result<()> {
     conn.execute(
         "INSERT INTO decisions (community_id, post_id, actor, action, reason, detail, at, how,
                                 object_kind, object_id)
@@ -349,7 +369,7 @@ pub(super) fn log_decision(
             reason,
             detail,
             at,
-            super::audit::how_of(actor).as_str()
+            how.as_str()
         ],
     )?;
     Ok(())
