@@ -2,8 +2,6 @@
 //! ASCII and folded rather than encoded words, read back raw over IMAP from
 //! a private mail stack after `praxis ingest` of real message bytes.
 
-use serde_json::Value;
-
 use crate::support::{Daemon, Home, PrivateStack, Stack};
 
 /// A home on `s` with an each-post, a digest and a consolidated reader and
@@ -160,21 +158,7 @@ fn plain_subjects_arrive_unencoded_and_folded_non_ascii_ones_encoded() {
     assert_eq!(m.subject(), Some(format!("[health] {accented}").as_str()));
 
     // The Consolidated Reply: a long plain subject, folded.
-    let threads: Value =
-        serde_json::from_str(&home.stdout(&["--json", "threads", "--queries"])).unwrap();
-    let query = threads
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| {
-            t["subject"]
-                .as_str()
-                .is_some_and(|x| x.contains(&format!("what worked {tag}")))
-        })
-        .unwrap_or_else(|| panic!("the question is a query: {threads}"))["id"]
-        .as_i64()
-        .unwrap()
-        .to_string();
+    let query = home.query_id(&format!("what worked {tag}"));
     let file = home.path().join("draft.md");
     std::fs::write(&file, "Boats and radios.\n").unwrap();
     home.stdout(&["consolidate", &query, "--from", file.to_str().unwrap()]);
@@ -454,17 +438,7 @@ fn a_kept_attachment_is_listed_with_its_link_in_digests_and_the_consolidated_rep
     );
 
     // The generated draft and the published Consolidated Reply list it.
-    let threads: Value =
-        serde_json::from_str(&home.stdout(&["--json", "threads", "--queries"])).unwrap();
-    let query = threads
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["subject"] == q.as_str())
-        .unwrap_or_else(|| panic!("the question is a query: {threads}"))["id"]
-        .as_i64()
-        .unwrap()
-        .to_string();
+    let query = home.query_id(&q);
     let draft = home.stdout(&["consolidate", &query, "--print"]);
     assert!(draft.contains(&listed), "{draft}");
     assert!(draft.contains(not_kept), "{draft}");

@@ -193,19 +193,7 @@ fn digests_keep_identities_and_the_html_one_reads_on_a_phone() {
         "Thanks; and radios?",
     );
 
-    let threads: Value =
-        serde_json::from_str(&home.stdout(&["--json", "threads", "--queries"])).unwrap();
-    let query = threads
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| {
-            t["subject"]
-                .as_str()
-                .is_some_and(|x| x.contains(&tag.to_string()))
-        })
-        .unwrap_or_else(|| panic!("the question is a query: {threads}"))["id"]
-        .to_string();
+    let query = home.query_id(&tag.to_string());
     let file = home.path().join("draft.md");
     std::fs::write(&file, "Boats and radios.\n").unwrap();
     home.stdout(&["consolidate", &query, "--from", file.to_str().unwrap()]);

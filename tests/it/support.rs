@@ -71,6 +71,19 @@ impl Home {
         serde_json::from_str(&self.stdout(args)).unwrap()
     }
 
+    /// The id (as a command-line argument) of the query whose subject
+    /// contains `needle`, from `praxis threads --queries --json`.
+    pub fn query_id(&self, needle: &str) -> String {
+        let threads = self.json(&["--json", "threads", "--queries"]);
+        threads
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["subject"].as_str().is_some_and(|x| x.contains(needle)))
+            .unwrap_or_else(|| panic!("no query about {needle:?}: {threads}"))["id"]
+            .to_string()
+    }
+
     /// `praxis --config <this home's config>` ready for arguments.
     pub fn praxis(&self) -> Command {
         let mut c = Command::cargo_bin("praxis").unwrap();
