@@ -95,6 +95,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             communities.clone(),
             &db,
             crate::deliver::links::LinkKey::new(&secret),
+            http.public_url.as_deref(),
         )?;
         tasks.spawn(server.serve(listen, shutdown_view.clone()));
     }

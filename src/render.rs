@@ -78,6 +78,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("digest/contents", "digest/contents.txt.hbs"),
     ("digest/howto", "digest/howto.txt.hbs"),
     ("digest/html", "digest/digest.html.hbs"),
+    ("web/layout", "web/layout.html.hbs"),
+    ("web/index", "web/index.html.hbs"),
+    ("web/error", "web/error.html.hbs"),
+    ("web/unsubscribe", "web/unsubscribe.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -106,11 +110,30 @@ pub struct RenderError {
     pub detail: String,
 }
 
+/// The web's page templates (`templates/web/`): HTML, so rendered with
+/// handlebars' HTML escaping; a page's body is rendered first and placed
+/// in `web/layout` as `{{{body}}}`.
+const WEB: &[(&str, &str)] = &[
+    (
+        "web/layout",
+        include_str!("../templates/web/layout.html.hbs"),
+    ),
+    ("web/index", include_str!("../templates/web/index.html.hbs")),
+    ("web/error", include_str!("../templates/web/error.html.hbs")),
+    (
+        "web/unsubscribe",
+        include_str!("../templates/web/unsubscribe.html.hbs"),
+    ),
+];
+
 /// The registry of templates.
 #[derive(Debug)]
 pub struct Templates {
     /// Handlebars with every built-in template registered.
     hb: Handlebars<'static>,
+    /// The web's pages: a registry of its own because it escapes HTML,
+    /// where mail templates write plain text.
+    web: Handlebars<'static>,
 }
 
 impl Default for Templates {
@@ -129,7 +152,12 @@ impl Templates {
             hb.register_template_string(name, *text)
                 .unwrap_or_else(|e| panic!("built-in template {name} is invalid: {e}"));
         }
-        Templates { hb }
+        let mut web = Handlebars::new();
+        for (name, text) in WEB {
+            web.register_template_string(name, *text)
+                .unwrap_or_else(|e| panic!("built-in template {name} is invalid: {e}"));
+        }
+        Templates { hb, web }
     }
 
     /// The built-in templates with some replaced: (name, text) pairs, as a
@@ -138,13 +166,26 @@ impl Templates {
     pub fn with_overrides(overrides: &[(String, String)]) -> Result<Templates, RenderError> {
         let mut t = Templates::new();
         for (name, text) in overrides.iter().filter(|(n, _)| n != "digest/html") {
-            t.hb.register_template_string(name, text)
+            let hb = if name.starts_with("web/") {
+                &mut t.web
+            } else {
+                &mut t.hb
+            };
+            hb.register_template_string(name, text)
                 .map_err(|e| RenderError {
                     name: name.clone(),
                     detail: e.to_string(),
                 })?;
         }
         Ok(t)
+    }
+
+    /// Renders one of the web's templates (`web/…`), escaping HTML.
+    pub fn render_web<T: Serialize>(&self, name: &str, data: &T) -> Result<String, RenderError> {
+        self.web.render(name, data).map_err(|e| RenderError {
+            name: name.to_string(),
+            detail: e.to_string(),
+        })
     }
 
     /// Renders template `name` with `data`.

@@ -10,8 +10,8 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{
-    CommunityDelivery, DigestConfig, DkimConfig, ImapConfig, PolicyConfig, Problem, digest, imap,
-    invalid, policy, split_address,
+    CommunityDelivery, DigestConfig, DkimConfig, ImapConfig, PolicyConfig, Problem, WebConfig,
+    digest, imap, invalid, policy, split_address, web,
 };
 use crate::consolidate::deadline::WorkingCalendar;
 use crate::digest::schedule::parse_weekday;
@@ -57,6 +57,8 @@ pub struct CommunityConfig {
     pub delivery: CommunityDelivery,
     /// DKIM signing, when a key is configured.
     pub dkim: Option<DkimConfig>,
+    /// `[community.web]`: who may read the archive, the pages' language.
+    pub web: WebConfig,
 }
 
 impl Default for CommunityConfig {
@@ -76,6 +78,7 @@ impl Default for CommunityConfig {
             templates: None,
             delivery: CommunityDelivery::default(),
             dkim: None,
+            web: WebConfig::default(),
         }
     }
 }
@@ -407,6 +410,7 @@ pub(super) fn validate(communities: &[CommunityConfig]) -> Vec<Problem> {
             p.extend(problems);
         }
         p.extend(digest::validate(&c.digest, &at));
+        web::validate(&at, &c.web, &mut p);
     }
     p
 }

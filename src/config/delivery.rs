@@ -371,7 +371,7 @@ pub(super) fn validate(config: &Config, p: &mut Vec<Problem>) {
         }
         if let Some(url) = &cd.base_url {
             wants_links.get_or_insert_with(|| format!("{at}.delivery.base_url"));
-            if !is_url(url, &["https://"]) {
+            if !super::listen::is_public_url(url) {
                 push(
                     format!("{at}.delivery.base_url"),
                     format!("`{url}` is not an https URL"),

@@ -32,15 +32,39 @@ impl LmtpConfig {
     }
 }
 
-/// `[http]`: the one-click unsubscribe endpoint (RFC 8058), listening on
-/// loopback behind the https front end that `delivery.base_url` names.
+/// `[http]`: the web (archive, members' pages, one-click unsubscribe),
+/// listening on loopback behind the https front end that `public_url` names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// `127.0.0.1:8025`-style loopback address, or `unix:/path`: TLS and the
-    /// public name belong to the front end (nginx, Caddy) that proxies
-    /// `BASE_URL/unsubscribe/...` here.
+    /// public name belong to the front end (nginx, Caddy) that proxies here.
     pub listen: String,
+    /// The address people reach the web at (`https://lists.example.org`):
+    /// the start of every link praxis mails (member pages, the archive,
+    /// attachments, unsubscribe), and the origin forms must come from. A
+    /// community's `delivery.base_url` overrides it for that community.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+/// Whether `url` may be the web's public address: https, or plain http to
+/// a loopback host (a test or a demo on this machine).
+pub fn is_public_url(url: &str) -> bool {
+    let rest = if let Some(r) = url.strip_prefix("https://") {
+        r
+    } else if let Some(r) = url.strip_prefix("http://") {
+        let host = r.split('/').next().unwrap_or("");
+        let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+        if !is_loopback_host(host) {
+            return false;
+        }
+        r
+    } else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    !host.is_empty() && !url.contains(char::is_whitespace) && !url.contains(['?', '#'])
 }
 
 /// Whether a host name or address is this machine's loopback.
@@ -104,8 +128,17 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
         if !config.delivery.link_secret().is_configured() {
             p.push(Problem::new(
                 "http",
-                "the one-click endpoint has no key to check links with",
+                "the web has no key to sign and check links, sessions and forms with",
                 "set delivery.link_secret_env or delivery.link_secret_file",
+            ));
+        }
+        if let Some(url) = &http.public_url
+            && !is_public_url(url)
+        {
+            p.push(Problem::new(
+                "http.public_url",
+                format!("`{url}` is not an https URL"),
+                "use the https address of the web front end, e.g. https://lists.example.org (plain http only to a loopback host)",
             ));
         }
     }

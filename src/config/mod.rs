@@ -35,6 +35,7 @@ mod listen;
 mod policy;
 mod secret;
 mod smtp;
+mod web;
 
 pub use crate::digest::schedule::parse_weekday;
 pub use community::CommunityConfig;
@@ -51,6 +52,7 @@ pub use policy::{
 };
 pub use secret::{Secret, check_private_file, secret_envs, unset_envs};
 pub use smtp::{SmtpConfig, Tls};
+pub use web::{ArchiveAccess, WebConfig};
 
 /// The config file used when neither `--config` nor `PRAXIS_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "config/praxis.toml";
@@ -152,7 +154,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// `[lmtp]`, when praxis listens for LMTP.
     pub lmtp: Option<LmtpConfig>,
-    /// `[http]`, when praxis receives one-click unsubscribes itself.
+    /// `[http]`, when praxis serves the web (the archive, members' pages,
+    /// one-click unsubscribes) itself.
     pub http: Option<HttpConfig>,
     /// `[moderators]`: login name → the name the audit log records for
     /// decisions made from that login (when `--as` is not given).
@@ -291,7 +294,7 @@ impl Config {
                     let mut item = item;
                     let mut take = |name: &str| item.as_table_mut().and_then(|t| t.remove(name));
                     let (imap, policy, digest) = (take("imap"), take("policy"), take("digest"));
-                    let (outgoing, dkim) = (take("delivery"), take("dkim"));
+                    let (outgoing, dkim, web) = (take("delivery"), take("dkim"), take("web"));
                     let Some(mut c) = section::<CommunityConfig>(item, &key, &mut problems) else {
                         continue;
                     };
@@ -312,6 +315,10 @@ impl Config {
                     }
                     if let Some(v) = dkim {
                         c.dkim = section(v, &format!("{key}.dkim"), &mut problems);
+                    }
+                    if let Some(v) = web {
+                        c.web =
+                            section(v, &format!("{key}.web"), &mut problems).unwrap_or_default();
                     }
                     if let Some(t) = c.templates.take() {
                         c.templates = Some(config.resolve(&t));
@@ -342,6 +349,26 @@ impl Config {
         }
         if let Some(f) = config.smtp.ca_file.take() {
             config.smtp.ca_file = Some(config.resolve(&f));
+        }
+        // The web's address is every community's link base unless the
+        // community names its own (`delivery.base_url`), and its archive is
+        // the List-Archive unless one is named.
+        if let Some(http) = &config.http {
+            let public = http
+                .public_url
+                .as_deref()
+                .map(|u| u.trim_end_matches('/').to_string());
+            for c in &mut config.communities {
+                if c.delivery.base_url.is_none() {
+                    c.delivery.base_url.clone_from(&public);
+                }
+                if c.delivery.archive_url.is_none()
+                    && let Some(base) = &c.delivery.base_url
+                {
+                    c.delivery.archive_url =
+                        Some(format!("{}/c/{}/", base.trim_end_matches('/'), c.slug));
+                }
+            }
         }
         if let Some(f) = config.delivery.link_secret_file.take() {
             config.delivery.link_secret_file = Some(config.resolve(&f));
