@@ -19,6 +19,10 @@
 //!
 //! Any other `name:value` is just words. Dates are days in the community's
 //! time zone ([`SearchQuery::range`] takes the zone).
+//!
+//! Also the snippets' form: FTS5 marks matched words with control
+//! characters, [`snippet_of`] turns them into [`SnippetPart`]s (escaped and
+//! wrapped in `<mark>` by the web) and the CLI's `[word]` string.
 
 use chrono::{NaiveDate, TimeZone};
 
@@ -217,7 +221,11 @@ impl SearchQuery {
             .terms
             .iter()
             .map(Term::fts)
-            .chain(self.subject.iter().map(|t| format!("subject : {}", t.fts())))
+            .chain(
+                self.subject
+                    .iter()
+                    .map(|t| format!("subject : {}", t.fts())),
+            )
             .collect();
         (!parts.is_empty()).then(|| parts.join(" "))
     }
@@ -294,9 +302,81 @@ fn chunk_terms(chunk: &str) -> Vec<Term> {
         .collect()
 }
 
+/// One stretch of a snippet: member text, never markup. The web escapes
+/// `text` and wraps it in `<mark>` when `matched`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SnippetPart {
+    /// The text as written by the member (to be escaped wherever shown).
+    pub text: String,
+    /// Whether this stretch is a word the query matched.
+    pub matched: bool,
+}
+
+/// The marker FTS5 puts before a matched word: a control character, which
+/// member text hardly ever holds; a stray one could only misplace a
+/// highlight, since the web escapes every part.
+pub const OPEN: char = '\u{2}';
+/// The marker FTS5 puts after a matched word.
+pub const CLOSE: char = '\u{3}';
+
+/// A snippet marked with [`OPEN`]/[`CLOSE`], whitespace folded, as the
+/// CLI's `[ ]` string and as parts.
+fn split_snippet(marked: &str) -> (String, Vec<SnippetPart>) {
+    let folded = marked.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut parts: Vec<SnippetPart> = Vec::new();
+    let mut matched = false;
+    let mut text = String::new();
+    for c in folded.chars() {
+        if c == OPEN || c == CLOSE {
+            if !text.is_empty() {
+                parts.push(SnippetPart {
+                    text: std::mem::take(&mut text),
+                    matched,
+                });
+            }
+            matched = c == OPEN;
+        } else {
+            text.push(c);
+        }
+    }
+    if !text.is_empty() {
+        parts.push(SnippetPart { text, matched });
+    }
+    let plain = parts
+        .iter()
+        .map(|p| {
+            if p.matched {
+                format!("[{}]", p.text)
+            } else {
+                p.text.clone()
+            }
+        })
+        .collect();
+    (plain, parts)
+}
+
+/// The opening words of a text, for a hit found by filters only.
+fn opening(text: &str) -> String {
+    let ws: Vec<&str> = text.split_whitespace().take(25).collect();
+    let more = text.split_whitespace().nth(25).is_some();
+    format!("{}{}", ws.join(" "), if more { " …" } else { "" })
+}
+
+/// A hit's snippet as the CLI's `[ ]` string and as parts: FTS5's, marked
+/// with [`OPEN`]/[`CLOSE`], or, for a hit found by filters only, the
+/// opening words of its text (nothing marked).
+pub fn snippet_of(text: String, filter_only: bool) -> (String, Vec<SnippetPart>) {
+    if filter_only {
+        let clean: String = text.chars().filter(|&c| c != OPEN && c != CLOSE).collect();
+        split_snippet(&opening(&clean))
+    } else {
+        split_snippet(&text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{KindFilter, QueryError, SearchQuery, Term, words};
+    use super::{KindFilter, QueryError, SearchQuery, SnippetPart, Term, split_snippet, words};
     use chrono::NaiveDate;
 
     fn fts(text: &str) -> String {
@@ -394,7 +474,8 @@ mod tests {
 
     #[test]
     fn subject_terms_are_column_filters() {
-        let q = SearchQuery::parse("subject:flood subject:\"boat clinics\" subject:fluor*").unwrap();
+        let q =
+            SearchQuery::parse("subject:flood subject:\"boat clinics\" subject:fluor*").unwrap();
         assert_eq!(
             q.fts().unwrap(),
             "subject : \"flood\" subject : \"boat clinics\" subject : \"fluor\"*"
@@ -461,7 +542,10 @@ mod tests {
     #[test]
     fn unknown_prefixes_are_words() {
         let q = SearchQuery::parse("to:asha http://example.org/x").unwrap();
-        assert_eq!(q.fts().unwrap(), "\"to\" \"asha\" \"http\" \"example\" \"org\" \"x\"");
+        assert_eq!(
+            q.fts().unwrap(),
+            "\"to\" \"asha\" \"http\" \"example\" \"org\" \"x\""
+        );
         assert!(!q.has_filters());
     }
 
@@ -478,5 +562,31 @@ mod tests {
         let q = SearchQuery::parse("after:2026-09-06").unwrap();
         let (a, _) = q.range(&chrono_tz::America::Santiago);
         assert!(a.is_some());
+    }
+
+    #[test]
+    fn snippets_split_into_plain_and_matched_text() {
+        let (plain, parts) = split_snippet("too  much \u{2}fluoride\u{3} in <b>the\n pumps");
+        assert_eq!(plain, "too much [fluoride] in <b>the pumps");
+        assert_eq!(
+            parts,
+            [
+                SnippetPart {
+                    text: "too much ".into(),
+                    matched: false
+                },
+                SnippetPart {
+                    text: "fluoride".into(),
+                    matched: true
+                },
+                SnippetPart {
+                    text: " in <b>the pumps".into(),
+                    matched: false
+                },
+            ]
+        );
+        let (plain, parts) = split_snippet("\u{2}शिविर\u{3}");
+        assert_eq!(plain, "[शिविर]");
+        assert_eq!(parts.len(), 1);
     }
 }

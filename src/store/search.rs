@@ -10,13 +10,13 @@
 //! entries newest first, walking `posts_approved_date` (migration 0016).
 
 use chrono_tz::Tz;
-use rusqlite::types::Value;
 use rusqlite::params_from_iter;
+use rusqlite::types::Value;
 use serde::Serialize;
 
 use super::{Result, Store};
 use crate::model::{CommunityId, ThreadId};
-use crate::search_query::{KindFilter, SearchQuery, words};
+use crate::search_query::{KindFilter, SearchQuery, SnippetPart, snippet_of, words};
 
 /// What a hit is: where the web links it and how the CLI labels it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,16 +36,6 @@ impl HitKind {
             HitKind::Post => "post",
         }
     }
-}
-
-/// One stretch of a snippet: member text, never markup. The web escapes
-/// `text` and wraps it in `<mark>` when `matched`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SnippetPart {
-    /// The text as written by the member (to be escaped wherever shown).
-    pub text: String,
-    /// Whether this stretch is a word the query matched.
-    pub matched: bool,
 }
 
 /// One search hit, with what a page needs to link and show it. It holds no
@@ -131,56 +121,6 @@ pub fn fts_any(text: &str) -> String {
         .map(|w| format!("\"{w}\""))
         .collect::<Vec<_>>()
         .join(" OR ")
-}
-
-/// The marker FTS5 puts before a matched word: a control character, which
-/// member text hardly ever holds; a stray one could only misplace a
-/// highlight, since the web escapes every part.
-const OPEN: char = '\u{2}';
-/// The marker FTS5 puts after a matched word.
-const CLOSE: char = '\u{3}';
-
-/// A snippet marked with [`OPEN`]/[`CLOSE`], whitespace folded, as the
-/// CLI's `[ ]` string and as parts.
-fn split_snippet(marked: &str) -> (String, Vec<SnippetPart>) {
-    let folded = marked.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut parts: Vec<SnippetPart> = Vec::new();
-    let mut matched = false;
-    let mut text = String::new();
-    for c in folded.chars() {
-        if c == OPEN || c == CLOSE {
-            if !text.is_empty() {
-                parts.push(SnippetPart {
-                    text: std::mem::take(&mut text),
-                    matched,
-                });
-            }
-            matched = c == OPEN;
-        } else {
-            text.push(c);
-        }
-    }
-    if !text.is_empty() {
-        parts.push(SnippetPart { text, matched });
-    }
-    let plain = parts
-        .iter()
-        .map(|p| {
-            if p.matched {
-                format!("[{}]", p.text)
-            } else {
-                p.text.clone()
-            }
-        })
-        .collect();
-    (plain, parts)
-}
-
-/// The opening words of a text, for a hit found by filters only.
-fn opening(text: &str) -> String {
-    let ws: Vec<&str> = text.split_whitespace().take(25).collect();
-    let more = text.split_whitespace().nth(25).is_some();
-    format!("{}{}", ws.join(" "), if more { " …" } else { "" })
 }
 
 /// The first name fit for a public page (a name that holds an address is
@@ -274,8 +214,7 @@ impl Filter {
 }
 
 /// The compiler of a reply: the author of its latest stored version.
-const COMPILER: &str =
-    "(SELECT v.author FROM draft_versions v WHERE v.reply_id = r.id ORDER BY v.version DESC LIMIT 1)";
+const COMPILER: &str = "(SELECT v.author FROM draft_versions v WHERE v.reply_id = r.id ORDER BY v.version DESC LIMIT 1)";
 
 /// A reply the archive shows: published, or scheduled and due.
 const VISIBLE_REPLY: &str =
@@ -350,7 +289,12 @@ impl Store {
     }
 
     /// How many replies match.
-    fn count_replies(&self, q: &SearchQuery, fts: Option<&str>, scope: &SearchScope) -> Result<i64> {
+    fn count_replies(
+        &self,
+        q: &SearchQuery,
+        fts: Option<&str>,
+        scope: &SearchScope,
+    ) -> Result<i64> {
         let (from, f) = Self::reply_filter(q, fts, scope);
         let sql = format!("SELECT count(*) FROM {from} {}", f.clause());
         Ok(self
@@ -538,20 +482,9 @@ impl PostsStatement {
     }
 }
 
-/// A hit's snippet: FTS5's marked one, or the opening words of a text
-/// found by filters only (nothing marked).
-fn snippet_of(text: String, filter_only: bool) -> (String, Vec<SnippetPart>) {
-    if filter_only {
-        let clean: String = text.chars().filter(|&c| c != OPEN && c != CLOSE).collect();
-        split_snippet(&opening(&clean))
-    } else {
-        split_snippet(&text)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{SnippetPart, contains_pattern, fts_any, public_name, split_snippet};
+    use super::{contains_pattern, fts_any, public_name};
 
     #[test]
     fn related_matches_any_significant_word_once() {
@@ -563,38 +496,15 @@ mod tests {
     }
 
     #[test]
-    fn snippets_split_into_plain_and_matched_text() {
-        let (plain, parts) = split_snippet("too  much \u{2}fluoride\u{3} in <b>the\n pumps");
-        assert_eq!(plain, "too much [fluoride] in <b>the pumps");
-        assert_eq!(
-            parts,
-            [
-                SnippetPart {
-                    text: "too much ".into(),
-                    matched: false
-                },
-                SnippetPart {
-                    text: "fluoride".into(),
-                    matched: true
-                },
-                SnippetPart {
-                    text: " in <b>the pumps".into(),
-                    matched: false
-                },
-            ]
-        );
-        let (plain, parts) = split_snippet("\u{2}शिविर\u{3}");
-        assert_eq!(plain, "[शिविर]");
-        assert_eq!(parts.len(), 1);
-    }
-
-    #[test]
     fn names_that_are_addresses_are_not_shown() {
         assert_eq!(
             public_name(Some("".into()), Some("Asha Rao".into())),
             "Asha Rao"
         );
-        assert_eq!(public_name(Some("Asha".into()), Some("A. R.".into())), "Asha");
+        assert_eq!(
+            public_name(Some("Asha".into()), Some("A. R.".into())),
+            "Asha"
+        );
         assert_eq!(public_name(None, Some("asha@example.org".into())), "");
         assert_eq!(
             public_name(Some("asha@example.org".into()), Some("Asha".into())),
