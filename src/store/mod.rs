@@ -225,6 +225,7 @@ impl Store {
              PRAGMA synchronous = FULL;
              PRAGMA temp_store = MEMORY;",
         )?;
+        search::register_functions(&self.conn)?;
         Ok(())
     }
 

@@ -134,17 +134,17 @@ fn public_name(name: Option<String>, fallback: Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// `text` as a LIKE pattern for "contains", `%`, `_` and `\` escaped.
-fn contains_pattern(text: &str) -> String {
-    let mut p = String::from("%");
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
+/// Registers `praxis_fold(text)`, the text in lower case by Unicode's
+/// rules (SQLite's own `lower` and `LIKE` fold only ASCII), so `from:élise`
+/// finds "Élise" and `from:RAVI` finds "Ravi".
+pub(super) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "praxis_fold",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(ctx.get::<Option<String>>(0)?.map(|s| s.to_lowercase())),
+    )
 }
 
 /// SQL conditions and their bound values, numbered as they are added.
@@ -189,8 +189,13 @@ impl Filter {
         if !q.from.is_empty() {
             let mut any = Vec::new();
             for f in &q.from {
-                let p = self.bind(contains_pattern(f));
-                any.extend(names.iter().map(|n| format!("{n} LIKE {p} ESCAPE '\\'")));
+                // instr, not LIKE: nothing typed is a wildcard.
+                let p = self.bind(f.to_lowercase());
+                any.extend(
+                    names
+                        .iter()
+                        .map(|n| format!("instr(praxis_fold({n}), {p}) > 0")),
+                );
             }
             self.sql.push(format!("({})", any.join(" OR ")));
         }
@@ -224,9 +229,9 @@ impl Store {
     /// Searches the archive: Consolidated Replies that match come first
     /// (by bm25), then approved posts (by bm25); a query of filters only
     /// lists both newest first. Returns page `page` of `per_page` hits.
-    /// `after:`/`before:` days are read in `scope.zone`. `from:` is
-    /// case-insensitive for ASCII letters (SQLite's LIKE); other letters
-    /// match as typed. On a reply `from:` matches the moderator who compiled it.
+    /// `after:`/`before:` days are read in `scope.zone`. `from:` is a
+    /// substring of the sender's address, From name or member name, in any
+    /// case; on a reply, of the moderator who compiled it.
     pub fn search_archive(
         &self,
         q: &SearchQuery,
@@ -484,7 +489,7 @@ impl PostsStatement {
 
 #[cfg(test)]
 mod tests {
-    use super::{contains_pattern, fts_any, public_name};
+    use super::{fts_any, public_name};
 
     #[test]
     fn related_matches_any_significant_word_once() {
@@ -511,11 +516,5 @@ mod tests {
             "Asha"
         );
         assert_eq!(public_name(Some("<a@b.org>".into()), None), "");
-    }
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(contains_pattern("asha"), "%asha%");
-        assert_eq!(contains_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
     }
 }

@@ -118,6 +118,20 @@ fn from_matches_the_senders_name_or_address_and_nothing_else() {
     // Filters alone list the newest first.
     assert_eq!(subjects(&home, "from:example"), [D, C, B, A]);
     assert_eq!(subjects(&home, "from:asha"), [D, A], "aasha@ holds asha");
+    // Any case, beyond ASCII too.
+    import(
+        &home,
+        &mbox_message(
+            "e",
+            "=?UTF-8?Q?=C3=89lise_Martin?= <elise@example.fr>",
+            "Mobile clinics",
+            "Sun, 22 Nov 2026 09:00:00 +0530",
+            "Clinics on bicycles.",
+        ),
+    );
+    assert_eq!(subjects(&home, "clinics from:élise"), ["Mobile clinics"]);
+    assert_eq!(subjects(&home, "from:ÉLISE"), ["Mobile clinics"]);
+    assert_eq!(subjects(&home, "from:\"élise martin\""), ["Mobile clinics"]);
 }
 
 #[test]
