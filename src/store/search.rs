@@ -8,6 +8,9 @@
 //! parameters inside the one FTS match, so a word query reads the index, not
 //! every post. A query of filters only (no words, no `subject:`) lists
 //! entries newest first, walking `posts_approved_date` (migration 0016).
+//!
+//! Long because its tests keep a small archive and a property test (any
+//! input runs) beside the statements they exercise.
 
 use chrono_tz::Tz;
 use rusqlite::params_from_iter;
@@ -489,7 +492,89 @@ impl PostsStatement {
 
 #[cfg(test)]
 mod tests {
-    use super::{fts_any, public_name};
+    use super::{PageRequest, SearchScope, fts_any, public_name};
+    use crate::search_query::SearchQuery;
+    use crate::store::Store;
+
+    /// A store with one community and one approved post, one published reply.
+    fn archive() -> Store {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO communities (id, slug, name, address, created_at)
+                     VALUES (1, 'health', 'Health', 'list@example.test', 0);
+                 INSERT INTO threads (id, community_id, subject, first_at, last_at)
+                     VALUES (1, 1, 'Boat clinics?', 0, 0);
+                 INSERT INTO posts (community_id, message_id, sha256, raw, size, source, received_at,
+                                    class, state, from_addr, from_name, subject, date, text, thread_id)
+                     VALUES (1, 'a@x', x'00', x'00', 1, 'import', 0, 'post', 'approved',
+                             'asha@example.org', 'Asha', 'Boat clinics?', 1800000000,
+                             'We ran boat clinics; स्वास्थ्य शिविर.', 1);
+                 INSERT INTO consolidated_replies (id, community_id, thread_id, state, subject,
+                                                   published_at, created_at)
+                     VALUES (1, 1, 1, 'published', 'Consolidated Reply: Boat clinics?', 1800000000, 0);
+                 INSERT INTO consolidated_fts (rowid, subject, body)
+                     VALUES (1, 'Consolidated Reply: Boat clinics?', 'Boat clinics worked.');",
+            )
+            .unwrap();
+        store
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// Whatever is typed, the search runs (or the parser names a bad
+        /// date or kind): no input reaches FTS5 or SQL as syntax.
+        #[test]
+        fn any_input_runs_or_is_refused_by_the_parser(
+            text in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "\"", ":", "*", "(", ")", "-", "^", "+", "{", "}", "'", ";", "%", "_", "\\",
+                    " ", "  ", "a", "boat", "clinics", "OR", "AND", "NOT", "NEAR", "स्वास्थ्य", "ि",
+                    "from:", "subject:", "kind:", "after:", "before:", "reply", "post",
+                    "2026-11-01", "2026-13-01", "\u{2}", "\u{3}", "\0",
+                ]),
+                0..16,
+            ).prop_map(|v| v.concat())
+        ) {
+            let store = archive();
+            let scope = SearchScope { community: None, zone: chrono_tz::UTC, now: 1_900_000_000 };
+            if let Ok(q) = SearchQuery::parse(&text) {
+                let page = store.search_archive(&q, &scope, PageRequest { page: 1, per_page: 5 });
+                proptest::prop_assert!(page.is_ok(), "{text:?} -> {:?}: {:?}", q.fts(), page.err());
+            }
+        }
+    }
+
+    #[test]
+    fn the_fixture_is_found() {
+        let store = archive();
+        let scope = SearchScope {
+            community: None,
+            zone: chrono_tz::UTC,
+            now: 1_900_000_000,
+        };
+        let page = |t: &str| {
+            store
+                .search_archive(
+                    &SearchQuery::parse(t).unwrap(),
+                    &scope,
+                    PageRequest {
+                        page: 1,
+                        per_page: 5,
+                    },
+                )
+                .unwrap()
+        };
+        let p = page("boat clinics");
+        assert_eq!(p.hits.len(), 2);
+        assert_eq!(p.replies, 1);
+        assert!(!p.has_more);
+        assert_eq!(page("स्वास्थ्य from:ASHA").hits.len(), 1);
+        assert_eq!(page("kind:post").hits.len(), 1);
+        assert!(page("boat from:ravi").hits.is_empty());
+    }
 
     #[test]
     fn related_matches_any_significant_word_once() {
