@@ -164,8 +164,10 @@ pub enum Command {
     /// Daemon health, queue depths, last sync per community.
     #[command(after_help = "Example:\n  praxis status --json")]
     Status,
-    /// Full-text search over posts and Consolidated Replies.
-    #[command(after_help = "Example:\n  praxis search 'mobile clinics' -c health")]
+    /// Search posts and Consolidated Replies (replies first): words, "phrases", prefix*, from:, subject:, kind:, after:, before:.
+    #[command(
+        after_help = "Examples:\n  praxis search 'mobile clinics' -c health\n  praxis search '\"boat clinics\" from:asha after:2026-11-01' -c health\n  praxis search 'kind:reply subject:fluor*' --page 2"
+    )]
     Search(search::SearchArgs),
     /// Copy the database consistently, even while `praxis serve` runs.
     #[command(

@@ -59,7 +59,7 @@ pub use outbox::{
     OutboxSummary, Outcome, PostForFanout, Queued,
 };
 pub use posts::{Batch, Checkpoint, DIGEST_REPLY_UNPLACED, NewPost, PostView, Stored};
-pub use search::{SearchHit, fts_any};
+pub use search::{HitKind, PageRequest, SearchHit, SearchPage, SearchScope, fts_any};
 pub use status::{CommunityStatus, HealthRow};
 pub use threads::{Split, ThreadFilter, ThreadRow};
 
@@ -225,6 +225,7 @@ impl Store {
              PRAGMA synchronous = FULL;
              PRAGMA temp_store = MEMORY;",
         )?;
+        search::register_functions(&self.conn)?;
         Ok(())
     }
 

@@ -719,7 +719,7 @@ impl Batch<'_> {
     /// The thread of the post whose text contains the longest quoted line.
     fn thread_by_quote(&self, community: CommunityId, text: &str) -> Result<Option<ThreadId>> {
         for line in thread::quoted_lines(text).into_iter().take(5) {
-            let words: Vec<&str> = super::search::words(&line).take(12).collect();
+            let words: Vec<&str> = crate::search_query::words(&line).take(12).collect();
             if words.len() < 4 {
                 continue;
             }

@@ -67,6 +67,10 @@ const LANDED: &[(i64, &str)] = &[
         15,
         "877b26aecb60256cea8a65f0f0e43d8a3cb48987c707c7bec01e421ac7a2747c",
     ),
+    (
+        16,
+        "ac73142377ac1c40d0b48da52a2d9dba2686b855f213b4683cbc5121c906e2a9",
+    ),
 ];
 
 #[test]

@@ -1,13 +1,15 @@
 //! `praxis search` in scripts with combining marks (Hindi, Tamil, Bengali):
 //! whole words match, fragments and words in no message do not, `prefix*`
 //! finds the words it begins, and a database indexed before migration
-//! 0012 finds its old posts once upgraded.
+//! 0012 finds its old posts once upgraded. (The grammar's operators,
+//! ranking and paging: `search_grammar.rs`.)
 
 use serde_json::Value;
 
 use crate::support::Home;
 
-fn ingest(home: &Home, raw: &str) {
+/// Feeds `raw` to `praxis ingest -c health`, which must accept it.
+pub(crate) fn ingest(home: &Home, raw: &str) {
     home.praxis()
         .args(["ingest", "-c", "health"])
         .write_stdin(raw.to_string())
