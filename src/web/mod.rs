@@ -40,6 +40,7 @@ use crate::deliver::links::LinkKey;
 use crate::shutdown::Shutdown;
 
 pub use db::Db;
+pub use site::probe;
 
 /// Largest request body accepted (forms; uploads are not taken here).
 const MAX_BODY: usize = 64 * 1024;

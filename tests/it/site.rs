@@ -289,6 +289,11 @@ fn the_demo_site_answers_its_home_health_and_stylesheet() {
         .as_deref(),
         Some("a&b")
     );
+    // `praxis status` asks the running web for /healthz.
+    site.daemon
+        .wait_health("daemon", "running", Duration::from_secs(20));
+    let status = site.home.json(&["--json", "status"]);
+    assert_eq!(status["web"], "ok", "{status}");
     // A members' archive is not listed to an anonymous visitor.
     let closed = Site::demo("members", "");
     let index = closed.get("/");
