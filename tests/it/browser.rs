@@ -36,6 +36,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use serde_json::{Value, json};
 
+use crate::support::{Daemon, Home};
+
 /// Chromium's flags: headless, no sandbox (the tests run as root), and none of
 /// its background traffic to Google's hosts, which this network refuses.
 const CHROMIUM_ARGS: &[&str] = &[
@@ -293,6 +295,14 @@ impl Browser {
         self.rt
             .block_on(el.attr(name))
             .unwrap_or_else(|e| panic!("cannot read {name} of `{css}` on {}: {e}", self.url()))
+    }
+
+    /// The absolute address each link matching `css` leads to.
+    pub fn links(&self, css: &str) -> Vec<String> {
+        self.find_all(css)
+            .into_iter()
+            .filter_map(|a| self.rt.block_on(a.prop("href")).ok().flatten())
+            .collect()
     }
 
     /// Clicks the element matching `css` (a navigation it starts is waited for).
@@ -577,6 +587,69 @@ impl std::fmt::Display for Violation {
             write!(f, "\n    at `{}`: {short}{more}", n.target)?;
         }
         Ok(())
+    }
+}
+
+/// The demo community (what `praxis demo` leaves behind) served by `praxis
+/// serve` on a free loopback port: the data that page tests and the README's
+/// screenshots browse. Stopped when dropped.
+pub struct DemoSite {
+    /// The running `praxis serve` (dropped first: it is declared first).
+    pub daemon: Daemon,
+    /// The demo's folder: config, database, delivered mail.
+    pub home: Home,
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base: String,
+}
+
+impl DemoSite {
+    /// Runs `praxis demo` into a temporary folder, adds `[http] listen` on a
+    /// free port (and the link key the one-click endpoint needs), starts
+    /// `praxis serve` and waits until it accepts connections.
+    pub fn start() -> DemoSite {
+        let dir = tempfile::tempdir().unwrap();
+        let made = assert_cmd::Command::cargo_bin("praxis")
+            .unwrap()
+            .args(["demo", "--dir"])
+            .arg(dir.path())
+            .env_remove("PRAXIS_CONFIG")
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "praxis demo failed:\n{}{}",
+            String::from_utf8_lossy(&made.stdout),
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let home = Home { dir };
+        let addr = format!("127.0.0.1:{}", free_port());
+        let config = std::fs::read_to_string(home.config()).unwrap().replace(
+            "maildir = \"delivered\"",
+            "maildir = \"delivered\"\nlink_secret_file = \"link.key\"",
+        ) + &format!("\n[http]\nlisten = \"{addr}\"\n");
+        std::fs::write(home.config(), config).unwrap();
+        let key = home.path().join("link.key");
+        std::fs::write(&key, "the demo site's own link key, for tests only\n").unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let daemon = Daemon::start(&home);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(&addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "praxis serve never listened on {addr}; its log:\n{}",
+                daemon.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        DemoSite {
+            daemon,
+            home,
+            base: format!("http://{addr}"),
+        }
     }
 }
 

@@ -308,3 +308,16 @@ fn scripts_test_requires_the_browser_tools() {
         assert!(why.contains("scripts/browser install"), "{why}");
     }
 }
+
+#[test]
+fn the_demo_site_is_made_and_served() {
+    let site = crate::browser::DemoSite::start();
+    let threads = site.home.json(&["--json", "threads"]);
+    assert!(
+        threads.as_array().is_some_and(|t| !t.is_empty()),
+        "the demo left no threads: {threads}"
+    );
+    // Whatever pages exist today, the server answers HTTP on the address.
+    let (status, _) = crate::browser::http_get(&format!("{}/c/mch/", site.base), "");
+    assert!((200..600).contains(&status), "{status}");
+}
