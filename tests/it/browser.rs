@@ -401,20 +401,35 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
 
-    /// Saves the whole page (up to 4,000 pixels tall) `width` pixels wide as a
-    /// PNG at `path`, then puts the window back to its size.
+    /// Saves the whole page, `width` CSS pixels wide and as tall as its
+    /// content (200 to 4,000 pixels), as a PNG at `path`, then puts the window
+    /// back to its size. The window's frame (outer minus inner size) is added,
+    /// so the page itself gets exactly that width and height.
     pub fn screenshot_page(&self, path: &Path, width: u32) {
-        let height = self
-            .execute(
-                "return Math.ceil(document.documentElement.scrollHeight);",
-                vec![],
-            )
-            .as_u64()
-            .unwrap_or(900)
-            .clamp(200, 4000) as u32;
         let c = self.client();
         let (w0, h0) = self.rt.block_on(c.get_window_size()).unwrap();
-        self.rt.block_on(c.set_window_size(width, height)).unwrap();
+        let frame = self.execute(
+            "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+            vec![],
+        );
+        let fw = frame[0].as_u64().unwrap_or(0) as u32;
+        let fh = frame[1].as_u64().unwrap_or(0) as u32;
+        self.rt
+            .block_on(c.set_window_size(width + fw, h0 as u32))
+            .unwrap();
+        // The content's height at the new width: the body's bottom edge and margin.
+        let height = self
+            .execute(
+                "var b = document.body; return Math.ceil(b.getBoundingClientRect().bottom \
+                 + window.scrollY + parseFloat(getComputedStyle(b).marginBottom || '0'));",
+                vec![],
+            )
+            .as_f64()
+            .unwrap_or(900.0)
+            .clamp(200.0, 4000.0) as u32;
+        self.rt
+            .block_on(c.set_window_size(width + fw, height + fh))
+            .unwrap();
         self.screenshot(path);
         self.rt
             .block_on(c.set_window_size(w0 as u32, h0 as u32))
@@ -465,6 +480,42 @@ impl Browser {
             .into_iter()
             .filter(|v| matches!(v.impact.as_deref(), Some("serious" | "critical")))
             .collect()
+    }
+
+    /// What on the page shown could run script that the page's own markup
+    /// did not mean to: an open alert, a payload of [`XSS_PAYLOADS`] that ran,
+    /// an `on…` attribute, a `javascript:` or `data:` link, a `srcdoc`, or a
+    /// `<script>` (other than one loaded from the page's own origin),
+    /// `<iframe>`, `<object>` or `<embed>` element. Checks the DOM itself, so
+    /// it finds unescaped markup even where the Content-Security-Policy
+    /// stopped it from running. Empty when the page is inert.
+    pub fn xss_found(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        if let Ok(text) = self.rt.block_on(self.client().get_alert_text()) {
+            found.push(format!("an alert is open: {text:?}"));
+            let _ = self.rt.block_on(self.client().dismiss_alert());
+        }
+        let v = self.execute(XSS_SCAN, vec![]);
+        found.extend(
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(String::from)),
+        );
+        found
+    }
+
+    /// Asserts [`Browser::xss_found`] finds nothing, naming the page and each
+    /// live element.
+    pub fn assert_inert(&self) {
+        let found = self.xss_found();
+        assert!(
+            found.is_empty(),
+            "{} live script vector(s) on {} (escape or sanitise them):\n{}",
+            found.len(),
+            self.url(),
+            found.join("\n")
+        );
     }
 
     /// Opens each of `urls` and checks it as [`Browser::check`] does, with one
@@ -524,6 +575,49 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// Hostile strings for subjects, names, bodies, filenames and Message-IDs:
+/// markup that runs script wherever a page fails to escape it. Each one that
+/// runs sets `data-xss` on `<html>`, which [`Browser::xss_found`] reports.
+pub const XSS_PAYLOADS: &[&str] = &[
+    "<script>document.documentElement.dataset.xss='script'</script>",
+    "<img src=x onerror=\"document.documentElement.dataset.xss='img'\">",
+    "\"><svg onload=\"document.documentElement.dataset.xss='svg'\">",
+    "'><a href=\"javascript:document.documentElement.dataset.xss='href'\">click</a>",
+    "<iframe srcdoc=\"<script>parent.document.documentElement.dataset.xss='iframe'</script>\"></iframe>",
+    "</textarea></title><body onload=\"document.documentElement.dataset.xss='body'\">",
+];
+
+/// The DOM scan behind [`Browser::xss_found`]: a list of findings.
+const XSS_SCAN: &str = r#"
+var found = [];
+var ran = document.documentElement.dataset.xss;
+if (ran) { found.push('a payload ran: ' + ran); }
+var short = function (el) { return el.outerHTML.slice(0, 160); };
+document.querySelectorAll('*').forEach(function (el) {
+  var tag = el.tagName.toUpperCase();
+  if (tag === 'SCRIPT') {
+    if (!(el.src && new URL(el.src, location.href).origin === location.origin)) {
+      found.push('a script element: ' + short(el));
+    }
+  } else if (tag === 'IFRAME' || tag === 'OBJECT' || tag === 'EMBED') {
+    found.push('an embedding element: ' + short(el));
+  }
+  for (var i = 0; i < el.attributes.length; i++) {
+    var a = el.attributes[i];
+    var name = a.name.toLowerCase();
+    if (name.indexOf('on') === 0) {
+      found.push('an event handler ' + name + ': ' + short(el));
+    } else if (name === 'srcdoc') {
+      found.push('a srcdoc: ' + short(el));
+    } else if (/^(href|src|action|formaction|xlink:href|data)$/.test(name)
+               && /^\s*(javascript|data|vbscript):/i.test(a.value)) {
+      found.push('a script URL in ' + name + ': ' + short(el));
+    }
+  }
+});
+return found;
+"#;
 
 /// Runs axe in the page (after axe.min.js was injected) and hands back its
 /// violations as JSON text, or `{"error": …}`.

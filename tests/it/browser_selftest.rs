@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect};
 use axum::routing::get;
 
-use crate::browser::{Browser, png_size, tools_from, validate_html, validate_pages};
+use crate::browser::{Browser, XSS_PAYLOADS, png_size, tools_from, validate_html, validate_pages};
 
 /// A valid, accessible form: a labelled text field, a labelled choice, a button.
 const FORM_PAGE: &str = r#"<!DOCTYPE html>
@@ -71,6 +71,40 @@ fn hello(q: &HashMap<String, String>) -> String {
     )
 }
 
+/// A page three windows tall, for the whole-page screenshot.
+fn long_page() -> String {
+    let paragraphs: String = (1..=80)
+        .map(|i| format!("<p>Paragraph {i} of a long thread.</p>\n"))
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>Long</title>\n</head>\n<body>\n<main>\n{paragraphs}</main>\n</body>\n</html>\n"
+    )
+}
+
+/// Every hostile payload in a list item, escaped or (the fault) not; the
+/// unescaped page is served without a CSP so its payloads also run.
+fn xss_page(escape: bool) -> String {
+    let items: String = XSS_PAYLOADS
+        .iter()
+        .map(|p| {
+            let p = if escape {
+                p.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&quot;")
+            } else {
+                p.to_string()
+            };
+            format!("<li>{p}</li>\n")
+        })
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>Subjects</title>\n</head>\n<body>\n<main>\n<ul>\n{items}</ul>\n</main>\n</body>\n</html>\n"
+    )
+}
+
 /// A small site on a free loopback port, served from its own thread until the test ends.
 struct Site {
     /// `http://127.0.0.1:PORT`.
@@ -110,6 +144,12 @@ impl Site {
                 }),
             )
             .route("/bad", get(|| async { Html(BAD_PAGE) }))
+            .route("/long", get(|| async { Html(long_page()) }))
+            .route("/xss/raw", get(|| async { Html(xss_page(false)) }))
+            .route(
+                "/xss/escaped",
+                get(move || async move { (csp(), Html(xss_page(true))) }),
+            )
             .route(
                 "/style.css",
                 get(|| async {
@@ -193,8 +233,27 @@ fn a_person_fills_the_form_and_reads_the_answer() {
     assert!(w >= 800 && h >= 400, "a {w}×{h} screenshot");
     let page = dir.path().join("shots/form-page.png");
     b.screenshot_page(&page, 800);
-    let (pw, _) = png_size(&std::fs::read(&page).unwrap()).expect("a PNG");
+    let (pw, ph) = png_size(&std::fs::read(&page).unwrap()).expect("a PNG");
     assert_eq!(pw, 800, "the whole-page screenshot is not 800 pixels wide");
+    // The answer page is short: the shot ends below its link, not at the window's edge.
+    assert!(
+        (200..500).contains(&ph),
+        "a {pw}×{ph} whole-page screenshot"
+    );
+    b.goto(&format!("{}/long", site.base));
+    let last = b.find("main p:last-child");
+    let bottom = b.execute(
+        "return Math.ceil(arguments[0].getBoundingClientRect().bottom + window.scrollY);",
+        vec![serde_json::to_value(&last).unwrap()],
+    );
+    let long = dir.path().join("shots/long.png");
+    b.screenshot_page(&long, 800);
+    let (_, lh) = png_size(&std::fs::read(&long).unwrap()).expect("a PNG");
+    let bottom = bottom.as_u64().unwrap() as u32;
+    assert!(
+        bottom > 1500 && lh >= bottom,
+        "the whole-page screenshot is {lh} pixels tall; the last paragraph ends at {bottom}"
+    );
     eprintln!(
         "browser test: Chromium up in {:.1?}, whole test {:.1?}",
         up,
@@ -320,4 +379,39 @@ fn the_demo_site_is_made_and_served() {
     // Whatever pages exist today, the server answers HTTP on the address.
     let (status, _) = crate::browser::http_get(&format!("{}/c/mch/", site.base), "");
     assert!((200..600).contains(&status), "{status}");
+}
+
+#[test]
+fn hostile_markup_is_found_live_and_passes_once_escaped() {
+    let site = Site::start();
+    let Some(mut b) = Browser::start() else {
+        return;
+    };
+    b.goto(&format!("{}/xss/escaped", site.base));
+    b.assert_inert();
+    let shown = b.texts("li");
+    assert_eq!(
+        shown, XSS_PAYLOADS,
+        "the escaped payloads do not read as text"
+    );
+
+    b.goto(&format!("{}/xss/raw", site.base));
+    let found = b.xss_found();
+    for needle in [
+        "a payload ran: ",
+        "a script element: <script>",
+        "an event handler onerror",
+        "an event handler onload",
+        "a script URL in href",
+        "an embedding element: <iframe",
+        "a srcdoc",
+    ] {
+        assert!(
+            found.iter().any(|f| f.starts_with(needle)),
+            "the scan missed {needle:?}: {found:#?}"
+        );
+    }
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.assert_inert()))
+        .expect_err("assert_inert passed a page of live payloads");
+    assert!(panic_text(failed).contains("/xss/raw"));
 }
