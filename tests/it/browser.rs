@@ -763,11 +763,23 @@ pub fn validate_pages(pages: &[(&str, &str)]) -> Vec<String> {
     validate_with(&tools.vnu, pages)
 }
 
-/// [`validate_pages`] with this vnu.jar.
+/// [`validate_pages`] with this vnu.jar: through the checker's service at
+/// PRAXIS_TEST_VNU_URL when `scripts/test` started one (a few milliseconds a
+/// page once it is up), else one `java -jar` run for all the pages.
 pub fn validate_with(vnu: &Path, pages: &[(&str, &str)]) -> Vec<String> {
     if pages.is_empty() {
         return Vec::new();
     }
+    if let Ok(service) = std::env::var("PRAXIS_TEST_VNU_URL")
+        && let Some(errors) = validate_by_service(&service, pages)
+    {
+        return errors;
+    }
+    validate_by_jar(vnu, pages)
+}
+
+/// [`validate_pages`] by one `java -jar vnu.jar` run over all the pages.
+pub fn validate_by_jar(vnu: &Path, pages: &[(&str, &str)]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     for (i, (_, html)) in pages.iter().enumerate() {
@@ -798,25 +810,12 @@ pub fn validate_with(vnu: &Path, pages: &[(&str, &str)]) -> Vec<String> {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let mut errors = Vec::new();
-    for m in report["messages"].as_array().into_iter().flatten() {
-        let kind = m["type"].as_str().unwrap_or_default();
-        if kind != "error" && kind != "non-document-error" {
-            continue;
-        }
-        let file = m["url"].as_str().unwrap_or_default();
-        let page = files
+    let errors = vnu_errors(&report, |file| {
+        files
             .iter()
             .position(|f| file.ends_with(&*f.to_string_lossy()))
-            .map_or("?", |i| pages[i].0);
-        errors.push(format!(
-            "{page}:{}:{}: {} (at …{}…)",
-            m["lastLine"].as_u64().unwrap_or(0),
-            m["firstColumn"].as_u64().unwrap_or(0),
-            m["message"].as_str().unwrap_or_default(),
-            m["extract"].as_str().unwrap_or_default().replace('\n', "⏎")
-        ));
-    }
+            .map_or("?", |i| pages[i].0)
+    });
     assert!(
         out.status.success() || !errors.is_empty(),
         "java -jar {} failed without reporting an error; stderr:\n{}",
@@ -826,44 +825,127 @@ pub fn validate_with(vnu: &Path, pages: &[(&str, &str)]) -> Vec<String> {
     errors
 }
 
+/// Validates through the checker's service at `service`, waiting up to 90 s
+/// for it to come up (scripts/test starts it while the tests compile) unless
+/// its process (PRAXIS_TEST_VNU_PID) is gone; `None`, after saying so, if it
+/// never answers, so the caller runs the jar.
+pub fn validate_by_service(service: &str, pages: &[(&str, &str)]) -> Option<Vec<String>> {
+    let url = format!("{}/?out=json", service.trim_end_matches('/'));
+    let alive = || match std::env::var("PRAXIS_TEST_VNU_PID") {
+        Ok(pid) => Path::new("/proc").join(pid.trim()).exists(),
+        Err(_) => true,
+    };
+    let mut errors = Vec::new();
+    for (page, html) in pages {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let report = loop {
+            let r = http_request(
+                "POST",
+                &url,
+                "Content-Type: text/html; charset=utf-8\r\n",
+                html.as_bytes(),
+            );
+            match r {
+                Ok((200, body)) => match serde_json::from_str::<Value>(&body) {
+                    Ok(v) => break v,
+                    Err(e) => panic!("the checker at {service} answered no JSON ({e}): {body}"),
+                },
+                // Not listening yet, or listening but not ready: wait.
+                Err(_) | Ok((503, _)) if Instant::now() < deadline && alive() => {
+                    std::thread::sleep(Duration::from_millis(250))
+                }
+                Ok((status, body)) if status != 503 => {
+                    panic!("the checker at {service} answered {status}: {body}")
+                }
+                r => {
+                    eprintln!(
+                        "the checker at {service} is not answering ({r:?}): running vnu.jar instead"
+                    );
+                    return None;
+                }
+            }
+        };
+        errors.extend(vnu_errors(&report, |_| page));
+    }
+    Some(errors)
+}
+
+/// The errors of a vnu JSON report, each `PAGE:LINE:COLUMN: MESSAGE (at …)`,
+/// `page_of` naming the page from a message's `url` (empty from the service).
+fn vnu_errors<'a>(report: &Value, page_of: impl Fn(&str) -> &'a str) -> Vec<String> {
+    let mut errors = Vec::new();
+    for m in report["messages"].as_array().into_iter().flatten() {
+        let kind = m["type"].as_str().unwrap_or_default();
+        if kind != "error" && kind != "non-document-error" {
+            continue;
+        }
+        errors.push(format!(
+            "{}:{}:{}: {} (at …{}…)",
+            page_of(m["url"].as_str().unwrap_or_default()),
+            m["lastLine"].as_u64().unwrap_or(0),
+            m["firstColumn"].as_u64().unwrap_or(0),
+            m["message"].as_str().unwrap_or_default(),
+            m["extract"].as_str().unwrap_or_default().replace('\n', "⏎")
+        ));
+    }
+    errors
+}
+
 /// GETs an `http://host:port/path` URL with a Cookie header; returns the
 /// status and the body (chunked bodies decoded). Plain HTTP on loopback only.
 pub fn http_get(url: &str, cookie: &str) -> (u16, String) {
-    let rest = url
-        .strip_prefix("http://")
-        .unwrap_or_else(|| panic!("{url} is not a plain http:// URL"));
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let path = path.split('#').next().unwrap_or("/");
-    let mut s = TcpStream::connect(authority)
-        .unwrap_or_else(|e| panic!("cannot connect to {authority} for {url}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let cookie = if cookie.is_empty() {
         String::new()
     } else {
         format!("Cookie: {cookie}\r\n")
     };
+    http_request("GET", url, &format!("{cookie}Accept: text/html\r\n"), b"")
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+/// One HTTP/1.1 request (`headers` are whole `Name: value\r\n` lines);
+/// returns the status and the body, chunked bodies decoded.
+pub fn http_request(
+    method: &str,
+    url: &str,
+    headers: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let bad = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| bad(format!("{url} is not a plain http:// URL")))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let path = path.split('#').next().unwrap_or("/");
+    let mut s = TcpStream::connect(authority)?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let length = if method == "GET" {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\n{cookie}Accept: text/html\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: praxis-tests\r\n\
+         {headers}{length}Connection: close\r\n\r\n"
+    )?;
+    s.write_all(body)?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)
-        .unwrap_or_else(|e| panic!("reading {url}: {e}"));
+    s.read_to_end(&mut raw)?;
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("{url} answered no HTTP headers"));
+        .ok_or_else(|| bad(format!("{url} answered no HTTP headers")))?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut body = raw[split + 4..].to_vec();
     let status = head
         .split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("{url} answered a bad status line: {head}"));
+        .ok_or_else(|| bad(format!("{url} answered a bad status line: {head}")))?;
     let chunked = head.lines().any(|l| {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")
@@ -871,7 +953,7 @@ pub fn http_get(url: &str, cookie: &str) -> (u16, String) {
     if chunked {
         body = dechunk(&body);
     }
-    (status, String::from_utf8_lossy(&body).into_owned())
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// A chunked HTTP/1.1 body, decoded.

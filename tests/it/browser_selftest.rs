@@ -12,7 +12,10 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect};
 use axum::routing::get;
 
-use crate::browser::{Browser, XSS_PAYLOADS, png_size, tools_from, validate_html, validate_pages};
+use crate::browser::{
+    Browser, XSS_PAYLOADS, png_size, tools, tools_from, validate_by_jar, validate_by_service,
+    validate_html, validate_pages,
+};
 
 /// A valid, accessible form: a labelled text field, a labelled choice, a button.
 const FORM_PAGE: &str = r#"<!DOCTYPE html>
@@ -414,4 +417,26 @@ fn hostile_markup_is_found_live_and_passes_once_escaped() {
     let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.assert_inert()))
         .expect_err("assert_inert passed a page of live payloads");
     assert!(panic_text(failed).contains("/xss/raw"));
+}
+
+#[test]
+fn the_checker_service_and_the_jar_agree() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    let pages = [("form.html", FORM_PAGE), ("bad.html", BAD_PAGE)];
+    let by_jar = validate_by_jar(&tools.vnu, &pages);
+    assert_eq!(by_jar.len(), 2, "{by_jar:#?}");
+    let Ok(service) = std::env::var("PRAXIS_TEST_VNU_URL") else {
+        assert_ne!(
+            std::env::var("PRAXIS_TEST_REQUIRE_BROWSER").as_deref(),
+            Ok("1"),
+            "scripts/test runs the checker's service, yet PRAXIS_TEST_VNU_URL is unset"
+        );
+        eprintln!("PRAXIS_TEST_VNU_URL is unset: only the jar was checked");
+        return;
+    };
+    let by_service = validate_by_service(&service, &pages)
+        .unwrap_or_else(|| panic!("the checker's service at {service} never answered"));
+    assert_eq!(by_service, by_jar);
 }
