@@ -4,13 +4,16 @@
 //! would use the page:
 //!
 //! ```ignore
+//! let site = DemoSite::start();    // `praxis demo`, served by `praxis serve`
 //! let Some(mut b) = Browser::start() else { return };
-//! b.goto(&format!("{base}/c/mch/"));
+//! b.goto(&format!("{}/c/mch/", site.base));
 //! b.check();                       // vnu: no errors; axe: nothing serious or critical
 //! b.click_link("Kangaroo mother care");
-//! b.fill("input[name=q]", "ORS");
+//! b.fill("input[name=q]", "binders");
 //! b.submit("form[role=search] button");
-//! assert!(b.text("main").contains("ORS"));
+//! assert!(b.text("main").contains("binders"));
+//! b.assert_inert();                // no hostile markup came alive (XSS_PAYLOADS)
+//! b.check_pages(&[url1, url2]);    // many pages, one validator run
 //! ```
 //!
 //! Where the tools come from: `scripts/browser install` (run by `scripts/test`)
@@ -19,13 +22,16 @@
 //! PRAXIS_TEST_REQUIRE_BROWSER=1. Without them (a test run by hand) a browser
 //! test skips with a message saying how to get them; with
 //! PRAXIS_TEST_REQUIRE_BROWSER=1 a missing tool fails the test instead.
+//! `scripts/test` also runs the checker as a service (PRAXIS_TEST_VNU_URL);
+//! without it each validation starts `java -jar vnu.jar` (about 2 s).
 //!
 //! Each `Browser` owns one chromedriver (on a free port, in its own process
 //! group) and one Chromium with a fresh profile; dropping it ends the session
 //! and kills the group. Every failure message names the page and what to fix.
 //!
-//! Long because the harness keeps its three tools (WebDriver, vnu, axe), the
-//! plain HTTP fetch that feeds vnu the served bytes, and the PNG check together.
+//! Long because the harness keeps its tools (WebDriver, vnu, axe, the XSS
+//! scan), the plain HTTP client that feeds vnu the served bytes, and the
+//! demo site together, so a page test needs nothing else.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
