@@ -167,6 +167,14 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        // A test process killed outright (a nextest timeout) never drops the
+        // Browser: chromedriver then dies with it instead of lingering.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let driver = cmd.spawn().unwrap_or_else(|e| {
             panic!(
                 "cannot start {}: {e}; install Debian's chromium-driver (scripts/browser install)",
