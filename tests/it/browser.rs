@@ -457,7 +457,9 @@ impl Browser {
         let (status, body) = http_get(&url, &self.cookie_header());
         assert!(
             status < 400,
-            "{url} answered {status} when fetched again for validation"
+            "{url} answered {status} when fetched again for validation (a page shown \
+             in answer to a POST cannot be fetched again: redirect after the POST, or \
+             validate the response's body with `validate_html`)"
         );
         body
     }
