@@ -167,6 +167,14 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        // A test process killed outright (a nextest timeout) never drops the
+        // Browser: chromedriver then dies with it instead of lingering.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let driver = cmd.spawn().unwrap_or_else(|e| {
             panic!(
                 "cannot start {}: {e}; install Debian's chromium-driver (scripts/browser install)",
@@ -449,7 +457,9 @@ impl Browser {
         let (status, body) = http_get(&url, &self.cookie_header());
         assert!(
             status < 400,
-            "{url} answered {status} when fetched again for validation"
+            "{url} answered {status} when fetched again for validation (a page shown \
+             in answer to a POST cannot be fetched again: redirect after the POST, or \
+             validate the response's body with `validate_html`)"
         );
         body
     }
