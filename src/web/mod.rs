@@ -13,13 +13,16 @@
 //! - [`db`]: a small pool of database connections, used off the async
 //!   threads;
 //! - [`unsubscribe`]: `/u/TOKEN` (and the older `/unsubscribe/…` links);
-//! - [`site`]: `/`, `/healthz`, the stylesheet.
+//! - [`site`]: `/`, `/healthz`, the stylesheet;
+//! - [`archive`]: a community's home, threads, posts, raw messages, mboxes
+//!   and kept attachments.
 //!
 //! Nothing here builds SQL (the store does), trusts member text as markup
 //! (handlebars escapes; member HTML goes through ammonia), or changes state
 //! on a GET.
 
 pub mod access;
+pub mod archive;
 pub mod db;
 pub mod page;
 mod site;
@@ -108,6 +111,7 @@ impl WebServer {
             .route("/healthz", get(site::healthz))
             .route("/static/praxis.css", get(site::stylesheet))
             .merge(unsubscribe::routes())
+            .merge(archive::routes())
             .fallback(site::not_found);
         let root = page::root(&self.state).to_string();
         let app = if root.is_empty() {
