@@ -615,7 +615,7 @@ async fn post(
             "subject": subject,
             "thread_href": format!("{root}/c/{}/t/{}#p{}", c.slug(), post.thread, post.id),
             "thread_subject": subject_or_none(&post.thread_subject),
-            "raw": matches!(standing, Standing::Member | Standing::Moderator)
+            "raw_href": matches!(standing, Standing::Member | Standing::Moderator)
                 .then(|| format!("{}/raw", post_link(&root, c.slug(), &post.message_id))),
         }),
     )
