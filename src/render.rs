@@ -83,6 +83,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/error", "web/error.html.hbs"),
     ("web/unsubscribe", "web/unsubscribe.html.hbs"),
     ("web/search", "web/search.html.hbs"),
+    ("web/community", "web/community.html.hbs"),
+    ("web/threads", "web/threads.html.hbs"),
+    ("web/thread", "web/thread.html.hbs"),
+    ("web/post", "web/post.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -129,6 +133,19 @@ const WEB: &[(&str, &str)] = &[
         "web/search",
         include_str!("../templates/web/search.html.hbs"),
     ),
+    (
+        "web/community",
+        include_str!("../templates/web/community.html.hbs"),
+    ),
+    (
+        "web/threads",
+        include_str!("../templates/web/threads.html.hbs"),
+    ),
+    (
+        "web/thread",
+        include_str!("../templates/web/thread.html.hbs"),
+    ),
+    ("web/post", include_str!("../templates/web/post.html.hbs")),
 ];
 
 /// The registry of templates.

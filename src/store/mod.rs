@@ -21,6 +21,7 @@
 //!   is never edited (its checksum is recorded and compared on every open).
 //! - The database file is created mode 0600.
 
+mod archive;
 mod attachments;
 pub mod audit;
 mod bounce;
@@ -43,6 +44,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use archive::{ArchiveFile, ArchivePost, ArchiveReply, ArchiveThread, RawMessage};
 pub use attachments::PostAttachment;
 pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
 pub use communities::CommunityRow;

@@ -14,13 +14,16 @@
 //!   threads;
 //! - [`unsubscribe`]: `/u/TOKEN` (and the older `/unsubscribe/…` links);
 //! - [`site`]: `/`, `/healthz`, the stylesheet;
-//! - [`search`]: `/c/SLUG/search`, the grammar `praxis search` reads.
+//! - [`search`]: `/c/SLUG/search`, the grammar `praxis search` reads;
+//! - [`archive`]: a community's home, threads, posts, raw messages, mboxes
+//!   and kept attachments.
 //!
 //! Nothing here builds SQL (the store does), trusts member text as markup
 //! (handlebars escapes; member HTML goes through ammonia), or changes state
 //! on a GET.
 
 pub mod access;
+pub mod archive;
 pub mod db;
 pub mod page;
 mod search;
@@ -112,6 +115,7 @@ impl WebServer {
             .route("/static/praxis.css", get(site::stylesheet))
             .merge(unsubscribe::routes())
             .merge(search::routes())
+            .merge(archive::routes())
             .fallback(site::not_found);
         let root = page::root(&self.state).to_string();
         let app = if root.is_empty() {

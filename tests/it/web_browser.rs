@@ -67,7 +67,11 @@ fn a_member_reads_the_archive_follows_a_reply_and_searches_in_english_and_hindi(
          return !!(r && p && (r.compareDocumentPosition(p) & Node.DOCUMENT_POSITION_FOLLOWING));",
         vec![],
     );
-    assert_eq!(order, serde_json::json!(true), "reply before posts on {thread_url}");
+    assert_eq!(
+        order,
+        serde_json::json!(true),
+        "reply before posts on {thread_url}"
+    );
     let post_url = b
         .links("article.post a")
         .into_iter()
@@ -143,7 +147,11 @@ fn a_thread_of_hostile_posts_stays_inert_in_the_browser() {
     for (i, p) in XSS_PAYLOADS.iter().enumerate() {
         let subject = format!("Hostile {i} {p}");
         let body = format!("{p}\n\n> {p}\n\nhttps://example.org/{p}\n");
-        let mut raw = post(&format!("hostile-{i}@dh-sitapur.example.org"), &subject, &body);
+        let mut raw = post(
+            &format!("hostile-{i}@dh-sitapur.example.org"),
+            &subject,
+            &body,
+        );
         if i == 0 {
             raw = raw.replace(
                 "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
@@ -178,7 +186,10 @@ fn a_thread_of_hostile_posts_stays_inert_in_the_browser() {
         b.assert_inert();
         // A message page too, for each thread.
         if url.contains("/t/")
-            && let Some(m) = b.links("article.post a").into_iter().find(|l| l.contains("/m/"))
+            && let Some(m) = b
+                .links("article.post a")
+                .into_iter()
+                .find(|l| l.contains("/m/"))
         {
             b.goto(&m);
             b.assert_inert();
