@@ -82,6 +82,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/index", "web/index.html.hbs"),
     ("web/error", "web/error.html.hbs"),
     ("web/unsubscribe", "web/unsubscribe.html.hbs"),
+    ("web/replies", "web/replies.html.hbs"),
+    ("web/reply", "web/reply.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -124,6 +126,11 @@ const WEB: &[(&str, &str)] = &[
         "web/unsubscribe",
         include_str!("../templates/web/unsubscribe.html.hbs"),
     ),
+    (
+        "web/replies",
+        include_str!("../templates/web/replies.html.hbs"),
+    ),
+    ("web/reply", include_str!("../templates/web/reply.html.hbs")),
 ];
 
 /// The registry of templates.
@@ -228,13 +235,15 @@ mod tests {
         let t = Templates::new();
         for (name, file) in BUILT_IN {
             assert_eq!(name_for_file(file), Some(*name));
-            if *name != "digest/html" {
+            if name.starts_with("web/") {
+                assert!(t.web.has_template(name), "{name} is registered");
+            } else if *name != "digest/html" {
                 assert!(t.hb.has_template(name), "{name} is registered");
             }
         }
         assert_eq!(
             BUILT_IN.len(),
-            NOTICES.len() + CONSOLIDATED.len() + DIGEST.len() + 1,
+            NOTICES.len() + CONSOLIDATED.len() + DIGEST.len() + WEB.len() + 1,
             "every built-in template is listed once"
         );
         let t =

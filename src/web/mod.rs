@@ -13,7 +13,9 @@
 //! - [`db`]: a small pool of database connections, used off the async
 //!   threads;
 //! - [`unsubscribe`]: `/u/TOKEN` (and the older `/unsubscribe/…` links);
-//! - [`site`]: `/`, `/healthz`, the stylesheet.
+//! - [`site`]: `/`, `/healthz`, the stylesheet;
+//! - [`replies`]: the Consolidated Reply library, one reply, the Atom
+//!   feeds of new threads and of replies.
 //!
 //! Nothing here builds SQL (the store does), trusts member text as markup
 //! (handlebars escapes; member HTML goes through ammonia), or changes state
@@ -22,6 +24,7 @@
 pub mod access;
 pub mod db;
 pub mod page;
+pub mod replies;
 mod site;
 mod unsubscribe;
 
@@ -108,6 +111,7 @@ impl WebServer {
             .route("/healthz", get(site::healthz))
             .route("/static/praxis.css", get(site::stylesheet))
             .merge(unsubscribe::routes())
+            .merge(replies::routes())
             .fallback(site::not_found);
         let root = page::root(&self.state).to_string();
         let app = if root.is_empty() {
