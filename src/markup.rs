@@ -49,6 +49,65 @@ pub fn html_fragment(markdown: &str) -> String {
         .to_string()
 }
 
+/// [`html_fragment`] for a page that has its own `<h1>`: every heading of
+/// the Markdown one level lower (`#` becomes `<h2>`, `######` stays `<h6>`),
+/// so the page's headings stay in order.
+pub fn html_fragment_below_h1(markdown: &str) -> String {
+    use pulldown_cmark::{Event, HeadingLevel, Tag, TagEnd};
+    fn lower(level: HeadingLevel) -> HeadingLevel {
+        HeadingLevel::try_from(level as usize + 1).unwrap_or(HeadingLevel::H6)
+    }
+    let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_TABLES)
+        .map(|e| match e {
+            Event::Start(Tag::Heading {
+                level,
+                id,
+                classes,
+                attrs,
+            }) => Event::Start(Tag::Heading {
+                level: lower(level),
+                id,
+                classes,
+                attrs,
+            }),
+            Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(lower(level))),
+            other => other,
+        });
+    let mut raw = String::new();
+    pulldown_cmark::html::push_html(&mut raw, parser);
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer"))
+        .clean(&raw)
+        .to_string()
+}
+
+/// An email address in text: what [`hide_addresses`] replaces.
+static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)(?:mailto:)?[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+        .expect("the address pattern compiles")
+});
+
+/// `text` with every email address but those in `keep` (a community's own
+/// posting address, say) replaced by "(address hidden)": member text shown
+/// on a public page must not give away a member's address, even one a
+/// member typed into their message.
+pub fn hide_addresses(text: &str, keep: &[&str]) -> String {
+    ADDRESS
+        .replace_all(text, |c: &regex::Captures<'_>| {
+            let found = &c[0];
+            let bare = found
+                .strip_prefix("mailto:")
+                .or_else(|| found.strip_prefix("MAILTO:"))
+                .unwrap_or(found);
+            if keep.iter().any(|k| k.eq_ignore_ascii_case(bare)) {
+                found.to_string()
+            } else {
+                "(address hidden)".to_string()
+            }
+        })
+        .into_owned()
+}
+
 /// The HTML part: [`html_fragment`] in a minimal document.
 pub fn html(markdown: &str, title: &str) -> String {
     let body = html_fragment(markdown);
@@ -136,7 +195,26 @@ pub fn text_html(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::text_html;
+    use super::{hide_addresses, html_fragment_below_h1, text_html};
+
+    #[test]
+    fn headings_go_one_level_down_under_a_page_heading() {
+        let h = html_fragment_below_h1("# A\n\n## B\n\n###### F\n\ntext <script>x</script>\n");
+        assert!(h.starts_with("<h2>A</h2>\n<h3>B</h3>\n<h6>F</h6>"), "{h}");
+        assert!(!h.contains("<h1") && !h.contains("<script"), "{h}");
+    }
+
+    #[test]
+    fn addresses_are_hidden_except_the_ones_kept() {
+        assert_eq!(
+            hide_addresses(
+                "Write to Priya.Das@nhm-odisha.example.org or mailto:x@y.org, or to mch@lists.example.org.",
+                &["mch@lists.example.org"]
+            ),
+            "Write to (address hidden) or (address hidden), or to mch@lists.example.org."
+        );
+        assert_eq!(hide_addresses("no @ here, a@b", &[]), "no @ here, a@b");
+    }
 
     #[test]
     fn member_text_becomes_escaped_paragraphs_with_web_links_only() {

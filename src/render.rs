@@ -87,6 +87,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/threads", "web/threads.html.hbs"),
     ("web/thread", "web/thread.html.hbs"),
     ("web/post", "web/post.html.hbs"),
+    ("web/replies", "web/replies.html.hbs"),
+    ("web/reply", "web/reply.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -146,6 +148,11 @@ const WEB: &[(&str, &str)] = &[
         include_str!("../templates/web/thread.html.hbs"),
     ),
     ("web/post", include_str!("../templates/web/post.html.hbs")),
+    (
+        "web/replies",
+        include_str!("../templates/web/replies.html.hbs"),
+    ),
+    ("web/reply", include_str!("../templates/web/reply.html.hbs")),
 ];
 
 /// The registry of templates.
@@ -250,13 +257,15 @@ mod tests {
         let t = Templates::new();
         for (name, file) in BUILT_IN {
             assert_eq!(name_for_file(file), Some(*name));
-            if *name != "digest/html" {
+            if name.starts_with("web/") {
+                assert!(t.web.has_template(name), "{name} is registered");
+            } else if *name != "digest/html" {
                 assert!(t.hb.has_template(name), "{name} is registered");
             }
         }
         assert_eq!(
             BUILT_IN.len(),
-            NOTICES.len() + CONSOLIDATED.len() + DIGEST.len() + 1,
+            NOTICES.len() + CONSOLIDATED.len() + DIGEST.len() + WEB.len() + 1,
             "every built-in template is listed once"
         );
         let t =

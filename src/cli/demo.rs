@@ -27,7 +27,22 @@ pub struct DemoArgs {
     /// temporary folder, kept afterwards.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// After the demo, serve its archive on the web (the same daemon as
+    /// `praxis serve`) until Ctrl-C. Example: `praxis demo --serve`.
+    #[arg(long)]
+    pub serve: bool,
+    /// The loopback port the archive is served on.
+    /// Example: `praxis demo --serve --port 8080`.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
 }
+
+/// Where `praxis demo --serve` serves the archive unless told otherwise.
+const DEFAULT_PORT: u16 = 8025;
+/// The config that serves the demo's archive: the demo's own config with
+/// `[http]`, a link secret and a public archive added, written beside it
+/// (the demo's config itself stays as shipped).
+const WEB_CONFIG: &str = "praxis-web.toml";
 
 /// The demo's config, as shipped.
 const CONFIG: &str = include_str!("../../examples/demo/praxis.toml");
@@ -215,7 +230,84 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
             .map(|(_, i)| i.post.to_string())
             .unwrap_or_default(),
     );
-    Ok(ExitCode::SUCCESS)
+
+    let web_config = write_web_config(&dir, &config_path, args.port)?;
+    if !args.serve {
+        println!(
+            "\nTo read its archive in a browser, serve it:\n  praxis --config {} serve\n\
+             and open http://127.0.0.1:{}/c/{COMMUNITY}/ (or run `praxis demo --serve`).",
+            web_config.display(),
+            args.port
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    demo.step("9. The archive on the web (Ctrl-C stops it)")?;
+    demo.say(format!(
+        "\n$ praxis --config {} serve",
+        web_config.display()
+    ));
+    println!("The archive: http://127.0.0.1:{}/c/{COMMUNITY}/", args.port);
+    let mut argv: Vec<OsString> = vec!["praxis".into(), "--config".into()];
+    argv.push(web_config.into_os_string());
+    argv.push("serve".into());
+    super::run(Cli::try_parse_from(argv)?)
+}
+
+/// Writes [`WEB_CONFIG`] into the demo's folder: the demo's config with a
+/// link secret (a new random one, in a file only its owner may read), the
+/// web on loopback at `port`, and a public archive. Returns its path.
+fn write_web_config(dir: &Path, config: &Path, port: u16) -> Result<PathBuf> {
+    let key = dir.join("link.key");
+    if !key.exists() {
+        let secret = hex::encode(rand::random::<[u8; 32]>());
+        write_private(&key, format!("{secret}\n").as_bytes())?;
+    }
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+    let marker = "maildir = \"delivered\"";
+    let community_delivery = "[community.delivery]\n";
+    if !text.contains(marker) || !text.contains(community_delivery) {
+        bail!(
+            "{} lacks `{marker}` or `[community.delivery]`; the demo's config was changed, so its web config cannot be made",
+            config.display()
+        );
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    let text = text
+        .replacen(
+            marker,
+            &format!("{marker}\nlink_secret_file = \"link.key\""),
+            1,
+        )
+        .replacen(
+            community_delivery,
+            &format!("[community.web]\narchive = \"public\"\n\n{community_delivery}"),
+            1,
+        )
+        + &format!(
+            "\n# Added by `praxis demo` to serve the archive on the web.\n[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{url}\"\n"
+        );
+    let path = dir.join(WEB_CONFIG);
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes a file only its owner may read (mode 0600 on Unix).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// Runs the demo's commands against its config.

@@ -30,6 +30,7 @@ mod confirmations;
 mod consolidated_replies;
 mod digests;
 mod holds;
+mod library;
 mod members;
 pub mod migrate;
 mod moderation_tokens;
@@ -54,6 +55,7 @@ pub use consolidated_replies::{
 };
 pub use digests::{DigestCreated, NewDigest};
 pub use holds::{Action, Decided, HeldPost};
+pub use library::{LibraryEntry, NewThread, PublishedReply, public_name};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
 pub use moderation_tokens::ModerationToken;
 pub use outbox::{

@@ -16,7 +16,9 @@
 //! - [`site`]: `/`, `/healthz`, the stylesheet;
 //! - [`search`]: `/c/SLUG/search`, the grammar `praxis search` reads;
 //! - [`archive`]: a community's home, threads, posts, raw messages, mboxes
-//!   and kept attachments.
+//!   and kept attachments;
+//! - [`replies`]: the Consolidated Reply library, one reply, the Atom
+//!   feeds of new threads and of replies.
 //!
 //! Nothing here builds SQL (the store does), trusts member text as markup
 //! (handlebars escapes; member HTML goes through ammonia), or changes state
@@ -26,6 +28,7 @@ pub mod access;
 pub mod archive;
 pub mod db;
 pub mod page;
+pub mod replies;
 mod search;
 mod site;
 mod unsubscribe;
@@ -116,6 +119,7 @@ impl WebServer {
             .merge(unsubscribe::routes())
             .merge(search::routes())
             .merge(archive::routes())
+            .merge(replies::routes())
             .fallback(site::not_found);
         let root = page::root(&self.state).to_string();
         let app = if root.is_empty() {
