@@ -246,10 +246,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitCode> {
         "\n$ praxis --config {} serve",
         web_config.display()
     ));
-    println!(
-        "The archive: http://127.0.0.1:{}/c/{COMMUNITY}/",
-        args.port
-    );
+    println!("The archive: http://127.0.0.1:{}/c/{COMMUNITY}/", args.port);
     let mut argv: Vec<OsString> = vec!["praxis".into(), "--config".into()];
     argv.push(web_config.into_os_string());
     argv.push("serve".into());
@@ -265,8 +262,8 @@ fn write_web_config(dir: &Path, config: &Path, port: u16) -> Result<PathBuf> {
         let secret = hex::encode(rand::random::<[u8; 32]>());
         write_private(&key, format!("{secret}\n").as_bytes())?;
     }
-    let text = std::fs::read_to_string(config)
-        .with_context(|| format!("reading {}", config.display()))?;
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
     let marker = "maildir = \"delivered\"";
     let community_delivery = "[community.delivery]\n";
     if !text.contains(marker) || !text.contains(community_delivery) {

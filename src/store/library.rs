@@ -79,7 +79,8 @@ pub struct NewThread {
 
 /// The columns a [`PublishedReply`] is read from, `r` the reply and `t`
 /// its thread.
-const REPLY_COLUMNS: &str = "r.id, r.thread_id, t.subject, r.subject, r.published_at, r.addendum_to,
+const REPLY_COLUMNS: &str =
+    "r.id, r.thread_id, t.subject, r.subject, r.published_at, r.addendum_to,
      COALESCE((SELECT v.author FROM draft_versions v WHERE v.reply_id = r.id
                ORDER BY v.version DESC LIMIT 1), ''),
      COALESCE((SELECT v.body FROM draft_versions v WHERE v.reply_id = r.id
@@ -223,7 +224,10 @@ mod tests {
 
     #[test]
     fn a_public_name_never_is_an_address() {
-        assert_eq!(public_name("Dr. Anjali Mehta", "a@x.org"), "Dr. Anjali Mehta");
+        assert_eq!(
+            public_name("Dr. Anjali Mehta", "a@x.org"),
+            "Dr. Anjali Mehta"
+        );
         assert_eq!(public_name("", "a@x.org"), "a member");
         assert_eq!(public_name("A@X.org", "a@x.org"), "a member");
         assert_eq!(public_name("someone@else.org", "a@x.org"), "a member");

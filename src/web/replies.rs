@@ -572,7 +572,10 @@ mod tests {
             }],
         );
         assert!(x.contains("<title>T &amp; &lt;t&gt;</title>"), "{x}");
-        assert!(x.contains("<title>&lt;b&gt;]]&gt;&lt;/b&gt;</title>"), "{x}");
+        assert!(
+            x.contains("<title>&lt;b&gt;]]&gt;&lt;/b&gt;</title>"),
+            "{x}"
+        );
         assert!(x.contains("<updated>1970-01-01T00:00:00Z</updated>"), "{x}");
         assert!(x.contains("href=\"http://h/c/s/t/1?a=1&amp;b=2\""), "{x}");
         assert!(x.contains("<content type=\"html\">&lt;p&gt;x&lt;/p&gt;</content>"));

@@ -12,9 +12,7 @@ use crate::site::{Answer, Site, free_port};
 
 /// Every member address of the demo community.
 fn member_addresses(site: &Site) -> Vec<String> {
-    let members = site
-        .home
-        .json(&["--json", "members", "list", "-c", "mch"]);
+    let members = site.home.json(&["--json", "members", "list", "-c", "mch"]);
     let out: Vec<String> = members
         .as_array()
         .unwrap()
@@ -29,7 +27,11 @@ fn member_addresses(site: &Site) -> Vec<String> {
 fn no_address(what: &str, answer: &Answer, addresses: &[String]) {
     let body = answer.body.to_ascii_lowercase();
     for a in addresses {
-        assert!(!body.contains(a.as_str()), "{what} shows {a}:\n{}", answer.body);
+        assert!(
+            !body.contains(a.as_str()),
+            "{what} shows {a}:\n{}",
+            answer.body
+        );
     }
 }
 
@@ -142,7 +144,10 @@ fn parse_feed(xml: &str) -> (String, Vec<FeedEntry>) {
     for e in &entries {
         chrono::DateTime::parse_from_rfc3339(&e.updated)
             .unwrap_or_else(|err| panic!("entry updated {:?}: {err}", e.updated));
-        assert!(!e.id.is_empty() && !e.title.is_empty() && !e.author.is_empty(), "{e:?}");
+        assert!(
+            !e.id.is_empty() && !e.title.is_empty() && !e.author.is_empty(),
+            "{e:?}"
+        );
     }
     (feed_updated, entries)
 }
@@ -209,7 +214,10 @@ fn the_library_a_reply_and_both_feeds_of_a_public_archive() {
         assert!(page.body.contains(needle), "no {needle} in:\n{}", page.body);
     }
     assert_eq!(page.body.matches("<h1").count(), 1, "{}", page.body);
-    assert!(!page.body.contains("<!--"), "the moderator's hints are not shown");
+    assert!(
+        !page.body.contains("<!--"),
+        "the moderator's hints are not shown"
+    );
     no_address("the reply page", &page, &addresses);
     assert_eq!(site.get("/c/mch/replies/9999").code, 404);
     assert_eq!(site.get("/c/mch/replies/nope").code, 404);
@@ -233,7 +241,11 @@ fn the_library_a_reply_and_both_feeds_of_a_public_archive() {
     let e = &entries[0];
     assert_eq!(e.link, format!("{}/c/mch/replies/{query}", site.base));
     assert_eq!(e.content_type, "html");
-    assert!(e.content.contains("<h2>Original query</h2>"), "{}", e.content);
+    assert!(
+        e.content.contains("<h2>Original query</h2>"),
+        "{}",
+        e.content
+    );
     assert!(e.title.contains("Kangaroo Mother Care"), "{e:?}");
     assert_eq!(e.author, "Meera Iyer");
     let linked = site.get(e.link.strip_prefix(&site.base).unwrap());
@@ -248,7 +260,10 @@ fn the_library_a_reply_and_both_feeds_of_a_public_archive() {
     assert_eq!(e.id, e.link);
     assert_eq!(e.author, "Dr. Anjali Mehta");
     assert!(e.title.contains("Kangaroo Mother Care"), "{e:?}");
-    assert!(!e.summary.is_empty() && e.summary.lines().count() <= 6, "{e:?}");
+    assert!(
+        !e.summary.is_empty() && e.summary.lines().count() <= 6,
+        "{e:?}"
+    );
     no_address("the threads feed", &threads, &addresses);
     // (The thread pages themselves are another part's; once they are
     // served, this link answers 200 too.)
@@ -260,7 +275,11 @@ fn the_library_a_reply_and_both_feeds_of_a_public_archive() {
         "/c/mch/feed.atom".to_string(),
     ] {
         let a = site.get(&path);
-        assert!(!a.body.contains("UNPUBLISHED-DRAFT-TEXT"), "{path}: {}", a.body);
+        assert!(
+            !a.body.contains("UNPUBLISHED-DRAFT-TEXT"),
+            "{path}: {}",
+            a.body
+        );
     }
 }
 
@@ -336,7 +355,9 @@ fn demo_serve_serves_the_archive_until_sigterm() {
         .expect("praxis demo --serve printed the archive's address");
     let url = line.strip_prefix("The archive: ").unwrap().trim();
     assert_eq!(url, format!("http://127.0.0.1:{port}/c/mch/"));
-    let path = url.strip_prefix(&format!("http://127.0.0.1:{port}")).unwrap();
+    let path = url
+        .strip_prefix(&format!("http://127.0.0.1:{port}"))
+        .unwrap();
     // GET it (the server may still be starting).
     let deadline = Instant::now() + Duration::from_secs(30);
     let answer = loop {
