@@ -281,6 +281,22 @@ fn the_library_a_reply_and_both_feeds_of_a_public_archive() {
             a.body
         );
     }
+    // Scheduled for a time to come, it is still shown nowhere.
+    site.home
+        .stdout(&["publish", &query, "--at", "2099-01-05 09:00"]);
+    for path in [
+        "/c/mch/replies".to_string(),
+        format!("/c/mch/replies/{query}"),
+        "/c/mch/replies.atom".to_string(),
+    ] {
+        let a = site.get(&path);
+        assert_eq!(a.code, 200, "{path}");
+        assert!(
+            !a.body.contains("UNPUBLISHED-DRAFT-TEXT") && !a.body.contains("ddend"),
+            "{path}: {}",
+            a.body
+        );
+    }
 }
 
 /// A session cookie for `email`, signed with the test site's key (what
