@@ -239,7 +239,7 @@ mod tests {
         assert_eq!(message_path("mch", "<a.b@x.org>"), "/c/mch/m/a.b@x.org");
         assert_eq!(
             message_path("mch", "x/y%z?#\"<>@h"),
-            "/c/mch/m/x%2Fy%25z%3F%23%22@h"
+            "/c/mch/m/x%2Fy%25z%3F%23%22%3C%3E@h"
         );
         assert_eq!(message_path("mch", "é@h"), "/c/mch/m/%C3%A9@h");
     }
