@@ -196,3 +196,162 @@ fn a_thread_of_hostile_posts_stays_inert_in_the_browser() {
         }
     }
 }
+
+/// The first `{base}{path_start}…` URL in `text` (a link in a mail).
+fn link_in(text: &str, base: &str, path_start: &str) -> Option<String> {
+    let start = format!("{base}{path_start}");
+    let at = text.find(&start)?;
+    let rest = &text[at..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || matches!(c, '>' | '<' | ')' | ']' | '"'))
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}
+
+#[test]
+fn a_newcomer_joins_in_the_browser_changes_delivery_and_leaves_by_one_click() {
+    use std::time::{Duration, Instant};
+
+    use crate::support::{Daemon, Home, PrivateStack};
+
+    // Browser first: a run without the tools skips before starting servers.
+    let Some(mut b) = Browser::start() else {
+        return;
+    };
+    let s = PrivateStack::start();
+    let port = crate::site::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let home = Home::with_config(&s.live_config(false));
+    let key = home.path().join("link.key");
+    std::fs::write(&key, "walk link secret\n").unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let config = std::fs::read_to_string(home.config())
+        .unwrap()
+        .replacen(
+            "[delivery]\n",
+            &format!("[delivery]\nlink_secret_file = \"{}\"\n", key.display()),
+            1,
+        )
+        .replacen(
+            "[community.delivery]\n",
+            "[community.web]\narchive = \"members\"\n\n[community.delivery]\n",
+            1,
+        )
+        + &format!("\n[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n");
+    std::fs::write(home.config(), config).unwrap();
+    home.stdout(&["init"]);
+    for (who, role) in [("moderator", "moderator"), ("alice", "member")] {
+        home.stdout(&[
+            "members",
+            "add",
+            &format!("{who}@example.test"),
+            "-c",
+            "health",
+            "--role",
+            role,
+            "--moderation",
+            "accept",
+        ]);
+    }
+    let daemon = Daemon::start(&home);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "no web:\n{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let member = |email: &str| -> serde_json::Value {
+        home.json(&["members", "list", "-c", "health", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    };
+
+    // Join from the form.
+    b.goto(&format!("{base}/c/health/join"));
+    b.check();
+    b.fill("#join-email", "oscar@example.test");
+    b.fill("#join-name", "Oscar Fernandes");
+    b.fill("#join-organisation", "Goa Health Trust");
+    b.fill("#join-place", "Panaji");
+    b.click("#join-delivery-each");
+    b.submit("main form button[type=submit]");
+    assert!(
+        b.text("main").to_lowercase().contains("mail"),
+        "{}",
+        b.text("main")
+    );
+    assert_eq!(
+        member("oscar@example.test"),
+        serde_json::Value::Null,
+        "joined before confirming"
+    );
+
+    // The confirmation, read from oscar's real mailbox; its link opened.
+    let mail = rt.block_on(s.wait_inbox("oscar", "/c/health/join/"));
+    let confirm = link_in(&mail, &base, "/c/health/join/").expect("a confirm link");
+    b.goto(&confirm);
+    b.check();
+    assert_eq!(
+        member("oscar@example.test"),
+        serde_json::Value::Null,
+        "a GET confirmed"
+    );
+    b.submit("main form button[type=submit]");
+    let m = member("oscar@example.test");
+    assert_eq!(m["status"], "active", "{m}");
+    assert_eq!(m["name"], "Oscar Fernandes", "{m}");
+    assert_eq!(m["organisation"], "Goa Health Trust", "{m}");
+    assert_eq!(m["delivery"], "each", "{m}");
+
+    // The welcome carries the member's own page; there, delivery becomes digest.
+    let welcome = rt.block_on(s.wait_inbox("oscar", "/c/health/me/"));
+    let me = link_in(&welcome, &base, "/c/health/me/").expect("a me link in the welcome");
+    b.goto(&me);
+    b.check();
+    b.select("#me-delivery", "digest");
+    b.submit("main form button[type=submit]");
+    assert_eq!(member("oscar@example.test")["delivery"], "digest");
+    b.check();
+
+    // The next post reaches each-post members, not oscar; the digest does.
+    let post = "From: Alice <alice@example.test>\r\nTo: list@example.test\r\n\
+                Subject: Cold chain in the monsoon\r\nMessage-ID: <monsoon-1@example.test>\r\n\
+                Date: Fri, 4 Dec 2026 10:00:00 +0530\r\n\r\nHow do you keep vaccines cold when the power fails?\r\n";
+    home.praxis()
+        .args(["ingest", "-c", "health"])
+        .write_stdin(post)
+        .assert()
+        .success();
+    rt.block_on(s.wait_inbox("moderator", "Cold chain in the monsoon"));
+    home.stdout(&["digest", "send", "-c", "health", "--now"]);
+    let digest = rt.block_on(s.wait_inbox("oscar", "Cold chain in the monsoon"));
+    let copies = rt.block_on(s.inbox("oscar", "Cold chain in the monsoon"));
+    assert_eq!(
+        copies.len(),
+        1,
+        "oscar got the post itself, not only the digest: {copies:?}"
+    );
+    assert!(digest.to_lowercase().contains("digest"), "{digest}");
+
+    // One-click leave from the digest's own link.
+    let leave = link_in(&digest, &base, "/u/").expect("a one-click link in the digest");
+    b.goto(&leave);
+    b.check();
+    assert_eq!(
+        member("oscar@example.test")["status"],
+        "active",
+        "a GET unsubscribed"
+    );
+    b.submit("main form button[type=submit]");
+    assert!(
+        b.text("main").contains("unsubscribed"),
+        "{}",
+        b.text("main")
+    );
+    assert_eq!(member("oscar@example.test")["status"], "unsubscribed");
+    drop(daemon);
+}
