@@ -157,6 +157,8 @@ fn web_archive_pages_show_the_demo_community() {
         "{}",
         &b[reply..first_post]
     );
+    // One h1 a page: the reply's own title sits under the page's.
+    assert_eq!(b.matches("<h1>").count(), 1, "{b}");
     // Anonymous visitors get no mbox link.
     assert!(!b.contains(".mbox\""));
 
