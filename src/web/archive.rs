@@ -42,6 +42,7 @@ const MAX_MESSAGE_ID: usize = 998;
 pub fn routes() -> Router<State> {
     Router::new()
         .route("/c/{slug}/", get(home))
+        .route("/c/{slug}", get(home_without_slash))
         .route("/c/{slug}/threads", get(threads))
         .route("/c/{slug}/t/{thread}", get(thread))
         .route("/c/{slug}/m/{message_id}", get(post))
@@ -239,6 +240,16 @@ async fn home(
         "web/community",
         &json!({"open": open, "replies": replies, "latest": latest}),
     )
+}
+
+/// `/c/{slug}`: the home's address has a trailing slash.
+async fn home_without_slash(
+    Extract(state): Extract<State>,
+    Path(slug): Path<String>,
+) -> Result<Response, WebError> {
+    let c = community(&state, &slug)?;
+    let to = format!("{}/c/{}/", super::page::root(&state), c.slug());
+    Ok(axum::response::Redirect::permanent(&to).into_response())
 }
 
 /// The query string of `/c/{slug}/threads`.
