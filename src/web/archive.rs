@@ -9,6 +9,10 @@
 //! bodies are hidden (a quoted "X <x@y> wrote:" line would show one).
 //! Member text reaches the page only through handlebars' escaping; a
 //! Consolidated Reply's Markdown through `markup::html_fragment` (ammonia).
+//!
+//! Long because the six pages share their helpers (the link encoder, the
+//! address hiding, quote folding, mboxrd, the download headers) and their
+//! unit tests, which read best beside them.
 
 use axum::Router;
 use axum::extract::{Path, Query, State as Extract};
@@ -38,6 +42,7 @@ const MAX_MESSAGE_ID: usize = 998;
 pub fn routes() -> Router<State> {
     Router::new()
         .route("/c/{slug}/", get(home))
+        .route("/c/{slug}", get(home_without_slash))
         .route("/c/{slug}/threads", get(threads))
         .route("/c/{slug}/t/{thread}", get(thread))
         .route("/c/{slug}/m/{message_id}", get(post))
@@ -237,6 +242,16 @@ async fn home(
     )
 }
 
+/// `/c/{slug}`: the home's address has a trailing slash.
+async fn home_without_slash(
+    Extract(state): Extract<State>,
+    Path(slug): Path<String>,
+) -> Result<Response, WebError> {
+    let c = community(&state, &slug)?;
+    let to = format!("{}/c/{}/", super::page::root(&state), c.slug());
+    Ok(axum::response::Redirect::permanent(&to).into_response())
+}
+
 /// The query string of `/c/{slug}/threads`.
 #[derive(Deserialize)]
 struct PageQuery {
@@ -419,7 +434,9 @@ async fn thread(
                 "addendum": r.addendum_to.is_some(),
                 "subject": subject_or_none(&r.subject),
                 "published": when(&c, r.published_at),
-                "html": crate::markup::html_fragment(&crate::markup::text(&r.markdown)),
+                "html": demote_headings(
+                    &crate::markup::html_fragment(&crate::markup::text(&r.markdown)),
+                ),
             })
         })
         .collect();
@@ -447,6 +464,21 @@ async fn thread(
         }),
     )?
     .into_response())
+}
+
+/// A Consolidated Reply's HTML with its headings two levels down, so its
+/// own `# Title` sits under the page's `<h1>` and the reply's `<h2>` (one
+/// `h1` a page, headings in order). The HTML is ammonia's: heading tags
+/// carry no attributes.
+fn demote_headings(html: &str) -> String {
+    let mut out = html.to_string();
+    for n in (1..=6).rev() {
+        let to = (n + 2).min(6);
+        out = out
+            .replace(&format!("<h{n}>"), &format!("<h{to}>"))
+            .replace(&format!("</h{n}>"), &format!("</h{to}>"));
+    }
+    out
 }
 
 /// A thread id from the address: digits only.
@@ -828,6 +860,14 @@ mod tests {
         let shape: Vec<_> = c.iter().map(|c| (c.quote, c.lines)).collect();
         assert_eq!(shape, vec![(false, 2), (true, 2), (false, 1)]);
         assert_eq!(c[1].text, "> a\n> b");
+    }
+
+    #[test]
+    fn a_replys_headings_sit_under_the_page_s() {
+        assert_eq!(
+            demote_headings("<h1>A</h1><h2>B</h2><h5>C</h5><h6>D</h6>"),
+            "<h3>A</h3><h4>B</h4><h6>C</h6><h6>D</h6>"
+        );
     }
 
     #[test]

@@ -157,6 +157,8 @@ fn web_archive_pages_show_the_demo_community() {
         "{}",
         &b[reply..first_post]
     );
+    // One h1 a page: the reply's own title sits under the page's.
+    assert_eq!(b.matches("<h1>").count(), 1, "{b}");
     // Anonymous visitors get no mbox link.
     assert!(!b.contains(".mbox\""));
 
@@ -176,6 +178,8 @@ fn web_archive_pages_show_the_demo_community() {
     );
     assert_eq!(site.get("/c/mch/m/nobody@nowhere").code, 404);
     assert_eq!(site.get("/c/nowhere/").code, 404);
+    let bare = site.get("/c/mch");
+    assert_eq!((bare.code, bare.header("location")), (308, Some("/c/mch/")));
     assert_eq!(site.get("/c/nowhere/threads").code, 404);
 
     // A Message-ID with `/`, `%`, `+` and `"` round-trips through its link.
@@ -203,6 +207,33 @@ fn web_archive_pages_show_the_demo_community() {
         .expect("a permalink")
         .to_string();
     assert_eq!(link, "/c/mch/m/a%2Fb%25c%2Bd%22e@ids.example");
+    // A new query is open on the home page, with the working days left
+    // that `praxis threads --queries` computes.
+    ingest_and_approve(
+        &site,
+        "mch",
+        "From: Arjun Rao <arjun.rao@phfi.example.org>\r\nTo: mch@lists.example.org\r\nSubject: Query: Cold chain for vaccines in hill districts?\r\nMessage-ID: <cold-chain-1@phfi.example.org>\r\n\r\nHow do members keep vaccines cold during monsoon road closures?\r\n",
+    );
+    let queries = site.home.json(&["--json", "threads", "--queries"]);
+    let cold = queries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["subject"].as_str().unwrap().contains("Cold chain"))
+        .expect("the new query is listed");
+    let days = cold["days_left"].as_i64().expect("a query has days left");
+    let home = site.get("/c/mch/");
+    ok(&home, "home with an open query");
+    let open = &home.body
+        [home.body.find("Open queries").unwrap()..home.body.find("Latest Consolidated").unwrap()];
+    assert!(
+        open.contains(&format!("/c/mch/t/{}\">Query: Cold chain", cold["id"])),
+        "{open}"
+    );
+    assert!(
+        open.contains(&format!("({days} working days left)")),
+        "{open}"
+    );
     let post = site.get(&link);
     ok(&post, "the odd permalink");
     assert!(post.body.contains("A post with an odd id."));
