@@ -27,6 +27,7 @@ const NOTICES: &[(&str, &str)] = &[
         include_str!("../templates/notices/administrivia.hbs"),
     ),
     ("decided", include_str!("../templates/notices/decided.hbs")),
+    ("signin", include_str!("../templates/notices/signin.hbs")),
 ];
 
 /// The built-in Consolidated Reply templates: (name, text).
@@ -72,6 +73,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("summary", "notices/summary.hbs"),
     ("administrivia", "notices/administrivia.hbs"),
     ("decided", "notices/decided.hbs"),
+    ("signin", "notices/signin.hbs"),
     ("consolidated/draft", "consolidated/draft.md.hbs"),
     ("consolidated/footer", "consolidated/footer.hbs"),
     ("consolidated/reminder", "consolidated/reminder.hbs"),
@@ -82,6 +84,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/index", "web/index.html.hbs"),
     ("web/error", "web/error.html.hbs"),
     ("web/unsubscribe", "web/unsubscribe.html.hbs"),
+    ("web/join", "web/join.html.hbs"),
+    ("web/me", "web/me.html.hbs"),
+    ("web/signin", "web/signin.html.hbs"),
+    ("web/done", "web/done.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -124,6 +130,13 @@ const WEB: &[(&str, &str)] = &[
         "web/unsubscribe",
         include_str!("../templates/web/unsubscribe.html.hbs"),
     ),
+    ("web/join", include_str!("../templates/web/join.html.hbs")),
+    ("web/me", include_str!("../templates/web/me.html.hbs")),
+    (
+        "web/signin",
+        include_str!("../templates/web/signin.html.hbs"),
+    ),
+    ("web/done", include_str!("../templates/web/done.html.hbs")),
 ];
 
 /// The registry of templates.
@@ -214,6 +227,8 @@ mod tests {
             "count": 1, "plural": false, "slug": "health", "result": "Post 12 is approved.",
             "text": "Has anyone run mobile clinics?", "truncated": 0, "reply_to": "list-request+mod-t@example.test",
             "holds": [{"id": 1, "age": "2h", "reason": "nonmember", "from": "x@y.org", "subject": "s"}],
+            "url": "https://l.test/signin/t", "minutes": 30, "me_url": "https://l.test/c/health/me/t",
+            "confirm_url": "https://l.test/c/health/join/t",
         });
         for (name, _) in NOTICES {
             let text = t.render(name, &data).unwrap();
@@ -228,13 +243,15 @@ mod tests {
         let t = Templates::new();
         for (name, file) in BUILT_IN {
             assert_eq!(name_for_file(file), Some(*name));
-            if *name != "digest/html" {
+            if name.starts_with("web/") {
+                assert!(t.web.has_template(name), "{name} is registered");
+            } else if *name != "digest/html" {
                 assert!(t.hb.has_template(name), "{name} is registered");
             }
         }
         assert_eq!(
             BUILT_IN.len(),
-            NOTICES.len() + CONSOLIDATED.len() + DIGEST.len() + 1,
+            NOTICES.len() + CONSOLIDATED.len() + DIGEST.len() + 1 + WEB.len(),
             "every built-in template is listed once"
         );
         let t =

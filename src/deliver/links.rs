@@ -30,6 +30,17 @@ impl LinkKey {
         LinkKey(secret.as_bytes().to_vec())
     }
 
+    /// A key from the secret's bytes.
+    pub fn from_bytes(secret: &[u8]) -> LinkKey {
+        LinkKey(secret.to_vec())
+    }
+
+    /// The secret's bytes: confirmation tokens are signed with the same
+    /// secret (`effects::token_secret` reads it when links are configured).
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     fn mac(&self, slug: &str, email: &str) -> Hmac<Sha256> {
         self.mac_for("unsubscribe", slug, email)
     }

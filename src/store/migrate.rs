@@ -97,6 +97,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0015_audit",
         sql: include_str!("migrations/0015_audit.sql"),
     },
+    Migration {
+        version: 16,
+        name: "0016_web_tokens",
+        sql: include_str!("migrations/0016_web_tokens.sql"),
+    },
 ];
 
 impl Migration {

@@ -13,6 +13,10 @@
 //! - [`db`]: a small pool of database connections, used off the async
 //!   threads;
 //! - [`unsubscribe`]: `/u/TOKEN` (and the older `/unsubscribe/…` links);
+//! - [`join`]: `/c/SLUG/join` and its confirm link `/c/SLUG/join/TOKEN`;
+//! - [`me`]: a member's own page, `/c/SLUG/me/TOKEN`;
+//! - [`signin`]: `/signin`, its mailed link `/signin/TOKEN`, `/signout`;
+//! - [`forms`]: checking what the members' forms send, and their mail limits;
 //! - [`site`]: `/`, `/healthz`, the stylesheet.
 //!
 //! Nothing here builds SQL (the store does), trusts member text as markup
@@ -21,7 +25,11 @@
 
 pub mod access;
 pub mod db;
+mod forms;
+mod join;
+mod me;
 pub mod page;
+mod signin;
 mod site;
 mod unsubscribe;
 
@@ -108,6 +116,9 @@ impl WebServer {
             .route("/healthz", get(site::healthz))
             .route("/static/praxis.css", get(site::stylesheet))
             .merge(unsubscribe::routes())
+            .merge(join::routes())
+            .merge(me::routes())
+            .merge(signin::routes())
             .fallback(site::not_found);
         let root = page::root(&self.state).to_string();
         let app = if root.is_empty() {
