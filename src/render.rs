@@ -27,6 +27,7 @@ const NOTICES: &[(&str, &str)] = &[
         include_str!("../templates/notices/administrivia.hbs"),
     ),
     ("decided", include_str!("../templates/notices/decided.hbs")),
+    ("signin", include_str!("../templates/notices/signin.hbs")),
 ];
 
 /// The built-in Consolidated Reply templates: (name, text).
@@ -72,6 +73,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("summary", "notices/summary.hbs"),
     ("administrivia", "notices/administrivia.hbs"),
     ("decided", "notices/decided.hbs"),
+    ("signin", "notices/signin.hbs"),
     ("consolidated/draft", "consolidated/draft.md.hbs"),
     ("consolidated/footer", "consolidated/footer.hbs"),
     ("consolidated/reminder", "consolidated/reminder.hbs"),
@@ -89,6 +91,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/post", "web/post.html.hbs"),
     ("web/replies", "web/replies.html.hbs"),
     ("web/reply", "web/reply.html.hbs"),
+    ("web/join", "web/join.html.hbs"),
+    ("web/me", "web/me.html.hbs"),
+    ("web/signin", "web/signin.html.hbs"),
+    ("web/done", "web/done.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -153,6 +159,13 @@ const WEB: &[(&str, &str)] = &[
         include_str!("../templates/web/replies.html.hbs"),
     ),
     ("web/reply", include_str!("../templates/web/reply.html.hbs")),
+    ("web/join", include_str!("../templates/web/join.html.hbs")),
+    ("web/me", include_str!("../templates/web/me.html.hbs")),
+    (
+        "web/signin",
+        include_str!("../templates/web/signin.html.hbs"),
+    ),
+    ("web/done", include_str!("../templates/web/done.html.hbs")),
 ];
 
 /// The registry of templates.
@@ -243,6 +256,8 @@ mod tests {
             "count": 1, "plural": false, "slug": "health", "result": "Post 12 is approved.",
             "text": "Has anyone run mobile clinics?", "truncated": 0, "reply_to": "list-request+mod-t@example.test",
             "holds": [{"id": 1, "age": "2h", "reason": "nonmember", "from": "x@y.org", "subject": "s"}],
+            "url": "https://l.test/signin/t", "minutes": 30, "me_url": "https://l.test/c/health/me/t",
+            "confirm_url": "https://l.test/c/health/join/t",
         });
         for (name, _) in NOTICES {
             let text = t.render(name, &data).unwrap();

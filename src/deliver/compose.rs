@@ -26,7 +26,7 @@ use mail_builder::headers::url::URL;
 use mail_builder::mime::{BodyPart, MimePart};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
-use super::links::{LinkKey, unsubscribe_url};
+use super::links::{LinkKey, me_url, percent_encode, unsubscribe_url};
 use super::splice::TextBody;
 use super::verp::{owner_address, request_address};
 use crate::config::{Attachments, CommunityConfig, Html, ReplyTo, split_address};
@@ -718,6 +718,15 @@ impl Prepared {
         })
     }
 
+    /// The stored Message-ID, without its angle brackets.
+    fn message_id(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Message-ID"))
+            .map(|(_, v)| v.trim().trim_start_matches('<').trim_end_matches('>'))
+            .filter(|v| !v.is_empty())
+    }
+
     /// What the message is.
     pub fn kind(&self) -> OutboxKind {
         self.kind
@@ -803,10 +812,33 @@ impl Prepared {
                 Raw::new("List-Unsubscribe=One-Click"),
             );
         }
+        // RFC 5064: where this post is archived, for each-post copies.
+        if self.kind == OutboxKind::Post
+            && let Some(base) = &cfg.delivery.base_url
+            && let Some(id) = self.message_id()
+            && !self
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("Archived-At"))
+        {
+            b = b.header(
+                "Archived-At",
+                URL::new(format!(
+                    "{}/c/{}/m/{}",
+                    base.trim_end_matches('/'),
+                    cfg.slug,
+                    percent_encode(id)
+                )),
+            );
+        }
+        let me = match (&cfg.delivery.base_url, p.link_key) {
+            (Some(base), Some(key)) => Some(me_url(base, key, &cfg.slug, p.recipient)),
+            _ => None,
+        };
         let footer = cfg
             .delivery
             .footer
-            .then(|| footer(cfg, p.recipient, url.as_deref()));
+            .then(|| footer(cfg, p.recipient, url.as_deref(), me.as_deref()));
         b = b.body(self.body_part(footer));
         let mut out = b
             .write_to_vec()
@@ -924,8 +956,9 @@ fn unfold(value: &str) -> String {
     out
 }
 
-/// The footer at the end of a member's copy.
-fn footer(cfg: &CommunityConfig, recipient: &str, url: Option<&str>) -> String {
+/// The footer at the end of a member's copy: the one-click link `url` and
+/// the member's own page `me` when the community has a link base.
+fn footer(cfg: &CommunityConfig, recipient: &str, url: Option<&str>, me: Option<&str>) -> String {
     let request = request_address(&cfg.address);
     let mut f = format!(
         "-- \n{} <{}>\nYou receive this as a member: {}\nTo leave, email {request} with the subject \"unsubscribe\"",
@@ -936,6 +969,11 @@ fn footer(cfg: &CommunityConfig, recipient: &str, url: Option<&str>) -> String {
     match url {
         Some(url) => f.push_str(&format!(",\nor open {url}\n")),
         None => f.push_str(".\n"),
+    }
+    if let Some(me) = me {
+        f.push_str(&format!(
+            "Your delivery mode, name and place, or leaving: {me}\n"
+        ));
     }
     f
 }
@@ -1105,7 +1143,7 @@ We ran clinics in boats. Caf=E9 meetings helped.\r\n";
         let unsub = header(&m, "List-Unsubscribe");
         assert_eq!(unsub.len(), 1);
         assert!(
-            unsub[0].starts_with("<mailto:list-request@example.test?subject=unsubscribe>, <https://lists.example.test/unsubscribe/health/carol@example.org/"),
+            unsub[0].starts_with("<mailto:list-request@example.test?subject=unsubscribe>, <https://lists.example.test/u/"),
             "{unsub:?}"
         );
         assert_eq!(
@@ -1129,6 +1167,18 @@ We ran clinics in boats. Caf=E9 meetings helped.\r\n";
         assert!(
             text.contains("You receive this as a member: carol@example.org"),
             "{text}"
+        );
+        // The member's own page, and where the post is archived (RFC 5064).
+        let me = crate::deliver::links::me_url(
+            "https://lists.example.test",
+            &key,
+            "health",
+            "carol@example.org",
+        );
+        assert!(text.contains(&me), "{text}");
+        assert_eq!(
+            header(&m, "Archived-At"),
+            ["<https://lists.example.test/c/health/m/q1@example.org>"]
         );
         assert!(
             !copy.ends_with(b"\r\n"),

@@ -30,6 +30,17 @@ impl LinkKey {
         LinkKey(secret.as_bytes().to_vec())
     }
 
+    /// A key from the secret's bytes.
+    pub fn from_bytes(secret: &[u8]) -> LinkKey {
+        LinkKey(secret.to_vec())
+    }
+
+    /// The secret's bytes: confirmation tokens are signed with the same
+    /// secret (`effects::token_secret` reads it when links are configured).
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     fn mac(&self, slug: &str, email: &str) -> Hmac<Sha256> {
         self.mac_for("unsubscribe", slug, email)
     }
@@ -163,8 +174,9 @@ pub fn parse_me(key: &LinkKey, slug: &str, token: &str) -> Option<String> {
 /// URL-safe base64 without padding: tokens sit in paths.
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// Percent-encodes everything but RFC 3986 unreserved characters and `@`.
-fn percent_encode(s: &str) -> String {
+/// Percent-encodes everything but RFC 3986 unreserved characters and `@`
+/// (a path segment: an address, a Message-ID in an archive link).
+pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {

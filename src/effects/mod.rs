@@ -20,12 +20,16 @@ mod moderation_replies;
 mod notices;
 mod requests;
 mod secret;
+mod web_members;
 
 pub use after_decision::after_decision;
 pub use after_ingest::after_ingest;
 pub use notices::{ACK_INTERVAL_SECS, daily_summary};
 pub use requests::one_click_unsubscribe;
 pub use secret::{SecretError, token_secret};
+pub use web_members::{
+    JoinRequest, confirm_join, mail_signin, pending_join, web_change, web_join, web_leave,
+};
 
 /// Why an effect could not be carried out; each variant names what failed.
 #[derive(Debug, thiserror::Error)]

@@ -83,7 +83,7 @@ pub(super) fn run_commands(
                         Command::Subscribe(profile) => profile_lines(profile),
                         _ => String::new(),
                     };
-                    send_confirmation(store, c, &secret, &from, purpose, &carried, &[], t)?;
+                    send_confirmation(store, c, &secret, &from, purpose, &carried, &[], t, None)?;
                     // That mail says it all: no reply needed for this one.
                     results.push(json!({"command": line,
                                         "result": "a confirmation request was sent to you"}));
@@ -91,7 +91,7 @@ pub(super) fn run_commands(
                 }
             }
             Command::Confirm(tok) => {
-                let (answer, done) = confirm(store, c, &secret, tok, &from, t)?;
+                let (answer, done) = confirm(store, c, &secret, tok, &from, t, How::Email)?;
                 if done {
                     // The welcome or goodbye says it all.
                     results.push(json!({"command": line, "result": answer}));
@@ -130,6 +130,7 @@ pub(super) fn run_commands(
             &carried.join("\n"),
             &carried,
             t,
+            None,
         )?;
     }
     if needs_reply {
@@ -187,8 +188,10 @@ fn profile_lines(p: &commands::Profile) -> String {
 
 /// Issues a token for `purpose`, records it with the `carried` command lines,
 /// and mails the confirmation request (listing `changes` for a change).
+/// With `web_base` (the community's base URL) the mail also carries the
+/// web's confirm link, `{web_base}/c/{slug}/join/{token}`.
 #[allow(clippy::too_many_arguments)]
-fn send_confirmation(
+pub(super) fn send_confirmation(
     store: &mut Store,
     c: &Community,
     secret: &[u8],
@@ -197,6 +200,7 @@ fn send_confirmation(
     carried: &str,
     changes: &[String],
     t: i64,
+    web_base: Option<&str>,
 ) -> Result<(), EffectError> {
     let cfg = &c.config;
     let request = request_address(&cfg.address);
@@ -231,7 +235,8 @@ fn send_confirmation(
         &json!({"action": purpose.as_str(), "subscribe": purpose == Purpose::Subscribe,
                 "change": purpose == Purpose::Change, "changes": changes,
                 "address": from, "community": cfg.name, "confirm_address": confirm_address,
-                "request_address": request, "token": tok}),
+                "request_address": request, "token": tok,
+                "confirm_url": web_base.map(|b| format!("{}/c/{}/join/{tok}", b.trim_end_matches('/'), cfg.slug))}),
     )?;
     auto_reply(
         store,
@@ -250,6 +255,7 @@ fn apply_change(
     c: &Community,
     from: &str,
     cmd: &Command,
+    via: How,
 ) -> Result<String, EffectError> {
     let mut f = MemberFields::default();
     let said = match cmd {
@@ -272,7 +278,7 @@ fn apply_change(
         }
         _ => return Ok("nothing to change".into()),
     };
-    store.set_member(c.id, from, &f, "email")?;
+    store.set_member(c.id, from, &f, via.as_str())?;
     Ok(said)
 }
 
@@ -285,15 +291,17 @@ fn carried(row: &crate::store::Confirmation) -> Vec<Command> {
         .collect()
 }
 
-/// Confirms a pending request; returns the result line and whether a mail
-/// of its own (a welcome, a goodbye) already answers it.
-fn confirm(
+/// Confirms a pending request, answered `via` mail or the web; returns the
+/// result line and whether a mail of its own (a welcome, a goodbye) already
+/// answers it.
+pub(super) fn confirm(
     store: &mut Store,
     c: &Community,
     secret: &[u8],
     tok: &str,
     from: &str,
     t: i64,
+    via: How,
 ) -> Result<(String, bool), EffectError> {
     let (cfg, community, templates) = (&c.config, c.id, c.templates());
     // The signature first: a forged code or one made for another address
@@ -335,7 +343,7 @@ fn confirm(
                             status: Some(status),
                             ..Default::default()
                         },
-                        "email",
+                        via.as_str(),
                     )?;
                 }
                 None => {
@@ -348,7 +356,7 @@ fn confirm(
                                 ..Default::default()
                             },
                         }],
-                        "email",
+                        via.as_str(),
                     )?;
                     if let Some(Err(e)) = added.into_iter().next() {
                         return Ok((e, false));
@@ -357,9 +365,9 @@ fn confirm(
             }
             // The name, organisation and place given with subscribe.
             for cmd in carried(&row) {
-                apply_change(store, c, from, &cmd)?;
+                apply_change(store, c, from, &cmd, via)?;
             }
-            store.log_member_change(community, "member-subscribe", from, How::Email, t)?;
+            store.log_member_change(community, "member-subscribe", from, via, t)?;
             let m = store.member(community, from)?;
             let field = |f: fn(&crate::store::Member) -> &String| {
                 m.as_ref().map(|m| f(m).clone()).unwrap_or_default()
@@ -370,7 +378,8 @@ fn confirm(
                         "organisation": field(|m| &m.organisation), "place": field(|m| &m.place),
                         "address": from, "list_address": cfg.address, "request_address": request,
                         "delivery": m.as_ref().map(|m| m.delivery.to_string()).unwrap_or_else(|| "each".into()),
-                        "pending": status == MemberStatus::Pending}),
+                        "pending": status == MemberStatus::Pending,
+                        "me_url": me_link(c, secret, from)}),
             )?;
             auto_reply(
                 store,
@@ -390,7 +399,7 @@ fn confirm(
             ))
         }
         Purpose::Unsubscribe => {
-            leave(store, c, from, "email", t)?;
+            leave(store, c, from, via.as_str(), t)?;
             Ok(("you have left the community".into(), true))
         }
         Purpose::Change => {
@@ -405,18 +414,26 @@ fn confirm(
             }
             let mut said = Vec::new();
             for cmd in carried(&row) {
-                said.push(apply_change(store, c, from, &cmd)?);
+                said.push(apply_change(store, c, from, &cmd, via)?);
             }
-            store.log_member_change(community, "member-change", from, How::Email, t)?;
+            store.log_member_change(community, "member-change", from, via, t)?;
             Ok((format!("confirmed: {}", said.join("; ")), false))
         }
     }
 }
 
+/// The member's own page, `BASE/c/SLUG/me/TOKEN`, when the community has
+/// a link base (which needs the link secret, so `secret` is it).
+pub(super) fn me_link(c: &Community, secret: &[u8], email: &str) -> Option<String> {
+    let base = c.config.delivery.base_url.as_deref()?;
+    let key = crate::deliver::links::LinkKey::from_bytes(secret);
+    Some(crate::deliver::links::me_url(base, &key, c.slug(), email))
+}
+
 /// `email` leaves `community`: unsubscribed (kept, for the archive's
 /// attributions), the change in the audit log as made `via` ("email",
-/// "one-click"), and a goodbye notice queued.
-fn leave(
+/// "one-click", "web"), and a goodbye notice queued.
+pub(super) fn leave(
     store: &mut Store,
     c: &Community,
     email: &str,
@@ -433,7 +450,7 @@ fn leave(
         },
         via,
     )?;
-    let how = if via == "one-click" {
+    let how = if via == "one-click" || via == "web" {
         How::Web
     } else {
         How::Email

@@ -26,7 +26,8 @@ pub struct Confirmation {
     pub expires_at: i64,
 }
 
-fn digest(token: &str) -> Vec<u8> {
+/// The digest a confirmation is recorded under.
+pub(super) fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.trim().to_ascii_lowercase().as_bytes()).to_vec()
 }
 

@@ -102,6 +102,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0016_search",
         sql: include_str!("migrations/0016_search.sql"),
     },
+    Migration {
+        version: 17,
+        name: "0017_web_tokens",
+        sql: include_str!("migrations/0017_web_tokens.sql"),
+    },
 ];
 
 impl Migration {

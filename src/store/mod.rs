@@ -39,6 +39,7 @@ mod posts;
 mod search;
 mod status;
 mod threads;
+mod web_tokens;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

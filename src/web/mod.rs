@@ -13,12 +13,16 @@
 //! - [`db`]: a small pool of database connections, used off the async
 //!   threads;
 //! - [`unsubscribe`]: `/u/TOKEN` (and the older `/unsubscribe/…` links);
-//! - [`site`]: `/`, `/healthz`, the stylesheet;
 //! - [`search`]: `/c/SLUG/search`, the grammar `praxis search` reads;
 //! - [`archive`]: a community's home, threads, posts, raw messages, mboxes
 //!   and kept attachments;
 //! - [`replies`]: the Consolidated Reply library, one reply, the Atom
-//!   feeds of new threads and of replies.
+//!   feeds of new threads and of replies;
+//! - [`join`]: `/c/SLUG/join` and its confirm link `/c/SLUG/join/TOKEN`;
+//! - [`me`]: a member's own page, `/c/SLUG/me/TOKEN`;
+//! - [`signin`]: `/signin`, its mailed link `/signin/TOKEN`, `/signout`;
+//! - [`forms`]: checking what the members' forms send, and their mail limits;
+//! - [`site`]: `/`, `/healthz`, the stylesheet.
 //!
 //! Nothing here builds SQL (the store does), trusts member text as markup
 //! (handlebars escapes; member HTML goes through ammonia), or changes state
@@ -27,9 +31,13 @@
 pub mod access;
 pub mod archive;
 pub mod db;
+mod forms;
+mod join;
+mod me;
 pub mod page;
 pub mod replies;
 mod search;
+mod signin;
 mod site;
 mod unsubscribe;
 
@@ -120,6 +128,9 @@ impl WebServer {
             .merge(search::routes())
             .merge(archive::routes())
             .merge(replies::routes())
+            .merge(join::routes())
+            .merge(me::routes())
+            .merge(signin::routes())
             .fallback(site::not_found);
         let root = page::root(&self.state).to_string();
         let app = if root.is_empty() {
