@@ -82,6 +82,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/index", "web/index.html.hbs"),
     ("web/error", "web/error.html.hbs"),
     ("web/unsubscribe", "web/unsubscribe.html.hbs"),
+    ("web/search", "web/search.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -123,6 +124,10 @@ const WEB: &[(&str, &str)] = &[
     (
         "web/unsubscribe",
         include_str!("../templates/web/unsubscribe.html.hbs"),
+    ),
+    (
+        "web/search",
+        include_str!("../templates/web/search.html.hbs"),
     ),
 ];
 

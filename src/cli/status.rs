@@ -1,6 +1,6 @@
 //! `praxis status`: daemon health, queue depths and last sync per community.
-//! Exits 1 when a running daemon reports a failing IMAP watcher, so it serves
-//! as a health check.
+//! Exits 1 when a running daemon reports a failing IMAP watcher or its web
+//! does not answer `/healthz`, so it serves as a health check.
 
 use std::process::ExitCode;
 
@@ -20,6 +20,8 @@ struct Status {
     database_size: u64,
     schema_version: i64,
     daemon: String,
+    /// The web's `/healthz`: "ok", "not running", "not configured", or why it failed.
+    web: String,
     communities: Vec<CommunityJson>,
 }
 
@@ -51,6 +53,21 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
         .health("daemon")?
         .is_some_and(|h| h.state == "running" && t - h.updated_at <= HEARTBEAT_STALE_SECS);
     let mut failing = false;
+    // The web answers only while the daemon runs; a daemon whose web does
+    // not answer is failing.
+    let web = match &config.http {
+        None => "not configured".to_string(),
+        Some(_) if !daemon_running => "not running".to_string(),
+        Some(http) => match crate::config::parse_listen(&http.listen)
+            .and_then(|l| crate::web::probe(&l, http.public_url.as_deref()))
+        {
+            Ok(()) => "ok".to_string(),
+            Err(e) => {
+                failing = true;
+                format!("not answering on {}: {e}", http.listen)
+            }
+        },
+    };
     let mut rows = Vec::new();
     for c in &config.communities {
         let row = store.community(&c.slug)?;
@@ -82,6 +99,7 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
             database_size: store.file_size(),
             schema_version: store.schema_version()?,
             daemon: if daemon_running { "running" } else { "stopped" }.into(),
+            web,
             communities: rows
                 .into_iter()
                 .map(|(c, s, imap_state, imap_error, next)| CommunityJson {
@@ -104,7 +122,7 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
         })?;
     } else {
         ctx.out.say(format!(
-            "database {} ({} KB, schema {}); daemon {}",
+            "database {} ({} KB, schema {}); daemon {}; web {web}",
             store.path().display(),
             store.file_size() / 1024,
             store.schema_version()?,

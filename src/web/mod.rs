@@ -13,7 +13,8 @@
 //! - [`db`]: a small pool of database connections, used off the async
 //!   threads;
 //! - [`unsubscribe`]: `/u/TOKEN` (and the older `/unsubscribe/…` links);
-//! - [`site`]: `/`, `/healthz`, the stylesheet.
+//! - [`site`]: `/`, `/healthz`, the stylesheet;
+//! - [`search`]: `/c/SLUG/search`, the grammar `praxis search` reads.
 //!
 //! Nothing here builds SQL (the store does), trusts member text as markup
 //! (handlebars escapes; member HTML goes through ammonia), or changes state
@@ -22,6 +23,7 @@
 pub mod access;
 pub mod db;
 pub mod page;
+mod search;
 mod site;
 mod unsubscribe;
 
@@ -38,6 +40,7 @@ use crate::deliver::links::LinkKey;
 use crate::shutdown::Shutdown;
 
 pub use db::Db;
+pub use site::probe;
 
 /// Largest request body accepted (forms; uploads are not taken here).
 const MAX_BODY: usize = 64 * 1024;
@@ -108,6 +111,7 @@ impl WebServer {
             .route("/healthz", get(site::healthz))
             .route("/static/praxis.css", get(site::stylesheet))
             .merge(unsubscribe::routes())
+            .merge(search::routes())
             .fallback(site::not_found);
         let root = page::root(&self.state).to_string();
         let app = if root.is_empty() {

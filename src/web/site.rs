@@ -104,3 +104,47 @@ pub async fn not_found() -> WebError {
             .into(),
     )
 }
+
+/// Asks a running `praxis serve` for `/healthz` on `listen` (for `praxis
+/// status`): Ok when it answers 200 within two seconds, else why not.
+pub fn probe(listen: &crate::config::Listen, public_url: Option<&str>) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let root = public_url
+        .and_then(|u| u.split_once("://"))
+        .and_then(|(_, rest)| {
+            rest.find('/')
+                .map(|i| rest[i..].trim_end_matches('/').to_string())
+        })
+        .unwrap_or_default();
+    let request =
+        format!("GET {root}/healthz HTTP/1.1\r\nHost: praxis\r\nConnection: close\r\n\r\n");
+    let timeout = Some(Duration::from_secs(2));
+    let mut answer = Vec::new();
+    let io = |e: std::io::Error| e.to_string();
+    match listen {
+        crate::config::Listen::Tcp(addr) => {
+            let mut s =
+                std::net::TcpStream::connect_timeout(addr, Duration::from_secs(2)).map_err(io)?;
+            s.set_read_timeout(timeout).map_err(io)?;
+            s.write_all(request.as_bytes()).map_err(io)?;
+            s.read_to_end(&mut answer).map_err(io)?;
+        }
+        crate::config::Listen::Unix(path) => {
+            let mut s = std::os::unix::net::UnixStream::connect(path).map_err(io)?;
+            s.set_read_timeout(timeout).map_err(io)?;
+            s.write_all(request.as_bytes()).map_err(io)?;
+            s.read_to_end(&mut answer).map_err(io)?;
+        }
+    }
+    let status = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    if status.split(' ').nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("answered `{status}`"))
+    }
+}

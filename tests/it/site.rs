@@ -225,10 +225,7 @@ fn parse_answer(raw: &[u8]) -> Answer {
     {
         let mut out = Vec::new();
         let mut rest = &body[..];
-        loop {
-            let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") else {
-                break;
-            };
+        while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
             let size = usize::from_str_radix(
                 String::from_utf8_lossy(&rest[..nl])
                     .split(';')
@@ -292,6 +289,11 @@ fn the_demo_site_answers_its_home_health_and_stylesheet() {
         .as_deref(),
         Some("a&b")
     );
+    // `praxis status` asks the running web for /healthz.
+    site.daemon
+        .wait_health("daemon", "running", Duration::from_secs(20));
+    let status = site.home.json(&["--json", "status"]);
+    assert_eq!(status["web"], "ok", "{status}");
     // A members' archive is not listed to an anonymous visitor.
     let closed = Site::demo("members", "");
     let index = closed.get("/");

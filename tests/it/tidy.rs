@@ -795,6 +795,8 @@ const ROOT_ENTRIES: &[&str] = &[
     "bench",
     "fuzz",
     "proptest-regressions",
+    // docs/screenshots/: the README's pictures, made by scripts/screenshots.
+    "docs",
 ];
 
 /// Complaints about tracked files (path, size in bytes): a top-level entry
