@@ -151,7 +151,7 @@ fn page(
         status,
         [
             (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
+            (header::REFERRER_POLICY, "same-origin"),
         ],
         page,
     )

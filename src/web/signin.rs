@@ -105,7 +105,7 @@ fn form_page(
         status,
         [
             (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
+            (header::REFERRER_POLICY, "same-origin"),
         ],
         page,
     )

@@ -448,7 +448,7 @@ async fn an_approved_post_reaches_the_members_signed_with_list_headers() {
         assert!(
             unsub[0].starts_with(&format!(
                 "<mailto:list-request@example.test?subject=unsubscribe>, \
-                 <https://lists.example.test/unsubscribe/health/{address}/"
+                 <https://lists.example.test/u/"
             )),
             "{unsub:?}"
         );

@@ -314,7 +314,13 @@ fn a_newcomer_joins_in_the_browser_changes_delivery_and_leaves_by_one_click() {
     b.check();
     b.select("#me-delivery", "digest");
     b.submit("main form button[type=submit]");
-    assert_eq!(member("oscar@example.test")["delivery"], "digest");
+    assert_eq!(
+        member("oscar@example.test")["delivery"],
+        "digest",
+        "after saving on {}: {}",
+        b.url(),
+        b.text("main")
+    );
     b.check();
 
     // The next post reaches each-post members, not oscar; the digest does.
