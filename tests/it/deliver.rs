@@ -446,10 +446,10 @@ async fn an_approved_post_reaches_the_members_signed_with_list_headers() {
         let unsub = header(raw, "List-Unsubscribe");
         assert_eq!(unsub.len(), 1, "{text}");
         assert!(
-            unsub[0].starts_with(&format!(
+            unsub[0].starts_with(
                 "<mailto:list-request@example.test?subject=unsubscribe>, \
                  <https://lists.example.test/u/"
-            )),
+            ),
             "{unsub:?}"
         );
         assert_eq!(
