@@ -736,10 +736,17 @@ impl DemoSite {
         );
         let home = Home { dir };
         let addr = format!("127.0.0.1:{}", free_port());
-        let config = std::fs::read_to_string(home.config()).unwrap().replace(
-            "maildir = \"delivered\"",
-            "maildir = \"delivered\"\nlink_secret_file = \"link.key\"",
-        ) + &format!("\n[http]\nlisten = \"{addr}\"\n");
+        let config = std::fs::read_to_string(home.config())
+            .unwrap()
+            .replace(
+                "maildir = \"delivered\"",
+                "maildir = \"delivered\"\nlink_secret_file = \"link.key\"",
+            )
+            .replace(
+                "[community.delivery]\n",
+                "[community.web]\narchive = \"public\"\n\n[community.delivery]\n",
+            )
+            + &format!("\n[http]\nlisten = \"{addr}\"\n");
         std::fs::write(home.config(), config).unwrap();
         let key = home.path().join("link.key");
         std::fs::write(&key, "the demo site's own link key, for tests only\n").unwrap();

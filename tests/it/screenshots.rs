@@ -15,7 +15,7 @@ use std::path::PathBuf;
 /// The demo's community slug (examples/demo/praxis.toml).
 const SLUG: &str = "mch";
 /// A word the demo's query thread contains, for the search page.
-const SEARCH: &str = "binders";
+const SEARCH: &str = "kangaroo";
 /// The screenshots' width in CSS pixels: a laptop window.
 const WIDTH: u32 = 1024;
 
