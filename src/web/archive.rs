@@ -29,7 +29,7 @@ use crate::store::{ArchivePost, ArchiveThread, RawMessage, ThreadFilter};
 
 use super::State;
 use super::access::{Standing, Viewer, require_read};
-use super::page::{Frame, WebError, render};
+use super::page::{Frame, WebError, community, render};
 
 /// Threads on one page of `/c/{slug}/threads`.
 pub const PAGE_SIZE: i64 = 50;
@@ -48,15 +48,6 @@ pub fn routes() -> Router<State> {
         .route("/c/{slug}/m/{message_id}", get(post))
         .route("/c/{slug}/m/{message_id}/raw", get(raw))
         .route("/c/{slug}/a/{sha256}/{name}", get(attachment))
-}
-
-/// The community named in the address.
-fn community<'a>(state: &'a State, slug: &str) -> Result<&'a std::sync::Arc<Community>, WebError> {
-    state.communities.by_slug(slug).map_err(|_| {
-        WebError::NotFound(format!(
-            "There is no community called “{slug}” here; the list of communities is on the first page."
-        ))
-    })
 }
 
 /// `s` as one path segment: everything but unreserved characters and `@`
@@ -183,7 +174,7 @@ async fn home(
     viewer: Viewer,
     Path(slug): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    let c = community(&state, &slug)?.clone();
+    let c = community(&state, &slug)?;
     let (cc, v) = (c.clone(), viewer.clone());
     let (queries, replies, latest) = state
         .db
@@ -267,7 +258,7 @@ async fn threads(
     Path(slug): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Html<String>, WebError> {
-    let c = community(&state, &slug)?.clone();
+    let c = community(&state, &slug)?;
     let page: i64 = match q.page.as_deref().map(str::trim) {
         None | Some("") => 1,
         Some(p) => match p.parse::<i64>() {
@@ -403,7 +394,7 @@ async fn thread(
     viewer: Viewer,
     Path((slug, thread)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let c = community(&state, &slug)?.clone();
+    let c = community(&state, &slug)?;
     let (id, mbox) = match thread.strip_suffix(".mbox") {
         Some(id) => (id, true),
         None => (thread.as_str(), false),
@@ -617,7 +608,7 @@ async fn post(
     viewer: Viewer,
     Path((slug, message_id)): Path<(String, String)>,
 ) -> Result<Html<String>, WebError> {
-    let c = community(&state, &slug)?.clone();
+    let c = community(&state, &slug)?;
     let id = message_id_param(&c, &message_id)?;
     let (cc, v) = (c.clone(), viewer.clone());
     let (post, standing) = state
@@ -659,7 +650,7 @@ async fn raw(
     viewer: Viewer,
     Path((slug, message_id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let c = community(&state, &slug)?.clone();
+    let c = community(&state, &slug)?;
     let id = message_id_param(&c, &message_id)?;
     let (cc, v) = (c.clone(), viewer.clone());
     let msg = state
@@ -754,7 +745,7 @@ async fn attachment(
     viewer: Viewer,
     Path((slug, sha256, name)): Path<(String, String, String)>,
 ) -> Result<Response, WebError> {
-    let c = community(&state, &slug)?.clone();
+    let c = community(&state, &slug)?;
     let gone = || WebError::NotFound("There is no such file in this archive.".into());
     if sha256.len() != 64
         || !sha256

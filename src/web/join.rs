@@ -9,8 +9,6 @@
 //! the mail it may cause is limited per address and per client
 //! ([`super::forms::may_mail`]).
 
-use std::sync::Arc;
-
 use axum::Form;
 use axum::Router;
 use axum::extract::{OriginalUri, Path, State as Extract};
@@ -25,7 +23,7 @@ use crate::effects::JoinRequest;
 use crate::moderation::commands::Field;
 
 use super::access::{Csrf, Viewer, check_form, client_key};
-use super::page::{Frame, WebError, render};
+use super::page::{Frame, WebError, community, render};
 use super::{AppState, State, forms};
 
 /// The routes.
@@ -33,15 +31,6 @@ pub fn routes() -> Router<State> {
     Router::new()
         .route("/c/{slug}/join", get(form).post(join))
         .route("/c/{slug}/join/{token}", get(show_confirm).post(confirm))
-}
-
-/// The community named in the path.
-pub(super) fn community(state: &AppState, slug: &str) -> Result<Arc<Community>, WebError> {
-    state
-        .communities
-        .by_slug(slug)
-        .cloned()
-        .map_err(|_| WebError::NotFound(format!("There is no community `{slug}` here.")))
 }
 
 /// The link base the community's mail carries (`delivery.base_url`, which

@@ -21,8 +21,8 @@ use crate::moderation::commands::Field;
 use crate::store::{Member, MemberFields};
 
 use super::access::{Csrf, Viewer, check_form};
-use super::join::{ButtonForm, community};
-use super::page::{Frame, WebError, render};
+use super::join::ButtonForm;
+use super::page::{Frame, WebError, community, render};
 use super::{AppState, State, forms};
 
 /// The routes.

@@ -121,7 +121,11 @@ pub fn community(state: &AppState, slug: &str) -> Result<std::sync::Arc<Communit
         .communities
         .by_slug(slug)
         .cloned()
-        .map_err(|_| WebError::NotFound(format!("There is no community `{slug}` here.")))
+        .map_err(|_| {
+            WebError::NotFound(format!(
+                "There is no community called “{slug}” here; the list of communities is on the first page."
+            ))
+        })
 }
 
 /// A time as pages show it, in the community's zone: `{text: "4 Dec 2026",
@@ -132,21 +136,6 @@ pub fn date(c: &Community, unix: i64) -> Value {
         Some(t) => json!({"text": t.format("%-d %b %Y").to_string(), "iso": t.to_rfc3339()}),
         None => json!({"text": "", "iso": ""}),
     }
-}
-
-/// `/c/SLUG/m/MESSAGE-ID`: the Message-ID without angle brackets,
-/// percent-encoded as one path segment (so `/`, `%`, `?`, `#` in an id
-/// stay inside it).
-pub fn message_path(slug: &str, message_id: &str) -> String {
-    let mut out = format!("/c/{slug}/m/");
-    for b in message_id.trim_matches(|c| c == '<' || c == '>').bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~@!$&'()*+,;=:".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The path prefix every link in a page starts with: the path part of
@@ -233,16 +222,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_message_id_is_one_path_segment() {
-        assert_eq!(message_path("mch", "<a.b@x.org>"), "/c/mch/m/a.b@x.org");
-        assert_eq!(
-            message_path("mch", "x/y%z?#\"<>@h"),
-            "/c/mch/m/x%2Fy%25z%3F%23%22%3C%3E@h"
-        );
-        assert_eq!(message_path("mch", "é@h"), "/c/mch/m/%C3%A9@h");
-    }
 
     #[test]
     fn errors_render_inside_the_layout_and_escape_their_message() {

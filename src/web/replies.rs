@@ -12,8 +12,6 @@
 //! are shown by name (or "a member"), and addresses typed into member text
 //! are hidden: these pages may be public.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::{Path, Query as UrlQuery, State as Extract};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -28,7 +26,7 @@ use crate::model::ThreadId;
 use crate::store::{Query, Store, public_name};
 
 use super::access::{Viewer, require_read};
-use super::page::{Frame, WebError, render};
+use super::page::{Frame, WebError, community, render};
 use super::{AppState, State};
 
 /// Queries on one page of the library.
@@ -47,15 +45,6 @@ pub fn routes() -> Router<State> {
         .route("/c/{slug}/replies/{query}", get(reply))
         .route("/c/{slug}/feed.atom", get(threads_feed))
         .route("/c/{slug}/replies.atom", get(replies_feed))
-}
-
-/// The community `slug` names, or the not-found page.
-fn community(state: &AppState, slug: &str) -> Result<Arc<Community>, WebError> {
-    state.communities.by_slug(slug).cloned().map_err(|_| {
-        WebError::NotFound(format!(
-            "There is no community called {slug} here; the list of communities is at the start page."
-        ))
-    })
 }
 
 /// A date as a page shows it, in the community's zone.

@@ -13,7 +13,8 @@ use crate::search_query::{SearchQuery, SnippetPart};
 use crate::store::{HitKind, PageRequest, SearchScope};
 
 use super::access::{Viewer, require_read};
-use super::page::{Frame, WebError, community, date, message_path, render};
+use super::archive::post_link;
+use super::page::{Frame, WebError, community, date, render};
 use super::{State, page};
 
 /// Hits per page.
@@ -132,7 +133,7 @@ async fn search(
                     HitKind::Post => (
                         "Post",
                         match &h.message_id {
-                            Some(mid) => format!("{root}{}", message_path(c.slug(), mid)),
+                            Some(mid) => post_link(&root, c.slug(), mid),
                             None => format!(
                                 "{root}/c/{}/t/{}",
                                 c.slug(),

@@ -10,19 +10,16 @@
 //!   prefetching it) changes nothing: a page with one button that POSTs.
 //! - A bad token gets 403.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::{OriginalUri, Path, State as Extract};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::community::Community;
 use crate::deliver::links::{parse_unsubscribe, verify_unsubscribe};
 
 use super::access::Viewer;
-use super::page::{Frame, WebError, render};
+use super::page::{Frame, WebError, community, render};
 use super::{AppState, State};
 
 /// The routes.
@@ -33,15 +30,6 @@ pub fn routes() -> Router<State> {
             "/unsubscribe/{slug}/{address}/{token}",
             get(show_legacy).post(leave_legacy),
         )
-}
-
-/// The community a good link names.
-fn target(state: &AppState, slug: &str) -> Result<Arc<Community>, WebError> {
-    state
-        .communities
-        .by_slug(slug)
-        .cloned()
-        .map_err(|_| WebError::NotFound(format!("There is no community `{slug}` here.")))
 }
 
 /// Why a link was refused.
@@ -81,7 +69,7 @@ fn confirm_page(
     address: &str,
     action: &str,
 ) -> Result<Response, WebError> {
-    let c = target(state, slug)?;
+    let c = community(state, slug)?;
     let page = render(
         state,
         Frame {
@@ -136,7 +124,7 @@ async fn unsubscribe(
             "Expected the form field List-Unsubscribe=One-Click (RFC 8058).".into(),
         ));
     }
-    let c = target(state, slug)?;
+    let c = community(state, slug)?;
     let (c2, a2) = (c.clone(), address.to_string());
     let left = state
         .db
