@@ -334,9 +334,11 @@ impl Browser {
             .rt
             .block_on(self.client().find(Locator::LinkText(text)))
             .unwrap_or_else(|e| panic!("no link reading {text:?} on {page}: {e}"));
-        if let Err(e) = self.rt.block_on(el.click()) {
-            panic!("cannot follow the link {text:?} on {page}: {e}");
-        }
+        self.navigating(&format!("following {text:?}"), || {
+            if let Err(e) = self.rt.block_on(el.click()) {
+                panic!("cannot follow the link {text:?} on {page}: {e}");
+            }
+        });
     }
 
     /// Types `value` into the field matching `css`, replacing what it held.
@@ -362,15 +364,31 @@ impl Browser {
     /// Submits a form by clicking its button matching `button_css`, as a
     /// person would, and waits until the next page has loaded.
     pub fn submit(&self, button_css: &str) {
+        self.navigating(&format!("submitting `{button_css}`"), || {
+            self.click(button_css)
+        });
+    }
+
+    /// Runs `act`, which starts a navigation, and waits until the document
+    /// it left is gone and the next one has loaded. chromedriver's click
+    /// returns before a form's POST has been answered often enough that
+    /// "readyState is complete" alone passed on the old page (seen in CI:
+    /// the test read the store before the server had saved), so the old
+    /// document is marked first and the wait is for a page without the mark.
+    fn navigating(&self, what: &str, act: impl FnOnce()) {
         let before = self.url();
-        self.click(button_css);
-        // chromedriver waits for a navigation that the click started; a slow
-        // server is covered by waiting until the new document is complete.
+        self.execute("window.__praxisLeaving = true; return null;", vec![]);
+        act();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while self.execute("return document.readyState;", vec![]) != "complete" {
+        let script = "return window.__praxisLeaving === undefined && document.readyState === 'complete';";
+        // A script can fail while the old document is torn down: try again.
+        while !matches!(
+            self.rt.block_on(self.client().execute(script, vec![])),
+            Ok(Value::Bool(true))
+        ) {
             assert!(
                 Instant::now() < deadline,
-                "submitting `{button_css}` on {before}: {} never finished loading",
+                "{what} on {before}: {} never finished loading",
                 self.url()
             );
             std::thread::sleep(Duration::from_millis(20));
