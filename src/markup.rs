@@ -49,14 +49,14 @@ pub fn html_fragment(markdown: &str) -> String {
         .to_string()
 }
 
-/// [`html_fragment`] for a page that has its own `<h1>`: every heading of
-/// the Markdown one level lower (`#` becomes `<h2>`, `######` stays `<h6>`),
-/// so the page's headings stay in order.
-pub fn html_fragment_below_h1(markdown: &str) -> String {
+/// [`html_fragment`] for a page that has headings of its own above it:
+/// every heading of the Markdown `by` levels lower (by 1, `#` becomes
+/// `<h2>`; `######` stays `<h6>`), so the page's headings stay in order.
+pub fn html_fragment_lowered(markdown: &str, by: usize) -> String {
     use pulldown_cmark::{Event, HeadingLevel, Tag, TagEnd};
-    fn lower(level: HeadingLevel) -> HeadingLevel {
-        HeadingLevel::try_from(level as usize + 1).unwrap_or(HeadingLevel::H6)
-    }
+    let lower = |level: HeadingLevel| -> HeadingLevel {
+        HeadingLevel::try_from((level as usize + by).min(6)).unwrap_or(HeadingLevel::H6)
+    };
     let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_TABLES)
         .map(|e| match e {
             Event::Start(Tag::Heading {
@@ -83,7 +83,8 @@ pub fn html_fragment_below_h1(markdown: &str) -> String {
 
 /// An email address in text: what [`hide_addresses`] replaces.
 static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"(?i)(?:mailto:)?[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+    // `\w` is Unicode's: internationalised addresses (RFC 6531) hide too.
+    regex::Regex::new(r"(?i)(?:mailto:)?[\w.!#$%&'*+/=?^`{|}~-]+@\w(?:[\w-]*\w)?(?:\.\w(?:[\w-]*\w)?)+")
         .expect("the address pattern compiles")
 });
 
@@ -195,13 +196,15 @@ pub fn text_html(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{hide_addresses, html_fragment_below_h1, text_html};
+    use super::{hide_addresses, html_fragment_lowered, text_html};
 
     #[test]
     fn headings_go_one_level_down_under_a_page_heading() {
-        let h = html_fragment_below_h1("# A\n\n## B\n\n###### F\n\ntext <script>x</script>\n");
+        let h = html_fragment_lowered("# A\n\n## B\n\n###### F\n\ntext <script>x</script>\n", 1);
         assert!(h.starts_with("<h2>A</h2>\n<h3>B</h3>\n<h6>F</h6>"), "{h}");
         assert!(!h.contains("<h1") && !h.contains("<script"), "{h}");
+        let h = html_fragment_lowered("# A\n\n## B\n\n##### C\n", 2);
+        assert!(h.starts_with("<h3>A</h3>\n<h4>B</h4>\n<h6>C</h6>"), "{h}");
     }
 
     #[test]
@@ -214,6 +217,22 @@ mod tests {
             "Write to (address hidden) or (address hidden), or to mch@lists.example.org."
         );
         assert_eq!(hide_addresses("no @ here, a@b", &[]), "no @ here, a@b");
+        assert_eq!(
+            hide_addresses(
+                "On Mon, Dr. A <anjali.mehta@dh-sitapur.example.org> wrote:",
+                &[]
+            ),
+            "On Mon, Dr. A <(address hidden)> wrote:"
+        );
+        assert_eq!(
+            hide_addresses("mail me: a.b+c@x.org.", &[]),
+            "mail me: (address hidden)."
+        );
+        assert_eq!(hide_addresses("@ home, 5 @ 3", &[]), "@ home, 5 @ 3");
+        assert_eq!(
+            hide_addresses("ü@x.org ok, प्रिया@उदाहरण.भारत", &[]),
+            "(address hidden) ok, (address hidden)"
+        );
     }
 
     #[test]

@@ -13,13 +13,13 @@
 //! input runs) beside the statements they exercise.
 
 use chrono_tz::Tz;
-use rusqlite::params_from_iter;
+use rusqlite::{OptionalExtension, params, params_from_iter};
 use rusqlite::types::Value;
 use serde::Serialize;
 
 use super::{Result, Store};
 use crate::model::{CommunityId, ThreadId};
-use crate::search_query::{KindFilter, SearchQuery, SnippetPart, snippet_of, words};
+use crate::search_query::{Highlighter, KindFilter, SearchQuery, SnippetPart, snippet_of, words};
 
 /// What a hit is: where the web links it and how the CLI labels it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -385,27 +385,59 @@ impl Store {
             s.filter.values.len() + 1,
             s.filter.values.len() + 2,
         );
-        let filter_only = fts.is_none();
+        let highlighter = fts.and_then(|_| Highlighter::new(&q.terms));
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let hits = stmt
+        let rows = stmt
             .query_map(params_from_iter(s.filter.params(&[limit, offset])), |r| {
-                let (snippet, parts) = snippet_of(r.get(3)?, filter_only);
-                Ok(SearchHit {
+                let text: String = r.get(3)?;
+                let hit = SearchHit {
                     kind: HitKind::Post,
                     id: r.get(0)?,
                     community: r.get(1)?,
                     subject: r.get(2)?,
-                    snippet,
-                    parts,
+                    snippet: String::new(),
+                    parts: Vec::new(),
                     score: r.get(4)?,
                     date: r.get(5)?,
                     message_id: Some(r.get(6)?),
                     thread: r.get::<_, Option<i64>>(7)?.map(ThreadId),
                     author: public_name(r.get(8)?, r.get(9)?),
-                })
+                };
+                Ok((hit, text))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut hits = Vec::with_capacity(rows.len());
+        for (mut hit, text) in rows {
+            let (snippet, parts) = match (&highlighter, fts) {
+                (Some(h), Some(fts)) => match h.snippet(&text) {
+                    Some(marked) => snippet_of(marked, false),
+                    // Found in the subject alone: the text's opening, as FTS5.
+                    None if h.is_match(&hit.subject) => snippet_of(text, true),
+                    // Matched only as FTS5 folds (diacritics): FTS5 cuts it.
+                    None => snippet_of(self.fts_snippet(fts, hit.id)?, false),
+                },
+                // Filters only, or `subject:` terms only: the text's opening.
+                _ => snippet_of(text, true),
+            };
+            hit.snippet = snippet;
+            hit.parts = parts;
+            hits.push(hit);
+        }
         Ok(hits)
+    }
+
+    /// FTS5's own snippet of one post's text for the query `fts`.
+    fn fts_snippet(&self, fts: &str, post: i64) -> Result<String> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT snippet(posts_fts, 1, char(2), char(3), ' … ', 12)
+                 FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid = ?2",
+            )?
+            .query_row(params![fts, post], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten()
+            .unwrap_or_default())
     }
 
     /// EXPLAIN QUERY PLAN of the posts part of a search (the statement
@@ -449,7 +481,8 @@ impl PostsStatement {
                 filter.sql.push(format!("posts_fts MATCH {p}"));
                 PostsStatement {
                     from: "posts_fts JOIN posts p ON p.id = posts_fts.rowid",
-                    snippet: "snippet(posts_fts, 1, char(2), char(3), ' … ', 12)",
+                    // The text: its snippet is cut in Rust (`Highlighter`).
+                    snippet: "p.text",
                     score: "-bm25(posts_fts, 3.0, 1.0)",
                     order: "bm25(posts_fts, 3.0, 1.0), p.id",
                     filter,
@@ -519,6 +552,118 @@ mod tests {
             )
             .unwrap();
         store
+    }
+
+    /// The Rust snippet marks the words FTS5's `snippet()` marks, and holds
+    /// the first of them, whatever the term's kind, case or script.
+    #[test]
+    fn the_rust_snippet_marks_what_fts5_marks() {
+        use crate::search_query::{Highlighter, snippet_of};
+        let store = archive();
+        let long = format!(
+            "{} The Cold Chain broke; cold-chain boxes, ColdChain. {}",
+            "filler words here. ".repeat(3000),
+            "more filler after. ".repeat(3000)
+        );
+        let texts = [
+            "We ran boat clinics; स्वास्थ्य शिविर in the flood. Boat clinics again, boating too.",
+            long.as_str(),
+            "fluoride, FLUORIDATION and fluor; not afluoride nor fluor_ide",
+            "strverscmp(3): strverscmp() compares; xstrverscmp is another",
+        ];
+        let queries = [
+            "boat", "\"boat clinics\"", "boat*", "शिविर", "cold", "\"cold chain\"", "fluor*",
+            "FLUORIDE", "strverscmp", "clinics flood", "chain*",
+        ];
+        for (i, text) in texts.iter().enumerate() {
+            let id = 100 + i as i64;
+            store
+                .conn
+                .execute(
+                    "INSERT INTO posts (id, community_id, message_id, sha256, raw, size, source,
+                        received_at, class, state, subject, text, thread_id)
+                     VALUES (?1, 1, ?2, x'00', x'00', 1, 'import', 0, 'post', 'approved', 's', ?3, 1)",
+                    rusqlite::params![id, format!("t{i}@x"), text],
+                )
+                .unwrap();
+            for q in queries {
+                let q = SearchQuery::parse(q).unwrap();
+                let fts = q.fts().unwrap();
+                let hit: bool = store
+                    .conn
+                    .query_row(
+                        "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid = ?2",
+                        rusqlite::params![fts, id],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .unwrap()
+                    > 0;
+                let ours = Highlighter::new(&q.terms).unwrap().snippet(text);
+                assert_eq!(ours.is_some(), hit, "{fts} in text {i}: {ours:?}");
+                let Some(ours) = ours else { continue };
+                // Every match in the whole text, against FTS5's highlight().
+                let ours_all: Vec<&str> = Highlighter::new(&q.terms)
+                    .unwrap()
+                    .matches(text, usize::MAX)
+                    .into_iter()
+                    .map(|(a, b)| &text[a..b])
+                    .collect();
+                let theirs: String = store
+                    .conn
+                    .query_row(
+                        "SELECT highlight(posts_fts, 1, char(2), char(3)) FROM posts_fts
+                         WHERE posts_fts MATCH ?1 AND rowid = ?2",
+                        rusqlite::params![fts, id],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                let theirs_all: Vec<String> = snippet_of(theirs, false)
+                    .1
+                    .into_iter()
+                    .filter(|p| p.matched)
+                    .map(|p| p.text)
+                    .collect();
+                assert_eq!(ours_all, theirs_all, "{fts} in text {i}");
+                // The snippet holds the first match, marked.
+                assert!(
+                    ours.contains(&format!("\u{2}{}\u{3}", ours_all[0])),
+                    "{fts} in text {i}: {ours:?}"
+                );
+                assert!(ours.split_whitespace().count() <= 16, "{ours}");
+            }
+        }
+        // Folded diacritics are FTS5's alone: the page takes its snippet.
+        store
+            .conn
+            .execute(
+                "INSERT INTO posts (id, community_id, message_id, sha256, raw, size, source,
+                    received_at, class, state, subject, text, thread_id)
+                 VALUES (200, 1, 'cafe@x', x'00', x'00', 1, 'import', 0, 'post', 'approved',
+                         'Meeting', 'We met at the Café Coffee Day in Puri.', 1)",
+                [],
+            )
+            .unwrap();
+        let scope = SearchScope {
+            community: None,
+            zone: chrono_tz::UTC,
+            now: 1_900_000_000,
+        };
+        let page = store
+            .search_archive(
+                &SearchQuery::parse("cafe").unwrap(),
+                &scope,
+                PageRequest {
+                    page: 1,
+                    per_page: 5,
+                },
+            )
+            .unwrap();
+        let hit = page.hits.iter().find(|h| h.id == 200).expect("café found");
+        assert!(
+            hit.parts.iter().any(|p| p.matched && p.text == "Café"),
+            "{:?}",
+            hit.parts
+        );
     }
 
     use proptest::strategy::Strategy;

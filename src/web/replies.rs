@@ -203,7 +203,7 @@ struct Shows {
 
 /// The Markdown of a published reply as the web shows it: the moderator's
 /// hints removed, addresses other than the community's hidden.
-fn public_markdown(c: &Community, body: &str) -> String {
+pub(super) fn public_markdown(c: &Community, body: &str) -> String {
     markup::hide_addresses(&markup::text(body), &[c.address()])
 }
 
@@ -246,7 +246,7 @@ async fn reply(
             addendum: r.addendum_to.is_some(),
             published: shown(&c, r.published_at),
             compiled_by: r.compiled_by.clone(),
-            html: markup::html_fragment_below_h1(&public_markdown(&c, &r.body)),
+            html: markup::html_fragment_lowered(&public_markdown(&c, &r.body), 1),
         })
         .collect();
     render(
