@@ -84,8 +84,10 @@ pub fn html_fragment_lowered(markdown: &str, by: usize) -> String {
 /// An email address in text: what [`hide_addresses`] replaces.
 static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     // `\w` is Unicode's: internationalised addresses (RFC 6531) hide too.
-    regex::Regex::new(r"(?i)(?:mailto:)?[\w.!#$%&'*+/=?^`{|}~-]+@\w(?:[\w-]*\w)?(?:\.\w(?:[\w-]*\w)?)+")
-        .expect("the address pattern compiles")
+    regex::Regex::new(
+        r"(?i)(?:mailto:)?[\w.!#$%&'*+/=?^`{|}~-]+@\w(?:[\w-]*\w)?(?:\.\w(?:[\w-]*\w)?)+",
+    )
+    .expect("the address pattern compiles")
 });
 
 /// `text` with every email address but those in `keep` (a community's own

@@ -13,13 +13,14 @@
 //! input runs) beside the statements they exercise.
 
 use chrono_tz::Tz;
-use rusqlite::{OptionalExtension, params, params_from_iter};
 use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, params, params_from_iter};
 use serde::Serialize;
 
 use super::{Result, Store};
 use crate::model::{CommunityId, ThreadId};
-use crate::search_query::{Highlighter, KindFilter, SearchQuery, SnippetPart, snippet_of, words};
+use crate::search_query::{KindFilter, SearchQuery, words};
+use crate::snippet::{Highlighter, SnippetPart, snippet_of};
 
 /// What a hit is: where the web links it and how the CLI labels it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -346,7 +347,7 @@ impl Store {
         let hits = stmt
             .query_map(params_from_iter(f.params(&[limit, offset])), |r| {
                 let text: Option<String> = r.get(3)?;
-                let (snippet, parts) = snippet_of(text.unwrap_or_default(), filter_only);
+                let (snippet, parts) = snippet_of(&text.unwrap_or_default(), filter_only);
                 Ok(SearchHit {
                     kind: HitKind::ConsolidatedReply,
                     id: r.get(0)?,
@@ -389,12 +390,26 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(params_from_iter(s.filter.params(&[limit, offset])), |r| {
-                let text: String = r.get(3)?;
+                let subject: String = r.get(2)?;
+                // The text is read in place: a hit's text can run to
+                // hundreds of kB, and only its snippet leaves this closure.
+                let text = r.get_ref(3)?.as_str()?;
+                let snippet = match &highlighter {
+                    Some(h) => match h.snippet(text) {
+                        Some(marked) => Some(snippet_of(&marked, false)),
+                        // Found in the subject alone: the text's opening, as FTS5.
+                        None if h.is_match(&subject) => Some(snippet_of(text, true)),
+                        // Matched only as FTS5 folds (diacritics): FTS5 cuts it, below.
+                        None => None,
+                    },
+                    // Filters only, or `subject:` terms only: the text's opening.
+                    None => Some(snippet_of(text, true)),
+                };
                 let hit = SearchHit {
                     kind: HitKind::Post,
                     id: r.get(0)?,
                     community: r.get(1)?,
-                    subject: r.get(2)?,
+                    subject,
                     snippet: String::new(),
                     parts: Vec::new(),
                     score: r.get(4)?,
@@ -403,21 +418,15 @@ impl Store {
                     thread: r.get::<_, Option<i64>>(7)?.map(ThreadId),
                     author: public_name(r.get(8)?, r.get(9)?),
                 };
-                Ok((hit, text))
+                Ok((hit, snippet))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut hits = Vec::with_capacity(rows.len());
-        for (mut hit, text) in rows {
-            let (snippet, parts) = match (&highlighter, fts) {
-                (Some(h), Some(fts)) => match h.snippet(&text) {
-                    Some(marked) => snippet_of(marked, false),
-                    // Found in the subject alone: the text's opening, as FTS5.
-                    None if h.is_match(&hit.subject) => snippet_of(text, true),
-                    // Matched only as FTS5 folds (diacritics): FTS5 cuts it.
-                    None => snippet_of(self.fts_snippet(fts, hit.id)?, false),
-                },
-                // Filters only, or `subject:` terms only: the text's opening.
-                _ => snippet_of(text, true),
+        for (mut hit, snippet) in rows {
+            let (snippet, parts) = match (snippet, fts) {
+                (Some(s), _) => s,
+                (None, Some(fts)) => snippet_of(&self.fts_snippet(fts, hit.id)?, false),
+                (None, None) => Default::default(),
             };
             hit.snippet = snippet;
             hit.parts = parts;
@@ -558,7 +567,7 @@ mod tests {
     /// the first of them, whatever the term's kind, case or script.
     #[test]
     fn the_rust_snippet_marks_what_fts5_marks() {
-        use crate::search_query::{Highlighter, snippet_of};
+        use crate::snippet::{Highlighter, snippet_of};
         let store = archive();
         let long = format!(
             "{} The Cold Chain broke; cold-chain boxes, ColdChain. {}",
@@ -572,8 +581,17 @@ mod tests {
             "strverscmp(3): strverscmp() compares; xstrverscmp is another",
         ];
         let queries = [
-            "boat", "\"boat clinics\"", "boat*", "शिविर", "cold", "\"cold chain\"", "fluor*",
-            "FLUORIDE", "strverscmp", "clinics flood", "chain*",
+            "boat",
+            "\"boat clinics\"",
+            "boat*",
+            "शिविर",
+            "cold",
+            "\"cold chain\"",
+            "fluor*",
+            "FLUORIDE",
+            "strverscmp",
+            "clinics flood",
+            "chain*",
         ];
         for (i, text) in texts.iter().enumerate() {
             let id = 100 + i as i64;
@@ -617,7 +635,7 @@ mod tests {
                         |r| r.get(0),
                     )
                     .unwrap();
-                let theirs_all: Vec<String> = snippet_of(theirs, false)
+                let theirs_all: Vec<String> = snippet_of(&theirs, false)
                     .1
                     .into_iter()
                     .filter(|p| p.matched)

@@ -119,7 +119,7 @@ struct ThreadItem {
 fn thread_item(root: &str, c: &Community, t: &ArchiveThread) -> ThreadItem {
     ThreadItem {
         href: format!("{root}/c/{}/t/{}", c.slug(), t.id),
-        subject: subject_or_none(&c, &t.subject),
+        subject: subject_or_none(c, &t.subject),
         kind: t.kind.as_str(),
         posts: t.posts,
         participants: t.participants,
@@ -346,7 +346,7 @@ fn post_data(root: &str, c: &Community, p: &ArchivePost) -> serde_json::Value {
     json!({
         "anchor": format!("p{}", p.id),
         "permalink": post_link(root, c.slug(), &p.message_id),
-        "subject": subject_or_none(&c, &p.subject),
+        "subject": subject_or_none(c, &p.subject),
         "name": name,
         "organisation": p.organisation,
         "place": p.place,

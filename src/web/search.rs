@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
-use crate::search_query::{SearchQuery, SnippetPart};
+use crate::search_query::SearchQuery;
+use crate::snippet::SnippetPart;
 use crate::store::{HitKind, PageRequest, SearchScope};
 
 use super::access::{Viewer, require_read};

@@ -380,7 +380,8 @@ impl Browser {
         self.execute("window.__praxisLeaving = true; return null;", vec![]);
         act();
         let deadline = Instant::now() + Duration::from_secs(20);
-        let script = "return window.__praxisLeaving === undefined && document.readyState === 'complete';";
+        let script =
+            "return window.__praxisLeaving === undefined && document.readyState === 'complete';";
         // A script can fail while the old document is torn down: try again.
         while !matches!(
             self.rt.block_on(self.client().execute(script, vec![])),
