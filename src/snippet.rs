@@ -11,14 +11,19 @@ use crate::search_query::{Term, WORD};
 /// checked only there. linux-man posts run to 260 kB; FTS5 tokenized every
 /// hit's whole text for its snippet, 8 ms a page of 17 hits.
 ///
+/// The regex is built for each search, so it skips the fully compiled DFA
+/// (building one took a sixth of a search page's time) and runs on the
+/// lazy one.
+///
 /// It matches words as written (any case); FTS5 also folds diacritics
 /// (`remove_diacritics 2`), so when the text holds no match the caller asks
 /// FTS5 for that hit's snippet instead.
 #[derive(Debug, Clone)]
 pub struct Highlighter {
-    /// Every term's words as alternatives (`(?i)`), boundaries unchecked.
-    candidates: regex::Regex,
-    /// Which alternatives are prefixes (they run on to the word's end).
+    /// Every term's words as one pattern each (any case), boundaries
+    /// unchecked; the first listed wins where two match at one place.
+    candidates: regex_automata::meta::Regex,
+    /// Which patterns are prefixes (they run on to the word's end).
     prefixes: Vec<bool>,
 }
 
@@ -28,14 +33,44 @@ const SNIPPET_WORDS: usize = 12;
 const WORDS_BEFORE: usize = 4;
 
 fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        // The same answer as [`WORD`]'s for ASCII, without a regex search.
+        return c.is_ascii_alphanumeric();
+    }
     let mut buf = [0u8; 4];
     WORD.is_match(c.encode_utf8(&mut buf))
 }
 
+/// The byte ranges of `text`'s words, as [`WORD`] finds them (a character
+/// test per character: most are ASCII and need no regex).
+fn word_spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut chars = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        let start = loop {
+            let (i, c) = chars.next()?;
+            if is_word_char(c) {
+                break i;
+            }
+        };
+        let mut end = text.len();
+        while let Some(&(i, c)) = chars.peek() {
+            if !is_word_char(c) {
+                end = i;
+                break;
+            }
+            chars.next();
+        }
+        Some((start, end))
+    })
+}
+
 impl Highlighter {
-    /// The highlighter for `terms` (the query's text terms), or `None` when
-    /// there are none.
-    pub fn new(terms: &[Term]) -> Option<Highlighter> {
+    /// The highlighter for `terms` (the query's text terms), `Ok(None)`
+    /// when there are none; an error when the regex cannot be built (a
+    /// query past its size limit), and then FTS5 cuts the snippets.
+    pub fn new(
+        terms: &[Term],
+    ) -> Result<Option<Highlighter>, Box<regex_automata::meta::BuildError>> {
         let mut alts = Vec::new();
         let mut prefixes = Vec::new();
         for t in terms {
@@ -51,18 +86,33 @@ impl Highlighter {
                 ),
             };
             if !alt.is_empty() {
-                alts.push(format!("({alt})"));
+                alts.push(alt);
                 prefixes.push(prefix);
             }
         }
         if alts.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let candidates = regex::Regex::new(&format!("(?i){}", alts.join("|"))).ok()?;
-        Some(Highlighter {
+        // ASCII words need only ASCII case folding, which compiles several
+        // times faster than Unicode's; a text whose match only Unicode's
+        // folding finds (the Kelvin sign for `k`) gets FTS5's snippet.
+        let unicode = terms.iter().any(|t| match t {
+            Term::Word(w) | Term::Prefix(w) => !w.is_ascii(),
+            Term::Phrase(ws) => ws.len() > 1 || ws.iter().any(|w| !w.is_ascii()),
+        });
+        let candidates = regex_automata::meta::Regex::builder()
+            .configure(regex_automata::meta::Regex::config().dfa(false))
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .case_insensitive(true)
+                    .unicode(unicode),
+            )
+            .build_many(&alts)
+            .map_err(Box::new)?;
+        Ok(Some(Highlighter {
             candidates,
             prefixes,
-        })
+        }))
     }
 
     /// The byte ranges of matched words (a phrase as one range) in `text`,
@@ -71,14 +121,14 @@ impl Highlighter {
         let mut out = Vec::new();
         let mut at = 0;
         while out.len() < max {
-            let Some(caps) = self.candidates.captures_at(text, at) else {
+            let Some(found) = self
+                .candidates
+                .find(regex_automata::Input::new(text).range(at..))
+            else {
                 break;
             };
-            let whole = caps.get(0).expect("group 0 is the match");
-            let (start, mut end) = (whole.start(), whole.end());
-            let prefix = (1..caps.len())
-                .find(|&i| caps.get(i).is_some())
-                .is_some_and(|i| self.prefixes[i - 1]);
+            let (start, mut end) = (found.start(), found.end());
+            let prefix = self.prefixes[found.pattern().as_usize()];
             if prefix {
                 end += text[end..]
                     .find(|c: char| !is_word_char(c))
@@ -120,10 +170,8 @@ impl Highlighter {
             hi += 1;
         }
         let region = &text[lo..hi];
-        let spans: Vec<(usize, usize)> = WORD
-            .find_iter(region)
-            .map(|m| (lo + m.start(), lo + m.end()))
-            .collect();
+        let spans: Vec<(usize, usize)> =
+            word_spans(region).map(|(a, b)| (lo + a, lo + b)).collect();
         let at = spans.iter().position(|s| s.1 > first.0).unwrap_or(0);
         let from = at.saturating_sub(WORDS_BEFORE);
         let to = (from + SNIPPET_WORDS).min(spans.len());
@@ -228,7 +276,24 @@ pub fn snippet_of(text: &str, filter_only: bool) -> (String, Vec<SnippetPart>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{SnippetPart, split_snippet};
+    use super::{SnippetPart, split_snippet, word_spans};
+    use crate::search_query::WORD;
+
+    #[test]
+    fn word_spans_are_the_word_patterns() {
+        for text in [
+            "",
+            "  ",
+            "plain words, and punctuation!",
+            "fluoride-free (उच्च फ़्लोराइड) pumps—done 42x",
+            "end",
+            "café_au_lait ok",
+        ] {
+            let want: Vec<(usize, usize)> =
+                WORD.find_iter(text).map(|m| (m.start(), m.end())).collect();
+            assert_eq!(word_spans(text).collect::<Vec<_>>(), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn snippets_split_into_plain_and_matched_text() {

@@ -231,6 +231,10 @@ impl Store {
              PRAGMA temp_store = MEMORY;",
         )?;
         search::register_functions(&self.conn)?;
+        self.conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         Ok(())
     }
 

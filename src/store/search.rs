@@ -308,7 +308,8 @@ impl Store {
         let sql = format!("SELECT count(*) FROM {from} {}", f.clause());
         Ok(self
             .conn
-            .query_row(&sql, params_from_iter(f.params(&[])), |r| r.get(0))?)
+            .prepare_cached(&sql)?
+            .query_row(params_from_iter(f.params(&[])), |r| r.get(0))?)
     }
 
     /// Matching replies `offset..offset+limit`, best (or newest) first.
@@ -376,26 +377,44 @@ impl Store {
         offset: i64,
     ) -> Result<Vec<SearchHit>> {
         let s = PostsStatement::new(q, fts, scope);
+        // The page's ids first, then each post: sorting whole rows would
+        // carry every hit's text (hundreds of kB) through the sorter.
         let sql = format!(
-            "SELECT p.id, c.slug, p.subject, {}, {}, COALESCE(p.date, p.received_at),
-                    p.message_id, p.thread_id, m.name, p.from_name
-             {} LIMIT ?{} OFFSET ?{}",
-            s.snippet,
+            "SELECT p.id, {} {} LIMIT ?{} OFFSET ?{}",
             s.score,
             s.body(),
             s.filter.values.len() + 1,
             s.filter.values.len() + 2,
         );
-        let highlighter = fts.and_then(|_| Highlighter::new(&q.terms));
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt
+        let ranked = self
+            .conn
+            .prepare_cached(&sql)?
             .query_map(params_from_iter(s.filter.params(&[limit, offset])), |r| {
-                let subject: String = r.get(2)?;
+                Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let highlighter = match fts {
+            Some(_) => Highlighter::new(&q.terms),
+            None => Ok(None),
+        };
+        let mut post = self.conn.prepare_cached(&format!(
+            "SELECT c.slug, p.subject, {}, COALESCE(p.date, p.received_at), p.message_id,
+                    p.thread_id, m.name, p.from_name
+             FROM posts p
+             JOIN communities c ON c.id = p.community_id
+             LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
+             WHERE p.id = ?1",
+            s.snippet
+        ))?;
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (id, score) in ranked {
+            let (mut hit, snippet) = post.query_row([id], |r| {
+                let subject: String = r.get(1)?;
                 // The text is read in place: a hit's text can run to
                 // hundreds of kB, and only its snippet leaves this closure.
-                let text = r.get_ref(3)?.as_str()?;
+                let text = r.get_ref(2)?.as_str()?;
                 let snippet = match &highlighter {
-                    Some(h) => match h.snippet(text) {
+                    Ok(Some(h)) => match h.snippet(text) {
                         Some(marked) => Some(snippet_of(&marked, false)),
                         // Found in the subject alone: the text's opening, as FTS5.
                         None if h.is_match(&subject) => Some(snippet_of(text, true)),
@@ -403,33 +422,30 @@ impl Store {
                         None => None,
                     },
                     // Filters only, or `subject:` terms only: the text's opening.
-                    None => Some(snippet_of(text, true)),
+                    Ok(None) => Some(snippet_of(text, true)),
+                    // No highlighter could be built: FTS5 cuts it, below.
+                    Err(_) => None,
                 };
                 let hit = SearchHit {
                     kind: HitKind::Post,
-                    id: r.get(0)?,
-                    community: r.get(1)?,
+                    id,
+                    community: r.get(0)?,
                     subject,
                     snippet: String::new(),
                     parts: Vec::new(),
-                    score: r.get(4)?,
-                    date: r.get(5)?,
-                    message_id: Some(r.get(6)?),
-                    thread: r.get::<_, Option<i64>>(7)?.map(ThreadId),
-                    author: public_name(r.get(8)?, r.get(9)?),
+                    score,
+                    date: r.get(3)?,
+                    message_id: Some(r.get(4)?),
+                    thread: r.get::<_, Option<i64>>(5)?.map(ThreadId),
+                    author: public_name(r.get(6)?, r.get(7)?),
                 };
                 Ok((hit, snippet))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut hits = Vec::with_capacity(rows.len());
-        for (mut hit, snippet) in rows {
-            let (snippet, parts) = match (snippet, fts) {
+            })?;
+            (hit.snippet, hit.parts) = match (snippet, fts) {
                 (Some(s), _) => s,
-                (None, Some(fts)) => snippet_of(&self.fts_snippet(fts, hit.id)?, false),
+                (None, Some(fts)) => snippet_of(&self.fts_snippet(fts, id)?, false),
                 (None, None) => Default::default(),
             };
-            hit.snippet = snippet;
-            hit.parts = parts;
             hits.push(hit);
         }
         Ok(hits)
@@ -579,6 +595,7 @@ mod tests {
             long.as_str(),
             "fluoride, FLUORIDATION and fluor; not afluoride nor fluor_ide",
             "strverscmp(3): strverscmp() compares; xstrverscmp is another",
+            "L'ÉCOLE du village, une école; des écoles",
         ];
         let queries = [
             "boat",
@@ -592,6 +609,8 @@ mod tests {
             "strverscmp",
             "clinics flood",
             "chain*",
+            "école",
+            "ÉCOLE*",
         ];
         for (i, text) in texts.iter().enumerate() {
             let id = 100 + i as i64;
@@ -616,11 +635,12 @@ mod tests {
                     )
                     .unwrap()
                     > 0;
-                let ours = Highlighter::new(&q.terms).unwrap().snippet(text);
+                let ours = Highlighter::new(&q.terms).unwrap().unwrap().snippet(text);
                 assert_eq!(ours.is_some(), hit, "{fts} in text {i}: {ours:?}");
                 let Some(ours) = ours else { continue };
                 // Every match in the whole text, against FTS5's highlight().
                 let ours_all: Vec<&str> = Highlighter::new(&q.terms)
+                    .unwrap()
                     .unwrap()
                     .matches(text, usize::MAX)
                     .into_iter()
