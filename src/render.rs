@@ -223,11 +223,15 @@ impl Templates {
     }
 
     /// Renders one of the web's templates (`web/…`), escaping HTML.
-    pub fn render_web<T: Serialize>(&self, name: &str, data: &T) -> Result<String, RenderError> {
-        self.web.render(name, data).map_err(|e| RenderError {
-            name: name.to_string(),
-            detail: e.to_string(),
-        })
+    pub fn render_web(&self, name: &str, data: serde_json::Value) -> Result<String, RenderError> {
+        // A context made from the value itself: `render` would copy the
+        // whole tree into one first.
+        self.web
+            .render_with_context(name, &handlebars::Context::from(data))
+            .map_err(|e| RenderError {
+                name: name.to_string(),
+                detail: e.to_string(),
+            })
     }
 
     /// Renders template `name` with `data`.

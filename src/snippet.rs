@@ -101,7 +101,12 @@ impl Highlighter {
             Term::Phrase(ws) => ws.len() > 1 || ws.iter().any(|w| !w.is_ascii()),
         });
         let candidates = regex_automata::meta::Regex::builder()
-            .configure(regex_automata::meta::Regex::config().dfa(false))
+            .configure(
+                regex_automata::meta::Regex::config()
+                    .dfa(false)
+                    .onepass(false)
+                    .backtrack(false),
+            )
             .syntax(
                 regex_automata::util::syntax::Config::new()
                     .case_insensitive(true)

@@ -89,13 +89,13 @@ impl IntoResponse for WebError {
         let body = BUILT_IN
             .render_web(
                 "web/error",
-                &json!({"heading": heading, "message": message, "signin": signin, "root": ""}),
+                json!({"heading": heading, "message": message, "signin": signin, "root": ""}),
             )
             .unwrap_or_else(|_| String::new());
         let page = BUILT_IN
             .render_web(
                 "web/layout",
-                &json!({"title": heading, "lang": "en", "root": "", "body": body}),
+                json!({"title": heading, "lang": "en", "root": "", "body": body}),
             )
             .unwrap_or_else(|_| heading.to_string());
         (status, Html(page)).into_response()
@@ -177,14 +177,14 @@ pub fn render<T: Serialize>(
         map.insert("community".into(), json!(community));
         map.insert("viewer".into(), json!(viewer));
     }
-    let body = templates.render_web(name, &body_data)?;
+    let body = templates.render_web(name, body_data)?;
     let lang = frame
         .community
         .map(|c| c.config.web.lang.as_str())
         .unwrap_or("en");
     let page = templates.render_web(
         "web/layout",
-        &json!({
+        json!({
             "title": frame.title,
             "lang": lang,
             "root": root(state),
