@@ -19,6 +19,7 @@
 //! | [`effects`] | what follows a commit or a decision: fan-out, acknowledgements and hold notices, rejections, bounce scores, email commands (every membership change confirmed), moderators' decisions by reply to a hold notice, one-click leaving | yes |
 //! | [`search_query`] | the search grammar shared by `praxis search` and the web: words, "phrases", `prefix*`, `from:`, `subject:`, `kind:`, `after:`/`before:` parsed into a typed query whose words reach FTS5 only quoted | no |
 //! | [`snippet`] | search snippets: a dozen words around a hit's first match, cut in Rust (FTS5 tokenized whole texts), as marked parts and the CLI's `[word]` string | no |
+//! | [`stats`] | a community's health in figures: queries asked and answered, working days to the reply against the target, responses and responders per query, members joining, leaving and active, posts per week, bounces; per month and for the period | no |
 //! | [`render`] | handlebars templates (notices, Consolidated Reply, the digests' texts), built in from `templates/`, replaceable per community | no |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group (posts, threads and splits, Consolidated Replies, search, members, attachments, the audit log, moderation tokens, outbox, …); the only SQL | yes |
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
@@ -80,6 +81,7 @@ pub mod render;
 pub mod search_query;
 pub mod shutdown;
 pub mod snippet;
+pub mod stats;
 pub mod store;
 pub mod thread;
 pub mod tls;

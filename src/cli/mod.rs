@@ -25,6 +25,7 @@ mod queue;
 mod search;
 mod serve;
 mod show;
+mod stats;
 mod status;
 mod threads;
 
@@ -164,6 +165,12 @@ pub enum Command {
     /// Daemon health, queue depths, last sync per community.
     #[command(after_help = "Example:\n  praxis status --json")]
     Status,
+    /// A community's health in figures, per month: queries answered and how
+    /// fast, responses, members joining, leaving and active, posts, bounces.
+    #[command(
+        after_help = "Examples:\n  praxis stats -c health\n  praxis stats -c health --since 2026-01-01 --json"
+    )]
+    Stats(stats::StatsArgs),
     /// Search posts and Consolidated Replies (replies first): words, "phrases", prefix*, from:, subject:, kind:, after:, before:.
     #[command(
         after_help = "Examples:\n  praxis search 'mobile clinics' -c health\n  praxis search '\"boat clinics\" from:asha after:2026-11-01' -c health\n  praxis search 'kind:reply subject:fluor*' --page 2"
@@ -300,6 +307,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve => serve::run(&ctx),
         Command::Members(cmd) => members::run(&ctx, cmd),
         Command::Status => status::run(&ctx),
+        Command::Stats(a) => stats::run(&ctx, a),
         Command::Ingest(a) => ingest::run(&ctx, a),
         Command::Import(a) => import::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),

@@ -113,7 +113,7 @@ impl WorkingCalendar {
     }
 
     /// Working days in (from, to]; 0 when `to` is not after `from`.
-    fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> i64 {
+    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> i64 {
         let mut n = 0;
         let mut d = from;
         while d < to {

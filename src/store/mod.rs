@@ -37,6 +37,7 @@ mod moderation_tokens;
 mod outbox;
 mod posts;
 mod search;
+mod stats;
 mod status;
 mod threads;
 mod web_tokens;

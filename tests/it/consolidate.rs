@@ -129,7 +129,7 @@ fn a_response_does_not_move_the_deadline() {
 }
 
 /// alice asks; bob (with a quote and a signature) and carol respond.
-fn asked_and_answered(home: &Home) -> i64 {
+pub(crate) fn asked_and_answered(home: &Home) -> i64 {
     add_member(
         home,
         "alice@example.org",

@@ -1,0 +1,146 @@
+//! `praxis stats`: a community's health in figures, per month and for the
+//! period, as the web's `/c/SLUG/health` shows them.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use chrono::NaiveDate;
+use clap::Args;
+
+use super::Context;
+use crate::stats::{self, ACTIVE_DAYS, Figures};
+use crate::store::now;
+
+/// `praxis stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The community.
+    #[arg(short, long)]
+    pub community: String,
+    /// The first day counted (the community's time zone); by default the
+    /// first day of the month eleven months back, so twelve months show.
+    #[arg(long)]
+    pub since: Option<String>,
+}
+
+/// Reads `--since`: a day written `2026-01-31`.
+fn day(s: &str) -> Result<NaiveDate> {
+    match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        Ok(d) => Ok(d),
+        Err(_) => bail!("--since `{s}` is not a day; write it as 2026-01-31"),
+    }
+}
+
+/// A share as a percentage, or a dash.
+fn percent(x: Option<f64>) -> String {
+    x.map_or("–".into(), |x| format!("{:.0}%", x * 100.0))
+}
+
+/// A number with at most one decimal, or a dash.
+fn number(x: Option<f64>) -> String {
+    x.map_or("–".into(), |x| {
+        if x.fract() == 0.0 {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.1}")
+        }
+    })
+}
+
+/// One table row of figures.
+fn row(f: &Figures) -> Vec<String> {
+    vec![
+        f.label.clone(),
+        f.queries_asked.to_string(),
+        f.queries_answered.to_string(),
+        number(f.reply_working_days_median),
+        f.reply_working_days_p90
+            .map_or("–".into(), |d| d.to_string()),
+        percent(f.on_time_share),
+        number(f.responses_median),
+        number(f.responders_median),
+        percent(f.no_response_share),
+        format!("{:.1}", f.posts_per_week),
+        f.joined.to_string(),
+        f.left.to_string(),
+        f.bounces.to_string(),
+        f.disabled.to_string(),
+    ]
+}
+
+/// Runs `praxis stats`.
+pub fn run(ctx: &Context, args: &StatsArgs) -> Result<ExitCode> {
+    let config = ctx.config()?;
+    let cfg = config
+        .community(&args.community)
+        .map_err(anyhow::Error::msg)?;
+    let store = ctx.store(&config)?;
+    let community = store.community(&args.community)?;
+    let t = now();
+    let calendar = cfg.calendar();
+    let today = calendar.local_date(chrono::DateTime::from_timestamp(t, 0).unwrap_or_default());
+    let since = match &args.since {
+        Some(s) => day(s)?,
+        None => stats::default_since(today),
+    };
+    let until = stats::next_day(today);
+    if since >= until {
+        bail!("--since {since} is after today ({today}); pick an earlier day");
+    }
+    let (start, end) = stats::period_bounds(since, until, cfg.timezone);
+    let active_since = t - ACTIVE_DAYS as i64 * 86_400;
+    let facts = store.stats_facts(community.id, start, end, active_since, t)?;
+    let health = stats::health(
+        &args.community,
+        since,
+        until,
+        &facts,
+        &calendar,
+        cfg.reply_within_working_days,
+        cfg.timezone,
+    );
+    if ctx.out.json {
+        ctx.out.json(&health)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    ctx.out.say(format!(
+        "{}: {} to {} (target: a reply within {} working days)",
+        args.community, since, today, health.target_working_days
+    ));
+    let headers = [
+        "month",
+        "asked",
+        "answered",
+        "days (median)",
+        "days (p90)",
+        "on time",
+        "responses",
+        "responders",
+        "no response",
+        "posts/week",
+        "joined",
+        "left",
+        "bounces",
+        "disabled",
+    ];
+    let mut rows: Vec<Vec<String>> = health.months.iter().map(row).collect();
+    rows.push(row(&health.period));
+    ctx.out.table(&headers, rows);
+    let n = &health.now;
+    let modes = n
+        .by_delivery
+        .iter()
+        .map(|(m, k)| format!("{m} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    ctx.out.say(format!(
+        "now: {} members ({}); {} active in the last {ACTIVE_DAYS} days ({}); {} open queries, {} overdue",
+        n.members,
+        if modes.is_empty() { "none".into() } else { modes },
+        n.active_members,
+        percent(n.active_share),
+        n.open_queries,
+        n.overdue_queries
+    ));
+    Ok(ExitCode::SUCCESS)
+}

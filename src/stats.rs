@@ -1,0 +1,527 @@
+//! A community's health in figures (`praxis stats`, the web's
+//! `/c/SLUG/health`): queries asked and answered, working days to the
+//! Consolidated Reply against the community's target, responses and
+//! responders per query, members joining, leaving and active, posts per
+//! week, bounces; per month and for the period. Pure: the store gathers
+//! [`StatsFacts`], this counts them in the community's calendar.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::consolidate::deadline::WorkingCalendar;
+
+/// One query asked in the period (a thread marked query with an approved
+/// post).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryFacts {
+    /// When it was asked: when its first post was approved (the clock of
+    /// its deadline starts there), else the thread's first date; Unix seconds.
+    pub asked_at: i64,
+    /// When its Consolidated Reply is due, when a deadline was set.
+    pub deadline_at: Option<i64>,
+    /// When its Consolidated Reply went out (not an addendum), if it has.
+    pub replied_at: Option<i64>,
+    /// Approved posts after the question, plus responses added offline.
+    pub responses: i64,
+    /// Distinct people among those, the asker left out.
+    pub responders: i64,
+}
+
+/// What `crate::stats` counts for one community and period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsFacts {
+    /// Queries asked in the period, oldest first.
+    pub queries: Vec<QueryFacts>,
+    /// Approved posts dated in the period (Unix seconds; an archive's
+    /// imported posts count when they were written, not when imported).
+    pub posts: Vec<i64>,
+    /// Members who joined in the period (pending ones left out).
+    pub joined: Vec<i64>,
+    /// Members who left or were removed in the period.
+    pub left: Vec<i64>,
+    /// Bounce messages received in the period.
+    pub bounces: Vec<i64>,
+    /// Members disabled by bounces in the period.
+    pub disabled: Vec<i64>,
+    /// Members now, by status (`active`, `disabled`, …).
+    pub members_by_status: Vec<(String, i64)>,
+    /// Active members now, by delivery mode.
+    pub members_by_delivery: Vec<(String, i64)>,
+    /// Active members with an approved post since the activity window's start.
+    pub active_members: i64,
+    /// Queries without a published reply now, and those past their deadline.
+    pub open_queries: i64,
+    /// Open queries past their deadline now.
+    pub overdue_queries: i64,
+}
+
+/// How long a member counts as active after an approved post.
+pub const ACTIVE_DAYS: u64 = 90;
+
+/// The figures of one stretch of time (a month, or the whole period).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    /// `2026-11` for a month, `period` for the whole.
+    pub label: String,
+    /// The first day counted (community's zone).
+    pub from: NaiveDate,
+    /// The day after the last one counted.
+    pub to: NaiveDate,
+    /// Queries asked.
+    pub queries_asked: usize,
+    /// Of those, the ones with a published Consolidated Reply.
+    pub queries_answered: usize,
+    /// Median working days from a query to its reply (answered ones).
+    pub reply_working_days_median: Option<f64>,
+    /// The 90th percentile of the same (nearest rank).
+    pub reply_working_days_p90: Option<i64>,
+    /// Share of answered queries whose reply went out by the deadline.
+    pub on_time_share: Option<f64>,
+    /// Median responses per query asked.
+    pub responses_median: Option<f64>,
+    /// Median distinct responders per query asked (the asker left out).
+    pub responders_median: Option<f64>,
+    /// Share of queries asked with no response at all.
+    pub no_response_share: Option<f64>,
+    /// Approved posts.
+    pub posts: usize,
+    /// Approved posts per week of the stretch.
+    pub posts_per_week: f64,
+    /// Members who joined.
+    pub joined: usize,
+    /// Members who left or were removed.
+    pub left: usize,
+    /// Bounce messages received.
+    pub bounces: usize,
+    /// Members disabled by bounces.
+    pub disabled: usize,
+}
+
+/// The community as it stands now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Standing {
+    /// Members receiving mail (status active).
+    pub members: i64,
+    /// Members by status (active, disabled, unsubscribed, pending).
+    pub by_status: BTreeMap<String, i64>,
+    /// Active members by delivery mode.
+    pub by_delivery: BTreeMap<String, i64>,
+    /// Active members with an approved post in the last [`ACTIVE_DAYS`] days.
+    pub active_members: i64,
+    /// Their share of the members.
+    pub active_share: Option<f64>,
+    /// Queries without a published reply.
+    pub open_queries: i64,
+    /// Of those, past their deadline.
+    pub overdue_queries: i64,
+}
+
+/// A community's health: the period, each month in it, and now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    /// The community's slug.
+    pub community: String,
+    /// Working days within which a query should have its reply.
+    pub target_working_days: u32,
+    /// The whole period.
+    pub period: Figures,
+    /// Each calendar month of the period, oldest first (the first and last
+    /// may be partial).
+    pub months: Vec<Figures>,
+    /// The community now.
+    pub now: Standing,
+}
+
+/// The period `since..until` (days in the community's zone, `until`
+/// excluded) as Unix seconds, from the first instant of each day.
+pub fn period_bounds(since: NaiveDate, until: NaiveDate, tz: Tz) -> (i64, i64) {
+    (midnight(since, tz), midnight(until, tz))
+}
+
+/// The default period: the twelve calendar months up to and including
+/// `today`'s (`until` is the day after `today`).
+pub fn default_since(today: NaiveDate) -> NaiveDate {
+    let first = today.with_day(1).unwrap_or(today);
+    first.checked_sub_months(Months::new(11)).unwrap_or(first)
+}
+
+/// The first instant of a local day (the earliest, where clocks change at
+/// midnight; the next hour's start where midnight does not exist).
+fn midnight(day: NaiveDate, tz: Tz) -> i64 {
+    let start = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    (0..24)
+        .find_map(|h| {
+            tz.from_local_datetime(&(start + chrono::Duration::hours(h)))
+                .earliest()
+        })
+        .map_or_else(|| start.and_utc().timestamp(), |t| t.timestamp())
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(mut values: Vec<i64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2] as f64
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) as f64 / 2.0
+    })
+}
+
+/// The nearest-rank percentile `p` (0–100) of `values`.
+fn percentile(mut values: Vec<i64>, p: usize) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let rank = (p * values.len()).div_ceil(100).max(1);
+    Some(values[rank - 1])
+}
+
+/// `part / whole`, rounded to three places; `None` when `whole` is 0.
+fn share(part: usize, whole: usize) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 / whole as f64 * 1000.0).round() / 1000.0)
+}
+
+/// The figures of `from..to` (local days) out of `facts`.
+fn figures(
+    label: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    facts: &StatsFacts,
+    calendar: &WorkingCalendar,
+    target: u32,
+    tz: Tz,
+) -> Figures {
+    let (start, end) = period_bounds(from, to, tz);
+    let within = |t: &i64| (start..end).contains(t);
+    let count = |v: &[i64]| v.iter().filter(|t| within(t)).count();
+    let asked: Vec<&QueryFacts> = facts
+        .queries
+        .iter()
+        .filter(|q| within(&q.asked_at))
+        .collect();
+    let answered: Vec<(&QueryFacts, i64)> = asked
+        .iter()
+        .filter_map(|q| Some((*q, q.replied_at?)))
+        .collect();
+    let local =
+        |t: i64| calendar.local_date(DateTime::<Utc>::from_timestamp(t, 0).unwrap_or_default());
+    let taken: Vec<i64> = answered
+        .iter()
+        .map(|(q, at)| calendar.working_days_between(local(q.asked_at), local(*at)))
+        .collect();
+    let on_time = answered
+        .iter()
+        .zip(&taken)
+        .filter(|((q, at), days)| match q.deadline_at {
+            Some(due) => *at <= due,
+            None => **days <= i64::from(target),
+        })
+        .count();
+    let posts = count(&facts.posts);
+    let days = (to - from).num_days().max(1) as f64;
+    Figures {
+        label,
+        from,
+        to,
+        queries_asked: asked.len(),
+        queries_answered: answered.len(),
+        reply_working_days_median: median(taken.clone()),
+        reply_working_days_p90: percentile(taken, 90),
+        on_time_share: share(on_time, answered.len()),
+        responses_median: median(asked.iter().map(|q| q.responses).collect()),
+        responders_median: median(asked.iter().map(|q| q.responders).collect()),
+        no_response_share: share(
+            asked.iter().filter(|q| q.responses == 0).count(),
+            asked.len(),
+        ),
+        posts,
+        posts_per_week: (posts as f64 * 7.0 / days * 100.0).round() / 100.0,
+        joined: count(&facts.joined),
+        left: count(&facts.left),
+        bounces: count(&facts.bounces),
+        disabled: count(&facts.disabled),
+    }
+}
+
+/// The health of community `slug` over `since..until` (local days, `until`
+/// excluded) from the facts the store gathered for the same period.
+pub fn health(
+    slug: &str,
+    since: NaiveDate,
+    until: NaiveDate,
+    facts: &StatsFacts,
+    calendar: &WorkingCalendar,
+    target: u32,
+    tz: Tz,
+) -> Health {
+    let mut months = Vec::new();
+    let mut from = since;
+    while from < until {
+        let next_month = from
+            .with_day(1)
+            .and_then(|d| d.checked_add_months(Months::new(1)))
+            .unwrap_or(until);
+        let to = next_month.min(until);
+        let label = format!("{:04}-{:02}", from.year(), from.month());
+        months.push(figures(label, from, to, facts, calendar, target, tz));
+        from = to;
+    }
+    let members = facts
+        .members_by_status
+        .iter()
+        .find(|(s, _)| s == "active")
+        .map_or(0, |(_, n)| *n);
+    Health {
+        community: slug.to_string(),
+        target_working_days: target,
+        period: figures("period".into(), since, until, facts, calendar, target, tz),
+        months,
+        now: Standing {
+            members,
+            by_status: facts.members_by_status.iter().cloned().collect(),
+            by_delivery: facts.members_by_delivery.iter().cloned().collect(),
+            active_members: facts.active_members,
+            active_share: share(facts.active_members as usize, members as usize),
+            open_queries: facts.open_queries,
+            overdue_queries: facts.overdue_queries,
+        },
+    }
+}
+
+/// The day after `day`.
+pub fn next_day(day: NaiveDate) -> NaiveDate {
+    day.checked_add_days(Days::new(1)).unwrap_or(day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDateTime, Weekday};
+
+    const TZ: Tz = chrono_tz::Asia::Kolkata;
+
+    /// Unix seconds of a local (India) time written `2026-10-20 10:00`.
+    fn ist(s: &str) -> i64 {
+        let local = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        TZ.from_local_datetime(&local).unwrap().timestamp()
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn query(
+        asked: &str,
+        due: &str,
+        replied: Option<&str>,
+        responses: i64,
+        responders: i64,
+    ) -> QueryFacts {
+        QueryFacts {
+            asked_at: ist(asked),
+            deadline_at: Some(ist(due)),
+            replied_at: replied.map(ist),
+            responses,
+            responders,
+        }
+    }
+
+    /// Figures worked out by hand (comments) for a community in India with
+    /// Saturday and Sunday off and a holiday on Tuesday 10 November.
+    #[test]
+    fn figures_match_a_hand_count() {
+        let calendar =
+            WorkingCalendar::new(TZ, vec![Weekday::Sat, Weekday::Sun], [day("2026-11-10")]);
+        let facts = StatsFacts {
+            queries: vec![
+                // Tue 20 Oct → Tue 27 Oct: 21, 22, 23, 26, 27 = 5 working days.
+                query(
+                    "2026-10-20 10:00",
+                    "2026-11-03 23:59",
+                    Some("2026-10-27 12:00"),
+                    3,
+                    2,
+                ),
+                // Fri 6 Nov → Mon 23 Nov: 9, (10 off), 11–13, 16–20, 23 = 10; on time.
+                query(
+                    "2026-11-06 15:00",
+                    "2026-11-23 23:59",
+                    Some("2026-11-23 11:00"),
+                    1,
+                    1,
+                ),
+                // Mon 16 Nov → Mon 30 Nov: 17–20, 23–27, 30 = 10; after its deadline.
+                query(
+                    "2026-11-16 09:00",
+                    "2026-11-27 23:59",
+                    Some("2026-11-30 10:00"),
+                    0,
+                    0,
+                ),
+                // Fri 20 Nov: no reply yet.
+                query("2026-11-20 09:00", "2026-12-04 23:59", None, 2, 1),
+            ],
+            // 14 Oct 23:00 is before the period; 15 Oct 00:30 and 1 Nov 00:10
+            // are in October and November in India (not in UTC).
+            posts: [
+                "2026-10-14 23:00",
+                "2026-10-15 00:30",
+                "2026-10-31 23:30",
+                "2026-11-01 00:10",
+                "2026-11-15 12:00",
+            ]
+            .map(ist)
+            .to_vec(),
+            joined: vec![ist("2026-10-16 10:00"), ist("2026-11-02 10:00")],
+            left: vec![ist("2026-11-03 10:00")],
+            bounces: vec![ist("2026-11-04 10:00"), ist("2026-11-05 10:00")],
+            disabled: vec![ist("2026-11-05 10:00")],
+            members_by_status: vec![
+                ("active".into(), 8),
+                ("disabled".into(), 1),
+                ("unsubscribed".into(), 1),
+            ],
+            members_by_delivery: vec![
+                ("consolidated".into(), 2),
+                ("digest".into(), 2),
+                ("each".into(), 4),
+            ],
+            active_members: 2,
+            open_queries: 1,
+            overdue_queries: 0,
+        };
+        let h = health(
+            "health",
+            day("2026-10-15"),
+            day("2026-12-01"),
+            &facts,
+            &calendar,
+            10,
+            TZ,
+        );
+        assert_eq!(h.months.len(), 2);
+        let (oct, nov, all) = (&h.months[0], &h.months[1], &h.period);
+        assert_eq!(
+            (oct.label.as_str(), oct.from, oct.to),
+            ("2026-10", day("2026-10-15"), day("2026-11-01"))
+        );
+        assert_eq!(
+            (nov.label.as_str(), nov.from, nov.to),
+            ("2026-11", day("2026-11-01"), day("2026-12-01"))
+        );
+
+        assert_eq!((oct.queries_asked, oct.queries_answered), (1, 1));
+        assert_eq!(
+            (oct.reply_working_days_median, oct.reply_working_days_p90),
+            (Some(5.0), Some(5))
+        );
+        assert_eq!(oct.on_time_share, Some(1.0));
+        assert_eq!(
+            (oct.responses_median, oct.responders_median),
+            (Some(3.0), Some(2.0))
+        );
+        assert_eq!(oct.no_response_share, Some(0.0));
+        // Two posts in 17 days.
+        assert_eq!((oct.posts, oct.posts_per_week), (2, 0.82));
+        assert_eq!(
+            (oct.joined, oct.left, oct.bounces, oct.disabled),
+            (1, 0, 0, 0)
+        );
+
+        assert_eq!((nov.queries_asked, nov.queries_answered), (3, 2));
+        assert_eq!(
+            (nov.reply_working_days_median, nov.reply_working_days_p90),
+            (Some(10.0), Some(10))
+        );
+        assert_eq!(nov.on_time_share, Some(0.5));
+        // Responses 1, 0, 2; responders 1, 0, 1.
+        assert_eq!(
+            (nov.responses_median, nov.responders_median),
+            (Some(1.0), Some(1.0))
+        );
+        assert_eq!(nov.no_response_share, Some(0.333));
+        // Two posts in 30 days.
+        assert_eq!((nov.posts, nov.posts_per_week), (2, 0.47));
+        assert_eq!(
+            (nov.joined, nov.left, nov.bounces, nov.disabled),
+            (1, 1, 2, 1)
+        );
+
+        // Days 5, 10, 10; responses 0, 1, 2, 3; responders 0, 1, 1, 2.
+        assert_eq!((all.queries_asked, all.queries_answered), (4, 3));
+        assert_eq!(
+            (all.reply_working_days_median, all.reply_working_days_p90),
+            (Some(10.0), Some(10))
+        );
+        assert_eq!(all.on_time_share, Some(0.667));
+        assert_eq!(
+            (all.responses_median, all.responders_median),
+            (Some(1.5), Some(1.0))
+        );
+        assert_eq!(all.no_response_share, Some(0.25));
+        // Four posts in 47 days.
+        assert_eq!((all.posts, all.posts_per_week), (4, 0.6));
+        assert_eq!(
+            (all.joined, all.left, all.bounces, all.disabled),
+            (2, 1, 2, 1)
+        );
+
+        assert_eq!(h.now.members, 8);
+        assert_eq!(h.now.by_delivery["each"], 4);
+        assert_eq!(h.now.by_status["unsubscribed"], 1);
+        assert_eq!((h.now.active_members, h.now.active_share), (2, Some(0.25)));
+        assert_eq!((h.now.open_queries, h.now.overdue_queries), (1, 0));
+    }
+
+    #[test]
+    fn nothing_to_count_is_none_not_zero() {
+        let calendar = WorkingCalendar::new(TZ, vec![Weekday::Sun], []);
+        let h = health(
+            "health",
+            day("2026-12-01"),
+            day("2026-12-06"),
+            &StatsFacts::default(),
+            &calendar,
+            10,
+            TZ,
+        );
+        let p = &h.period;
+        assert_eq!(
+            (
+                p.queries_asked,
+                p.reply_working_days_median,
+                p.on_time_share
+            ),
+            (0, None, None)
+        );
+        assert_eq!(
+            (p.responses_median, p.no_response_share, p.posts_per_week),
+            (None, None, 0.0)
+        );
+        assert_eq!(h.now.active_share, None);
+    }
+
+    #[test]
+    fn medians_percentiles_and_the_default_period() {
+        assert_eq!(median(vec![3, 1, 2]), Some(2.0));
+        assert_eq!(median(vec![4, 1, 2, 3]), Some(2.5));
+        assert_eq!(percentile((1..=10).collect(), 90), Some(9));
+        assert_eq!(percentile((1..=11).collect(), 90), Some(10));
+        assert_eq!(percentile(vec![7], 90), Some(7));
+        assert_eq!(default_since(day("2026-12-05")), day("2026-01-01"));
+        assert_eq!(default_since(day("2026-03-31")), day("2025-04-01"));
+        // Midnight in the community's zone, not UTC's.
+        assert_eq!(
+            period_bounds(day("2026-11-01"), day("2026-11-02"), TZ).0,
+            ist("2026-11-01 00:00")
+        );
+    }
+}
