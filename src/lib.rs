@@ -19,6 +19,7 @@
 //! | [`effects`] | what follows a commit or a decision: fan-out, acknowledgements and hold notices, rejections, bounce scores, email commands (every membership change confirmed), moderators' decisions by reply to a hold notice, one-click leaving | yes |
 //! | [`search_query`] | the search grammar shared by `praxis search` and the web: words, "phrases", `prefix*`, `from:`, `subject:`, `kind:`, `after:`/`before:` parsed into a typed query whose words reach FTS5 only quoted | no |
 //! | [`snippet`] | search snippets: a dozen words around a hit's first match, cut in Rust (FTS5 tokenized whole texts), as marked parts and the CLI's `[word]` string | no |
+//! | [`chart`] | bar charts as SVG for the health page: grouped bars, a scale, a legend, a target line; labels escaped, no fonts, no script | no |
 //! | [`stats`] | a community's health in figures: queries asked and answered, working days to the reply against the target, responses and responders per query, members joining, leaving and active, posts per week, bounces; per month and for the period | no |
 //! | [`render`] | handlebars templates (notices, Consolidated Reply, the digests' texts), built in from `templates/`, replaceable per community | no |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group (posts, threads and splits, Consolidated Replies, search, members, attachments, the audit log, moderation tokens, outbox, …); the only SQL | yes |
@@ -64,6 +65,7 @@
 //!   → store → effects → entry points), and no import cycle runs through
 //!   more than two files; `tests/it/tidy.rs` reads the table and enforces both.
 
+pub mod chart;
 pub mod cli;
 pub mod community;
 pub mod config;

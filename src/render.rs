@@ -95,6 +95,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/me", "web/me.html.hbs"),
     ("web/signin", "web/signin.html.hbs"),
     ("web/done", "web/done.html.hbs"),
+    ("web/health", "web/health.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -166,6 +167,10 @@ const WEB: &[(&str, &str)] = &[
         include_str!("../templates/web/signin.html.hbs"),
     ),
     ("web/done", include_str!("../templates/web/done.html.hbs")),
+    (
+        "web/health",
+        include_str!("../templates/web/health.html.hbs"),
+    ),
 ];
 
 /// The registry of templates.

@@ -83,22 +83,10 @@ pub fn run(ctx: &Context, args: &StatsArgs) -> Result<ExitCode> {
         Some(s) => day(s)?,
         None => stats::default_since(today),
     };
-    let until = stats::next_day(today);
-    if since >= until {
+    if since > today {
         bail!("--since {since} is after today ({today}); pick an earlier day");
     }
-    let (start, end) = stats::period_bounds(since, until, cfg.timezone);
-    let active_since = t - ACTIVE_DAYS as i64 * 86_400;
-    let facts = store.stats_facts(community.id, start, end, active_since, t)?;
-    let health = stats::health(
-        &args.community,
-        since,
-        until,
-        &facts,
-        &calendar,
-        cfg.reply_within_working_days,
-        cfg.timezone,
-    );
+    let health = store.community_health(community.id, &args.community, cfg, since, today, t)?;
     if ctx.out.json {
         ctx.out.json(&health)?;
         return Ok(ExitCode::SUCCESS);

@@ -1,5 +1,5 @@
-//! `[community.web]`: who may read a community's archive on the web, and the
-//! language its pages are marked with.
+//! `[community.web]`: who may read a community's archive on the web and see
+//! its health figures, and the language its pages are marked with.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,9 @@ pub enum ArchiveAccess {
 pub struct WebConfig {
     /// Who may read the archive.
     pub archive: ArchiveAccess,
+    /// Who may see the community's health figures at `/c/SLUG/health`
+    /// (default: its moderators; `praxis stats` shows them to operators).
+    pub health: ArchiveAccess,
     /// The BCP 47 language of the community's pages (`lang` on `<html>`),
     /// so screen readers and hyphenation follow it (e.g. `hi`, `ta`).
     pub lang: String,
@@ -35,6 +38,7 @@ impl Default for WebConfig {
     fn default() -> Self {
         WebConfig {
             archive: ArchiveAccess::Members,
+            health: ArchiveAccess::Moderators,
             lang: "en".into(),
         }
     }

@@ -6,10 +6,40 @@
 use rusqlite::params;
 
 use super::{Result, Store};
+use chrono::NaiveDate;
+
+use crate::config::CommunityConfig;
 use crate::model::CommunityId;
-use crate::stats::{QueryFacts, StatsFacts};
+use crate::stats::{self, ACTIVE_DAYS, Health, QueryFacts, StatsFacts};
 
 impl Store {
+    /// Community `c`'s health from `since` through `today` (days in its
+    /// zone), `now` deciding who is active and which queries are overdue:
+    /// what `praxis stats` prints and `/c/SLUG/health` draws.
+    pub fn community_health(
+        &self,
+        c: CommunityId,
+        slug: &str,
+        cfg: &CommunityConfig,
+        since: NaiveDate,
+        today: NaiveDate,
+        now: i64,
+    ) -> Result<Health> {
+        let until = stats::next_day(today);
+        let (start, end) = stats::period_bounds(since, until, cfg.timezone);
+        let active_since = now - ACTIVE_DAYS as i64 * 86_400;
+        let facts = self.stats_facts(c, start, end, active_since, now)?;
+        Ok(stats::health(
+            slug,
+            since,
+            until,
+            &facts,
+            &cfg.calendar(),
+            cfg.reply_within_working_days,
+            cfg.timezone,
+        ))
+    }
+
     /// The facts for community `c` from `since` to `until` (Unix seconds,
     /// `until` excluded); `active_since` starts the window in which a member
     /// who posted counts as active; `now` decides which queries are overdue.

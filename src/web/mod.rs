@@ -32,6 +32,7 @@ pub mod access;
 pub mod archive;
 pub mod db;
 mod forms;
+mod health;
 mod join;
 mod me;
 pub mod page;
@@ -126,6 +127,7 @@ impl WebServer {
             .route("/static/praxis.css", get(site::stylesheet))
             .merge(unsubscribe::routes())
             .merge(search::routes())
+            .merge(health::routes())
             .merge(archive::routes())
             .merge(replies::routes())
             .merge(join::routes())

@@ -62,6 +62,12 @@ impl Site {
     /// ("public", "members" or "moderators"); `extra` is appended to the
     /// config (more sections or keys).
     pub fn demo(archive: &str, extra: &str) -> Site {
+        Site::demo_web(&format!("archive = \"{archive}\"\n"), extra)
+    }
+
+    /// As [`Site::demo`], with `web` as the body of the community's
+    /// `[community.web]` section (`archive = "public"\nhealth = "public"\n`).
+    pub fn demo_web(web: &str, extra: &str) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let demo = dir.path().join("d");
         let out = assert_cmd::Command::cargo_bin("praxis")
@@ -100,7 +106,7 @@ impl Site {
             )
             .replace(
                 "[community.delivery]\n",
-                &format!("[community.web]\narchive = \"{archive}\"\n\n[community.delivery]\n"),
+                &format!("[community.web]\n{web}\n[community.delivery]\n"),
             )
             + &format!("\n[http]\nlisten = \"{addr}\"\npublic_url = \"{base}\"\n")
             + extra;

@@ -29,7 +29,7 @@ fn post(id: &str, subject: &str, body: &str) -> String {
 
 #[test]
 fn a_member_reads_the_archive_follows_a_reply_and_searches_in_english_and_hindi() {
-    let site = Site::demo("public", "");
+    let site = Site::demo_web("archive = \"public\"\nhealth = \"public\"\n", "");
     let Some(mut b) = Browser::start() else {
         return;
     };
@@ -101,6 +101,7 @@ fn a_member_reads_the_archive_follows_a_reply_and_searches_in_english_and_hindi(
         format!("{base}/c/mch/"),
         format!("{base}/c/mch/threads"),
         format!("{base}/c/mch/replies"),
+        format!("{base}/c/mch/health"),
         reply_url,
         thread_url,
         post_url,
