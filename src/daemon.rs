@@ -145,6 +145,7 @@ async fn fanout_sweep(
     loop {
         let db = config.database_path();
         let all = communities.clone();
+        let public_url = config.http.as_ref().and_then(|h| h.public_url.clone());
         let res = tokio::task::spawn_blocking(move || -> Result<(usize, bool)> {
             let mut store = Store::open(&db)?;
             let week_ago = crate::store::now() - 7 * 86_400;
@@ -157,6 +158,16 @@ async fn fanout_sweep(
                 crate::consolidate::reminders::sweep(&mut store, &all, chrono::Utc::now())?;
             if reminded > 0 {
                 info!("queued {reminded} query reminder(s) to moderators");
+            }
+            // And last month's health report to each community's owners, once.
+            let reported = crate::effects::health_report::sweep(
+                &mut store,
+                &all,
+                chrono::Utc::now(),
+                public_url.as_deref(),
+            )?;
+            if reported > 0 {
+                info!("queued {reported} monthly health report(s) to owners");
             }
             // Digests too: an issue due at a schedule moment is claimed once.
             let mut digest_failed = false;

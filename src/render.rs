@@ -28,6 +28,10 @@ const NOTICES: &[(&str, &str)] = &[
     ),
     ("decided", include_str!("../templates/notices/decided.hbs")),
     ("signin", include_str!("../templates/notices/signin.hbs")),
+    (
+        "health_report",
+        include_str!("../templates/notices/health_report.hbs"),
+    ),
 ];
 
 /// The built-in Consolidated Reply templates: (name, text).
@@ -74,6 +78,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("administrivia", "notices/administrivia.hbs"),
     ("decided", "notices/decided.hbs"),
     ("signin", "notices/signin.hbs"),
+    ("health_report", "notices/health_report.hbs"),
     ("consolidated/draft", "consolidated/draft.md.hbs"),
     ("consolidated/footer", "consolidated/footer.hbs"),
     ("consolidated/reminder", "consolidated/reminder.hbs"),
@@ -268,6 +273,18 @@ mod tests {
             "url": "https://l.test/signin/t", "minutes": 30, "me_url": "https://l.test/c/health/me/t",
             "confirm_url": "https://l.test/c/health/join/t",
         });
+        // The health report's figures (one json! is too deep for the macro).
+        let mut data = data;
+        let health = json!({
+            "month": "November 2026", "asked": 4, "answered": 3, "median": "10", "p90": "10",
+            "target": 10, "on_time": "67%", "responses": "1.5", "responders": "1",
+            "no_response": "25%", "posts_per_week": "0.6", "joined": 2, "left": 1, "bounces": 2,
+            "disabled": 1, "members": 8, "modes": "each 4", "active": 2, "active_share": "25%",
+            "active_days": 90, "open": 1, "overdue": 0,
+        });
+        if let (Some(d), serde_json::Value::Object(h)) = (data.as_object_mut(), health) {
+            d.extend(h);
+        }
         for (name, _) in NOTICES {
             let text = t.render(name, &data).unwrap();
             assert!(!text.is_empty(), "{name}");

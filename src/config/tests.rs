@@ -313,10 +313,17 @@ fn health_figures_are_the_moderators_unless_opened() {
     let (c, problems) = parse(MINIMAL);
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(c.communities[0].web.health, ArchiveAccess::Moderators);
-    let (c, problems) = parse(&format!("{MINIMAL}\n[community.web]\nhealth = \"public\"\n"));
+    let (c, problems) = parse(&format!(
+        "{MINIMAL}\n[community.web]\nhealth = \"public\"\n"
+    ));
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(c.communities[0].web.health, ArchiveAccess::Public);
-    let (_, problems) = parse(&format!("{MINIMAL}\n[community.web]\nhealth = \"everyone\"\n"));
+    let (_, problems) = parse(&format!(
+        "{MINIMAL}\n[community.web]\nhealth = \"everyone\"\n"
+    ));
     let text = format!("{problems:?}");
-    assert!(text.contains("everyone") && text.contains("moderators"), "{text}");
+    assert!(
+        text.contains("everyone") && text.contains("moderators"),
+        "{text}"
+    );
 }

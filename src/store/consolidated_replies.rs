@@ -662,21 +662,7 @@ impl Store {
         if n == 0 {
             return Ok(false);
         }
-        let id = super::outbox::insert_outbox(&tx, msg, now)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
-                 VALUES (?1, ?2, ?3, 'pending', ?4)",
-            )?;
-            for r in recipients {
-                stmt.execute(params![
-                    id.0,
-                    r.member.map(|m| m.0),
-                    super::members::normalise_email(&r.address),
-                    now
-                ])?;
-            }
-        }
+        super::outbox::insert_with_recipients(&tx, msg, recipients.iter().cloned(), now)?;
         tx.commit()?;
         Ok(true)
     }

@@ -107,6 +107,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0017_web_tokens",
         sql: include_str!("migrations/0017_web_tokens.sql"),
     },
+    Migration {
+        version: 18,
+        name: "0018_health_reports",
+        sql: include_str!("migrations/0018_health_reports.sql"),
+    },
 ];
 
 impl Migration {

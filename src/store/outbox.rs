@@ -291,6 +291,32 @@ pub(super) fn insert_outbox(
     Ok(OutboxId(tx.last_insert_rowid()))
 }
 
+/// Inserts a message and a pending delivery to each recipient, in the
+/// caller's transaction (an address listed twice gets one); returns the
+/// message and how many deliveries it got.
+pub(super) fn insert_with_recipients(
+    tx: &Transaction<'_>,
+    msg: &NewOutbox<'_>,
+    recipients: impl IntoIterator<Item = NewRecipient>,
+    now: i64,
+) -> Result<(OutboxId, u64)> {
+    let id = insert_outbox(tx, msg, now)?;
+    let mut n = 0;
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4)",
+    )?;
+    for r in recipients {
+        n += stmt.execute(params![
+            id.0,
+            r.member.map(|m| m.0),
+            super::members::normalise_email(&r.address),
+            now
+        ])? as u64;
+    }
+    Ok((id, n))
+}
+
 /// The members of an audience not yet expanded into delivery rows, as a
 /// correlated subquery on the outbox alias `o` (0 when `o` has no audience).
 /// The same filter as [`expand_window`]: status and mode as they are now.
@@ -433,22 +459,7 @@ impl Store {
         now: i64,
     ) -> Result<Queued> {
         let tx = self.conn.transaction()?;
-        let id = insert_outbox(&tx, msg, now)?;
-        let mut n = 0;
-        {
-            let mut stmt = tx.prepare(
-                "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
-                 VALUES (?1, ?2, ?3, 'pending', ?4)",
-            )?;
-            for r in recipients {
-                n += stmt.execute(params![
-                    id.0,
-                    r.member.map(|m| m.0),
-                    super::members::normalise_email(&r.address),
-                    now
-                ])? as u64;
-            }
-        }
+        let (id, n) = insert_with_recipients(&tx, msg, recipients, now)?;
         tx.commit()?;
         Ok(Queued {
             id,

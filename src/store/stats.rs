@@ -13,6 +13,41 @@ use crate::model::CommunityId;
 use crate::stats::{self, ACTIVE_DAYS, Health, QueryFacts, StatsFacts};
 
 impl Store {
+    /// Queues the health report of `month` (`YYYY-MM`) for community `c`
+    /// unless it was queued before: the record and the message are written
+    /// in one transaction, so each month is reported once. Returns whether
+    /// it queued one.
+    pub fn queue_health_report(
+        &mut self,
+        c: CommunityId,
+        month: &str,
+        msg: &super::NewOutbox<'_>,
+        recipients: &[super::NewRecipient],
+        now: i64,
+    ) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO health_reports (community_id, month, sent_at) VALUES (?1, ?2, ?3)",
+            params![c.0, month, now],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        super::outbox::insert_with_recipients(&tx, msg, recipients.iter().cloned(), now)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// When community `c` was first stored (Unix seconds): months before
+    /// it get no report.
+    pub fn community_created_at(&self, c: CommunityId) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT created_at FROM communities WHERE id = ?1",
+            [c.0],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Community `c`'s health from `since` through `today` (days in its
     /// zone), `now` deciding who is active and which queries are overdue:
     /// what `praxis stats` prints and `/c/SLUG/health` draws.

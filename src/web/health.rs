@@ -55,13 +55,7 @@ fn percent(v: Option<f64>) -> String {
 type Column = (&'static str, fn(&Figures) -> Option<f64>);
 
 /// A chart of `series` (name, value per month) over the months of `h`.
-fn chart(
-    id: &str,
-    title: &str,
-    h: &Health,
-    series: &[Column],
-    target: Option<Target>,
-) -> Chart {
+fn chart(id: &str, title: &str, h: &Health, series: &[Column], target: Option<Target>) -> Chart {
     let labels: Vec<String> = h.months.iter().map(|m| m.label.clone()).collect();
     let drawn: Vec<Series> = series
         .iter()

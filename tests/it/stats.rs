@@ -127,3 +127,87 @@ fn stats_count_a_query_its_responses_and_its_reply() {
     let err = home.stderr_of_failure(&["stats", "-c", "nowhere"]);
     assert!(err.contains("nowhere"), "{err}");
 }
+
+#[test]
+fn owners_get_each_months_figures_once_by_mail() {
+    use chrono::{Duration, Months, NaiveDate, TimeZone};
+    let home = Home::new();
+    asked_and_answered(&home);
+    home.praxis()
+        .args([
+            "members",
+            "add",
+            "olga@example.org",
+            "-c",
+            "health",
+            "--name",
+            "Olga",
+        ])
+        .args(["--role", "owner"])
+        .assert()
+        .success();
+    let config = praxis::config::Config::load(&home.config()).unwrap();
+    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let communities = praxis::community::Communities::load(&config, &store).unwrap();
+    let url = Some("https://lists.example.org");
+    let mut sweep =
+        |at| praxis::effects::health_report::sweep(&mut store, &communities, at, url).unwrap();
+    // This month is not over: nothing yet (the community began in it).
+    let now = Utc::now();
+    assert_eq!(sweep(now), 0);
+    // Noon on the 2nd of next month (the 2nd in every zone): this month's
+    // report, once however often the sweep runs.
+    let first = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap();
+    let next = first.checked_add_months(Months::new(1)).unwrap();
+    let later =
+        Utc.from_utc_datetime(&(next + chrono::Days::new(1)).and_hms_opt(12, 0, 0).unwrap());
+    assert_eq!(sweep(later), 1);
+    assert_eq!(sweep(later), 0);
+    assert_eq!(sweep(later + Duration::days(10)), 0);
+    drop(store);
+
+    let outbox = home.json(&["outbox", "--json"]);
+    let reports: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["subject"].as_str().unwrap().ends_with("in figures"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{outbox}");
+    let month = first.format("%B %Y").to_string();
+    assert_eq!(
+        reports[0]["subject"],
+        format!("[health] Maternal and Child Health: {month} in figures").as_str(),
+        "{outbox}"
+    );
+    assert_eq!(
+        reports[0]["pending"], 1,
+        "Olga, the owner, not Meera: {outbox}"
+    );
+    let store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let raw = store
+        .outbox_message(praxis::model::OutboxId(reports[0]["id"].as_i64().unwrap()))
+        .unwrap()
+        .message;
+    let text = String::from_utf8_lossy(&raw)
+        .replace("=\r\n", "")
+        .replace("\r\n", "\n");
+    // Asked (approved) this month, not answered; Bob and Carol responded;
+    // five members joined. The posts are dated 2–4 November 2026.
+    let posts_here = if (now.year(), now.month()) == (2026, 11) {
+        "0.7"
+    } else {
+        "0.0"
+    };
+    for line in [
+        "Queries asked:            1".to_string(),
+        "Answered (Consolidated Reply): 0".to_string(),
+        "Responses per query:      median 2, from 2 members; 0% of queries had none".to_string(),
+        format!("Posts per week:           {posts_here}"),
+        "Members joined, left:     5, 0".to_string(),
+        "1 open queries".to_string(),
+        "Every month, with charts: https://lists.example.org/c/health/health".to_string(),
+    ] {
+        assert!(text.contains(&line), "{line}:\n{text}");
+    }
+}
