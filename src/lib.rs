@@ -16,7 +16,7 @@
 //! | [`markup`] | a Consolidated Reply's Markdown as text and sanitised HTML | no |
 //! | [`shutdown`] | the shutdown every task shares, the signal that starts it, the listeners' accept loop (a leaf) | no |
 //! | [`community`] | a community resolved once per process: row id, typed config, addresses, templates compiled on first use; found by slug, id or envelope recipient | via store |
-//! | [`effects`] | what follows a commit or a decision: fan-out, acknowledgements and hold notices, rejections, bounce scores, email commands (every membership change confirmed), moderators' decisions by reply to a hold notice, one-click leaving | yes |
+//! | [`effects`] | what follows a commit or a decision: fan-out, acknowledgements and hold notices, rejections, bounce scores, email commands (every membership change confirmed), moderators' decisions by reply to a hold notice, one-click leaving, each month's health report to the owners | yes |
 //! | [`search_query`] | the search grammar shared by `praxis search` and the web: words, "phrases", `prefix*`, `from:`, `subject:`, `kind:`, `after:`/`before:` parsed into a typed query whose words reach FTS5 only quoted | no |
 //! | [`snippet`] | search snippets: a dozen words around a hit's first match, cut in Rust (FTS5 tokenized whole texts), as marked parts and the CLI's `[word]` string | no |
 //! | [`chart`] | bar charts as SVG for the health page: grouped bars, a scale, a legend, a target line; labels escaped, no fonts, no script | no |
