@@ -296,6 +296,116 @@ pub fn health(
     }
 }
 
+/// A period's figures and the standing now as people read them (shares as
+/// percentages, dashes for none): what the health page and the monthly
+/// report fill their templates with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shown {
+    /// Queries asked.
+    pub asked: usize,
+    /// Of those, answered with a Consolidated Reply.
+    pub answered: usize,
+    /// Median working days to the reply.
+    pub median: String,
+    /// 90th percentile of the same.
+    pub p90: String,
+    /// The community's aim, in working days.
+    pub target: u32,
+    /// Share of replies on time.
+    pub on_time: String,
+    /// Median responses per query.
+    pub responses: String,
+    /// Median responders per query.
+    pub responders: String,
+    /// Share of queries with no response.
+    pub no_response: String,
+    /// Posts per week, one decimal.
+    pub posts_per_week: String,
+    /// Members who joined, left; bounces; members disabled.
+    pub joined: usize,
+    /// Members who left.
+    pub left: usize,
+    /// Bounces received.
+    pub bounces: usize,
+    /// Members disabled.
+    pub disabled: usize,
+    /// Members now.
+    pub members: i64,
+    /// Members now by delivery mode ("each 4, digest 2"), or "none".
+    pub modes: String,
+    /// Members active now.
+    pub active: i64,
+    /// Their share.
+    pub active_share: String,
+    /// The activity window, in days.
+    pub active_days: u64,
+    /// Open queries now.
+    pub open: i64,
+    /// Of those, overdue.
+    pub overdue: i64,
+}
+
+impl Health {
+    /// The period's figures and the standing now, as people read them.
+    pub fn shown(&self) -> Shown {
+        let (p, n) = (&self.period, &self.now);
+        Shown {
+            asked: p.queries_asked,
+            answered: p.queries_answered,
+            median: figure(p.reply_working_days_median),
+            p90: figure(p.reply_working_days_p90.map(|d| d as f64)),
+            target: self.target_working_days,
+            on_time: percent(p.on_time_share),
+            responses: figure(p.responses_median),
+            responders: figure(p.responders_median),
+            no_response: percent(p.no_response_share),
+            posts_per_week: format!("{:.1}", p.posts_per_week),
+            joined: p.joined,
+            left: p.left,
+            bounces: p.bounces,
+            disabled: p.disabled,
+            members: n.members,
+            modes: n.modes(),
+            active: n.active_members,
+            active_share: percent(n.active_share),
+            active_days: ACTIVE_DAYS,
+            open: n.open_queries,
+            overdue: n.overdue_queries,
+        }
+    }
+}
+
+impl Standing {
+    /// Members by delivery mode as a phrase ("each 4, digest 2"), or "none".
+    pub fn modes(&self) -> String {
+        if self.by_delivery.is_empty() {
+            return "none".into();
+        }
+        self.by_delivery
+            .iter()
+            .map(|(m, k)| format!("{m} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A share as a percentage ("67%"), or a dash when there is none.
+pub fn percent(x: Option<f64>) -> String {
+    x.map_or("–".into(), |x| format!("{:.0}%", x * 100.0))
+}
+
+/// A figure as people read it: whole numbers plain, else one decimal; a
+/// dash when there is none.
+pub fn figure(x: Option<f64>) -> String {
+    x.map_or("–".into(), |x| {
+        if x.fract() == 0.0 {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.1}")
+        }
+    })
+}
+
 /// The day after `day`.
 pub fn next_day(day: NaiveDate) -> NaiveDate {
     day.checked_add_days(Days::new(1)).unwrap_or(day)

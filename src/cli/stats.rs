@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use clap::Args;
 
 use super::Context;
-use crate::stats::{self, ACTIVE_DAYS, Figures};
+use crate::stats::{self, ACTIVE_DAYS, Figures, figure, percent};
 use crate::store::now;
 
 /// `praxis stats`.
@@ -31,34 +31,18 @@ fn day(s: &str) -> Result<NaiveDate> {
     }
 }
 
-/// A share as a percentage, or a dash.
-fn percent(x: Option<f64>) -> String {
-    x.map_or("–".into(), |x| format!("{:.0}%", x * 100.0))
-}
-
-/// A number with at most one decimal, or a dash.
-fn number(x: Option<f64>) -> String {
-    x.map_or("–".into(), |x| {
-        if x.fract() == 0.0 {
-            format!("{x:.0}")
-        } else {
-            format!("{x:.1}")
-        }
-    })
-}
-
 /// One table row of figures.
 fn row(f: &Figures) -> Vec<String> {
     vec![
         f.label.clone(),
         f.queries_asked.to_string(),
         f.queries_answered.to_string(),
-        number(f.reply_working_days_median),
+        figure(f.reply_working_days_median),
         f.reply_working_days_p90
             .map_or("–".into(), |d| d.to_string()),
         percent(f.on_time_share),
-        number(f.responses_median),
-        number(f.responders_median),
+        figure(f.responses_median),
+        figure(f.responders_median),
         percent(f.no_response_share),
         format!("{:.1}", f.posts_per_week),
         f.joined.to_string(),
@@ -115,16 +99,10 @@ pub fn run(ctx: &Context, args: &StatsArgs) -> Result<ExitCode> {
     rows.push(row(&health.period));
     ctx.out.table(&headers, rows);
     let n = &health.now;
-    let modes = n
-        .by_delivery
-        .iter()
-        .map(|(m, k)| format!("{m} {k}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     ctx.out.say(format!(
         "now: {} members ({}); {} active in the last {ACTIVE_DAYS} days ({}); {} open queries, {} overdue",
         n.members,
-        if modes.is_empty() { "none".into() } else { modes },
+        n.modes(),
         n.active_members,
         percent(n.active_share),
         n.open_queries,

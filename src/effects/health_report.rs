@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::community::{Communities, Community};
 use crate::deliver::compose::notice_message;
 use crate::model::{OutboxKind, Role};
-use crate::stats::{ACTIVE_DAYS, next_day, period_bounds};
+use crate::stats::{next_day, period_bounds};
 use crate::store::{NewOutbox, NewRecipient, Store};
 
 /// Why a sweep stopped.
@@ -31,22 +31,6 @@ pub fn last_month(today: NaiveDate) -> (NaiveDate, NaiveDate) {
     let this = today.with_day(1).unwrap_or(today);
     let first = this.checked_sub_months(Months::new(1)).unwrap_or(this);
     (first, this.pred_opt().unwrap_or(this))
-}
-
-/// A share as a percentage, or a dash.
-fn percent(x: Option<f64>) -> String {
-    x.map_or("–".into(), |x| format!("{:.0}%", x * 100.0))
-}
-
-/// A figure with at most one decimal, or a dash.
-fn number(x: Option<f64>) -> String {
-    x.map_or("–".into(), |x| {
-        if x.fract() == 0.0 {
-            format!("{x:.0}")
-        } else {
-            format!("{x:.1}")
-        }
-    })
 }
 
 /// Queues last month's report in every community whose owners have not had
@@ -94,41 +78,14 @@ fn report(
         return Ok(false);
     }
     let h = store.community_health(c.id, c.slug(), cfg, first, last, now.timestamp())?;
-    let (p, n) = (&h.period, &h.now);
     let month = first.format("%B %Y").to_string();
-    let modes = n
-        .by_delivery
-        .iter()
-        .map(|(m, k)| format!("{m} {k}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     let text = c.templates().render(
         "health_report",
         &json!({
             "community": cfg.name,
             "slug": c.slug(),
             "month": month,
-            "asked": p.queries_asked,
-            "answered": p.queries_answered,
-            "median": number(p.reply_working_days_median),
-            "p90": p.reply_working_days_p90.map_or("–".into(), |d| d.to_string()),
-            "target": h.target_working_days,
-            "on_time": percent(p.on_time_share),
-            "responses": number(p.responses_median),
-            "responders": number(p.responders_median),
-            "no_response": percent(p.no_response_share),
-            "posts_per_week": format!("{:.1}", p.posts_per_week),
-            "joined": p.joined,
-            "left": p.left,
-            "bounces": p.bounces,
-            "disabled": p.disabled,
-            "members": n.members,
-            "modes": if modes.is_empty() { "none".to_string() } else { modes },
-            "active": n.active_members,
-            "active_share": percent(n.active_share),
-            "active_days": ACTIVE_DAYS,
-            "open": n.open_queries,
-            "overdue": n.overdue_queries,
+            "f": h.shown(),
             "url": public_url.map(|u| format!("{}/c/{}/health", u.trim_end_matches('/'), c.slug())),
         }),
     )?;

@@ -654,16 +654,13 @@ impl Store {
         recipients: &[super::NewRecipient],
         now: i64,
     ) -> Result<bool> {
-        let tx = self.conn.transaction()?;
-        let n = tx.execute(
+        super::outbox::queue_once(
+            &mut self.conn,
             "INSERT OR IGNORE INTO query_reminders (thread_id, threshold, sent_at) VALUES (?1, ?2, ?3)",
             params![thread.0, threshold, now],
-        )?;
-        if n == 0 {
-            return Ok(false);
-        }
-        super::outbox::insert_with_recipients(&tx, msg, recipients.iter().cloned(), now)?;
-        tx.commit()?;
-        Ok(true)
+            msg,
+            recipients,
+            now,
+        )
     }
 }

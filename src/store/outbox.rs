@@ -317,6 +317,26 @@ pub(super) fn insert_with_recipients(
     Ok((id, n))
 }
 
+/// Runs `claim` (an `INSERT OR IGNORE` that records a message as sent once,
+/// with `params`) and, when it recorded one, queues `msg` to `recipients`,
+/// in one transaction; returns whether it queued.
+pub(super) fn queue_once(
+    conn: &mut rusqlite::Connection,
+    claim: &str,
+    params: impl rusqlite::Params,
+    msg: &NewOutbox<'_>,
+    recipients: &[NewRecipient],
+    now: i64,
+) -> Result<bool> {
+    let tx = conn.transaction()?;
+    if tx.execute(claim, params)? == 0 {
+        return Ok(false);
+    }
+    insert_with_recipients(&tx, msg, recipients.iter().cloned(), now)?;
+    tx.commit()?;
+    Ok(true)
+}
+
 /// The members of an audience not yet expanded into delivery rows, as a
 /// correlated subquery on the outbox alias `o` (0 when `o` has no audience).
 /// The same filter as [`expand_window`]: status and mode as they are now.

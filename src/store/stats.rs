@@ -25,17 +25,14 @@ impl Store {
         recipients: &[super::NewRecipient],
         now: i64,
     ) -> Result<bool> {
-        let tx = self.conn.transaction()?;
-        let n = tx.execute(
+        super::outbox::queue_once(
+            &mut self.conn,
             "INSERT OR IGNORE INTO health_reports (community_id, month, sent_at) VALUES (?1, ?2, ?3)",
             params![c.0, month, now],
-        )?;
-        if n == 0 {
-            return Ok(false);
-        }
-        super::outbox::insert_with_recipients(&tx, msg, recipients.iter().cloned(), now)?;
-        tx.commit()?;
-        Ok(true)
+            msg,
+            recipients,
+            now,
+        )
     }
 
     /// When community `c` was first stored (Unix seconds): months before

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::chart::{Series, Target, bars};
 use crate::config::ArchiveAccess;
-use crate::stats::{ACTIVE_DAYS, Figures, Health, default_since};
+use crate::stats::{Figures, Health, default_since, figure};
 
 use super::State;
 use super::access::{Standing, Viewer, standing};
@@ -33,22 +33,6 @@ struct Chart {
     columns: Vec<String>,
     /// One row per month: its name and a cell per column.
     rows: Vec<(String, Vec<String>)>,
-}
-
-/// A figure as a table cell.
-fn cell(v: Option<f64>) -> String {
-    v.map_or("–".into(), |x| {
-        if x.fract() == 0.0 {
-            format!("{x:.0}")
-        } else {
-            format!("{x:.1}")
-        }
-    })
-}
-
-/// A share as a percentage cell.
-fn percent(v: Option<f64>) -> String {
-    v.map_or("–".into(), |x| format!("{:.0}%", x * 100.0))
 }
 
 /// One series of a chart: its name and how a month's figures give its value.
@@ -74,7 +58,7 @@ fn chart(id: &str, title: &str, h: &Health, series: &[Column], target: Option<Ta
             .map(|m| {
                 (
                     m.label.clone(),
-                    series.iter().map(|(_, f)| cell(f(m))).collect(),
+                    series.iter().map(|(_, f)| figure(f(m))).collect(),
                 )
             })
             .collect(),
@@ -172,36 +156,10 @@ async fn health(
             None,
         ),
     ];
-    let p = &h.period;
-    let n = &h.now;
     let data = serde_json::json!({
-        "from": p.from.to_string(),
+        "from": h.period.from.to_string(),
         "to": h.months.last().map(|m| m.to.pred_opt().unwrap_or(m.to).to_string()),
-        "target": h.target_working_days,
-        "period": {
-            "asked": p.queries_asked,
-            "answered": p.queries_answered,
-            "median": cell(p.reply_working_days_median),
-            "p90": p.reply_working_days_p90.map_or("–".into(), |d| d.to_string()),
-            "on_time": percent(p.on_time_share),
-            "responses": cell(p.responses_median),
-            "responders": cell(p.responders_median),
-            "no_response": percent(p.no_response_share),
-            "posts_per_week": format!("{:.1}", p.posts_per_week),
-            "joined": p.joined,
-            "left": p.left,
-            "bounces": p.bounces,
-            "disabled": p.disabled,
-        },
-        "now": {
-            "members": n.members,
-            "by_delivery": n.by_delivery,
-            "active": n.active_members,
-            "active_share": percent(n.active_share),
-            "active_days": ACTIVE_DAYS,
-            "open": n.open_queries,
-            "overdue": n.overdue_queries,
-        },
+        "f": h.shown(),
         "charts": charts,
     });
     let page = render(
