@@ -92,17 +92,17 @@ impl Store {
                      WHERE r.thread_id = t.id AND r.addendum_to IS NULL
                        AND r.state = 'published'),
                     (SELECT COUNT(*) FROM posts p WHERE p.thread_id = t.id
-                       AND p.state = 'approved' AND p.id <> t.root_post_id)
+                       AND p.state = 'approved' AND p.id IS NOT t.root_post_id)
                     + (SELECT COUNT(*) FROM offline_responses o WHERE o.thread_id = t.id),
                     (SELECT COUNT(*) FROM (
                         SELECT lower(p.from_addr) AS who FROM posts p
                         WHERE p.thread_id = t.id AND p.state = 'approved'
-                          AND p.id <> t.root_post_id
+                          AND p.id IS NOT t.root_post_id
                         UNION
                         SELECT lower(m.email) FROM offline_responses o
                         JOIN members m ON m.id = o.member_id WHERE o.thread_id = t.id
-                     ) WHERE who <> (SELECT lower(q.from_addr) FROM posts q
-                                     WHERE q.id = t.root_post_id))
+                     ) WHERE who IS NOT (SELECT lower(q.from_addr) FROM posts q
+                                         WHERE q.id = t.root_post_id))
                  FROM threads t
                  WHERE t.community_id = ?1 AND t.kind = 'query'
                    AND asked >= ?2 AND asked < ?3
@@ -228,7 +228,8 @@ mod tests {
                      (1, 1, 1, 'Boat clinics?', 'query', 'published', 1000, 1400, 5000),
                      (2, 1, 5, 'Fluoride?', 'query', 'open', 2000, 2000, 3000),
                      (3, 1, 6, 'News', 'discussion', 'open', 1100, 1100, NULL),
-                     (4, 1, 7, 'Held only', 'query', 'open', 1200, 1200, 1300);
+                     (4, 1, 7, 'Held only', 'query', 'open', 1200, 1200, 1300),
+                     (5, 1, NULL, 'Root not stored', 'query', 'open', 2500, 2600, 9000);
                  INSERT INTO posts (id, community_id, message_id, sha256, raw, size, source, received_at,
                                     class, state, from_addr, subject, date, thread_id, approved_at) VALUES
                      (1, 1, 'q1@x', x'01', x'00', 1, 'lmtp', 1000, 'post', 'approved', 'asha@example.org', 'Boat clinics?', 1000, 1, 1050),
@@ -239,7 +240,8 @@ mod tests {
                      (6, 1, 'd1@x', x'06', x'00', 1, 'lmtp', 1100, 'post', 'approved', 'ravi@example.org', 'News', 1100, 3, NULL),
                      (7, 1, 'h1@x', x'07', x'00', 1, 'lmtp', 1200, 'post', 'held', 'asha@example.org', 'Held only', 1200, 4, NULL),
                      (8, 1, 'b1@x', x'08', x'00', 1, 'lmtp', 1250, 'bounce', 'handled', 'mailer-daemon@x', 'Undelivered', 1250, NULL, NULL),
-                     (9, 1, 'r4@x', x'09', x'00', 1, 'lmtp', 1150, 'post', 'rejected', 'dead@example.org', 'Re', 1150, 1, NULL);
+                     (9, 1, 'r4@x', x'09', x'00', 1, 'lmtp', 1150, 'post', 'rejected', 'dead@example.org', 'Re', 1150, 1, NULL),
+                     (10, 1, 'r5@x', x'0a', x'00', 1, 'lmtp', 2600, 'post', 'approved', 'ravi@example.org', 'Re', 2600, 5, NULL);
                  INSERT INTO offline_responses (thread_id, member_id, text, added_by, added_at)
                      VALUES (1, 3, 'By phone: it worked.', 'mod', 1350);
                  INSERT INTO consolidated_replies (id, community_id, thread_id, addendum_to, state, subject, published_at, created_at)
@@ -284,10 +286,19 @@ mod tests {
                     responses: 0,
                     responders: 0,
                 },
+                // Its first post not stored (a reply came first): asked at
+                // the thread's first date, every post a response.
+                QueryFacts {
+                    asked_at: 2500,
+                    deadline_at: Some(9000),
+                    replied_at: None,
+                    responses: 1,
+                    responders: 1,
+                },
             ]
         );
         // Approved posts only (not the held, rejected or bounce ones).
-        assert_eq!(f.posts, vec![1000, 1100, 1100, 1200, 1300, 2000]);
+        assert_eq!(f.posts, vec![1000, 1100, 1100, 1200, 1300, 2000, 2600]);
         assert_eq!(f.joined, vec![1500, 1600, 2500]);
         assert_eq!(f.left, vec![1700, 1800]);
         assert_eq!(f.bounces, vec![1250]);
@@ -308,9 +319,9 @@ mod tests {
         // Ravi (1200) and Meena (2000) posted since 1150; Asha last at 1300,
         // but she is active too: 3.
         assert_eq!(f.active_members, 3);
-        // The open query past its deadline (3000 < 4000); the held-only
-        // one has no approved post.
-        assert_eq!((f.open_queries, f.overdue_queries), (1, 1));
+        // Two open queries, one past its deadline (3000 < 4000); the
+        // held-only one has no approved post.
+        assert_eq!((f.open_queries, f.overdue_queries), (2, 1));
         // A narrower period leaves out what falls outside it.
         let f = store
             .stats_facts(CommunityId(1), 1500, 2000, 1150, 2500)
