@@ -101,6 +101,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/signin", "web/signin.html.hbs"),
     ("web/done", "web/done.html.hbs"),
     ("web/health", "web/health.html.hbs"),
+    ("web/mod_index", "web/mod_index.html.hbs"),
+    ("web/mod_queue", "web/mod_queue.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -175,6 +177,14 @@ const WEB: &[(&str, &str)] = &[
     (
         "web/health",
         include_str!("../templates/web/health.html.hbs"),
+    ),
+    (
+        "web/mod_index",
+        include_str!("../templates/web/mod_index.html.hbs"),
+    ),
+    (
+        "web/mod_queue",
+        include_str!("../templates/web/mod_queue.html.hbs"),
     ),
 ];
 

@@ -35,6 +35,7 @@ mod forms;
 mod health;
 mod join;
 mod me;
+mod moderate;
 pub mod page;
 pub mod replies;
 mod search;
@@ -128,6 +129,7 @@ impl WebServer {
             .merge(unsubscribe::routes())
             .merge(search::routes())
             .merge(health::routes())
+            .merge(moderate::routes())
             .merge(archive::routes())
             .merge(replies::routes())
             .merge(join::routes())

@@ -40,7 +40,7 @@ fn mails_to(site: &Site, to: &str) -> Vec<(String, String)> {
 }
 
 /// Waits for a mail to `to` whose subject contains `subject`; its body.
-fn wait_mail(site: &Site, to: &str, subject: &str) -> String {
+pub(crate) fn wait_mail(site: &Site, to: &str, subject: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some((_, body)) = mails_to(site, to)
@@ -71,7 +71,7 @@ fn settled_count(site: &Site, to: &str, subject: &str) -> usize {
 
 /// The path of the first link in `body` that starts with our base and
 /// then `prefix`.
-fn link(site: &Site, body: &str, prefix: &str) -> String {
+pub(crate) fn link(site: &Site, body: &str, prefix: &str) -> String {
     let start = format!("{}{prefix}", site.base);
     let at = body
         .find(&start)
@@ -85,7 +85,7 @@ fn link(site: &Site, body: &str, prefix: &str) -> String {
 
 /// GETs `page`, then POSTs `form` (with the CSRF token of the page's form
 /// that posts to `action`) to `action`.
-fn submit(site: &Site, page: &str, action: &str, form: &str) -> crate::site::Answer {
+pub(crate) fn submit(site: &Site, page: &str, action: &str, form: &str) -> crate::site::Answer {
     let p = site.get(page);
     assert_eq!(p.code, 200, "{}", p.body);
     let at = p

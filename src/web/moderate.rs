@@ -1,0 +1,396 @@
+//! The moderators' workspace, first part: `/mod/` (the communities one
+//! moderates, with what waits in each) and `/mod/SLUG/queue` (held posts,
+//! oldest first; approve, reject with a reason, discard or defer one or
+//! many at once). Every decision goes through the store call the CLI uses,
+//! so a post is decided once whoever is first, and the audit log records it
+//! as made on the web by the moderator's name.
+
+use std::collections::HashMap;
+
+use axum::extract::{OriginalUri, Path, State as Extract};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::community::Community;
+use crate::model::PostId;
+use crate::store::audit::How;
+use crate::store::{Action, Store, StoreError};
+
+use super::access::{Csrf, Standing, Viewer, check_form, standing};
+use super::page::{Frame, WebError, community, date, render};
+use super::{AppState, State};
+
+/// Held posts shown on one page of the queue.
+const SHOWN: usize = 100;
+/// Characters of a held post's text shown as its preview.
+const PREVIEW: usize = 600;
+/// The longest rejection reason taken (it is mailed to the author).
+const REASON_MAX: usize = 2000;
+
+/// The routes.
+pub fn routes() -> Router<State> {
+    Router::new()
+        .route("/mod/", get(index))
+        .route("/mod/{slug}/queue", get(queue).post(decide))
+}
+
+/// The page saying who may see the workspace.
+fn not_a_moderator(viewer: &Viewer, of: &str) -> WebError {
+    WebError::Forbidden {
+        message: format!("The moderators' workspace{of} is open to its moderators only."),
+        signin: viewer.email.is_none(),
+    }
+}
+
+/// The viewer's address when they moderate `c`, else the refusal.
+fn moderator(store: &Store, c: &Community, viewer: &Viewer) -> Result<String, WebError> {
+    match (&viewer.email, standing(store, c, viewer)?) {
+        (Some(email), Standing::Moderator) => Ok(email.clone()),
+        _ => Err(not_a_moderator(viewer, &format!(" of {}", c.name()))),
+    }
+}
+
+/// `GET /mod/`: the communities the viewer moderates.
+async fn index(Extract(state): Extract<State>, viewer: Viewer) -> Result<Response, WebError> {
+    let all: Vec<_> = state.communities.iter().cloned().collect();
+    let v2 = viewer.clone();
+    let rows = state
+        .db
+        .run(move |store| {
+            let mut rows = Vec::new();
+            for c in &all {
+                if standing(store, c, &v2)? == Standing::Moderator {
+                    let s = store.community_status(c.id)?;
+                    rows.push(json!({
+                        "slug": c.slug(), "name": c.name(), "held": s.held,
+                        "open": s.open_queries, "overdue": s.overdue_queries,
+                    }));
+                }
+            }
+            Ok(rows)
+        })
+        .await?;
+    if rows.is_empty() {
+        return Err(not_a_moderator(&viewer, ""));
+    }
+    let page = render(
+        &state,
+        Frame {
+            title: "Moderation".into(),
+            community: None,
+            viewer: &viewer,
+            q: None,
+        },
+        "web/mod_index",
+        &json!({ "communities": rows }),
+    )?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], page).into_response())
+}
+
+/// One held post as the queue shows it.
+#[derive(Serialize)]
+struct Held {
+    /// Its id (the CLI's too).
+    id: i64,
+    /// The sender's name (member name, else the From name), organisation.
+    from: String,
+    /// Their organisation, when a member.
+    organisation: Option<String>,
+    /// Whether the sender is a member.
+    member: bool,
+    /// The subject.
+    subject: String,
+    /// Why it is held.
+    reason: String,
+    /// When it arrived.
+    date: serde_json::Value,
+    /// The start of its text (escaped by the template).
+    preview: String,
+    /// Whether it was ticked in the form being answered.
+    checked: bool,
+}
+
+/// What the form sent: `post-ID` for each ticked post, `action`, `reason`,
+/// `csrf`.
+type Sent = HashMap<String, String>;
+
+/// What the queue page says above the posts after a POST.
+#[derive(Default)]
+struct Outcome<'a> {
+    /// The form as sent, when it is shown again (its ticks and reason kept).
+    sent: Option<&'a Sent>,
+    /// What was done, a line a post.
+    notes: Vec<String>,
+    /// Why nothing was done.
+    errors: Vec<String>,
+}
+
+/// The queue page (the form posting to `action`), with `outcome` above it.
+async fn queue_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    action: &str,
+    c: &std::sync::Arc<Community>,
+    viewer: &Viewer,
+    outcome: Outcome<'_>,
+) -> Result<Response, WebError> {
+    let Outcome {
+        sent,
+        notes,
+        errors,
+    } = outcome;
+    let (c2, v2) = (c.clone(), viewer.clone());
+    let ticked: Vec<i64> = sent.map(ticked).unwrap_or_default();
+    let held = state
+        .db
+        .run(move |store| {
+            moderator(store, &c2, &v2)?;
+            let mut shown = Vec::new();
+            for h in store.held(Some(c2.id))?.into_iter().take(SHOWN) {
+                let text = store.post(h.id)?.text;
+                let mut preview: String = text.chars().take(PREVIEW).collect();
+                if text.chars().nth(PREVIEW).is_some() {
+                    preview.push_str(" …");
+                }
+                shown.push(Held {
+                    id: h.id.0,
+                    from: h
+                        .member_name
+                        .clone()
+                        .filter(|n| !n.is_empty())
+                        .or_else(|| Some(h.from_name.clone()).filter(|n| !n.is_empty()))
+                        .unwrap_or_else(|| "someone not on the list".into()),
+                    organisation: h.member_organisation.clone().filter(|o| !o.is_empty()),
+                    member: h.member_name.is_some(),
+                    subject: h.subject,
+                    reason: h.reason,
+                    date: date(&c2, h.received_at),
+                    preview: crate::markup::hide_addresses(&preview, &[]),
+                    checked: ticked.contains(&h.id.0),
+                });
+            }
+            Ok(shown)
+        })
+        .await?;
+    let csrf = Csrf::for_request(state, headers);
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let page = render(
+        state,
+        Frame {
+            title: "Held posts".into(),
+            community: Some(c),
+            viewer,
+            q: None,
+        },
+        "web/mod_queue",
+        &json!({
+            "action": action,
+            "csrf": csrf.token(state, action),
+            "held": held,
+            "notes": notes,
+            "errors": errors,
+            "reason": sent.and_then(|s| s.get("reason")).cloned().unwrap_or_default(),
+        }),
+    )?;
+    let mut res = (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "same-origin"),
+        ],
+        page,
+    )
+        .into_response();
+    if let Some(cookie) = csrf.set_cookie {
+        res.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(res)
+}
+
+/// The post ids ticked in a sent form, in order.
+fn ticked(sent: &Sent) -> Vec<i64> {
+    let mut ids: Vec<i64> = sent
+        .keys()
+        .filter_map(|k| k.strip_prefix("post-")?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// `GET /mod/SLUG/queue`.
+async fn queue(
+    Extract(state): Extract<State>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    viewer: Viewer,
+) -> Result<Response, WebError> {
+    let c = community(&state, &slug)?;
+    queue_page(
+        &state,
+        &headers,
+        uri.path(),
+        &c,
+        &viewer,
+        Outcome::default(),
+    )
+    .await
+}
+
+/// `POST /mod/SLUG/queue`: decides every ticked post.
+async fn decide(
+    Extract(state): Extract<State>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    viewer: Viewer,
+    Form(sent): Form<Sent>,
+) -> Result<Response, WebError> {
+    let c = community(&state, &slug)?;
+    let action_path = uri.path().to_string();
+    let token = sent.get("csrf").map(String::as_str).unwrap_or("");
+    let mut errors = Vec::new();
+    if let Err(e) = check_form(&state, &headers, &action_path, token) {
+        errors.push(e.to_string());
+    }
+    let action = match sent.get("action").map(String::as_str) {
+        Some("approve") => Some(Action::Approve),
+        Some("reject") => Some(Action::Reject),
+        Some("discard") => Some(Action::Discard),
+        Some("defer") => Some(Action::Defer),
+        _ => {
+            errors.push("Choose what to do: approve, reject, discard or defer.".into());
+            None
+        }
+    };
+    let ids = ticked(&sent);
+    if ids.is_empty() {
+        errors.push("Tick the posts to decide first.".into());
+    }
+    let reason = sent
+        .get("reason")
+        .map(|r| r.trim().to_string())
+        .unwrap_or_default();
+    if action == Some(Action::Reject) && reason.is_empty() {
+        errors.push("Rejecting needs a reason: write what the authors will read.".into());
+    }
+    if reason.chars().count() > REASON_MAX {
+        errors.push(format!(
+            "The reason is over {REASON_MAX} characters; shorten it."
+        ));
+    }
+    let Some(action) = action.filter(|_| errors.is_empty()) else {
+        return queue_page(
+            &state,
+            &headers,
+            &action_path,
+            &c,
+            &viewer,
+            Outcome {
+                sent: Some(&sent),
+                errors,
+                ..Outcome::default()
+            },
+        )
+        .await;
+    };
+    let (c2, v2) = (c.clone(), viewer.clone());
+    let notes = state
+        .db
+        .run(move |store| {
+            let email = moderator(store, &c2, &v2)?;
+            let actor = store
+                .member(c2.id, &email)?
+                .map(|m| m.name)
+                .filter(|n| !n.is_empty())
+                .unwrap_or(email);
+            let reason = (action == Action::Reject).then_some(reason.as_str());
+            let mut notes = Vec::new();
+            for id in ids {
+                notes.push(decide_one(store, &c2, PostId(id), action, &actor, reason)?);
+            }
+            Ok(notes)
+        })
+        .await?;
+    queue_page(
+        &state,
+        &headers,
+        &action_path,
+        &c,
+        &viewer,
+        Outcome {
+            notes,
+            ..Outcome::default()
+        },
+    )
+    .await
+}
+
+/// Decides one post of `c` and says what happened, in a line for the
+/// moderator; a post of another community is refused before anything is
+/// decided.
+fn decide_one(
+    store: &mut Store,
+    c: &Community,
+    post: PostId,
+    action: Action,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<String, WebError> {
+    let theirs = match store.post(post) {
+        Ok(p) => p.community == c.slug(),
+        Err(StoreError::NotFound(_)) => false,
+        Err(e) => return Err(e.into()),
+    };
+    if !theirs {
+        return Ok(format!(
+            "Post {post} is not in {}'s queue; nothing done.",
+            c.name()
+        ));
+    }
+    match store.decide_how(post, action, actor, reason, false, How::Web) {
+        Ok(d) => {
+            if let Err(e) = crate::effects::after_decision(store, c, &d, action, reason) {
+                tracing::warn!(post = %d.post, "after a web decision: {e}");
+            }
+            let verb = match action {
+                Action::Approve => "Approved",
+                Action::Reject => "Rejected",
+                Action::Discard => "Discarded",
+                Action::Defer => "Deferred for a day",
+            };
+            Ok(format!(
+                "{verb}: post {} from {}, “{}”.",
+                d.post, d.from, d.subject
+            ))
+        }
+        Err(StoreError::AlreadyDecided { what, who, at, .. }) => {
+            let when = chrono::DateTime::from_timestamp(at, 0)
+                .map(|t| {
+                    t.with_timezone(&c.config.timezone)
+                        .format("%-d %b %Y %H:%M")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let done = match what.as_str() {
+                "approve" => "approved",
+                "reject" => "rejected",
+                "discard" => "discarded",
+                "defer" => "deferred",
+                other => other,
+            };
+            Ok(format!(
+                "Post {post} was already decided: {done} by {who} at {when}."
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

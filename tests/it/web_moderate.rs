@@ -1,0 +1,288 @@
+//! The moderators' workspace on the web: `/mod/` and the queue of held
+//! posts, worked by moderators signed in from the mailed link; everyone
+//! else is refused.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::site::Site;
+use crate::web_members::{link, submit, wait_mail};
+
+/// A post from someone not on the list: held for a moderator.
+pub(crate) fn hold(site: &Site, from: &str, subject: &str) -> i64 {
+    site.home
+        .praxis()
+        .args(["ingest", "-c", "mch"])
+        .write_stdin(format!(
+            "From: {from}\r\nTo: mch@lists.example.org\r\nSubject: {subject}\r\n\
+             Message-ID: <{}@outside.example>\r\nDate: Thu, 3 Dec 2026 10:00:00 +0530\r\n\r\n\
+             A question from outside the list.\r\n",
+            subject.replace(' ', "-")
+        ))
+        .assert()
+        .success();
+    let queue = site.home.json(&["queue", "-c", "mch", "--json"]);
+    queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["subject"] == subject)
+        .unwrap_or_else(|| panic!("{subject} is not held: {queue}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Signs `email` in by the mailed link, in a fresh cookie jar.
+fn sign_in(site: &Site, email: &str) {
+    site.cookies.borrow_mut().clear();
+    let sent = submit(
+        site,
+        "/signin",
+        "/signin",
+        &format!("email={}", email.replace('@', "%40")),
+    );
+    assert_eq!(sent.code, 200, "{}", sent.body);
+    let mail = wait_mail(site, email, "Sign in");
+    let path = link(site, &mail, "/signin/");
+    let page = site.get(&path);
+    let csrf = Site::input_value(&page.body, "csrf").unwrap();
+    assert_eq!(site.post(&path, &format!("csrf={csrf}")).code, 303);
+}
+
+/// The held posts' ids now.
+pub(crate) fn held(site: &Site) -> Vec<i64> {
+    let queue = site.home.json(&["queue", "-c", "mch", "--json"]);
+    queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_i64().unwrap())
+        .collect()
+}
+
+pub(crate) const MEERA: &str = "meera.iyer@solutionexchange.example.org";
+
+#[test]
+fn moderators_work_the_queue_on_the_web_and_no_one_else_can() {
+    let site = Site::demo("members", "");
+    site.home
+        .praxis()
+        .args([
+            "members",
+            "add",
+            "sunita@example.org",
+            "-c",
+            "mch",
+            "--name",
+            "Sunita Rao",
+        ])
+        .args(["--role", "moderator"])
+        .assert()
+        .success();
+    let a = hold(
+        &site,
+        "Outsider One <one@outside.example>",
+        "Cold chain boxes",
+    );
+    let b = hold(&site, "Outsider Two <two@outside.example>", "ORS in summer");
+    let c = hold(
+        &site,
+        "Outsider Three <three@outside.example>",
+        "Buy cheap pills",
+    );
+
+    // Anonymous: refused, with the sign-in offered; a member: refused.
+    for path in ["/mod/", "/mod/mch/queue"] {
+        let page = site.get(path);
+        assert_eq!(page.code, 403, "{path}: {}", page.body);
+        assert!(
+            page.body.contains("open to its moderators only"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("/signin"), "{}", page.body);
+    }
+    sign_in(&site, "ravi.kumar@jeevika.example.org");
+    assert_eq!(site.get("/mod/mch/queue").code, 403);
+    assert_eq!(site.get("/mod/").code, 403);
+    assert_eq!(
+        site.post("/mod/mch/queue", &format!("post-{a}=on&action=approve"))
+            .code,
+        403
+    );
+    assert_eq!(held(&site), vec![a, b, c]);
+
+    // Meera: her communities, then the queue, oldest first.
+    sign_in(&site, MEERA);
+    let index = site.get("/mod/");
+    assert_eq!(index.code, 200, "{}", index.body);
+    assert!(
+        index
+            .body
+            .contains("/mod/mch/queue\">Maternal and Child Health Community</a></th><td>3</td>"),
+        "{}",
+        index.body
+    );
+    let page = site.get("/mod/mch/queue");
+    assert_eq!(page.code, 200, "{}", page.body);
+    let at = |id: i64| page.body.find(&format!("name=\"post-{id}\"")).unwrap();
+    assert!(at(a) < at(b) && at(b) < at(c), "{}", page.body);
+    assert!(page.body.contains("A question from outside the list."));
+    assert!(
+        !page.body.contains("one@outside.example"),
+        "no addresses shown"
+    );
+
+    // Rejecting without a reason: refused, the ticks kept.
+    let r = submit(
+        &site,
+        "/mod/mch/queue",
+        "/mod/mch/queue",
+        &format!("post-{c}=on&action=reject&reason="),
+    );
+    assert_eq!(r.code, 400, "{}", r.body);
+    assert!(r.body.contains("Rejecting needs a reason"), "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("name=\"post-{c}\" value=\"on\" checked")),
+        "{}",
+        r.body
+    );
+    assert_eq!(held(&site), vec![a, b, c]);
+
+    // Two approved at once.
+    let r = submit(
+        &site,
+        "/mod/mch/queue",
+        "/mod/mch/queue",
+        &format!("post-{a}=on&post-{b}=on&action=approve"),
+    );
+    assert_eq!(r.code, 200, "{}", r.body);
+    assert!(
+        r.body.contains(&format!("Approved: post {a}")),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains(&format!("Approved: post {b}")),
+        "{}",
+        r.body
+    );
+    assert_eq!(held(&site), vec![c]);
+
+    // Sunita, in her own session, opened the queue before Meera rejects.
+    let meera_jar: BTreeMap<String, String> = site.cookies.borrow().clone();
+    sign_in(&site, "sunita@example.org");
+    let sunita_page = site.get("/mod/mch/queue");
+    let sunita_csrf = Site::input_value(&sunita_page.body, "csrf").unwrap();
+    let sunita_jar: BTreeMap<String, String> = site.cookies.borrow().clone();
+    *site.cookies.borrow_mut() = meera_jar;
+    let r = submit(
+        &site,
+        "/mod/mch/queue",
+        "/mod/mch/queue",
+        &format!("post-{c}=on&action=reject&reason=Advertising+is+not+allowed+here."),
+    );
+    assert!(
+        r.body.contains(&format!("Rejected: post {c}")),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Nothing is held"), "{}", r.body);
+    // Sunita's approval comes second: she is told who decided, and when.
+    *site.cookies.borrow_mut() = sunita_jar;
+    let r = site.post(
+        "/mod/mch/queue",
+        &format!("csrf={sunita_csrf}&post-{c}=on&action=approve"),
+    );
+    assert_eq!(r.code, 200, "{}", r.body);
+    assert!(
+        r.body.contains(&format!(
+            "Post {c} was already decided: rejected by Meera Iyer at "
+        )),
+        "{}",
+        r.body
+    );
+    // An id from no queue of this community changes nothing.
+    let r = site.post(
+        "/mod/mch/queue",
+        &format!("csrf={sunita_csrf}&post-999999=on&action=discard"),
+    );
+    assert!(
+        r.body.contains(
+            "Post 999999 is not in Maternal and Child Health Community&#x27;s queue; nothing done."
+        ),
+        "{}",
+        r.body
+    );
+
+    // The audit log names Meera and the web; the author is told why.
+    let audit = site.home.json(&["audit", "-c", "mch", "--json"]);
+    let acts: Vec<(String, String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| [a, b, c].contains(&e["post_id"].as_i64().unwrap_or(0)))
+        .map(|e: &Value| {
+            (
+                e["action"].as_str().unwrap().into(),
+                e["actor"].as_str().unwrap().into(),
+                e["how"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for act in ["approve", "approve", "reject"] {
+        assert!(
+            acts.iter()
+                .any(|x| x == &(act.into(), "Meera Iyer".into(), "web".into())),
+            "{act}: {acts:?}"
+        );
+    }
+    assert_eq!(
+        acts.len(),
+        3,
+        "Sunita's late approval decided nothing: {acts:?}"
+    );
+    let told = wait_mail(&site, "three@outside.example", "");
+    assert!(told.contains("Advertising is not allowed here."), "{told}");
+}
+
+#[test]
+fn a_moderator_signs_in_and_approves_two_held_posts_at_once_in_the_browser() {
+    use crate::browser::Browser;
+    let site = Site::demo("members", "");
+    let Some(mut b) = Browser::start() else {
+        return;
+    };
+    let a = hold(
+        &site,
+        "Outsider One <one@outside.example>",
+        "Cold chain boxes",
+    );
+    let c = hold(&site, "Outsider Two <two@outside.example>", "ORS in summer");
+    let base = site.base.clone();
+    b.goto(&format!("{base}/signin"));
+    b.fill("#signin-email", MEERA);
+    b.submit("main form button[type=submit]");
+    let mail = wait_mail(&site, MEERA, "Sign in");
+    b.goto(&format!("{base}{}", link(&site, &mail, "/signin/")));
+    b.submit("main form button[type=submit]");
+    b.goto(&format!("{base}/mod/"));
+    b.click_link("Maternal and Child Health Community");
+    assert!(b.url().ends_with("/mod/mch/queue"), "{}", b.url());
+    b.click(&format!("#post-{a}"));
+    b.click(&format!("#post-{c}"));
+    b.submit("button[value=approve]");
+    let text = b.text("main");
+    assert!(text.contains(&format!("Approved: post {a}")), "{text}");
+    assert!(text.contains(&format!("Approved: post {c}")), "{text}");
+    assert!(held(&site).is_empty());
+    // Both pages, with a post waiting, are valid and accessible.
+    hold(
+        &site,
+        "Outsider Three <three@outside.example>",
+        "Fluoride filters",
+    );
+    b.check_pages(&[format!("{base}/mod/"), format!("{base}/mod/mch/queue")]);
+}
