@@ -28,7 +28,7 @@
 //! | [`consolidate`] | query lifecycle: working-day deadlines (pure), drafts, publishing | via store |
 //! | [`digest`] | digest schedules, selection and rendering (RFC 1153, MIME digest, HTML) are pure; `issue` makes and claims an issue from the store | schedule, select, render: no |
 //! | [`tls`] | whom the TLS clients (SMTP relay, IMAP) trust: system roots plus `ca_file`; why a certificate was refused | reads `ca_file` |
-//! | [`web`] | the community's web home on axum (`[http]`, loopback behind an https front end): the archive (home, threads, a thread with its Consolidated Reply first, permalinks, raw, mbox, attachments), the reply library and Atom feeds, search, joining, members' own pages, sign-in, one-click unsubscribe, `/healthz`; sessions, CSRF and who may read (`[community.web] archive`) in `web::access` | yes |
+//! | [`web`] | the community's web home on axum (`[http]`, loopback behind an https front end): the archive (home, threads, a thread with its Consolidated Reply first, permalinks, raw, mbox, attachments), the reply library and Atom feeds, search, joining, members' own pages, sign-in, one-click unsubscribe, the health page, the moderators' queue (`/mod/`), `/healthz`; sessions, CSRF and who may read (`[community.web] archive`) in `web::access` | yes |
 //! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the web, the sweeps (fan-out, reminders, scheduled digests) and moderator summaries; owns shutdown | yes |
 //! | [`cli`] | clap definitions, one file per command group (`audit` reads the audit log); `output` shows mail's control characters rather than let them drive the terminal | yes |
 //!
