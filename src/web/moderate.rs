@@ -261,13 +261,16 @@ async fn decide(
     if let Err(e) = check_form(&state, &headers, &action_path, token) {
         errors.push(e.to_string());
     }
+    let trust = sent.get("action").map(String::as_str) == Some("trust");
     let action = match sent.get("action").map(String::as_str) {
-        Some("approve") => Some(Action::Approve),
+        Some("approve" | "trust") => Some(Action::Approve),
         Some("reject") => Some(Action::Reject),
         Some("discard") => Some(Action::Discard),
         Some("defer") => Some(Action::Defer),
         _ => {
-            errors.push("Choose what to do: approve, reject, discard or defer.".into());
+            errors.push(
+                "Choose what to do: approve, approve and trust, reject, discard or defer.".into(),
+            );
             None
         }
     };
@@ -315,7 +318,15 @@ async fn decide(
             let reason = (action == Action::Reject).then_some(reason.as_str());
             let mut notes = Vec::new();
             for id in ids {
-                notes.push(decide_one(store, &c2, PostId(id), action, &actor, reason)?);
+                notes.push(decide_one(
+                    store,
+                    &c2,
+                    PostId(id),
+                    action,
+                    trust,
+                    &actor,
+                    reason,
+                )?);
             }
             Ok(notes)
         })
@@ -342,6 +353,7 @@ fn decide_one(
     c: &Community,
     post: PostId,
     action: Action,
+    trust: bool,
     actor: &str,
     reason: Option<&str>,
 ) -> Result<String, WebError> {
@@ -356,7 +368,7 @@ fn decide_one(
             c.name()
         ));
     }
-    match store.decide_how(post, action, actor, reason, false, How::Web) {
+    match store.decide_how(post, action, actor, reason, trust, How::Web) {
         Ok(d) => {
             if let Err(e) = crate::effects::after_decision(store, c, &d, action, reason) {
                 tracing::warn!(post = %d.post, "after a web decision: {e}");
@@ -367,8 +379,13 @@ fn decide_one(
                 Action::Discard => "Discarded",
                 Action::Defer => "Deferred for a day",
             };
+            let trusted = if d.trusted {
+                format!(" {} now posts without moderation.", d.from)
+            } else {
+                String::new()
+            };
             Ok(format!(
-                "{verb}: post {} from {}, “{}”.",
+                "{verb}: post {} from {}, “{}”.{trusted}",
                 d.post, d.from, d.subject
             ))
         }

@@ -246,6 +246,48 @@ fn moderators_work_the_queue_on_the_web_and_no_one_else_can() {
     );
     let told = wait_mail(&site, "three@outside.example", "");
     assert!(told.contains("Advertising is not allowed here."), "{told}");
+
+    // A new member's first post, approved with trust: their next one is not held.
+    site.home
+        .praxis()
+        .args([
+            "members",
+            "add",
+            "nisha@example.org",
+            "-c",
+            "mch",
+            "--name",
+            "Nisha Pillai",
+        ])
+        .assert()
+        .success();
+    let first = hold(
+        &site,
+        "Nisha Pillai <nisha@example.org>",
+        "Hello from Kochi",
+    );
+    let r = submit(
+        &site,
+        "/mod/mch/queue",
+        "/mod/mch/queue",
+        &format!("post-{first}=on&action=trust"),
+    );
+    assert!(
+        r.body
+            .contains(&format!("Approved: post {first} from nisha@example.org, “Hello from Kochi”. nisha@example.org now posts without moderation.")),
+        "{}",
+        r.body
+    );
+    site.home
+        .praxis()
+        .args(["ingest", "-c", "mch"])
+        .write_stdin(
+            "From: Nisha Pillai <nisha@example.org>\r\nTo: mch@lists.example.org\r\n\
+             Subject: Second post\r\nMessage-ID: <second@nisha.example>\r\n\r\nAgain.\r\n",
+        )
+        .assert()
+        .success();
+    assert!(held(&site).is_empty(), "trusted: not held");
 }
 
 #[test]
