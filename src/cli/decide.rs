@@ -201,35 +201,25 @@ pub fn run_with(
     })
 }
 
-/// Marks the thread `post` starts as `kind`; what to add to the message
-/// (a post inside a thread is left alone, with the command that would split
-/// it off).
+/// Marks the thread `post` starts as `kind`; the line saying so, or why not.
 fn mark_root(
     store: &mut crate::store::Store,
     post: PostId,
     kind: ThreadKind,
 ) -> Result<Option<String>> {
-    let thread = store.post(post)?.thread_id;
-    let root = match thread {
-        Some(t) => store.thread_root(t)?,
-        None => None,
-    };
-    match (thread, root) {
-        (Some(t), Some(r)) if r == post => {
-            store.mark_thread(t, kind)?;
-            Ok(Some(format!(
-                "; thread {t} is a{} {kind}",
-                if kind == ThreadKind::Announcement {
-                    "n"
-                } else {
-                    ""
-                }
-            )))
-        }
-        _ => Ok(Some(format!(
+    Ok(Some(match store.mark_root(post, kind)? {
+        Some(t) => format!(
+            "; thread {t} is a{} {kind}",
+            if kind == ThreadKind::Announcement {
+                "n"
+            } else {
+                ""
+            }
+        ),
+        None => format!(
             "; it starts no thread, so no kind was set (`praxis mark --post {post} {kind}` splits it off)"
-        ))),
-    }
+        ),
+    }))
 }
 
 #[cfg(test)]

@@ -165,6 +165,20 @@ pub struct Split {
 }
 
 impl Store {
+    /// Marks the thread `post` starts as `kind` (a held root just approved
+    /// as a query, say); returns the thread, or `None` when `post` starts
+    /// no thread (a reply, or a post outside any thread).
+    pub fn mark_root(&mut self, post: PostId, kind: ThreadKind) -> Result<Option<ThreadId>> {
+        let Some(thread) = self.post(post)?.thread_id else {
+            return Ok(None);
+        };
+        if self.thread_root(thread)? != Some(post) {
+            return Ok(None);
+        }
+        self.mark_thread(thread, kind)?;
+        Ok(Some(thread))
+    }
+
     /// Re-marks a thread's kind; returns the kind it had, or `None` when
     /// there is no such thread.
     pub fn mark_thread(

@@ -58,16 +58,27 @@ impl Db {
             let start = db.next.fetch_add(1, Ordering::Relaxed) % n;
             for i in 0..n {
                 if let Ok(mut s) = db.stores[(start + i) % n].try_lock() {
-                    return f(&mut s);
+                    return fresh(&mut s, f);
                 }
             }
             let mut s = match db.stores[start].lock() {
                 Ok(s) => s,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            f(&mut s)
+            fresh(&mut s, f)
         })
         .await
         .map_err(|e| WebError::Internal(format!("a database task failed: {e}")))?
     }
+}
+
+/// Runs `f` on a connection as nobody in particular: a request that acted
+/// as a moderator (for the audit log) leaves nothing on the pooled
+/// connection for the next one.
+fn fresh<T>(
+    store: &mut Store,
+    f: impl FnOnce(&mut Store) -> Result<T, WebError>,
+) -> Result<T, WebError> {
+    store.act_as(crate::store::audit::Actor::default());
+    f(store)
 }

@@ -16,8 +16,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::community::Community;
-use crate::model::PostId;
-use crate::store::audit::How;
+use crate::model::{PostId, ThreadKind};
+use crate::store::audit::{Actor, How};
 use crate::store::{Action, Store, StoreError};
 
 use super::access::{Csrf, Standing, Viewer, check_form, standing};
@@ -198,6 +198,7 @@ async fn queue_page(
             "notes": notes,
             "errors": errors,
             "reason": sent.and_then(|s| s.get("reason")).cloned().unwrap_or_default(),
+            "kinds": kinds(sent.and_then(|s| s.get("kind")).map_or("", String::as_str)),
         }),
     )?;
     let mut res = (
@@ -213,6 +214,20 @@ async fn queue_page(
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(res)
+}
+
+/// The choices of the thread kind, `chosen` selected.
+fn kinds(chosen: &str) -> serde_json::Value {
+    let options = [
+        ("", "as the community's rule says"),
+        ("query", "a query (a Consolidated Reply is due)"),
+        ("discussion", "a discussion"),
+        ("announcement", "an announcement"),
+    ];
+    options
+        .iter()
+        .map(|(value, label)| json!({"value": value, "label": label, "selected": *value == chosen}))
+        .collect()
 }
 
 /// The post ids ticked in a sent form, in order.
@@ -274,6 +289,18 @@ async fn decide(
             None
         }
     };
+    let kind = match sent.get("kind").map(String::as_str) {
+        None | Some("") => None,
+        Some("query") => Some(ThreadKind::Query),
+        Some("discussion") => Some(ThreadKind::Discussion),
+        Some("announcement") => Some(ThreadKind::Announcement),
+        Some(other) => {
+            errors.push(format!(
+                "“{other}” is not a kind of thread; choose a query, a discussion or an announcement."
+            ));
+            None
+        }
+    };
     let ids = ticked(&sent);
     if ids.is_empty() {
         errors.push("Tick the posts to decide first.".into());
@@ -315,17 +342,26 @@ async fn decide(
                 .map(|m| m.name)
                 .filter(|n| !n.is_empty())
                 .unwrap_or(email);
+            // Marking a thread is audited under the connection's actor.
+            store.act_as(Actor {
+                who: actor.clone(),
+                how: How::Web,
+            });
             let reason = (action == Action::Reject).then_some(reason.as_str());
+            let kind = kind.filter(|_| action == Action::Approve);
             let mut notes = Vec::new();
             for id in ids {
                 notes.push(decide_one(
                     store,
                     &c2,
                     PostId(id),
-                    action,
-                    trust,
-                    &actor,
-                    reason,
+                    Decision {
+                        action,
+                        trust,
+                        kind,
+                        actor: &actor,
+                        reason,
+                    },
                 )?);
             }
             Ok(notes)
@@ -348,15 +384,34 @@ async fn decide(
 /// Decides one post of `c` and says what happened, in a line for the
 /// moderator; a post of another community is refused before anything is
 /// decided.
+/// What a moderator decided for every ticked post.
+#[derive(Clone, Copy)]
+struct Decision<'a> {
+    /// Approve, reject, discard or defer.
+    action: Action,
+    /// With an approval: the sender posts without moderation from now on.
+    trust: bool,
+    /// With an approval: what the thread a post starts is.
+    kind: Option<ThreadKind>,
+    /// Who decides, as the audit log names them.
+    actor: &'a str,
+    /// With a rejection: what the authors read.
+    reason: Option<&'a str>,
+}
+
 fn decide_one(
     store: &mut Store,
     c: &Community,
     post: PostId,
-    action: Action,
-    trust: bool,
-    actor: &str,
-    reason: Option<&str>,
+    decision: Decision<'_>,
 ) -> Result<String, WebError> {
+    let Decision {
+        action,
+        trust,
+        kind,
+        actor,
+        reason,
+    } = decision;
     let theirs = match store.post(post) {
         Ok(p) => p.community == c.slug(),
         Err(StoreError::NotFound(_)) => false,
@@ -370,6 +425,11 @@ fn decide_one(
     }
     match store.decide_how(post, action, actor, reason, trust, How::Web) {
         Ok(d) => {
+            // The kind before the effects: a query's deadline starts with them.
+            let marked = match kind {
+                Some(k) => Some((k, store.mark_root(d.post, k)?)),
+                None => None,
+            };
             if let Err(e) = crate::effects::after_decision(store, c, &d, action, reason) {
                 tracing::warn!(post = %d.post, "after a web decision: {e}");
             }
@@ -384,8 +444,13 @@ fn decide_one(
             } else {
                 String::new()
             };
+            let marked = match marked {
+                Some((k, Some(t))) => format!(" Thread {t} is marked {k}."),
+                Some((_, None)) => " It starts no thread, so no kind was set.".to_string(),
+                None => String::new(),
+            };
             Ok(format!(
-                "{verb}: post {} from {}, “{}”.{trusted}",
+                "{verb}: post {} from {}, “{}”.{trusted}{marked}",
                 d.post, d.from, d.subject
             ))
         }

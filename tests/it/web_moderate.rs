@@ -247,6 +247,51 @@ fn moderators_work_the_queue_on_the_web_and_no_one_else_can() {
     let told = wait_mail(&site, "three@outside.example", "");
     assert!(told.contains("Advertising is not allowed here."), "{told}");
 
+    // Approved (by Sunita, whose session this is now) as a query: the thread
+    // is marked, audited as hers on the web, and its Consolidated Reply falls
+    // due; a refused form keeps the choice.
+    let q = hold(
+        &site,
+        "Outsider Four <four@outside.example>",
+        "Kits for home births",
+    );
+    let r = submit(
+        &site,
+        "/mod/mch/queue",
+        "/mod/mch/queue",
+        &format!("post-{q}=on&action=reject&kind=announcement"),
+    );
+    assert_eq!(r.code, 400);
+    assert!(
+        r.body.contains("<option value=\"announcement\" selected>"),
+        "{}",
+        r.body
+    );
+    let r = submit(
+        &site,
+        "/mod/mch/queue",
+        "/mod/mch/queue",
+        &format!("post-{q}=on&action=approve&kind=query"),
+    );
+    assert!(r.body.contains("is marked query."), "{}", r.body);
+    let queries = site.home.json(&["threads", "--queries", "--json"]);
+    let t = queries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["subject"] == "Kits for home births")
+        .unwrap_or_else(|| panic!("{queries}"));
+    assert!(t["deadline"].is_string(), "{t}");
+    let audit = site.home.json(&["audit", "-c", "mch", "--json"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "mark" && e["actor"] == "Sunita Rao" && e["how"] == "web"),
+        "{audit}"
+    );
+
     // A new member's first post, approved with trust: their next one is not held.
     site.home
         .praxis()
