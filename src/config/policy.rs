@@ -38,6 +38,15 @@ pub(super) fn validate(c: &PolicyConfig, at: &str) -> Vec<Problem> {
             "use a size in KB, e.g. 10240 (the default), or 0 to keep none",
         );
     }
+    for (i, r) in c.reject_reasons.iter().enumerate() {
+        if r.trim().is_empty() || r.chars().count() > 2000 {
+            push(
+                format!("{at}.policy.reject_reasons[{i}]"),
+                "is empty or over 2000 characters".into(),
+                "write each reason as the authors should read it, in a sentence or two",
+            );
+        }
+    }
     if c.max_size_kb == 0 {
         push(
             format!("{at}.policy.max_size_kb"),

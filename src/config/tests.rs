@@ -327,3 +327,20 @@ fn health_figures_are_the_moderators_unless_opened() {
         "{text}"
     );
 }
+
+#[test]
+fn ready_made_reject_reasons_are_sentences() {
+    let (c, problems) = parse(&format!(
+        "{MINIMAL}\n[community.policy]\nreject_reasons = [\"Off topic.\"]\n"
+    ));
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(c.communities[0].policy.reject_reasons, ["Off topic."]);
+    let (_, problems) = parse(&format!(
+        "{MINIMAL}\n[community.policy]\nreject_reasons = [\"Off topic.\", \"  \"]\n"
+    ));
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!(
+        problems[0].key,
+        "community[health].policy.reject_reasons[1]"
+    );
+}

@@ -192,6 +192,9 @@ pub struct PolicyConfig {
     /// Which new threads are queries with a deadline and reminders: not
     /// every announcement or thanks is a question waiting for an answer.
     pub queries: Queries,
+    /// Reasons a moderator rejects with most often, offered ready-made in
+    /// the web's queue (the authors read them as written).
+    pub reject_reasons: Vec<String>,
 }
 
 impl Default for PolicyConfig {
@@ -212,6 +215,7 @@ impl Default for PolicyConfig {
             administrivia: Administrivia::Hold,
             acknowledge: Acknowledge::Verified,
             queries: Queries::Questions,
+            reject_reasons: Vec::new(),
         }
     }
 }

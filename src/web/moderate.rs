@@ -199,6 +199,7 @@ async fn queue_page(
             "errors": errors,
             "reason": sent.and_then(|s| s.get("reason")).cloned().unwrap_or_default(),
             "kinds": kinds(sent.and_then(|s| s.get("kind")).map_or("", String::as_str)),
+            "canned": canned(&c.config.policy.reject_reasons, sent.and_then(|s| s.get("canned")).map_or("", String::as_str)),
         }),
     )?;
     let mut res = (
@@ -214,6 +215,16 @@ async fn queue_page(
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(res)
+}
+
+/// The community's ready-made rejection reasons as choices, `chosen` (an
+/// index) selected.
+fn canned(reasons: &[String], chosen: &str) -> serde_json::Value {
+    reasons
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"value": i, "label": r, "selected": i.to_string() == chosen}))
+        .collect()
 }
 
 /// The choices of the thread kind, `chosen` selected.
@@ -305,12 +316,27 @@ async fn decide(
     if ids.is_empty() {
         errors.push("Tick the posts to decide first.".into());
     }
-    let reason = sent
+    let written = sent
         .get("reason")
         .map(|r| r.trim().to_string())
         .unwrap_or_default();
+    // What was written wins; else the ready-made reason chosen.
+    let canned = &c.config.policy.reject_reasons;
+    let reason = match sent.get("canned").map(String::as_str) {
+        _ if !written.is_empty() => written,
+        None | Some("") => String::new(),
+        Some(i) => match i.parse::<usize>().ok().and_then(|i| canned.get(i)) {
+            Some(r) => r.clone(),
+            None => {
+                errors.push("That ready-made reason is gone; choose another or write one.".into());
+                String::new()
+            }
+        },
+    };
     if action == Some(Action::Reject) && reason.is_empty() {
-        errors.push("Rejecting needs a reason: write what the authors will read.".into());
+        errors.push(
+            "Rejecting needs a reason: choose one or write what the authors will read.".into(),
+        );
     }
     if reason.chars().count() > REASON_MAX {
         errors.push(format!(

@@ -68,6 +68,12 @@ impl Site {
     /// As [`Site::demo`], with `web` as the body of the community's
     /// `[community.web]` section (`archive = "public"\nhealth = "public"\n`).
     pub fn demo_web(web: &str, extra: &str) -> Site {
+        Site::demo_edited(web, extra, &|c| c)
+    }
+
+    /// As [`Site::demo_web`], the config passed through `edit` before the
+    /// daemon starts (to set a key in a section the demo already has).
+    pub fn demo_edited(web: &str, extra: &str, edit: &dyn Fn(String) -> String) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let demo = dir.path().join("d");
         let out = assert_cmd::Command::cargo_bin("praxis")
@@ -110,7 +116,7 @@ impl Site {
             )
             + &format!("\n[http]\nlisten = \"{addr}\"\npublic_url = \"{base}\"\n")
             + extra;
-        std::fs::write(home.config(), config).unwrap();
+        std::fs::write(home.config(), edit(config)).unwrap();
         home.stdout(&["check"]);
         let daemon = Daemon::start(&home);
         let deadline = Instant::now() + Duration::from_secs(30);

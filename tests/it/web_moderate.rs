@@ -373,3 +373,53 @@ fn a_moderator_signs_in_and_approves_two_held_posts_at_once_in_the_browser() {
     );
     b.check_pages(&[format!("{base}/mod/"), format!("{base}/mod/mch/queue")]);
 }
+
+#[test]
+fn ready_made_reasons_are_offered_and_mailed_as_written() {
+    let site = Site::demo_edited("archive = \"members\"\n", "", &|c| {
+        c.replacen(
+            "[community.policy]\n",
+            "[community.policy]\nreject_reasons = [\"Off topic for this community.\", \"Please post in English or Hindi.\"]\n",
+            1,
+        )
+    });
+    let p = hold(
+        &site,
+        "Outsider Five <five@outside.example>",
+        "Cheap flights",
+    );
+    sign_in(&site, MEERA);
+    let page = site.get("/mod/mch/queue");
+    assert!(
+        page.body
+            .contains("<option value=\"0\">Off topic for this community.</option>"),
+        "{}",
+        page.body
+    );
+    // Chosen but not ticked: refused, the choice kept.
+    let r = submit(
+        &site,
+        "/mod/mch/queue",
+        "/mod/mch/queue",
+        "action=reject&canned=1",
+    );
+    assert_eq!(r.code, 400);
+    assert!(
+        r.body.contains("<option value=\"1\" selected>"),
+        "{}",
+        r.body
+    );
+    let r = submit(
+        &site,
+        "/mod/mch/queue",
+        "/mod/mch/queue",
+        &format!("post-{p}=on&action=reject&canned=0"),
+    );
+    assert!(
+        r.body.contains(&format!("Rejected: post {p}")),
+        "{}",
+        r.body
+    );
+    let told = wait_mail(&site, "five@outside.example", "");
+    assert!(told.contains("Off topic for this community."), "{told}");
+}
