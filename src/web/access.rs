@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use crate::community::Community;
@@ -199,6 +200,16 @@ impl Csrf {
         ))
         .ok();
         Csrf { value, set_cookie }
+    }
+
+    /// The answer carrying a page with a form: never cached, with the new
+    /// CSRF cookie when there is one.
+    pub fn answer(self, status: StatusCode, page: impl IntoResponse) -> Response {
+        let mut res = (status, [(header::CACHE_CONTROL, "no-store")], page).into_response();
+        if let Some(cookie) = self.set_cookie {
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        res
     }
 
     /// The token a form posting to `action` carries in its `csrf` field.

@@ -105,11 +105,7 @@ fn form_page(
             "confirm": false,
         }),
     )?;
-    let mut res = (status, [(header::CACHE_CONTROL, "no-store")], page).into_response();
-    if let Some(cookie) = csrf.set_cookie {
-        res.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(res)
+    Ok(csrf.answer(status, page))
 }
 
 /// `GET /c/SLUG/join`.
@@ -266,11 +262,7 @@ async fn show_confirm(
             "errors": [],
         }),
     )?;
-    let mut res = ([(header::CACHE_CONTROL, "no-store")], page).into_response();
-    if let Some(cookie) = csrf.set_cookie {
-        res.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(res)
+    Ok(csrf.answer(StatusCode::OK, page))
 }
 
 /// What a button-only form sends.

@@ -147,19 +147,7 @@ fn page(
             "errors": errors,
         }),
     )?;
-    let mut res = (
-        status,
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "same-origin"),
-        ],
-        page,
-    )
-        .into_response();
-    if let Some(cookie) = csrf.set_cookie {
-        res.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(res)
+    Ok(csrf.answer(status, page))
 }
 
 /// `GET /c/SLUG/me/TOKEN`.

@@ -202,19 +202,7 @@ async fn queue_page(
             "canned": canned(&c.config.policy.reject_reasons, sent.and_then(|s| s.get("canned")).map_or("", String::as_str)),
         }),
     )?;
-    let mut res = (
-        status,
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "same-origin"),
-        ],
-        page,
-    )
-        .into_response();
-    if let Some(cookie) = csrf.set_cookie {
-        res.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(res)
+    Ok(csrf.answer(status, page))
 }
 
 /// The community's ready-made rejection reasons as choices, `chosen` (an

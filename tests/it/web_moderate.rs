@@ -50,6 +50,11 @@ fn sign_in(site: &Site, email: &str) {
     assert_eq!(site.post(&path, &format!("csrf={csrf}")).code, 303);
 }
 
+/// Sends the queue's form (with its CSRF token) as `form`.
+fn decide(site: &Site, form: &str) -> crate::site::Answer {
+    submit(site, "/mod/mch/queue", "/mod/mch/queue", form)
+}
+
 /// The held posts' ids now.
 pub(crate) fn held(site: &Site) -> Vec<i64> {
     let queue = site.home.json(&["queue", "-c", "mch", "--json"]);
@@ -135,12 +140,7 @@ fn moderators_work_the_queue_on_the_web_and_no_one_else_can() {
     );
 
     // Rejecting without a reason: refused, the ticks kept.
-    let r = submit(
-        &site,
-        "/mod/mch/queue",
-        "/mod/mch/queue",
-        &format!("post-{c}=on&action=reject&reason="),
-    );
+    let r = decide(&site, &format!("post-{c}=on&action=reject&reason="));
     assert_eq!(r.code, 400, "{}", r.body);
     assert!(r.body.contains("Rejecting needs a reason"), "{}", r.body);
     assert!(
@@ -152,12 +152,7 @@ fn moderators_work_the_queue_on_the_web_and_no_one_else_can() {
     assert_eq!(held(&site), vec![a, b, c]);
 
     // Two approved at once.
-    let r = submit(
-        &site,
-        "/mod/mch/queue",
-        "/mod/mch/queue",
-        &format!("post-{a}=on&post-{b}=on&action=approve"),
-    );
+    let r = decide(&site, &format!("post-{a}=on&post-{b}=on&action=approve"));
     assert_eq!(r.code, 200, "{}", r.body);
     assert!(
         r.body.contains(&format!("Approved: post {a}")),
@@ -178,10 +173,8 @@ fn moderators_work_the_queue_on_the_web_and_no_one_else_can() {
     let sunita_csrf = Site::input_value(&sunita_page.body, "csrf").unwrap();
     let sunita_jar: BTreeMap<String, String> = site.cookies.borrow().clone();
     *site.cookies.borrow_mut() = meera_jar;
-    let r = submit(
+    let r = decide(
         &site,
-        "/mod/mch/queue",
-        "/mod/mch/queue",
         &format!("post-{c}=on&action=reject&reason=Advertising+is+not+allowed+here."),
     );
     assert!(
@@ -255,10 +248,8 @@ fn moderators_work_the_queue_on_the_web_and_no_one_else_can() {
         "Outsider Four <four@outside.example>",
         "Kits for home births",
     );
-    let r = submit(
+    let r = decide(
         &site,
-        "/mod/mch/queue",
-        "/mod/mch/queue",
         &format!("post-{q}=on&action=reject&kind=announcement"),
     );
     assert_eq!(r.code, 400);
@@ -267,12 +258,7 @@ fn moderators_work_the_queue_on_the_web_and_no_one_else_can() {
         "{}",
         r.body
     );
-    let r = submit(
-        &site,
-        "/mod/mch/queue",
-        "/mod/mch/queue",
-        &format!("post-{q}=on&action=approve&kind=query"),
-    );
+    let r = decide(&site, &format!("post-{q}=on&action=approve&kind=query"));
     assert!(r.body.contains("is marked query."), "{}", r.body);
     let queries = site.home.json(&["threads", "--queries", "--json"]);
     let t = queries
@@ -311,12 +297,7 @@ fn moderators_work_the_queue_on_the_web_and_no_one_else_can() {
         "Nisha Pillai <nisha@example.org>",
         "Hello from Kochi",
     );
-    let r = submit(
-        &site,
-        "/mod/mch/queue",
-        "/mod/mch/queue",
-        &format!("post-{first}=on&action=trust"),
-    );
+    let r = decide(&site, &format!("post-{first}=on&action=trust"));
     assert!(
         r.body
             .contains(&format!("Approved: post {first} from nisha@example.org, “Hello from Kochi”. nisha@example.org now posts without moderation.")),
@@ -397,24 +378,14 @@ fn ready_made_reasons_are_offered_and_mailed_as_written() {
         page.body
     );
     // Chosen but not ticked: refused, the choice kept.
-    let r = submit(
-        &site,
-        "/mod/mch/queue",
-        "/mod/mch/queue",
-        "action=reject&canned=1",
-    );
+    let r = decide(&site, "action=reject&canned=1");
     assert_eq!(r.code, 400);
     assert!(
         r.body.contains("<option value=\"1\" selected>"),
         "{}",
         r.body
     );
-    let r = submit(
-        &site,
-        "/mod/mch/queue",
-        "/mod/mch/queue",
-        &format!("post-{p}=on&action=reject&canned=0"),
-    );
+    let r = decide(&site, &format!("post-{p}=on&action=reject&canned=0"));
     assert!(
         r.body.contains(&format!("Rejected: post {p}")),
         "{}",
