@@ -1,15 +1,14 @@
-//! The moderators' workspace, first part: `/mod/` (the communities one
-//! moderates, with what waits in each) and `/mod/SLUG/queue` (held posts,
-//! oldest first; approve, reject with a reason, discard or defer one or
-//! many at once). Every decision goes through the store call the CLI uses,
-//! so a post is decided once whoever is first, and the audit log records it
-//! as made on the web by the moderator's name.
+//! `/mod/SLUG/queue`: held posts, oldest first; approve, reject with a
+//! reason, discard or defer one or many at once. Every decision goes
+//! through the store call the CLI uses, so a post is decided once whoever
+//! is first, and the audit log records it as made on the web by the
+//! moderator's name.
 
 use std::collections::HashMap;
 
 use axum::extract::{OriginalUri, Path, State as Extract};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
 use serde::Serialize;
@@ -17,12 +16,18 @@ use serde_json::json;
 
 use crate::community::Community;
 use crate::model::{PostId, ThreadKind};
-use crate::store::audit::{Actor, How};
+use crate::store::audit::How;
 use crate::store::{Action, Store, StoreError};
 
-use super::access::{Csrf, Standing, Viewer, check_form, standing};
-use super::page::{Frame, WebError, community, date, render};
-use super::{AppState, State};
+use super::super::access::{Csrf, Viewer, check_form};
+use super::super::page::{Frame, WebError, community, date, render};
+use super::super::{AppState, State};
+use super::{acting_moderator, moderator};
+
+/// The routes.
+pub(super) fn routes() -> Router<State> {
+    Router::new().route("/mod/{slug}/queue", get(queue).post(decide))
+}
 
 /// Held posts shown on one page of the queue.
 const SHOWN: usize = 100;
@@ -30,66 +35,6 @@ const SHOWN: usize = 100;
 const PREVIEW: usize = 600;
 /// The longest rejection reason taken (it is mailed to the author).
 const REASON_MAX: usize = 2000;
-
-/// The routes.
-pub fn routes() -> Router<State> {
-    Router::new()
-        .route("/mod/", get(index))
-        .route("/mod/{slug}/queue", get(queue).post(decide))
-}
-
-/// The page saying who may see the workspace.
-fn not_a_moderator(viewer: &Viewer, of: &str) -> WebError {
-    WebError::Forbidden {
-        message: format!("The moderators' workspace{of} is open to its moderators only."),
-        signin: viewer.email.is_none(),
-    }
-}
-
-/// The viewer's address when they moderate `c`, else the refusal.
-fn moderator(store: &Store, c: &Community, viewer: &Viewer) -> Result<String, WebError> {
-    match (&viewer.email, standing(store, c, viewer)?) {
-        (Some(email), Standing::Moderator) => Ok(email.clone()),
-        _ => Err(not_a_moderator(viewer, &format!(" of {}", c.name()))),
-    }
-}
-
-/// `GET /mod/`: the communities the viewer moderates.
-async fn index(Extract(state): Extract<State>, viewer: Viewer) -> Result<Response, WebError> {
-    let all: Vec<_> = state.communities.iter().cloned().collect();
-    let v2 = viewer.clone();
-    let rows = state
-        .db
-        .run(move |store| {
-            let mut rows = Vec::new();
-            for c in &all {
-                if standing(store, c, &v2)? == Standing::Moderator {
-                    let s = store.community_status(c.id)?;
-                    rows.push(json!({
-                        "slug": c.slug(), "name": c.name(), "held": s.held,
-                        "open": s.open_queries, "overdue": s.overdue_queries,
-                    }));
-                }
-            }
-            Ok(rows)
-        })
-        .await?;
-    if rows.is_empty() {
-        return Err(not_a_moderator(&viewer, ""));
-    }
-    let page = render(
-        &state,
-        Frame {
-            title: "Moderation".into(),
-            community: None,
-            viewer: &viewer,
-            q: None,
-        },
-        "web/mod_index",
-        &json!({ "communities": rows }),
-    )?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], page).into_response())
-}
 
 /// One held post as the queue shows it.
 #[derive(Serialize)]
@@ -350,17 +295,8 @@ async fn decide(
     let notes = state
         .db
         .run(move |store| {
-            let email = moderator(store, &c2, &v2)?;
-            let actor = store
-                .member(c2.id, &email)?
-                .map(|m| m.name)
-                .filter(|n| !n.is_empty())
-                .unwrap_or(email);
             // Marking a thread is audited under the connection's actor.
-            store.act_as(Actor {
-                who: actor.clone(),
-                how: How::Web,
-            });
+            let actor = acting_moderator(store, &c2, &v2)?;
             let reason = (action == Action::Reject).then_some(reason.as_str());
             let kind = kind.filter(|_| action == Action::Approve);
             let mut notes = Vec::new();
