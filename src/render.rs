@@ -103,6 +103,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/health", "web/health.html.hbs"),
     ("web/mod_index", "web/mod_index.html.hbs"),
     ("web/mod_queue", "web/mod_queue.html.hbs"),
+    ("web/mod_queries", "web/mod_queries.html.hbs"),
+    ("web/mod_draft", "web/mod_draft.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -185,6 +187,14 @@ const WEB: &[(&str, &str)] = &[
     (
         "web/mod_queue",
         include_str!("../templates/web/mod_queue.html.hbs"),
+    ),
+    (
+        "web/mod_queries",
+        include_str!("../templates/web/mod_queries.html.hbs"),
+    ),
+    (
+        "web/mod_draft",
+        include_str!("../templates/web/mod_draft.html.hbs"),
     ),
 ];
 

@@ -10,8 +10,7 @@ use clap::Args;
 
 use super::Context;
 use crate::config::Config;
-use crate::consolidate::draft;
-use crate::model::{ReplyState, Role, ThreadId};
+use crate::model::{ReplyState, ThreadId};
 use crate::store::{Query, Store, now};
 
 /// `praxis consolidate`.
@@ -54,8 +53,7 @@ pub fn load_query(store: &Store, id: ThreadId) -> Result<Query> {
     })
 }
 
-/// The generated draft for a query; with `addendum_since` (when the last
-/// reply was published) only the responses approved after it (flagged late).
+/// The generated draft for a query (see [`crate::consolidate::generate`]).
 pub fn generate(
     config: &Config,
     store: &Store,
@@ -63,65 +61,13 @@ pub fn generate(
     addendum_since: Option<i64>,
 ) -> Result<String> {
     let cfg = config.community(&q.slug).map_err(anyhow::Error::msg)?;
-    let moderators: Vec<String> = store
-        .members(q.community)?
-        .into_iter()
-        .filter(|m| matches!(m.role, Role::Moderator | Role::Owner))
-        .map(|m| if m.name.is_empty() { m.email } else { m.name })
-        .collect();
-    let related = store.related_replies(
-        q.community,
-        &format!("{} {}", q.subject, q.root.text),
-        q.thread,
-        5,
-    )?;
-    // Responses' attachments as resources with their size and link.
-    let mut q = q.clone();
-    for p in &mut q.responses {
-        let files = store.post_attachments(p.id)?;
-        if !files.is_empty() {
-            p.attachments = files.iter().map(|a| attachment_line(a, cfg)).collect();
-        }
-    }
-    let data = draft::data(
-        &q,
-        &draft::Setting {
-            community: &cfg.name,
-            address: &cfg.address,
-            moderators: &moderators,
-            related: &related,
-            now: chrono::Utc::now(),
-            tz: cfg.timezone,
-            addendum_since,
-        },
-    );
-    Ok(draft::render(&cfg.templates(), &data)?)
-}
-
-/// One attachment as a draft's resources list it.
-fn attachment_line(
-    a: &crate::mail::attachments::PostAttachment,
-    cfg: &crate::config::CommunityConfig,
-) -> String {
-    crate::mail::attachments::line(
-        a,
-        cfg.delivery.base_url.as_deref(),
-        &cfg.slug,
-        cfg.policy.keep_attachments_kb,
-    )
-}
-
-/// A unified line diff from `a` to `b` (three lines of context), headed
-/// with their labels; empty when they are the same.
-fn unified(a: &str, b: &str, label_a: &str, label_b: &str) -> String {
-    if a == b {
-        return String::new();
-    }
-    similar::TextDiff::from_lines(a, b)
-        .unified_diff()
-        .context_radius(3)
-        .header(label_a, label_b)
-        .to_string()
+    Ok(crate::consolidate::generate(
+        store,
+        cfg,
+        &cfg.templates(),
+        q,
+        addendum_since,
+    )?)
 }
 
 /// `--versions` and `--diff A B`: reading the stored versions.
@@ -194,7 +140,7 @@ fn versions(
         })
     };
     let (a, b) = (find(pair[0])?, find(pair[1])?);
-    let d = unified(
+    let d = crate::consolidate::unified(
         &a.body,
         &b.body,
         &format!(
@@ -343,38 +289,14 @@ pub fn run(ctx: &Context, args: &ConsolidateArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let author = args.actor.clone().unwrap_or_else(|| ctx.actor(&config));
-    let subject = format!(
-        "Consolidated Reply{}: {}",
-        if addendum_since.is_some() || current.as_ref().is_some_and(|d| d.addendum_to.is_some()) {
-            " (additional responses)"
-        } else {
-            ""
-        },
-        draft::title(&q.subject, &q.slug)
+    let subject = crate::consolidate::draft_subject(
+        &q,
+        addendum_since.is_some() || current.as_ref().is_some_and(|d| d.addendum_to.is_some()),
     );
-    let (reply, version) = store.save_draft(q.thread, &subject, &body, &author, now())?;
+    let (reply, version) = store.save_draft(q.thread, &subject, &body, &author, now(), None)?;
     ctx.out.say(format!(
         "query {}: stored draft version {version} of consolidated reply {reply}; `praxis publish {}` sends it",
         q.thread, q.thread
     ));
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unified;
-
-    #[test]
-    fn a_unified_diff_of_two_versions() {
-        let a = "# Reply\n\nBoats worked.\n\n## Resources\n";
-        let b = "# Reply\n\nBoats and radios worked.\n\n## Resources\n";
-        let d = unified(a, b, "version 1", "version 2");
-        assert!(d.starts_with("--- version 1\n+++ version 2\n"), "{d}");
-        assert!(
-            d.contains("-Boats worked.\n+Boats and radios worked.\n"),
-            "{d}"
-        );
-        assert!(d.contains(" # Reply\n"), "{d}");
-        assert_eq!(unified(a, a, "1", "1"), "");
-    }
 }

@@ -9,9 +9,8 @@ use clap::Args;
 use super::Context;
 use super::consolidate::load_query;
 use super::output::zoned_time;
-use crate::consolidate::{draft, publish};
-use crate::model::{Delivery, OutboxKind, ReplyState, ThreadId};
-use crate::store::{Audience, NewOutbox, Publication, now};
+use crate::consolidate::publish;
+use crate::model::{ReplyState, ThreadId};
 
 /// `praxis publish`.
 #[derive(Debug, Args)]
@@ -80,44 +79,8 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
             }
         );
     }
-    let title = draft::title(&q.subject, &q.slug);
-    let message_id = publish::message_id(d.reply, cfg);
-    let built = publish::message(
-        cfg,
-        &publish::ReplyMail {
-            title: &title,
-            query_message_id: &q.root.message_id,
-            message_id: &message_id,
-            markdown: &d.body,
-            addendum: d.addendum_to.is_some(),
-        },
-    )?;
-    let mut msg = NewOutbox::new(
-        Some(q.community),
-        OutboxKind::ConsolidatedReply,
-        &built.subject,
-        &built.message,
-    );
-    msg.reply = Some(d.reply);
-    msg.not_before = at.map(|t| t.timestamp());
-    let queued = store.publish_reply(
-        &Publication {
-            reply: d.reply,
-            thread: q.thread,
-            subject: &built.subject,
-            body: &d.body,
-            message_id: &message_id,
-            at: msg.not_before,
-        },
-        &msg,
-        &Audience {
-            community: q.community,
-            modes: &[Delivery::Each, Delivery::Consolidated],
-            author: None,
-            digest_format: None,
-        },
-        now(),
-    )?;
+    let queued =
+        crate::consolidate::publish_draft(&mut store, cfg, &q, &d, at.map(|t| t.timestamp()))?;
     let recipients = queued.recipients.unwrap_or(0);
     let when = match at {
         Some(t) => format!("scheduled for {}", zoned_time(t.timestamp(), cfg.timezone)),

@@ -59,6 +59,8 @@ struct ThreadJson {
     /// Who asked (name), and their organisation.
     asked_by: String,
     asked_by_organisation: String,
+    /// Where the asker works.
+    asked_by_place: String,
     /// Why a moderator should look at it (`--flagged`), when flagged.
     flag: Option<String>,
 }
@@ -109,6 +111,7 @@ pub fn run(ctx: &Context, args: &ThreadsArgs) -> Result<ExitCode> {
                 late_responses: r.late_responses,
                 asked_by: r.asked_by,
                 asked_by_organisation: r.asked_by_organisation,
+                asked_by_place: r.asked_by_place,
                 flag: r.flag,
             })
             .collect();

@@ -352,7 +352,9 @@ impl Store {
     /// Stores `body` as the next version of the thread's unpublished
     /// Consolidated Reply (creating it, as an addendum when one was already
     /// published), and moves an open thread to drafting. Returns (reply id,
-    /// version).
+    /// version). With `base` (the version the author started from, 0 for
+    /// none), refuses when someone stored another version meanwhile, so two
+    /// moderators editing at once cannot overwrite each other unawares.
     pub fn save_draft(
         &mut self,
         thread: ThreadId,
@@ -360,6 +362,7 @@ impl Store {
         body: &str,
         author: &str,
         at: i64,
+        base: Option<i64>,
     ) -> Result<(i64, i64)> {
         let tx = self.conn.transaction()?;
         let current: Option<(i64, ReplyState)> = tx
@@ -385,6 +388,33 @@ impl Store {
             [reply],
             |r| r.get(0),
         )?;
+        let started_new = !matches!(current, Some((id, _)) if id == reply);
+        let latest = if started_new { 0 } else { version - 1 };
+        if let Some(base) = base.filter(|b| *b != latest) {
+            let by: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT author, created_at FROM draft_versions WHERE reply_id = ?1 AND version = ?2",
+                    params![reply, latest],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            return Err(super::StoreError::Conflict(match by {
+                Some((who, when)) => format!(
+                    "version {latest} of this draft was saved by {who} at {} while you edited {}",
+                    chrono::DateTime::from_timestamp(when, 0)
+                        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_default(),
+                    if base == 0 {
+                        "a new draft".to_string()
+                    } else {
+                        format!("version {base}")
+                    }
+                ),
+                None => format!(
+                    "the draft you edited (version {base}) was published meanwhile; what you write now is an addendum"
+                ),
+            }));
+        }
         tx.execute(
             "INSERT INTO draft_versions (reply_id, version, body, author, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",

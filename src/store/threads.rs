@@ -40,6 +40,9 @@ pub struct ThreadRow {
     pub asked_by: String,
     /// The asker's organisation ("" when unknown).
     pub asked_by_organisation: String,
+    /// Where the asker works ("" when unknown): a query from a district
+    /// office reads differently from one from a ministry.
+    pub asked_by_place: String,
     /// The first note for moderators on one of its posts (e.g. a digest
     /// reply that could not be placed), so `--flagged` can say why.
     pub flag: Option<String>,
@@ -98,7 +101,10 @@ impl Store {
                      ORDER BY p.id LIMIT 1),
                     (SELECT s.publish_at FROM consolidated_replies s
                      WHERE s.thread_id = t.id AND s.state = 'scheduled' AND s.publish_at > ?6
-                     ORDER BY s.id DESC LIMIT 1)
+                     ORDER BY s.id DESC LIMIT 1),
+                    (SELECT COALESCE(m.place, '') FROM posts r JOIN members m
+                       ON m.community_id = r.community_id AND m.email = r.from_addr
+                     WHERE r.id = t.root_post_id)
              FROM threads t INDEXED BY threads_community_last
              JOIN communities c ON c.id = t.community_id
              WHERE t.community_id = ?1
@@ -140,6 +146,7 @@ impl Store {
                         asked_by_organisation: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
                         flag: r.get(13)?,
                         scheduled_at: r.get(14)?,
+                        asked_by_place: r.get::<_, Option<String>>(15)?.unwrap_or_default(),
                     })
                 },
             )?;

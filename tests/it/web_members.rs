@@ -11,7 +11,7 @@ use crate::site::Site;
 /// The demo's member who reads each post.
 const MEMBER: &str = "anjali.mehta@dh-sitapur.example.org";
 
-/// Every mail delivered to `to` so far: (subject, decoded text body).
+/// Every mail delivered to `to` (in To or, for list mail, Delivered-To) so far: (subject, decoded text body).
 fn mails_to(site: &Site, to: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for sub in ["new", "cur"] {
@@ -27,7 +27,11 @@ fn mails_to(site: &Site, to: &str) -> Vec<(String, String)> {
                 .to()
                 .and_then(|a| a.first())
                 .and_then(|a| a.address())
-                .is_some_and(|a| a.eq_ignore_ascii_case(to));
+                .is_some_and(|a| a.eq_ignore_ascii_case(to))
+                // List mail is addressed to the list; the envelope names the member.
+                || m
+                    .header_raw("Delivered-To")
+                    .is_some_and(|a| a.trim().eq_ignore_ascii_case(to));
             if to_ok {
                 out.push((
                     m.subject().unwrap_or("").to_string(),

@@ -34,7 +34,7 @@ pub(crate) fn hold(site: &Site, from: &str, subject: &str) -> i64 {
 }
 
 /// Signs `email` in by the mailed link, in a fresh cookie jar.
-fn sign_in(site: &Site, email: &str) {
+pub(crate) fn sign_in(site: &Site, email: &str) {
     site.cookies.borrow_mut().clear();
     let sent = submit(
         site,

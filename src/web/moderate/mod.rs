@@ -4,8 +4,13 @@
 //! every change goes through the store call the CLI uses, under the
 //! moderator's name with `via web` in the audit log.
 //!
-//! - [`queue`]: `/mod/SLUG/queue`, held posts and their decisions.
+//! - [`queue`]: `/mod/SLUG/queue`, held posts and their decisions;
+//! - [`queries`]: `/mod/SLUG/queries`, the query board;
+//! - [`draft`]: `/mod/SLUG/queries/ID/draft`, a Consolidated Reply's
+//!   draft: versions, their diff, publishing now or later, addenda.
 
+mod draft;
+mod queries;
 mod queue;
 
 use axum::Router;
@@ -28,6 +33,8 @@ pub fn routes() -> Router<State> {
     Router::new()
         .route("/mod/", get(index))
         .merge(queue::routes())
+        .merge(queries::routes())
+        .merge(draft::routes())
 }
 
 /// The page saying who may see the workspace.
