@@ -228,6 +228,30 @@ fn moderators_draft_compare_schedule_and_publish_a_consolidated_reply_on_the_web
     let r = submit(&site, &draft, &draft, "action=publish&version=2");
     assert_eq!(r.code, 400, "published once only: {}", r.body);
 
+    // A response after publication waits for an addendum: the board says
+    // so, the draft page starts one with only that response.
+    respond(
+        &site,
+        "Lakshmi Menon <lakshmi.menon@who-india.example.org>",
+        parent,
+        3,
+        "WHO's PQS list names the prequalified solar direct-drive models.",
+    );
+    approve_held(&site);
+    let r = site.get(&board);
+    assert!(r.body.contains("1 later response waits for an addendum"), "{}", r.body);
+    let r = site.get(&draft);
+    let addendum = textarea(&r.body);
+    assert!(addendum.contains("Lakshmi Menon"), "{addendum}");
+    assert!(!addendum.contains("Fatima Shaikh"), "{addendum}");
+    let r = submit(&site, &draft, &draft, &form("save", &addendum, 0));
+    assert!(
+        r.body.contains("Saved version 1 of Consolidated Reply"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("(an addendum)"), "{}", r.body);
+
     // The audit log has the versions and the publication, Meera's, on the web.
     let audit = site.home.json(&["audit", "-c", "mch", "--json"]);
     for act in ["consolidate", "schedule", "cancel", "publish"] {
