@@ -239,7 +239,11 @@ fn moderators_draft_compare_schedule_and_publish_a_consolidated_reply_on_the_web
     );
     approve_held(&site);
     let r = site.get(&board);
-    assert!(r.body.contains("1 later response waits for an addendum"), "{}", r.body);
+    assert!(
+        r.body.contains("1 later response waits for an addendum"),
+        "{}",
+        r.body
+    );
     let r = site.get(&draft);
     let addendum = textarea(&r.body);
     assert!(addendum.contains("Lakshmi Menon"), "{addendum}");

@@ -394,3 +394,54 @@ fn ready_made_reasons_are_offered_and_mailed_as_written() {
     let told = wait_mail(&site, "five@outside.example", "");
     assert!(told.contains("Off topic for this community."), "{told}");
 }
+
+#[test]
+fn a_long_queue_is_paged_and_a_decision_keeps_its_page() {
+    let site = Site::demo_web("", "");
+    let before = held(&site).len();
+    for n in 0..(102 - before.min(102)) {
+        hold(
+            &site,
+            &format!("Outsider {n} <o{n}@outside.example>"),
+            &format!("Paged question {n:03}"),
+        );
+    }
+    let all = held(&site);
+    assert_eq!(all.len(), 102.max(before));
+    sign_in(&site, MEERA);
+    let first = site.get("/mod/mch/queue");
+    assert_eq!(first.code, 200, "{}", first.body);
+    assert_eq!(first.body.matches("type=\"checkbox\"").count(), 100);
+    assert!(
+        first.body.contains("posts 1 to 100 shown"),
+        "{}",
+        first.body
+    );
+    assert!(first.body.contains("href=\"/mod/mch/queue?page=2\""));
+    let second = site.get("/mod/mch/queue?page=2");
+    assert_eq!(
+        second.body.matches("type=\"checkbox\"").count(),
+        all.len() - 100
+    );
+    let last = *all.iter().max().unwrap();
+    assert!(
+        second.body.contains(&format!("name=\"post-{last}\"")),
+        "{}",
+        second.body
+    );
+    // Deciding on page 2 answers with page 2.
+    let r = submit(
+        &site,
+        "/mod/mch/queue?page=2",
+        "/mod/mch/queue",
+        &format!("page=2&post-{last}=on&action=discard"),
+    );
+    assert!(r.body.contains("Discarded: post"), "{}", r.body);
+    assert!(r.body.contains("name=\"page\" value=\"2\""), "{}", r.body);
+    assert_eq!(
+        r.body.matches("type=\"checkbox\"").count(),
+        all.len() - 101,
+        "{}",
+        r.body
+    );
+}

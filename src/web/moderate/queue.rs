@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{OriginalUri, Path, State as Extract};
+use axum::extract::{OriginalUri, Path, Query as Params, State as Extract};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -72,6 +72,8 @@ struct Outcome<'a> {
     notes: Vec<String>,
     /// Why nothing was done.
     errors: Vec<String>,
+    /// Which page of the queue (from 1), `SHOWN` posts a page.
+    page: usize,
 }
 
 /// The queue page (the form posting to `action`), with `outcome` above it.
@@ -87,15 +89,20 @@ async fn queue_page(
         sent,
         notes,
         errors,
+        page,
     } = outcome;
     let (c2, v2) = (c.clone(), viewer.clone());
     let ticked: Vec<i64> = sent.map(ticked).unwrap_or_default();
-    let held = state
+    let (held, total, page, pages) = state
         .db
         .run(move |store| {
             moderator(store, &c2, &v2)?;
+            let all = store.held(Some(c2.id))?;
+            let total = all.len();
+            let pages = total.div_ceil(SHOWN).max(1);
+            let page = page.clamp(1, pages);
             let mut shown = Vec::new();
-            for h in store.held(Some(c2.id))?.into_iter().take(SHOWN) {
+            for h in all.into_iter().skip((page - 1) * SHOWN).take(SHOWN) {
                 let text = store.post(h.id)?.text;
                 let mut preview: String = text.chars().take(PREVIEW).collect();
                 if text.chars().nth(PREVIEW).is_some() {
@@ -118,7 +125,7 @@ async fn queue_page(
                     checked: ticked.contains(&h.id.0),
                 });
             }
-            Ok(shown)
+            Ok((shown, total, page, pages))
         })
         .await?;
     let csrf = Csrf::for_request(state, headers);
@@ -140,6 +147,12 @@ async fn queue_page(
             "action": action,
             "csrf": csrf.token(state, action),
             "held": held,
+            "total": total,
+            "page": page,
+            "first": (page - 1) * SHOWN + 1,
+            "last": ((page - 1) * SHOWN + SHOWN).min(total),
+            "prev": (page > 1).then(|| page - 1),
+            "next": (page < pages).then_some(page + 1),
             "notes": notes,
             "errors": errors,
             "reason": sent.and_then(|s| s.get("reason")).cloned().unwrap_or_default(),
@@ -184,12 +197,18 @@ fn ticked(sent: &Sent) -> Vec<i64> {
     ids
 }
 
-/// `GET /mod/SLUG/queue`.
+/// The page number in a query string or form (1 when absent or bad).
+fn page_of(fields: &HashMap<String, String>) -> usize {
+    fields.get("page").and_then(|p| p.parse().ok()).unwrap_or(1)
+}
+
+/// `GET /mod/SLUG/queue[?page=N]`.
 async fn queue(
     Extract(state): Extract<State>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Path(slug): Path<String>,
+    Params(params): Params<HashMap<String, String>>,
     viewer: Viewer,
 ) -> Result<Response, WebError> {
     let c = community(&state, &slug)?;
@@ -199,7 +218,10 @@ async fn queue(
         uri.path(),
         &c,
         &viewer,
-        Outcome::default(),
+        Outcome {
+            page: page_of(&params),
+            ..Outcome::default()
+        },
     )
     .await
 }
@@ -286,6 +308,7 @@ async fn decide(
             Outcome {
                 sent: Some(&sent),
                 errors,
+                page: page_of(&sent),
                 ..Outcome::default()
             },
         )
@@ -325,6 +348,7 @@ async fn decide(
         &viewer,
         Outcome {
             notes,
+            page: page_of(&sent),
             ..Outcome::default()
         },
     )
