@@ -5,6 +5,10 @@
 //! URLs of DESIGN.md's web contract, into docs/screenshots/ (or the folder in
 //! PRAXIS_SCREENSHOTS_DIR).
 //!
+//! Then the moderators' pages, signed in as the demo's moderator from the
+//! mailed link: the queue with posts held, a query's draft editor with two
+//! versions compared, and the health page.
+//!
 //! A page that is not served yet (not 200) is reported and left out; the run
 //! then fails after writing the others, so an incomplete set is never mistaken
 //! for a full one.
@@ -64,6 +68,7 @@ fn readme_screenshots() {
         b.screenshot_page(&file, WIDTH);
         eprintln!("screenshots: {name} ({url}) -> {}", file.display());
     }
+    moderator_screenshots(&mut b, &out);
     let log = site.daemon.log_text();
     let tail: Vec<&str> = log.lines().rev().take(20).collect();
     assert!(
@@ -75,4 +80,96 @@ fn readme_screenshots() {
         missing.join("\n"),
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     );
+}
+
+/// The queue, the draft editor and the health page, as the demo's
+/// moderator sees them.
+fn moderator_screenshots(b: &mut Browser, out: &std::path::Path) {
+    use crate::web_members::{link, wait_mail};
+    use crate::web_mod_queries::{approve_held, query_row, respond};
+    use crate::web_moderate::{MEERA, hold};
+    let site = crate::site::Site::demo_web("archive = \"public\"\nhealth = \"moderators\"\n", "");
+    let base = site.base.clone();
+    // A query with two responses and a draft saved twice.
+    let q = hold(
+        &site,
+        "Ramesh Kulkarni <ramesh@outside.example>",
+        "Solar fridges for vaccines",
+    );
+    site.home
+        .praxis()
+        .args(["approve", &q.to_string(), "--query"])
+        .assert()
+        .success();
+    let parent = "Solar-fridges-for-vaccines@outside.example";
+    respond(
+        &site,
+        "Arjun Rao <arjun.rao@phfi.example.org>",
+        parent,
+        1,
+        "We run twelve solar direct-drive fridges in Telangana; the ice-lined ones held 2-8 C through four cloudy days.",
+    );
+    respond(
+        &site,
+        "Fatima Shaikh <fatima.shaikh@sneha.example.org>",
+        parent,
+        2,
+        "In Mumbai we kept vaccines in carriers; the grid, not the sun, was the problem.",
+    );
+    approve_held(&site);
+    let thread = query_row(&site, "Solar fridges for vaccines")["id"]
+        .as_i64()
+        .unwrap();
+    let draft = site
+        .home
+        .stdout(&["consolidate", &thread.to_string(), "--print"]);
+    let file = site.home.path().join("draft.md");
+    for text in [
+        draft.clone(),
+        draft.replacen(
+            "\n\n",
+            "\n\nIce-lined solar fridges held the cold chain through cloudy days.\n\n",
+            1,
+        ),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        site.home
+            .praxis()
+            .args(["consolidate", &thread.to_string(), "--from"])
+            .arg(&file)
+            .args(["--as", "Meera Iyer"])
+            .assert()
+            .success();
+    }
+    // Held posts waiting.
+    hold(
+        &site,
+        "Outsider One <one@outside.example>",
+        "Cold chain boxes for ASHA workers",
+    );
+    hold(
+        &site,
+        "Outsider Two <two@outside.example>",
+        "ORS stock-outs in summer",
+    );
+    // Meera signs in from the mailed link.
+    b.goto(&format!("{base}/signin"));
+    b.fill("#signin-email", MEERA);
+    b.submit("main form button[type=submit]");
+    let mail = wait_mail(&site, MEERA, "Sign in");
+    b.goto(&format!("{base}{}", link(&site, &mail, "/signin/")));
+    b.submit("main form button[type=submit]");
+    for (name, url) in [
+        ("queue", format!("{base}/mod/mch/queue")),
+        (
+            "draft",
+            format!("{base}/mod/mch/queries/{thread}/draft?a=1&b=2"),
+        ),
+        ("health", format!("{base}/c/mch/health")),
+    ] {
+        b.goto(&url);
+        let file = out.join(format!("{name}.png"));
+        b.screenshot_page(&file, WIDTH);
+        eprintln!("screenshots: {name} ({url}) -> {}", file.display());
+    }
 }

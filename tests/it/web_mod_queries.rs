@@ -12,7 +12,7 @@ use crate::web_members::{submit, wait_mail};
 use crate::web_moderate::{MEERA, hold, sign_in};
 
 /// A member's post replying to `parent` (a Message-ID without brackets).
-fn respond(site: &Site, from: &str, parent: &str, n: u32, text: &str) {
+pub(crate) fn respond(site: &Site, from: &str, parent: &str, n: u32, text: &str) {
     site.home
         .praxis()
         .args(["ingest", "-c", "mch"])
@@ -26,7 +26,7 @@ fn respond(site: &Site, from: &str, parent: &str, n: u32, text: &str) {
 }
 
 /// Approves whatever is held (a member's first post may be).
-fn approve_held(site: &Site) {
+pub(crate) fn approve_held(site: &Site) {
     for id in crate::web_moderate::held(site) {
         site.home
             .praxis()
@@ -37,7 +37,7 @@ fn approve_held(site: &Site) {
 }
 
 /// The thread row of `subject` in `praxis threads --queries --json`.
-fn query_row(site: &Site, subject: &str) -> Value {
+pub(crate) fn query_row(site: &Site, subject: &str) -> Value {
     let all = site.home.json(&["threads", "-c", "mch", "--json"]);
     all.as_array()
         .unwrap()
