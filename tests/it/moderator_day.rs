@@ -10,12 +10,13 @@
 //! Long because the day is one story: each step works on the mail and
 //! decisions of the one before, on one stack started once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::browser::{Browser, free_port};
 use crate::support::{Daemon, Home, PrivateStack, Stack};
+use crate::week::until;
 
 /// The members: (user, name, delivery, role).
 const MEMBERS: [(&str, &str, &str, &str); 6] = [
@@ -54,22 +55,6 @@ fn mail(from: &str, subject: &str, id: &str, headers: &str, body: &str) -> Strin
          Date: Thu, 3 Dec 2026 10:00:00 +0530\r\n{headers}\r\n{}\r\n",
         body.replace('\n', "\r\n")
     )
-}
-
-/// Polls `f` until it returns Some, for at most two minutes.
-fn until<T>(what: &str, daemon: &Daemon, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} never happened; daemon log:\n{}",
-            daemon.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// The held posts: subject → id.

@@ -86,40 +86,11 @@ fn readme_screenshots() {
 /// moderator sees them.
 fn moderator_screenshots(b: &mut Browser, out: &std::path::Path) {
     use crate::web_members::{link, wait_mail};
-    use crate::web_mod_queries::{approve_held, query_row, respond};
     use crate::web_moderate::{MEERA, hold};
     let site = crate::site::Site::demo_web("archive = \"public\"\nhealth = \"moderators\"\n", "");
     let base = site.base.clone();
     // A query with two responses and a draft saved twice.
-    let q = hold(
-        &site,
-        "Ramesh Kulkarni <ramesh@outside.example>",
-        "Solar fridges for vaccines",
-    );
-    site.home
-        .praxis()
-        .args(["approve", &q.to_string(), "--query"])
-        .assert()
-        .success();
-    let parent = "Solar-fridges-for-vaccines@outside.example";
-    respond(
-        &site,
-        "Arjun Rao <arjun.rao@phfi.example.org>",
-        parent,
-        1,
-        "We run twelve solar direct-drive fridges in Telangana; the ice-lined ones held 2-8 C through four cloudy days.",
-    );
-    respond(
-        &site,
-        "Fatima Shaikh <fatima.shaikh@sneha.example.org>",
-        parent,
-        2,
-        "In Mumbai we kept vaccines in carriers; the grid, not the sun, was the problem.",
-    );
-    approve_held(&site);
-    let thread = query_row(&site, "Solar fridges for vaccines")["id"]
-        .as_i64()
-        .unwrap();
+    let thread = crate::web_mod_queries::solar_query(&site);
     let draft = site
         .home
         .stdout(&["consolidate", &thread.to_string(), "--print"]);

@@ -58,12 +58,15 @@ fn textarea(page: &str) -> String {
         .replace("&amp;", "&")
 }
 
-#[test]
-fn moderators_draft_compare_schedule_and_publish_a_consolidated_reply_on_the_web() {
-    let site = Site::demo_web("", "");
+/// The root's Message-ID of [`solar_query`]'s query.
+pub(crate) const SOLAR_PARENT: &str = "Solar-fridges-for-vaccines@outside.example";
+
+/// A query from outside the list, approved as a query, with two members'
+/// responses; its thread id.
+pub(crate) fn solar_query(site: &Site) -> i64 {
     let q = hold(
-        &site,
-        "Ramesh Outside <ramesh@outside.example>",
+        site,
+        "Ramesh Kulkarni <ramesh@outside.example>",
         "Solar fridges for vaccines",
     );
     site.home
@@ -71,25 +74,31 @@ fn moderators_draft_compare_schedule_and_publish_a_consolidated_reply_on_the_web
         .args(["approve", &q.to_string(), "--query"])
         .assert()
         .success();
-    let parent = "Solar-fridges-for-vaccines@outside.example";
     respond(
-        &site,
+        site,
         "Arjun Rao <arjun.rao@phfi.example.org>",
-        parent,
+        SOLAR_PARENT,
         1,
         "We run twelve solar direct-drive fridges in Telangana; the ice-lined ones held 2-8 C through four cloudy days.",
     );
     respond(
-        &site,
+        site,
         "Fatima Shaikh <fatima.shaikh@sneha.example.org>",
-        parent,
+        SOLAR_PARENT,
         2,
         "In Mumbai's slums we kept vaccines in carriers; solar was not needed, the grid was.",
     );
-    approve_held(&site);
-    let thread = query_row(&site, "Solar fridges for vaccines")["id"]
+    approve_held(site);
+    query_row(site, "Solar fridges for vaccines")["id"]
         .as_i64()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn moderators_draft_compare_schedule_and_publish_a_consolidated_reply_on_the_web() {
+    let site = Site::demo_web("", "");
+    let thread = solar_query(&site);
+    let parent = SOLAR_PARENT;
     let board = "/mod/mch/queries".to_string();
     let draft = format!("/mod/mch/queries/{thread}/draft");
 
@@ -113,7 +122,7 @@ fn moderators_draft_compare_schedule_and_publish_a_consolidated_reply_on_the_web
         "{}",
         page.body
     );
-    assert!(page.body.contains("Ramesh Outside"), "{}", page.body);
+    assert!(page.body.contains("Ramesh Kulkarni"), "{}", page.body);
     assert!(
         page.body.contains("2 from 3 people"),
         "two responses, three people in the thread: {}",

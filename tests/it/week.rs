@@ -107,7 +107,7 @@ fn wait_raw(
 }
 
 /// Polls `f` until it returns Some, for at most two minutes.
-fn until<T>(what: &str, daemon: &Daemon, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn until<T>(what: &str, daemon: &Daemon, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(v) = f() {
