@@ -102,6 +102,7 @@ pub fn run(ctx: &Context, args: &OutboxArgs) -> Result<ExitCode> {
         community,
         failed_only: args.failed,
         limit: args.limit,
+        offset: 0,
     })?;
     let failures = |store: &crate::store::Store, id| {
         store.deliveries(id, Some(DeliveryState::Failed), FAILURES_SHOWN)

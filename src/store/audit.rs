@@ -63,10 +63,11 @@ pub struct Act<'a> {
     /// Who did it, and how.
     pub actor: &'a Actor,
     /// The verb: consolidate, publish, schedule, cancel, mark, approve,
-    /// reject, discard, digest, member-add, member-remove, member-set, ...
+    /// reject, discard, digest, member-add, member-remove, member-set,
+    /// outbox-retry, ...
     pub act: &'a str,
     /// What it touched: ("post" | "thread" | "query" | "member" | "reply" |
-    /// "digest", id).
+    /// "digest" | "outbox", id).
     pub object: Option<(&'a str, i64)>,
     /// A short detail (a version number, a time, an address).
     pub detail: Option<&'a str>,

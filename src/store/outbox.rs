@@ -250,6 +250,8 @@ pub struct OutboxFilter {
     pub failed_only: bool,
     /// At most this many, newest first.
     pub limit: u32,
+    /// Skip this many newest first (a page's start).
+    pub offset: u32,
 }
 
 /// One row of the summary queries (id, slug, kind, subject, created, sent,
@@ -747,7 +749,7 @@ impl Store {
              GROUP BY o.id
              HAVING NOT ?2 OR COALESCE(SUM(d.state = 'failed'), 0) > 0
              ORDER BY o.id DESC
-             LIMIT ?3"
+             LIMIT ?3 OFFSET ?4"
         ))?;
         let limit = if filter.limit == 0 {
             -1
@@ -756,11 +758,29 @@ impl Store {
         };
         let rows = stmt
             .query_map(
-                params![filter.community.map(|c| c.0), filter.failed_only, limit],
+                params![
+                    filter.community.map(|c| c.0),
+                    filter.failed_only,
+                    limit,
+                    filter.offset
+                ],
                 summary_from_row,
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// How many messages `filter` matches, ignoring its limit and offset.
+    pub fn outbox_count(&self, filter: &OutboxFilter) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox o
+             WHERE (?1 IS NULL OR o.community_id = ?1)
+               AND (NOT ?2 OR EXISTS (SELECT 1 FROM deliveries d
+                                      WHERE d.outbox_id = o.id AND d.state = 'failed'))",
+            params![filter.community.map(|c| c.0), filter.failed_only],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
     }
 
     /// One message's counts.
@@ -811,22 +831,38 @@ impl Store {
     }
 
     /// Re-queues a message's failed and waiting deliveries to go now, with a
-    /// fresh give-up clock; returns how many.
+    /// fresh give-up clock; returns how many. A community's message records
+    /// the retry in its audit log under the store's actor.
     pub fn retry_outbox(&mut self, id: OutboxId, now: i64) -> Result<u64> {
         let tx = self.conn.transaction()?;
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE id = ?1)",
-            [id.0],
-            |r| r.get(0),
-        )?;
-        if !exists {
+        let community: Option<Option<i64>> = tx
+            .query_row(
+                "SELECT community_id FROM outbox WHERE id = ?1",
+                [id.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(community) = community else {
             return Err(outbox_not_found(id));
-        }
+        };
         let n = tx.execute(
             "UPDATE deliveries SET state = 'pending', next_attempt_at = ?2, first_failed_at = NULL
              WHERE outbox_id = ?1 AND state IN ('failed', 'temp_failed')",
             params![id.0, now],
         )?;
+        if let Some(community) = community {
+            super::audit::record(
+                &tx,
+                &super::audit::Act {
+                    community: CommunityId(community),
+                    actor: &self.actor,
+                    act: "outbox-retry",
+                    object: Some(("outbox", id.0)),
+                    detail: Some(&format!("{n} deliveries re-queued")),
+                    at: now,
+                },
+            )?;
+        }
         tx.commit()?;
         Ok(n as u64)
     }

@@ -865,6 +865,7 @@ fn community_templates_override_the_built_ins() {
             community: None,
             failed_only: false,
             limit: 100,
+            offset: 0,
         })
         .unwrap();
     let texts: Vec<String> = all
@@ -909,6 +910,7 @@ pub(crate) fn notices_to(home: &Home, who: &str) -> Vec<String> {
             community: None,
             failed_only: false,
             limit: 1000,
+            offset: 0,
         })
         .unwrap();
     outbox

@@ -255,6 +255,7 @@ fn queue_fanout(home: &Home, members: usize) -> (praxis::model::OutboxId, Vec<St
             community: None,
             failed_only: false,
             limit: 100,
+            offset: 0,
         })
         .unwrap()
         .into_iter()
@@ -521,6 +522,7 @@ fn reliability_postfix_stopped_mid_fanout() {
                 community: None,
                 failed_only: false,
                 limit: 10,
+                offset: 0,
             })
             .unwrap()
             .into_iter()

@@ -24,6 +24,7 @@ fn queued(home: &Home) -> Vec<Vec<u8>> {
             community: None,
             failed_only: false,
             limit: 1000,
+            offset: 0,
         })
         .unwrap()
         .into_iter()
@@ -460,6 +461,7 @@ fn loops_are_never_redistributed() {
             community: None,
             failed_only: false,
             limit: 1000,
+            offset: 0,
         })
         .unwrap();
     assert!(

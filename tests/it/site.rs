@@ -119,22 +119,38 @@ impl Site {
         std::fs::write(home.config(), edit(config)).unwrap();
         home.stdout(&["check"]);
         let daemon = Daemon::start(&home);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the web never listened:\n{}",
-                daemon.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Site {
+        let site = Site {
             home,
             daemon,
             addr,
             base,
             cookies: Default::default(),
+        };
+        site.wait_listening();
+        site
+    }
+
+    /// Waits until the web answers on its port.
+    fn wait_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&self.addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the web never listened:\n{}",
+                self.daemon.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Passes the config through `edit` and restarts the daemon on it, as
+    /// an operator would; cookies (and so sign-ins) are kept.
+    pub fn restart(&mut self, edit: &dyn Fn(String) -> String) {
+        let config = std::fs::read_to_string(self.home.config()).unwrap();
+        std::fs::write(self.home.config(), edit(config)).unwrap();
+        self.home.stdout(&["check"]);
+        self.daemon.restart(&self.home);
+        self.wait_listening();
     }
 
     /// GET `path` (with the kept cookies).

@@ -267,6 +267,32 @@ impl Daemon {
         }
     }
 
+    /// Stops this `praxis serve` (SIGTERM, waited on) and starts another in
+    /// `home`, as after an operator's config change.
+    pub fn restart(&mut self, home: &Home) {
+        self.stop();
+        let new = Daemon::start(home);
+        let old = std::mem::replace(self, new);
+        // Already stopped: nothing left for its Drop to do.
+        std::mem::forget(old);
+    }
+
+    /// SIGTERM, then SIGKILL after 10 s; waits for the exit.
+    fn stop(&mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+
     /// Waits until the health row `key` is `state`.
     pub fn wait_health(&self, key: &str, state: &str, timeout: std::time::Duration) {
         let deadline = std::time::Instant::now() + timeout;
@@ -301,18 +327,7 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        self.child.kill().ok();
-        self.child.wait().ok();
+        self.stop();
     }
 }
 

@@ -7,9 +7,12 @@
 //! - [`queue`]: `/mod/SLUG/queue`, held posts and their decisions;
 //! - [`queries`]: `/mod/SLUG/queries`, the query board;
 //! - [`draft`]: `/mod/SLUG/queries/ID/draft`, a Consolidated Reply's
-//!   draft: versions, their diff, publishing now or later, addenda.
+//!   draft: versions, their diff, publishing now or later, addenda;
+//! - [`outbox`]: `/mod/SLUG/outbox`, outgoing messages, failed deliveries
+//!   with the server's reply, and retry.
 
 mod draft;
+mod outbox;
 mod queries;
 mod queue;
 
@@ -35,6 +38,7 @@ pub fn routes() -> Router<State> {
         .merge(queue::routes())
         .merge(queries::routes())
         .merge(draft::routes())
+        .merge(outbox::routes())
 }
 
 /// The page saying who may see the workspace.
