@@ -105,6 +105,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/mod_queue", "web/mod_queue.html.hbs"),
     ("web/mod_queries", "web/mod_queries.html.hbs"),
     ("web/mod_draft", "web/mod_draft.html.hbs"),
+    ("web/mod_members", "web/mod_members.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -195,6 +196,10 @@ const WEB: &[(&str, &str)] = &[
     (
         "web/mod_draft",
         include_str!("../templates/web/mod_draft.html.hbs"),
+    ),
+    (
+        "web/mod_members",
+        include_str!("../templates/web/mod_members.html.hbs"),
     ),
 ];
 

@@ -7,11 +7,16 @@
 //! - [`queue`]: `/mod/SLUG/queue`, held posts and their decisions;
 //! - [`queries`]: `/mod/SLUG/queries`, the query board;
 //! - [`draft`]: `/mod/SLUG/queries/ID/draft`, a Consolidated Reply's
-//!   draft: versions, their diff, publishing now or later, addenda.
+//!   draft: versions, their diff, publishing now or later, addenda;
+//! - [`members`]: `/mod/SLUG/members`, members found, added and changed,
+//!   and a CSV file of them imported ([`upload`] reads the file and shows
+//!   the import's report).
 
 mod draft;
+mod members;
 mod queries;
 mod queue;
+mod upload;
 
 use axum::Router;
 use axum::extract::State as Extract;
@@ -35,6 +40,12 @@ pub fn routes() -> Router<State> {
         .merge(queue::routes())
         .merge(queries::routes())
         .merge(draft::routes())
+        .merge(members::routes())
+}
+
+/// The routes that take more than the 64 KiB of a form: the CSV upload.
+pub fn upload_routes() -> Router<State> {
+    members::upload_routes()
 }
 
 /// The page saying who may see the workspace.
