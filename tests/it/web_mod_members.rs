@@ -5,13 +5,15 @@
 //! moderator's name `via web`; a CSV file uploaded with its bad rows
 //! reported by line (blank lines counted) and its good rows added; an
 //! upload over 2 MB refused with a page saying so; everyone but the
-//! community's moderators refused.
+//! community's moderators refused. In a browser: a row's selects (outside
+//! its form, joined by `form=`) change the member, a file is uploaded, and
+//! the pages are valid and pass axe.
 
 use serde_json::Value;
 
 use crate::site::{Answer, Site};
 use crate::web_members::submit;
-use crate::web_moderate::{MEERA, sign_in};
+use crate::web_moderate::{MEERA, browser_sign_in, sign_in};
 
 const PAGE: &str = "/mod/mch/members";
 const IMPORT: &str = "/mod/mch/members/import";
@@ -396,4 +398,82 @@ fn moderators_find_add_change_and_import_members_on_the_web() {
     // The other forms still take at most 64 KiB.
     let r = site.post(PAGE, &format!("action=add&name={}", "x".repeat(70 * 1024)));
     assert_eq!(r.code, 413, "{}", r.body);
+}
+
+#[test]
+fn the_members_page_works_in_a_browser_and_is_valid_and_accessible() {
+    use crate::browser::{Browser, validate_html};
+    let site = Site::demo("members", "");
+    let Some(mut b) = Browser::start() else {
+        return;
+    };
+    browser_sign_in(&mut b, &site, MEERA);
+    let base = site.base.clone();
+    b.goto(&format!("{base}/mod/"));
+    b.click_link("Members");
+    assert!(b.url().ends_with(PAGE), "{}", b.url());
+
+    // A row's selects sit in other cells than its form: the browser sends
+    // them with it.
+    b.goto(&format!("{base}{PAGE}?q=ravi"));
+    b.select("#delivery-0", "each");
+    b.select("#moderation-0", "hold");
+    b.submit("#set-0 button");
+    let text = b.text("main");
+    assert!(text.contains("Changed Ravi Kumar"), "{text}");
+    let ravi = member(&site, "ravi.kumar@jeevika.example.org").unwrap();
+    assert_eq!(
+        (ravi["delivery"].as_str(), ravi["moderation"].as_str()),
+        (Some("each"), Some("hold")),
+        "{ravi}"
+    );
+    let violations = b.axe();
+    assert!(violations.is_empty(), "{violations:?}");
+
+    b.fill("#add-email", "asha@example.org");
+    b.fill("#add-name", "Asha Rao");
+    b.select("#add-delivery", "digest");
+    b.submit("form[aria-labelledby=add-h] button");
+    assert!(
+        b.text("main").contains("Added Asha Rao"),
+        "{}",
+        b.text("main")
+    );
+    assert_eq!(
+        member(&site, "asha@example.org").unwrap()["delivery"],
+        "digest"
+    );
+
+    // A file chosen and uploaded; the report is valid and accessible.
+    let file = site.home.path().join("upload.csv");
+    std::fs::write(
+        &file,
+        "email,name\nnew.one@example.org,New One\n\nnot-an-address,Bad\n",
+    )
+    .unwrap();
+    b.fill("#file", file.to_str().unwrap());
+    b.submit("form[aria-labelledby=import-h] button");
+    let text = b.text("main");
+    assert!(
+        text.contains("Imported upload.csv: 1 member added"),
+        "{text}"
+    );
+    assert!(member(&site, "new.one@example.org").is_some());
+    let violations = b.axe();
+    assert!(violations.is_empty(), "{violations:?}");
+    // The answer to a POST cannot be fetched again: its DOM is checked.
+    let html = b.execute("return document.documentElement.outerHTML;", vec![]);
+    let problems = validate_html(
+        &b.url(),
+        &format!("<!DOCTYPE html>\n{}", html.as_str().unwrap()),
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+
+    // The list, a search, the index and the queue: valid and accessible.
+    b.check_pages(&[
+        format!("{base}{PAGE}"),
+        format!("{base}{PAGE}?q=delhi"),
+        format!("{base}/mod/"),
+        format!("{base}/mod/mch/queue"),
+    ]);
 }
