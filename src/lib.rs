@@ -23,12 +23,13 @@
 //! | [`stats`] | a community's health in figures: queries asked and answered, working days to the reply against the target, responses and responders per query, members joining, leaving and active, posts per week, bounces; per month and for the period | no |
 //! | [`render`] | handlebars templates (notices, Consolidated Reply, the digests' texts), built in from `templates/`, replaceable per community | no |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group (posts, threads and splits, Consolidated Replies, search, members, attachments, the audit log, moderation tokens, outbox, …); the only SQL | yes |
+//! | [`member_csv`] | member CSV files for `praxis members import` and the web's upload: the header checked, bad rows kept with the line they start on (blank lines counted) and why, the good rows added in one transaction | via store |
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline | yes |
 //! | [`deliver`] | outbox sender: its own pipelining SMTP client, retries, list headers, VERP, DKIM, bounces; a text body encoded once per message and spliced with each footer | yes |
 //! | [`consolidate`] | query lifecycle: working-day deadlines (pure), drafts, publishing | via store |
 //! | [`digest`] | digest schedules, selection and rendering (RFC 1153, MIME digest, HTML) are pure; `issue` makes and claims an issue from the store | schedule, select, render: no |
 //! | [`tls`] | whom the TLS clients (SMTP relay, IMAP) trust: system roots plus `ca_file`; why a certificate was refused | reads `ca_file` |
-//! | [`web`] | the community's web home on axum (`[http]`, loopback behind an https front end): the archive (home, threads, a thread with its Consolidated Reply first, permalinks, raw, mbox, attachments), the reply library and Atom feeds, search, joining, members' own pages, sign-in, one-click unsubscribe, the health page, the moderators' queue (`/mod/`), `/healthz`; sessions, CSRF and who may read (`[community.web] archive`) in `web::access` | yes |
+//! | [`web`] | the community's web home on axum (`[http]`, loopback behind an https front end): the archive (home, threads, a thread with its Consolidated Reply first, permalinks, raw, mbox, attachments), the reply library and Atom feeds, search, joining, members' own pages, sign-in, one-click unsubscribe, the health page, the moderators' workspace (`/mod/`: held posts, queries and drafts, members with a CSV upload), `/healthz`; sessions, CSRF and who may read (`[community.web] archive`) in `web::access` | yes |
 //! | [`daemon`] | `serve`: spawns the IMAP watchers, the LMTP listener, the sender, the web, the sweeps (fan-out, reminders, scheduled digests) and moderator summaries; owns shutdown | yes |
 //! | [`cli`] | clap definitions, one file per command group (`audit` reads the audit log); `output` shows mail's control characters rather than let them drive the terminal | yes |
 //!
@@ -77,6 +78,7 @@ pub mod effects;
 pub mod ingest;
 pub mod mail;
 pub mod markup;
+pub mod member_csv;
 pub mod model;
 pub mod moderation;
 pub mod render;

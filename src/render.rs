@@ -106,6 +106,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("web/mod_queries", "web/mod_queries.html.hbs"),
     ("web/mod_draft", "web/mod_draft.html.hbs"),
     ("web/mod_outbox", "web/mod_outbox.html.hbs"),
+    ("web/mod_members", "web/mod_members.html.hbs"),
 ];
 
 /// The template name for a file path under a templates folder.
@@ -200,6 +201,10 @@ const WEB: &[(&str, &str)] = &[
     (
         "web/mod_outbox",
         include_str!("../templates/web/mod_outbox.html.hbs"),
+    ),
+    (
+        "web/mod_members",
+        include_str!("../templates/web/mod_members.html.hbs"),
     ),
 ];
 

@@ -1,6 +1,6 @@
 //! `praxis members list|add|set|remove|import`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use super::Context;
 use super::output::local_time;
 use crate::config::split_address;
+use crate::member_csv;
 use crate::model::{Delivery, DigestFormat, MemberStatus, Moderation, Role};
 use crate::store::{MemberFields, NewMember};
 
@@ -246,28 +247,34 @@ pub fn run(ctx: &Context, cmd: &MembersCommand) -> Result<ExitCode> {
         MembersCommand::Import { community, file } => {
             config.community(community).map_err(anyhow::Error::msg)?;
             let c = store.community(community)?;
-            let (rows, mut bad) = read_csv(file)?;
-            let lines: Vec<u64> = rows.iter().map(|(line, _)| *line).collect();
-            let new: Vec<NewMember> = rows.into_iter().map(|(_, m)| m).collect();
-            let results = store.add_members(c.id, &new, &actor)?;
-            let mut added = 0;
-            for (line, r) in lines.into_iter().zip(results) {
-                match r {
-                    Ok(_) => added += 1,
-                    Err(e) => bad.push((line, e)),
-                }
-            }
-            bad.sort();
-            for (line, e) in &bad {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let rows =
+                member_csv::read(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let report = member_csv::import(&mut store, c.id, rows, &actor)?;
+            let mut refused: Vec<(u64, String)> = report
+                .bad
+                .into_iter()
+                .map(|b| (b.line, b.reason))
+                .chain(report.existing.into_iter().map(|(line, email)| {
+                    (
+                        line,
+                        format!("{email} is already a member; change it with `praxis members set`"),
+                    )
+                }))
+                .collect();
+            refused.sort();
+            for (line, e) in &refused {
                 eprintln!("{}:{line}: {e}", file.display());
             }
+            let added = report.added.len();
             ctx.out.say(format!(
                 "imported {added} member{} into {community}; {} row{} not imported",
                 if added == 1 { "" } else { "s" },
-                bad.len(),
-                if bad.len() == 1 { "" } else { "s" }
+                refused.len(),
+                if refused.len() == 1 { "" } else { "s" }
             ));
-            if !bad.is_empty() {
+            if !refused.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -280,115 +287,4 @@ fn check_email(email: &str) -> Result<()> {
         bail!("`{email}` is not an email address; write it as local@domain");
     }
     Ok(())
-}
-
-/// Columns a member CSV may have; `email` is required.
-const CSV_COLUMNS: &[&str] = &["email", "name", "organisation", "place", "role", "delivery"];
-
-/// A CSV row that could not be used: its line number and why.
-type BadRow = (u64, String);
-
-/// A usable CSV row: its line number and the member.
-type GoodRow = (u64, NewMember);
-
-/// Reads a member CSV: the good rows with their line numbers, and the bad ones.
-fn read_csv(path: &Path) -> Result<(Vec<GoodRow>, Vec<BadRow>)> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let header: Vec<String> = reader
-        .headers()
-        .with_context(|| format!("{}: cannot read the header line", path.display()))?
-        .iter()
-        .map(|h| h.to_ascii_lowercase())
-        .collect();
-    for h in &header {
-        if !CSV_COLUMNS.contains(&h.as_str()) {
-            bail!(
-                "{}:1: unknown column `{h}`; the header is {}",
-                path.display(),
-                CSV_COLUMNS.join(",")
-            );
-        }
-    }
-    let col = |name: &str| header.iter().position(|h| h == name);
-    let Some(email_col) = col("email") else {
-        bail!(
-            "{}:1: no `email` column; the header is {}",
-            path.display(),
-            CSV_COLUMNS.join(",")
-        );
-    };
-    let (name_col, org_col, place_col, role_col, delivery_col) = (
-        col("name"),
-        col("organisation"),
-        col("place"),
-        col("role"),
-        col("delivery"),
-    );
-
-    let mut good = Vec::new();
-    let mut bad = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                bad.push((line, format!("not a CSV row: {e}")));
-                continue;
-            }
-        };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.iter().all(|f| f.is_empty()) {
-            continue;
-        }
-        if record.len() != header.len() {
-            bad.push((
-                line,
-                format!("{} fields, the header has {}", record.len(), header.len()),
-            ));
-            continue;
-        }
-        let get = |i: Option<usize>| {
-            i.and_then(|i| record.get(i))
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
-        let email = record.get(email_col).unwrap_or("").to_string();
-        if split_address(&email).is_none() {
-            bad.push((line, format!("`{email}` is not an email address")));
-            continue;
-        }
-        let role = match get(role_col).map(|s| s.parse::<Role>()).transpose() {
-            Ok(r) => r,
-            Err(e) => {
-                bad.push((line, e.to_string()));
-                continue;
-            }
-        };
-        let delivery = match get(delivery_col).map(|s| s.parse::<Delivery>()).transpose() {
-            Ok(d) => d,
-            Err(e) => {
-                bad.push((line, e.to_string()));
-                continue;
-            }
-        };
-        good.push((
-            line,
-            NewMember {
-                email,
-                fields: MemberFields {
-                    name: get(name_col),
-                    organisation: get(org_col),
-                    place: get(place_col),
-                    role,
-                    delivery,
-                    ..MemberFields::default()
-                },
-            },
-        ));
-    }
-    Ok((good, bad))
 }

@@ -131,6 +131,35 @@ impl Store {
         Ok(rows)
     }
 
+    /// One page of a community's members by address: those whose address,
+    /// name, organisation or place contains `q` (ignoring ASCII case; every
+    /// member when `q` is empty), `limit` from `offset`; with how many match.
+    pub fn members_page(
+        &self,
+        community: CommunityId,
+        q: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Member>, i64)> {
+        const MATCHES: &str = "m.community_id = ?1 AND (?2 = ''
+             OR instr(lower(m.email), ?2) OR instr(lower(m.name), ?2)
+             OR instr(lower(m.organisation), ?2) OR instr(lower(m.place), ?2))";
+        let q = q.trim().to_ascii_lowercase();
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM members m WHERE {MATCHES}"),
+            params![community.0, q],
+            |r| r.get(0),
+        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
+             WHERE {MATCHES} ORDER BY m.email LIMIT ?3 OFFSET ?4"
+        ))?;
+        let rows = stmt
+            .query_map(params![community.0, q, limit, offset], member_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((rows, total))
+    }
+
     /// The active moderators and owners of a community, by address: the
     /// people notices about held posts go to. Reads only them, so a notice
     /// costs the same in a community of ten members or a hundred thousand.
@@ -161,6 +190,17 @@ impl Store {
             .optional()?)
     }
 
+    /// How an act by `actor` reached praxis: as [`Store::act_as`] said when
+    /// it names the same person (a moderator on the web), else guessed from
+    /// the name as older callers pass it ("web", "email", a login).
+    fn how_for(&self, actor: &str) -> super::audit::How {
+        if actor == self.actor().who {
+            self.actor().how
+        } else {
+            super::audit::how_of(actor)
+        }
+    }
+
     /// Adds members in one transaction. Addresses already present are
     /// returned in `Err` position of each result, the rest are added.
     pub fn add_members(
@@ -169,6 +209,7 @@ impl Store {
         new: &[NewMember],
         actor: &str,
     ) -> Result<Vec<std::result::Result<Member, String>>> {
+        let how = self.how_for(actor);
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(new.len());
         let t = now();
@@ -212,11 +253,12 @@ impl Store {
             )?;
             // Taken before the audit row, whose insert moves last_insert_rowid.
             let id = tx.last_insert_rowid();
-            log_decision(
+            log_decision_how(
                 &tx,
                 community,
                 None,
                 actor,
+                how,
                 "member-add",
                 None,
                 Some(&email),
@@ -245,6 +287,7 @@ impl Store {
         actor: &str,
     ) -> Result<Member> {
         let email = normalise_email(email);
+        let how = self.how_for(actor);
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             "UPDATE members SET
@@ -273,11 +316,12 @@ impl Store {
         if n == 0 {
             return Err(not_a_member(&email));
         }
-        log_decision(
+        log_decision_how(
             &tx,
             community,
             None,
             actor,
+            how,
             "member-set",
             None,
             Some(&email),
@@ -296,6 +340,7 @@ impl Store {
         actor: &str,
     ) -> Result<()> {
         let email = normalise_email(email);
+        let how = self.how_for(actor);
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             "DELETE FROM members WHERE community_id = ?1 AND email = ?2",
@@ -304,11 +349,12 @@ impl Store {
         if n == 0 {
             return Err(not_a_member(&email));
         }
-        log_decision(
+        log_decision_how(
             &tx,
             community,
             None,
             actor,
+            how,
             "member-remove",
             None,
             Some(&email),
@@ -373,4 +419,95 @@ pub(super) fn log_decision_how(
         ],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::audit::{Actor, AuditFilter, How};
+
+    fn store() -> Store {
+        let s = Store::open_in_memory().unwrap();
+        s.conn
+            .execute("INSERT INTO communities (id, slug, name, address, created_at) VALUES (1, 'health', 'Health', 'h@example.test', 0)", [])
+            .unwrap();
+        s
+    }
+
+    fn new(email: &str, name: &str, organisation: &str) -> NewMember {
+        NewMember {
+            email: email.into(),
+            fields: MemberFields {
+                name: Some(name.into()),
+                organisation: Some(organisation.into()),
+                ..MemberFields::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_page_of_members_matches_any_field_ignoring_case_and_counts_them_all() {
+        let mut s = store();
+        let c = CommunityId(1);
+        let mut all = vec![
+            new("asha@example.org", "Asha Rao", "PHFI"),
+            new("ravi@example.org", "Ravi Kumar", "JEEViKA"),
+        ];
+        all.extend((0..7).map(|i| new(&format!("m{i}@phfi.example.org"), "M", "")));
+        s.add_members(c, &all, "test").unwrap();
+        let emails = |(rows, total): (Vec<Member>, i64)| {
+            (rows.into_iter().map(|m| m.email).collect::<Vec<_>>(), total)
+        };
+        assert_eq!(
+            emails(s.members_page(c, " jeevika ", 0, 100).unwrap()),
+            (vec!["ravi@example.org".to_string()], 1)
+        );
+        assert_eq!(emails(s.members_page(c, "ASHA r", 0, 100).unwrap()).1, 1);
+        // "phfi": Asha's organisation and seven addresses; a page of three.
+        let (page, total) = emails(s.members_page(c, "phfi", 3, 3).unwrap());
+        assert_eq!(total, 8);
+        assert_eq!(
+            page,
+            [
+                "m2@phfi.example.org",
+                "m3@phfi.example.org",
+                "m4@phfi.example.org"
+            ]
+        );
+        assert_eq!(s.members_page(c, "", 0, 100).unwrap().1, 9);
+        assert_eq!(s.members_page(c, "nobody", 0, 100).unwrap(), (vec![], 0));
+    }
+
+    #[test]
+    fn a_change_is_audited_as_the_store_acts_when_it_names_the_same_person() {
+        let mut s = store();
+        let c = CommunityId(1);
+        s.add_members(c, &[new("asha@example.org", "Asha", "")], "cli-user")
+            .unwrap();
+        s.act_as(Actor {
+            who: "Meera Iyer".into(),
+            how: How::Web,
+        });
+        let f = MemberFields {
+            delivery: Some(Delivery::Digest),
+            ..MemberFields::default()
+        };
+        s.set_member(c, "asha@example.org", &f, "Meera Iyer")
+            .unwrap();
+        s.set_member(c, "asha@example.org", &f, "web").unwrap();
+        let log = s
+            .audit(&AuditFilter {
+                limit: 10,
+                ..AuditFilter::default()
+            })
+            .unwrap();
+        let rows: Vec<(&str, &str)> = log
+            .iter()
+            .map(|r| (r.actor.as_str(), r.how.as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            [("web", "web"), ("Meera Iyer", "web"), ("cli-user", "cli")]
+        );
+    }
 }

@@ -22,7 +22,8 @@
 //! - [`me`]: a member's own page, `/c/SLUG/me/TOKEN`;
 //! - [`signin`]: `/signin`, its mailed link `/signin/TOKEN`, `/signout`;
 //! - [`forms`]: checking what the members' forms send, and their mail limits;
-//! - [`site`]: `/`, `/healthz`, the stylesheet.
+//! - [`site`]: `/`, `/healthz`, the stylesheet;
+//! - [`moderate`]: the moderators' workspace under `/mod/`.
 //!
 //! Nothing here builds SQL (the store does), trusts member text as markup
 //! (handlebars escapes; member HTML goes through ammonia), or changes state
@@ -58,7 +59,8 @@ use crate::shutdown::Shutdown;
 pub use db::Db;
 pub use site::probe;
 
-/// Largest request body accepted (forms; uploads are not taken here).
+/// Largest request body accepted by every route but the moderators' CSV
+/// upload (`/mod/SLUG/members/import`), which sets its own.
 const MAX_BODY: usize = 64 * 1024;
 /// A request gets this long to be answered.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -135,7 +137,10 @@ impl WebServer {
             .merge(join::routes())
             .merge(me::routes())
             .merge(signin::routes())
-            .fallback(site::not_found);
+            .fallback(site::not_found)
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+            // After the limit above, so only this route takes more.
+            .merge(moderate::upload_routes());
         let root = page::root(&self.state).to_string();
         let app = if root.is_empty() {
             app
@@ -143,7 +148,6 @@ impl WebServer {
             Router::new().nest(&root, app).fallback(site::not_found)
         };
         app.layer(axum::middleware::from_fn(page::security_headers))
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 REQUEST_TIMEOUT,

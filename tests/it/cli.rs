@@ -117,6 +117,7 @@ fn members_import_keeps_good_rows_and_reports_bad_lines() {
         "email,name,organisation,place,role,delivery\n\
          alice@example.test,Alice Rao,PHFI,New Delhi,member,each\n\
          bob@example.test,Bob Das,UNICEF,Patna,moderator,digest\n\
+         \n\
          carol@example.test,Carol Sen,,Kolkata,member,fortnightly\n\
          dave@example.test,Dave Iyer,WaterAid,Chennai,,consolidated\n",
     )
@@ -130,7 +131,8 @@ fn members_import_keeps_good_rows_and_reports_bad_lines() {
             "imported 3 members into health; 1 row not imported",
         ))
         .stderr(predicate::str::contains(
-            "members.csv:4: `fortnightly` is not a valid delivery mode",
+            // Line 5: the blank line before it counts.
+            "members.csv:5: delivery: `fortnightly` is not a valid delivery mode",
         ));
 
     let out = home

@@ -50,6 +50,16 @@ pub(crate) fn sign_in(site: &Site, email: &str) {
     assert_eq!(site.post(&path, &format!("csrf={csrf}")).code, 303);
 }
 
+/// Signs `email` in, in the browser, by the mailed link.
+pub(crate) fn browser_sign_in(b: &mut crate::browser::Browser, site: &Site, email: &str) {
+    b.goto(&format!("{}/signin", site.base));
+    b.fill("#signin-email", email);
+    b.submit("main form button[type=submit]");
+    let mail = wait_mail(site, email, "Sign in");
+    b.goto(&format!("{}{}", site.base, link(site, &mail, "/signin/")));
+    b.submit("main form button[type=submit]");
+}
+
 /// Sends the queue's form (with its CSRF token) as `form`.
 fn decide(site: &Site, form: &str) -> crate::site::Answer {
     submit(site, "/mod/mch/queue", "/mod/mch/queue", form)
@@ -330,12 +340,7 @@ fn a_moderator_signs_in_and_approves_two_held_posts_at_once_in_the_browser() {
     );
     let c = hold(&site, "Outsider Two <two@outside.example>", "ORS in summer");
     let base = site.base.clone();
-    b.goto(&format!("{base}/signin"));
-    b.fill("#signin-email", MEERA);
-    b.submit("main form button[type=submit]");
-    let mail = wait_mail(&site, MEERA, "Sign in");
-    b.goto(&format!("{base}{}", link(&site, &mail, "/signin/")));
-    b.submit("main form button[type=submit]");
+    browser_sign_in(&mut b, &site, MEERA);
     b.goto(&format!("{base}/mod/"));
     b.click_link("Maternal and Child Health Community");
     assert!(b.url().ends_with("/mod/mch/queue"), "{}", b.url());

@@ -8,13 +8,18 @@
 //! - [`queries`]: `/mod/SLUG/queries`, the query board;
 //! - [`draft`]: `/mod/SLUG/queries/ID/draft`, a Consolidated Reply's
 //!   draft: versions, their diff, publishing now or later, addenda;
+//! - [`members`]: `/mod/SLUG/members`, members found, added and changed,
+//!   and a CSV file of them imported ([`upload`] reads the file and shows
+//!   the import's report);
 //! - [`outbox`]: `/mod/SLUG/outbox`, outgoing messages, failed deliveries
 //!   with the server's reply, and retry.
 
 mod draft;
+mod members;
 mod outbox;
 mod queries;
 mod queue;
+mod upload;
 
 use axum::Router;
 use axum::extract::State as Extract;
@@ -38,7 +43,13 @@ pub fn routes() -> Router<State> {
         .merge(queue::routes())
         .merge(queries::routes())
         .merge(draft::routes())
+        .merge(members::routes())
         .merge(outbox::routes())
+}
+
+/// The routes that take more than the 64 KiB of a form: the CSV upload.
+pub fn upload_routes() -> Router<State> {
+    members::upload_routes()
 }
 
 /// The page saying who may see the workspace.
