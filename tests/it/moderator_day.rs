@@ -358,12 +358,50 @@ fn a_moderators_day_in_the_browser() {
         assert!(got.contains("Consolidated Reply"), "{user}: {got}");
     }
 
+    // Carol reads the digest; she asks for each post. Meera finds her on
+    // the members page and changes her mode; alice's next post reaches
+    // carol's mailbox on its own.
+    meera.goto(&format!("{base}/mod/health/queries"));
+    meera.click_link("Members");
+    meera.fill("#q", "PINTO");
+    meera.submit("form.find button");
+    meera.select("#delivery-0", "each");
+    meera.submit("#set-0 button");
+    let text = meera.text("main");
+    assert!(text.contains("Changed Carol Pinto"), "{text}");
+    let carol = home
+        .json(&["members", "list", "-c", "health", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "carol@example.test")
+        .cloned()
+        .unwrap();
+    assert_eq!(carol["delivery"], "each", "{carol}");
+    let subject = format!("Handpump repairs {tag}");
+    send(
+        &rt,
+        &s,
+        "alice@example.test",
+        &mail(
+            "Alice Rao <alice@example.test>",
+            &subject,
+            &format!("alice-pump-{tag}@example.test"),
+            "",
+            "Who trains the village mechanics in your block?",
+        ),
+    );
+    let got = rt.block_on(s.wait_inbox("carol", "Who trains the village mechanics"));
+    assert!(got.contains(&subject), "{got}");
+
     // Every workspace page, valid and accessible.
     meera.check_pages(&[
         format!("{base}/mod/"),
         format!("{base}/mod/health/queue"),
         format!("{base}/mod/health/queries"),
         format!("{base}/mod/health/queries/{thread}/draft"),
+        format!("{base}/mod/health/members"),
+        format!("{base}/mod/health/outbox"),
         format!("{base}/c/health/health"),
     ]);
 }
