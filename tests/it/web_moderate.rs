@@ -450,3 +450,60 @@ fn a_long_queue_is_paged_and_a_decision_keeps_its_page() {
         r.body
     );
 }
+
+/// Every workspace route, GET and POST, answers 403 to a member who does not
+/// moderate and to someone not signed in; the change is not made.
+#[test]
+fn every_workspace_page_refuses_whoever_does_not_moderate() {
+    let site = Site::demo("members", "");
+    let query = site
+        .home
+        .json(&["threads", "-c", "mch", "--queries", "--json"])[0]["id"]
+        .as_i64()
+        .unwrap();
+    let draft = format!("/mod/mch/queries/{query}/draft");
+    let pages = [
+        "/mod/",
+        "/mod/mch/queue",
+        "/mod/mch/queries",
+        &draft,
+        "/mod/mch/members",
+        "/mod/mch/outbox",
+    ];
+    let forms = [
+        "/mod/mch/queue",
+        "/mod/mch/queries",
+        &draft,
+        "/mod/mch/members",
+        "/mod/mch/members/import",
+        "/mod/mch/outbox",
+    ];
+    let before = site.home.json(&["members", "list", "-c", "mch", "--json"]);
+    for who in [None, Some("ravi.kumar@jeevika.example.org")] {
+        match who {
+            Some(email) => sign_in(&site, email),
+            None => site.cookies.borrow_mut().clear(),
+        }
+        for path in pages {
+            let page = site.get(path);
+            assert_eq!(page.code, 403, "GET {path} as {who:?}: {}", page.body);
+            assert!(
+                page.body.contains("open to its moderators only"),
+                "{}",
+                page.body
+            );
+        }
+        for path in forms {
+            let page = site.post(
+                path,
+                "email=x%40example.org&role=owner&action=publish&outbox=1&kind=query&thread=1",
+            );
+            assert_eq!(page.code, 403, "POST {path} as {who:?}: {}", page.body);
+        }
+    }
+    assert_eq!(
+        site.home.json(&["members", "list", "-c", "mch", "--json"]),
+        before,
+        "nothing changed"
+    );
+}
