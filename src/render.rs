@@ -16,6 +16,10 @@ const NOTICES: &[(&str, &str)] = &[
         include_str!("../templates/notices/acknowledge.hbs"),
     ),
     ("reject", include_str!("../templates/notices/reject.hbs")),
+    (
+        "referral",
+        include_str!("../templates/notices/referral.hbs"),
+    ),
     ("hold", include_str!("../templates/notices/hold.hbs")),
     ("confirm", include_str!("../templates/notices/confirm.hbs")),
     ("welcome", include_str!("../templates/notices/welcome.hbs")),
@@ -69,6 +73,7 @@ const DIGEST: &[(&str, &str)] = &[
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("acknowledge", "notices/acknowledge.hbs"),
     ("reject", "notices/reject.hbs"),
+    ("referral", "notices/referral.hbs"),
     ("hold", "notices/hold.hbs"),
     ("confirm", "notices/confirm.hbs"),
     ("welcome", "notices/welcome.hbs"),
@@ -311,9 +316,21 @@ mod tests {
             "target": 10, "on_time": "67%", "responses": "1.5", "responders": "1",
             "no_response": "25%", "posts_per_week": "0.6", "joined": 2, "left": 1, "bounces": 2,
             "disabled": 1, "members": 8, "modes": "each 4", "active": 2, "active_share": "25%",
-            "active_days": 90, "open": 1, "overdue": 0,
+            "active_days": 90, "open": 1, "overdue": 0, "referrals": 3, "referrals_answered": 2,
         });
         data["f"] = health;
+        // The invitation to respond.
+        for (k, v) in [
+            ("referred_by", json!("Meera Iyer")),
+            ("asker", json!("Ramesh, PHFI, Hyderabad")),
+            ("due", json!("14 Dec 2026")),
+            ("why", json!("you ran a cold chain")),
+            ("question", json!("Which solar fridges hold 2-8 C?")),
+            ("cap", json!(2)),
+            ("me", json!(null)),
+        ] {
+            data[k] = v;
+        }
         for (name, _) in NOTICES {
             let text = t.render(name, &data).unwrap();
             assert!(!text.is_empty(), "{name}");

@@ -22,6 +22,7 @@ mod outbox;
 pub mod output;
 mod publish;
 mod queue;
+mod refer;
 mod search;
 mod serve;
 mod show;
@@ -151,6 +152,11 @@ pub enum Command {
         after_help = "Example:\n  praxis publish 7\n  praxis publish 7 --at '2026-12-01 09:00'\n  praxis publish 7 --cancel"
     )]
     Publish(publish::PublishArgs),
+    /// Invite members to respond to an open query, by personal mail.
+    #[command(
+        after_help = "Example:\n  praxis refer 7 anjali@example.org ravi@example.org --why 'you ran the Sitapur KMC ward'\n\nEach member gets at most [community.policy] referrals_per_month invitations a month (default 2), one per query; members can opt out on their page."
+    )]
+    Refer(refer::ReferArgs),
     /// Preview or send a community's digest.
     #[command(
         subcommand,
@@ -314,6 +320,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Threads(a) => threads::run(&ctx, a),
         Command::Consolidate(a) => consolidate::run(&ctx, a),
         Command::Publish(a) => publish::run(&ctx, a),
+        Command::Refer(a) => refer::run(&ctx, a),
         Command::Mark(a) => mark::run(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),
         Command::Queue(a) => queue::run(&ctx, a),

@@ -49,6 +49,7 @@ fn row(f: &Figures) -> Vec<String> {
         f.left.to_string(),
         f.bounces.to_string(),
         f.disabled.to_string(),
+        format!("{}/{}", f.referrals_answered, f.referrals),
     ]
 }
 
@@ -94,6 +95,7 @@ pub fn run(ctx: &Context, args: &StatsArgs) -> Result<ExitCode> {
         "left",
         "bounces",
         "disabled",
+        "invitations answered",
     ];
     let mut rows: Vec<Vec<String>> = health.months.iter().map(row).collect();
     rows.push(row(&health.period));

@@ -47,6 +47,16 @@ pub(super) fn validate(c: &PolicyConfig, at: &str) -> Vec<Problem> {
             );
         }
     }
+    if c.referrals_per_month > 31 {
+        push(
+            format!("{at}.policy.referrals_per_month"),
+            format!(
+                "{} invitations a month would ask the same members every day",
+                c.referrals_per_month
+            ),
+            "use 0 to 31 (default 2)",
+        );
+    }
     if c.max_size_kb == 0 {
         push(
             format!("{at}.policy.max_size_kb"),

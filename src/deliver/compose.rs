@@ -576,6 +576,20 @@ pub fn notice_message_reply_to(
     text: &str,
     reply_to: Option<&str>,
 ) -> Result<Built, ComposeError> {
+    notice_in_thread(cfg, to, subject, text, reply_to, None)
+}
+
+/// A notice whose replies go to `reply_to` and, with `parent` (a post's
+/// Message-ID), carry it in their References, so a reply to the list joins
+/// that post's thread: an invitation to answer a query.
+pub fn notice_in_thread(
+    cfg: &CommunityConfig,
+    to: &str,
+    subject: &str,
+    text: &str,
+    reply_to: Option<&str>,
+    parent: Option<&str>,
+) -> Result<Built, ComposeError> {
     let subject = prefixed_subject(subject, &cfg.subject_prefix());
     let domain = cfg.address_parts().map(|(_, d)| d).unwrap_or("localhost");
     let b = MessageBuilder::new()
@@ -596,6 +610,12 @@ pub fn notice_message_reply_to(
     let b = match reply_to {
         Some(r) => b.reply_to(Address::new_address(None::<String>, r.to_string())),
         None => b,
+    };
+    let b = match parent.map(|p| p.trim_matches(|c| c == '<' || c == '>')) {
+        Some(p) if !p.is_empty() => b
+            .in_reply_to(MessageId::new(p.to_string()))
+            .references(MessageId::new(p.to_string())),
+        _ => b,
     };
     let message = write_subject(b, &subject)?;
     Ok(Built { subject, message })

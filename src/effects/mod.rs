@@ -19,6 +19,7 @@ mod after_ingest;
 pub mod health_report;
 mod moderation_replies;
 mod notices;
+pub mod referrals;
 mod requests;
 mod secret;
 mod web_members;

@@ -195,6 +195,10 @@ pub struct PolicyConfig {
     /// Reasons a moderator rejects with most often, offered ready-made in
     /// the web's queue (the authors read them as written).
     pub reject_reasons: Vec<String>,
+    /// Personal invitations to respond to a query (`praxis refer`) one
+    /// member gets per calendar month, so the few who know are not asked
+    /// about everything. 0: no invitations.
+    pub referrals_per_month: u32,
 }
 
 impl Default for PolicyConfig {
@@ -216,6 +220,7 @@ impl Default for PolicyConfig {
             acknowledge: Acknowledge::Verified,
             queries: Queries::Questions,
             reject_reasons: Vec::new(),
+            referrals_per_month: 2,
         }
     }
 }

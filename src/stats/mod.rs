@@ -46,6 +46,9 @@ pub struct StatsFacts {
     pub bounces: Vec<i64>,
     /// Members disabled by bounces in the period.
     pub disabled: Vec<i64>,
+    /// Invitations to respond sent in the period, each with whether the
+    /// member responded in the query afterwards.
+    pub referrals: Vec<(i64, bool)>,
     /// Members now, by status (`active`, `disabled`, …).
     pub members_by_status: Vec<(String, i64)>,
     /// Active members now, by delivery mode.
@@ -98,6 +101,10 @@ pub struct Figures {
     pub bounces: usize,
     /// Members disabled by bounces.
     pub disabled: usize,
+    /// Invitations to respond sent (`praxis refer`).
+    pub referrals: usize,
+    /// Of those, the ones a response from the invited member followed.
+    pub referrals_answered: usize,
 }
 
 /// The community as it stands now.
@@ -248,6 +255,12 @@ fn figures(
         left: count(&facts.left),
         bounces: count(&facts.bounces),
         disabled: count(&facts.disabled),
+        referrals: facts.referrals.iter().filter(|(t, _)| within(t)).count(),
+        referrals_answered: facts
+            .referrals
+            .iter()
+            .filter(|(t, answered)| *answered && within(t))
+            .count(),
     }
 }
 
@@ -329,6 +342,10 @@ pub struct Shown {
     pub bounces: usize,
     /// Members disabled.
     pub disabled: usize,
+    /// Invitations to respond sent.
+    pub referrals: usize,
+    /// Of those, followed by the member's response.
+    pub referrals_answered: usize,
     /// Members now.
     pub members: i64,
     /// Members now by delivery mode ("each 4, digest 2"), or "none".
@@ -364,6 +381,8 @@ impl Health {
             left: p.left,
             bounces: p.bounces,
             disabled: p.disabled,
+            referrals: p.referrals,
+            referrals_answered: p.referrals_answered,
             members: n.members,
             modes: n.modes(),
             active: n.active_members,

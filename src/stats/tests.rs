@@ -81,6 +81,12 @@ fn figures_match_a_hand_count() {
         left: vec![ist("2026-11-03 10:00")],
         bounces: vec![ist("2026-11-04 10:00"), ist("2026-11-05 10:00")],
         disabled: vec![ist("2026-11-05 10:00")],
+        // One invitation in October, answered; two in November, one answered.
+        referrals: vec![
+            (ist("2026-10-20 12:00"), true),
+            (ist("2026-11-06 16:00"), false),
+            (ist("2026-11-07 09:00"), true),
+        ],
         members_by_status: vec![
             ("active".into(), 8),
             ("disabled".into(), 1),
@@ -132,6 +138,12 @@ fn figures_match_a_hand_count() {
         (oct.joined, oct.left, oct.bounces, oct.disabled),
         (1, 0, 0, 0)
     );
+    assert_eq!((oct.referrals, oct.referrals_answered), (1, 1));
+    assert_eq!(
+        (h.months[1].referrals, h.months[1].referrals_answered),
+        (2, 1)
+    );
+    assert_eq!((h.period.referrals, h.period.referrals_answered), (3, 2));
 
     assert_eq!((nov.queries_asked, nov.queries_answered), (3, 2));
     assert_eq!(

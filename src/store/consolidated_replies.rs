@@ -62,6 +62,20 @@ impl Store {
         Ok(thread)
     }
 
+    /// When the Consolidated Reply of `thread` is due, if it is a query with
+    /// a deadline.
+    pub fn query_deadline(&self, thread: ThreadId) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT deadline_at FROM threads WHERE id = ?1",
+                [thread.0],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     /// Sets the deadline of the query whose root is `post`, once: a deadline
     /// already set is kept.
     pub fn set_query_deadline(&mut self, post: PostId, at: i64) -> Result<bool> {

@@ -150,6 +150,15 @@ impl Store {
             "SELECT at FROM decisions WHERE community_id = ?1 AND at >= ?2 AND at < ?3
                AND action = 'member-disable' ORDER BY at",
         )?;
+        let referrals = self
+            .conn
+            .prepare(&format!(
+                "SELECT r.at, {} FROM referrals r
+                 WHERE r.community_id = ?1 AND r.at >= ?2 AND r.at < ?3 ORDER BY r.at",
+                super::referrals::ANSWERED
+            ))?
+            .query_map(params![c.0, since, until], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         let groups = |sql: &str| -> Result<Vec<(String, i64)>> {
             Ok(self
                 .conn
@@ -191,6 +200,7 @@ impl Store {
             left,
             bounces,
             disabled,
+            referrals,
             members_by_status,
             members_by_delivery,
             active_members,

@@ -49,12 +49,21 @@ pub struct MeForm {
     organisation: String,
     /// Place.
     place: String,
+    /// "on" when they welcome invitations to answer queries (a checkbox:
+    /// absent when unticked).
+    invitations: String,
 }
 
 impl MeForm {
-    /// The form filled from the member's row.
-    fn of(m: &Member) -> MeForm {
+    /// The form filled from the member's row and whether they welcome
+    /// invitations.
+    fn of(m: &Member, invitations: bool) -> MeForm {
         MeForm {
+            invitations: if invitations {
+                "on".into()
+            } else {
+                String::new()
+            },
             csrf: String::new(),
             delivery: m.delivery.to_string(),
             digest_format: m.digest_format.to_string(),
@@ -71,7 +80,7 @@ async fn member(
     state: &State,
     c: &Community,
     token: &str,
-) -> Result<(String, Option<Member>), WebError> {
+) -> Result<(String, Option<(Member, bool)>), WebError> {
     let email = parse_me(&state.key, c.slug(), token).ok_or_else(|| WebError::Forbidden {
         message: format!(
             "This link to a member's page of {} is not valid. Use the link in a recent message from the community.",
@@ -82,9 +91,17 @@ async fn member(
     let (id, e) = (c.id, email.clone());
     let m = state
         .db
-        .run(move |store| Ok(store.member(id, &e)?))
+        .run(move |store| {
+            Ok(match store.member(id, &e)? {
+                Some(m) => {
+                    let wanted = store.referrals_wanted(m.id)?;
+                    Some((m, wanted))
+                }
+                None => None,
+            })
+        })
         .await?
-        .filter(|m| m.status != MemberStatus::Unsubscribed);
+        .filter(|(m, _)| m.status != MemberStatus::Unsubscribed);
     Ok((email, m))
 }
 
@@ -142,6 +159,8 @@ fn page(
             "values": values,
             "deliveries": forms::deliveries(&values.delivery, true),
             "formats": forms::formats(&values.digest_format),
+            "invitations": values.invitations == "on",
+            "referrals_per_month": c.config.policy.referrals_per_month,
             "pending": pending,
             "saved": saved,
             "errors": errors,
@@ -159,7 +178,7 @@ async fn show(
 ) -> Result<Response, WebError> {
     let c = community(&state, &slug)?;
     let (_, m) = member(&state, &c, &token).await?;
-    let Some(m) = m else {
+    let Some((m, invitations)) = m else {
         return not_member(&state, &c);
     };
     page(
@@ -167,7 +186,7 @@ async fn show(
         &headers,
         &c,
         uri.path(),
-        &MeForm::of(&m),
+        &MeForm::of(&m, invitations),
         m.status == MemberStatus::Pending,
         None,
         &[],
@@ -210,7 +229,7 @@ async fn save(
 ) -> Result<Response, WebError> {
     let c = community(&state, &slug)?;
     let (email, m) = member(&state, &c, &token).await?;
-    let Some(m) = m else {
+    let Some((m, _)) = m else {
         return not_member(&state, &c);
     };
     let action = uri.path();
@@ -235,16 +254,26 @@ async fn save(
         }
     };
     let c2 = c.clone();
-    let m = state
+    // Without invitations in the community, the box is not on the form.
+    let asked = c.config.policy.referrals_per_month > 0;
+    let invitations = f.invitations == "on";
+    let (m, invitations) = state
         .db
-        .run(move |store| Ok(crate::effects::web_change(store, &c2, &email, &new)?))
+        .run(move |store| {
+            let m = crate::effects::web_change(store, &c2, &email, &new)?;
+            if asked {
+                store.set_referrals_wanted(m.id, invitations, crate::store::now())?;
+            }
+            let wanted = store.referrals_wanted(m.id)?;
+            Ok((m, wanted))
+        })
         .await?;
     page(
         &state,
         &headers,
         &c,
         action,
-        &MeForm::of(&m),
+        &MeForm::of(&m, invitations),
         pending,
         Some("Saved."),
         &[],

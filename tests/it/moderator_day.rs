@@ -29,7 +29,7 @@ const MEMBERS: [(&str, &str, &str, &str); 6] = [
 ];
 
 /// Sends `raw` from `from` to the list over SMTP, as a mail client does.
-fn send(rt: &tokio::runtime::Runtime, s: &PrivateStack, from: &str, raw: &str) {
+pub(crate) fn send(rt: &tokio::runtime::Runtime, s: &PrivateStack, from: &str, raw: &str) {
     use lettre::address::Envelope;
     use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
     let (host, port) = Stack::split(&s.smtp);

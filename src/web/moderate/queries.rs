@@ -10,12 +10,13 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, State as Extract};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::community::Community;
+use crate::effects::referrals::{self, WHY_MAX};
 use crate::model::{QueryState, ThreadId, ThreadKind};
 use crate::store::{ThreadFilter, ThreadRow, now};
 
@@ -26,7 +27,31 @@ use super::{acting_moderator, moderator};
 
 /// The routes.
 pub(super) fn routes() -> Router<State> {
-    Router::new().route("/mod/{slug}/queries", get(board).post(mark))
+    Router::new()
+        .route("/mod/{slug}/queries", get(board).post(mark))
+        .route("/mod/{slug}/queries/refer", post(refer))
+}
+
+/// The invitation form as typed, kept when it is refused.
+#[derive(Default, Serialize)]
+struct Invite {
+    /// The query chosen.
+    query: i64,
+    /// The addresses, as typed.
+    members: String,
+    /// Why they are asked, as typed.
+    why: String,
+}
+
+/// What the board says above the queries after a POST.
+#[derive(Default)]
+struct Said {
+    /// What was done.
+    notes: Vec<String>,
+    /// Why nothing was done.
+    errors: Vec<String>,
+    /// The invitation form's fields.
+    invite: Invite,
 }
 
 /// One query as the board shows it.
@@ -56,6 +81,10 @@ struct Row {
     state: String,
     /// Responses after publication not yet in an addendum.
     late: i64,
+    /// Members invited to respond.
+    invited: usize,
+    /// Of those, the ones who responded since.
+    invited_answered: usize,
 }
 
 impl Row {
@@ -84,6 +113,8 @@ impl Row {
                 None => t.state.to_string(),
             },
             late: t.late_responses,
+            invited: 0,
+            invited_answered: 0,
         }
     }
 }
@@ -95,9 +126,13 @@ async fn board_page(
     action: &str,
     c: &Arc<Community>,
     viewer: &Viewer,
-    notes: Vec<String>,
-    errors: Vec<String>,
+    said: Said,
 ) -> Result<Response, WebError> {
+    let Said {
+        notes,
+        errors,
+        invite,
+    } = said;
     let (c2, v2) = (c.clone(), viewer.clone());
     let (open, addenda) = state
         .db
@@ -112,8 +147,11 @@ async fn board_page(
             })?;
             let (mut open, mut addenda) = (Vec::new(), Vec::new());
             for r in rows {
-                let row = Row::new(&c2, r, t);
+                let mut row = Row::new(&c2, r, t);
                 if row.state != "published" {
+                    let invited = store.referrals(ThreadId(row.id))?;
+                    row.invited = invited.len();
+                    row.invited_answered = invited.iter().filter(|i| i.responded).count();
                     open.push(row);
                 } else if row.late > 0 {
                     addenda.push(row);
@@ -131,6 +169,7 @@ async fn board_page(
         StatusCode::BAD_REQUEST
     };
     let overdue = open.iter().filter(|r| r.overdue).count();
+    let refer_action = format!("{action}/refer");
     let page = render(
         state,
         Frame {
@@ -149,6 +188,14 @@ async fn board_page(
             "target": c.config.reply_within_working_days,
             "notes": notes,
             "errors": errors,
+            "invite": {
+                "action": refer_action,
+                "csrf": csrf.token(state, &refer_action),
+                "query": invite.query,
+                "members": invite.members,
+                "why": invite.why,
+                "cap": c.config.policy.referrals_per_month,
+            },
         }),
     )?;
     Ok(csrf.answer(status, page))
@@ -163,7 +210,7 @@ async fn board(
     viewer: Viewer,
 ) -> Result<Response, WebError> {
     let c = community(&state, &slug)?;
-    board_page(&state, &headers, uri.path(), &c, &viewer, vec![], vec![]).await
+    board_page(&state, &headers, uri.path(), &c, &viewer, Said::default()).await
 }
 
 /// `POST /mod/SLUG/queries`: marks thread `thread` as `kind` (a query
@@ -195,7 +242,11 @@ async fn mark(
         errors.push("Which thread? The form named none; reload the board.".into());
     }
     let (Some(kind), Some(thread), true) = (kind, thread, errors.is_empty()) else {
-        return board_page(&state, &headers, &action, &c, &viewer, vec![], errors).await;
+        let said = Said {
+            errors,
+            ..Said::default()
+        };
+        return board_page(&state, &headers, &action, &c, &viewer, said).await;
     };
     let (c2, v2) = (c.clone(), viewer.clone());
     let note = state
@@ -226,8 +277,120 @@ async fn mark(
             Ok(Ok(note))
         })
         .await?;
-    match note {
-        Ok(n) => board_page(&state, &headers, &action, &c, &viewer, vec![n], vec![]).await,
-        Err(e) => board_page(&state, &headers, &action, &c, &viewer, vec![], vec![e]).await,
+    let said = match note {
+        Ok(n) => Said {
+            notes: vec![n],
+            ..Said::default()
+        },
+        Err(e) => Said {
+            errors: vec![e],
+            ..Said::default()
+        },
+    };
+    board_page(&state, &headers, &action, &c, &viewer, said).await
+}
+
+/// `POST /mod/SLUG/queries/refer`: invites the members listed to respond
+/// to the query chosen, as `praxis refer` does; the form is kept when
+/// nothing could be sent.
+async fn refer(
+    Extract(state): Extract<State>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    viewer: Viewer,
+    Form(sent): Form<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let c = community(&state, &slug)?;
+    let action = uri.path().to_string();
+    let board = action.trim_end_matches("/refer").to_string();
+    let field = |k: &str| sent.get(k).cloned().unwrap_or_default();
+    let invite = Invite {
+        query: field("query").trim().parse().unwrap_or(0),
+        members: field("members"),
+        why: field("why").trim().to_string(),
+    };
+    let mut errors = Vec::new();
+    if let Err(e) = check_form(&state, &headers, &action, &field("csrf")) {
+        errors.push(e.to_string());
     }
+    let emails: Vec<String> = invite
+        .members
+        .split(|ch: char| ch == ',' || ch == ';' || ch.is_whitespace())
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    if emails.is_empty() {
+        errors.push("Members' addresses: write at least one, e.g. ravi@example.org.".into());
+    }
+    if invite.why.chars().count() > WHY_MAX {
+        errors.push(format!(
+            "Why they are asked: over {WHY_MAX} characters; say it in a sentence or two."
+        ));
+    }
+    if invite.query == 0 {
+        errors.push("Query: choose the query to invite them to.".into());
+    }
+    if !errors.is_empty() {
+        let said = Said {
+            errors,
+            invite,
+            ..Said::default()
+        };
+        return board_page(&state, &headers, &board, &c, &viewer, said).await;
+    }
+    let (c2, v2, why, key) = (
+        c.clone(),
+        viewer.clone(),
+        invite.why.clone(),
+        state.key.bytes().to_vec(),
+    );
+    let query = ThreadId(invite.query);
+    let done = state
+        .db
+        .run(move |store| {
+            acting_moderator(store, &c2, &v2)?;
+            Ok(referrals::refer(
+                store,
+                &c2,
+                Some(&key),
+                query,
+                &emails,
+                &why,
+            ))
+        })
+        .await?;
+    let cap = c.config.policy.referrals_per_month;
+    let said = match done {
+        Ok(done) => {
+            let (sent, refused): (Vec<_>, Vec<_>) = done
+                .iter()
+                .partition(|i| i.outcome == referrals::Outcome::Sent);
+            let line = |i: &&referrals::Invitation| {
+                let l = i.line(cap);
+                let mut chars = l.chars();
+                chars
+                    .next()
+                    .map(|f| f.to_uppercase().chain(chars).collect::<String>() + ".")
+                    .unwrap_or_default()
+            };
+            Said {
+                notes: sent.iter().map(line).collect(),
+                errors: refused.iter().map(line).collect(),
+                // Nothing sent: the form stays as typed.
+                invite: if sent.is_empty() {
+                    invite
+                } else {
+                    Invite::default()
+                },
+            }
+        }
+        Err(referrals::ReferError::Effect(e)) => return Err(e.into()),
+        Err(e) => Said {
+            errors: vec![e.to_string()],
+            invite,
+            ..Said::default()
+        },
+    };
+    board_page(&state, &headers, &board, &c, &viewer, said).await
 }
