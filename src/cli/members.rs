@@ -104,6 +104,9 @@ pub struct FieldArgs {
     /// yes or no: whether they receive a copy of their own posts (default yes).
     #[arg(long, value_name = "yes|no", value_parser = clap::builder::BoolishValueParser::new())]
     own_posts: Option<bool>,
+    /// What they know about, comma-separated (weighed by `praxis experts`).
+    #[arg(long)]
+    interests: Option<String>,
 }
 
 impl FieldArgs {
@@ -118,6 +121,7 @@ impl FieldArgs {
             moderation: self.moderation,
             status,
             own_posts: self.own_posts,
+            interests: self.interests.clone(),
         }
     }
 }

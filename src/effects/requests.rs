@@ -179,6 +179,7 @@ fn profile_lines(p: &commands::Profile) -> String {
         (Field::Name, &p.name),
         (Field::Organisation, &p.organisation),
         (Field::Place, &p.place),
+        (Field::Interests, &p.interests),
     ]
     .into_iter()
     .filter_map(|(f, v)| v.clone().map(|v| Command::SetProfile(f, v).to_line()))
@@ -272,6 +273,7 @@ fn apply_change(
                 Field::Name => &mut f.name,
                 Field::Organisation => &mut f.organisation,
                 Field::Place => &mut f.place,
+                Field::Interests => &mut f.interests,
             };
             *slot = Some(v.clone());
             format!("your {} is now {v}", field.as_str())

@@ -17,6 +17,9 @@ pub const MAX_COMMANDS: usize = 10;
 /// Longest name, organisation or place accepted by mail, in characters.
 pub const MAX_PROFILE_CHARS: usize = 120;
 
+/// The longest list of interests taken (a few topics, comma-separated).
+pub const MAX_INTERESTS_CHARS: usize = 300;
+
 /// Most words in a line that counts as a command sent to the posting address
 /// (a longer line is a sentence that merely mentions one).
 const ADMINISTRIVIA_WORDS: usize = 6;
@@ -56,6 +59,8 @@ const SET_WORDS: &[&str] = &[
     "organisation",
     "organization",
     "place",
+    "interests",
+    "interest",
 ];
 
 /// Name, organisation and place given with `subscribe` (for the Consolidated
@@ -68,6 +73,8 @@ pub struct Profile {
     pub organisation: Option<String>,
     /// Their place, for attribution.
     pub place: Option<String>,
+    /// What they know about.
+    pub interests: Option<String>,
 }
 
 /// One field of a member's profile settable by mail.
@@ -79,6 +86,8 @@ pub enum Field {
     Organisation,
     /// `set place …`.
     Place,
+    /// `set interests …`: what they know about, for `praxis experts`.
+    Interests,
 }
 
 impl Field {
@@ -88,6 +97,15 @@ impl Field {
             Field::Name => "name",
             Field::Organisation => "organisation",
             Field::Place => "place",
+            Field::Interests => "interests",
+        }
+    }
+
+    /// The longest value taken.
+    pub fn max_chars(self) -> usize {
+        match self {
+            Field::Interests => MAX_INTERESTS_CHARS,
+            _ => MAX_PROFILE_CHARS,
         }
     }
 
@@ -96,6 +114,7 @@ impl Field {
             "name" => Some(Field::Name),
             "organisation" | "organization" | "org" => Some(Field::Organisation),
             "place" => Some(Field::Place),
+            "interests" | "interest" => Some(Field::Interests),
             _ => None,
         }
     }
@@ -181,9 +200,10 @@ pub fn profile_value(field: Field, raw: &str) -> Result<String, String> {
         ));
     }
     let n = v.chars().count();
-    if n > MAX_PROFILE_CHARS {
+    if n > field.max_chars() {
         return Err(format!(
-            "the {f} is {n} characters long; use at most {MAX_PROFILE_CHARS}"
+            "the {f} is {n} characters long; use at most {}",
+            field.max_chars()
         ));
     }
     Ok(v.to_string())
@@ -194,6 +214,7 @@ fn example(field: Field) -> &'static str {
         Field::Name => "Asha Rao",
         Field::Organisation => "PHFI",
         Field::Place => "Delhi",
+        Field::Interests => "cold chain, solar fridges",
     }
 }
 
@@ -276,7 +297,7 @@ pub fn parse_line(line: &str) -> Option<Command> {
             })
         }
         ["set", ..] => Some(Command::Invalid(
-            "set what? use set delivery, set digest, set name, set organisation or set place"
+            "set what? use set delivery, set digest, set name, set organisation, set place or set interests"
                 .into(),
         )),
         _ => None,
@@ -304,7 +325,7 @@ fn after_words(line: &str, n: usize) -> &str {
     rest.trim()
 }
 
-/// `subscribe [name="…"] [organisation="…"] [place="…"]`: words without `=`
+/// `subscribe [name="…"] [organisation="…"] [place="…"] [interests="…"]`: words without `=`
 /// ("me please") are ignored; a value is quoted or one word.
 fn subscribe_line(line: &str) -> Command {
     let mut profile = Profile::default();
@@ -325,7 +346,7 @@ fn subscribe_line(line: &str) -> Command {
         };
         let Some(field) = Field::from_word(key) else {
             return Command::Invalid(format!(
-                "{key} is not something subscribe takes; use name=, organisation= or place="
+                "{key} is not something subscribe takes; use name=, organisation=, place= or interests="
             ));
         };
         match profile_value(field, value) {
@@ -334,6 +355,7 @@ fn subscribe_line(line: &str) -> Command {
                     Field::Name => &mut profile.name,
                     Field::Organisation => &mut profile.organisation,
                     Field::Place => &mut profile.place,
+                    Field::Interests => &mut profile.interests,
                 };
                 *slot = Some(v);
             }
@@ -624,13 +646,27 @@ mod tests {
     #[test]
     fn profile_values_are_plain_text() {
         assert_eq!(
-            parse_line(r#"subscribe name="Asha Rao" organisation="PHFI" place=Delhi"#),
+            parse_line(
+                r#"subscribe name="Asha Rao" organisation="PHFI" place=Delhi interests="cold chain, KMC""#
+            ),
             Some(Command::Subscribe(Profile {
                 name: Some("Asha Rao".into()),
                 organisation: Some("PHFI".into()),
                 place: Some("Delhi".into()),
+                interests: Some("cold chain, KMC".into()),
             }))
         );
+        assert_eq!(
+            parse_line("set interests solar fridges, cold chain"),
+            Some(Command::SetProfile(
+                Field::Interests,
+                "solar fridges, cold chain".into()
+            ))
+        );
+        assert!(matches!(
+            parse_line(&format!("set interests {}", "x".repeat(301))),
+            Some(Command::Invalid(e)) if e.contains("at most 300")
+        ));
         assert_eq!(
             parse_line("subscribe me please"),
             Some(Command::Subscribe(Profile::default()))

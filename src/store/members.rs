@@ -41,6 +41,8 @@ pub struct Member {
     pub bounce_score: f64,
     /// Whether they receive a copy of their own posts.
     pub own_posts: bool,
+    /// What they say they know about (for `praxis experts`).
+    pub interests: String,
 }
 
 /// The fields a command may set on a member; `None` leaves a field as it is
@@ -65,6 +67,8 @@ pub struct MemberFields {
     pub status: Option<MemberStatus>,
     /// Whether they receive a copy of their own posts.
     pub own_posts: Option<bool>,
+    /// What they say they know about.
+    pub interests: Option<String>,
 }
 
 /// A member to add: an address and the fields given.
@@ -77,10 +81,10 @@ pub struct NewMember {
 }
 
 pub(super) const COLUMNS: &str = "m.id, c.slug, m.email, m.name, m.organisation, m.place, m.role, m.delivery, \
-     m.digest_format, m.moderation, m.status, m.joined_at, m.posts_approved, m.bounce_score, m.own_posts";
+     m.digest_format, m.moderation, m.status, m.joined_at, m.posts_approved, m.bounce_score, m.own_posts, m.interests";
 
 /// How many columns [`COLUMNS`] selects (the next index is free for extras).
-pub(super) const COLUMN_COUNT: usize = 15;
+pub(super) const COLUMN_COUNT: usize = 16;
 
 /// A text column parsed into a closed enum (or anything `FromStr`).
 pub(super) fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
@@ -110,6 +114,7 @@ pub(super) fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
         posts_approved: r.get(12)?,
         bounce_score: r.get(13)?,
         own_posts: r.get(14)?,
+        interests: r.get(15)?,
     })
 }
 
@@ -233,9 +238,9 @@ impl Store {
                 // place in an audience queued before they joined.
                 "INSERT INTO members (id, community_id, email, name, organisation, place, role,
                                       delivery, digest_format, moderation, status, joined_at,
-                                      own_posts)
+                                      own_posts, interests)
                  VALUES ((SELECT high + 1 FROM member_id_high WHERE id = 1),
-                         ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                         ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     community.0,
                     email,
@@ -249,6 +254,7 @@ impl Store {
                     f.status.unwrap_or(MemberStatus::Active).as_str(),
                     t,
                     f.own_posts.unwrap_or(true),
+                    f.interests.as_deref().unwrap_or(""),
                 ],
             )?;
             // Taken before the audit row, whose insert moves last_insert_rowid.
@@ -297,7 +303,7 @@ impl Store {
                 moderation = COALESCE(?9, moderation), status = COALESCE(?10, status),
                 bounce_score = CASE WHEN ?10 = 'active' THEN 0 ELSE bounce_score END,
                 probe_delivery_id = CASE WHEN ?10 IS NULL THEN probe_delivery_id ELSE NULL END,
-                own_posts = COALESCE(?11, own_posts)
+                own_posts = COALESCE(?11, own_posts), interests = COALESCE(?12, interests)
              WHERE community_id = ?1 AND email = ?2",
             params![
                 community.0,
@@ -311,6 +317,7 @@ impl Store {
                 f.moderation.map(|v| v.as_str()),
                 f.status.map(|v| v.as_str()),
                 f.own_posts,
+                f.interests,
             ],
         )?;
         if n == 0 {

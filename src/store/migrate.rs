@@ -117,6 +117,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0019_referrals",
         sql: include_str!("migrations/0019_referrals.sql"),
     },
+    Migration {
+        version: 20,
+        name: "0020_member_interests",
+        sql: include_str!("migrations/0020_member_interests.sql"),
+    },
 ];
 
 impl Migration {

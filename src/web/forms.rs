@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::model::{Delivery, DigestFormat};
-use crate::moderation::commands::{Field, MAX_PROFILE_CHARS, profile_value};
+use crate::moderation::commands::{Field, profile_value};
 
 use super::AppState;
 use super::page::WebError;
@@ -48,7 +48,8 @@ pub fn email(raw: &str) -> Result<String, String> {
     Ok(v)
 }
 
-/// Checks a name, organisation or place (optional: empty stays empty).
+/// Checks a name, organisation, place or interests (optional: empty stays
+/// empty).
 pub fn profile(field: Field, raw: &str) -> Result<String, String> {
     let v = raw.trim();
     if v.is_empty() {
@@ -58,11 +59,13 @@ pub fn profile(field: Field, raw: &str) -> Result<String, String> {
         Field::Name => "Name",
         Field::Organisation => "Organisation",
         Field::Place => "Place",
+        Field::Interests => "Interests",
     };
     let n = v.chars().count();
-    if n > MAX_PROFILE_CHARS {
+    if n > field.max_chars() {
         return Err(format!(
-            "{label}: it is {n} characters long; shorten it to at most {MAX_PROFILE_CHARS}."
+            "{label}: it is {n} characters long; shorten it to at most {}.",
+            field.max_chars()
         ));
     }
     profile_value(field, v).map_err(|_| {

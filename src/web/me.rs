@@ -49,6 +49,8 @@ pub struct MeForm {
     organisation: String,
     /// Place.
     place: String,
+    /// What they know about.
+    interests: String,
     /// "on" when they welcome invitations to answer queries (a checkbox:
     /// absent when unticked).
     invitations: String,
@@ -70,6 +72,7 @@ impl MeForm {
             name: m.name.clone(),
             organisation: m.organisation.clone(),
             place: m.place.clone(),
+            interests: m.interests.clone(),
         }
     }
 }
@@ -202,17 +205,19 @@ fn fields(f: &MeForm) -> Result<MemberFields, Vec<String>> {
         forms::profile(Field::Name, &f.name),
         forms::profile(Field::Organisation, &f.organisation),
         forms::profile(Field::Place, &f.place),
+        forms::profile(Field::Interests, &f.interests),
     );
     match checked {
-        (Ok(d), Ok(df), Ok(name), Ok(organisation), Ok(place)) => Ok(MemberFields {
+        (Ok(d), Ok(df), Ok(name), Ok(organisation), Ok(place), Ok(interests)) => Ok(MemberFields {
             delivery: Some(d),
             digest_format: Some(df),
             name: Some(name),
             organisation: Some(organisation),
             place: Some(place),
+            interests: Some(interests),
             ..Default::default()
         }),
-        (a, b, c, d, e) => Err([a.err(), b.err(), c.err(), d.err(), e.err()]
+        (a, b, c, d, e, g) => Err([a.err(), b.err(), c.err(), d.err(), e.err(), g.err()]
             .into_iter()
             .flatten()
             .collect()),

@@ -124,7 +124,7 @@ fn fault_membership_changes_wait_for_their_confirmation() {
         "carol@example.test",
         "list-request@example.test",
         "my details",
-        "set name Carol Fernandes\nset organization Public Health Foundation\nset place Bengaluru\nset delivery weekly\n",
+        "set name Carol Fernandes\nset organization Public Health Foundation\nset place Bengaluru\nset delivery weekly\nset interests solar fridges, cold chain\n",
     ));
     let reply = rt.block_on(s.wait_inbox("carol", "Re: my details"));
     assert!(
@@ -152,6 +152,7 @@ fn fault_membership_changes_wait_for_their_confirmation() {
     assert_eq!(carol["name"], "Carol Fernandes");
     assert_eq!(carol["organisation"], "Public Health Foundation");
     assert_eq!(carol["place"], "Bengaluru");
+    assert_eq!(carol["interests"], "solar fridges, cold chain");
     assert_eq!(carol["delivery"], "each", "the bad line changed nothing");
     drop(daemon);
 }

@@ -4,7 +4,8 @@
 //! invited already) each say why and keep the form. On the real mail stack:
 //! the invitation arrives in the member's mailbox over IMAP, their reply to
 //! it joins the query's thread, and `praxis stats` counts the invitation as
-//! answered.
+//! answered. A member's interests, given on their page, are kept for
+//! `praxis experts`.
 
 use std::time::Duration;
 
@@ -118,9 +119,20 @@ fn moderators_invite_members_from_the_board_and_the_rules_say_why_not() {
     let csrf = Site::input_value(&page.body, "csrf").unwrap();
     let saved = site.post(
         &welcome_me,
-        &format!("csrf={csrf}&delivery=each&digest_format=mime&name=Dr.+Anjali+Mehta&organisation=District+Hospital&place=Sitapur"),
+        &format!("csrf={csrf}&delivery=each&digest_format=mime&name=Dr.+Anjali+Mehta&organisation=District+Hospital&place=Sitapur&interests=kangaroo+mother+care%2C+newborn+care"),
     );
     assert_eq!(saved.code, 200, "{}", saved.body);
+    let anjali = site.home.json(&["members", "list", "-c", "mch", "--json"]);
+    let anjali = anjali
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == ANJALI)
+        .unwrap();
+    assert_eq!(
+        anjali["interests"], "kangaroo mother care, newborn care",
+        "{anjali}"
+    );
     assert!(
         !saved.body.contains("value=\"on\" checked"),
         "{}",
