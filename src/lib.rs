@@ -20,6 +20,7 @@
 //! | [`search_query`] | the search grammar shared by `praxis search` and the web: words, "phrases", `prefix*`, `from:`, `subject:`, `kind:`, `after:`/`before:` parsed into a typed query whose words reach FTS5 only quoted | no |
 //! | [`snippet`] | search snippets: a dozen words around a hit's first match, cut in Rust (FTS5 tokenized whole texts), as marked parts and the CLI's `[word]` string | no |
 //! | [`chart`] | bar charts as SVG for the health page: grouped bars, a scale, a legend, a target line; labels escaped, no fonts, no script | no |
+//! | [`experts`] | who knows what: members ranked by their responses in the threads most like a text (credited ones more, old ones less) and the interests they gave, each with why | no |
 //! | [`stats`] | a community's health in figures: queries asked and answered, working days to the reply against the target, responses and responders per query, members joining, leaving and active, posts per week, bounces, invitations answered; per month and for the period | no |
 //! | [`render`] | handlebars templates (notices, Consolidated Reply, the digests' texts), built in from `templates/`, replaceable per community | no |
 //! | [`store`] | SQLite: pragmas, migrations, one file per table group (posts, threads and splits, Consolidated Replies, search, members, attachments, the audit log, moderation tokens, outbox, referrals, …); the only SQL | yes |
@@ -75,6 +76,7 @@ pub mod daemon;
 pub mod deliver;
 pub mod digest;
 pub mod effects;
+pub mod experts;
 pub mod ingest;
 pub mod mail;
 pub mod markup;

@@ -29,6 +29,7 @@ mod communities;
 mod confirmations;
 mod consolidated_replies;
 mod digests;
+mod experts;
 mod holds;
 mod library;
 mod members;
