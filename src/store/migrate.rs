@@ -112,6 +112,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0018_health_reports",
         sql: include_str!("migrations/0018_health_reports.sql"),
     },
+    Migration {
+        version: 19,
+        name: "0019_related",
+        sql: include_str!("migrations/0019_related.sql"),
+    },
 ];
 
 impl Migration {

@@ -36,6 +36,7 @@ pub mod migrate;
 mod moderation_tokens;
 mod outbox;
 mod posts;
+mod related;
 mod search;
 mod stats;
 mod status;
@@ -65,6 +66,7 @@ pub use outbox::{
     OutboxSummary, Outcome, PostForFanout, Queued,
 };
 pub use posts::{Batch, Checkpoint, DIGEST_REPLY_UNPLACED, NewPost, PostView, Stored};
+pub use related::{RelatedMethod, RelatedThread};
 pub use search::{HitKind, PageRequest, SearchHit, SearchPage, SearchScope, fts_any};
 pub use status::{CommunityStatus, HealthRow};
 pub use threads::{Split, ThreadFilter, ThreadRow};

@@ -75,6 +75,10 @@ const LANDED: &[(i64, &str)] = &[
         17,
         "3e365f17473919f97e89410e6e6f7f074c0e9444d6e8b8413bd7e36940c761a4",
     ),
+    (
+        19,
+        "b7bcfb149582571af6a58f1bde33e4b4e730dff5f01dffb65dfb709ac0c2d50a",
+    ),
 ];
 
 #[test]
