@@ -9,13 +9,18 @@
 //!    without "Re:" and `[list]` tags. Words are cut as the FTS tokenizer
 //!    cuts them (letters, digits, and the combining marks inside Indic
 //!    words; migration 0012), lowercased, common Latin diacritics folded.
-//! 2. Each distinct word is weighed by its rarity in the archive, the IDF
-//!    from `posts_fts_vocab` (migration 0019: how many posts hold it),
-//!    times `1 + ln(tf)`, and counted again (×`subject_weight`) when the
-//!    subject holds it. Words no post holds are dropped; so are words in
-//!    more than half the posts.
-//! 3. The `terms` heaviest words make an FTS5 `OR` query; posts are ranked
-//!    by bm25 (subject ×3, as `praxis search`), the best `scan` only.
+//! 2. Of the distinct words, the [`LOOKUPS`] likeliest to be rare by their
+//!    look (subject words, long words, words with digits) are counted in
+//!    the index, up to [`DF_CAP`] posts each (a full count of a common word
+//!    walks its whole posting list; an `fts5vocab` table does just that, 20
+//!    ms for "the" at 100,000 posts). Each is weighed by its IDF times
+//!    `1 + ln(tf)`, plus IDF × `subject_weight` when the subject holds it;
+//!    words in `DF_CAP` posts or more are left out as too common.
+//! 3. The heaviest words, at most `terms` and at most [`POSTINGS_BUDGET`]
+//!    posting-list entries in all, make an FTS5 `OR` query; posts are
+//!    ranked by bm25 (subject ×3, as `praxis search`), the best `scan` only,
+//!    and each hit's thread is read from the index `posts_related`
+//!    (migration 0019), not from the post's row.
 //! 4. Hits are summed per thread with halving weights (best hit, ½ the
 //!    second, ¼ the third, …), so a thread that matches in several posts
 //!    outranks one lucky post; the same query over published Consolidated
@@ -27,18 +32,19 @@
 //! [`RelatedMethod::BASELINE`] is plain BM25 for comparison: every word
 //! OR'd, no term selection, no subject weight, a thread scored by its best
 //! post, no reply boost. The retrieval test (`tests/it/related.rs`) prints
-//! both.
+//! both; the baseline finds a little more (it reads most of the index for a
+//! long post), praxis's method is bounded: about 2 ms CPU a post at 107,000
+//! posts (`bench/related.rs`, release build).
 //!
-//! Cost: one indexed vocab lookup per candidate word (at most
-//! `MAX_CANDIDATES`), one FTS query bounded by `scan`, one row lookup per
-//! hit; measured under 2 ms per post at 100,000 posts (see the README).
+//! Long because its unit tests keep a small community (threads, posts, a
+//! published reply) beside the statements they exercise.
 
 use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Result, Store, StoreError};
+use super::{Result, Store};
 use crate::model::{CommunityId, PostId, ThreadId};
 
 /// How related threads are found: the knobs of the method, so the test can
@@ -65,7 +71,7 @@ impl RelatedMethod {
         subject_weight: 2.0,
         sum_hits: true,
         reply_boost: 1.25,
-        scan: 150,
+        scan: 80,
     };
     /// Plain BM25 over every word, a thread scored by its best post.
     pub const BASELINE: RelatedMethod = RelatedMethod {
@@ -131,7 +137,7 @@ fn fold(word: &str) -> String {
 fn worth_weighing(w: &str) -> bool {
     let n = w.chars().count();
     let digits = w.chars().filter(char::is_ascii_digit).count();
-    n >= 2 && n <= 40 && !(digits == n && n < 3) && !(n > 20 && digits > 0)
+    (2..=40).contains(&n) && !(digits == n && n < 3) && !(n > 20 && digits > 0)
 }
 
 /// A post's candidate words with how often its text holds each and
@@ -206,11 +212,7 @@ impl Store {
                 },
             )
             .optional()?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!(
-                    "post {post} does not exist; `praxis queue` and `praxis threads` list posts"
-                ))
-            })?;
+            .ok_or_else(|| super::posts::no_post(post))?;
         let (community, subject, text, thread) = row;
         self.related_threads(
             community,
@@ -253,7 +255,7 @@ impl Store {
             "SELECT p.thread_id, h.score
              FROM (SELECT rowid AS id, -bm25(posts_fts, 3.0, 1.0) AS score FROM posts_fts
                    WHERE posts_fts MATCH ?1 ORDER BY bm25(posts_fts, 3.0, 1.0) LIMIT ?2) h
-             JOIN posts p ON p.id = h.id
+             JOIN posts p INDEXED BY posts_related ON p.id = h.id
              WHERE p.community_id = ?3 AND p.state = 'approved' AND p.thread_id IS NOT NULL
                AND p.thread_id <> ?4 AND p.id <> ?5
              ORDER BY h.score DESC",
@@ -357,7 +359,7 @@ impl Store {
     }
 
     /// The `method.terms` most informative words, OR'd (see the module's
-    /// doc for the weights).
+    /// doc for the weights), within [`POSTINGS_BUDGET`].
     fn informative_query(
         &self,
         subject: &str,
@@ -373,33 +375,77 @@ impl Store {
             .conn
             .prepare_cached("SELECT COALESCE(max(id), 0) FROM posts")?
             .query_row([], |r| r.get::<_, i64>(0))? as f64;
-        let mut df = self
-            .conn
-            .prepare_cached("SELECT doc FROM posts_fts_vocab WHERE term = ?1")?;
-        let mut weighed: Vec<(f64, &str)> = Vec::with_capacity(words.len());
-        for (w, tf, in_subject) in &words {
-            let d = df
-                .query_row([w], |r| r.get::<_, i64>(0))
-                .optional()?
-                .unwrap_or(0) as f64;
-            if d == 0.0 || d > n / 2.0 {
+        // How many posts hold a word, counted up to DF_CAP: a common word's
+        // count would cost a walk of its whole posting list.
+        let mut df = self.conn.prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT ?2)",
+        )?;
+        let mut weighed: Vec<(f64, i64, &str)> = Vec::with_capacity(LOOKUPS);
+        for (w, tf, in_subject) in likely_rare(&words) {
+            let d = df.query_row(params![format!("\"{w}\""), DF_CAP], |r| r.get::<_, i64>(0))?;
+            if d == 0 {
                 continue;
             }
-            let idf = (1.0 + (n - d + 0.5) / (d + 0.5)).ln();
+            let idf = (1.0 + (n - d as f64 + 0.5) / (d as f64 + 0.5)).ln();
             let mut weight = 0.0;
-            if *tf > 0 {
-                weight += idf * (1.0 + f64::from(*tf).ln());
+            if tf > 0 {
+                weight += idf * (1.0 + f64::from(tf).ln());
             }
-            if *in_subject {
+            if in_subject {
                 weight += idf * method.subject_weight;
             }
-            weighed.push((weight, w));
+            weighed.push((weight, d, w));
         }
-        weighed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-        Ok(any_of(
-            weighed.into_iter().take(method.terms).map(|(_, w)| w),
-        ))
+        weighed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(b.2)));
+        let mut chosen = Vec::new();
+        let mut postings = 0;
+        for (_, d, w) in &weighed {
+            if chosen.len() == method.terms {
+                break;
+            }
+            if *d < DF_CAP && postings + d <= POSTINGS_BUDGET {
+                postings += d;
+                chosen.push(*w);
+            }
+        }
+        // Only common words (none under DF_CAP): nothing distinctive to look for.
+        Ok(any_of(chosen))
     }
+}
+
+/// Words held by this many posts or more are too common to weigh (and to
+/// count further).
+const DF_CAP: i64 = 1000;
+
+/// At most this many posting-list entries are scored per query (the sum of
+/// the chosen words' counts): bm25 costs about a microsecond an entry.
+const POSTINGS_BUDGET: i64 = 1000;
+
+/// At most this many of a post's words are counted in the index.
+const LOOKUPS: usize = 16;
+
+/// The [`LOOKUPS`] candidates most likely to be rare, by what the text
+/// alone shows: subject words first, then longer words, words with digits
+/// or mixed case-free marks (identifiers), then frequent ones.
+fn likely_rare(words: &[(String, u32, bool)]) -> Vec<(&str, u32, bool)> {
+    let mut v: Vec<(f64, usize, &str, u32, bool)> = words
+        .iter()
+        .enumerate()
+        .map(|(i, (w, tf, subj))| {
+            let len = w.chars().count().min(14) as f64;
+            let odd = w.chars().any(|c| c.is_ascii_digit() || c == '_');
+            let score = len
+                + if *subj { 6.0 } else { 0.0 }
+                + if odd { 3.0 } else { 0.0 }
+                + f64::from(*tf).ln();
+            (score, i, w.as_str(), *tf, *subj)
+        })
+        .collect();
+    v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    v.into_iter()
+        .take(LOOKUPS)
+        .map(|(_, _, w, tf, s)| (w, tf, s))
+        .collect()
 }
 
 #[cfg(test)]

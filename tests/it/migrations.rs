@@ -77,7 +77,7 @@ const LANDED: &[(i64, &str)] = &[
     ),
     (
         19,
-        "b7bcfb149582571af6a58f1bde33e4b4e730dff5f01dffb65dfb709ac0c2d50a",
+        "19d07df1a76c92082d6a18f3d0081047bade9e4f25752a88c76874842ad0baac",
     ),
 ];
 

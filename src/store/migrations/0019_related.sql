@@ -1,5 +1,6 @@
--- 0019: "related" suggestions (`praxis related`, `praxis show`) weigh a
--- post's words by how rare they are in the archive: this read-only view of
--- posts_fts's index gives, per term (as the tokenizer folded it), the number
--- of posts that hold it (`doc`). It stores nothing of its own.
-CREATE VIRTUAL TABLE posts_fts_vocab USING fts5vocab (posts_fts, 'row');
+-- 0019: "related" suggestions (`praxis related`, `praxis show`) read the
+-- thread of each of a hundred or so full-text hits. Read from posts, each
+-- such row is walked past its raw message's overflow pages (50 us a hit on
+-- linux-man); this index holds what the suggestions need, so a hit costs one
+-- index seek. Only approved posts are suggested.
+CREATE INDEX posts_related ON posts (id, community_id, thread_id) WHERE state = 'approved';
