@@ -23,6 +23,7 @@ pub mod output;
 mod publish;
 mod queue;
 mod refer;
+mod related;
 mod search;
 mod serve;
 mod show;
@@ -182,6 +183,9 @@ pub enum Command {
         after_help = "Examples:\n  praxis search 'mobile clinics' -c health\n  praxis search '\"boat clinics\" from:asha after:2026-11-01' -c health\n  praxis search 'kind:reply subject:fluor*' --page 2"
     )]
     Search(search::SearchArgs),
+    /// Earlier threads and Consolidated Replies that may answer a post, best first.
+    #[command(after_help = "Examples:\n  praxis related 42\n  praxis related 42 --limit 10 --json")]
+    Related(related::RelatedArgs),
     /// Copy the database consistently, even while `praxis serve` runs.
     #[command(
         after_help = "Example:\n  praxis backup /var/backups/praxis-$(date +%F).db\n\nRestore: stop praxis serve, copy the backup over database.path, start it again."
@@ -323,6 +327,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Refer(a) => refer::run(&ctx, a),
         Command::Mark(a) => mark::run(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),
+        Command::Related(a) => related::run(&ctx, a),
         Command::Queue(a) => queue::run(&ctx, a),
         Command::Approve(a) => decide::run_with(
             &ctx,

@@ -132,6 +132,12 @@ pub fn run(ctx: &Context, args: &ShowArgs) -> Result<ExitCode> {
     if let Some(f) = &p.flag {
         writeln!(out, "Flag:       {f}")?;
     }
+    // A post that starts a thread: earlier threads that may answer it.
+    if p.parent_id.is_none() && p.thread_position <= 1 {
+        for t in store.related_to_post(id, 3)? {
+            writeln!(out, "Related:    {}", super::related::line(&t))?;
+        }
+    }
     writeln!(out)?;
     writeln!(out, "{}", fold_quotes(&p.text))?;
     // Everything above is the message's own text: shown, never obeyed.

@@ -122,6 +122,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0020_member_interests",
         sql: include_str!("migrations/0020_member_interests.sql"),
     },
+    Migration {
+        version: 21,
+        name: "0021_related",
+        sql: include_str!("migrations/0021_related.sql"),
+    },
 ];
 
 impl Migration {

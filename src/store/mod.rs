@@ -38,6 +38,7 @@ mod moderation_tokens;
 mod outbox;
 mod posts;
 mod referrals;
+mod related;
 mod search;
 mod stats;
 mod status;
@@ -68,6 +69,7 @@ pub use outbox::{
 };
 pub use posts::{Batch, Checkpoint, DIGEST_REPLY_UNPLACED, NewPost, PostView, Stored};
 pub use referrals::{Referral, ReferralCounts, ReferralRefused};
+pub use related::{RelatedMethod, RelatedThread};
 pub use search::{HitKind, PageRequest, SearchHit, SearchPage, SearchScope, fts_any};
 pub use status::{CommunityStatus, HealthRow};
 pub use threads::{Split, ThreadFilter, ThreadRow};

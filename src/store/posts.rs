@@ -243,7 +243,7 @@ impl Store {
     }
 }
 
-fn no_post(post: PostId) -> StoreError {
+pub(super) fn no_post(post: PostId) -> StoreError {
     StoreError::NotFound(format!(
         "post {post} does not exist; `praxis queue` and `praxis threads` list posts"
     ))

@@ -75,6 +75,10 @@ const LANDED: &[(i64, &str)] = &[
         17,
         "3e365f17473919f97e89410e6e6f7f074c0e9444d6e8b8413bd7e36940c761a4",
     ),
+    (
+        18,
+        "f3dc8a1fd0f9970e3ac70cfdc3fe61946b6af81a9cec06165fc34e4ed78472d0",
+    ),
 ];
 
 #[test]
