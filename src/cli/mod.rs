@@ -12,6 +12,7 @@ mod consolidate;
 mod decide;
 mod demo;
 mod digest;
+mod experts;
 mod import;
 mod ingest;
 mod init;
@@ -158,6 +159,11 @@ pub enum Command {
         after_help = "Example:\n  praxis refer 7 anjali@example.org ravi@example.org --why 'you ran the Sitapur KMC ward'\n\nEach member gets at most [community.policy] referrals_per_month invitations a month (default 2), one per query; members can opt out on their page."
     )]
     Refer(refer::ReferArgs),
+    /// Members most likely to know the answer, with why.
+    #[command(
+        after_help = "Example:\n  praxis experts -c health solar fridges for vaccines\n  praxis experts --post 42 --json\n\nEvidence: responses in the most similar threads (credited in a Consolidated Reply counts more, older counts less) and the interests members gave (`set interests …`)."
+    )]
+    Experts(experts::ExpertsArgs),
     /// Preview or send a community's digest.
     #[command(
         subcommand,
@@ -325,6 +331,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Consolidate(a) => consolidate::run(&ctx, a),
         Command::Publish(a) => publish::run(&ctx, a),
         Command::Refer(a) => refer::run(&ctx, a),
+        Command::Experts(a) => experts::run(&ctx, a),
         Command::Mark(a) => mark::run(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),
         Command::Related(a) => related::run(&ctx, a),

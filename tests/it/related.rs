@@ -132,7 +132,7 @@ fn split_corpus(path: &Path, stride: usize) -> (Vec<u8>, Vec<Pending>) {
 }
 
 /// Imports `mbox` into community `health` of a fresh home.
-fn import(home: &Home, mbox: &[u8]) {
+pub(crate) fn import(home: &Home, mbox: &[u8]) {
     let file = home.path().join("archive.mbox");
     std::fs::write(&file, mbox).unwrap();
     home.praxis()
