@@ -7,12 +7,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use super::Context;
-use crate::experts::{Similar, rank, words};
 use crate::model::PostId;
-use crate::store::{RelatedMethod, Store};
-
-/// Similar threads whose responders count.
-const SIMILAR: usize = 20;
+use crate::store::{ExpertsFor, Store};
 
 /// `praxis experts`.
 #[derive(Debug, Args)]
@@ -110,36 +106,16 @@ fn find(
     };
     config.community(&slug).map_err(anyhow::Error::msg)?;
     let community = store.community(&slug)?.id;
-    let similar: Vec<Similar> = store
-        .related_threads(
-            community,
-            &subject,
-            &text,
+    Ok(store.experts(
+        community,
+        &ExpertsFor {
+            subject: &subject,
+            text: &text,
             thread,
             post,
-            SIMILAR,
-            &RelatedMethod::PRAXIS,
-        )?
-        .into_iter()
-        .map(|r| Similar {
-            thread: r.thread_id.0,
-            subject: r.subject,
-            score: r.score,
-        })
-        .collect();
-    let threads: Vec<i64> = similar.iter().map(|s| s.thread).collect();
-    let contributions = store.contributions(community, &threads)?;
-    let candidates: Vec<_> = store
-        .candidates(community)?
-        .into_iter()
-        .filter(|c| Some(&c.email) != asker.as_ref())
-        .collect();
-    Ok(rank(
-        &similar,
-        &contributions,
-        &candidates,
-        &words(&format!("{subject} {text}")),
+            asker: asker.as_deref(),
+        },
         chrono::Utc::now().timestamp(),
         args.limit,
-    ))
+    )?)
 }

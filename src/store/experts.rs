@@ -4,11 +4,75 @@
 
 use rusqlite::params;
 
+use super::related::RelatedMethod;
 use super::{Result, Store};
-use crate::experts::{Candidate, Contribution};
-use crate::model::CommunityId;
+use crate::experts::{Candidate, Contribution, Expert, Similar, rank, words};
+use crate::model::{CommunityId, PostId, ThreadId};
+
+/// Similar threads whose responders count.
+const SIMILAR: usize = 20;
+
+/// What `Store::experts` ranks members for.
+#[derive(Debug, Clone, Default)]
+pub struct ExpertsFor<'a> {
+    /// The subject, if any.
+    pub subject: &'a str,
+    /// The words.
+    pub text: &'a str,
+    /// A thread left out of the similar ones (the question's own).
+    pub thread: Option<ThreadId>,
+    /// A post left out (the question itself).
+    pub post: Option<PostId>,
+    /// An address left out (who asked).
+    pub asker: Option<&'a str>,
+}
 
 impl Store {
+    /// The members of `community` most likely to know the answer to `q`,
+    /// at most `limit`, strongest first, each with why (see
+    /// [`crate::experts`]).
+    pub fn experts(
+        &self,
+        community: CommunityId,
+        q: &ExpertsFor<'_>,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<Expert>> {
+        let similar: Vec<Similar> = self
+            .related_threads(
+                community,
+                q.subject,
+                q.text,
+                q.thread,
+                q.post,
+                SIMILAR,
+                &RelatedMethod::PRAXIS,
+            )?
+            .into_iter()
+            .map(|r| Similar {
+                thread: r.thread_id.0,
+                subject: r.subject,
+                score: r.score,
+            })
+            .collect();
+        let threads: Vec<i64> = similar.iter().map(|s| s.thread).collect();
+        let contributions = self.contributions(community, &threads)?;
+        let asker = q.asker.map(str::to_lowercase);
+        let candidates: Vec<Candidate> = self
+            .candidates(community)?
+            .into_iter()
+            .filter(|c| Some(&c.email) != asker.as_ref())
+            .collect();
+        Ok(rank(
+            &similar,
+            &contributions,
+            &candidates,
+            &words(&format!("{} {}", q.subject, q.text)),
+            now,
+            limit,
+        ))
+    }
+
     /// Active members' approved responses (not the question) and offline
     /// responses in `threads` of `community`.
     pub fn contributions(

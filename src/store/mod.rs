@@ -59,6 +59,7 @@ pub use consolidated_replies::{
     Draft, DraftVersion, OpenQuery, Publication, Query, QueryPost, RelatedReply,
 };
 pub use digests::{DigestCreated, NewDigest};
+pub use experts::ExpertsFor;
 pub use holds::{Action, Decided, HeldPost};
 pub use library::{LibraryEntry, NewThread, PublishedReply, public_name};
 pub use members::{Member, MemberFields, NewMember, normalise_email};

@@ -145,6 +145,32 @@ fn moderators_invite_members_from_the_board_and_the_rules_say_why_not() {
         page.body
     );
 
+    // A new query like the demo's Kangaroo Mother Care one: the board
+    // suggests that thread and the members its reply credited.
+    let kmc = hold(
+        &site,
+        "Outsider <k@outside.example>",
+        "Kangaroo mother care for low birth weight babies at home",
+    );
+    site.home
+        .praxis()
+        .args(["approve", &kmc.to_string(), "--query"])
+        .assert()
+        .success();
+    let board = site.get("/mod/mch/queries");
+    let at = board
+        .body
+        .find("Kangaroo mother care for low birth weight babies at home</a> <span class=\"meta\">(query")
+        .unwrap();
+    let row = &board.body[at..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("Earlier answers and who may know"), "{row}");
+    assert!(row.contains("Query: Kangaroo Mother Care for low-birth-weight babies in district hospitals - experiences?</a> (Consolidated Reply)"), "{row}");
+    assert!(
+        row.contains("Fatima Shaikh &lt;fatima.shaikh@sneha.example.org&gt;: responded in"),
+        "{row}"
+    );
+
     let audit = site.home.json(&["audit", "-c", "mch", "--json"]);
     let refers: Vec<_> = audit
         .as_array()

@@ -85,6 +85,10 @@ struct Row {
     invited: usize,
     /// Of those, the ones who responded since.
     invited_answered: usize,
+    /// Earlier threads that may answer it: id, subject, whether replied.
+    related: Vec<serde_json::Value>,
+    /// Members most likely to know: name, address, why.
+    experts: Vec<serde_json::Value>,
 }
 
 impl Row {
@@ -115,6 +119,8 @@ impl Row {
             late: t.late_responses,
             invited: 0,
             invited_answered: 0,
+            related: Vec::new(),
+            experts: Vec::new(),
         }
     }
 }
@@ -152,6 +158,7 @@ async fn board_page(
                     let invited = store.referrals(ThreadId(row.id))?;
                     row.invited = invited.len();
                     row.invited_answered = invited.iter().filter(|i| i.responded).count();
+                    suggest(store, &c2, &mut row, t)?;
                     open.push(row);
                 } else if row.late > 0 {
                     addenda.push(row);
@@ -199,6 +206,65 @@ async fn board_page(
         }),
     )?;
     Ok(csrf.answer(status, page))
+}
+
+/// Suggestions shown under an open query on the board.
+const SUGGESTED: usize = 3;
+
+/// Fills `row` with the earlier threads that may answer its query and the
+/// members most likely to know.
+fn suggest(
+    store: &crate::store::Store,
+    c: &Community,
+    row: &mut Row,
+    now: i64,
+) -> Result<(), WebError> {
+    let Some(q) = store.query(ThreadId(row.id))? else {
+        return Ok(());
+    };
+    row.related = store
+        .related_to_post(q.root.id, SUGGESTED)?
+        .into_iter()
+        .map(|r| json!({"id": r.thread_id.0, "subject": r.subject, "reply": r.consolidated_reply.is_some()}))
+        .collect();
+    let experts = store.experts(
+        c.id,
+        &crate::store::ExpertsFor {
+            subject: &q.subject,
+            text: &q.root.text,
+            thread: Some(q.thread),
+            post: Some(q.root.id),
+            asker: Some(&q.root.email),
+        },
+        now,
+        SUGGESTED,
+    )?;
+    row.experts = experts
+        .into_iter()
+        .map(|e| {
+            let mut why: Vec<String> = e
+                .threads
+                .iter()
+                .take(2)
+                .map(|t| {
+                    format!(
+                        "responded in “{}”{}",
+                        t.subject,
+                        if t.credited { " (credited)" } else { "" }
+                    )
+                })
+                .collect();
+            if !e.interests.is_empty() {
+                why.push(format!("interests: {}", e.interests.join(", ")));
+            }
+            json!({
+                "name": if e.name.is_empty() { e.email.clone() } else { e.name.clone() },
+                "email": e.email,
+                "why": why.join("; "),
+            })
+        })
+        .collect();
+    Ok(())
 }
 
 /// `GET /mod/SLUG/queries`.
