@@ -17,6 +17,10 @@ const NOTICES: &[(&str, &str)] = &[
     ),
     ("reject", include_str!("../templates/notices/reject.hbs")),
     (
+        "answered_by",
+        include_str!("../templates/notices/answered_by.hbs"),
+    ),
+    (
         "referral",
         include_str!("../templates/notices/referral.hbs"),
     ),
@@ -73,6 +77,7 @@ const DIGEST: &[(&str, &str)] = &[
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("acknowledge", "notices/acknowledge.hbs"),
     ("reject", "notices/reject.hbs"),
+    ("answered_by", "notices/answered_by.hbs"),
     ("referral", "notices/referral.hbs"),
     ("hold", "notices/hold.hbs"),
     ("confirm", "notices/confirm.hbs"),
@@ -328,6 +333,18 @@ mod tests {
             ("question", json!("Which solar fridges hold 2-8 C?")),
             ("cap", json!(2)),
             ("me", json!(null)),
+            // The earlier answer (answered_by) and the hold notice's related threads.
+            ("query", json!(4)),
+            ("query_subject", json!("Boat clinics in floods")),
+            ("reply_subject", json!("Consolidated Reply: Boat clinics in floods")),
+            ("link", json!("https://l.test/c/health/replies/4")),
+            ("reply", json!("Boat clinics reached the villages.")),
+            (
+                "related",
+                json!([{"n": 1, "subject": "Boat clinics in floods", "score": "12.3", "thread": 4,
+                        "reply": true, "thread_link": "https://l.test/c/health/t/4",
+                        "reply_link": "https://l.test/c/health/replies/4"}]),
+            ),
         ] {
             data[k] = v;
         }
@@ -337,6 +354,18 @@ mod tests {
         }
         let reject = t.render("reject", &data).unwrap();
         assert!(reject.contains("    first post"));
+        let hold = t.render("hold", &data).unwrap();
+        assert!(
+            hold.contains("Boat clinics in floods (score 12.3, query 4, Consolidated Reply)")
+                && hold.contains("praxis reject 12 --answered-by 4"),
+            "{hold}"
+        );
+        let answered = t.render("answered_by", &data).unwrap();
+        assert!(
+            answered.contains("https://l.test/c/health/replies/4")
+                && answered.contains("Boat clinics reached the villages."),
+            "{answered}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::Context;
 use super::output::{local_time, safe};
-use crate::model::{PostId, ThreadKind};
+use crate::model::{PostId, ThreadId, ThreadKind};
 use crate::store::Action;
 
 /// Post ids and ranges.
@@ -67,8 +67,14 @@ pub struct RejectArgs {
     #[command(flatten)]
     pub posts: PostsArgs,
     /// Why, in words the author will read.
-    #[arg(long, required = true)]
-    pub reason: String,
+    #[arg(long, required_unless_present = "answered_by", conflicts_with = "answered_by")]
+    pub reason: Option<String>,
+    /// A question answered before: reject it and send its author the
+    /// published Consolidated Reply of QUERY (same community), with a note
+    /// that they may post again if it does not help. `praxis related POST`
+    /// lists the candidates. Example: praxis reject 13 --answered-by 4
+    #[arg(long, value_name = "QUERY")]
+    pub answered_by: Option<i64>,
 }
 
 /// Expands `12`, `12-20` and `12,14` into post ids, in order, without repeats.
@@ -174,6 +180,81 @@ pub fn run_with(
                 at,
             }) => {
                 // In the community's own zone: the moderators' clock.
+                let when = match communities.by_id(community) {
+                    Ok(c) => format!(
+                        "{} ({})",
+                        local_time(at, c.config.timezone),
+                        c.config.timezone
+                    ),
+                    Err(_) => format!("{} UTC", local_time(at, chrono_tz::UTC)),
+                };
+                eprintln!(
+                    "error: post {post} was already decided: {what} by {} at {when}",
+                    safe(&who)
+                );
+                failed += 1;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `praxis reject POST... --answered-by QUERY`: each post rejected and its
+/// author sent the query's Consolidated Reply
+/// ([`crate::effects::answer_with_reply`], as the queue's button does);
+/// exit 1 if any was refused.
+pub fn answered_by(ctx: &Context, posts: &PostsArgs, query: i64) -> Result<ExitCode> {
+    let config = ctx.config()?;
+    let mut store = ctx.store(&config)?;
+    let communities = ctx.communities(&config, &store)?;
+    let actor = posts.actor.clone().unwrap_or_else(|| ctx.actor(&config));
+    let ids = parse_ids(&posts.posts)?;
+    let query = ThreadId(query);
+    let mut failed = 0;
+    for id in ids {
+        let c = match store.post(id) {
+            Ok(view) => communities.by_slug(&view.community)?,
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let how = crate::store::audit::How::Cli;
+        match crate::effects::answer_with_reply(&mut store, c, id, query, &actor, how) {
+            Ok(a) => {
+                let d = &a.decided;
+                let mut line = format!(
+                    "rejected post {} in {} from {}: {}; answered by query {} (\"{}\")",
+                    d.post, d.slug, d.from, d.subject, a.query, a.reply_subject
+                );
+                line.push_str(&match (&a.link, a.noted) {
+                    (Some(l), true) => format!("; {} was sent the reply and its link {l}", d.from),
+                    (None, true) => format!(
+                        "; {} was sent the reply (no link: set [http] public_url to add one)",
+                        d.from
+                    ),
+                    (_, false) => "; no note sent (policy.sender_rate reached this hour)".into(),
+                });
+                ctx.out.say(line);
+            }
+            Err(crate::effects::AnswerError::Effect(crate::effects::EffectError::Store(
+                crate::store::StoreError::AlreadyDecided {
+                    post,
+                    community,
+                    what,
+                    who,
+                    at,
+                },
+            ))) => {
                 let when = match communities.by_id(community) {
                     Ok(c) => format!(
                         "{} ({})",

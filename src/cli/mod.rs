@@ -120,8 +120,11 @@ pub enum Command {
         after_help = "Example:\n  praxis approve 12 14-16 --trust\n  praxis approve 12 --announcement"
     )]
     Approve(decide::ApproveArgs),
-    /// Reject held posts; the author is told the reason.
-    #[command(after_help = "Example:\n  praxis reject 13 --reason 'Off topic for this community'")]
+    /// Reject held posts; the author is told the reason, or sent an
+    /// earlier Consolidated Reply that answers them (--answered-by).
+    #[command(
+        after_help = "Examples:\n  praxis reject 13 --reason 'Off topic for this community'\n  praxis reject 13 --answered-by 4    (sends the author query 4's Consolidated Reply)"
+    )]
     Reject(decide::RejectArgs),
     /// Discard held posts silently.
     #[command(after_help = "Example:\n  praxis discard 17 18")]
@@ -344,13 +347,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             a.trust,
             a.kind(),
         ),
-        Command::Reject(a) => decide::run(
-            &ctx,
-            crate::store::Action::Reject,
-            &a.posts,
-            Some(&a.reason),
-            false,
-        ),
+        Command::Reject(a) => match a.answered_by {
+            Some(query) => decide::answered_by(&ctx, &a.posts, query),
+            None => decide::run(
+                &ctx,
+                crate::store::Action::Reject,
+                &a.posts,
+                a.reason.as_deref(),
+                false,
+            ),
+        },
         Command::Discard(a) => decide::run(&ctx, crate::store::Action::Discard, a, None, false),
         Command::Defer(a) => decide::run(&ctx, crate::store::Action::Defer, a, None, false),
         Command::Audit(a) => audit::run(&ctx, a),

@@ -727,6 +727,7 @@ mod tests {
         let q = sample_query();
         let related = [RelatedReply {
             id: 3,
+            thread: crate::model::ThreadId(7),
             subject: "Health camps after the 2019 floods".into(),
             published_at: 1_700_000_000,
         }];

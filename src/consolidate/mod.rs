@@ -80,8 +80,10 @@ pub fn generate(
         .collect();
     let related = store.related_replies(
         q.community,
-        &format!("{} {}", q.subject, q.root.text),
-        q.thread,
+        &q.subject,
+        &q.root.text,
+        Some(q.thread),
+        Some(q.root.id),
         5,
     )?;
     // Responses' attachments as resources with their size and link.

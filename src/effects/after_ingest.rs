@@ -169,7 +169,7 @@ fn flood_notice(store: &mut Store, c: &Community, view: &PostView) -> Result<(),
     let text = c.templates().render(
         "hold",
         &json!({"community": c.name(), "post": view.id.0, "from": view.from, "subject": view.subject,
-                "reason": reason, "text": "", "truncated": 0, "reply_to": ""}),
+                "reason": reason, "text": "", "truncated": 0, "reply_to": "", "related": []}),
     )?;
     to_moderators(
         store,

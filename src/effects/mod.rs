@@ -16,6 +16,7 @@
 
 mod after_decision;
 mod after_ingest;
+pub mod answered_by;
 pub mod health_report;
 mod moderation_replies;
 mod notices;
@@ -26,6 +27,7 @@ mod web_members;
 
 pub use after_decision::after_decision;
 pub use after_ingest::after_ingest;
+pub use answered_by::{AnswerError, Answered, answer_with_reply};
 pub use notices::{ACK_INTERVAL_SECS, daily_summary};
 pub use requests::one_click_unsubscribe;
 pub use secret::{SecretError, token_secret};

@@ -44,6 +44,7 @@ pub(super) fn hold_notice(
     let (local, domain) = c.config.address_parts().unwrap_or(("list", "localhost"));
     let request = request_address(&c.config.address);
     let (text, more) = excerpt(&view.text, EXCERPT_CHARS);
+    let related = related_lines(store, c, view)?;
     let moderators = store.moderators(c.id)?;
     for m in &moderators {
         let tok = token::issue_moderation(
@@ -67,7 +68,7 @@ pub(super) fn hold_notice(
             "hold",
             &json!({"community": c.name(), "post": view.id.0, "from": view.from,
                     "subject": view.subject, "reason": reason, "text": text,
-                    "truncated": more, "reply_to": reply_to}),
+                    "truncated": more, "reply_to": reply_to, "related": related}),
         )?;
         notice(
             store,
@@ -79,6 +80,49 @@ pub(super) fn hold_notice(
         )?;
     }
     Ok(moderators.len())
+}
+
+/// How many earlier threads a hold notice lists.
+const RELATED: usize = 3;
+
+/// For a held post that starts a thread, the earlier threads that may
+/// answer it (at most [`RELATED`], best first) as the hold notice lists
+/// them: subject, score, links (whole URLs when the community has a web
+/// address), whether a Consolidated Reply answers it. Empty for a reply:
+/// it belongs to its thread. A failed search costs the notice only its
+/// list, never the notice.
+pub(super) fn related_lines(
+    store: &Store,
+    c: &Community,
+    view: &PostView,
+) -> Result<Vec<serde_json::Value>, EffectError> {
+    if !store.starts_thread(view.id)? {
+        return Ok(Vec::new());
+    }
+    let found = match store.related_to_post(view.id, RELATED) {
+        Ok(found) => found,
+        Err(e) => {
+            warn!(post = %view.id, "no related threads for the hold notice: {e}");
+            return Ok(Vec::new());
+        }
+    };
+    let base = c
+        .config
+        .delivery
+        .base_url
+        .as_deref()
+        .map(|b| b.trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    Ok(found
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({"n": i + 1, "subject": t.subject, "score": format!("{:.1}", t.score),
+                   "thread": t.thread_id.0, "reply": t.consolidated_reply.is_some(),
+                   "thread_link": format!("{base}{}", t.link),
+                   "reply_link": format!("{base}/c/{}/replies/{}", t.community, t.thread_id)})
+        })
+        .collect())
 }
 
 /// The post's text for a notice: control characters other than newlines

@@ -9,7 +9,6 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::members::parse_col;
-use super::search::fts_any;
 use super::{Result, Store};
 use crate::mail::parse::Attachment;
 use crate::model::{CommunityId, PostId, QueryState, ReplyState, ThreadId, ThreadKind};
@@ -197,6 +196,8 @@ pub struct DraftVersion {
 pub struct RelatedReply {
     /// consolidated_replies id.
     pub id: i64,
+    /// Its query's thread (the QUERY of `/c/SLUG/replies/QUERY`).
+    pub thread: ThreadId,
     /// Its subject.
     pub subject: String,
     /// When it was published, Unix seconds.
@@ -458,38 +459,6 @@ impl Store {
         )?;
         tx.commit()?;
         Ok((reply, version))
-    }
-
-    /// Published Consolidated Replies of a community that share words with
-    /// `text`, best first, leaving out those of thread `exclude`.
-    pub fn related_replies(
-        &self,
-        community: CommunityId,
-        text: &str,
-        exclude: ThreadId,
-        limit: i64,
-    ) -> Result<Vec<RelatedReply>> {
-        let q = fts_any(text);
-        if q.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT r.id, r.subject, r.published_at
-             FROM consolidated_fts f JOIN consolidated_replies r ON r.id = f.rowid
-             WHERE consolidated_fts MATCH ?1 AND r.community_id = ?2 AND r.thread_id <> ?3
-               AND r.state = 'published'
-             ORDER BY bm25(consolidated_fts, 3.0, 1.0) LIMIT ?4",
-        )?;
-        let rows = stmt
-            .query_map(params![q, community.0, exclude.0, limit], |r| {
-                Ok(RelatedReply {
-                    id: r.get(0)?,
-                    subject: r.get(1)?,
-                    published_at: r.get::<_, Option<i64>>(2)?.unwrap_or_default(),
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
     }
 }
 

@@ -1,7 +1,10 @@
 //! Earlier answers at intake: the threads of a community, and the
 //! Consolidated Replies among them, most likely to answer a post
 //! ([`Store::related_to_post`] for `praxis related` and `praxis show`,
-//! [`Store::related_threads`] for any subject and text).
+//! [`Store::related_threads`] for any subject and text, and
+//! [`Store::related_replies`], those with a published reply, for a
+//! draft's "Related Consolidated Replies"; [`Store::starts_thread`] says
+//! which held posts the hold notice and the queue look up).
 //!
 //! Method ([`RelatedMethod::PRAXIS`]):
 //! 1. The post's own words: its text without quoted lines, "X wrote:"
@@ -44,6 +47,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::consolidated_replies::RelatedReply;
 use super::{Result, Store};
 use crate::model::{CommunityId, PostId, ThreadId};
 
@@ -347,6 +351,80 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// The published Consolidated Replies of `community` most likely to
+    /// answer a post with this `subject` and `text`, best first: the
+    /// related threads (praxis's method) that have one, the reply of each
+    /// (the newest); thread `exclude` and post `exclude_post` are left out.
+    /// What a draft lists as "Related Consolidated Replies".
+    pub fn related_replies(
+        &self,
+        community: CommunityId,
+        subject: &str,
+        text: &str,
+        exclude: Option<ThreadId>,
+        exclude_post: Option<PostId>,
+        limit: usize,
+    ) -> Result<Vec<RelatedReply>> {
+        // Threads with a reply among the first few dozen: the reply boost
+        // lifts them, so a handful is enough to find `limit` of them.
+        let threads = self.related_threads(
+            community,
+            subject,
+            text,
+            exclude,
+            exclude_post,
+            limit.saturating_mul(8).max(20),
+            &RelatedMethod::PRAXIS,
+        )?;
+        let mut reply = self.conn.prepare_cached(
+            "SELECT subject, COALESCE(published_at, 0) FROM consolidated_replies WHERE id = ?1",
+        )?;
+        let mut out = Vec::new();
+        for t in threads {
+            let Some(id) = t.consolidated_reply else {
+                continue;
+            };
+            let (subject, published_at) =
+                reply.query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            out.push(RelatedReply {
+                id,
+                thread: t.thread_id,
+                subject,
+                published_at,
+            });
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `post` starts a thread: it has no parent and is its
+    /// thread's root (or is in no thread yet). Only such a post is asked
+    /// whether an earlier thread answers it: a reply belongs where it is.
+    pub fn starts_thread(&self, post: PostId) -> Result<bool> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT p.parent_id IS NULL, p.thread_id, t.root_post_id
+                 FROM posts p LEFT JOIN threads t ON t.id = p.thread_id WHERE p.id = ?1",
+            )?
+            .query_row([post.0], |r| {
+                Ok((
+                    r.get::<_, bool>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })
+            .optional()?
+            .ok_or_else(|| super::posts::no_post(post))?;
+        Ok(match row {
+            (false, _, _) => false,
+            (true, None, _) => true,
+            (true, Some(_), root) => root.is_none_or(|r| r == post.0),
+        })
     }
 
     /// Every distinct word of the subject and the post's own text, OR'd.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::community::Community;
-use crate::model::{PostId, ThreadKind};
+use crate::model::{PostId, ThreadId, ThreadKind};
 use crate::store::audit::How;
 use crate::store::{Action, Store, StoreError};
 
@@ -57,7 +57,29 @@ struct Held {
     preview: String,
     /// Whether it was ticked in the form being answered.
     checked: bool,
+    /// For a post that starts a thread: the earlier threads that may
+    /// answer it, best first.
+    related: Vec<Earlier>,
 }
+
+/// An earlier thread that may answer a held post.
+#[derive(Serialize)]
+struct Earlier {
+    /// The thread (the query of its Consolidated Reply).
+    thread: i64,
+    /// Its subject.
+    subject: String,
+    /// Whether it has a published Consolidated Reply: then the queue
+    /// offers "Answer with this reply".
+    reply: bool,
+    /// The id of the form that answers the held post with it.
+    form: String,
+    /// What that form sends: `POST-QUERY`.
+    answer: String,
+}
+
+/// How many earlier threads are shown under a held post.
+const RELATED: usize = 3;
 
 /// What the form sent: `post-ID` for each ticked post, `action`, `reason`,
 /// `csrf`.
@@ -123,6 +145,7 @@ async fn queue_page(
                     date: date(&c2, h.received_at),
                     preview: crate::markup::hide_addresses(&preview, &[]),
                     checked: ticked.contains(&h.id.0),
+                    related: earlier(store, h.id)?,
                 });
             }
             Ok((shown, total, page, pages))
@@ -161,6 +184,31 @@ async fn queue_page(
         }),
     )?;
     Ok(csrf.answer(status, page))
+}
+
+/// The earlier threads that may answer held `post`, when it starts a
+/// thread (a reply belongs where it is); a failed search shows none.
+fn earlier(store: &Store, post: PostId) -> Result<Vec<Earlier>, WebError> {
+    if !store.starts_thread(post)? {
+        return Ok(Vec::new());
+    }
+    let found = match store.related_to_post(post, RELATED) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(post = %post, "no related threads for the queue: {e}");
+            return Ok(Vec::new());
+        }
+    };
+    Ok(found
+        .into_iter()
+        .map(|t| Earlier {
+            thread: t.thread_id.0,
+            subject: t.subject,
+            reply: t.consolidated_reply.is_some(),
+            form: format!("answer-{post}-{}", t.thread_id),
+            answer: format!("{post}-{}", t.thread_id),
+        })
+        .collect())
 }
 
 /// The community's ready-made rejection reasons as choices, `chosen` (an
@@ -241,6 +289,10 @@ async fn decide(
     let mut errors = Vec::new();
     if let Err(e) = check_form(&state, &headers, &action_path, token) {
         errors.push(e.to_string());
+    }
+    if let Some(answer) = sent.get("answer") {
+        return answer_with(&state, &headers, &action_path, &c, &viewer, &sent, answer, errors)
+            .await;
     }
     let trust = sent.get("action").map(String::as_str) == Some("trust");
     let action = match sent.get("action").map(String::as_str) {
@@ -355,9 +407,100 @@ async fn decide(
     .await
 }
 
-/// Decides one post of `c` and says what happened, in a line for the
-/// moderator; a post of another community is refused before anything is
-/// decided.
+/// `POST /mod/SLUG/queue` with `answer=POST-QUERY` (a held post's
+/// "Answer with this reply" button): rejects the post and sends its author
+/// the query's Consolidated Reply, as `praxis reject POST --answered-by
+/// QUERY` does ([`crate::effects::answer_with_reply`]).
+#[allow(clippy::too_many_arguments)]
+async fn answer_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    action_path: &str,
+    c: &std::sync::Arc<Community>,
+    viewer: &Viewer,
+    sent: &Sent,
+    answer: &str,
+    mut errors: Vec<String>,
+) -> Result<Response, WebError> {
+    let pair = answer
+        .split_once('-')
+        .and_then(|(p, q)| Some((p.parse::<i64>().ok()?, q.parse::<i64>().ok()?)));
+    if pair.is_none() {
+        errors.push(format!(
+            "“{answer}” names no held post and earlier query; use the buttons under a held post."
+        ));
+    }
+    let Some((post, query)) = pair.filter(|_| errors.is_empty()) else {
+        return queue_page(
+            state,
+            headers,
+            action_path,
+            c,
+            viewer,
+            Outcome {
+                errors,
+                page: page_of(sent),
+                ..Outcome::default()
+            },
+        )
+        .await;
+    };
+    let (c2, v2) = (c.clone(), viewer.clone());
+    let (notes, errors) = state
+        .db
+        .run(move |store| {
+            let actor = acting_moderator(store, &c2, &v2)?;
+            let done = crate::effects::answer_with_reply(
+                store,
+                &c2,
+                PostId(post),
+                ThreadId(query),
+                &actor,
+                How::Web,
+            );
+            Ok(match done {
+                Ok(a) => {
+                    let told = if a.noted {
+                        format!(" {} was sent it.", a.decided.from)
+                    } else {
+                        " No note was sent: their automatic replies for this hour are used up."
+                            .to_string()
+                    };
+                    (
+                        vec![format!(
+                            "Rejected: post {} from {}, “{}”, answered by query {}’s Consolidated Reply “{}”.{told}",
+                            a.decided.post, a.decided.from, a.decided.subject, a.query, a.reply_subject
+                        )],
+                        Vec::new(),
+                    )
+                }
+                Err(crate::effects::AnswerError::Effect(crate::effects::EffectError::Store(
+                    StoreError::AlreadyDecided { what, who, .. },
+                ))) => (
+                    vec![format!("Post {post} was already decided: {what} by {who}.")],
+                    Vec::new(),
+                ),
+                Err(crate::effects::AnswerError::Effect(e)) => return Err(e.into()),
+                Err(refused) => (Vec::new(), vec![refused.to_string()]),
+            })
+        })
+        .await?;
+    queue_page(
+        state,
+        headers,
+        action_path,
+        c,
+        viewer,
+        Outcome {
+            notes,
+            errors,
+            page: page_of(sent),
+            ..Outcome::default()
+        },
+    )
+    .await
+}
+
 /// What a moderator decided for every ticked post.
 #[derive(Clone, Copy)]
 struct Decision<'a> {
@@ -373,6 +516,9 @@ struct Decision<'a> {
     reason: Option<&'a str>,
 }
 
+/// Decides one post of `c` and says what happened, in a line for the
+/// moderator; a post of another community is refused before anything is
+/// decided.
 fn decide_one(
     store: &mut Store,
     c: &Community,
