@@ -336,7 +336,10 @@ mod tests {
             // The earlier answer (answered_by) and the hold notice's related threads.
             ("query", json!(4)),
             ("query_subject", json!("Boat clinics in floods")),
-            ("reply_subject", json!("Consolidated Reply: Boat clinics in floods")),
+            (
+                "reply_subject",
+                json!("Consolidated Reply: Boat clinics in floods"),
+            ),
             ("link", json!("https://l.test/c/health/replies/4")),
             ("reply", json!("Boat clinics reached the villages.")),
             (

@@ -67,7 +67,11 @@ pub struct RejectArgs {
     #[command(flatten)]
     pub posts: PostsArgs,
     /// Why, in words the author will read.
-    #[arg(long, required_unless_present = "answered_by", conflicts_with = "answered_by")]
+    #[arg(
+        long,
+        required_unless_present = "answered_by",
+        conflicts_with = "answered_by"
+    )]
     pub reason: Option<String>,
     /// A question answered before: reject it and send its author the
     /// published Consolidated Reply of QUERY (same community), with a note

@@ -104,11 +104,14 @@ pub fn reason(query: ThreadId) -> String {
 /// the community has a web address (`[http] public_url` or its own
 /// `delivery.base_url`).
 pub fn reply_link(c: &Community, thread: ThreadId) -> Option<String> {
-    c.config
-        .delivery
-        .base_url
-        .as_deref()
-        .map(|b| format!("{}/c/{}/replies/{}", b.trim_end_matches('/'), c.slug(), thread))
+    c.config.delivery.base_url.as_deref().map(|b| {
+        format!(
+            "{}/c/{}/replies/{}",
+            b.trim_end_matches('/'),
+            c.slug(),
+            thread
+        )
+    })
 }
 
 /// Rejects held `post` of `c` as answered by query `query`'s published
@@ -166,10 +169,11 @@ pub fn answer_with_reply(
     let link = reply_link(c, query);
     let why = reason(query);
     let decided = store.decide_how(post, Action::Reject, actor, Some(&why), false, how)?;
-    let noted = if decided.from.is_empty() {
-        false
-    } else {
-        let body = c.templates().render(
+    let noted =
+        if decided.from.is_empty() {
+            false
+        } else {
+            let body = c.templates().render(
             "answered_by",
             &json!({"name": view.from_name, "subject": decided.subject, "community": c.name(),
                     "query": query.0, "query_subject": query_subject,
@@ -177,15 +181,15 @@ pub fn answer_with_reply(
                     "list_address": c.address()}),
         )
             .map_err(EffectError::from)?;
-        auto_reply(
-            store,
-            c,
-            &decided.from,
-            &format!("Answered before: {}", decided.subject),
-            &body,
-            None,
-        )?
-    };
+            auto_reply(
+                store,
+                c,
+                &decided.from,
+                &format!("Answered before: {}", decided.subject),
+                &body,
+                None,
+            )?
+        };
     Ok(Answered {
         decided,
         query,

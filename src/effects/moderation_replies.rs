@@ -106,21 +106,26 @@ pub(super) fn related_lines(
             return Ok(Vec::new());
         }
     };
+    // Links only with the community's web address: a bare path is no
+    // link in a mail client.
     let base = c
         .config
         .delivery
         .base_url
         .as_deref()
-        .map(|b| b.trim_end_matches('/').to_string())
-        .unwrap_or_default();
+        .map(|b| b.trim_end_matches('/').to_string());
     Ok(found
         .iter()
         .enumerate()
         .map(|(i, t)| {
+            let link = |path: String| {
+                base.as_ref()
+                    .map_or(String::new(), |b| format!("{b}{path}"))
+            };
             json!({"n": i + 1, "subject": t.subject, "score": format!("{:.1}", t.score),
                    "thread": t.thread_id.0, "reply": t.consolidated_reply.is_some(),
-                   "thread_link": format!("{base}{}", t.link),
-                   "reply_link": format!("{base}/c/{}/replies/{}", t.community, t.thread_id)})
+                   "thread_link": link(t.link.clone()),
+                   "reply_link": link(format!("/c/{}/replies/{}", t.community, t.thread_id))})
         })
         .collect())
 }

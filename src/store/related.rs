@@ -693,6 +693,59 @@ mod tests {
     }
 
     #[test]
+    fn related_replies_are_those_threads_with_a_published_reply() {
+        let store = archive();
+        let found = store
+            .related_replies(
+                CommunityId(1),
+                "Vaccines in the villages",
+                "Solar refrigerators for the cold chain? Boat clinics carried them.",
+                Some(ThreadId(5)),
+                None,
+                5,
+            )
+            .unwrap();
+        // Thread 1 (boat clinics) matches too, but has no reply.
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].id, found[0].thread), (1, ThreadId(2)));
+        assert_eq!(found[0].subject, "Consolidated Reply: Cold chain");
+        assert_eq!(found[0].published_at, 1);
+        // Its own thread is left out.
+        assert!(
+            store
+                .related_replies(
+                    CommunityId(1),
+                    "Cold chain",
+                    "solar refrigerators",
+                    Some(ThreadId(2)),
+                    None,
+                    5
+                )
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn only_a_post_without_a_parent_that_roots_its_thread_starts_one() {
+        let store = archive();
+        store
+            .conn
+            .execute_batch(
+                "UPDATE threads SET root_post_id = 1 WHERE id = 1;
+                 UPDATE posts SET parent_id = 1 WHERE id = 2;
+                 UPDATE posts SET thread_id = NULL WHERE id = 5;",
+            )
+            .unwrap();
+        let starts = |p| store.starts_thread(crate::model::PostId(p)).unwrap();
+        assert!(starts(1), "the root");
+        assert!(!starts(2), "a reply");
+        assert!(starts(3), "thread 2 has no root recorded: its first post");
+        assert!(starts(5), "in no thread yet");
+        assert!(store.starts_thread(crate::model::PostId(99)).is_err());
+    }
+
+    #[test]
     fn a_post_finds_others_not_itself() {
         let store = archive();
         let found = store.related_to_post(crate::model::PostId(3), 5).unwrap();

@@ -291,8 +291,17 @@ async fn decide(
         errors.push(e.to_string());
     }
     if let Some(answer) = sent.get("answer") {
-        return answer_with(&state, &headers, &action_path, &c, &viewer, &sent, answer, errors)
-            .await;
+        return answer_with(
+            &state,
+            &headers,
+            &action_path,
+            &c,
+            &viewer,
+            &sent,
+            answer,
+            errors,
+        )
+        .await;
     }
     let trust = sent.get("action").map(String::as_str) == Some("trust");
     let action = match sent.get("action").map(String::as_str) {
