@@ -454,6 +454,31 @@ fn later_drafts_suggest_published_replies_as_related() {
         d.contains("- [health] Consolidated Reply: Mobile clinics in flood areas? ("),
         "{d}"
     );
+    // Another reply sharing a word or two comes after the one that answers
+    // (the related search, best first), and the query's own thread never.
+    ingest(
+        &home,
+        "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Zinc for diarrhoea\nMessage-ID: <z9@example.org>\n\nWhat worked for zinc dosing in children?\n",
+    );
+    let zinc = queries(&home, &[])
+        .into_iter()
+        .find(|t| t["subject"] == "Zinc for diarrhoea")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    std::fs::write(&file, "Zinc for 14 days worked.\n").unwrap();
+    home.stdout(&["consolidate", &zinc, "--from", file.to_str().unwrap()]);
+    home.stdout(&["publish", &zinc]);
+    let d = home.stdout(&["consolidate", &newer.to_string(), "--print"]);
+    let section = &d[d.find("## Related Consolidated Replies").unwrap()..];
+    let section = &section[..section.find("## Responses in full").unwrap()];
+    let listed: Vec<&str> = section.lines().filter(|l| l.starts_with("- ")).collect();
+    assert!(
+        listed[0].starts_with("- [health] Consolidated Reply: Mobile clinics in flood areas? ("),
+        "{section}"
+    );
+    assert!(!section.contains("Clinics after floods in Odisha"), "{section}");
 }
 
 mod e2e {
