@@ -420,10 +420,16 @@ fn http_get(url: &str) -> (u16, String) {
 fn a_question_answered_before_gets_the_reply_by_mail_and_its_link_opens() {
     let s = PrivateStack::start();
     let home = Home::with_config(&s.live_config(true));
+    let key = home.path().join("link.key");
+    std::fs::write(&key, "an earlier answers link secret\n").unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let port = crate::browser::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let config = std::fs::read_to_string(home.config()).unwrap()
-        + "[community.web]\narchive = \"public\"\n"
+    let config = std::fs::read_to_string(home.config()).unwrap().replacen(
+        "[delivery]\n",
+        &format!("[delivery]\nlink_secret_file = \"{}\"\n", key.display()),
+        1,
+    ) + "[community.web]\narchive = \"public\"\n"
         + &format!("\n[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n");
     std::fs::write(home.config(), config).unwrap();
     for (user, name, role) in [

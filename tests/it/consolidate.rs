@@ -478,7 +478,10 @@ fn later_drafts_suggest_published_replies_as_related() {
         listed[0].starts_with("- [health] Consolidated Reply: Mobile clinics in flood areas? ("),
         "{section}"
     );
-    assert!(!section.contains("Clinics after floods in Odisha"), "{section}");
+    assert!(
+        !section.contains("Clinics after floods in Odisha"),
+        "{section}"
+    );
 }
 
 mod e2e {
