@@ -297,7 +297,7 @@ fn reject_answered_by_sends_the_reply_and_refuses_a_query_without_one_or_elsewhe
         .find(|(s, _)| s.contains("Clinics by boat during floods"))
         .expect("a hold notice to the moderator");
     assert!(
-        notice.contains(&format!("1. Mobile clinics in flood areas? (score "))
+        notice.contains("1. Mobile clinics in flood areas? (score ")
             && notice.contains(&format!("query {q}, Consolidated Reply)")),
         "{notice}"
     );
