@@ -2,7 +2,14 @@
 //! reason, discard or defer one or many at once. Every decision goes
 //! through the store call the CLI uses, so a post is decided once whoever
 //! is first, and the audit log records it as made on the web by the
-//! moderator's name.
+//! moderator's name. A held post that starts a thread shows the earlier
+//! threads that may answer it, and beside each with a Consolidated Reply
+//! a button that answers the post with that reply
+//! (`crate::effects::answer_with_reply`, as `praxis reject --answered-by`).
+//!
+//! Long because the page's two POSTs (the ticked posts' decision and one
+//! post answered with an earlier reply) answer with the same page and its
+//! kept form, built here once.
 
 use std::collections::HashMap;
 
