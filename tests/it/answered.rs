@@ -4,7 +4,8 @@
 //! with this reply" and `praxis reject POST --answered-by QUERY` reject it
 //! and send its author the earlier Consolidated Reply with its link; a
 //! query without a published reply, or of another community, is refused
-//! with nothing decided. The real-stack walk reads the notice and the note
+//! with nothing decided. In a real browser the queue stays valid and
+//! accessible and the button answers. The real-stack walk reads the notice and the note
 //! over IMAP and follows the link on the running web.
 
 use std::time::Duration;
@@ -180,6 +181,41 @@ fn the_hold_notice_and_the_queue_offer_the_earlier_reply_and_its_button_answers(
         "{}",
         again.body
     );
+}
+
+/// In a real browser: the queue with an earlier reply under a held post is
+/// valid HTML and accessible, and its button (outside the decision form,
+/// joined to its own by `form=`) answers the post.
+#[test]
+fn the_answer_button_works_in_the_browser() {
+    use crate::browser::Browser;
+    use crate::web_moderate::browser_sign_in;
+    let site = Site::demo("members", "");
+    let Some(mut b) = Browser::start() else {
+        return;
+    };
+    let post = hold(
+        &site,
+        "Outsider <k@outside.example>",
+        "Kangaroo mother care for low birth weight babies at home",
+    );
+    let q = related(&site.home, post)
+        .into_iter()
+        .find(|t| t["subject"] == KMC)
+        .unwrap()["thread_id"]
+        .as_i64()
+        .unwrap();
+    let base = site.base.clone();
+    browser_sign_in(&mut b, &site, MEERA);
+    b.check_pages(&[format!("{base}/mod/mch/queue")]);
+    b.submit(&format!("button[form=answer-{post}-{q}]"));
+    let text = b.text("main");
+    assert!(
+        text.contains(&format!("Rejected: post {post} from k@outside.example"))
+            && text.contains(&format!("answered by query {q}’s Consolidated Reply")),
+        "{text}"
+    );
+    wait_mail(&site, "k@outside.example", "Answered before:");
 }
 
 /// The outbox's notices to `to`, decoded: (subject, text).
