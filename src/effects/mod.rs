@@ -16,6 +16,7 @@
 
 mod after_decision;
 mod after_ingest;
+pub mod crosspost;
 pub mod health_report;
 mod moderation_replies;
 mod notices;
