@@ -170,6 +170,33 @@ fn moderators_invite_members_from_the_board_and_the_rules_say_why_not() {
         row.contains("Fatima Shaikh &lt;fatima.shaikh@sneha.example.org&gt;: responded in"),
         "{row}"
     );
+    // One click invites a suggested member, saying why in their terms.
+    let at = row
+        .find("value=\"fatima.shaikh@sneha.example.org\"")
+        .expect("an Invite button for Fatima");
+    let form = &row[row[..at].rfind("<form").unwrap()..at + row[at..].find("</form>").unwrap()];
+    let field = |name: &str| Site::input_value(form, name).unwrap();
+    let why = field("why");
+    assert!(why.starts_with("you responded to “"), "{why}");
+    let page = site.post(
+        "/mod/mch/queries/refer",
+        &format!(
+            "csrf={}&query={}&members=fatima.shaikh%40sneha.example.org&why={}",
+            field("csrf"),
+            field("query"),
+            why.replace(' ', "+")
+                .replace('“', "%E2%80%9C")
+                .replace('”', "%E2%80%9D")
+                .replace('&', "%26")
+        ),
+    );
+    assert!(page.body.contains("Invited Fatima Shaikh"), "{}", page.body);
+    let mail = wait_mail(
+        &site,
+        "fatima.shaikh@sneha.example.org",
+        "Your experience, please: Kangaroo mother care",
+    );
+    assert!(mail.contains("Why you: you responded to"), "{mail}");
 
     let audit = site.home.json(&["audit", "-c", "mch", "--json"]);
     let refers: Vec<_> = audit
@@ -178,7 +205,7 @@ fn moderators_invite_members_from_the_board_and_the_rules_say_why_not() {
         .iter()
         .filter(|a| a["action"] == "refer")
         .collect();
-    assert_eq!(refers.len(), 1, "{audit}");
+    assert_eq!(refers.len(), 2, "{audit}");
     assert_eq!(
         (&refers[0]["actor"], &refers[0]["how"]),
         (&"Meera Iyer".into(), &"web".into())

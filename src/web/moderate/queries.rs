@@ -315,10 +315,19 @@ fn suggest(
             if !e.interests.is_empty() {
                 why.push(format!("interests: {}", e.interests.join(", ")));
             }
+            // What the invitation tells them, in their terms.
+            let invite_why = match (e.threads.first(), e.interests.is_empty()) {
+                (Some(t), _) => format!("you responded to “{}” in this community", t.subject),
+                (None, false) => {
+                    format!("you listed {} among your interests", e.interests.join(", "))
+                }
+                (None, true) => String::new(),
+            };
             json!({
                 "name": if e.name.is_empty() { e.email.clone() } else { e.name.clone() },
                 "email": e.email,
                 "why": why.join("; "),
+                "invite_why": invite_why,
             })
         })
         .collect();
