@@ -235,6 +235,7 @@ pub fn render(data: &[u8]) {
         approved_at: 1_800_000_000 + id,
         late: false,
         offline: id == 3,
+        community: (id == 2).then(|| f[2].clone()),
     };
     let query = Query {
         thread: praxis::model::ThreadId(1),
@@ -245,6 +246,7 @@ pub fn render(data: &[u8]) {
         state: praxis::model::QueryState::Open,
         root: qp(1, &f[1], &f[3]),
         responses: vec![qp(2, &f[4], &f[5]), qp(3, &f[1], &f[3])],
+        shared_with: vec![f[6].clone()],
     };
     let moderators = vec![f[4].clone()];
     let templates = cfg.templates();

@@ -9,6 +9,7 @@ mod audit;
 mod backup;
 mod check;
 mod consolidate;
+mod crosspost;
 mod decide;
 mod demo;
 mod digest;
@@ -162,6 +163,11 @@ pub enum Command {
         after_help = "Example:\n  praxis refer 7 anjali@example.org ravi@example.org --why 'you ran the Sitapur KMC ward'\n\nEach member gets at most [community.policy] referrals_per_month invitations a month (default 2), one per query; members can opt out on their page."
     )]
     Refer(refer::ReferArgs),
+    /// Send an open query to other communities too: one query, one reply.
+    #[command(
+        after_help = "Example:\n  praxis crosspost 7 -c disaster -c ict4d\n\nEach community's members get it with that community's prefix and footer (a member of several gets it once); responses in any of them join query 7, and its Consolidated Reply is published to all."
+    )]
+    Crosspost(crosspost::CrosspostArgs),
     /// Members most likely to know the answer, with why.
     #[command(
         after_help = "Example:\n  praxis experts -c health solar fridges for vaccines\n  praxis experts --post 42 --json\n\nEvidence: responses in the most similar threads (credited in a Consolidated Reply counts more, older counts less) and the interests members gave (`set interests …`)."
@@ -334,6 +340,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Consolidate(a) => consolidate::run(&ctx, a),
         Command::Publish(a) => publish::run(&ctx, a),
         Command::Refer(a) => refer::run(&ctx, a),
+        Command::Crosspost(a) => crosspost::run(&ctx, a),
         Command::Experts(a) => experts::run(&ctx, a),
         Command::Mark(a) => mark::run(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),

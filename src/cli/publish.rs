@@ -79,8 +79,15 @@ pub fn run(ctx: &Context, args: &PublishArgs) -> Result<ExitCode> {
             }
         );
     }
-    let queued =
-        crate::consolidate::publish_draft(&mut store, cfg, &q, &d, at.map(|t| t.timestamp()))?;
+    let config_of = |slug: &str| config.community(slug).ok();
+    let queued = crate::consolidate::publish_draft(
+        &mut store,
+        cfg,
+        &config_of,
+        &q,
+        &d,
+        at.map(|t| t.timestamp()),
+    )?;
     let recipients = queued.recipients.unwrap_or(0);
     let when = match at {
         Some(t) => format!("scheduled for {}", zoned_time(t.timestamp(), cfg.timezone)),

@@ -37,6 +37,9 @@ pub struct Credited {
     pub list: String,
     /// Sent to the moderator rather than the list (`--add-response`).
     pub offline: bool,
+    /// The other community it came through, for a response to the query's
+    /// cross-posted copy there; "" when it came through the query's own.
+    pub community: String,
 }
 
 /// One related resource and who recommended it.
@@ -91,6 +94,9 @@ pub struct DraftData {
     /// For an addendum: the date the earlier reply was published; only
     /// responses flagged as approved after it are listed.
     pub addendum_since: Option<String>,
+    /// The other communities the query was cross-posted to, by name,
+    /// comma-separated; "" when it was not.
+    pub shared_with: String,
 }
 
 /// The date as a person reads it in the community's zone: "2 November 2026".
@@ -375,6 +381,7 @@ fn credited(n: usize, p: &QueryPost, tz: Tz) -> Credited {
         list,
         text,
         offline: p.offline,
+        community: p.community.clone().unwrap_or_default(),
     }
 }
 
@@ -492,6 +499,7 @@ pub fn data(q: &Query, s: &Setting<'_>) -> DraftData {
         responders: responders(&posts, &responses, &q.root.email),
         responses,
         addendum_since: addendum_since.map(|t| local_date(t, tz)),
+        shared_with: q.shared_with.join(", "),
     }
 }
 
@@ -678,6 +686,7 @@ mod tests {
             approved_at: date,
             late: id == 3,
             offline: false,
+            community: None,
         }
     }
 
@@ -719,7 +728,47 @@ mod tests {
                     &[],
                 ),
             ],
+            shared_with: Vec::new(),
         }
+    }
+
+    /// A query cross-posted to another community: the draft says so, and a
+    /// response that came through the other community is credited with it.
+    #[test]
+    fn a_cross_posted_query_credits_the_community_a_response_came_through() {
+        let mut q = sample_query();
+        q.shared_with = vec!["Disaster Management".into()];
+        q.responses[1].community = Some("Disaster Management".into());
+        let d = data(
+            &q,
+            &Setting {
+                community: "Maternal and Child Health",
+                address: "health@example.test",
+                moderators: &[],
+                related: &[],
+                now: DateTime::from_timestamp(1_794_000_000, 0).unwrap(),
+                tz: "Asia/Kolkata".parse().unwrap(),
+                addendum_since: None,
+            },
+        );
+        let md = render(&Templates::new(), &d).unwrap();
+        assert!(
+            md.contains("*Cross-posted to Disaster Management: one query, one reply.*"),
+            "{md}"
+        );
+        assert!(
+            md.contains("2. Carol Sen (through Disaster Management)\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("1. Bob Das, WaterAid, Guwahati, Assam\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("### 2. Carol Sen (")
+                && md.contains("; through Disaster Management)\n\nRadios"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ use crate::deliver::compose::ComposeError;
 use crate::model::{Delivery, OutboxKind, PostId, Role};
 use crate::render::{RenderError, Templates};
 use crate::store::{
-    Audience, Draft, NewOutbox, Publication, Query, Queued, Result, Store, StoreError,
+    Audience, Draft, Excluded, NewOutbox, Publication, Query, Queued, Result, SharedCopy, Store,
+    StoreError,
 };
 
 /// Why a draft could not be generated or a reply not published.
@@ -34,6 +35,19 @@ pub enum CompileError {
     /// Building the message.
     #[error(transparent)]
     Compose(#[from] ComposeError),
+    /// The thread is a cross-posted copy: its reply is compiled at home.
+    #[error(
+        "thread {0} is the copy of query {1} from `{2}`, cross-posted here; its Consolidated Reply is compiled there (`praxis consolidate {1}`) and published here too"
+    )]
+    Copy(crate::model::ThreadId, crate::model::ThreadId, String),
+}
+
+/// Refuses a cross-posted copy: only the query at home gets a reply.
+fn not_a_copy(store: &Store, q: &Query) -> std::result::Result<(), CompileError> {
+    match store.home_query(q.thread)? {
+        Some(h) => Err(CompileError::Copy(q.thread, h.query, h.slug)),
+        None => Ok(()),
+    }
 }
 
 /// After a post was approved (on arrival or by a moderator): a response to
@@ -72,6 +86,7 @@ pub fn generate(
     q: &Query,
     addendum_since: Option<i64>,
 ) -> std::result::Result<String, CompileError> {
+    not_a_copy(store, q)?;
     let moderators: Vec<String> = store
         .members(q.community)?
         .into_iter()
@@ -133,29 +148,42 @@ pub fn draft_subject(q: &Query, addendum: bool) -> String {
     )
 }
 
+/// The delivery modes a Consolidated Reply goes to.
+const REPLY_MODES: &[Delivery] = &[Delivery::Each, Delivery::Consolidated];
+
 /// Publishes the draft `d` of `q`: the message built and queued for every
 /// member reading each post or Consolidated Replies, now or at `at` (Unix
-/// seconds; the caller has refused a time past). The store refuses a reply
-/// no longer a draft, so two moderators cannot both publish it.
-pub fn publish_draft(
+/// seconds; the caller has refused a time past). A query cross-posted to
+/// other communities has its reply published in each of them too, with
+/// their own prefix and footer (`config_of` finds a community's config by
+/// slug), each member of several of them getting one copy. The store
+/// refuses a reply no longer a draft, so two moderators cannot both
+/// publish it.
+pub fn publish_draft<'c>(
     store: &mut Store,
     cfg: &CommunityConfig,
+    config_of: &dyn Fn(&str) -> Option<&'c CommunityConfig>,
     q: &Query,
     d: &Draft,
     at: Option<i64>,
 ) -> std::result::Result<Queued, CompileError> {
+    not_a_copy(store, q)?;
     let title = draft::title(&q.subject, &q.slug);
-    let message_id = publish::message_id(d.reply, cfg);
-    let built = publish::message(
-        cfg,
-        &publish::ReplyMail {
-            title: &title,
-            query_message_id: &q.root.message_id,
-            message_id: &message_id,
-            markdown: &d.body,
-            addendum: d.addendum_to.is_some(),
-        },
-    )?;
+    let mail = |cfg: &CommunityConfig| -> std::result::Result<(String, _), CompileError> {
+        let message_id = publish::message_id(d.reply, cfg);
+        let built = publish::message(
+            cfg,
+            &publish::ReplyMail {
+                title: &title,
+                query_message_id: &q.root.message_id,
+                message_id: &message_id,
+                markdown: &d.body,
+                addendum: d.addendum_to.is_some(),
+            },
+        )?;
+        Ok((message_id, built))
+    };
+    let (message_id, built) = mail(cfg)?;
     let mut msg = NewOutbox::new(
         Some(q.community),
         OutboxKind::ConsolidatedReply,
@@ -164,6 +192,58 @@ pub fn publish_draft(
     );
     msg.reply = Some(d.reply);
     msg.not_before = at;
+    // The communities it was cross-posted to, each leaving out the members
+    // who have the reply through the query's own community or an earlier
+    // one of them.
+    let mut copies = Vec::new();
+    for x in store.crossposts(q.thread)? {
+        let Some(other) = config_of(&x.slug) else {
+            tracing::warn!(
+                "query {} was cross-posted to `{}`, which is no longer in the config; its reply is not shared there",
+                q.thread,
+                x.slug
+            );
+            continue;
+        };
+        copies.push((x, mail(other)?));
+    }
+    let mut excluded = vec![Excluded {
+        community: q.community,
+        modes: REPLY_MODES,
+    }];
+    for (x, _) in &copies {
+        excluded.push(Excluded {
+            community: x.community,
+            modes: REPLY_MODES,
+        });
+    }
+    let shared: Vec<SharedCopy<'_>> = copies
+        .iter()
+        .enumerate()
+        .map(|(i, (x, (message_id, built)))| {
+            let mut msg = NewOutbox::new(
+                Some(x.community),
+                OutboxKind::ConsolidatedReply,
+                &built.subject,
+                &built.message,
+            );
+            msg.not_before = at;
+            SharedCopy {
+                thread: x.thread,
+                community: x.community,
+                subject: &built.subject,
+                message_id,
+                msg,
+                audience: Audience {
+                    community: x.community,
+                    modes: REPLY_MODES,
+                    author: None,
+                    digest_format: None,
+                    exclude: &excluded[..=i],
+                },
+            }
+        })
+        .collect();
     Ok(store.publish_reply(
         &Publication {
             reply: d.reply,
@@ -176,10 +256,12 @@ pub fn publish_draft(
         &msg,
         &Audience {
             community: q.community,
-            modes: &[Delivery::Each, Delivery::Consolidated],
+            modes: REPLY_MODES,
             author: None,
             digest_format: None,
+            exclude: &[],
         },
+        &shared,
         crate::store::now(),
     )?)
 }

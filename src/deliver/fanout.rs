@@ -61,6 +61,7 @@ pub fn queue_post(store: &mut Store, c: &Community, post: PostId) -> Result<Queu
             modes: &[Delivery::Each],
             author: Some(&p.from_addr),
             digest_format: None,
+            exclude: &[],
         },
         chrono::Utc::now().timestamp(),
     )?;

@@ -17,6 +17,7 @@
 mod after_decision;
 mod after_ingest;
 pub mod answered_by;
+pub mod crosspost;
 pub mod health_report;
 mod moderation_replies;
 mod notices;

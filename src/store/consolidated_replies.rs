@@ -44,6 +44,20 @@ impl Store {
                 |r| r.get(0).map(ThreadId),
             )
             .optional()?;
+        // A response to a cross-posted copy counts on the query itself,
+        // whose moderators compile the addendum.
+        let thread = match thread {
+            Some(t) => Some(
+                tx.query_row(
+                    "SELECT query_id FROM crossposts WHERE thread_id = ?1",
+                    [t.0],
+                    |r| r.get(0).map(ThreadId),
+                )
+                .optional()?
+                .unwrap_or(t),
+            ),
+            None => None,
+        };
         if let Some(t) = thread {
             tx.execute(
                 "UPDATE threads SET late_responses = late_responses + 1 WHERE id = ?1",
@@ -129,6 +143,9 @@ pub struct QueryPost {
     pub late: bool,
     /// Added by a moderator (`--add-response`), not posted to the list.
     pub offline: bool,
+    /// The community it was posted in, when that is not the query's own:
+    /// a response to the query's cross-posted copy there.
+    pub community: Option<String>,
 }
 
 /// A query with everything a draft is made from.
@@ -148,8 +165,11 @@ pub struct Query {
     pub state: QueryState,
     /// The root post: the question.
     pub root: QueryPost,
-    /// Approved responses, oldest first.
+    /// Approved responses, oldest first (those to its cross-posted copies
+    /// too, marked with their community).
     pub responses: Vec<QueryPost>,
+    /// The names of the other communities it was cross-posted to.
+    pub shared_with: Vec<String>,
 }
 
 /// The current draft of a query's Consolidated Reply.
@@ -227,6 +247,7 @@ fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
         approved_at: r.get(10)?,
         late: r.get(11)?,
         offline: false,
+        community: r.get(12)?,
     })
 }
 
@@ -255,19 +276,42 @@ impl Store {
         let Some((community, slug, subject, kind, state, Some(root_id))) = head else {
             return Ok(None);
         };
+        // The thread's own posts, then the responses to its cross-posted
+        // copies in other communities (their questions left out), credited
+        // with the community they came through.
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id, p.message_id, p.from_addr, m.name, p.from_name, m.organisation, m.place,
                     COALESCE(p.date, p.received_at), p.attachments, p.text,
                     COALESCE(p.approved_at, p.received_at),
-                    COALESCE(substr(p.flag, 1, length(?2)) = ?2, 0)
+                    COALESCE(substr(p.flag, 1, length(?2)) = ?2, 0), NULL
              FROM posts p
              LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
              WHERE p.thread_id = ?1 AND p.state = 'approved'
-             ORDER BY COALESCE(p.date, p.received_at), p.id",
+             UNION ALL
+             SELECT p.id, p.message_id, p.from_addr, m.name, p.from_name, m.organisation, m.place,
+                    COALESCE(p.date, p.received_at), p.attachments, p.text,
+                    COALESCE(p.approved_at, p.received_at),
+                    COALESCE(substr(p.flag, 1, length(?2)) = ?2, 0), c.name
+             FROM crossposts x JOIN posts p ON p.thread_id = x.thread_id AND p.id <> x.post_id
+             JOIN communities c ON c.id = x.community_id
+             LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
+             WHERE x.query_id = ?1 AND p.state = 'approved'
+             ORDER BY 8, 1",
         )?;
-        let posts = stmt
+        let mut posts = stmt
             .query_map(params![thread.0, LATE_FLAG], query_post)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        // A response sent to two of the lists is credited once, at home.
+        let home: std::collections::HashSet<String> = posts
+            .iter()
+            .filter(|p| p.community.is_none())
+            .map(|p| p.message_id.clone())
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        posts.retain(|p| {
+            (p.community.is_none() || !home.contains(&p.message_id))
+                && seen.insert((p.community.is_none(), p.message_id.clone()))
+        });
         let (roots, mut responses): (Vec<_>, Vec<_>) =
             posts.into_iter().partition(|p| p.id.0 == root_id);
         let mut stmt = self.conn.prepare_cached(
@@ -294,6 +338,7 @@ impl Store {
                     approved_at: r.get(5)?,
                     late: r.get(7)?,
                     offline: true,
+                    community: None,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -302,6 +347,14 @@ impl Store {
         let Some(root) = roots.into_iter().next() else {
             return Ok(None);
         };
+        let shared_with = self
+            .conn
+            .prepare_cached(
+                "SELECT c.name FROM crossposts x JOIN communities c ON c.id = x.community_id
+                 WHERE x.query_id = ?1 ORDER BY x.id",
+            )?
+            .query_map([thread.0], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(Some(Query {
             thread,
             community,
@@ -311,6 +364,7 @@ impl Store {
             state,
             root,
             responses,
+            shared_with,
         }))
     }
 
@@ -479,15 +533,38 @@ pub struct Publication<'a> {
     pub at: Option<i64>,
 }
 
+/// The copy of a reply published in a community its query was
+/// cross-posted to: its own reply row there (shared from the original),
+/// its own message (that community's prefix, footer and headers) and its
+/// audience (without the members who have the reply through another).
+#[derive(Debug, Clone)]
+pub struct SharedCopy<'a> {
+    /// The query's copy thread in that community.
+    pub thread: ThreadId,
+    /// That community.
+    pub community: CommunityId,
+    /// The subject as sent there.
+    pub subject: &'a str,
+    /// The copy's Message-ID.
+    pub message_id: &'a str,
+    /// Its message (`reply` is set when stored).
+    pub msg: super::NewOutbox<'a>,
+    /// Its recipients.
+    pub audience: super::Audience<'a>,
+}
+
 impl Store {
     /// In one transaction: queues `msg` for `audience`, marks the reply
     /// published (or scheduled), the thread published, and indexes the reply
-    /// in the archive. Refuses a reply already published or scheduled.
+    /// in the archive; the same for each of `copies`, the reply as shared
+    /// with the communities the query was cross-posted to. Refuses a reply
+    /// already published or scheduled.
     pub fn publish_reply(
         &mut self,
         p: &Publication<'_>,
         msg: &super::NewOutbox<'_>,
         audience: &super::Audience<'_>,
+        copies: &[SharedCopy<'_>],
         now: i64,
     ) -> Result<super::Queued> {
         let tx = self.conn.transaction()?;
@@ -506,7 +583,7 @@ impl Store {
         }
         let id = super::outbox::insert_outbox(&tx, msg, now)?;
         super::outbox::insert_audience(&tx, id, audience)?;
-        let members = super::outbox::audience_size(&tx, id)?;
+        let mut members = super::outbox::audience_size(&tx, id)?;
         tx.execute(
             "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
             [p.thread.0],
@@ -515,6 +592,59 @@ impl Store {
             "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
             params![p.reply, p.subject, p.body],
         )?;
+        let mut shared = Vec::new();
+        for c in copies {
+            tx.prepare_cached(
+                "INSERT INTO consolidated_replies (community_id, thread_id, addendum_to, state,
+                     subject, publish_at, published_at, message_id, created_at, shared_from)
+                 VALUES (?1, ?2,
+                     (SELECT MAX(id) FROM consolidated_replies WHERE thread_id = ?2
+                        AND state IN ('published', 'scheduled')),
+                     CASE WHEN ?3 IS NULL THEN 'published' ELSE 'scheduled' END,
+                     ?4, ?3, COALESCE(?3, ?5), ?6, ?5, ?7)",
+            )?
+            .execute(params![
+                c.community.0,
+                c.thread.0,
+                p.at,
+                c.subject,
+                now,
+                c.message_id,
+                p.reply
+            ])?;
+            let copy = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO draft_versions (reply_id, version, body, author, created_at)
+                 SELECT ?2, 1, ?3, COALESCE((SELECT author FROM draft_versions
+                     WHERE reply_id = ?1 ORDER BY version DESC LIMIT 1), ''), ?4",
+                params![p.reply, copy, p.body, now],
+            )?;
+            let mut msg = c.msg.clone();
+            msg.reply = Some(copy);
+            let out = super::outbox::insert_outbox(&tx, &msg, now)?;
+            super::outbox::insert_audience(&tx, out, &c.audience)?;
+            let n = super::outbox::audience_size(&tx, out)?;
+            members += n;
+            tx.execute(
+                "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
+                [c.thread.0],
+            )?;
+            tx.execute(
+                "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
+                params![copy, c.subject, p.body],
+            )?;
+            let slug: String = tx.query_row(
+                "SELECT slug FROM communities WHERE id = ?1",
+                [c.community.0],
+                |r| r.get(0),
+            )?;
+            shared.push(format!("`{slug}` as reply {copy} ({n} more)"));
+        }
+        let shared = if shared.is_empty() {
+            String::new()
+        } else {
+            format!(", shared with {}", shared.join(", "))
+        };
         super::audit::record(
             &tx,
             &super::audit::Act {
@@ -528,13 +658,16 @@ impl Store {
                 object: Some(("query", p.thread.0)),
                 detail: Some(&match p.at {
                     Some(at) => format!(
-                        "consolidated reply {} for {}",
+                        "consolidated reply {} for {}{shared}",
                         p.reply,
                         chrono::DateTime::from_timestamp(at, 0)
                             .map(|t| t.to_rfc3339())
                             .unwrap_or_default()
                     ),
-                    None => format!("consolidated reply {} to {} members", p.reply, members),
+                    None => format!(
+                        "consolidated reply {} to {} members{shared}",
+                        p.reply, members
+                    ),
                 }),
                 at: now,
             },
@@ -576,6 +709,29 @@ impl Store {
                 "consolidated reply {reply} is already going out ({sent} copies sent or failed); it can no longer be cancelled"
             )));
         }
+        // Its copies in the communities the query was cross-posted to go
+        // with it, and their threads wait for the reply again.
+        tx.execute(
+            "DELETE FROM outbox WHERE reply_id IN
+                 (SELECT id FROM consolidated_replies WHERE shared_from = ?1)",
+            [reply],
+        )?;
+        tx.execute(
+            "DELETE FROM consolidated_fts WHERE rowid IN
+                 (SELECT id FROM consolidated_replies WHERE shared_from = ?1)",
+            [reply],
+        )?;
+        tx.execute(
+            "UPDATE threads SET state = 'open' WHERE id IN
+                 (SELECT thread_id FROM consolidated_replies WHERE shared_from = ?1)
+               AND NOT EXISTS (SELECT 1 FROM consolidated_replies o
+                 WHERE o.thread_id = threads.id AND o.state = 'published')",
+            [reply],
+        )?;
+        tx.execute(
+            "DELETE FROM consolidated_replies WHERE shared_from = ?1",
+            [reply],
+        )?;
         tx.execute("DELETE FROM outbox WHERE reply_id = ?1", [reply])?;
         tx.execute(
             "UPDATE consolidated_replies SET state = 'draft', publish_at = NULL, published_at = NULL

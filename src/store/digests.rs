@@ -264,6 +264,7 @@ impl Store {
                     modes: &[Delivery::Digest],
                     author: None,
                     digest_format: Some(*format),
+                    exclude: &[],
                 },
             )?;
             recipients += super::outbox::audience_size(&tx, outbox)?;

@@ -38,6 +38,9 @@ pub struct LibraryEntry {
     pub compiled_by: String,
     /// How many more replies (addenda) followed it.
     pub addenda: i64,
+    /// The other communities it is shared with (a cross-posted query), by
+    /// name; empty for a reply of this community alone.
+    pub shared_with: Vec<String>,
 }
 
 /// One visible Consolidated Reply, with its latest text.
@@ -130,9 +133,14 @@ impl Store {
                     published_at: r.get(2)?,
                     addenda: r.get(3)?,
                     compiled_by: r.get(4)?,
+                    shared_with: Vec::new(),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut rows = rows;
+        for row in &mut rows {
+            row.shared_with = self.shared_with(row.thread)?;
+        }
         Ok(rows)
     }
 

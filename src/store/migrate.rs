@@ -127,6 +127,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0021_related",
         sql: include_str!("migrations/0021_related.sql"),
     },
+    Migration {
+        version: 22,
+        name: "0022_crossposts",
+        sql: include_str!("migrations/0022_crossposts.sql"),
+    },
 ];
 
 impl Migration {

@@ -28,6 +28,7 @@ mod bounce;
 mod communities;
 mod confirmations;
 mod consolidated_replies;
+mod crossposts;
 mod digests;
 mod experts;
 mod holds;
@@ -56,8 +57,9 @@ pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
 pub use communities::CommunityRow;
 pub use confirmations::Confirmation;
 pub use consolidated_replies::{
-    Draft, DraftVersion, OpenQuery, Publication, Query, QueryPost, RelatedReply,
+    Draft, DraftVersion, OpenQuery, Publication, Query, QueryPost, RelatedReply, SharedCopy,
 };
+pub use crossposts::{CrossPost, CrossPosted, HomeQuery};
 pub use digests::{DigestCreated, NewDigest};
 pub use experts::ExpertsFor;
 pub use holds::{Action, Decided, HeldPost};
@@ -65,8 +67,8 @@ pub use library::{LibraryEntry, NewThread, PublishedReply, public_name};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
 pub use moderation_tokens::ModerationToken;
 pub use outbox::{
-    Audience, DeliveryRow, DueDelivery, NewOutbox, NewRecipient, OutboxFilter, OutboxMessage,
-    OutboxSummary, Outcome, PostForFanout, Queued,
+    Audience, DeliveryRow, DueDelivery, Excluded, NewOutbox, NewRecipient, OutboxFilter,
+    OutboxMessage, OutboxSummary, Outcome, PostForFanout, Queued,
 };
 pub use posts::{Batch, Checkpoint, DIGEST_REPLY_UNPLACED, NewPost, PostView, Stored};
 pub use referrals::{Referral, ReferralCounts, ReferralRefused};

@@ -94,6 +94,20 @@ pub struct Audience<'a> {
     /// Only members reading their digest in this format (one digest
     /// message per format).
     pub digest_format: Option<DigestFormat>,
+    /// Members who already have this message through another community
+    /// (a cross-posted query, a shared Consolidated Reply): left out, so a
+    /// member of several communities gets each message once.
+    pub exclude: &'a [Excluded<'a>],
+}
+
+/// Who an [`Audience`] leaves out: the active members of `community` whose
+/// delivery mode is one of `modes`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Excluded<'a> {
+    /// The other community.
+    pub community: CommunityId,
+    /// The delivery modes that brought them the message there.
+    pub modes: &'a [Delivery],
 }
 
 /// One explicit recipient.
@@ -347,7 +361,11 @@ pub(super) const REMAINING: &str = "(SELECT COUNT(*) FROM outbox_audiences a
      WHERE a.outbox_id = o.id AND m.status = 'active'
        AND m.delivery IN (SELECT value FROM json_each(a.modes))
        AND NOT (m.own_posts = 0 AND m.email = a.author)
-       AND (a.digest_format IS NULL OR m.digest_format = a.digest_format))";
+       AND (a.digest_format IS NULL OR m.digest_format = a.digest_format)
+       AND NOT EXISTS (SELECT 1 FROM json_each(a.exclude) x
+             JOIN members e ON e.community_id = json_extract(x.value, '$.community')
+                           AND e.email = m.email AND e.status = 'active'
+             WHERE e.delivery IN (SELECT value FROM json_each(x.value, '$.modes'))))";
 
 /// Records `audience` as the recipients of message `id`: one row, whatever
 /// the member count. The sender expands it into delivery rows a batch at a
@@ -359,10 +377,20 @@ pub(super) fn insert_audience(
     audience: &Audience<'_>,
 ) -> Result<()> {
     let modes: Vec<&str> = audience.modes.iter().map(|m| m.as_str()).collect();
+    let exclude: Vec<serde_json::Value> = audience
+        .exclude
+        .iter()
+        .map(|x| {
+            serde_json::json!({
+                "community": x.community.0,
+                "modes": x.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     tx.prepare_cached(
         "INSERT INTO outbox_audiences (outbox_id, community_id, modes, author, digest_format,
-                                       cutoff)
-         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(id), 0) FROM members))",
+                                       cutoff, exclude)
+         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(id), 0) FROM members), ?6)",
     )?
     .execute(params![
         id.0,
@@ -370,6 +398,7 @@ pub(super) fn insert_audience(
         serde_json::to_string(&modes).unwrap_or_else(|_| "[]".into()),
         audience.author.map(super::members::normalise_email),
         audience.digest_format.map(|f| f.as_str()),
+        serde_json::Value::Array(exclude).to_string(),
     ])?;
     Ok(())
 }
@@ -424,6 +453,10 @@ fn expand_window(tx: &Transaction<'_>, a: &mut OpenAudience, window: u32, now: i
                AND m.delivery IN (SELECT value FROM json_each(a.modes))
                AND NOT (m.own_posts = 0 AND m.email = a.author)
                AND (a.digest_format IS NULL OR m.digest_format = a.digest_format)
+               AND NOT EXISTS (SELECT 1 FROM json_each(a.exclude) x
+                     JOIN members e ON e.community_id = json_extract(x.value, '$.community')
+                                   AND e.email = m.email AND e.status = 'active'
+                     WHERE e.delivery IN (SELECT value FROM json_each(x.value, '$.modes')))
              ORDER BY m.id",
         )?
         .execute(params![a.outbox.0, a.cursor, end, now])?;
@@ -960,6 +993,7 @@ mod tests {
             modes: &[Delivery::Each],
             author: None,
             digest_format: None,
+            exclude: &[],
         }
     }
 
@@ -1001,6 +1035,7 @@ mod tests {
             modes: &[Delivery::Each],
             author,
             digest_format: None,
+            exclude: &[],
         };
         let q = s
             .queue_to_members(&msg, &audience(Some("ALICE@example.org")), 100)
@@ -1037,6 +1072,7 @@ mod tests {
             modes: &[Delivery::Digest],
             author: None,
             digest_format: Some(format),
+            exclude: &[],
         };
         let mime = s
             .queue_to_members(&digest, &to(DigestFormat::Mime), 300)

@@ -689,6 +689,15 @@ impl Batch<'_> {
             "UPDATE consolidated_replies SET thread_id = ?1 WHERE thread_id = ?2",
             params![into.0, from.0],
         )?;
+        // A cross-posted query, or its copy, keeps its link when merged.
+        tx.execute(
+            "UPDATE OR IGNORE crossposts SET thread_id = ?1 WHERE thread_id = ?2",
+            params![into.0, from.0],
+        )?;
+        tx.execute(
+            "UPDATE OR IGNORE crossposts SET query_id = ?1 WHERE query_id = ?2",
+            params![into.0, from.0],
+        )?;
         // The surviving thread spans both; its root is the earliest parentless post.
         tx.execute(
             "UPDATE threads SET

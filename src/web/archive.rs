@@ -372,7 +372,7 @@ async fn thread(
         return thread_mbox(state, viewer, c, id).await;
     }
     let (cc, v) = (c.clone(), viewer.clone());
-    let (head, replies, posts, standing) = state
+    let (head, replies, posts, standing, shared_with) = state
         .db
         .run(move |store| {
             let standing = require_read(store, &cc, &v)?;
@@ -382,7 +382,8 @@ async fn thread(
             let now = Utc::now().timestamp();
             let replies = store.archive_thread_replies(cc.id, id, now)?;
             let posts = store.archive_posts(cc.id, id)?;
-            Ok((head, replies, posts, standing))
+            let shared_with = store.shared_with(id)?.join(", ");
+            Ok((head, replies, posts, standing, shared_with))
         })
         .await?;
     let root = super::page::root(&state).to_string();
@@ -421,6 +422,7 @@ async fn thread(
             "participants": head.participants,
             "replies": replies,
             "posts": posts,
+            "shared_with": shared_with,
             "mbox": matches!(standing, Standing::Member | Standing::Moderator)
                 .then(|| format!("{root}/c/{}/t/{}.mbox", c.slug(), head.id)),
         }),

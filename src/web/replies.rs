@@ -109,6 +109,18 @@ struct Listed {
     responses: usize,
     /// How many addenda followed.
     addenda: i64,
+    /// The other communities it is shared with, by name, comma-separated.
+    shared_with: String,
+}
+
+/// The whole query a reply answers: for a cross-posted copy, the query in
+/// its home community, whose responses came through every community.
+fn whole_query(
+    store: &crate::store::Store,
+    thread: ThreadId,
+) -> crate::store::Result<Option<crate::store::Query>> {
+    let home = store.home_query(thread)?.map_or(thread, |h| h.query);
+    store.query(home)
 }
 
 /// `/c/SLUG/replies?page=N`.
@@ -137,7 +149,7 @@ async fn library(
             let rows = store.reply_library(cc.id, now, (page - 1) * PER_PAGE, PER_PAGE)?;
             let mut listed = Vec::with_capacity(rows.len());
             for r in rows {
-                let (names, responses) = match store.query(r.thread)? {
+                let (names, responses) = match whole_query(store, r.thread)? {
                     Some(q) => responders(&q),
                     None => (Vec::new(), 0),
                 };
@@ -149,6 +161,7 @@ async fn library(
                     responders: names.join(", "),
                     responses,
                     addenda: r.addenda,
+                    shared_with: r.shared_with.join(", "),
                 });
             }
             Ok((listed, total))
@@ -230,11 +243,12 @@ async fn reply(
             if replies.is_empty() {
                 return Ok(None);
             }
-            let q = store.query(ThreadId(thread))?;
-            Ok(Some((replies, q)))
+            let q = whole_query(store, ThreadId(thread))?;
+            let shared_with = store.shared_with(ThreadId(thread))?.join(", ");
+            Ok(Some((replies, q, shared_with)))
         })
         .await?;
-    let Some((replies, q)) = found else {
+    let Some((replies, q, shared_with)) = found else {
         return Err(missing());
     };
     let (names, responses) = q.as_ref().map(responders).unwrap_or_default();
@@ -264,6 +278,7 @@ async fn reply(
             "replies": shows,
             "responders": names.join(", "),
             "responses": responses,
+            "shared_with": shared_with,
         }),
     )
 }

@@ -170,6 +170,33 @@ fn moderators_invite_members_from_the_board_and_the_rules_say_why_not() {
         row.contains("Fatima Shaikh &lt;fatima.shaikh@sneha.example.org&gt;: responded in"),
         "{row}"
     );
+    // One click invites a suggested member, saying why in their terms.
+    let at = row
+        .find("value=\"fatima.shaikh@sneha.example.org\"")
+        .expect("an Invite button for Fatima");
+    let form = &row[row[..at].rfind("<form").unwrap()..at + row[at..].find("</form>").unwrap()];
+    let field = |name: &str| Site::input_value(form, name).unwrap();
+    let why = field("why");
+    assert!(why.starts_with("you responded to “"), "{why}");
+    let page = site.post(
+        "/mod/mch/queries/refer",
+        &format!(
+            "csrf={}&query={}&members=fatima.shaikh%40sneha.example.org&why={}",
+            field("csrf"),
+            field("query"),
+            why.replace(' ', "+")
+                .replace('“', "%E2%80%9C")
+                .replace('”', "%E2%80%9D")
+                .replace('&', "%26")
+        ),
+    );
+    assert!(page.body.contains("Invited Fatima Shaikh"), "{}", page.body);
+    let mail = wait_mail(
+        &site,
+        "fatima.shaikh@sneha.example.org",
+        "Your experience, please: Kangaroo mother care",
+    );
+    assert!(mail.contains("Why you: you responded to"), "{mail}");
 
     let audit = site.home.json(&["audit", "-c", "mch", "--json"]);
     let refers: Vec<_> = audit
@@ -178,7 +205,7 @@ fn moderators_invite_members_from_the_board_and_the_rules_say_why_not() {
         .iter()
         .filter(|a| a["action"] == "refer")
         .collect();
-    assert_eq!(refers.len(), 1, "{audit}");
+    assert_eq!(refers.len(), 2, "{audit}");
     assert_eq!(
         (&refers[0]["actor"], &refers[0]["how"]),
         (&"Meera Iyer".into(), &"web".into())
@@ -218,6 +245,37 @@ fn an_invitation_reaches_the_mailbox_and_its_reply_joins_the_query() {
     daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap() % 1_000_000_000;
+    // An earlier thread Bob answered: the evidence `praxis experts` finds.
+    let earlier = format!("Fluoride in village handpumps {tag}");
+    send(
+        &rt,
+        &s,
+        "grace@example.test",
+        &format!(
+            "From: Grace Lobo <grace@example.test>\r\nTo: list@example.test\r\nSubject: {earlier}\r\n\
+             Message-ID: <earlier-{tag}@example.test>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0530\r\n\r\n\
+             Handpumps in Nalgonda show fluoride above 3 mg/l. Which defluoridation filters last?\r\n"
+        ),
+    );
+    send(
+        &rt,
+        &s,
+        "bob@example.test",
+        &format!(
+            "From: Bob Mehta <bob@example.test>\r\nTo: list@example.test\r\nSubject: Re: {earlier}\r\n\
+             Message-ID: <earlier-bob-{tag}@example.test>\r\nIn-Reply-To: <earlier-{tag}@example.test>\r\n\
+             References: <earlier-{tag}@example.test>\r\nDate: Tue, 3 Nov 2026 10:00:00 +0530\r\n\r\n\
+             Bone-char defluoridation filters lasted two years at our handpumps; activated alumina clogged.\r\n"
+        ),
+    );
+    until("Bob's earlier response", &daemon, || {
+        home.json(&["threads", "-c", "health", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["subject"] == earlier.as_str() && t["posts"] == 2)
+            .map(|_| ())
+    });
     let subject = format!("Which fluoride filters work in schools? {tag}");
     let query_id = format!("query-{tag}@example.test");
     send(
@@ -238,6 +296,22 @@ fn an_invitation_reaches_the_mailbox_and_its_reply_joins_the_query() {
             .find(|t| t["subject"] == subject.as_str())
             .map(|t| t["id"].as_i64().unwrap())
     });
+
+    // Who may know: Bob, for the earlier thread he answered.
+    let experts = home.json(&[
+        "experts",
+        "-c",
+        "health",
+        "--json",
+        "fluoride defluoridation filters for school tanks",
+    ]);
+    let first = &experts.as_array().unwrap()[0];
+    assert_eq!(first["email"], "bob@example.test", "{experts}");
+    assert_eq!(
+        first["threads"][0]["subject"],
+        earlier.as_str(),
+        "{experts}"
+    );
 
     // Invited by the command line: bob (digest) and grace (consolidated).
     let out = home

@@ -12,7 +12,7 @@ use crate::site::Site;
 const MEMBER: &str = "anjali.mehta@dh-sitapur.example.org";
 
 /// Every mail delivered to `to` (in To or, for list mail, Delivered-To) so far: (subject, decoded text body).
-fn mails_to(site: &Site, to: &str) -> Vec<(String, String)> {
+pub(crate) fn mails_to(site: &Site, to: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for sub in ["new", "cur"] {
         let Ok(dir) = std::fs::read_dir(site.home.path().join("delivered").join(sub)) else {

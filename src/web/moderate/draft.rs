@@ -26,7 +26,7 @@ use crate::store::{Draft, DraftVersion, Query, Store, StoreError, now};
 use super::super::access::{Csrf, Viewer, check_form};
 use super::super::page::{Frame, WebError, community, date, render};
 use super::super::{AppState, State};
-use super::{acting_moderator, moderator};
+use super::{acting_moderator, moderator, sentence};
 
 /// The longest draft taken (a Consolidated Reply of a busy query runs to
 /// tens of kilobytes; the request limit is 64 KiB).
@@ -84,6 +84,12 @@ fn local(c: &Community, unix: i64) -> String {
 /// The query `id` of `c`, or the not-found page (also for a thread that is
 /// not a query: it has no Consolidated Reply).
 fn load(store: &Store, c: &Community, id: i64) -> Result<Query, WebError> {
+    if let Some(h) = store.home_query(ThreadId(id))? {
+        return Err(WebError::NotFound(format!(
+            "Thread {id} was cross-posted here from {}: its Consolidated Reply is compiled there, as query {}, and published here too.",
+            h.name, h.query
+        )));
+    }
     match store.query(ThreadId(id))? {
         Some(q) if q.community == c.id && q.kind == ThreadKind::Query => Ok(q),
         Some(q) if q.community == c.id => Err(WebError::NotFound(format!(
@@ -310,7 +316,7 @@ async fn act(
     };
     let base = field("base").parse::<i64>().ok();
     let version = field("version").parse::<i64>().ok();
-    let (c2, v2) = (c.clone(), viewer.clone());
+    let (c2, v2, all) = (c.clone(), viewer.clone(), state.communities.clone());
     let done = state
         .db
         .run(move |store| {
@@ -320,7 +326,7 @@ async fn act(
             Ok(match action.as_str() {
                 "save" => save(store, &q, current, published, body, base, &actor)?,
                 "publish" | "schedule" => {
-                    send(store, &c2, &q, current, version, at).map(|n| (n, true))
+                    send(store, &all, &c2, &q, current, version, at).map(|n| (n, true))
                 }
                 "cancel" => match store.cancel_scheduled(q.thread) {
                     Ok(reply) => Ok((
@@ -349,20 +355,6 @@ async fn act(
         Err(e) => outcome.errors.push(e),
     }
     draft_page(&state, &headers, &path, &c, &viewer, id, outcome).await
-}
-
-/// A store message as a sentence on the page.
-fn sentence(m: &str) -> String {
-    let mut s: String = m
-        .chars()
-        .take(1)
-        .flat_map(char::to_uppercase)
-        .chain(m.chars().skip(1))
-        .collect();
-    if !s.ends_with('.') {
-        s.push('.');
-    }
-    s
 }
 
 /// Reads the schedule's time (`datetime-local` sends `2026-12-01T09:00`),
@@ -459,6 +451,7 @@ fn save(
 /// `version` as shown: a moderator publishes what they read.
 fn send(
     store: &mut Store,
+    all: &crate::community::Communities,
     c: &Community,
     q: &Query,
     current: Option<Draft>,
@@ -481,7 +474,8 @@ fn send(
             d.version
         ));
     }
-    match publish_draft(store, &c.config, q, &d, at) {
+    let config_of = |slug: &str| all.by_slug(slug).ok().map(|c| &c.config);
+    match publish_draft(store, &c.config, &config_of, q, &d, at) {
         Ok(queued) => {
             let members = queued.recipients.unwrap_or(0);
             let whom = format!("{members} member{}", if members == 1 { "" } else { "s" });

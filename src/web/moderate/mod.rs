@@ -14,6 +14,7 @@
 //! - [`outbox`]: `/mod/SLUG/outbox`, outgoing messages, failed deliveries
 //!   with the server's reply, and retry.
 
+mod crosspost;
 mod draft;
 mod members;
 mod outbox;
@@ -120,4 +121,18 @@ async fn index(Extract(state): Extract<State>, viewer: Viewer) -> Result<Respons
         &json!({ "communities": rows }),
     )?;
     Ok(([(header::CACHE_CONTROL, "no-store")], page).into_response())
+}
+
+/// A store message as a sentence on the page.
+pub(super) fn sentence(m: &str) -> String {
+    let mut s: String = m
+        .chars()
+        .take(1)
+        .flat_map(char::to_uppercase)
+        .chain(m.chars().skip(1))
+        .collect();
+    if !s.ends_with('.') {
+        s.push('.');
+    }
+    s
 }

@@ -23,18 +23,22 @@ use crate::store::{ThreadFilter, ThreadRow, now};
 use super::super::access::{Csrf, Viewer, check_form};
 use super::super::page::{Frame, WebError, community, date, render};
 use super::super::{AppState, State};
-use super::{acting_moderator, moderator};
+use super::{acting_moderator, moderator, sentence};
 
 /// The routes.
 pub(super) fn routes() -> Router<State> {
     Router::new()
         .route("/mod/{slug}/queries", get(board).post(mark))
         .route("/mod/{slug}/queries/refer", post(refer))
+        .route(
+            "/mod/{slug}/queries/crosspost",
+            post(super::crosspost::crosspost),
+        )
 }
 
 /// The invitation form as typed, kept when it is refused.
 #[derive(Default, Serialize)]
-struct Invite {
+pub(super) struct Invite {
     /// The query chosen.
     query: i64,
     /// The addresses, as typed.
@@ -45,13 +49,15 @@ struct Invite {
 
 /// What the board says above the queries after a POST.
 #[derive(Default)]
-struct Said {
+pub(super) struct Said {
     /// What was done.
-    notes: Vec<String>,
+    pub(super) notes: Vec<String>,
     /// Why nothing was done.
-    errors: Vec<String>,
+    pub(super) errors: Vec<String>,
     /// The invitation form's fields.
-    invite: Invite,
+    pub(super) invite: Invite,
+    /// The cross-posting form's fields.
+    pub(super) share: super::crosspost::Share,
 }
 
 /// One query as the board shows it.
@@ -89,6 +95,11 @@ struct Row {
     related: Vec<serde_json::Value>,
     /// Members most likely to know: name, address, why.
     experts: Vec<serde_json::Value>,
+    /// The other communities it was cross-posted to, by name.
+    shared_with: String,
+    /// For a copy cross-posted here: the query's own community and its id
+    /// there, where its Consolidated Reply is compiled.
+    home: Option<serde_json::Value>,
 }
 
 impl Row {
@@ -121,12 +132,14 @@ impl Row {
             invited_answered: 0,
             related: Vec::new(),
             experts: Vec::new(),
+            shared_with: String::new(),
+            home: None,
         }
     }
 }
 
 /// The board (its mark forms posting to `action`), with a note or errors.
-async fn board_page(
+pub(super) async fn board_page(
     state: &AppState,
     headers: &HeaderMap,
     action: &str,
@@ -138,9 +151,10 @@ async fn board_page(
         notes,
         errors,
         invite,
+        share,
     } = said;
     let (c2, v2) = (c.clone(), viewer.clone());
-    let (open, addenda) = state
+    let (open, addenda, copies) = state
         .db
         .run(move |store| {
             moderator(store, &c2, &v2)?;
@@ -151,9 +165,19 @@ async fn board_page(
                 limit: i64::MAX,
                 ..ThreadFilter::default()
             })?;
-            let (mut open, mut addenda) = (Vec::new(), Vec::new());
+            let (mut open, mut addenda, mut copies) = (Vec::new(), Vec::new(), Vec::new());
             for r in rows {
                 let mut row = Row::new(&c2, r, t);
+                if let Some(h) = store.home_query(ThreadId(row.id))? {
+                    // Asked here on another community's behalf: its reply
+                    // is compiled there.
+                    if row.state != "published" {
+                        row.home =
+                            Some(json!({"slug": h.slug, "name": h.name, "query": h.query.0}));
+                        copies.push(row);
+                    }
+                    continue;
+                }
                 if row.state != "published" {
                     let invited = store.referrals(ThreadId(row.id))?;
                     row.invited = invited.len();
@@ -166,7 +190,7 @@ async fn board_page(
             }
             // Overdue first, then the nearest deadline; none last.
             open.sort_by_key(|r| (r.days_left.is_none(), r.days_left, r.id));
-            Ok((open, addenda))
+            Ok((open, addenda, copies))
         })
         .await?;
     let csrf = Csrf::for_request(state, headers);
@@ -177,6 +201,19 @@ async fn board_page(
     };
     let overdue = open.iter().filter(|r| r.overdue).count();
     let refer_action = format!("{action}/refer");
+    let share_action = format!("{action}/crosspost");
+    let others: Vec<serde_json::Value> = state
+        .communities
+        .iter()
+        .filter(|o| o.id != c.id)
+        .map(|o| {
+            json!({
+                "slug": o.slug(),
+                "name": o.name(),
+                "ticked": share.communities.iter().any(|s| s == o.slug()),
+            })
+        })
+        .collect();
     let page = render(
         state,
         Frame {
@@ -192,6 +229,7 @@ async fn board_page(
             "open": open,
             "overdue": overdue,
             "addenda": addenda,
+            "copies": copies,
             "target": c.config.reply_within_working_days,
             "notes": notes,
             "errors": errors,
@@ -202,6 +240,12 @@ async fn board_page(
                 "members": invite.members,
                 "why": invite.why,
                 "cap": c.config.policy.referrals_per_month,
+            },
+            "share": {
+                "action": share_action,
+                "csrf": csrf.token(state, &share_action),
+                "query": share.query,
+                "others": others,
             },
         }),
     )?;
@@ -222,6 +266,20 @@ fn suggest(
     let Some(q) = store.query(ThreadId(row.id))? else {
         return Ok(());
     };
+    // Responses that came through the communities it was cross-posted to.
+    let elsewhere: Vec<&str> = q
+        .responses
+        .iter()
+        .filter(|p| p.community.is_some())
+        .map(|p| p.email.as_str())
+        .collect();
+    row.responses += elsewhere.len() as i64;
+    row.participants += elsewhere
+        .iter()
+        .map(|e| e.to_ascii_lowercase())
+        .collect::<std::collections::HashSet<_>>()
+        .len() as i64;
+    row.shared_with = q.shared_with.join(", ");
     row.related = store
         .related_to_post(q.root.id, SUGGESTED)?
         .into_iter()
@@ -257,10 +315,19 @@ fn suggest(
             if !e.interests.is_empty() {
                 why.push(format!("interests: {}", e.interests.join(", ")));
             }
+            // What the invitation tells them, in their terms.
+            let invite_why = match (e.threads.first(), e.interests.is_empty()) {
+                (Some(t), _) => format!("you responded to “{}” in this community", t.subject),
+                (None, false) => {
+                    format!("you listed {} among your interests", e.interests.join(", "))
+                }
+                (None, true) => String::new(),
+            };
             json!({
                 "name": if e.name.is_empty() { e.email.clone() } else { e.name.clone() },
                 "email": e.email,
                 "why": why.join("; "),
+                "invite_why": invite_why,
             })
         })
         .collect();
@@ -432,14 +499,7 @@ async fn refer(
             let (sent, refused): (Vec<_>, Vec<_>) = done
                 .iter()
                 .partition(|i| i.outcome == referrals::Outcome::Sent);
-            let line = |i: &&referrals::Invitation| {
-                let l = i.line(cap);
-                let mut chars = l.chars();
-                chars
-                    .next()
-                    .map(|f| f.to_uppercase().chain(chars).collect::<String>() + ".")
-                    .unwrap_or_default()
-            };
+            let line = |i: &&referrals::Invitation| sentence(&i.line(cap));
             Said {
                 notes: sent.iter().map(line).collect(),
                 errors: refused.iter().map(line).collect(),
@@ -449,6 +509,7 @@ async fn refer(
                 } else {
                     Invite::default()
                 },
+                ..Said::default()
             }
         }
         Err(referrals::ReferError::Effect(e)) => return Err(e.into()),
