@@ -36,8 +36,9 @@
 //! OR'd, no term selection, no subject weight, a thread scored by its best
 //! post, no reply boost. The retrieval test (`tests/it/related.rs`) prints
 //! both; the baseline finds a little more (it reads most of the index for a
-//! long post), praxis's method is bounded: about 2 ms CPU a post at 107,000
-//! posts (`bench/related.rs`, release build).
+//! long post), praxis's method is bounded: about 1 ms CPU per
+//! thread-starting post at 100,000 posts (`bench/run --only related`,
+//! release build), nearly all of it the [`LOOKUPS`] counts of step 2.
 //!
 //! Long because its unit tests keep a small community (threads, posts, a
 //! published reply) beside the statements they exercise.
