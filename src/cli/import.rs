@@ -13,11 +13,13 @@ use serde::Serialize;
 
 use super::Context;
 use crate::ingest::archive::{self, ArchiveError};
+use crate::ingest::bulk;
 use crate::ingest::pipeline::{self, Incoming};
 use crate::model::Source;
 use crate::store::{Store, StoreError, Stored, now};
 
-/// Messages per transaction.
+/// Messages per transaction (and per parsed batch: memory is bounded by
+/// three batches in flight).
 const BATCH: usize = 500;
 
 /// `praxis import`.
@@ -65,13 +67,19 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
     let target = communities.by_slug(&args.community)?.clone();
     store.tune_for_import()?;
     let inputs = archive::inputs(&args.paths).context("finding messages to import")?;
-    let total_bytes: u64 = inputs
-        .iter()
-        .map(|i| std::fs::metadata(i.path()).map(|m| m.len()).unwrap_or(0))
-        .sum();
+    let shown = !(ctx.out.quiet || ctx.out.json || !std::io::stderr().is_terminal());
+    // A stat per file only for a bar someone sees.
+    let total_bytes: u64 = if shown {
+        inputs
+            .iter()
+            .map(|i| std::fs::metadata(i.path()).map(|m| m.len()).unwrap_or(0))
+            .sum()
+    } else {
+        0
+    };
 
     let bar = ProgressBar::new(total_bytes);
-    if ctx.out.quiet || ctx.out.json || !std::io::stderr().is_terminal() {
+    if !shown {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     bar.set_style(
@@ -83,26 +91,27 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
 
     let mut s = Summary::default();
     let started = std::time::Instant::now();
-    // One transaction per BATCH messages across inputs: a Maildir is one
-    // input per message file, and a commit per file made the import spend
-    // most of its time writing the WAL (about 130 pages per message).
-    let mut pending: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
-    let mut flush = |pending: &mut Vec<Vec<u8>>, s: &mut Summary| -> Result<(), ImportError> {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let batch = store.batch()?;
+    // Messages are read and parsed on every core (ingest/bulk.rs) while
+    // this thread stores them, BATCH to a transaction; each batch's search
+    // index rows are written in one statement at its commit
+    // (`Store::import_batch`). A commit per message file made the import
+    // spend most of its time writing the WAL.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    bulk::run(&inputs, BATCH, threads, |messages, progress| {
+        let batch = store.import_batch()?;
         let t = now();
-        for raw in pending.iter() {
-            let o = pipeline::ingest(
+        for m in messages {
+            s.messages += 1;
+            let o = pipeline::ingest_prepared(
                 &batch,
                 &target,
                 Incoming {
-                    raw,
+                    raw: &m.raw,
                     source: Source::Import,
                     envelope_to: None,
                     received_at: t,
                 },
+                m.prepared,
             )?;
             match o.stored {
                 Stored::Duplicate(_) => s.duplicates += 1,
@@ -111,32 +120,13 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
             }
         }
         batch.commit()?;
-        pending.clear();
-        Ok(())
-    };
-    let mut read_total = 0u64;
-    for input in &inputs {
-        let mut read_bytes = 0u64;
-        archive::read_messages(input, |raw| {
-            s.messages += 1;
-            read_bytes += raw.len() as u64;
-            pending.push(raw);
-            if pending.len() >= BATCH {
-                flush(&mut pending, &mut s)?;
-                bar.set_message(format!("{} messages", s.messages));
-                bar.set_position(
-                    bar.position()
-                        .max((read_total + read_bytes).min(total_bytes)),
-                );
-            }
-            Ok::<(), ImportError>(())
-        })?;
-        let done: u64 = std::fs::metadata(input.path())
-            .map(|m| m.len())
-            .unwrap_or(0);
-        read_total += done.max(read_bytes);
-    }
-    flush(&mut pending, &mut s)?;
+        bar.set_message(format!("{} messages", s.messages));
+        bar.set_position(
+            bar.position()
+                .max((progress.inputs_done_bytes + progress.current_input_bytes).min(total_bytes)),
+        );
+        Ok::<(), ImportError>(())
+    })?;
     bar.set_position(total_bytes);
     bar.set_message(format!("{} messages", s.messages));
     bar.finish_and_clear();

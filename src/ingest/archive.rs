@@ -14,13 +14,17 @@ pub enum Input {
     Mbox(PathBuf),
     /// A file holding one message.
     Message(PathBuf),
+    /// A file found in a folder: an mbox if it starts with "From ", else
+    /// one message, as its first bytes say when it is read (so finding
+    /// 100,000 Maildir files opens none of them).
+    File(PathBuf),
 }
 
 impl Input {
     /// The file.
     pub fn path(&self) -> &Path {
         match self {
-            Input::Mbox(p) | Input::Message(p) => p,
+            Input::Mbox(p) | Input::Message(p) | Input::File(p) => p,
         }
     }
 }
@@ -67,13 +71,37 @@ fn is_server_file(name: &str) -> bool {
         || matches!(name, "maildirfolder" | "subscriptions" | "maildirsize")
 }
 
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, ArchiveError> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+/// A folder's entries, sorted, each with whether it is a file and whether
+/// a folder (symbolic links followed), from the folder's own listing where
+/// it says (no stat per file).
+fn sorted_entries(dir: &Path) -> Result<Vec<(PathBuf, Kind)>, ArchiveError> {
+    let mut v: Vec<(PathBuf, Kind)> = std::fs::read_dir(dir)
         .map_err(|e| err(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let path = e.path();
+            let kind = match e.file_type() {
+                Ok(t) if t.is_file() => Kind::File,
+                Ok(t) if t.is_dir() => Kind::Dir,
+                _ => match std::fs::metadata(&path) {
+                    Ok(m) if m.is_file() => Kind::File,
+                    Ok(m) if m.is_dir() => Kind::Dir,
+                    _ => Kind::Other,
+                },
+            };
+            (path, kind)
+        })
         .collect();
     v.sort();
     Ok(v)
+}
+
+/// What a folder entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    File,
+    Dir,
+    Other,
 }
 
 fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), ArchiveError> {
@@ -81,9 +109,9 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), ArchiveError> {
         for sub in ["cur", "new"] {
             let d = dir.join(sub);
             if d.is_dir() {
-                for f in sorted_entries(&d)? {
-                    if f.is_file() {
-                        out.push(classify_file(&f)?);
+                for (f, kind) in sorted_entries(&d)? {
+                    if kind == Kind::File {
+                        out.push(Input::File(f));
                     }
                 }
             }
@@ -91,13 +119,13 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), ArchiveError> {
         // Maildir++ folders (.Sent, .Archive.2019) and nested folders, and
         // messages left beside cur/ and new/, as notmuch indexes them; the
         // server's own files there are skipped.
-        for d in sorted_entries(dir)? {
+        for (d, kind) in sorted_entries(dir)? {
             let name = d.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if d.is_file() && !name.starts_with('.') && !is_server_file(name) {
-                out.push(classify_file(&d)?);
+            if kind == Kind::File && !name.starts_with('.') && !is_server_file(name) {
+                out.push(Input::File(d));
                 continue;
             }
-            if !d.is_dir() || matches!(name, "cur" | "new" | "tmp") {
+            if kind != Kind::Dir || matches!(name, "cur" | "new" | "tmp") {
                 continue;
             }
             if !name.starts_with('.') || (name.len() > 1 && is_maildir(&d)) {
@@ -106,17 +134,17 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), ArchiveError> {
         }
         return Ok(());
     }
-    for entry in sorted_entries(dir)? {
+    for (entry, kind) in sorted_entries(dir)? {
         let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if name.starts_with('.') {
             continue; // .notmuch, .git, editor files
         }
-        if entry.is_dir() {
+        if kind == Kind::Dir {
             if name != "tmp" {
                 walk(&entry, out)?;
             }
-        } else if entry.is_file() {
-            out.push(classify_file(&entry)?);
+        } else if kind == Kind::File {
+            out.push(Input::File(entry));
         }
     }
     Ok(())
@@ -168,16 +196,34 @@ pub fn read_messages<E: From<ArchiveError>>(
             open(p)?.read_to_end(&mut raw).map_err(|e| err(p, e))?;
             each(raw)
         }
-        Input::Mbox(p) => {
-            let reader = BufReader::with_capacity(256 * 1024, open(p)?);
-            let mut mbox = MboxReader::new(reader);
-            loop {
-                match mbox.next_message() {
-                    Ok(Some(m)) => each(m)?,
-                    Ok(None) => return Ok(()),
-                    Err(e) => return Err(err(p, e).into()),
-                }
+        Input::Mbox(p) => read_mbox(p, open(p)?, each),
+        Input::File(p) => {
+            // One open: the first bytes say mbox or message, and are kept.
+            let mut r = open(p)?;
+            let mut raw = vec![0; 5];
+            let n = read_up_to(&mut r, &mut raw[..5]).map_err(|e| err(p, e))?;
+            raw.truncate(n);
+            if raw == b"From " {
+                read_mbox(p, Box::new(io::Cursor::new(raw).chain(r)), each)
+            } else {
+                r.read_to_end(&mut raw).map_err(|e| err(p, e))?;
+                each(raw)
             }
+        }
+    }
+}
+
+fn read_mbox<E: From<ArchiveError>>(
+    p: &Path,
+    r: Box<dyn Read>,
+    mut each: impl FnMut(Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut mbox = MboxReader::new(BufReader::with_capacity(256 * 1024, r));
+    loop {
+        match mbox.next_message() {
+            Ok(Some(m)) => each(m)?,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(err(p, e).into()),
         }
     }
 }

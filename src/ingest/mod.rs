@@ -2,6 +2,7 @@
 //! feeding one pipeline. The only module that imports the IMAP client.
 
 pub mod archive;
+pub mod bulk;
 pub mod imap;
 pub mod lmtp;
 pub mod pipeline;

@@ -57,14 +57,52 @@ impl Outcome {
     }
 }
 
-/// Ingests one message in `batch`. The caller commits.
-pub fn ingest(batch: &Batch<'_>, target: &Community, msg: Incoming<'_>) -> Result<Outcome> {
-    let sha = parse::sha256(msg.raw);
-    let parsed: Option<Parsed> = parse::parse(msg.raw).ok();
+/// What the bytes alone say about a message: worked out before the
+/// transaction, on any thread (`praxis import` parses on every core while
+/// one thread writes).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// SHA-256 of the bytes.
+    pub sha256: [u8; 32],
+    /// The parse; `None` when the message cannot be parsed.
+    pub parsed: Option<Parsed>,
+    /// The Message-ID, synthetic (from the SHA-256) when it has none.
+    pub message_id: String,
+}
+
+/// Hashes and parses one message (no I/O).
+pub fn prepare(raw: &[u8]) -> Prepared {
+    let sha256 = parse::sha256(raw);
+    let parsed: Option<Parsed> = parse::parse(raw).ok();
     let message_id = match &parsed {
         Some(p) => p.message_id.clone(),
-        None => parse::synthetic_message_id(msg.raw),
+        None => parse::synthetic_message_id_of(&sha256),
     };
+    Prepared {
+        sha256,
+        parsed,
+        message_id,
+    }
+}
+
+/// Ingests one message in `batch`. The caller commits.
+pub fn ingest(batch: &Batch<'_>, target: &Community, msg: Incoming<'_>) -> Result<Outcome> {
+    ingest_prepared(batch, target, msg, prepare(msg.raw))
+}
+
+/// Ingests one message already [`prepare`]d from `msg.raw`, in `batch`.
+/// The caller commits.
+pub fn ingest_prepared(
+    batch: &Batch<'_>,
+    target: &Community,
+    msg: Incoming<'_>,
+    prepared: Prepared,
+) -> Result<Outcome> {
+    let Prepared {
+        sha256: sha,
+        parsed,
+        message_id,
+    } = prepared;
     if let Some(existing) = batch.find_duplicate(target.id, &message_id, &sha)? {
         return Ok(Outcome {
             stored: Stored::Duplicate(existing),

@@ -110,7 +110,12 @@ pub fn sha256(raw: &[u8]) -> [u8; 32] {
 
 /// The stable id given to a message without a Message-ID.
 pub fn synthetic_message_id(raw: &[u8]) -> String {
-    format!("{}@sha256.praxis.invalid", &sha256_hex(raw)[..40])
+    synthetic_message_id_of(&sha256(raw))
+}
+
+/// [`synthetic_message_id`] from the SHA-256 of the bytes, already made.
+pub fn synthetic_message_id_of(sha256: &[u8; 32]) -> String {
+    format!("{}@sha256.praxis.invalid", &hex::encode(sha256)[..40])
 }
 
 /// Parses a message.

@@ -88,6 +88,9 @@ pub enum Stored {
 pub struct Batch<'a> {
     /// The open transaction; dropped without commit, it rolls back.
     pub(super) tx: Transaction<'a>,
+    /// An import's batch: the search index rows written in bulk
+    /// (`store/bulk.rs`), not by the insert trigger post by post.
+    pub(super) deferred_fts: Option<super::bulk::DeferredFts>,
 }
 
 impl Store {
@@ -97,6 +100,7 @@ impl Store {
             tx: self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+            deferred_fts: None,
         })
     }
 
@@ -303,8 +307,10 @@ pub struct PostView {
 }
 
 impl Batch<'_> {
-    /// Commits the batch.
+    /// Commits the batch (an import's batch writes its search index rows
+    /// and restores the insert trigger first, in the same transaction).
     pub fn commit(self) -> Result<()> {
+        self.finish_deferred_fts()?;
         self.tx.commit()?;
         Ok(())
     }
@@ -727,6 +733,9 @@ impl Batch<'_> {
 
     /// The thread of the post whose text contains the longest quoted line.
     fn thread_by_quote(&self, community: CommunityId, text: &str) -> Result<Option<ThreadId>> {
+        // An import's batch indexes its posts at commit: the ones stored
+        // so far must be searchable before the index is asked.
+        self.index_pending()?;
         for line in thread::quoted_lines(text).into_iter().take(5) {
             let words: Vec<&str> = crate::search_query::words(&line).take(12).collect();
             if words.len() < 4 {

@@ -1,0 +1,211 @@
+//! An import's batches: posts reach the search index (`posts_fts`) in one
+//! statement per batch instead of through the insert trigger post by post.
+//!
+//! Why: FTS5 writes its pending terms to disk at every savepoint, and every
+//! statement that may abort opens one (the insert into `posts` does, for its
+//! trigger). Through the trigger, each imported post became an index
+//! segment of its own, and merging those segments again and again was a
+//! quarter of an import's instructions. Here the trigger is dropped inside
+//! the batch's transaction and created again from its own stored SQL, after
+//! the batch's index rows are written, before the commit: posts, index rows
+//! and trigger commit or roll back together, so no other connection ever
+//! sees `posts` without its trigger, and a killed import leaves neither a
+//! post without its index rows nor a table without its trigger.
+
+use std::cell::Cell;
+
+use rusqlite::params;
+
+use super::{Batch, Result, Store};
+
+/// The insert trigger as migration 0012 created it: the bulk statement
+/// below writes exactly what it writes. Another trigger (a later migration)
+/// is left alone, and its batches index post by post as before.
+const INSERT_TRIGGER: &str = "CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
+    INSERT INTO posts_fts (rowid, subject, text) VALUES (new.id, new.subject, new.text);
+END";
+
+/// What a batch with deferred indexing remembers.
+pub(super) struct DeferredFts {
+    /// Posts up to this id are indexed (or were there before the batch).
+    indexed_to: Cell<i64>,
+}
+
+impl Store {
+    /// Starts a transaction for `praxis import`: like [`Store::batch`], but
+    /// the posts it stores are indexed for search in bulk when it commits
+    /// (or when the batch itself searches them). Only for a batch that
+    /// inserts posts and changes no post's subject or text.
+    pub fn import_batch(&mut self) -> Result<Batch<'_>> {
+        let mut batch = self.batch()?;
+        let trigger: Option<String> = batch
+            .tx
+            .prepare_cached(
+                "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'posts_fts_insert'",
+            )?
+            .query_row([], |r| r.get(0))
+            .ok();
+        if trigger.as_deref() == Some(INSERT_TRIGGER) {
+            let last: i64 = batch
+                .tx
+                .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM posts")?
+                .query_row([], |r| r.get(0))?;
+            batch.tx.execute_batch("DROP TRIGGER posts_fts_insert")?;
+            batch.deferred_fts = Some(DeferredFts {
+                indexed_to: Cell::new(last),
+            });
+        }
+        Ok(batch)
+    }
+}
+
+impl Batch<'_> {
+    /// Whether this batch indexes its posts in bulk (an import's batch, on
+    /// the schema this module knows).
+    pub fn defers_indexing(&self) -> bool {
+        self.deferred_fts.is_some()
+    }
+
+    /// Writes the search index rows of the posts this batch stored since
+    /// the last call (none unless the batch defers indexing).
+    pub(super) fn index_pending(&self) -> Result<()> {
+        let Some(d) = &self.deferred_fts else {
+            return Ok(());
+        };
+        let last: i64 = self
+            .tx
+            .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM posts")?
+            .query_row([], |r| r.get(0))?;
+        if last > d.indexed_to.get() {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO posts_fts (rowid, subject, text)
+                     SELECT id, subject, text FROM posts WHERE id > ?1 AND id <= ?2 ORDER BY id",
+                )?
+                .execute(params![d.indexed_to.get(), last])?;
+            d.indexed_to.set(last);
+        }
+        Ok(())
+    }
+
+    /// Before commit: the pending index rows, then the trigger again.
+    pub(super) fn finish_deferred_fts(&self) -> Result<()> {
+        if self.deferred_fts.is_some() {
+            self.index_pending()?;
+            self.tx.execute_batch(INSERT_TRIGGER)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::mail::parse;
+    use crate::model::{CommunityId, PostClass, PostState, Source, ThreadKind};
+    use crate::store::NewPost;
+
+    fn store() -> (Store, CommunityId) {
+        let (config, problems) = Config::parse(
+            crate::config::EMBEDDED_DEFAULT,
+            std::path::Path::new("praxis.toml"),
+            &|_| None,
+        );
+        assert!(problems.is_empty());
+        let mut store = Store::open_in_memory().unwrap();
+        store.sync_communities(&config).unwrap();
+        let c = store.community("health").unwrap().id;
+        (store, c)
+    }
+
+    fn put(batch: &Batch<'_>, c: CommunityId, i: usize) {
+        let raw =
+            format!("From: a@x.org\nSubject: pumps {i}\nMessage-ID: <{i}@x>\n\nword{i} mangrove\n");
+        let parsed = parse::parse(raw.as_bytes()).unwrap();
+        batch
+            .store_post(&NewPost {
+                community: c,
+                raw: raw.as_bytes(),
+                sha256: parse::sha256(raw.as_bytes()),
+                source: Source::Import,
+                envelope_to: None,
+                received_at: 1_800_000_000,
+                class: PostClass::Post,
+                state: PostState::Approved,
+                hold_reason: None,
+                parsed: Some(&parsed),
+                message_id: &parsed.message_id,
+                member_id: None,
+                new_thread_kind: ThreadKind::Discussion,
+                subject_window_secs: 86_400,
+            })
+            .unwrap();
+    }
+
+    fn hits(store: &Store, word: &str) -> i64 {
+        store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?1",
+                [word],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    fn trigger(store: &Store) -> Option<String> {
+        store
+            .conn
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE name = 'posts_fts_insert'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()
+    }
+
+    #[test]
+    fn an_import_batch_indexes_what_the_trigger_would() {
+        let (mut store, c) = store();
+        let b = store.batch().unwrap();
+        put(&b, c, 0);
+        b.commit().unwrap();
+        let b = store.import_batch().unwrap();
+        assert!(
+            b.defers_indexing(),
+            "the trigger is the one this module knows"
+        );
+        for i in 1..=30 {
+            put(&b, c, i);
+        }
+        b.commit().unwrap();
+        assert_eq!(trigger(&store).as_deref(), Some(INSERT_TRIGGER));
+        assert_eq!(hits(&store, "mangrove"), 31);
+        assert_eq!(hits(&store, "word17"), 1);
+        store
+            .conn
+            .execute(
+                "INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)",
+                [],
+            )
+            .unwrap();
+        // The trigger is back: a post stored the ordinary way is indexed.
+        let b = store.batch().unwrap();
+        put(&b, c, 31);
+        b.commit().unwrap();
+        assert_eq!(hits(&store, "mangrove"), 32);
+    }
+
+    #[test]
+    fn a_batch_dropped_without_commit_keeps_the_trigger_and_no_posts() {
+        let (mut store, c) = store();
+        {
+            let b = store.import_batch().unwrap();
+            put(&b, c, 1);
+        }
+        assert_eq!(trigger(&store).as_deref(), Some(INSERT_TRIGGER));
+        assert_eq!(store.post_count(c).unwrap(), 0);
+        assert_eq!(hits(&store, "mangrove"), 0);
+    }
+}
