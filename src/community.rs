@@ -192,14 +192,7 @@ mod tests {
     use super::*;
 
     fn communities() -> (Store, Communities) {
-        let (config, problems) = Config::parse(
-            crate::config::EMBEDDED_DEFAULT,
-            std::path::Path::new("praxis.toml"),
-            &|_| None,
-        );
-        assert!(problems.is_empty(), "{problems:?}");
-        let mut store = Store::open_in_memory().unwrap();
-        store.sync_communities(&config).unwrap();
+        let (store, config) = Store::open_example();
         let c = Communities::load(&config, &store).unwrap();
         (store, c)
     }

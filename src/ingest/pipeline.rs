@@ -213,18 +213,6 @@ mod tests {
     use crate::config::Config;
     use crate::store::Store;
 
-    fn setup() -> (Store, Config) {
-        let (config, problems) = Config::parse(
-            crate::config::EMBEDDED_DEFAULT,
-            std::path::Path::new("praxis.toml"),
-            &|_| None,
-        );
-        assert!(problems.is_empty());
-        let mut store = Store::open_in_memory().unwrap();
-        store.sync_communities(&config).unwrap();
-        (store, config)
-    }
-
     fn run(store: &mut Store, config: &Config, raw: &[u8], source: Source) -> Outcome {
         let all = crate::community::Communities::load(config, store).unwrap();
         let c = all.iter().next().unwrap();
@@ -246,7 +234,7 @@ mod tests {
 
     #[test]
     fn nothing_is_lost_and_nothing_doubles() {
-        let (mut store, config) = setup();
+        let (mut store, config) = Store::open_example();
         let q = b"From: Alice <alice@example.org>\nTo: list@example.test\nSubject: Mobile clinics\nMessage-ID: <q@x>\nDate: Mon, 23 Nov 2026 10:00:00 +0000\n\nHas anyone run mobile clinics in flood areas?\n";
         let o = run(&mut store, &config, q, Source::Pipe);
         assert_eq!(o.class, PostClass::Post);
@@ -284,7 +272,7 @@ mod tests {
 
     #[test]
     fn replies_before_their_root_and_to_a_missing_parent_meet() {
-        let (mut store, config) = setup();
+        let (mut store, config) = Store::open_example();
         let b1 =
             b"From: b@x.org\nSubject: Re: Q\nMessage-ID: <b1@x>\nReferences: <missing@x>\n\nb1\n";
         let b2 =
@@ -309,7 +297,7 @@ mod tests {
 
     #[test]
     fn subject_joins_only_recent_replies() {
-        let (mut store, config) = setup();
+        let (mut store, config) = Store::open_example();
         let q = b"From: a@x.org\nSubject: Water pumps\nMessage-ID: <w@x>\nDate: Mon, 2 Nov 2026 10:00:00 +0000\n\nq\n";
         let near = b"From: b@x.org\nSubject: RE: [health] Water pumps\nMessage-ID: <n@x>\nDate: Mon, 9 Nov 2026 10:00:00 +0000\n\nn\n";
         let same_words = b"From: c@x.org\nSubject: Water pumps\nMessage-ID: <s@x>\nDate: Tue, 10 Nov 2026 10:00:00 +0000\n\ns\n";
@@ -325,7 +313,7 @@ mod tests {
 
     #[test]
     fn digest_replies_follow_their_quoted_text_or_are_flagged() {
-        let (mut store, config) = setup();
+        let (mut store, config) = Store::open_example();
         let q = b"From: a@x.org\nSubject: Mobile clinics\nMessage-ID: <dq@x>\n\nWe ran mobile clinics on boats in Bihar during the 2019 floods.\n";
         let other = b"From: b@x.org\nSubject: School meals\nMessage-ID: <dm@x>\n\nMidday meals raised attendance in Odisha schools.\n";
         let reply = b"From: c@x.org\nSubject: Re: Health Digest, Vol 1, Issue 4\nMessage-ID: <dr@x>\n\nSo did we.\n> We ran mobile clinics on boats in Bihar during the 2019 floods.\n";
@@ -349,7 +337,7 @@ mod tests {
 
     #[test]
     fn replies_naming_a_digest_follow_the_digest_rule() {
-        let (mut store, config) = setup();
+        let (mut store, config) = Store::open_example();
         let q = b"From: a@x.org\nSubject: Mobile clinics\nMessage-ID: <dq@x>\n\nWe ran mobile clinics on boats in Bihar during the 2019 floods.\n";
         let other = b"From: b@x.org\nSubject: School meals\nMessage-ID: <dm@x>\n\nMidday meals raised attendance in Odisha schools.\n";
         for raw in [&q[..], other] {
@@ -416,7 +404,7 @@ mod tests {
 
     #[test]
     fn a_forged_member_from_failing_dmarc_is_held() {
-        let (mut store, mut config) = setup();
+        let (mut store, mut config) = Store::open_example();
         config.communities[0].policy.dmarc_authserv_id = Some("mx.example.test".into());
         let c = store.community("health").unwrap().id;
         store

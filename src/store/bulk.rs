@@ -101,20 +101,12 @@ impl Batch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::mail::parse;
     use crate::model::{CommunityId, PostClass, PostState, Source, ThreadKind};
     use crate::store::NewPost;
 
     fn store() -> (Store, CommunityId) {
-        let (config, problems) = Config::parse(
-            crate::config::EMBEDDED_DEFAULT,
-            std::path::Path::new("praxis.toml"),
-            &|_| None,
-        );
-        assert!(problems.is_empty());
-        let mut store = Store::open_in_memory().unwrap();
-        store.sync_communities(&config).unwrap();
+        let (store, _) = Store::open_example();
         let c = store.community("health").unwrap().id;
         (store, c)
     }

@@ -227,6 +227,21 @@ impl Store {
         Ok(store)
     }
 
+    /// An in-memory store holding the embedded example config's
+    /// communities, with that config: the start of many unit tests.
+    #[cfg(test)]
+    pub(crate) fn open_example() -> (Store, crate::config::Config) {
+        let (config, problems) = crate::config::Config::parse(
+            crate::config::EMBEDDED_DEFAULT,
+            Path::new("praxis.toml"),
+            &|_| None,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut store = Store::open_in_memory().unwrap();
+        store.sync_communities(&config).unwrap();
+        (store, config)
+    }
+
     fn configure(&mut self) -> Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
         self.conn
