@@ -280,7 +280,10 @@ mod tests {
         let child =
             b"From: d@x.org\nSubject: Re: Other\nMessage-ID: <c@x>\nReferences: <root@x>\n\nc\n";
         let root = b"From: e@x.org\nSubject: Other\nMessage-ID: <root@x>\n\nroot\n";
-        for raw in [&b1[..], b2, child, root] {
+        let late_reply =
+            b"From: f@x.org\nSubject: Re: Other\nMessage-ID: <l@x>\nIn-Reply-To: <late@x>\n\nl\n";
+        let late = b"From: g@x.org\nSubject: Re: Other\nMessage-ID: <late@x>\nIn-Reply-To: <root@x>\n\nlate\n";
+        for raw in [&b1[..], b2, child, root, late_reply, late] {
             run(&mut store, &config, raw, Source::Import);
         }
         let c = store.community("health").unwrap().id;
@@ -292,6 +295,14 @@ mod tests {
             child_view.parent_id,
             Some(root_view.id),
             "the early child gets its parent"
+        );
+        // By In-Reply-To alone, too.
+        let late_view = store.post(crate::model::PostId(6)).unwrap();
+        assert_eq!(late_view.parent_id, Some(root_view.id));
+        assert_eq!(
+            store.post(crate::model::PostId(5)).unwrap().parent_id,
+            Some(late_view.id),
+            "the reply that came before the post it answers gets it as its parent"
         );
     }
 

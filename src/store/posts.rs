@@ -419,11 +419,13 @@ impl Batch<'_> {
         let mut new_thread = false;
         let mut parent = None;
         let mut flag = None;
+        let mut awaited = false;
         if is_post {
-            let (t, created, f) = self.place(p, parsed, date)?;
-            thread_id = Some(t);
-            new_thread = created;
-            flag = f;
+            let placed = self.place(p, parsed, date)?;
+            thread_id = Some(placed.thread);
+            new_thread = placed.created;
+            flag = placed.flag;
+            awaited = placed.awaited;
             parent = thread::parent_id(&parsed.references, parsed.in_reply_to.as_deref(), |id| {
                 self.post_id_by_message_id(p.community, id)
                     .ok()
@@ -473,13 +475,16 @@ impl Batch<'_> {
         let post = PostId(tx.last_insert_rowid());
 
         if let Some(t) = thread_id {
-            // Children that arrived before this post now have their parent.
-            tx.prepare_cached(
-                "UPDATE posts SET parent_id = ?1
-                 WHERE thread_id = ?2 AND parent_id IS NULL AND id <> ?1
-                   AND (json_extract(refs, '$[#-1]') = ?3 OR (refs = '[]' AND in_reply_to = ?3))",
-            )?
-            .execute(params![post.0, t.0, p.message_id])?;
+            // Children that arrived before this post now have their parent
+            // (only if one named it: see `Placed::awaited`).
+            if awaited {
+                tx.prepare_cached(
+                    "UPDATE posts SET parent_id = ?1
+                     WHERE thread_id = ?2 AND parent_id IS NULL AND id <> ?1
+                       AND (json_extract(refs, '$[#-1]') = ?3 OR (refs = '[]' AND in_reply_to = ?3))",
+                )?
+                .execute(params![post.0, t.0, p.message_id])?;
+            }
             tx.prepare_cached(
                 "UPDATE threads SET first_at = MIN(first_at, ?2), last_at = MAX(last_at, ?2),
                     root_post_id = CASE WHEN ?3 IS NULL AND (root_post_id IS NULL OR ?2 < first_at)
@@ -531,13 +536,8 @@ impl Batch<'_> {
             .map(PostId))
     }
 
-    /// Finds or makes the thread for a post; returns (thread, created, flag).
-    fn place(
-        &self,
-        p: &NewPost<'_>,
-        parsed: &Parsed,
-        date: i64,
-    ) -> Result<(ThreadId, bool, Option<String>)> {
+    /// Finds or makes the thread for a post.
+    fn place(&self, p: &NewPost<'_>, parsed: &Parsed, date: i64) -> Result<Placed> {
         let tx = &self.tx;
         let keys = thread::thread_keys(
             p.message_id,
@@ -579,20 +579,22 @@ impl Batch<'_> {
             .into_iter()
             .filter(|k| !digests.iter().any(|(d, _)| d == k))
             .collect();
-        let mut found = Vec::new();
+        // Each key's thread as stored now: a key already in the thread the
+        // message joins is not written again below.
+        let mut known: Vec<Option<ThreadId>> = Vec::with_capacity(keys.len());
         {
             let mut stmt = tx.prepare_cached(
                 "SELECT thread_id FROM thread_refs WHERE community_id = ?1 AND message_id = ?2",
             )?;
             for k in &keys {
-                if let Some(t) = stmt
-                    .query_row(params![p.community.0, k], |r| r.get::<_, i64>(0))
-                    .optional()?
-                {
-                    found.push(ThreadId(t));
-                }
+                known.push(
+                    stmt.query_row(params![p.community.0, k], |r| r.get::<_, i64>(0))
+                        .optional()?
+                        .map(ThreadId),
+                );
             }
         }
+        let found: Vec<ThreadId> = known.iter().flatten().copied().collect();
         let base = thread::base_subject(&parsed.subject);
         let mut flag = None;
         let mut subject_thread = None;
@@ -674,10 +676,22 @@ impl Batch<'_> {
             "INSERT INTO thread_refs (community_id, message_id, thread_id) VALUES (?1, ?2, ?3)
              ON CONFLICT (community_id, message_id) DO UPDATE SET thread_id = excluded.thread_id",
         )?;
-        for k in &keys {
-            ins.execute(params![p.community.0, k, t.0])?;
+        for (k, was) in keys.iter().zip(&known) {
+            if *was != Some(t) {
+                ins.execute(params![p.community.0, k, t.0])?;
+            }
         }
-        Ok((t, created, flag))
+        Ok(Placed {
+            thread: t,
+            created,
+            flag,
+            // Every placed post records each of its keys (its references
+            // included) in thread_refs, and no row there is ever deleted:
+            // a post stored earlier that names this one as its parent
+            // left this message's id there.
+            awaited: keys.first() != Some(&p.message_id)
+                || known.first().is_some_and(Option::is_some),
+        })
     }
 
     /// Moves everything of thread `from` into `into` and deletes `from`.
@@ -757,4 +771,19 @@ impl Batch<'_> {
         }
         Ok(None)
     }
+}
+
+/// Where [`Batch::place`] put a post.
+struct Placed {
+    /// Its thread.
+    thread: ThreadId,
+    /// Whether that thread is new.
+    created: bool,
+    /// Why a moderator should look at the placement, if they should.
+    flag: Option<String>,
+    /// Whether a post stored before may name this one as its parent (its
+    /// Message-ID was already among the thread keys): only then is the
+    /// thread searched for children waiting for it (that search was about
+    /// a twentieth of an import's statement time).
+    awaited: bool,
 }
