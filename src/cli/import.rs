@@ -97,7 +97,7 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
     // (`Store::import_batch`). A commit per message file made the import
     // spend most of its time writing the WAL.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    bulk::run(&inputs, BATCH, threads, |messages, progress| {
+    let written = bulk::run(&inputs, BATCH, threads, |messages, progress| {
         let batch = store.import_batch()?;
         let t = now();
         for m in messages {
@@ -126,7 +126,13 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
                 .max((progress.inputs_done_bytes + progress.current_input_bytes).min(total_bytes)),
         );
         Ok::<(), ImportError>(())
-    })?;
+    });
+    // The batches were committed unsynced (`Store::tune_for_import`): they
+    // reach the disk here, before anything is reported stored, and after
+    // a failure too, so a second run has less to do.
+    let synced = store.sync_wal();
+    written?;
+    synced?;
     bar.set_position(total_bytes);
     bar.set_message(format!("{} messages", s.messages));
     bar.finish_and_clear();
