@@ -1,5 +1,7 @@
 //! An import's batches: posts reach the search index (`posts_fts`) in one
-//! statement per batch instead of through the insert trigger post by post.
+//! statement per batch instead of through the insert trigger post by post,
+//! and the WAL is checkpointed on a thread beside the writer
+//! ([`Checkpointer`]).
 //!
 //! Why: FTS5 writes its pending terms to disk at every savepoint, and every
 //! statement that may abort opens one (the insert into `posts` does, for its
@@ -13,6 +15,8 @@
 //! post without its index rows nor a table without its trigger.
 
 use std::cell::Cell;
+use std::path::Path;
+use std::sync::mpsc;
 
 use rusqlite::params;
 
@@ -56,6 +60,91 @@ impl Store {
             });
         }
         Ok(batch)
+    }
+}
+
+/// Checkpoints for an import, on a thread and connection of their own: the
+/// WAL is copied into the database (and the database synced) while the
+/// import's writer stores the next batch, instead of in the middle of its
+/// commit (a checkpoint was about an eighth of the writer's time). When
+/// a checkpoint ends before the writer's next commit, that commit starts
+/// the WAL from its beginning again, so the WAL stays a few batches long.
+pub struct Checkpointer {
+    /// A nudge asks for one checkpoint; at most one waits.
+    nudge: Option<mpsc::SyncSender<()>>,
+    /// The thread, joined at [`Checkpointer::finish`].
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Opens a second connection to `path` and waits for nudges.
+    pub fn start(path: &Path) -> Result<Checkpointer> {
+        let store = Store::open(path)?;
+        let (nudge, nudged) = mpsc::sync_channel::<()>(1);
+        let spawned = std::thread::Builder::new()
+            .name("checkpoint".into())
+            .spawn(move || {
+                for () in nudged {
+                    // PASSIVE: copies what no reader still needs and never
+                    // waits for (or blocks) the writer. A failure is only
+                    // logged: the writer's own automatic checkpoint, set
+                    // further out, still bounds the WAL.
+                    if let Err(e) = store.checkpoint_passive() {
+                        tracing::warn!("import: checkpoint failed: {e}");
+                    }
+                }
+            });
+        match spawned {
+            Ok(thread) => Ok(Checkpointer {
+                nudge: Some(nudge),
+                thread: Some(thread),
+            }),
+            // Without the thread, the writer's automatic checkpoint does it.
+            Err(e) => {
+                tracing::warn!(
+                    "import: no checkpoint thread ({e}); the import checkpoints as it goes"
+                );
+                Ok(Checkpointer {
+                    nudge: None,
+                    thread: None,
+                })
+            }
+        }
+    }
+
+    /// Asks for a checkpoint after a commit; does nothing when one is
+    /// already asked for.
+    pub fn nudge(&self) {
+        if let Some(n) = &self.nudge {
+            let _ = n.try_send(());
+        }
+    }
+
+    /// Lets the last checkpoint asked for finish, and stops the thread.
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.nudge.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Store {
+    /// `PRAGMA wal_checkpoint(PASSIVE)`.
+    pub fn checkpoint_passive(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 }
 
@@ -199,5 +288,38 @@ mod tests {
         assert_eq!(trigger(&store).as_deref(), Some(INSERT_TRIGGER));
         assert_eq!(store.post_count(c).unwrap(), 0);
         assert_eq!(hits(&store, "mangrove"), 0);
+    }
+
+    #[test]
+    fn the_checkpointer_copies_the_wal_into_the_database_beside_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("praxis.db");
+        let (_, config) = Store::open_example();
+        let mut store = Store::open(&path).unwrap();
+        store.sync_communities(&config).unwrap();
+        let c = store.community("health").unwrap().id;
+        // The writer never checkpoints by itself here.
+        store
+            .conn
+            .execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        let checkpointer = Checkpointer::start(&path).unwrap();
+        for n in 0..3 {
+            let b = store.import_batch().unwrap();
+            for i in 0..50 {
+                put(&b, c, n * 50 + i);
+            }
+            b.commit().unwrap();
+        }
+        checkpointer.nudge();
+        checkpointer.finish();
+        let after = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            after > before + 100 * 1024,
+            "the posts reached the database file ({before} -> {after} bytes)"
+        );
+        assert_eq!(store.post_count(c).unwrap(), 150);
+        assert_eq!(hits(&store, "mangrove"), 150);
     }
 }

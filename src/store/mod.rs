@@ -55,6 +55,7 @@ use rusqlite::Connection;
 pub use archive::{ArchiveFile, ArchivePost, ArchiveReply, ArchiveThread, RawMessage};
 pub use attachments::PostAttachment;
 pub use bounce::{BounceOutcome, BounceRule, Notice, ProbeDue, Reenabled};
+pub use bulk::Checkpointer;
 pub use communities::CommunityRow;
 pub use confirmations::Confirmation;
 pub use consolidated_replies::{
@@ -301,8 +302,9 @@ impl Store {
     /// WAL again and again mid-transaction (the default 2 MB cache wrote
     /// each page about 13 times; since an import's search index is written
     /// once per batch, 48 MB was no faster than 16 MB at 100,000 messages
-    /// and cost 35 MB more), and a checkpoint every 32 MB of WAL rather
-    /// than every 4 MB. Its commits are not synced one by one
+    /// and cost 35 MB more), and an automatic checkpoint only past 128 MB
+    /// of WAL rather than 4 MB: a [`Checkpointer`] beside the import does
+    /// them sooner, off the writer's thread. Its commits are not synced one by one
     /// (synchronous=NORMAL: the WAL reaches the disk at each checkpoint):
     /// the archive stays where it is and importing it again skips what is
     /// stored, and `praxis import` calls [`Store::sync_wal`] before it
@@ -311,7 +313,7 @@ impl Store {
     pub fn tune_for_import(&self) -> Result<()> {
         self.conn.execute_batch(
             "PRAGMA cache_size = -16384;
-             PRAGMA wal_autocheckpoint = 8192;
+             PRAGMA wal_autocheckpoint = 32768;
              PRAGMA synchronous = NORMAL;",
         )?;
         Ok(())
