@@ -33,6 +33,13 @@
 //! `delivery.shutdown_grace`; past it they are dropped and their deliveries
 //! stay pending. Nothing is marked sent that the relay did not accept.
 //!
+//! All three but the ledger run on one thread of their own with a
+//! single-threaded tokio runtime: a copy's turn (its writes, the replies, the
+//! outcome's hand-over and its acknowledgement) wakes tasks several times,
+//! and on the daemon's multi-threaded runtime each wake could hop to another
+//! worker thread (a futex and a context switch per hop). One thread drives
+//! every connection's socket, as smtp-source does.
+//!
 //! Long because the three parts share the state above; each is short.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -576,8 +583,41 @@ impl Sender {
         Sender::new(config, dmarc)
     }
 
-    /// Runs until `shutdown` resolves, then stops as described in the module doc.
+    /// Runs until `shutdown` resolves, then stops as described in the module
+    /// doc. The sender runs on its own thread with a single-threaded
+    /// runtime (see the module doc); dropping this future stops it too.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), DeliverError> {
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (done_tx, mut done_rx) = oneshot::channel::<Result<(), DeliverError>>();
+        std::thread::Builder::new()
+            .name("praxis-sender".into())
+            .spawn(move || {
+                let result = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(self.run_here(async {
+                        // Told to stop, or the caller went away.
+                        let _ = stop_rx.await;
+                    })),
+                    Err(e) => Err(DeliverError::Setup(format!(
+                        "cannot start the sender's runtime: {e}"
+                    ))),
+                };
+                let _ = done_tx.send(result);
+            })
+            .map_err(|e| DeliverError::Setup(format!("cannot start the sender thread: {e}")))?;
+        let gone = || Err(DeliverError::Setup("the sender thread stopped".into()));
+        tokio::select! {
+            r = &mut done_rx => return r.unwrap_or_else(|_| gone()),
+            _ = shutdown => {}
+        }
+        let _ = stop_tx.send(());
+        done_rx.await.unwrap_or_else(|_| gone())
+    }
+
+    /// [`Sender::run`] on the current runtime.
+    async fn run_here(self, shutdown: impl Future<Output = ()>) -> Result<(), DeliverError> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let batch = self.shared.config.delivery.batch.max(1) as usize;
         let (jobs_tx, jobs_rx) = mpsc::channel::<DueDelivery>(batch);

@@ -112,6 +112,26 @@ impl AsyncWrite for Stream {
         }
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Stream::Gone => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+            Stream::Gone => false,
+        }
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
@@ -298,6 +318,29 @@ impl Conn {
     async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         let fut = async {
             self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        match tokio::time::timeout(self.timeout, fut).await {
+            Err(_) => Err(format!("could not write within {:?}", self.timeout)),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Writes `head` then `tail` in full, in one vectored write when the
+    /// socket takes it, and flushes.
+    async fn send_parts(&mut self, head: &[u8], tail: &[u8]) -> Result<(), String> {
+        let fut = async {
+            let mut slices = [std::io::IoSlice::new(head), std::io::IoSlice::new(tail)];
+            let mut bufs = &mut slices[..];
+            std::io::IoSlice::advance_slices(&mut bufs, 0);
+            while !bufs.is_empty() {
+                let n = self.stream.write_vectored(bufs).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                std::io::IoSlice::advance_slices(&mut bufs, n);
+            }
             self.stream.flush().await
         };
         match tokio::time::timeout(self.timeout, fut).await {
@@ -617,8 +660,10 @@ impl Relay {
             Some(d) => return Err((Stage::Data, Failure::Reply(d))),
             None => return Err((Stage::Data, Failure::Broken("no reply to DATA".into()))),
         }
-        let body = dot_stuff(message);
-        conn.send(&body).await.map_err(broken(Stage::EndOfData))?;
+        let (body, end) = framed(message);
+        conn.send_parts(&body, end)
+            .await
+            .map_err(broken(Stage::EndOfData))?;
         let end = conn.reply().await.map_err(broken(Stage::EndOfData))?;
         if end.positive() {
             Ok(())
@@ -634,6 +679,26 @@ impl Relay {
             let _ = c.stream.shutdown().await;
         }
     }
+}
+
+/// The message as DATA sends it, in two pieces: the message itself and the
+/// end of data when no line needs a dot doubled and every line ends in
+/// CRLF (a composed copy, always), so the copy is sent without copying it;
+/// otherwise [`dot_stuff`]'s copy and nothing. Either way, the two joined
+/// are `dot_stuff(message)`.
+fn framed(message: &[u8]) -> (std::borrow::Cow<'_, [u8]>, &'static [u8]) {
+    let clean = message.first() != Some(&b'.')
+        && memchr::memchr_iter(b'\n', message)
+            .all(|i| i > 0 && message[i - 1] == b'\r' && message.get(i + 1) != Some(&b'.'));
+    if !clean {
+        return (std::borrow::Cow::Owned(dot_stuff(message)), b"");
+    }
+    let end: &'static [u8] = if message.is_empty() || message.ends_with(b"\r\n") {
+        b".\r\n"
+    } else {
+        b"\r\n.\r\n"
+    };
+    (std::borrow::Cow::Borrowed(message), end)
 }
 
 /// The message with lines starting with a dot doubled (RFC 5321 4.5.2),
@@ -1022,6 +1087,12 @@ mod tests {
             b"..hidden\r\nline\r\n...two\r\nend\r\n.\r\n".to_vec()
         );
         assert_eq!(dot_stuff(b"x\r\n"), b"x\r\n.\r\n".to_vec());
+        let (body, end) = framed(b"Subject: a\r\n\r\nline");
+        assert!(
+            matches!(body, std::borrow::Cow::Borrowed(_)),
+            "sent as it is"
+        );
+        assert_eq!(end, b"\r\n.\r\n");
     }
 
     proptest::proptest! {
@@ -1048,7 +1119,9 @@ mod tests {
                 want.extend_from_slice(b"\r\n");
             }
             want.extend_from_slice(b".\r\n");
-            proptest::prop_assert_eq!(dot_stuff(&message), want);
+            proptest::prop_assert_eq!(dot_stuff(&message), want.clone());
+            let (body, end) = framed(&message);
+            proptest::prop_assert_eq!([&body[..], end].concat(), want);
         }
     }
 
