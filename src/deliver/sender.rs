@@ -110,7 +110,15 @@ enum Req {
     NextDue(i64, oneshot::Sender<Result<Option<i64>, StoreError>>),
     Message(OutboxId, oneshot::Sender<Result<OutboxMessage, StoreError>>),
     /// An outcome to record; the answer says whether it was committed.
-    Outcome(DeliveryId, Outcome, oneshot::Sender<bool>),
+    /// `waiting`: its worker has no room left for another copy until an
+    /// outcome of its is committed, so the commit does not linger.
+    Outcome {
+        id: DeliveryId,
+        outcome: Outcome,
+        waiting: bool,
+        ack: oneshot::Sender<bool>,
+    },
+
     Maintain(i64, oneshot::Sender<()>),
 }
 
@@ -156,10 +164,23 @@ impl Ledger {
 
     /// Hands an outcome to the ledger; the receiver resolves once it is
     /// committed (true) or given up (false). `None`: the ledger is gone.
-    fn submit(&self, id: DeliveryId, outcome: Outcome) -> Option<oneshot::Receiver<bool>> {
-        let (tx, rx) = oneshot::channel();
-        self.tx.send(Req::Outcome(id, outcome, tx)).ok()?;
-        Some(rx)
+    /// `waiting`: the worker cannot take another copy until this commit.
+    fn submit(
+        &self,
+        id: DeliveryId,
+        outcome: Outcome,
+        waiting: bool,
+    ) -> Option<oneshot::Receiver<bool>> {
+        let (tx, ack) = oneshot::channel();
+        self.tx
+            .send(Req::Outcome {
+                id,
+                outcome,
+                waiting,
+                ack: tx,
+            })
+            .ok()?;
+        Some(ack)
     }
 
     async fn maintain(&self, now: i64) {
@@ -223,8 +244,8 @@ fn record(
     }
 }
 
-/// The ledger thread: serves requests in arrival order, committing the
-/// outcomes of each burst in one transaction.
+/// The ledger thread: commits the outcomes of each burst in one
+/// transaction, then serves the burst's other requests in arrival order.
 fn ledger_thread(
     mut store: Store,
     config: Arc<Config>,
@@ -244,21 +265,44 @@ fn ledger_thread(
                 }
             }
             // A few outcomes only: linger once for the other connections'
-            // (no worker waits on them until it has UNCOMMITTED in flight),
-            // so a commit carries many; commits are the ledger's cost.
+            // so a commit carries many (commits are the ledger's cost),
+            // unless a worker has UNCOMMITTED in flight and waits on it.
             let outcomes = burst
                 .iter()
-                .filter(|r| matches!(r, Req::Outcome(..)))
+                .filter(|r| matches!(r, Req::Outcome { .. }))
                 .count();
-            if lingered || outcomes == 0 || outcomes >= LINGER_BELOW {
+            let waited_on = burst
+                .iter()
+                .any(|r| matches!(r, Req::Outcome { waiting: true, .. }));
+            if lingered || outcomes == 0 || outcomes >= LINGER_BELOW || waited_on {
                 break;
             }
             lingered = true;
             std::thread::sleep(LINGER);
         }
+        // Outcomes first: workers wait on their commit, while the reads
+        // (a claim expands audiences, which takes longer) can wait for it.
         let mut outcomes = Vec::new();
         let mut acks = Vec::new();
+        let mut reads = Vec::new();
         for req in burst {
+            match req {
+                Req::Outcome {
+                    id, outcome, ack, ..
+                } => {
+                    outcomes.push((id, outcome));
+                    acks.push(ack);
+                }
+                other => reads.push(other),
+            }
+        }
+        if !outcomes.is_empty() {
+            let recorded = record(&mut store, &outcomes, &rule, &render, &stopping);
+            for ack in acks {
+                let _ = ack.send(recorded);
+            }
+        }
+        for req in reads {
             match req {
                 Req::Due {
                     now,
@@ -279,22 +323,12 @@ fn ledger_thread(
                 Req::Message(id, reply) => {
                     let _ = reply.send(store.outbox_message(id));
                 }
-                Req::Outcome(id, outcome, ack) => {
-                    outcomes.push((id, outcome));
-                    acks.push(ack);
-                }
                 Req::Maintain(now, ack) => {
                     maintain(&mut store, &config, now);
                     let _ = ack.send(());
                 }
+                Req::Outcome { .. } => unreachable!("outcomes are taken out above"),
             }
-        }
-        if outcomes.is_empty() {
-            continue;
-        }
-        let recorded = record(&mut store, &outcomes, &rule, &render, &stopping);
-        for ack in acks {
-            let _ = ack.send(recorded);
         }
     }
 }
@@ -854,8 +888,10 @@ async fn worker(
         let id = job.id;
         let outcome = attempt(&shared, &mut conn, &job).await;
         // None: released untouched (paused), to be claimed again.
+        // Its worker waits on this commit when the window is full.
+        let waiting = window.available_permits() == 0;
         let ack = outcome.map(|o| {
-            let ack = shared.ledger.submit(id, o);
+            let ack = shared.ledger.submit(id, o, waiting);
             if ack.is_none() {
                 error!("the ledger stopped before delivery {id} was recorded");
             }
