@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
@@ -118,7 +118,6 @@ enum Req {
         waiting: bool,
         ack: oneshot::Sender<bool>,
     },
-
     Maintain(i64, oneshot::Sender<()>),
 }
 
@@ -856,7 +855,36 @@ async fn claim(
     Ok(claimed)
 }
 
-/// One connection's worth of sending.
+/// A delivery a worker took from the queue, with its place in the
+/// connection's window of uncommitted outcomes and what to do with it.
+struct Taken {
+    /// The delivery.
+    job: DueDelivery,
+    /// Its place among the connection's [`UNCOMMITTED`] outcomes, given
+    /// back once its outcome is committed.
+    permit: OwnedSemaphorePermit,
+    /// Its copy, or its outcome when there is nothing to send.
+    copy: Copy,
+}
+
+/// What a taken delivery comes to before it is sent.
+enum Copy {
+    /// Send `bytes` with the return path `from`.
+    Send {
+        /// The VERP return path.
+        from: String,
+        /// The recipient's copy, without its final line end.
+        bytes: Vec<u8>,
+    },
+    /// Nothing to send: its outcome, or `None` when it is released
+    /// untouched (the sender is paused).
+    Settled(Option<Outcome>),
+}
+
+/// One connection's worth of sending. While a copy is sent, the worker
+/// takes the next delivery when one is waiting and its window has room,
+/// so that copy's envelope follows this one's end of data in one write
+/// (see `smtp.rs`); the window counts it from the moment it is taken.
 async fn worker(
     shared: Arc<Shared>,
     jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<DueDelivery>>>,
@@ -865,28 +893,62 @@ async fn worker(
     let mut conn: Option<Conn> = None;
     // One permit per copy whose outcome is not yet committed.
     let window = Arc::new(Semaphore::new(UNCOMMITTED));
+    // The delivery taken while the last copy was sent: its envelope may be
+    // on the connection already, so it is sent next, stopping or not.
+    let mut ahead: Option<Taken> = None;
     loop {
-        let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
-            break;
-        };
-        let next = async {
-            let mut rx = jobs.lock().await;
-            rx.recv().await
-        };
-        let job = tokio::select! {
-            biased;
-            _ = stopped(&mut stop) => break,
-            job = next => match job {
-                Some(job) => job,
-                None => break,
-            },
-            _ = tokio::time::sleep(IDLE), if conn.is_some() => {
-                shared.relay.close(&mut conn).await;
-                continue;
+        let Taken { job, permit, copy } = match ahead.take() {
+            Some(t) => t,
+            None => {
+                let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
+                    break;
+                };
+                let next = async {
+                    let mut rx = jobs.lock().await;
+                    rx.recv().await
+                };
+                let job = tokio::select! {
+                    biased;
+                    _ = stopped(&mut stop) => break,
+                    job = next => match job {
+                        Some(job) => job,
+                        None => break,
+                    },
+                    _ = tokio::time::sleep(IDLE), if conn.is_some() => {
+                        shared.relay.close(&mut conn).await;
+                        continue;
+                    }
+                };
+                let copy = copy_for(&shared, &job).await;
+                Taken { job, permit, copy }
             }
         };
         let id = job.id;
-        let outcome = attempt(&shared, &mut conn, &job).await;
+        let outcome = match copy {
+            Copy::Settled(outcome) => outcome,
+            Copy::Send { .. } if paused(&shared) => {
+                // Released untouched; a connection holding its envelope
+                // is closed, which drops that envelope.
+                if conn.as_ref().is_some_and(Conn::sent_ahead) {
+                    shared.relay.close(&mut conn).await;
+                }
+                None
+            }
+            Copy::Send { from, bytes } => {
+                if shared.maildir.is_none() {
+                    ahead = take_ahead(&shared, &jobs, &window).await;
+                }
+                let next = match &ahead {
+                    Some(Taken {
+                        job,
+                        copy: Copy::Send { from, bytes },
+                        ..
+                    }) => Some((from.as_str(), job.recipient.as_str(), bytes.as_slice())),
+                    _ => None,
+                };
+                Some(send(&shared, &mut conn, &job, &from, &bytes, next).await)
+            }
+        };
         // None: released untouched (paused), to be claimed again.
         // Its worker waits on this commit when the window is full.
         let waiting = window.available_permits() == 0;
@@ -921,29 +983,47 @@ async fn worker(
     shared.relay.close(&mut conn).await;
 }
 
-/// Sends one delivery; returns its outcome to record, or `None` when it
-/// was released untouched (the sender is paused).
-async fn attempt(shared: &Shared, conn: &mut Option<Conn>, job: &DueDelivery) -> Option<Outcome> {
+/// Whether the sender is paused after a relay failure.
+fn paused(shared: &Shared) -> bool {
     let paused = *shared.paused_until.lock().expect("pause lock");
-    if paused.is_some_and(|u| u > Instant::now()) {
-        return None; // released untouched; claimed again after the pause
+    paused.is_some_and(|u| u > Instant::now())
+}
+
+/// The next delivery, when one is waiting in the queue and the window has
+/// room for it now (never waiting for either), with its copy.
+async fn take_ahead(
+    shared: &Shared,
+    jobs: &tokio::sync::Mutex<mpsc::Receiver<DueDelivery>>,
+    window: &Arc<Semaphore>,
+) -> Option<Taken> {
+    let permit = Arc::clone(window).try_acquire_owned().ok()?;
+    let job = jobs.try_lock().ok()?.try_recv().ok()?;
+    let copy = copy_for(shared, &job).await;
+    Some(Taken { job, permit, copy })
+}
+
+/// Builds one delivery's copy; its outcome instead when it cannot be
+/// built, or `None` when it is released untouched (the sender is paused).
+async fn copy_for(shared: &Shared, job: &DueDelivery) -> Copy {
+    if paused(shared) {
+        return Copy::Settled(None); // released untouched; claimed again after the pause
     }
     let Some(community) = job.community.and_then(|c| shared.communities.get(&c)) else {
-        return Some(retry_outcome(
+        return Copy::Settled(Some(retry_outcome(
             shared,
             job,
             "the message's community is not in the config; add it back or `praxis outbox` will show it waiting".into(),
             false,
-        ));
+        )));
     };
     let prepared = match prepared(shared, job.outbox, &community.community.config).await {
         Ok(p) => p,
         Err(e) => {
-            return Some(Outcome::Failed {
+            return Copy::Settled(Some(Outcome::Failed {
                 at: unix_now(),
                 error: format!("cannot build the message: {e}"),
                 bounce: false,
-            });
+            }));
         }
     };
     let personal = Personal {
@@ -958,30 +1038,45 @@ async fn attempt(shared: &Shared, conn: &mut Option<Conn>, job: &DueDelivery) ->
             Some(s) => s.sign(&m).map_err(|e| e.to_string()),
             None => Ok(m),
         });
-    let mut copy = match copy {
+    let mut bytes = match copy {
         Ok(c) => c,
         Err(e) => {
-            return Some(Outcome::Failed {
+            return Copy::Settled(Some(Outcome::Failed {
                 at: unix_now(),
                 error: format!("cannot build the copy: {e}"),
                 bounce: false,
-            });
+            }));
         }
     };
-    if copy.ends_with(b"\r\n") {
-        copy.truncate(copy.len() - 2);
+    if bytes.ends_with(b"\r\n") {
+        bytes.truncate(bytes.len() - 2);
     }
-    let from = verp::bounce_address(&community.community.config.address, &job.recipient);
+    Copy::Send {
+        from: verp::bounce_address(&community.community.config.address, &job.recipient),
+        bytes,
+    }
+}
+
+/// Sends one copy (followed by `next`'s envelope when the relay pipelines)
+/// and returns its outcome to record.
+async fn send(
+    shared: &Shared,
+    conn: &mut Option<Conn>,
+    job: &DueDelivery,
+    from: &str,
+    copy: &[u8],
+    next: Option<(&str, &str, &[u8])>,
+) -> Outcome {
     let attempt = match &shared.maildir {
-        Some(m) => m.deliver(&from, &job.recipient, &copy),
+        Some(m) => m.deliver(from, &job.recipient, copy),
         None => {
             shared
                 .relay
-                .transact(conn, &from, &job.recipient, &copy)
+                .transact_then(conn, from, &job.recipient, copy, next)
                 .await
         }
     };
-    Some(match attempt {
+    match attempt {
         Attempt::Sent => Outcome::Sent { at: unix_now() },
         Attempt::Permanent { error, bounce } => {
             info!(recipient = %job.recipient, %error, "delivery failed");
@@ -1001,7 +1096,7 @@ async fn attempt(shared: &Shared, conn: &mut Option<Conn>, job: &DueDelivery) ->
             }
             retry_outcome(shared, job, error, !relay)
         }
-    })
+    }
 }
 
 /// A temporary failure: retry per the schedule, or give up.
