@@ -31,7 +31,10 @@
 //! Shutdown: the dispatcher stops claiming, idle workers stop, busy ones
 //! finish their transaction and wait for their outcomes' commit within
 //! `delivery.shutdown_grace`; past it they are dropped and their deliveries
-//! stay pending. Nothing is marked sent that the relay did not accept.
+//! stay pending. A copy taken ahead (its envelope perhaps sent behind the
+//! last end of data) is released untouched and its connection closed
+//! without QUIT, which drops that envelope. Nothing is marked sent that
+//! the relay did not accept.
 //!
 //! All three but the ledger run on one thread of their own with a
 //! single-threaded tokio runtime: a copy's turn (its writes, the replies, the
@@ -894,10 +897,17 @@ async fn worker(
     // One permit per copy whose outcome is not yet committed.
     let window = Arc::new(Semaphore::new(UNCOMMITTED));
     // The delivery taken while the last copy was sent: its envelope may be
-    // on the connection already, so it is sent next, stopping or not.
+    // on the connection already, so no other copy goes on it before.
     let mut ahead: Option<Taken> = None;
     loop {
         let Taken { job, permit, copy } = match ahead.take() {
+            // Stopping: the copy taken ahead has not begun (its envelope
+            // at most): released untouched, its envelope dropped with the
+            // connection when the worker closes it.
+            Some(t) if *stop.borrow() => Taken {
+                copy: Copy::Settled(None),
+                ..t
+            },
             Some(t) => t,
             None => {
                 let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
