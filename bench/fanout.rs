@@ -8,7 +8,9 @@
 //! Run with `bench/fanout [--quick] [--json] [--recipients N]
 //! [--connections C]`. `--quick`: a tenth of the recipients (2,000).
 //! `--json`: one JSON row on stdout (the `bench/run` row contract),
-//! the rest on stderr.
+//! the rest on stderr. `PRAXIS_FANOUT_WRAP="valgrind --tool=callgrind …"`
+//! runs `praxis serve` under a profiler (its figures are then the
+//! profiler's, not praxis's).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -121,7 +123,20 @@ fn main() {
 
     // praxis serve until every delivery is sent.
     let t = Instant::now();
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_praxis"))
+    // PRAXIS_FANOUT_WRAP: a command to run `praxis serve` under, for
+    // profiling (`valgrind --tool=callgrind`); its figures are then not
+    // praxis's own.
+    let wrap = std::env::var("PRAXIS_FANOUT_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut serve = match words.next() {
+        Some(tool) => {
+            let mut c = Command::new(tool);
+            c.args(words).arg(env!("CARGO_BIN_EXE_praxis"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_praxis")),
+    };
+    let mut serve = serve
         .arg("--config")
         .arg(&config_path)
         .arg("-q")

@@ -31,7 +31,17 @@
 //! Shutdown: the dispatcher stops claiming, idle workers stop, busy ones
 //! finish their transaction and wait for their outcomes' commit within
 //! `delivery.shutdown_grace`; past it they are dropped and their deliveries
-//! stay pending. Nothing is marked sent that the relay did not accept.
+//! stay pending. A copy taken ahead (its envelope perhaps sent behind the
+//! last end of data) is released untouched and its connection closed
+//! without QUIT, which drops that envelope. Nothing is marked sent that
+//! the relay did not accept.
+//!
+//! All three but the ledger run on one thread of their own with a
+//! single-threaded tokio runtime: a copy's turn (its writes, the replies, the
+//! outcome's hand-over and its acknowledgement) wakes tasks several times,
+//! and on the daemon's multi-threaded runtime each wake could hop to another
+//! worker thread (a futex and a context switch per hop). One thread drives
+//! every connection's socket, as smtp-source does.
 //!
 //! Long because the three parts share the state above; each is short.
 
@@ -41,7 +51,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
@@ -103,7 +113,14 @@ enum Req {
     NextDue(i64, oneshot::Sender<Result<Option<i64>, StoreError>>),
     Message(OutboxId, oneshot::Sender<Result<OutboxMessage, StoreError>>),
     /// An outcome to record; the answer says whether it was committed.
-    Outcome(DeliveryId, Outcome, oneshot::Sender<bool>),
+    /// `waiting`: its worker has no room left for another copy until an
+    /// outcome of its is committed, so the commit does not linger.
+    Outcome {
+        id: DeliveryId,
+        outcome: Outcome,
+        waiting: bool,
+        ack: oneshot::Sender<bool>,
+    },
     Maintain(i64, oneshot::Sender<()>),
 }
 
@@ -149,10 +166,23 @@ impl Ledger {
 
     /// Hands an outcome to the ledger; the receiver resolves once it is
     /// committed (true) or given up (false). `None`: the ledger is gone.
-    fn submit(&self, id: DeliveryId, outcome: Outcome) -> Option<oneshot::Receiver<bool>> {
-        let (tx, rx) = oneshot::channel();
-        self.tx.send(Req::Outcome(id, outcome, tx)).ok()?;
-        Some(rx)
+    /// `waiting`: the worker cannot take another copy until this commit.
+    fn submit(
+        &self,
+        id: DeliveryId,
+        outcome: Outcome,
+        waiting: bool,
+    ) -> Option<oneshot::Receiver<bool>> {
+        let (tx, ack) = oneshot::channel();
+        self.tx
+            .send(Req::Outcome {
+                id,
+                outcome,
+                waiting,
+                ack: tx,
+            })
+            .ok()?;
+        Some(ack)
     }
 
     async fn maintain(&self, now: i64) {
@@ -216,8 +246,8 @@ fn record(
     }
 }
 
-/// The ledger thread: serves requests in arrival order, committing the
-/// outcomes of each burst in one transaction.
+/// The ledger thread: commits the outcomes of each burst in one
+/// transaction, then serves the burst's other requests in arrival order.
 fn ledger_thread(
     mut store: Store,
     config: Arc<Config>,
@@ -237,21 +267,44 @@ fn ledger_thread(
                 }
             }
             // A few outcomes only: linger once for the other connections'
-            // (no worker waits on them until it has UNCOMMITTED in flight),
-            // so a commit carries many; commits are the ledger's cost.
+            // so a commit carries many (commits are the ledger's cost),
+            // unless a worker has UNCOMMITTED in flight and waits on it.
             let outcomes = burst
                 .iter()
-                .filter(|r| matches!(r, Req::Outcome(..)))
+                .filter(|r| matches!(r, Req::Outcome { .. }))
                 .count();
-            if lingered || outcomes == 0 || outcomes >= LINGER_BELOW {
+            let waited_on = burst
+                .iter()
+                .any(|r| matches!(r, Req::Outcome { waiting: true, .. }));
+            if lingered || outcomes == 0 || outcomes >= LINGER_BELOW || waited_on {
                 break;
             }
             lingered = true;
             std::thread::sleep(LINGER);
         }
+        // Outcomes first: workers wait on their commit, while the reads
+        // (a claim expands audiences, which takes longer) can wait for it.
         let mut outcomes = Vec::new();
         let mut acks = Vec::new();
+        let mut reads = Vec::new();
         for req in burst {
+            match req {
+                Req::Outcome {
+                    id, outcome, ack, ..
+                } => {
+                    outcomes.push((id, outcome));
+                    acks.push(ack);
+                }
+                other => reads.push(other),
+            }
+        }
+        if !outcomes.is_empty() {
+            let recorded = record(&mut store, &outcomes, &rule, &render, &stopping);
+            for ack in acks {
+                let _ = ack.send(recorded);
+            }
+        }
+        for req in reads {
             match req {
                 Req::Due {
                     now,
@@ -272,22 +325,12 @@ fn ledger_thread(
                 Req::Message(id, reply) => {
                     let _ = reply.send(store.outbox_message(id));
                 }
-                Req::Outcome(id, outcome, ack) => {
-                    outcomes.push((id, outcome));
-                    acks.push(ack);
-                }
                 Req::Maintain(now, ack) => {
                     maintain(&mut store, &config, now);
                     let _ = ack.send(());
                 }
+                Req::Outcome { .. } => unreachable!("outcomes are taken out above"),
             }
-        }
-        if outcomes.is_empty() {
-            continue;
-        }
-        let recorded = record(&mut store, &outcomes, &rule, &render, &stopping);
-        for ack in acks {
-            let _ = ack.send(recorded);
         }
     }
 }
@@ -576,8 +619,41 @@ impl Sender {
         Sender::new(config, dmarc)
     }
 
-    /// Runs until `shutdown` resolves, then stops as described in the module doc.
+    /// Runs until `shutdown` resolves, then stops as described in the module
+    /// doc. The sender runs on its own thread with a single-threaded
+    /// runtime (see the module doc); dropping this future stops it too.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), DeliverError> {
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (done_tx, mut done_rx) = oneshot::channel::<Result<(), DeliverError>>();
+        std::thread::Builder::new()
+            .name("praxis-sender".into())
+            .spawn(move || {
+                let result = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(self.run_here(async {
+                        // Told to stop, or the caller went away.
+                        let _ = stop_rx.await;
+                    })),
+                    Err(e) => Err(DeliverError::Setup(format!(
+                        "cannot start the sender's runtime: {e}"
+                    ))),
+                };
+                let _ = done_tx.send(result);
+            })
+            .map_err(|e| DeliverError::Setup(format!("cannot start the sender thread: {e}")))?;
+        let gone = || Err(DeliverError::Setup("the sender thread stopped".into()));
+        tokio::select! {
+            r = &mut done_rx => return r.unwrap_or_else(|_| gone()),
+            _ = shutdown => {}
+        }
+        let _ = stop_tx.send(());
+        done_rx.await.unwrap_or_else(|_| gone())
+    }
+
+    /// [`Sender::run`] on the current runtime.
+    async fn run_here(self, shutdown: impl Future<Output = ()>) -> Result<(), DeliverError> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let batch = self.shared.config.delivery.batch.max(1) as usize;
         let (jobs_tx, jobs_rx) = mpsc::channel::<DueDelivery>(batch);
@@ -782,7 +858,36 @@ async fn claim(
     Ok(claimed)
 }
 
-/// One connection's worth of sending.
+/// A delivery a worker took from the queue, with its place in the
+/// connection's window of uncommitted outcomes and what to do with it.
+struct Taken {
+    /// The delivery.
+    job: DueDelivery,
+    /// Its place among the connection's [`UNCOMMITTED`] outcomes, given
+    /// back once its outcome is committed.
+    permit: OwnedSemaphorePermit,
+    /// Its copy, or its outcome when there is nothing to send.
+    copy: Copy,
+}
+
+/// What a taken delivery comes to before it is sent.
+enum Copy {
+    /// Send `bytes` with the return path `from`.
+    Send {
+        /// The VERP return path.
+        from: String,
+        /// The recipient's copy, without its final line end.
+        bytes: Vec<u8>,
+    },
+    /// Nothing to send: its outcome, or `None` when it is released
+    /// untouched (the sender is paused).
+    Settled(Option<Outcome>),
+}
+
+/// One connection's worth of sending. While a copy is sent, the worker
+/// takes the next delivery when one is waiting and its window has room,
+/// so that copy's envelope follows this one's end of data in one write
+/// (see `smtp.rs`); the window counts it from the moment it is taken.
 async fn worker(
     shared: Arc<Shared>,
     jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<DueDelivery>>>,
@@ -791,31 +896,74 @@ async fn worker(
     let mut conn: Option<Conn> = None;
     // One permit per copy whose outcome is not yet committed.
     let window = Arc::new(Semaphore::new(UNCOMMITTED));
+    // The delivery taken while the last copy was sent: its envelope may be
+    // on the connection already, so no other copy goes on it before.
+    let mut ahead: Option<Taken> = None;
     loop {
-        let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
-            break;
-        };
-        let next = async {
-            let mut rx = jobs.lock().await;
-            rx.recv().await
-        };
-        let job = tokio::select! {
-            biased;
-            _ = stopped(&mut stop) => break,
-            job = next => match job {
-                Some(job) => job,
-                None => break,
+        let Taken { job, permit, copy } = match ahead.take() {
+            // Stopping: the copy taken ahead has not begun (its envelope
+            // at most): released untouched, its envelope dropped with the
+            // connection when the worker closes it.
+            Some(t) if *stop.borrow() => Taken {
+                copy: Copy::Settled(None),
+                ..t
             },
-            _ = tokio::time::sleep(IDLE), if conn.is_some() => {
-                shared.relay.close(&mut conn).await;
-                continue;
+            Some(t) => t,
+            None => {
+                let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
+                    break;
+                };
+                let next = async {
+                    let mut rx = jobs.lock().await;
+                    rx.recv().await
+                };
+                let job = tokio::select! {
+                    biased;
+                    _ = stopped(&mut stop) => break,
+                    job = next => match job {
+                        Some(job) => job,
+                        None => break,
+                    },
+                    _ = tokio::time::sleep(IDLE), if conn.is_some() => {
+                        shared.relay.close(&mut conn).await;
+                        continue;
+                    }
+                };
+                let copy = copy_for(&shared, &job).await;
+                Taken { job, permit, copy }
             }
         };
         let id = job.id;
-        let outcome = attempt(&shared, &mut conn, &job).await;
+        let outcome = match copy {
+            Copy::Settled(outcome) => outcome,
+            Copy::Send { .. } if paused(&shared) => {
+                // Released untouched; a connection holding its envelope
+                // is closed, which drops that envelope.
+                if conn.as_ref().is_some_and(Conn::sent_ahead) {
+                    shared.relay.close(&mut conn).await;
+                }
+                None
+            }
+            Copy::Send { from, bytes } => {
+                if shared.maildir.is_none() {
+                    ahead = take_ahead(&shared, &jobs, &window).await;
+                }
+                let next = match &ahead {
+                    Some(Taken {
+                        job,
+                        copy: Copy::Send { from, bytes },
+                        ..
+                    }) => Some((from.as_str(), job.recipient.as_str(), bytes.as_slice())),
+                    _ => None,
+                };
+                Some(send(&shared, &mut conn, &job, &from, &bytes, next).await)
+            }
+        };
         // None: released untouched (paused), to be claimed again.
+        // Its worker waits on this commit when the window is full.
+        let waiting = window.available_permits() == 0;
         let ack = outcome.map(|o| {
-            let ack = shared.ledger.submit(id, o);
+            let ack = shared.ledger.submit(id, o, waiting);
             if ack.is_none() {
                 error!("the ledger stopped before delivery {id} was recorded");
             }
@@ -845,29 +993,47 @@ async fn worker(
     shared.relay.close(&mut conn).await;
 }
 
-/// Sends one delivery; returns its outcome to record, or `None` when it
-/// was released untouched (the sender is paused).
-async fn attempt(shared: &Shared, conn: &mut Option<Conn>, job: &DueDelivery) -> Option<Outcome> {
+/// Whether the sender is paused after a relay failure.
+fn paused(shared: &Shared) -> bool {
     let paused = *shared.paused_until.lock().expect("pause lock");
-    if paused.is_some_and(|u| u > Instant::now()) {
-        return None; // released untouched; claimed again after the pause
+    paused.is_some_and(|u| u > Instant::now())
+}
+
+/// The next delivery, when one is waiting in the queue and the window has
+/// room for it now (never waiting for either), with its copy.
+async fn take_ahead(
+    shared: &Shared,
+    jobs: &tokio::sync::Mutex<mpsc::Receiver<DueDelivery>>,
+    window: &Arc<Semaphore>,
+) -> Option<Taken> {
+    let permit = Arc::clone(window).try_acquire_owned().ok()?;
+    let job = jobs.try_lock().ok()?.try_recv().ok()?;
+    let copy = copy_for(shared, &job).await;
+    Some(Taken { job, permit, copy })
+}
+
+/// Builds one delivery's copy; its outcome instead when it cannot be
+/// built, or `None` when it is released untouched (the sender is paused).
+async fn copy_for(shared: &Shared, job: &DueDelivery) -> Copy {
+    if paused(shared) {
+        return Copy::Settled(None); // released untouched; claimed again after the pause
     }
     let Some(community) = job.community.and_then(|c| shared.communities.get(&c)) else {
-        return Some(retry_outcome(
+        return Copy::Settled(Some(retry_outcome(
             shared,
             job,
             "the message's community is not in the config; add it back or `praxis outbox` will show it waiting".into(),
             false,
-        ));
+        )));
     };
     let prepared = match prepared(shared, job.outbox, &community.community.config).await {
         Ok(p) => p,
         Err(e) => {
-            return Some(Outcome::Failed {
+            return Copy::Settled(Some(Outcome::Failed {
                 at: unix_now(),
                 error: format!("cannot build the message: {e}"),
                 bounce: false,
-            });
+            }));
         }
     };
     let personal = Personal {
@@ -882,30 +1048,45 @@ async fn attempt(shared: &Shared, conn: &mut Option<Conn>, job: &DueDelivery) ->
             Some(s) => s.sign(&m).map_err(|e| e.to_string()),
             None => Ok(m),
         });
-    let mut copy = match copy {
+    let mut bytes = match copy {
         Ok(c) => c,
         Err(e) => {
-            return Some(Outcome::Failed {
+            return Copy::Settled(Some(Outcome::Failed {
                 at: unix_now(),
                 error: format!("cannot build the copy: {e}"),
                 bounce: false,
-            });
+            }));
         }
     };
-    if copy.ends_with(b"\r\n") {
-        copy.truncate(copy.len() - 2);
+    if bytes.ends_with(b"\r\n") {
+        bytes.truncate(bytes.len() - 2);
     }
-    let from = verp::bounce_address(&community.community.config.address, &job.recipient);
+    Copy::Send {
+        from: verp::bounce_address(&community.community.config.address, &job.recipient),
+        bytes,
+    }
+}
+
+/// Sends one copy (followed by `next`'s envelope when the relay pipelines)
+/// and returns its outcome to record.
+async fn send(
+    shared: &Shared,
+    conn: &mut Option<Conn>,
+    job: &DueDelivery,
+    from: &str,
+    copy: &[u8],
+    next: Option<(&str, &str, &[u8])>,
+) -> Outcome {
     let attempt = match &shared.maildir {
-        Some(m) => m.deliver(&from, &job.recipient, &copy),
+        Some(m) => m.deliver(from, &job.recipient, copy),
         None => {
             shared
                 .relay
-                .transact(conn, &from, &job.recipient, &copy)
+                .transact_then(conn, from, &job.recipient, copy, next)
                 .await
         }
     };
-    Some(match attempt {
+    match attempt {
         Attempt::Sent => Outcome::Sent { at: unix_now() },
         Attempt::Permanent { error, bounce } => {
             info!(recipient = %job.recipient, %error, "delivery failed");
@@ -925,7 +1106,7 @@ async fn attempt(shared: &Shared, conn: &mut Option<Conn>, job: &DueDelivery) ->
             }
             retry_outcome(shared, job, error, !relay)
         }
-    })
+    }
 }
 
 /// A temporary failure: retry per the schedule, or give up.

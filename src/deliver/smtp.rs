@@ -4,7 +4,13 @@
 //!
 //! With ESMTP PIPELINING (RFC 2920) advertised, MAIL FROM, RCPT TO and DATA
 //! go in one write and their three replies are read together; the body
-//! follows the 354. Two round trips a copy instead of four. Without it, each
+//! follows the 354. Two round trips a copy instead of four. When the worker
+//! already has its next copy, that copy's MAIL FROM, RCPT TO and DATA follow
+//! this copy's end of data in the same write (message content may open a
+//! group, RFC 2920 3.1), so a fan-out takes one round trip a copy. A
+//! connection with an envelope sent ahead is only ever continued with that
+//! envelope's copy; anything else drops it (a relay discards a message whose
+//! connection closes before its end of data). Without PIPELINING, each
 //! command waits for its reply, as RFC 5321 wants.
 //!
 //! Every reply is kept with the command it answers, so the stage of a
@@ -22,7 +28,7 @@
 //! `smtp.ca_file` (see [`crate::tls`]); a refused one names that key.
 //!
 //! Long because the client, its reply classification and the tests that
-//! drive it against a scripted relay belong together; the code is ~750.
+//! drive it against a scripted relay belong together; the code is ~900.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -112,6 +118,26 @@ impl AsyncWrite for Stream {
         }
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Stream::Gone => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+            Stream::Gone => false,
+        }
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
@@ -142,6 +168,10 @@ pub(crate) struct Conn {
     /// Whether a transaction already ran on it (a reused connection may
     /// have been closed by the server while idle).
     used: bool,
+    /// The envelope (MAIL FROM, RCPT TO, DATA) sent ahead after the last
+    /// copy's end of data, whose three replies are still to be read: the
+    /// next transaction must be for exactly this envelope.
+    ahead: Option<String>,
     /// Per-read and per-write time limit.
     timeout: Duration,
 }
@@ -235,6 +265,11 @@ enum Failure {
 }
 
 impl Conn {
+    /// Whether an envelope was sent ahead on it, waiting for its copy.
+    pub(crate) fn sent_ahead(&self) -> bool {
+        self.ahead.is_some()
+    }
+
     /// Reads one complete reply (all its lines).
     async fn reply(&mut self) -> Result<Reply, String> {
         loop {
@@ -298,6 +333,30 @@ impl Conn {
     async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         let fut = async {
             self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        match tokio::time::timeout(self.timeout, fut).await {
+            Err(_) => Err(format!("could not write within {:?}", self.timeout)),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Writes `parts` in order and in full, in one vectored write when the
+    /// socket takes it, and flushes.
+    async fn send_parts(&mut self, parts: &[&[u8]]) -> Result<(), String> {
+        let fut = async {
+            let mut slices: Vec<std::io::IoSlice<'_>> =
+                parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+            let mut bufs = &mut slices[..];
+            std::io::IoSlice::advance_slices(&mut bufs, 0);
+            while !bufs.is_empty() {
+                let n = self.stream.write_vectored(bufs).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                std::io::IoSlice::advance_slices(&mut bufs, n);
+            }
             self.stream.flush().await
         };
         match tokio::time::timeout(self.timeout, fut).await {
@@ -406,6 +465,7 @@ impl Relay {
                 start: 0,
                 caps: Caps::default(),
                 used: false,
+                ahead: None,
                 timeout: self.timeout,
             };
             let greeting = conn.reply().await?;
@@ -483,6 +543,7 @@ impl Relay {
     /// Sends one copy from `from` to `to` on `slot`'s connection (opening
     /// one when there is none, and once more when a reused one turns out
     /// closed before the transaction began).
+    #[cfg(test)]
     pub(crate) async fn transact(
         &self,
         slot: &mut Option<Conn>,
@@ -490,6 +551,28 @@ impl Relay {
         to: &str,
         message: &[u8],
     ) -> Attempt {
+        self.transact_then(slot, from, to, message, None).await
+    }
+
+    /// [`Relay::transact`], sending `next`'s envelope (return path,
+    /// recipient, copy) right after this copy's end of data when the relay
+    /// pipelines: the caller sends `next` on this connection next.
+    pub(crate) async fn transact_then(
+        &self,
+        slot: &mut Option<Conn>,
+        from: &str,
+        to: &str,
+        message: &[u8],
+        next: Option<(&str, &str, &[u8])>,
+    ) -> Attempt {
+        // A connection waiting for another envelope's copy is given up.
+        if slot.as_ref().is_some_and(|c| {
+            c.ahead
+                .as_ref()
+                .is_some_and(|a| Some(a) != envelope(c.caps, from, to, message).ok().as_ref())
+        }) {
+            *slot = None;
+        }
         if !plain_address(from) || !plain_address(to) {
             return Attempt::Permanent {
                 error: format!("`{to}` (or the return path `{from}`) is not a deliverable address"),
@@ -506,7 +589,7 @@ impl Relay {
             let conn = slot.as_mut().expect("connected above");
             let reused = conn.used;
             conn.used = true;
-            match self.run(conn, from, to, message).await {
+            match self.run(conn, from, to, message, next).await {
                 Ok(()) => return Attempt::Sent,
                 Err((stage, Failure::Broken(e))) => {
                     *slot = None;
@@ -519,10 +602,14 @@ impl Relay {
                     };
                 }
                 Err((stage, Failure::Reply(r))) => {
-                    // Leave the connection clean for the next copy.
-                    let reset = conn.command("RSET").await;
-                    if !matches!(reset, Ok(ref r) if r.code == 250) {
-                        *slot = None;
+                    // Leave the connection clean for the next copy; a
+                    // refused end of data already did, and the next
+                    // envelope may have followed it.
+                    if conn.ahead.is_none() {
+                        let reset = conn.command("RSET").await;
+                        if !matches!(reset, Ok(ref r) if r.code == 250) {
+                            *slot = None;
+                        }
                     }
                     let permanent = r.permanent();
                     return classify(stage, permanent, r.line(), &r.code.to_string(), &r.text);
@@ -535,39 +622,39 @@ impl Relay {
         }
     }
 
-    /// One transaction: the envelope (pipelined when offered), then the body.
+    /// One transaction: the envelope (pipelined when offered, or already
+    /// sent ahead), then the body, followed by `next`'s envelope when the
+    /// relay pipelines.
     async fn run(
         &self,
         conn: &mut Conn,
         from: &str,
         to: &str,
         message: &[u8],
+        next: Option<(&str, &str, &[u8])>,
     ) -> Result<(), (Stage, Failure)> {
-        let mut mail = format!("MAIL FROM:<{from}>");
-        if !message.is_ascii() {
-            if !conn.caps.eight_bit {
+        let group = match envelope(conn.caps, from, to, message) {
+            Ok(g) => g,
+            Err(why) => {
                 return Err((
                     Stage::Mail,
                     Failure::Reply(Reply {
                         code: 0,
-                        text: format!(
-                            "the relay {} does not accept 8-bit messages (no 8BITMIME)",
-                            self.name()
-                        ),
+                        text: format!("the relay {} {why}", self.name()),
                     }),
                 ));
             }
-            mail.push_str(" BODY=8BITMIME");
-        }
-        let rcpt = format!("RCPT TO:<{to}>");
+        };
         let broken = |stage| move |e: String| (stage, Failure::Broken(e));
         // Each stage's reply; a read that failed after a refusal does not
         // hide the refusal (a relay may answer 421 and hang up).
         let (m, r, d) = if conn.caps.pipelining {
-            let group = format!("{mail}\r\n{rcpt}\r\nDATA\r\n");
-            conn.send(group.as_bytes())
-                .await
-                .map_err(broken(Stage::Mail))?;
+            // Sent ahead after the last copy (checked by the caller), or now.
+            if conn.ahead.take().is_none() {
+                conn.send(group.as_bytes())
+                    .await
+                    .map_err(broken(Stage::Mail))?;
+            }
             let m = conn.reply().await;
             let r = match &m {
                 Ok(_) => conn.reply().await,
@@ -579,11 +666,16 @@ impl Relay {
             };
             (m, Some(r), Some(d))
         } else {
-            let m = conn.command(&mail).await;
+            let mut lines = group.split("\r\n");
+            let (mail, rcpt) = (
+                lines.next().unwrap_or_default(),
+                lines.next().unwrap_or_default(),
+            );
+            let m = conn.command(mail).await;
             if !matches!(&m, Ok(m) if m.positive()) {
                 (m, None, None)
             } else {
-                let r = conn.command(&rcpt).await;
+                let r = conn.command(rcpt).await;
                 if !matches!(&r, Ok(r) if r.positive()) {
                     (m, Some(r), None)
                 } else {
@@ -617,8 +709,17 @@ impl Relay {
             Some(d) => return Err((Stage::Data, Failure::Reply(d))),
             None => return Err((Stage::Data, Failure::Broken("no reply to DATA".into()))),
         }
-        let body = dot_stuff(message);
-        conn.send(&body).await.map_err(broken(Stage::EndOfData))?;
+        // The next copy's envelope rides behind this end of data.
+        let ahead = next
+            .filter(|_| conn.caps.pipelining)
+            .filter(|(f, t, _)| plain_address(f) && plain_address(t))
+            .and_then(|(f, t, m)| envelope(conn.caps, f, t, m).ok());
+        let (body, end) = framed(message);
+        let after = ahead.as_deref().unwrap_or_default().as_bytes();
+        conn.send_parts(&[&body, end, after])
+            .await
+            .map_err(broken(Stage::EndOfData))?;
+        conn.ahead = ahead;
         let end = conn.reply().await.map_err(broken(Stage::EndOfData))?;
         if end.positive() {
             Ok(())
@@ -630,10 +731,52 @@ impl Relay {
     /// Ends a connection politely.
     pub(crate) async fn close(&self, slot: &mut Option<Conn>) {
         if let Some(mut c) = slot.take() {
+            if c.ahead.is_some() {
+                // An envelope sent ahead is waiting for its copy: QUIT would
+                // be taken for message text. Closing drops the message.
+                let _ = c.stream.shutdown().await;
+                return;
+            }
             let _ = tokio::time::timeout(self.timeout, c.command("QUIT")).await;
             let _ = c.stream.shutdown().await;
         }
     }
+}
+
+/// MAIL FROM, RCPT TO and DATA for one copy, each line ending in CRLF, as
+/// one pipelined group sends them; an error when the copy has 8-bit bytes
+/// and the relay did not offer 8BITMIME.
+fn envelope(caps: Caps, from: &str, to: &str, message: &[u8]) -> Result<String, String> {
+    let body = if message.is_ascii() {
+        ""
+    } else if caps.eight_bit {
+        " BODY=8BITMIME"
+    } else {
+        return Err("does not accept 8-bit messages (no 8BITMIME)".into());
+    };
+    Ok(format!(
+        "MAIL FROM:<{from}>{body}\r\nRCPT TO:<{to}>\r\nDATA\r\n"
+    ))
+}
+
+/// The message as DATA sends it, in two pieces: the message itself and the
+/// end of data when no line needs a dot doubled and every line ends in
+/// CRLF (a composed copy, always), so the copy is sent without copying it;
+/// otherwise [`dot_stuff`]'s copy and nothing. Either way, the two joined
+/// are `dot_stuff(message)`.
+fn framed(message: &[u8]) -> (std::borrow::Cow<'_, [u8]>, &'static [u8]) {
+    let clean = message.first() != Some(&b'.')
+        && memchr::memchr_iter(b'\n', message)
+            .all(|i| i > 0 && message[i - 1] == b'\r' && message.get(i + 1) != Some(&b'.'));
+    if !clean {
+        return (std::borrow::Cow::Owned(dot_stuff(message)), b"");
+    }
+    let end: &'static [u8] = if message.is_empty() || message.ends_with(b"\r\n") {
+        b".\r\n"
+    } else {
+        b"\r\n.\r\n"
+    };
+    (std::borrow::Cow::Borrowed(message), end)
 }
 
 /// The message with lines starting with a dot doubled (RFC 5321 4.5.2),
@@ -805,6 +948,7 @@ mod tests {
             start: 0,
             caps: Caps::default(),
             used: false,
+            ahead: None,
             timeout: Duration::from_secs(1),
         }
     }
@@ -861,6 +1005,10 @@ mod tests {
         (port, task)
     }
 
+    fn relay_at(port: u16) -> Relay {
+        relay(port)
+    }
+
     fn relay(port: u16) -> Relay {
         let cfg = SmtpConfig {
             host: "127.0.0.1".into(),
@@ -869,6 +1017,105 @@ mod tests {
             ..SmtpConfig::default()
         };
         Relay::new(&cfg, None).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_next_envelope_follows_the_end_of_data_and_only_its_copy_continues() {
+        let hello = hello_name();
+        let ehlo_line: &'static str = Box::leak(format!("EHLO {hello}\r\n").into_boxed_str());
+        let (port, server) = scripted(vec![
+            (ehlo_line, "250-fake\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+            (
+                "MAIL FROM:<r@example.test>\r\nRCPT TO:<a@x.org>\r\nDATA\r\n",
+                "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n",
+            ),
+            // a's end of data and b's envelope in one write.
+            (
+                "a\r\n.\r\nMAIL FROM:<r@example.test>\r\nRCPT TO:<b@x.org>\r\nDATA\r\n",
+                "250 2.0.0 queued\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n",
+            ),
+            // b refused at end of data: no RSET, c's envelope is already there.
+            (
+                "b\r\n.\r\nMAIL FROM:<r@example.test>\r\nRCPT TO:<c@x.org>\r\nDATA\r\n",
+                "552 5.2.2 mailbox full\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n",
+            ),
+            (
+                "c\r\n.\r\nMAIL FROM:<r@example.test>\r\nRCPT TO:<d@x.org>\r\nDATA\r\n",
+                "250 2.0.0 queued\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n",
+            ),
+        ])
+        .await;
+        let relay = relay_at(port);
+        let mut slot = None;
+        let from = "r@example.test";
+        let a = relay
+            .transact_then(
+                &mut slot,
+                from,
+                "a@x.org",
+                b"a",
+                Some((from, "b@x.org", b"b")),
+            )
+            .await;
+        assert_eq!(a, Attempt::Sent);
+        assert!(slot.as_ref().is_some_and(Conn::sent_ahead));
+        let b = relay
+            .transact_then(
+                &mut slot,
+                from,
+                "b@x.org",
+                b"b",
+                Some((from, "c@x.org", b"c")),
+            )
+            .await;
+        assert!(matches!(b, Attempt::Permanent { .. }), "{b:?}");
+        let c = relay
+            .transact_then(
+                &mut slot,
+                from,
+                "c@x.org",
+                b"c",
+                Some((from, "d@x.org", b"d")),
+            )
+            .await;
+        assert_eq!(c, Attempt::Sent);
+        // The connection waits for d's copy: closing it sends no QUIT (the
+        // relay would take it for message text) and drops d's envelope.
+        relay.close(&mut slot).await;
+        assert!(slot.is_none());
+        server.await.unwrap();
+
+        // A connection waiting for another copy is not used for this one.
+        let (port, server) = scripted(vec![
+            (ehlo_line, "250-fake\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+            (
+                "MAIL FROM:<r@example.test>\r\nRCPT TO:<a@x.org>\r\nDATA\r\n",
+                "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n",
+            ),
+            (
+                "a\r\n.\r\nMAIL FROM:<r@example.test>\r\nRCPT TO:<b@x.org>\r\nDATA\r\n",
+                "250 2.0.0 queued\r\n",
+            ),
+        ])
+        .await;
+        let relay2 = relay_at(port);
+        let mut slot = None;
+        let a = relay2
+            .transact_then(
+                &mut slot,
+                from,
+                "a@x.org",
+                b"a",
+                Some((from, "b@x.org", b"b")),
+            )
+            .await;
+        assert_eq!(a, Attempt::Sent);
+        server.await.unwrap();
+        let other = relay2.transact(&mut slot, from, "z@x.org", b"z").await;
+        assert!(
+            matches!(other, Attempt::Temporary { relay: true, .. }),
+            "dropped and reconnected (nobody listens now): {other:?}"
+        );
     }
 
     #[tokio::test]
@@ -1022,6 +1269,12 @@ mod tests {
             b"..hidden\r\nline\r\n...two\r\nend\r\n.\r\n".to_vec()
         );
         assert_eq!(dot_stuff(b"x\r\n"), b"x\r\n.\r\n".to_vec());
+        let (body, end) = framed(b"Subject: a\r\n\r\nline");
+        assert!(
+            matches!(body, std::borrow::Cow::Borrowed(_)),
+            "sent as it is"
+        );
+        assert_eq!(end, b"\r\n.\r\n");
     }
 
     proptest::proptest! {
@@ -1048,7 +1301,9 @@ mod tests {
                 want.extend_from_slice(b"\r\n");
             }
             want.extend_from_slice(b".\r\n");
-            proptest::prop_assert_eq!(dot_stuff(&message), want);
+            proptest::prop_assert_eq!(dot_stuff(&message), want.clone());
+            let (body, end) = framed(&message);
+            proptest::prop_assert_eq!([&body[..], end].concat(), want);
         }
     }
 
