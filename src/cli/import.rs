@@ -128,7 +128,7 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
         }
         batch.commit()?;
         batches += 1;
-        if batches % CHECKPOINT_EVERY == 0 {
+        if batches.is_multiple_of(CHECKPOINT_EVERY) {
             checkpointer.nudge();
         }
         bar.set_message(format!("{} messages", s.messages));
