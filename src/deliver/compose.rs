@@ -739,6 +739,36 @@ fn write_field(out: &mut Vec<u8>, name: &str, value: &HeaderType<'_>) -> std::io
     Ok(())
 }
 
+/// The mailto URL that unsubscribes from `cfg` (the same for every member).
+fn unsubscribe_mailto(cfg: &CommunityConfig) -> String {
+    format!(
+        "mailto:{}?subject=unsubscribe",
+        request_address(&cfg.address)
+    )
+}
+
+/// List-Unsubscribe (RFC 2369) with `mailto` and the member's one-click
+/// `url`, and List-Unsubscribe-Post (RFC 8058) when there is that URL: the
+/// same fields whether a copy is written whole or from its shared head.
+fn unsubscribe_fields(
+    mailto: String,
+    url: Option<&str>,
+) -> Vec<(&'static str, HeaderType<'static>)> {
+    let mut targets = vec![mailto];
+    targets.extend(url.map(str::to_string));
+    let mut fields = vec![(
+        "List-Unsubscribe",
+        URL::new_list(targets.into_iter()).into(),
+    )];
+    if url.is_some() {
+        fields.push((
+            "List-Unsubscribe-Post",
+            Raw::new("List-Unsubscribe=One-Click").into(),
+        ));
+    }
+    fields
+}
+
 /// Which community a [`Common`] was made for.
 fn common_key(cfg: &CommunityConfig) -> (String, String, String, Option<String>) {
     (
@@ -997,10 +1027,7 @@ impl Prepared {
             key: common_key(cfg),
             before,
             after,
-            mailto: format!(
-                "mailto:{}?subject=unsubscribe",
-                request_address(&cfg.address)
-            ),
+            mailto: unsubscribe_mailto(cfg),
             footer: FooterText::new(cfg),
         })
     }
@@ -1012,23 +1039,8 @@ impl Prepared {
         let (url, me) = self.links(p);
         let mut out = Vec::with_capacity(c.before.len() + c.after.len() + self.raw.len() + 1024);
         out.extend_from_slice(&c.before);
-        let mut unsubscribe = vec![c.mailto.clone()];
-        if let Some(url) = &url {
-            unsubscribe.push(url.clone());
-        }
-        write_field(
-            &mut out,
-            "List-Unsubscribe",
-            &URL::new_list(unsubscribe.into_iter()).into(),
-        )
-        .map_err(write)?;
-        if url.is_some() {
-            write_field(
-                &mut out,
-                "List-Unsubscribe-Post",
-                &Raw::new("List-Unsubscribe=One-Click").into(),
-            )
-            .map_err(write)?;
+        for (name, value) in unsubscribe_fields(c.mailto.clone(), url.as_deref()) {
+            write_field(&mut out, name, &value).map_err(write)?;
         }
         out.extend_from_slice(&c.after);
         let footer = p
@@ -1049,17 +1061,8 @@ impl Prepared {
         let cfg = p.community;
         let (mut b, subject) = self.stored_head(cfg);
         let (url, me) = self.links(p);
-        let request = request_address(&cfg.address);
-        let mut unsubscribe = vec![format!("mailto:{request}?subject=unsubscribe")];
-        if let Some(url) = &url {
-            unsubscribe.push(url.clone());
-        }
-        b = b.header("List-Unsubscribe", URL::new_list(unsubscribe.into_iter()));
-        if url.is_some() {
-            b = b.header(
-                "List-Unsubscribe-Post",
-                Raw::new("List-Unsubscribe=One-Click"),
-            );
+        for (name, value) in unsubscribe_fields(unsubscribe_mailto(cfg), url.as_deref()) {
+            b = b.header(name, value);
         }
         if let Some(archived) = self.archived_at(cfg) {
             b = b.header("Archived-At", archived);
