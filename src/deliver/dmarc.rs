@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use mail_auth::dmarc::Policy;
 use mail_auth::dmarc::verify::DmarcParameters;
@@ -27,19 +27,25 @@ pub trait DmarcPolicy: Send + Sync {
 
 /// mail-auth's DMARC evaluation over a [`Zone`].
 pub struct MailAuthDmarc {
-    /// The resolver.
-    auth: MessageAuthenticator,
+    /// The resolver, made at the first lookup: making the system's reads
+    /// resolv.conf and every certificate in /etc/ssl/certs (hickory's
+    /// DNS-over-TLS client), tens of milliseconds that delayed the
+    /// sender's first copy at every start, and a list whose posts all come
+    /// from its own domain never needs it. A failure is kept and returned
+    /// by every lookup, so each post it concerns says why its From was
+    /// rewritten.
+    auth: OnceLock<Result<MessageAuthenticator, String>>,
     /// Cached (production) or all (tests) answers.
     zone: Arc<Zone>,
 }
 
 impl MailAuthDmarc {
-    /// Lookups through `zone` (its authenticator is made here).
-    pub fn new(zone: Arc<Zone>) -> Result<MailAuthDmarc, String> {
-        Ok(MailAuthDmarc {
-            auth: zone.authenticator()?,
+    /// Lookups through `zone`; its authenticator is made at the first.
+    pub fn new(zone: Arc<Zone>) -> MailAuthDmarc {
+        MailAuthDmarc {
+            auth: OnceLock::new(),
             zone,
-        })
+        }
     }
 }
 
@@ -51,8 +57,12 @@ impl DmarcPolicy for MailAuthDmarc {
                 .ok_or_else(|| format!("`{domain}` is not a domain"))?;
             let spf = SpfOutput::new(domain.to_string()).with_result(SpfResult::None);
             let params = DmarcParameters::new(&message, &[], domain, &spf);
-            let out = self
+            let auth = self
                 .auth
+                .get_or_init(|| self.zone.authenticator())
+                .as_ref()
+                .map_err(|e| format!("DMARC lookup for {domain} failed: {e}"))?;
+            let out = auth
                 .verify_dmarc(
                     Parameters::new(params)
                         .with_txt_cache(&*self.zone)
@@ -87,7 +97,7 @@ mod tests {
             .unwrap();
         zone.add_txt("_dmarc.org.test", "v=DMARC1; p=none; sp=reject")
             .unwrap();
-        let d = MailAuthDmarc::new(zone).unwrap();
+        let d = MailAuthDmarc::new(zone);
         for (domain, want) in [
             ("reject.test", true),
             ("quarantine.test", true),

@@ -220,7 +220,7 @@ struct Running {
 
 impl Running {
     fn start(config: &Config, zone: Arc<Zone>) -> Running {
-        let dmarc = Arc::new(MailAuthDmarc::new(zone).unwrap());
+        let dmarc = Arc::new(MailAuthDmarc::new(zone));
         let sender = Sender::new(config.clone(), dmarc).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
