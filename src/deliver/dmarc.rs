@@ -27,11 +27,11 @@ pub trait DmarcPolicy: Send + Sync {
 
 /// mail-auth's DMARC evaluation over a [`Zone`].
 pub struct MailAuthDmarc {
-    /// The resolver, made at the first lookup: making the system's reads
-    /// resolv.conf and every certificate in /etc/ssl/certs (hickory's
-    /// DNS-over-TLS client), tens of milliseconds that delayed the
-    /// sender's first copy at every start, and a list whose posts all come
-    /// from its own domain never needs it. A failure is kept and returned
+    /// The resolver, made at the first lookup. Making the system's resolver
+    /// reads resolv.conf and every certificate in /etc/ssl/certs (for
+    /// hickory's DNS-over-TLS client): tens of milliseconds that delayed
+    /// the sender's first copy at every start, for a resolver that a list
+    /// whose posts all come from its own domain never uses. A failure is kept and returned
     /// by every lookup, so each post it concerns says why its From was
     /// rewritten.
     auth: OnceLock<Result<MessageAuthenticator, String>>,
