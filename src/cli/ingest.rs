@@ -79,9 +79,6 @@ pub fn run_with(
         Ok(s) => s,
         Err(e) => return tempfail(e.to_string()),
     };
-    if let Err(e) = store.leave_wal_on_close() {
-        return tempfail(e.to_string());
-    }
     if let Err(e) = store.sync_communities(&config) {
         return tempfail(e.to_string());
     }

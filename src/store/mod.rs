@@ -282,21 +282,6 @@ impl Store {
         Ok(())
     }
 
-    /// Closing this connection leaves the WAL to the next checkpoint
-    /// instead of copying it into the database, syncing both and deleting
-    /// it: for `praxis ingest`, a process per message, where closing was
-    /// about a tenth of its CPU in a profile (three of its six fsyncs and
-    /// both unlinks). Nothing
-    /// is less durable: the commits are in the synced WAL, which the next
-    /// connection reads and the automatic checkpoint folds in.
-    pub fn leave_wal_on_close(&self) -> Result<()> {
-        self.conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )?;
-        Ok(())
-    }
-
     /// Settings for a bulk import on this connection: a 16 MB page cache,
     /// so a batch's index pages stay in memory instead of spilling to the
     /// WAL again and again mid-transaction (the default 2 MB cache wrote
