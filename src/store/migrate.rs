@@ -132,6 +132,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0022_crossposts",
         sql: include_str!("migrations/0022_crossposts.sql"),
     },
+    Migration {
+        version: 23,
+        name: "0023_attachments_rowid",
+        sql: include_str!("migrations/0023_attachments_rowid.sql"),
+    },
 ];
 
 impl Migration {

@@ -79,6 +79,22 @@ const LANDED: &[(i64, &str)] = &[
         18,
         "f3dc8a1fd0f9970e3ac70cfdc3fe61946b6af81a9cec06165fc34e4ed78472d0",
     ),
+    (
+        19,
+        "7f8c1adbe2ebcd0bbbee598e91859dc66d97823cd43d647ed4ef37222c161046",
+    ),
+    (
+        20,
+        "bbfb5628303950ea8c4cd0dfb7786db0ebee79c3ca8e4f964490d815e3eb9590",
+    ),
+    (
+        21,
+        "1a91efbe73f50015ec10ef3b1e12d5a44e2781ce03c140b468acc6d4e9b971cc",
+    ),
+    (
+        22,
+        "af4d5a6ebac5e75e16e0bc253bd081603728d5d4e7e681c6aa0bfdfc2251e75a",
+    ),
 ];
 
 #[test]
@@ -256,4 +272,51 @@ fn a_first_schema_database_upgrades() {
     let members = store.members(c.id).unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].organisation, "PHFI");
+}
+
+/// 0023 rebuilds `attachments` as a table with rowids: a file kept under
+/// 0022 is still there, under the same SHA-256, and is still stored once.
+#[test]
+fn kept_attachments_survive_the_move_to_a_rowid_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v22.db");
+    {
+        // A database as 0022 left it, with one kept file.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                 sha256 TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        )
+        .unwrap();
+        for m in MIGRATIONS.iter().filter(|m| m.version <= 22) {
+            conn.execute_batch(m.sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, ?3, 0)",
+                rusqlite::params![m.version, m.name, m.checksum()],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO attachments (sha256, size, content_type, bytes, first_seen)
+             VALUES ('ab12', 3, 'text/csv', x'616263', 1)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    assert_eq!(
+        store.attachment_file("ab12").unwrap(),
+        Some(("text/csv".to_string(), b"abc".to_vec()))
+    );
+    assert_eq!(store.attachment_files().unwrap(), 1);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let unique = conn.execute(
+        "INSERT INTO attachments (sha256, size, content_type, bytes, first_seen)
+         VALUES ('ab12', 3, 'text/csv', x'616263', 2)",
+        [],
+    );
+    assert!(unique.is_err(), "a file is still kept once by its SHA-256");
 }
