@@ -48,9 +48,14 @@ pub(crate) struct Relay {
     port: u16,
     /// Transport security.
     tls: Tls,
+    /// `smtp.ca_file`, checked to be readable when the relay is made.
+    ca_file: Option<std::path::PathBuf>,
     /// Whom the TLS handshake trusts (system roots plus `smtp.ca_file`),
-    /// built once: reading the system store costs milliseconds a connection.
-    trust: Option<Arc<rustls::ClientConfig>>,
+    /// built at the first handshake, then kept: reading the system store
+    /// costs milliseconds, and a relay that offers no STARTTLS (or a
+    /// sender that has nothing to send) never needs it. Before, it was
+    /// built when the sender started, delaying the first copy.
+    trust: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
     /// Login name and password, when configured.
     credentials: Option<(String, String)>,
     /// Our EHLO name (this host's name, as lettre used).
@@ -386,20 +391,18 @@ impl Conn {
 impl Relay {
     /// The relay in `[smtp]`; `password` already resolved.
     pub(crate) fn new(cfg: &SmtpConfig, password: Option<String>) -> Result<Relay, String> {
-        let trust = if cfg.tls != Tls::None {
+        if cfg.tls != Tls::None {
             rustls::pki_types::ServerName::try_from(cfg.host.clone()).map_err(|e| {
                 format!(
                     "TLS settings for smtp.host {}: not a valid server name ({e})",
                     cfg.host
                 )
             })?;
-            Some(
-                crate::tls::client_config(cfg.ca_file.as_deref())
-                    .map_err(|e| format!("smtp.ca_file: {e}"))?,
-            )
-        } else {
-            None
-        };
+            // A bad file is refused now, not at the first handshake.
+            if let Some(path) = &cfg.ca_file {
+                crate::tls::read_ca_file(path).map_err(|e| format!("smtp.ca_file: {e}"))?;
+            }
+        }
         let credentials = match (&cfg.username, password) {
             (Some(u), Some(p)) => Some((u.clone(), p)),
             (Some(_), None) => {
@@ -411,7 +414,8 @@ impl Relay {
             host: cfg.host.clone(),
             port: cfg.port,
             tls: cfg.tls,
-            trust,
+            ca_file: cfg.ca_file.clone(),
+            trust: std::sync::OnceLock::new(),
             credentials,
             hello: hello_name(),
             timeout: cfg.timeout.duration(),
@@ -430,10 +434,16 @@ impl Relay {
         &self,
         tcp: TcpStream,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        if self.tls == Tls::None {
+            return Err("TLS: no trust settings (smtp.tls is \"none\")".into());
+        }
         let trust = self
             .trust
-            .clone()
-            .ok_or("TLS: no trust settings (smtp.tls is \"none\")")?;
+            .get_or_init(|| {
+                crate::tls::client_config(self.ca_file.as_deref())
+                    .map_err(|e| format!("smtp.ca_file: {e}"))
+            })
+            .clone()?;
         let name = rustls::pki_types::ServerName::try_from(self.host.clone())
             .map_err(|e| format!("`{}` is not a valid server name for TLS: {e}", self.host))?;
         tokio_rustls::TlsConnector::from(trust)
