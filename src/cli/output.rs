@@ -6,6 +6,7 @@
 //! right-to-left override that makes `evil.exe` read `exe.live`.
 
 use std::borrow::Cow;
+use std::io::Write;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use serde::Serialize;
@@ -25,9 +26,15 @@ impl Output {
         Self { json, quiet }
     }
 
-    /// Prints a value as pretty JSON.
+    /// Prints a value as pretty JSON. Standard output closed under us
+    /// (`praxis threads --json | head -1`) is an error the binary treats
+    /// as success, not a panic (`println!` panicked, exit 101, after an
+    /// import had already committed).
     pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        let text = serde_json::to_string_pretty(value)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}")?;
+        out.flush()?;
         Ok(())
     }
 
@@ -43,7 +50,8 @@ impl Output {
         for r in rows {
             t.add_row(r.iter().map(|cell| safe_line(cell).into_owned()));
         }
-        println!("{t}");
+        // A reader that went away misses the table; nothing else is lost.
+        let _ = writeln!(std::io::stdout().lock(), "{t}");
     }
 
     /// Prints a line saying what changed (suppressed by -q; goes to stderr with --json).
@@ -55,7 +63,7 @@ impl Output {
         if self.json {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
         }
     }
 }
