@@ -62,13 +62,21 @@ fn system_roots() -> &'static rustls::RootCertStore {
 /// A client configuration trusting the system's roots and, with
 /// `ca_file`, the certificates in it too.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    let extra = match ca_file {
+        Some(path) => read_ca_file(path)?,
+        None => Vec::new(),
+    };
+    client_config_trusting(&extra)
+}
+
+/// A client configuration trusting the system's roots and `extra`
+/// (certificates already read with [`read_ca_file`], which checked each).
+pub fn client_config_trusting(
+    extra: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = system_roots().clone();
-    if let Some(path) = ca_file {
-        for cert in read_ca_file(path)? {
-            roots
-                .add(cert)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-        }
+    for cert in extra {
+        roots.add(cert.clone()).map_err(|e| format!("TLS: {e}"))?;
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),

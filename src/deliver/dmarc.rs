@@ -31,9 +31,9 @@ pub struct MailAuthDmarc {
     /// reads resolv.conf and every certificate in /etc/ssl/certs (for
     /// hickory's DNS-over-TLS client): tens of milliseconds that delayed
     /// the sender's first copy at every start, for a resolver that a list
-    /// whose posts all come from its own domain never uses. A failure is kept and returned
-    /// by every lookup, so each post it concerns says why its From was
-    /// rewritten.
+    /// whose posts all come from its own domain never uses. A failure is
+    /// kept and returned by every lookup, so each post it concerns says why
+    /// its From was rewritten.
     auth: OnceLock<Result<MessageAuthenticator, String>>,
     /// Cached (production) or all (tests) answers.
     zone: Arc<Zone>,

@@ -48,13 +48,14 @@ pub(crate) struct Relay {
     port: u16,
     /// Transport security.
     tls: Tls,
-    /// `smtp.ca_file`, checked to be readable when the relay is made.
-    ca_file: Option<std::path::PathBuf>,
-    /// Whom the TLS handshake trusts (system roots plus `smtp.ca_file`),
-    /// built at the first handshake, then kept: reading the system store
-    /// costs milliseconds, and a relay that offers no STARTTLS (or a
-    /// sender that has nothing to send) never needs it. Before, it was
-    /// built when the sender started, delaying the first copy.
+    /// The certificates of `smtp.ca_file`, read and checked when the relay
+    /// is made: the file that passed is the one the handshake trusts.
+    ca_certs: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Whom the TLS handshake trusts (system roots plus `ca_certs`), built
+    /// at the first handshake, then kept: reading the system store costs
+    /// milliseconds, and a relay that offers no STARTTLS (or a sender that
+    /// has nothing to send) never needs it. Before, it was built when the
+    /// sender started, delaying the first copy.
     trust: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
     /// Login name and password, when configured.
     credentials: Option<(String, String)>,
@@ -391,6 +392,7 @@ impl Conn {
 impl Relay {
     /// The relay in `[smtp]`; `password` already resolved.
     pub(crate) fn new(cfg: &SmtpConfig, password: Option<String>) -> Result<Relay, String> {
+        let mut ca_certs = Vec::new();
         if cfg.tls != Tls::None {
             rustls::pki_types::ServerName::try_from(cfg.host.clone()).map_err(|e| {
                 format!(
@@ -400,7 +402,8 @@ impl Relay {
             })?;
             // A bad file is refused now, not at the first handshake.
             if let Some(path) = &cfg.ca_file {
-                crate::tls::read_ca_file(path).map_err(|e| format!("smtp.ca_file: {e}"))?;
+                ca_certs =
+                    crate::tls::read_ca_file(path).map_err(|e| format!("smtp.ca_file: {e}"))?;
             }
         }
         let credentials = match (&cfg.username, password) {
@@ -414,7 +417,7 @@ impl Relay {
             host: cfg.host.clone(),
             port: cfg.port,
             tls: cfg.tls,
-            ca_file: cfg.ca_file.clone(),
+            ca_certs,
             trust: std::sync::OnceLock::new(),
             credentials,
             hello: hello_name(),
@@ -439,10 +442,7 @@ impl Relay {
         }
         let trust = self
             .trust
-            .get_or_init(|| {
-                crate::tls::client_config(self.ca_file.as_deref())
-                    .map_err(|e| format!("smtp.ca_file: {e}"))
-            })
+            .get_or_init(|| crate::tls::client_config_trusting(&self.ca_certs))
             .clone()?;
         let name = rustls::pki_types::ServerName::try_from(self.host.clone())
             .map_err(|e| format!("`{}` is not a valid server name for TLS: {e}", self.host))?;
