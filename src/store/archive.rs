@@ -140,7 +140,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<ArchiveThread>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT t.id, t.subject, t.kind, t.state, t.first_at, t.last_at, t.deadline_at,
                     (SELECT COUNT(*) FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved'),
                     (SELECT COUNT(DISTINCT p.from_addr) FROM posts p
@@ -171,7 +171,7 @@ impl Store {
 
     /// How many threads [`Store::archive_threads`] pages through.
     pub fn archive_thread_count(&self, community: CommunityId) -> Result<i64> {
-        Ok(self.conn.query_row(
+        Ok(self.sqlite()?.query_row(
             "SELECT COUNT(*) FROM threads t INDEXED BY threads_community_last
              WHERE t.community_id = ?1
                AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')",
@@ -187,9 +187,7 @@ impl Store {
         community: CommunityId,
         thread: ThreadId,
     ) -> Result<Option<ArchiveThread>> {
-        Ok(self
-            .conn
-            .query_row(
+        Ok(self.sqlite()?.query_row(
                 "SELECT t.id, t.subject, t.kind, t.state, t.first_at, t.last_at, t.deadline_at,
                         (SELECT COUNT(*) FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved'),
                         (SELECT COUNT(DISTINCT p.from_addr) FROM posts p
@@ -232,7 +230,7 @@ impl Store {
              ORDER BY COALESCE(p.date, p.received_at), p.id"
         );
         let mut posts = self
-            .conn
+            .sqlite()?
             .prepare_cached(&sql)?
             .query_map(params![thread.0, community.0], archive_post)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -256,7 +254,7 @@ impl Store {
              WHERE p.community_id = ?1 AND p.message_id = ?2 AND p.state = 'approved'"
         );
         let post = self
-            .conn
+            .sqlite()?
             .prepare_cached(&sql)?
             .query_row(params![community.0, message_id], archive_post)
             .optional()?;
@@ -274,7 +272,7 @@ impl Store {
         message_id: &str,
     ) -> Result<Option<RawMessage>> {
         Ok(self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT from_addr, COALESCE(date, received_at), raw FROM posts
                  WHERE community_id = ?1 AND message_id = ?2 AND state = 'approved'",
@@ -297,7 +295,7 @@ impl Store {
         community: CommunityId,
         thread: ThreadId,
     ) -> Result<Vec<RawMessage>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT from_addr, COALESCE(date, received_at), raw FROM posts
              WHERE thread_id = ?1 AND community_id = ?2 AND state = 'approved'
              ORDER BY COALESCE(date, received_at), id",
@@ -331,7 +329,7 @@ impl Store {
              WHERE r.thread_id = :thread AND r.community_id = :community AND {REPLY_VISIBLE}
              ORDER BY r.id"
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(
                 rusqlite::named_params! {":thread": thread.0, ":community": community.0, ":now": now},
@@ -357,7 +355,7 @@ impl Store {
              ORDER BY COALESCE(r.published_at, r.publish_at) DESC, r.id DESC
              LIMIT :limit"
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(
                 rusqlite::named_params! {":community": community.0, ":now": now, ":limit": limit},
@@ -377,7 +375,7 @@ impl Store {
         name: &str,
     ) -> Result<Option<ArchiveFile>> {
         Ok(self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT pa.name, a.content_type, a.bytes
                  FROM post_attachments pa INDEXED BY post_attachments_by_sha256

@@ -57,7 +57,7 @@ impl Batch<'_> {
 impl Store {
     /// A post's attachments in the order it carried them.
     pub fn post_attachments(&self, post: PostId) -> Result<Vec<PostAttachment>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT name, sha256, size, kept FROM post_attachments
              WHERE post_id = ?1 ORDER BY position",
         )?;
@@ -75,7 +75,7 @@ impl Store {
     /// A kept file: its content type and bytes.
     pub fn attachment_file(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>> {
         Ok(self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT content_type, bytes FROM attachments WHERE sha256 = ?1",
                 params![sha256],
@@ -87,7 +87,7 @@ impl Store {
     /// How many distinct files are kept.
     pub fn attachment_files(&self) -> Result<i64> {
         Ok(self
-            .conn
+            .sqlite()?
             .query_row("SELECT count(*) FROM attachments", [], |r| r.get(0))?)
     }
 }

@@ -153,7 +153,7 @@ impl Store {
 
     /// The audit log, newest first.
     pub fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.sqlite()?.prepare(
             "SELECT d.at, c.slug, d.actor, d.how, d.action,
                     COALESCE(d.object_kind || ' ' || d.object_id, ''), d.reason, d.detail
              FROM decisions d JOIN communities c ON c.id = d.community_id
@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn an_act_is_read_back_with_who_how_and_object() {
         let s = Store::open_in_memory().unwrap();
-        s.conn
+        s.sqlite().unwrap()
             .execute("INSERT INTO communities (id, slug, name, address, created_at) VALUES (1, 'health', 'Health', 'h@example.test', 0)", [])
             .unwrap();
         let moderator = Actor {
@@ -194,7 +194,7 @@ mod tests {
         };
         for (at, act) in [(100, "consolidate"), (200, "publish")] {
             record(
-                &s.conn,
+                s.sqlite().unwrap(),
                 &Act {
                     community: CommunityId(1),
                     actor: &moderator,

@@ -236,7 +236,7 @@ impl Store {
         detail: &str,
         notice: &dyn Fn(&Member, f64, &str) -> Option<Notice>,
     ) -> Result<BounceOutcome> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let out = record_bounce_tx(&tx, community, email, rule, at, detail, notice)?;
         tx.commit()?;
         Ok(out)
@@ -245,7 +245,7 @@ impl Store {
     /// Disabled members with no probe outstanding whose last bounce is at
     /// least `probe_after` seconds old; at most `limit`.
     pub fn probes_due(&self, now: i64, probe_after: i64, limit: u32) -> Result<Vec<ProbeDue>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.sqlite()?.prepare(&format!(
             "SELECT {}, m.community_id FROM members m JOIN communities c ON c.id = m.community_id
              WHERE m.status = 'disabled' AND m.probe_delivery_id IS NULL
                AND COALESCE(m.last_bounce_at, 0) <= ?1
@@ -272,7 +272,7 @@ impl Store {
         probe: &Notice,
         now: i64,
     ) -> Result<DeliveryId> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         tx.execute(
             "INSERT INTO outbox (community_id, kind, subject, message, created_at)
              VALUES (?1, 'notice', ?2, ?3, ?4)",
@@ -297,7 +297,7 @@ impl Store {
     /// `probe_after`); a probe accepted at least `probe_wait` seconds ago with
     /// no bounce since re-enables its member (score cleared, audit row).
     pub fn settle_probes(&mut self, now: i64, probe_wait: i64) -> Result<Vec<Reenabled>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         tx.execute(
             "UPDATE members SET probe_delivery_id = NULL
              WHERE status = 'disabled' AND probe_delivery_id IN
@@ -350,7 +350,7 @@ impl Store {
         email: &str,
         limit: u32,
     ) -> Result<Vec<(String, Option<String>)>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.sqlite()?.prepare(
             "SELECT action, reason FROM decisions WHERE community_id = ?1 AND detail = ?2
              ORDER BY id DESC LIMIT ?3",
         )?;

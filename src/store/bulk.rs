@@ -142,7 +142,7 @@ impl Drop for Checkpointer {
 impl Store {
     /// `PRAGMA wal_checkpoint(PASSIVE)`.
     pub fn checkpoint_passive(&self) -> Result<()> {
-        self.conn
+        self.sqlite()?
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
@@ -226,7 +226,8 @@ mod tests {
 
     fn hits(store: &Store, word: &str) -> i64 {
         store
-            .conn
+            .sqlite()
+            .unwrap()
             .query_row(
                 "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?1",
                 [word],
@@ -237,7 +238,8 @@ mod tests {
 
     fn trigger(store: &Store) -> Option<String> {
         store
-            .conn
+            .sqlite()
+            .unwrap()
             .query_row(
                 "SELECT sql FROM sqlite_schema WHERE name = 'posts_fts_insert'",
                 [],
@@ -265,7 +267,8 @@ mod tests {
         assert_eq!(hits(&store, "mangrove"), 31);
         assert_eq!(hits(&store, "word17"), 1);
         store
-            .conn
+            .sqlite()
+            .unwrap()
             .execute(
                 "INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)",
                 [],
@@ -300,7 +303,8 @@ mod tests {
         let c = store.community("health").unwrap().id;
         // The writer never checkpoints by itself here.
         store
-            .conn
+            .sqlite()
+            .unwrap()
             .execute_batch("PRAGMA wal_autocheckpoint = 0")
             .unwrap();
         let before = std::fs::metadata(&path).unwrap().len();

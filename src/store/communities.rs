@@ -1,7 +1,6 @@
 //! The communities table: kept in step with the config's `[[community]]` list.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::engine::{Queries, Row, params};
 use super::{Result, Store, StoreError, now};
 use crate::config::Config;
 use crate::model::CommunityId;
@@ -24,37 +23,26 @@ impl Store {
     /// removed from the config keep their rows (and history).
     pub fn sync_communities(&mut self, config: &Config) -> Result<()> {
         let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx.prepare(
+        let t = now();
+        for c in &config.communities {
+            tx.execute(
                 "INSERT INTO communities (slug, name, address, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (slug) DO UPDATE SET name = excluded.name, address = excluded.address
-                 WHERE name <> excluded.name OR address <> excluded.address",
+                 WHERE communities.name <> excluded.name OR communities.address <> excluded.address",
+                params![c.slug, c.name, c.address.to_ascii_lowercase(), t],
             )?;
-            let t = now();
-            for c in &config.communities {
-                stmt.execute(params![c.slug, c.name, c.address.to_ascii_lowercase(), t])?;
-            }
         }
-        tx.commit()?;
-        Ok(())
+        tx.commit()
     }
 
     /// The stored community with this slug.
     pub fn community(&self, slug: &str) -> Result<CommunityRow> {
         self.conn
-            .query_row(
+            .query_opt(
                 "SELECT id, slug, name, address FROM communities WHERE slug = ?1",
-                [slug],
-                |r| {
-                    Ok(CommunityRow {
-                        id: CommunityId(r.get(0)?),
-                        slug: r.get(1)?,
-                        name: r.get(2)?,
-                        address: r.get(3)?,
-                    })
-                },
-            )
-            .optional()?
+                params![slug],
+                community_row,
+            )?
             .ok_or_else(|| {
                 StoreError::NotFound(format!(
                     "community `{slug}` is not in the database; run `praxis init` after adding it to the config"
@@ -64,19 +52,20 @@ impl Store {
 
     /// Every stored community, by slug.
     pub fn communities(&self) -> Result<Vec<CommunityRow>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, slug, name, address FROM communities ORDER BY slug")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(CommunityRow {
-                    id: CommunityId(r.get(0)?),
-                    slug: r.get(1)?,
-                    name: r.get(2)?,
-                    address: r.get(3)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.conn.query_map(
+            "SELECT id, slug, name, address FROM communities ORDER BY slug",
+            params![],
+            community_row,
+        )
     }
+}
+
+/// A community from `id, slug, name, address`.
+fn community_row(r: &Row<'_>) -> Result<CommunityRow> {
+    Ok(CommunityRow {
+        id: CommunityId(r.get(0)?),
+        slug: r.get(1)?,
+        name: r.get(2)?,
+        address: r.get(3)?,
+    })
 }

@@ -45,7 +45,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        self.conn.execute(
+        self.sqlite()?.execute(
             "INSERT INTO confirmations (digest, community_id, email, action, commands, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![digest(token), community.0, email.to_ascii_lowercase(), action, commands, now, expires_at],
@@ -63,6 +63,7 @@ impl Store {
     ) -> Result<Confirmation> {
         let tx = self
             .conn
+            .sqlite_mut("this operation")?
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let row: Option<(String, String, i64, Option<i64>, String)> = tx
             .query_row(
@@ -103,7 +104,7 @@ impl Store {
         kind: &str,
         address: &str,
     ) -> Result<Option<i64>> {
-        Ok(self.conn.query_row(
+        Ok(self.sqlite()?.query_row(
             "SELECT MAX(at) FROM decisions WHERE community_id = ?1 AND actor = 'praxis'
                AND action = ?2 AND detail = ?3",
             params![
@@ -118,7 +119,7 @@ impl Store {
     /// How many automatic replies (acknowledgements and replies, not
     /// moderator notices) went to `address` since `since`.
     pub fn notices_since(&self, community: CommunityId, address: &str, since: i64) -> Result<u64> {
-        let n: i64 = self.conn.query_row(
+        let n: i64 = self.sqlite()?.query_row(
             "SELECT COUNT(*) FROM decisions WHERE community_id = ?1 AND at >= ?2
                AND actor = 'praxis' AND action IN ('notice-acknowledge', 'notice-reply')
                AND detail = ?3",
@@ -138,7 +139,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         log_decision(
-            &self.conn,
+            self.sqlite()?,
             community,
             post,
             "praxis",
@@ -161,7 +162,7 @@ impl Store {
     ) -> Result<()> {
         let address = address.to_ascii_lowercase();
         super::audit::record(
-            &self.conn,
+            self.sqlite()?,
             &super::audit::Act {
                 community,
                 actor: &super::audit::Actor {

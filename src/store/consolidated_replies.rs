@@ -18,7 +18,7 @@ impl Store {
     /// the time it was approved (Unix seconds); otherwise `None`.
     pub fn query_root_awaiting_deadline(&self, post: PostId) -> Result<Option<i64>> {
         Ok(self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT COALESCE(p.approved_at, p.received_at)
                  FROM posts p JOIN threads t ON t.id = p.thread_id
@@ -34,7 +34,7 @@ impl Store {
     /// Reply is already published: counts it on the thread and flags the post
     /// for moderators. Returns the thread id when it did.
     pub fn flag_late_response(&mut self, post: PostId) -> Result<Option<ThreadId>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let thread: Option<ThreadId> = tx
             .query_row(
                 "SELECT t.id FROM posts p JOIN threads t ON t.id = p.thread_id
@@ -79,7 +79,7 @@ impl Store {
     /// a deadline.
     pub fn query_deadline(&self, thread: ThreadId) -> Result<Option<i64>> {
         Ok(self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT deadline_at FROM threads WHERE id = ?1",
                 [thread.0],
@@ -92,7 +92,7 @@ impl Store {
     /// Sets the deadline of the query whose root is `post`, once: a deadline
     /// already set is kept.
     pub fn set_query_deadline(&mut self, post: PostId, at: i64) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.sqlite()?.execute(
             "UPDATE threads SET deadline_at = ?2
              WHERE root_post_id = ?1 AND kind = 'query' AND deadline_at IS NULL",
             params![post.0, at],
@@ -256,7 +256,7 @@ impl Store {
     /// `None` when there is no such thread.
     pub fn query(&self, thread: ThreadId) -> Result<Option<Query>> {
         let head = self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT t.community_id, c.slug, t.subject, t.kind, t.state, t.root_post_id
                  FROM threads t JOIN communities c ON c.id = t.community_id WHERE t.id = ?1",
@@ -279,7 +279,7 @@ impl Store {
         // The thread's own posts, then the responses to its cross-posted
         // copies in other communities (their questions left out), credited
         // with the community they came through.
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT p.id, p.message_id, p.from_addr, m.name, p.from_name, m.organisation, m.place,
                     COALESCE(p.date, p.received_at), p.attachments, p.text,
                     COALESCE(p.approved_at, p.received_at),
@@ -314,7 +314,7 @@ impl Store {
         });
         let (roots, mut responses): (Vec<_>, Vec<_>) =
             posts.into_iter().partition(|p| p.id.0 == root_id);
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT o.id, m.email, m.name, m.organisation, m.place, o.added_at, o.text,
                     EXISTS (SELECT 1 FROM consolidated_replies r WHERE r.thread_id = o.thread_id
                               AND r.state = 'published' AND r.published_at <= o.added_at)
@@ -348,7 +348,7 @@ impl Store {
             return Ok(None);
         };
         let shared_with = self
-            .conn
+            .sqlite()?
             .prepare_cached(
                 "SELECT c.name FROM crossposts x JOIN communities c ON c.id = x.community_id
                  WHERE x.query_id = ?1 ORDER BY x.id",
@@ -371,9 +371,7 @@ impl Store {
     /// The current (latest) Consolidated Reply of a thread and its latest
     /// version, if any draft was stored.
     pub fn current_draft(&self, thread: ThreadId) -> Result<Option<Draft>> {
-        Ok(self
-            .conn
-            .query_row(
+        Ok(self.sqlite()?.query_row(
                 "SELECT r.id, r.state, v.version, v.body, r.publish_at, r.published_at, r.addendum_to
                  FROM consolidated_replies r JOIN draft_versions v ON v.reply_id = r.id
                  WHERE r.thread_id = ?1
@@ -397,7 +395,7 @@ impl Store {
     /// Every stored version of the thread's current (latest) Consolidated
     /// Reply, oldest first; empty when no draft was stored.
     pub fn draft_versions(&self, thread: ThreadId) -> Result<Vec<DraftVersion>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT v.reply_id, v.version, v.created_at, v.author, length(CAST(v.body AS BLOB)), v.body
              FROM draft_versions v
              WHERE v.reply_id = (SELECT MAX(id) FROM consolidated_replies WHERE thread_id = ?1)
@@ -433,7 +431,7 @@ impl Store {
         at: i64,
         base: Option<i64>,
     ) -> Result<(i64, i64)> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let current: Option<(i64, ReplyState)> = tx
             .query_row(
                 "SELECT id, state FROM consolidated_replies WHERE thread_id = ?1 ORDER BY id DESC LIMIT 1",
@@ -567,7 +565,7 @@ impl Store {
         copies: &[SharedCopy<'_>],
         now: i64,
     ) -> Result<super::Queued> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let n = tx.execute(
             "UPDATE consolidated_replies
              SET state = CASE WHEN ?2 IS NULL THEN 'published' ELSE 'scheduled' END,
@@ -684,7 +682,7 @@ impl Store {
     /// its outbox message and deliveries go, the reply is a draft again, the
     /// thread drafting, the archive entry removed. Returns the reply id.
     pub fn cancel_scheduled(&mut self, thread: ThreadId) -> Result<i64> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let reply: Option<i64> = tx
             .query_row(
                 "SELECT id FROM consolidated_replies WHERE thread_id = ?1 AND state = 'scheduled'
@@ -770,12 +768,12 @@ impl Store {
         by: &str,
         at: i64,
     ) -> Result<i64> {
-        self.conn.execute(
+        self.sqlite()?.execute(
             "INSERT INTO offline_responses (thread_id, member_id, text, added_by, added_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![thread.0, member.0, text, by, at],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.sqlite()?.last_insert_rowid())
     }
 }
 
@@ -793,7 +791,7 @@ pub struct OpenQuery {
 impl Store {
     /// Queries of a community not yet published that have a deadline.
     pub fn open_queries(&self, community: CommunityId) -> Result<Vec<OpenQuery>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT id, subject, deadline_at FROM threads
              WHERE community_id = ?1 AND kind = 'query' AND state <> 'published'
                AND deadline_at IS NOT NULL
@@ -824,7 +822,7 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         super::outbox::queue_once(
-            &mut self.conn,
+            self.sqlite_mut()?,
             "INSERT OR IGNORE INTO query_reminders (thread_id, threshold, sent_at) VALUES (?1, ?2, ?3)",
             params![thread.0, threshold, now],
             msg,

@@ -85,7 +85,7 @@ impl Store {
         audience: &Audience<'_>,
         now: i64,
     ) -> Result<CrossPosted> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let done: Option<i64> = tx
             .query_row(
                 "SELECT thread_id FROM crossposts WHERE query_id = ?1 AND community_id = ?2",
@@ -205,7 +205,7 @@ impl Store {
 
     /// The copies of query `query` in other communities, oldest first.
     pub fn crossposts(&self, query: ThreadId) -> Result<Vec<CrossPost>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT x.community_id, c.slug, c.name, x.thread_id, x.post_id, x.by, x.at
              FROM crossposts x JOIN communities c ON c.id = x.community_id
              WHERE x.query_id = ?1 ORDER BY x.id",
@@ -230,7 +230,7 @@ impl Store {
     /// for any other thread.
     pub fn home_query(&self, thread: ThreadId) -> Result<Option<HomeQuery>> {
         Ok(self
-            .conn
+            .sqlite()?
             .prepare_cached(
                 "SELECT x.query_id, t.community_id, c.slug, c.name
                  FROM crossposts x JOIN threads t ON t.id = x.query_id
@@ -254,7 +254,7 @@ impl Store {
     /// seen from `thread` (the query or one of its copies): every community
     /// involved but `thread`'s own, the query's home first.
     pub fn shared_with(&self, thread: ThreadId) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "WITH home(q) AS (SELECT COALESCE(
                  (SELECT query_id FROM crossposts WHERE thread_id = ?1), ?1)),
              involved(community, n) AS (

@@ -60,13 +60,13 @@ impl Store {
         days_left: &dyn Fn(i64) -> i64,
         limit: u32,
     ) -> Result<Candidates> {
-        let current_volume: i64 = self.conn.query_row(
+        let current_volume: i64 = self.sqlite()?.query_row(
             "SELECT digest_volume FROM communities WHERE id = ?1",
             [community.0],
             |r| r.get(0),
         )?;
         let last = self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT volume, number, created_at FROM digests WHERE community_id = ?1
                  ORDER BY created_at DESC, id DESC LIMIT 1",
@@ -80,7 +80,7 @@ impl Store {
                 },
             )
             .optional()?;
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT p.id, p.thread_id, t.subject, t.first_at, COALESCE(NULLIF(m.name, ''), p.from_name),
                     p.from_addr, p.subject, COALESCE(p.date, p.received_at), p.message_id, p.text, p.size,
                     COALESCE(p.approved_at, p.received_at), p.in_reply_to, p.refs
@@ -113,7 +113,7 @@ impl Store {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let since = last.map_or(i64::MIN, |l| l.created_at);
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT r.id, r.subject, t.subject, r.published_at, COALESCE(r.message_id, ''),
                     COALESCE((SELECT v.body FROM draft_versions v WHERE v.reply_id = r.id
                               ORDER BY v.version DESC LIMIT 1), ''),
@@ -136,7 +136,7 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT t.id, t.subject, t.first_at, t.deadline_at FROM threads t
              WHERE t.community_id = ?1 AND t.kind = 'query' AND t.state <> 'published'
                AND t.deadline_at IS NOT NULL
@@ -165,7 +165,7 @@ impl Store {
 
     /// The digest formats the community's active digest members read, each once.
     pub fn digest_formats(&self, community: CommunityId) -> Result<Vec<DigestFormat>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT DISTINCT digest_format FROM members
              WHERE community_id = ?1 AND delivery = 'digest' AND status = 'active'
              ORDER BY digest_format",
@@ -179,7 +179,7 @@ impl Store {
     /// Whether an issue was already created for this scheduled moment.
     pub fn digest_due_claimed(&self, community: CommunityId, due_at: i64) -> Result<bool> {
         Ok(self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT 1 FROM digests WHERE community_id = ?1 AND due_at = ?2",
                 params![community.0, due_at],
@@ -191,7 +191,7 @@ impl Store {
 
     /// When the community's last issue was created, if ever.
     pub fn last_digest_at(&self, community: CommunityId) -> Result<Option<i64>> {
-        Ok(self.conn.query_row(
+        Ok(self.sqlite()?.query_row(
             "SELECT MAX(created_at) FROM digests WHERE community_id = ?1",
             [community.0],
             |r| r.get(0),
@@ -205,7 +205,7 @@ impl Store {
     /// this a no-op (`AlreadySent`), so two senders racing, or a restart at
     /// the due moment, send once.
     pub fn create_digest(&mut self, d: &NewDigest<'_>, now: i64) -> Result<DigestCreated> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         if let Some(due) = d.due_at {
             let claimed = tx
                 .query_row(
@@ -298,15 +298,17 @@ mod tests {
     use crate::store::MemberFields;
 
     fn in_thread(s: &Store, c: CommunityId, post: crate::model::PostId, source: &str) {
-        s.conn
+        s.sqlite()
+            .unwrap()
             .execute(
                 "INSERT INTO threads (community_id, root_post_id, subject, first_at, last_at)
                  VALUES (?1, ?2, 'Mobile clinics', 0, 0)",
                 params![c.0, post.0],
             )
             .unwrap();
-        let t = s.conn.last_insert_rowid();
-        s.conn
+        let t = s.sqlite().unwrap().last_insert_rowid();
+        s.sqlite()
+            .unwrap()
             .execute(
                 "UPDATE posts SET thread_id = ?1, source = ?2 WHERE id = ?3",
                 params![t, source, post.0],
@@ -396,7 +398,8 @@ mod tests {
         // The sender makes the delivery rows from each format's audience.
         s.expand_audiences(1000, 100, 0).unwrap();
         let queued: i64 = s
-            .conn
+            .sqlite()
+            .unwrap()
             .query_row(
                 "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
                  WHERE o.kind = 'digest' AND d.recipient = 'dee@example.org'",
@@ -412,20 +415,23 @@ mod tests {
         let (mut s, c) = store();
         let q = post(&s, c, "alice@example.org", b"Subject: q\r\n\r\nanyone?\r\n");
         in_thread(&s, c, q, "pipe");
-        s.conn
+        s.sqlite()
+            .unwrap()
             .execute(
                 "UPDATE threads SET kind = 'query', deadline_at = 5000 WHERE root_post_id = ?1",
                 [q.0],
             )
             .unwrap();
         let t: i64 = s
-            .conn
+            .sqlite()
+            .unwrap()
             .query_row("SELECT thread_id FROM posts WHERE id = ?1", [q.0], |r| {
                 r.get(0)
             })
             .unwrap();
         for (subject, at) in [("old reply", 100), ("new reply", 3000)] {
-            s.conn
+            s.sqlite()
+                .unwrap()
                 .execute(
                     "INSERT INTO consolidated_replies (community_id, thread_id, state, subject,
                                                        published_at, created_at)

@@ -80,7 +80,7 @@ impl Store {
         community: CommunityId,
         threads: &[i64],
     ) -> Result<Vec<Contribution>> {
-        let mut posts = self.conn.prepare_cached(
+        let mut posts = self.sqlite()?.prepare_cached(
             "SELECT m.email, COALESCE(p.approved_at, p.received_at),
                     EXISTS (SELECT 1 FROM consolidated_replies r WHERE r.thread_id = p.thread_id
                               AND r.state = 'published'
@@ -90,7 +90,7 @@ impl Store {
              WHERE p.thread_id = ?1 AND p.community_id = ?2 AND p.state = 'approved'
                AND p.class = 'post' AND p.id IS NOT t.root_post_id AND m.status = 'active'",
         )?;
-        let mut offline = self.conn.prepare_cached(
+        let mut offline = self.sqlite()?.prepare_cached(
             "SELECT m.email, o.added_at,
                     EXISTS (SELECT 1 FROM consolidated_replies r WHERE r.thread_id = o.thread_id
                               AND r.state = 'published' AND r.published_at >= o.added_at)
@@ -118,7 +118,7 @@ impl Store {
 
     /// The active members of `community` as the ranking names them.
     pub fn candidates(&self, community: CommunityId) -> Result<Vec<Candidate>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.sqlite()?.prepare(
             "SELECT email, name, organisation, interests FROM members
              WHERE community_id = ?1 AND status = 'active' ORDER BY email",
         )?;

@@ -100,7 +100,7 @@ type HoldRow = (
 impl Store {
     /// Held posts, oldest first; deferred ones after the rest.
     pub fn held(&self, community: Option<CommunityId>) -> Result<Vec<HeldPost>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.sqlite()?.prepare(
             "SELECT p.id, c.slug, p.from_addr, p.from_name, m.name, m.organisation, p.subject,
                     h.reason, p.received_at, p.size, p.thread_id, h.deferred_until
              FROM holds h
@@ -157,6 +157,7 @@ impl Store {
     ) -> Result<Decided> {
         let tx = self
             .conn
+            .sqlite_mut("this operation")?
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let row: Option<HoldRow> = tx
             .query_row(

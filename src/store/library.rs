@@ -124,7 +124,7 @@ impl Store {
              ORDER BY MIN(r.published_at) DESC, r.thread_id DESC
              LIMIT ?3 OFFSET ?4"
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(params![community.0, now, limit, offset], |r| {
                 Ok(LibraryEntry {
@@ -151,7 +151,7 @@ impl Store {
              WHERE r.community_id = ?1 AND {VISIBLE}"
         );
         Ok(self
-            .conn
+            .sqlite()?
             .query_row(&sql, params![community.0, now], |r| r.get(0))?)
     }
 
@@ -170,7 +170,7 @@ impl Store {
              WHERE r.community_id = ?1 AND {VISIBLE} AND r.thread_id = ?3
              ORDER BY r.published_at, r.id"
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(params![community.0, now, thread.0], published_reply)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -191,7 +191,7 @@ impl Store {
              WHERE r.community_id = ?1 AND {VISIBLE}
              ORDER BY r.published_at DESC, r.id DESC LIMIT ?3"
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(params![community.0, now, limit], published_reply)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -201,7 +201,7 @@ impl Store {
     /// The newest `limit` threads of `community` whose root post is
     /// approved, newest first: the new-threads feed.
     pub fn new_threads(&self, community: CommunityId, limit: i64) -> Result<Vec<NewThread>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT t.id, t.subject, COALESCE(p.date, p.received_at), p.from_addr,
                     COALESCE(NULLIF(m.name, ''), p.from_name), p.text
              FROM threads t JOIN posts p ON p.id = t.root_post_id

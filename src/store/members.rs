@@ -126,7 +126,7 @@ pub fn normalise_email(email: &str) -> String {
 impl Store {
     /// Every member of a community, by address.
     pub fn members(&self, community: CommunityId) -> Result<Vec<Member>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.sqlite()?.prepare(&format!(
             "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
              WHERE m.community_id = ?1 ORDER BY m.email"
         ))?;
@@ -150,12 +150,12 @@ impl Store {
              OR instr(lower(m.email), ?2) OR instr(lower(m.name), ?2)
              OR instr(lower(m.organisation), ?2) OR instr(lower(m.place), ?2))";
         let q = q.trim().to_ascii_lowercase();
-        let total: i64 = self.conn.query_row(
+        let total: i64 = self.sqlite()?.query_row(
             &format!("SELECT count(*) FROM members m WHERE {MATCHES}"),
             params![community.0, q],
             |r| r.get(0),
         )?;
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.sqlite()?.prepare(&format!(
             "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
              WHERE {MATCHES} ORDER BY m.email LIMIT ?3 OFFSET ?4"
         ))?;
@@ -169,7 +169,7 @@ impl Store {
     /// people notices about held posts go to. Reads only them, so a notice
     /// costs the same in a community of ten members or a hundred thousand.
     pub fn moderators(&self, community: CommunityId) -> Result<Vec<Member>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.sqlite()?.prepare(&format!(
             "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
              WHERE m.community_id = ?1 AND m.role IN ('moderator', 'owner') AND m.status = 'active'
              ORDER BY m.email"
@@ -183,7 +183,7 @@ impl Store {
     /// One member by address.
     pub fn member(&self, community: CommunityId, email: &str) -> Result<Option<Member>> {
         Ok(self
-            .conn
+            .sqlite()?
             .query_row(
                 &format!(
                     "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
@@ -215,7 +215,7 @@ impl Store {
         actor: &str,
     ) -> Result<Vec<std::result::Result<Member, String>>> {
         let how = self.how_for(actor);
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let mut out = Vec::with_capacity(new.len());
         let t = now();
         for m in new {
@@ -294,7 +294,7 @@ impl Store {
     ) -> Result<Member> {
         let email = normalise_email(email);
         let how = self.how_for(actor);
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let n = tx.execute(
             "UPDATE members SET
                 name = COALESCE(?3, name), organisation = COALESCE(?4, organisation),
@@ -348,7 +348,7 @@ impl Store {
     ) -> Result<()> {
         let email = normalise_email(email);
         let how = self.how_for(actor);
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let n = tx.execute(
             "DELETE FROM members WHERE community_id = ?1 AND email = ?2",
             params![community.0, email],
@@ -435,7 +435,7 @@ mod tests {
 
     fn store() -> Store {
         let s = Store::open_in_memory().unwrap();
-        s.conn
+        s.sqlite().unwrap()
             .execute("INSERT INTO communities (id, slug, name, address, created_at) VALUES (1, 'health', 'Health', 'h@example.test', 0)", [])
             .unwrap();
         s

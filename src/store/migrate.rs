@@ -4,9 +4,12 @@
 //! different text for the same number refuses to go on, so a landed
 //! migration can never be edited silently.
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
+
+use super::engine::params;
 use sha2::{Digest, Sha256};
 
+use super::engine::{Conn, Queries};
 use super::{Result, StoreError, now};
 
 /// One embedded migration.
@@ -139,6 +142,15 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// PostgreSQL's migrations, oldest first: a new database starts at the
+/// baseline, which leaves it where SQLite's migrations up to the same
+/// number leave SQLite; every later number exists for both engines.
+pub const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
+    version: 23,
+    name: "0023_baseline",
+    sql: include_str!("migrations/postgres/0023_baseline.sql"),
+}];
+
 impl Migration {
     /// Hex SHA-256 of the SQL text.
     pub fn checksum(&self) -> String {
@@ -189,7 +201,7 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(m.sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, sha256, applied_at) VALUES (?1, ?2, ?3, ?4)",
-            params![m.version, m.name, sum, now()],
+            rusqlite::params![m.version, m.name, sum, now()],
         )?;
         tx.pragma_update(None, "user_version", m.version)?;
         tx.commit()?;
@@ -208,4 +220,72 @@ fn recorded(conn: &Connection, version: i64) -> Result<Option<String>> {
         Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Applies every PostgreSQL migration not yet applied, all under the
+/// writers' lock, so nodes starting together apply each once; and checks
+/// that none applied was edited since.
+pub(super) fn apply_postgres(conn: &mut Conn) -> Result<()> {
+    let exists: bool = conn.query_one(
+        "SELECT to_regclass('schema_migrations') IS NOT NULL",
+        params![],
+        |r| r.get(0),
+    )?;
+    let known = POSTGRES_MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+    if exists {
+        let applied = conn.query_map(
+            "SELECT version, sha256 FROM schema_migrations ORDER BY version",
+            params![],
+            |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
+        )?;
+        if check_postgres(&applied, known)? {
+            return Ok(());
+        }
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             name       TEXT NOT NULL,
+             sha256     TEXT NOT NULL,
+             applied_at BIGINT NOT NULL
+         )",
+    )?;
+    let applied = tx.query_map(
+        "SELECT version, sha256 FROM schema_migrations ORDER BY version",
+        params![],
+        |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
+    )?;
+    check_postgres(&applied, known)?;
+    let found = applied.last().map(|a| a.0).unwrap_or(0);
+    for m in POSTGRES_MIGRATIONS.iter().filter(|m| m.version > found) {
+        tx.execute_batch(m.sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, sha256, applied_at) VALUES (?1, ?2, ?3, ?4)",
+            params![m.version, m.name, m.checksum(), now()],
+        )?;
+    }
+    tx.commit()
+}
+
+/// Whether every PostgreSQL migration is applied (false: some are still to
+/// apply); an error when one applied was edited or the database is newer.
+fn check_postgres(applied: &[(i64, String)], known: i64) -> Result<bool> {
+    let found = applied.last().map(|a| a.0).unwrap_or(0);
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    for (version, sum) in applied {
+        if let Some(m) = POSTGRES_MIGRATIONS.iter().find(|m| m.version == *version) {
+            let embedded = m.checksum();
+            if *sum != embedded {
+                return Err(StoreError::MigrationEdited {
+                    name: m.name.to_string(),
+                    applied: sum.clone(),
+                    embedded,
+                });
+            }
+        }
+    }
+    Ok(found == known)
 }

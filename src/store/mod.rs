@@ -31,6 +31,7 @@ mod confirmations;
 mod consolidated_replies;
 mod crossposts;
 mod digests;
+pub(crate) mod engine;
 mod experts;
 mod holds;
 mod library;
@@ -51,6 +52,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::Connection;
+
+pub use engine::Dialect;
+use engine::{Conn, Queries, params};
 
 pub use archive::{ArchiveFile, ArchivePost, ArchiveReply, ArchiveThread, RawMessage};
 pub use attachments::PostAttachment;
@@ -155,6 +159,35 @@ pub enum StoreError {
     /// Any other SQLite error.
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    /// The PostgreSQL server could not be reached or refused the login.
+    #[error(
+        "cannot connect to PostgreSQL at {url}: {source}; check the server runs and accepts this user, or fix database.url"
+    )]
+    Connect {
+        /// The URL, its password left out.
+        url: String,
+        /// The underlying error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Any other PostgreSQL error.
+    #[error("database error: {0}")]
+    Postgres(tokio_postgres::Error),
+    /// A column held something other than what was asked for.
+    #[error("database error: unexpected value: {0}")]
+    Decode(String),
+    /// What only the SQLite engine does, asked of PostgreSQL.
+    #[error("{0} is not available on PostgreSQL")]
+    Unsupported(String),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if engine::postgres::is_busy(&e) {
+            StoreError::Busy
+        } else {
+            StoreError::Postgres(e)
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -171,13 +204,21 @@ impl From<rusqlite::Error> for StoreError {
 impl StoreError {
     /// Whether the disk (or the database's size limit) is full (LMTP 452).
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, StoreError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+        match self {
+            StoreError::Sqlite(e) => e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            StoreError::Postgres(e) => engine::postgres::is_disk_full(e),
+            _ => false,
+        }
     }
 
     /// Whether retrying later may succeed (for EX_TEMPFAIL and LMTP 451).
     pub fn is_temporary(&self) -> bool {
         match self {
-            StoreError::Busy | StoreError::Open { .. } | StoreError::Sync { .. } => true,
+            StoreError::Busy
+            | StoreError::Open { .. }
+            | StoreError::Sync { .. }
+            | StoreError::Connect { .. } => true,
+            StoreError::Postgres(e) => engine::postgres::is_temporary(e),
             StoreError::Sqlite(e) => matches!(
                 e.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DiskFull)
@@ -196,7 +237,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// One open database.
 pub struct Store {
     /// The connection; one per Store, not shared across threads.
-    conn: Connection,
+    conn: Conn,
     /// The file, for messages and status (empty for in-memory databases).
     path: PathBuf,
     /// Who acts through this store and how, for the audit rows its acts
@@ -216,25 +257,44 @@ impl Store {
         }
         let conn = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
         let mut store = Store {
-            conn,
+            conn: Conn::Sqlite(conn),
             path: path.to_path_buf(),
             actor: audit::Actor::default(),
         };
         store.configure()?;
-        migrate::apply(&mut store.conn)?;
+        migrate::apply(store.sqlite_mut()?)?;
         Ok(store)
+    }
+
+    /// Connects to the PostgreSQL database at `url` (password, if any, from
+    /// the config's `password_env`/`password_file`, never in the URL it
+    /// shows) and migrates it. Connections come from a pool shared by
+    /// every store of this process.
+    pub fn connect(url: &str, password: Option<&str>) -> Result<Store> {
+        let mut conn = Conn::Postgres(engine::postgres::Client::connect(url, password)?);
+        migrate::apply_postgres(&mut conn)?;
+        Ok(Store {
+            conn,
+            path: PathBuf::new(),
+            actor: audit::Actor::default(),
+        })
+    }
+
+    /// Which engine this store runs on.
+    pub fn dialect(&self) -> Dialect {
+        self.conn.db().dialect()
     }
 
     /// An in-memory database with the full schema, for tests and fuzzing.
     pub fn open_in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory()?;
         let mut store = Store {
-            conn,
+            conn: Conn::Sqlite(conn),
             path: PathBuf::new(),
             actor: audit::Actor::default(),
         };
         store.configure()?;
-        migrate::apply(&mut store.conn)?;
+        migrate::apply(store.sqlite_mut()?)?;
         Ok(store)
     }
 
@@ -253,21 +313,36 @@ impl Store {
         (store, config)
     }
 
+    /// The SQLite connection, for what only SQLite has (its pragmas,
+    /// online backup, FTS5) and for the table files still written against
+    /// rusqlite; `Unsupported` on PostgreSQL.
+    pub(crate) fn sqlite(&self) -> Result<&Connection> {
+        self.conn.sqlite("this operation")
+    }
+
+    /// The SQLite connection, mutably (for rusqlite's own transactions).
+    pub(crate) fn sqlite_mut(&mut self) -> Result<&mut Connection> {
+        self.conn.sqlite_mut("this operation")
+    }
+
     fn configure(&mut self) -> Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
-        self.conn
+        self.sqlite()?.busy_timeout(BUSY_TIMEOUT)?;
+        // Every statement the store runs stays prepared: the engine
+        // interface prepares through this cache, not once per call site.
+        self.sqlite()?.set_prepared_statement_cache_capacity(256);
+        self.sqlite_mut()?
             .set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // journal_mode answers with a row; in-memory databases stay "memory".
         let _mode: String = self
-            .conn
+            .sqlite()?
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        self.conn.execute_batch(
+        self.sqlite()?.execute_batch(
             "PRAGMA foreign_keys = ON;
              PRAGMA synchronous = FULL;
              PRAGMA temp_store = MEMORY;",
         )?;
-        search::register_functions(&self.conn)?;
-        self.conn.set_db_config(
+        search::register_functions(self.sqlite()?)?;
+        self.sqlite()?.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
         )?;
@@ -278,7 +353,8 @@ impl Store {
     /// rather than at once (synchronous=NORMAL): for the sender's ledger
     /// only, whose lost commits resend copies instead of losing mail.
     pub fn relax_durability(&self) -> Result<()> {
-        self.conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        self.sqlite()?
+            .execute_batch("PRAGMA synchronous = NORMAL;")?;
         Ok(())
     }
 
@@ -296,7 +372,7 @@ impl Store {
     /// reports anything stored. A power cut mid-import loses at most the
     /// batches since the last checkpoint, never the database's consistency.
     pub fn tune_for_import(&self) -> Result<()> {
-        self.conn.execute_batch(
+        self.sqlite()?.execute_batch(
             "PRAGMA cache_size = -16384;
              PRAGMA wal_autocheckpoint = 32768;
              PRAGMA synchronous = NORMAL;",
@@ -333,15 +409,17 @@ impl Store {
 
     /// The schema version (the newest migration applied).
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        let sql = match self.dialect() {
+            Dialect::Sqlite => "PRAGMA user_version",
+            Dialect::Postgres => "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        };
+        self.conn.query_one(sql, params![], |r| r.get(0))
     }
 
     /// A pragma's value as text, for tests and `status`.
     pub fn pragma(&self, name: &str) -> Result<String> {
         let v: rusqlite::types::Value =
-            self.conn
+            self.sqlite()?
                 .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?;
         Ok(match v {
             rusqlite::types::Value::Integer(i) => i.to_string(),
@@ -351,10 +429,31 @@ impl Store {
         })
     }
 
+    /// Every table's columns as `(table, column)`, sorted, for the test
+    /// that keeps the two engines' schemas in step. SQLite's full-text
+    /// tables and PostgreSQL's `search` columns, each engine's own way to
+    /// search, are left out.
+    pub fn columns(&self) -> Result<Vec<(String, String)>> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT m.name, c.name FROM sqlite_schema m, pragma_table_info(m.name) c
+                 WHERE m.type = 'table' AND m.name NOT LIKE '%fts%' ORDER BY 1, 2"
+            }
+            Dialect::Postgres => {
+                "SELECT table_name::text, column_name::text FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND column_name <> 'search'
+                   AND table_name <> 'consolidated_search'
+                 ORDER BY 1, 2"
+            }
+        };
+        self.conn
+            .query_map(sql, params![], |r| Ok((r.get(0)?, r.get(1)?)))
+    }
+
     /// The names of every table, for schema tests.
     pub fn table_names(&self) -> Result<Vec<String>> {
         let mut stmt = self
-            .conn
+            .sqlite()?
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
         let names = stmt
             .query_map([], |r| r.get(0))?
@@ -377,7 +476,7 @@ impl Store {
         })?;
         let mut target = Connection::open(dest)?;
         {
-            let backup = rusqlite::backup::Backup::new(&self.conn, &mut target)?;
+            let backup = rusqlite::backup::Backup::new(self.sqlite()?, &mut target)?;
             backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
         }
         // A backup is one self-contained file, not WAL-dependent.
@@ -433,10 +532,11 @@ mod tests {
         let mut a = Store::open(&path).unwrap();
         Store::open(&path)
             .unwrap()
-            .conn
+            .sqlite()
+            .unwrap()
             .execute("CREATE TABLE t (n INTEGER)", [])
             .unwrap();
-        let tx = a.conn.transaction().unwrap();
+        let tx = a.sqlite_mut().unwrap().transaction().unwrap();
         let _: i64 = tx
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
@@ -444,7 +544,10 @@ mod tests {
             let path = path.clone();
             move || {
                 let b = Store::open(&path).unwrap();
-                b.conn.execute("INSERT INTO t VALUES (2)", []).unwrap();
+                b.sqlite()
+                    .unwrap()
+                    .execute("INSERT INTO t VALUES (2)", [])
+                    .unwrap();
             }
         });
         // Long enough for the other writer to commit, were it not waiting.
@@ -453,7 +556,8 @@ mod tests {
         tx.commit().unwrap();
         other.join().unwrap();
         let n: i64 = a
-            .conn
+            .sqlite()
+            .unwrap()
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 2);

@@ -33,7 +33,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        self.conn.execute(
+        self.sqlite()?.execute(
             "INSERT INTO moderation_tokens (digest, community_id, post_id, email, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -55,7 +55,7 @@ impl Store {
         token: &str,
     ) -> Result<Option<ModerationToken>> {
         Ok(self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT post_id, email, used_at FROM moderation_tokens
                  WHERE digest = ?1 AND community_id = ?2",
@@ -78,7 +78,7 @@ impl Store {
         token: &str,
         now: i64,
     ) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.sqlite()?.execute(
             "UPDATE moderation_tokens SET used_at = ?3
              WHERE digest = ?1 AND community_id = ?2 AND used_at IS NULL",
             params![digest(token), community.0, now],

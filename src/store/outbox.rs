@@ -478,7 +478,7 @@ impl Store {
         audience: &Audience<'_>,
         now: i64,
     ) -> Result<Queued> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         if msg.kind == OutboxKind::Post
             && let Some(post) = msg.post
             && let Some(id) = tx
@@ -513,7 +513,7 @@ impl Store {
         recipients: impl IntoIterator<Item = NewRecipient>,
         now: i64,
     ) -> Result<Queued> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let (id, n) = insert_with_recipients(&tx, msg, recipients, now)?;
         tx.commit()?;
         Ok(Queued {
@@ -525,7 +525,7 @@ impl Store {
 
     /// The post with this id, as fan-out needs it.
     pub fn post_for_fanout(&self, post: PostId) -> Result<PostForFanout> {
-        self.conn
+        self.sqlite()?
             .query_row(
                 "SELECT p.id, p.community_id, p.message_id, p.raw, p.from_addr, p.state, p.subject,
                         t.subject
@@ -566,7 +566,7 @@ impl Store {
     ) -> Result<Vec<DueDelivery>> {
         let exclude: Vec<i64> = exclude.iter().map(|d| d.0).collect();
         let skip: Vec<i64> = skip.iter().map(|c| c.0).collect();
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT d.id, d.outbox_id, o.community_id, d.member_id, d.recipient, d.attempts,
                     d.first_failed_at
              FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
@@ -601,7 +601,7 @@ impl Store {
         if self.audiences_open(now)? {
             return Ok(Some(now)); // members still to expand: due now
         }
-        Ok(self.conn.query_row(
+        Ok(self.sqlite()?.query_row(
             "SELECT MIN(next_attempt_at) FROM deliveries
              WHERE state IN ('pending', 'temp_failed') AND next_attempt_at > ?1",
             [now],
@@ -617,7 +617,7 @@ impl Store {
     /// committed together: a crash loses and doubles no recipient. Returns
     /// the rows inserted.
     pub fn expand_audiences(&mut self, now: i64, want: u32, in_hand: usize) -> Result<u64> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let open: Vec<OpenAudience> = tx
             .prepare_cached(
                 "SELECT a.outbox_id, a.cursor, a.cutoff FROM outbox_audiences a
@@ -664,7 +664,7 @@ impl Store {
 
     /// Whether some due message still has members to expand.
     pub fn audiences_open(&self, now: i64) -> Result<bool> {
-        Ok(self.conn.query_row(
+        Ok(self.sqlite()?.query_row(
             "SELECT EXISTS (SELECT 1 FROM outbox_audiences a JOIN outbox o ON o.id = a.outbox_id
              WHERE a.cursor < a.cutoff AND (o.not_before IS NULL OR o.not_before <= ?1))",
             [now],
@@ -676,12 +676,12 @@ impl Store {
     /// the members of its audience not yet expanded (as they are now).
     /// Counts the members, so it costs more as they grow: for reports.
     pub fn audience_size(&self, id: OutboxId) -> Result<u64> {
-        audience_size(&self.conn, id)
+        audience_size(self.sqlite()?, id)
     }
 
     /// A stored message.
     pub fn outbox_message(&self, id: OutboxId) -> Result<OutboxMessage> {
-        self.conn
+        self.sqlite()?
             .query_row(
                 "SELECT id, community_id, kind, message FROM outbox WHERE id = ?1",
                 [id.0],
@@ -708,7 +708,7 @@ impl Store {
         rule: &BounceRule,
         notice: &dyn Fn(&super::Member, f64, &str) -> Option<Notice>,
     ) -> Result<Vec<bool>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let mut changed = Vec::with_capacity(outcomes.len());
         for (id, outcome) in outcomes {
             let n = match outcome {
@@ -770,7 +770,7 @@ impl Store {
 
     /// Messages with their delivery counts, newest first.
     pub fn outbox_summaries(&self, filter: &OutboxFilter) -> Result<Vec<OutboxSummary>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.sqlite()?.prepare(&format!(
             "SELECT o.id, COALESCE(c.slug, ''), o.kind, o.subject, o.created_at,
                     COALESCE(SUM(d.state = 'sent'), 0),
                     COALESCE(SUM(d.state IN ('pending', 'temp_failed')), 0) + {REMAINING},
@@ -805,7 +805,7 @@ impl Store {
 
     /// How many messages `filter` matches, ignoring its limit and offset.
     pub fn outbox_count(&self, filter: &OutboxFilter) -> Result<u64> {
-        let n: i64 = self.conn.query_row(
+        let n: i64 = self.sqlite()?.query_row(
             "SELECT COUNT(*) FROM outbox o
              WHERE (?1 IS NULL OR o.community_id = ?1)
                AND (NOT ?2 OR EXISTS (SELECT 1 FROM deliveries d
@@ -818,7 +818,7 @@ impl Store {
 
     /// One message's counts.
     pub fn outbox_summary(&self, id: OutboxId) -> Result<OutboxSummary> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.sqlite()?.prepare(&format!(
             "SELECT o.id, COALESCE(c.slug, ''), o.kind, o.subject, o.created_at,
                     COALESCE(SUM(d.state = 'sent'), 0),
                     COALESCE(SUM(d.state IN ('pending', 'temp_failed')), 0) + {REMAINING},
@@ -841,7 +841,7 @@ impl Store {
         state: Option<DeliveryState>,
         limit: u32,
     ) -> Result<Vec<DeliveryRow>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.sqlite()?.prepare(
             "SELECT id, recipient, state, attempts, last_error, sent_at, next_attempt_at
              FROM deliveries WHERE outbox_id = ?1 AND (?2 IS NULL OR state = ?2)
              ORDER BY id LIMIT ?3",
@@ -867,7 +867,7 @@ impl Store {
     /// fresh give-up clock; returns how many. A community's message records
     /// the retry in its audit log under the store's actor.
     pub fn retry_outbox(&mut self, id: OutboxId, now: i64) -> Result<u64> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let community: Option<Option<i64>> = tx
             .query_row(
                 "SELECT community_id FROM outbox WHERE id = ?1",
@@ -956,7 +956,7 @@ pub(super) mod fixtures {
 
     /// Inserts an approved post from `from`.
     pub fn post(s: &Store, c: CommunityId, from: &str, raw: &[u8]) -> PostId {
-        s.conn
+        s.sqlite().unwrap()
             .execute(
                 "INSERT INTO posts (community_id, message_id, sha256, raw, size, source, received_at,
                                     class, state, from_addr, subject)
@@ -964,7 +964,7 @@ pub(super) mod fixtures {
                 params![c.0, format!("<{}@test>", raw.len()), raw, raw.len() as i64, from],
             )
             .unwrap();
-        PostId(s.conn.last_insert_rowid())
+        PostId(s.sqlite().unwrap().last_insert_rowid())
     }
 }
 

@@ -99,6 +99,7 @@ impl Store {
         Ok(Batch {
             tx: self
                 .conn
+                .sqlite_mut("this operation")?
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
             deferred_fts: None,
         })
@@ -106,9 +107,7 @@ impl Store {
 
     /// The IMAP checkpoint of a community.
     pub fn checkpoint(&self, community: CommunityId) -> Result<Option<Checkpoint>> {
-        Ok(self
-            .conn
-            .query_row(
+        Ok(self.sqlite()?.query_row(
                 "SELECT folder, uidvalidity, last_uid FROM imap_checkpoints WHERE community_id = ?1",
                 [community.0],
                 |r| {
@@ -125,7 +124,7 @@ impl Store {
 
     /// Number of posts of a community (every class and state).
     pub fn post_count(&self, community: CommunityId) -> Result<i64> {
-        Ok(self.conn.query_row(
+        Ok(self.sqlite()?.query_row(
             "SELECT COUNT(*) FROM posts WHERE community_id = ?1",
             [community.0],
             |r| r.get(0),
@@ -134,7 +133,7 @@ impl Store {
 
     /// Number of threads of a community.
     pub fn thread_count(&self, community: CommunityId) -> Result<i64> {
-        Ok(self.conn.query_row(
+        Ok(self.sqlite()?.query_row(
             "SELECT COUNT(*) FROM threads WHERE community_id = ?1",
             [community.0],
             |r| r.get(0),
@@ -144,7 +143,7 @@ impl Store {
     /// How many times each Message-ID is stored in a community, for tests
     /// that prove nothing was stored twice: (distinct ids, rows).
     pub fn message_id_counts(&self, community: CommunityId) -> Result<(i64, i64)> {
-        Ok(self.conn.query_row(
+        Ok(self.sqlite()?.query_row(
             "SELECT COUNT(DISTINCT message_id), COUNT(*) FROM posts WHERE community_id = ?1",
             [community.0],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -154,7 +153,7 @@ impl Store {
     /// Every Message-ID stored in a community.
     pub fn message_ids(&self, community: CommunityId) -> Result<Vec<String>> {
         let mut stmt = self
-            .conn
+            .sqlite()?
             .prepare("SELECT message_id FROM posts WHERE community_id = ?1 ORDER BY id")?;
         let ids = stmt
             .query_map([community.0], |r| r.get(0))?
@@ -170,7 +169,7 @@ impl Store {
         since: i64,
         limit: i64,
     ) -> Result<Vec<(PostId, CommunityId)>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.sqlite()?.prepare(
             "SELECT p.id, p.community_id FROM posts p
              WHERE p.state = 'approved' AND p.class = 'post' AND p.source <> 'import'
                AND p.approved_at >= ?1
@@ -187,7 +186,7 @@ impl Store {
 
     /// The raw bytes of a post.
     pub fn raw(&self, post: PostId) -> Result<Vec<u8>> {
-        self.conn
+        self.sqlite()?
             .query_row("SELECT raw FROM posts WHERE id = ?1", [post.0], |r| {
                 r.get(0)
             })
@@ -197,7 +196,7 @@ impl Store {
 
     /// One post with what `praxis show` needs.
     pub fn post(&self, post: PostId) -> Result<PostView> {
-        self.conn
+        self.sqlite()?
             .query_row(
                 "SELECT p.id, c.slug, p.message_id, p.from_addr, p.from_name, p.subject, p.date,
                         p.received_at, p.class, p.state, p.thread_id, p.parent_id, h.reason, p.text,

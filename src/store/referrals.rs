@@ -79,7 +79,7 @@ impl Store {
         month_start: i64,
         now: i64,
     ) -> Result<std::result::Result<(), ReferralRefused>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let opted_out: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM referral_opt_outs WHERE member_id = ?1)",
             [member.0],
@@ -129,7 +129,7 @@ impl Store {
     /// A query's invitations, oldest first, each saying whether a response
     /// followed.
     pub fn referrals(&self, thread: ThreadId) -> Result<Vec<Referral>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.sqlite()?.prepare(&format!(
             "SELECT m.email, m.name, r.referred_by, r.why, r.at, {ANSWERED}
              FROM referrals r JOIN members m ON m.id = r.member_id
              WHERE r.thread_id = ?1 ORDER BY r.at, r.id"
@@ -156,7 +156,7 @@ impl Store {
         from: i64,
         until: i64,
     ) -> Result<ReferralCounts> {
-        let (sent, answered) = self.conn.query_row(
+        let (sent, answered) = self.sqlite()?.query_row(
             &format!(
                 "SELECT COUNT(*), COALESCE(SUM({ANSWERED}), 0) FROM referrals r
                  WHERE r.community_id = ?1 AND r.at >= ?2 AND r.at < ?3"
@@ -169,7 +169,7 @@ impl Store {
 
     /// Whether `member` welcomes invitations to respond.
     pub fn referrals_wanted(&self, member: MemberId) -> Result<bool> {
-        let out: bool = self.conn.query_row(
+        let out: bool = self.sqlite()?.query_row(
             "SELECT EXISTS (SELECT 1 FROM referral_opt_outs WHERE member_id = ?1)",
             [member.0],
             |r| r.get(0),
@@ -180,12 +180,12 @@ impl Store {
     /// Records whether `member` welcomes invitations to respond.
     pub fn set_referrals_wanted(&mut self, member: MemberId, wanted: bool, now: i64) -> Result<()> {
         if wanted {
-            self.conn.execute(
+            self.sqlite()?.execute(
                 "DELETE FROM referral_opt_outs WHERE member_id = ?1",
                 [member.0],
             )?;
         } else {
-            self.conn.execute(
+            self.sqlite()?.execute(
                 "INSERT OR IGNORE INTO referral_opt_outs (member_id, at) VALUES (?1, ?2)",
                 params![member.0, now],
             )?;
@@ -202,14 +202,15 @@ mod tests {
 
     /// A query thread of `c`.
     fn query(s: &Store, c: CommunityId, subject: &str) -> ThreadId {
-        s.conn
+        s.sqlite()
+            .unwrap()
             .execute(
                 "INSERT INTO threads (community_id, subject, kind, first_at, last_at)
                  VALUES (?1, ?2, 'query', 0, 0)",
                 params![c.0, subject],
             )
             .unwrap();
-        ThreadId(s.conn.last_insert_rowid())
+        ThreadId(s.sqlite().unwrap().last_insert_rowid())
     }
 
     #[test]
@@ -257,7 +258,8 @@ mod tests {
             "ravi@example.org",
             b"Subject: Re: q1\r\n\r\nWe did.\r\n",
         );
-        s.conn
+        s.sqlite()
+            .unwrap()
             .execute(
                 "UPDATE posts SET thread_id = ?1, received_at = 3000 WHERE id = ?2",
                 params![q1.0, p.0],

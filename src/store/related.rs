@@ -203,7 +203,7 @@ impl Store {
     /// first, leaving out its own thread (praxis's method).
     pub fn related_to_post(&self, post: PostId, limit: usize) -> Result<Vec<RelatedThread>> {
         let row = self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT community_id, subject, text, thread_id FROM posts WHERE id = ?1",
                 [post.0],
@@ -256,7 +256,7 @@ impl Store {
         let exclude_post = exclude_post.map_or(0, |p| p.0);
         // The best `scan` hits of the index first, then only their rows:
         // a join would read the posts row of every match.
-        let mut hits = self.conn.prepare_cached(
+        let mut hits = self.sqlite()?.prepare_cached(
             "SELECT p.thread_id, h.score
              FROM (SELECT rowid AS id, -bm25(posts_fts, 3.0, 1.0) AS score FROM posts_fts
                    WHERE posts_fts MATCH ?1 ORDER BY bm25(posts_fts, 3.0, 1.0) LIMIT ?2) h
@@ -284,7 +284,7 @@ impl Store {
         // Published Consolidated Replies that match add to their thread.
         let mut with_reply: HashMap<i64, i64> = HashMap::new();
         if method.reply_boost != 1.0 {
-            let mut replies = self.conn.prepare_cached(
+            let mut replies = self.sqlite()?.prepare_cached(
                 "SELECT r.thread_id, r.id, -bm25(consolidated_fts, 3.0, 1.0)
                  FROM consolidated_fts f JOIN consolidated_replies r ON r.id = f.rowid
                  WHERE consolidated_fts MATCH ?1 AND r.community_id = ?2
@@ -307,7 +307,7 @@ impl Store {
         }
         let mut ranked: Vec<(i64, f64)> = threads.into_iter().map(|(t, (s, _))| (t, s)).collect();
         // Every candidate thread's reply, not only those the reply query found.
-        let mut reply_of = self.conn.prepare_cached(
+        let mut reply_of = self.sqlite()?.prepare_cached(
             "SELECT id FROM consolidated_replies WHERE thread_id = ?1 AND state = 'published'
              ORDER BY published_at DESC, id DESC LIMIT 1",
         )?;
@@ -327,7 +327,7 @@ impl Store {
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(limit);
-        let mut about = self.conn.prepare_cached(
+        let mut about = self.sqlite()?.prepare_cached(
             "SELECT t.subject, c.slug FROM threads t JOIN communities c ON c.id = t.community_id
              WHERE t.id = ?1",
         )?;
@@ -379,7 +379,7 @@ impl Store {
             limit.saturating_mul(8).max(20),
             &RelatedMethod::PRAXIS,
         )?;
-        let mut reply = self.conn.prepare_cached(
+        let mut reply = self.sqlite()?.prepare_cached(
             "SELECT subject, COALESCE(published_at, 0) FROM consolidated_replies WHERE id = ?1",
         )?;
         let mut out = Vec::new();
@@ -407,7 +407,7 @@ impl Store {
     /// whether an earlier thread answers it: a reply belongs where it is.
     pub fn starts_thread(&self, post: PostId) -> Result<bool> {
         let row = self
-            .conn
+            .sqlite()?
             .prepare_cached(
                 "SELECT p.parent_id IS NULL, p.thread_id, t.root_post_id
                  FROM posts p LEFT JOIN threads t ON t.id = p.thread_id WHERE p.id = ?1",
@@ -451,12 +451,12 @@ impl Store {
         }
         // Posts in all: the highest id is close enough, and costs one seek.
         let n: f64 = self
-            .conn
+            .sqlite()?
             .prepare_cached("SELECT COALESCE(max(id), 0) FROM posts")?
             .query_row([], |r| r.get::<_, i64>(0))? as f64;
         // How many posts hold a word, counted up to DF_CAP: a common word's
         // count would cost a walk of its whole posting list.
-        let mut df = self.conn.prepare_cached(
+        let mut df = self.sqlite()?.prepare_cached(
             "SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT ?2)",
         )?;
         let mut weighed: Vec<(f64, i64, &str)> = Vec::with_capacity(LOOKUPS);
@@ -579,7 +579,8 @@ mod tests {
             ),
         ];
         store
-            .conn
+            .sqlite()
+            .unwrap()
             .execute_batch(
                 "INSERT INTO communities (id, slug, name, address, created_at)
                      VALUES (1, 'health', 'Health', 'list@example.test', 0);",
@@ -587,7 +588,8 @@ mod tests {
             .unwrap();
         for t in 1..=5 {
             store
-                .conn
+                .sqlite()
+                .unwrap()
                 .execute(
                     "INSERT INTO threads (id, community_id, subject, first_at, last_at)
                      VALUES (?1, 1, ?2, 0, 0)",
@@ -597,7 +599,8 @@ mod tests {
         }
         for (i, (t, s, x)) in posts.iter().enumerate() {
             store
-                .conn
+                .sqlite()
+                .unwrap()
                 .execute(
                     "INSERT INTO posts (community_id, message_id, sha256, raw, size, source,
                         received_at, class, state, subject, text, thread_id)
@@ -606,8 +609,7 @@ mod tests {
                 )
                 .unwrap();
         }
-        store
-            .conn
+        store.sqlite().unwrap()
             .execute_batch(
                 "INSERT INTO consolidated_replies (id, community_id, thread_id, state, subject,
                                                    published_at, created_at)
@@ -731,7 +733,8 @@ mod tests {
     fn only_a_post_without_a_parent_that_roots_its_thread_starts_one() {
         let store = archive();
         store
-            .conn
+            .sqlite()
+            .unwrap()
             .execute_batch(
                 "UPDATE threads SET root_post_id = 1 WHERE id = 1;
                  UPDATE posts SET parent_id = 1 WHERE id = 2;

@@ -307,7 +307,7 @@ impl Store {
         let (from, f) = Self::reply_filter(q, fts, scope);
         let sql = format!("SELECT count(*) FROM {from} {}", f.clause());
         Ok(self
-            .conn
+            .sqlite()?
             .prepare_cached(&sql)?
             .query_row(params_from_iter(f.params(&[])), |r| r.get(0))?)
     }
@@ -344,7 +344,7 @@ impl Store {
             f.values.len() + 2,
         );
         let filter_only = fts.is_none();
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
         let hits = stmt
             .query_map(params_from_iter(f.params(&[limit, offset])), |r| {
                 let text: Option<String> = r.get(3)?;
@@ -387,7 +387,7 @@ impl Store {
             s.filter.values.len() + 2,
         );
         let ranked = self
-            .conn
+            .sqlite()?
             .prepare_cached(&sql)?
             .query_map(params_from_iter(s.filter.params(&[limit, offset])), |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
@@ -397,7 +397,7 @@ impl Store {
             Some(_) => Highlighter::new(&q.terms),
             None => Ok(None),
         };
-        let mut post = self.conn.prepare_cached(&format!(
+        let mut post = self.sqlite()?.prepare_cached(&format!(
             "SELECT c.slug, p.subject, {}, COALESCE(p.date, p.received_at), p.message_id,
                     p.thread_id, m.name, p.from_name
              FROM posts p
@@ -454,7 +454,7 @@ impl Store {
     /// FTS5's own snippet of one post's text for the query `fts`.
     fn fts_snippet(&self, fts: &str, post: i64) -> Result<String> {
         Ok(self
-            .conn
+            .sqlite()?
             .prepare_cached(
                 "SELECT snippet(posts_fts, 1, char(2), char(3), ' … ', 12)
                  FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid = ?2",
@@ -472,7 +472,7 @@ impl Store {
         let fts = q.fts();
         let s = PostsStatement::new(q, fts.as_deref(), scope);
         let sql = format!("EXPLAIN QUERY PLAN SELECT p.id {} LIMIT 21", s.body());
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.sqlite()?.prepare(&sql)?;
         let rows = stmt
             .query_map(params_from_iter(s.filter.params(&[])), |r| {
                 r.get::<_, String>(3)
@@ -557,8 +557,7 @@ mod tests {
     /// A store with one community and one approved post, one published reply.
     fn archive() -> Store {
         let store = Store::open_in_memory().unwrap();
-        store
-            .conn
+        store.sqlite().unwrap()
             .execute_batch(
                 "INSERT INTO communities (id, slug, name, address, created_at)
                      VALUES (1, 'health', 'Health', 'list@example.test', 0);
@@ -614,8 +613,7 @@ mod tests {
         ];
         for (i, text) in texts.iter().enumerate() {
             let id = 100 + i as i64;
-            store
-                .conn
+            store.sqlite().unwrap()
                 .execute(
                     "INSERT INTO posts (id, community_id, message_id, sha256, raw, size, source,
                         received_at, class, state, subject, text, thread_id)
@@ -627,7 +625,8 @@ mod tests {
                 let q = SearchQuery::parse(q).unwrap();
                 let fts = q.fts().unwrap();
                 let hit: bool = store
-                    .conn
+                    .sqlite()
+                    .unwrap()
                     .query_row(
                         "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid = ?2",
                         rusqlite::params![fts, id],
@@ -647,7 +646,8 @@ mod tests {
                     .map(|(a, b)| &text[a..b])
                     .collect();
                 let theirs: String = store
-                    .conn
+                    .sqlite()
+                    .unwrap()
                     .query_row(
                         "SELECT highlight(posts_fts, 1, char(2), char(3)) FROM posts_fts
                          WHERE posts_fts MATCH ?1 AND rowid = ?2",
@@ -672,7 +672,8 @@ mod tests {
         }
         // Folded diacritics are FTS5's alone: the page takes its snippet.
         store
-            .conn
+            .sqlite()
+            .unwrap()
             .execute(
                 "INSERT INTO posts (id, community_id, message_id, sha256, raw, size, source,
                     received_at, class, state, subject, text, thread_id)

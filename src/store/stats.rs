@@ -26,7 +26,7 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         super::outbox::queue_once(
-            &mut self.conn,
+            self.sqlite_mut()?,
             "INSERT OR IGNORE INTO health_reports (community_id, month, sent_at) VALUES (?1, ?2, ?3)",
             params![c.0, month, now],
             msg,
@@ -38,7 +38,7 @@ impl Store {
     /// When community `c` was first stored (Unix seconds): months before
     /// it get no report.
     pub fn community_created_at(&self, c: CommunityId) -> Result<i64> {
-        Ok(self.conn.query_row(
+        Ok(self.sqlite()?.query_row(
             "SELECT created_at FROM communities WHERE id = ?1",
             [c.0],
             |r| r.get(0),
@@ -84,7 +84,7 @@ impl Store {
         now: i64,
     ) -> Result<StatsFacts> {
         let queries = self
-            .conn
+            .sqlite()?
             .prepare(
                 "SELECT COALESCE((SELECT r.approved_at FROM posts r WHERE r.id = t.root_post_id),
                              t.first_at) AS asked, t.deadline_at,
@@ -122,7 +122,7 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let instants = |sql: &str| -> Result<Vec<i64>> {
             Ok(self
-                .conn
+                .sqlite()?
                 .prepare(sql)?
                 .query_map(params![c.0, since, until], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?)
@@ -151,7 +151,7 @@ impl Store {
                AND action = 'member-disable' ORDER BY at",
         )?;
         let referrals = self
-            .conn
+            .sqlite()?
             .prepare(&format!(
                 "SELECT r.at, {} FROM referrals r
                  WHERE r.community_id = ?1 AND r.at >= ?2 AND r.at < ?3 ORDER BY r.at",
@@ -161,7 +161,7 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let groups = |sql: &str| -> Result<Vec<(String, i64)>> {
             Ok(self
-                .conn
+                .sqlite()?
                 .prepare(sql)?
                 .query_map([c.0], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?)
@@ -174,7 +174,7 @@ impl Store {
             "SELECT delivery, COUNT(*) FROM members WHERE community_id = ?1
                AND status = 'active' GROUP BY delivery ORDER BY delivery",
         )?;
-        let active_members = self.conn.query_row(
+        let active_members = self.sqlite()?.query_row(
             "SELECT COUNT(*) FROM members m WHERE m.community_id = ?1 AND m.status = 'active'
                AND EXISTS (SELECT 1 FROM posts p WHERE p.community_id = m.community_id
                              AND p.from_addr = m.email AND p.class = 'post'
@@ -185,10 +185,10 @@ impl Store {
         let open = "FROM threads t WHERE t.community_id = ?1 AND t.kind = 'query'
               AND t.state <> 'published'
               AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')";
-        let open_queries = self
-            .conn
-            .query_row(&format!("SELECT COUNT(*) {open}"), [c.0], |r| r.get(0))?;
-        let overdue_queries = self.conn.query_row(
+        let open_queries =
+            self.sqlite()?
+                .query_row(&format!("SELECT COUNT(*) {open}"), [c.0], |r| r.get(0))?;
+        let overdue_queries = self.sqlite()?.query_row(
             &format!("SELECT COUNT(*) {open} AND t.deadline_at < ?2"),
             params![c.0, now],
             |r| r.get(0),
@@ -220,8 +220,7 @@ mod tests {
     /// and the acts `stats_facts` reads, at times 1000, 2000, …
     fn community() -> Store {
         let store = Store::open_in_memory().unwrap();
-        store
-            .conn
+        store.sqlite().unwrap()
             .execute_batch(
                 "INSERT INTO communities (id, slug, name, address, created_at)
                      VALUES (1, 'health', 'Health', 'list@example.test', 0),

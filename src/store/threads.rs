@@ -79,12 +79,14 @@ impl Store {
         let communities: Vec<i64> = match f.community {
             Some(c) => vec![c.0],
             None => {
-                let mut stmt = self.conn.prepare_cached("SELECT id FROM communities")?;
+                let mut stmt = self
+                    .sqlite()?
+                    .prepare_cached("SELECT id FROM communities")?;
                 stmt.query_map([], |r| r.get(0))?
                     .collect::<rusqlite::Result<Vec<_>>>()?
             }
         };
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.sqlite()?.prepare_cached(
             "SELECT t.id, c.slug, t.subject, t.kind, t.first_at, t.last_at, t.state, t.deadline_at,
                     (SELECT COUNT(*) FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved'),
                     (SELECT COUNT(DISTINCT p.from_addr) FROM posts p
@@ -193,7 +195,7 @@ impl Store {
         thread: ThreadId,
         kind: ThreadKind,
     ) -> Result<Option<ThreadKind>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let found: Option<(ThreadKind, i64)> = tx
             .query_row(
                 "SELECT kind, community_id FROM threads WHERE id = ?1",
@@ -228,7 +230,7 @@ impl Store {
     /// the post is in no thread or already a thread's root (re-mark the
     /// thread instead).
     pub fn split_thread(&mut self, post: PostId, kind: ThreadKind) -> Result<Option<Split>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
         let found: Option<(i64, i64, String, String, i64)> = tx
             .query_row(
                 "SELECT p.community_id, p.thread_id, p.message_id, p.subject,
@@ -318,7 +320,7 @@ impl Store {
     /// The root post of a thread, if stored.
     pub fn thread_root(&self, thread: ThreadId) -> Result<Option<PostId>> {
         Ok(self
-            .conn
+            .sqlite()?
             .query_row(
                 "SELECT root_post_id FROM threads WHERE id = ?1",
                 [thread.0],

@@ -3,9 +3,9 @@
 //! same link signs nobody in twice. Also reading a pending confirmation
 //! without taking it, for the web's confirm page (a GET changes nothing).
 
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use super::engine::{Queries, params};
 use super::{Confirmation, Result, Store, StoreError};
 use crate::model::CommunityId;
 
@@ -18,12 +18,11 @@ impl Store {
     /// Marks a single-use web token used. `Conflict` when it already was;
     /// rows past their expiry are cleared on the way.
     pub fn use_web_token(&mut self, token: &str, expires_at: i64, now: i64) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM web_tokens WHERE expires_at < ?1", [now])?;
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM web_tokens WHERE expires_at < ?1", params![now])?;
         let n = tx.execute(
-            "INSERT OR IGNORE INTO web_tokens (digest, used_at, expires_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO web_tokens (digest, used_at, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (digest) DO NOTHING",
             params![digest(token), now, expires_at],
         )?;
         tx.commit()?;
@@ -37,11 +36,11 @@ impl Store {
 
     /// Whether a single-use web token was used already.
     pub fn web_token_used(&self, token: &str) -> Result<bool> {
-        Ok(self.conn.query_row(
+        self.conn.query_one(
             "SELECT EXISTS (SELECT 1 FROM web_tokens WHERE digest = ?1)",
-            [digest(token)],
+            params![digest(token)],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// A confirmation still waiting for its answer (not used, not expired),
@@ -52,23 +51,20 @@ impl Store {
         token: &str,
         now: i64,
     ) -> Result<Option<Confirmation>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT email, action, expires_at, commands FROM confirmations
-                 WHERE digest = ?1 AND community_id = ?2 AND used_at IS NULL AND expires_at > ?3",
-                params![super::confirmations::digest(token), community.0, now],
-                |r| {
-                    Ok(Confirmation {
-                        community,
-                        email: r.get(0)?,
-                        action: r.get(1)?,
-                        expires_at: r.get(2)?,
-                        commands: r.get(3)?,
-                    })
-                },
-            )
-            .optional()?)
+        self.conn.query_opt(
+            "SELECT email, action, expires_at, commands FROM confirmations
+             WHERE digest = ?1 AND community_id = ?2 AND used_at IS NULL AND expires_at > ?3",
+            params![super::confirmations::digest(token), community.0, now],
+            |r| {
+                Ok(Confirmation {
+                    community,
+                    email: r.get(0)?,
+                    action: r.get(1)?,
+                    expires_at: r.get(2)?,
+                    commands: r.get(3)?,
+                })
+            },
+        )
     }
 }
 
