@@ -2,7 +2,7 @@
 //! what it touched), written in the same transaction as the act, and read
 //! back for `praxis audit`.
 
-use rusqlite::params;
+use super::engine::{Queries, params};
 use serde::Serialize;
 
 use super::{Result, Store};
@@ -77,7 +77,7 @@ pub struct Act<'a> {
 
 /// Writes one audit row on `conn`: pass the act's own transaction, so the
 /// act and its record commit together or not at all.
-pub fn record(conn: &rusqlite::Connection, a: &Act<'_>) -> Result<()> {
+pub fn record(conn: &impl Queries, a: &Act<'_>) -> Result<()> {
     let post = a.object.filter(|(k, _)| *k == "post").map(|(_, id)| id);
     conn.execute(
         "INSERT INTO decisions (community_id, post_id, actor, action, detail, at, how,
@@ -153,15 +153,14 @@ impl Store {
 
     /// The audit log, newest first.
     pub fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
-        let mut stmt = self.sqlite()?.prepare(
+        self.conn.query_map(
             "SELECT d.at, c.slug, d.actor, d.how, d.action,
                     COALESCE(d.object_kind || ' ' || d.object_id, ''), d.reason, d.detail
              FROM decisions d JOIN communities c ON c.id = d.community_id
              WHERE (?1 IS NULL OR d.community_id = ?1) AND (?2 IS NULL OR d.at >= ?2)
              ORDER BY d.at DESC, d.id DESC LIMIT ?3",
-        )?;
-        let rows = stmt
-            .query_map(params![f.community.map(|c| c.0), f.since, f.limit], |r| {
+            params![f.community.map(|c| c.0), f.since, f.limit],
+            |r| {
                 Ok(AuditRow {
                     at: r.get(0)?,
                     community: r.get(1)?,
@@ -172,9 +171,8 @@ impl Store {
                     reason: r.get(6)?,
                     detail: r.get(7)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 }
 
@@ -186,7 +184,7 @@ mod tests {
     fn an_act_is_read_back_with_who_how_and_object() {
         let s = Store::open_in_memory().unwrap();
         s.sqlite().unwrap()
-            .execute("INSERT INTO communities (id, slug, name, address, created_at) VALUES (1, 'health', 'Health', 'h@example.test', 0)", [])
+            .execute("INSERT INTO communities (id, slug, name, address, created_at) VALUES (1, 'health', 'Health', 'h@example.test', 0)", rusqlite::params![])
             .unwrap();
         let moderator = Actor {
             who: "meera".into(),

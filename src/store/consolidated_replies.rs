@@ -496,7 +496,7 @@ impl Store {
             how: self.actor.how,
         };
         super::audit::record(
-            &tx,
+            &*tx,
             &super::audit::Act {
                 community: reply_community(&tx, reply)?,
                 actor: &actor,
@@ -644,7 +644,7 @@ impl Store {
             format!(", shared with {}", shared.join(", "))
         };
         super::audit::record(
-            &tx,
+            &*tx,
             &super::audit::Act {
                 community: reply_community(&tx, p.reply)?,
                 actor: &self.actor,
@@ -742,7 +742,7 @@ impl Store {
         )?;
         tx.execute("DELETE FROM consolidated_fts WHERE rowid = ?1", [reply])?;
         super::audit::record(
-            &tx,
+            &*tx,
             &super::audit::Act {
                 community: reply_community(&tx, reply)?,
                 actor: &self.actor,

@@ -189,7 +189,7 @@ impl Store {
             |r| r.get(0),
         )?;
         super::audit::record(
-            &tx,
+            &*tx,
             &super::audit::Act {
                 community: CommunityId(home),
                 actor: &self.actor,

@@ -270,7 +270,7 @@ impl Store {
             recipients += super::outbox::audience_size(&tx, outbox)?;
         }
         super::audit::record(
-            &tx,
+            &*tx,
             &super::audit::Act {
                 community: d.community,
                 actor: &self.actor,

@@ -552,7 +552,7 @@ mod tests {
         });
         // Long enough for the other writer to commit, were it not waiting.
         std::thread::sleep(Duration::from_millis(300));
-        tx.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        tx.execute("INSERT INTO t VALUES (1)", rusqlite::params![]).unwrap();
         tx.commit().unwrap();
         other.join().unwrap();
         let n: i64 = a

@@ -885,7 +885,7 @@ impl Store {
         )?;
         if let Some(community) = community {
             super::audit::record(
-                &tx,
+                &*tx,
                 &super::audit::Act {
                     community: CommunityId(community),
                     actor: &self.actor,

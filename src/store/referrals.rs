@@ -112,7 +112,7 @@ impl Store {
             params![community.0, thread.0, member.0, self.actor.who, why, now],
         )?;
         super::audit::record(
-            &tx,
+            &*tx,
             &super::audit::Act {
                 community,
                 actor: &self.actor,

@@ -209,7 +209,7 @@ impl Store {
                 params![thread.0, kind.as_str()],
             )?;
             super::audit::record(
-                &tx,
+                &*tx,
                 &super::audit::Act {
                     community: CommunityId(community),
                     actor: &self.actor,
@@ -296,7 +296,7 @@ impl Store {
             [from],
         )?;
         super::audit::record(
-            &tx,
+            &*tx,
             &super::audit::Act {
                 community: CommunityId(community),
                 actor: &self.actor,

@@ -368,3 +368,13 @@ impl Queries for Tx<'_> {
         self.db()
     }
 }
+
+// While table files move to this interface, a helper written against it
+// is also called with rusqlite's own connection by files not yet moved
+// (a rusqlite transaction as `&*tx`: the connection it derefs to; an impl
+// for the transaction itself would shadow its inherent methods).
+impl Queries for rusqlite::Connection {
+    fn on(&self) -> Db<'_> {
+        Db::Sqlite(self)
+    }
+}
