@@ -5,10 +5,9 @@
 //! transaction with its audit row, and splitting it would scatter the SQL
 //! that keeps a reply's state and its thread's state in step.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::members::parse_col;
+use super::engine::{Queries, Row, params};
 use super::{Result, Store};
 use crate::mail::parse::Attachment;
 use crate::model::{CommunityId, PostId, QueryState, ReplyState, ThreadId, ThreadKind};
@@ -17,43 +16,37 @@ impl Store {
     /// When `post` is the approved root of a query whose deadline is unset,
     /// the time it was approved (Unix seconds); otherwise `None`.
     pub fn query_root_awaiting_deadline(&self, post: PostId) -> Result<Option<i64>> {
-        Ok(self
-            .sqlite()?
-            .query_row(
-                "SELECT COALESCE(p.approved_at, p.received_at)
+        self.conn.query_opt(
+            "SELECT COALESCE(p.approved_at, p.received_at)
                  FROM posts p JOIN threads t ON t.id = p.thread_id
                  WHERE p.id = ?1 AND p.state = 'approved' AND t.root_post_id = p.id
                    AND t.kind = 'query' AND t.deadline_at IS NULL",
-                params![post.0],
-                |r| r.get(0),
-            )
-            .optional()?)
+            params![post.0],
+            |r| r.get(0),
+        )
     }
 
     /// When `post` is an approved response to a query whose Consolidated
     /// Reply is already published: counts it on the thread and flags the post
     /// for moderators. Returns the thread id when it did.
     pub fn flag_late_response(&mut self, post: PostId) -> Result<Option<ThreadId>> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
-        let thread: Option<ThreadId> = tx
-            .query_row(
-                "SELECT t.id FROM posts p JOIN threads t ON t.id = p.thread_id
+        let tx = self.conn.transaction()?;
+        let thread: Option<ThreadId> = tx.query_opt(
+            "SELECT t.id FROM posts p JOIN threads t ON t.id = p.thread_id
                  WHERE p.id = ?1 AND p.state = 'approved' AND t.kind = 'query'
                    AND t.state = 'published' AND t.root_post_id <> p.id",
-                [post.0],
-                |r| r.get(0).map(ThreadId),
-            )
-            .optional()?;
+            params![post.0],
+            |r| r.get(0).map(ThreadId),
+        )?;
         // A response to a cross-posted copy counts on the query itself,
         // whose moderators compile the addendum.
         let thread = match thread {
             Some(t) => Some(
-                tx.query_row(
+                tx.query_opt(
                     "SELECT query_id FROM crossposts WHERE thread_id = ?1",
-                    [t.0],
+                    params![t.0],
                     |r| r.get(0).map(ThreadId),
-                )
-                .optional()?
+                )?
                 .unwrap_or(t),
             ),
             None => None,
@@ -61,7 +54,7 @@ impl Store {
         if let Some(t) = thread {
             tx.execute(
                 "UPDATE threads SET late_responses = late_responses + 1 WHERE id = ?1",
-                [t.0],
+                params![t.0],
             )?;
             tx.execute(
                 "UPDATE posts SET flag = ?2 WHERE id = ?1",
@@ -79,20 +72,19 @@ impl Store {
     /// a deadline.
     pub fn query_deadline(&self, thread: ThreadId) -> Result<Option<i64>> {
         Ok(self
-            .sqlite()?
-            .query_row(
+            .conn
+            .query_opt(
                 "SELECT deadline_at FROM threads WHERE id = ?1",
-                [thread.0],
+                params![thread.0],
                 |r| r.get(0),
-            )
-            .optional()?
+            )?
             .flatten())
     }
 
     /// Sets the deadline of the query whose root is `post`, once: a deadline
     /// already set is kept.
     pub fn set_query_deadline(&mut self, post: PostId, at: i64) -> Result<bool> {
-        let n = self.sqlite()?.execute(
+        let n = self.conn.execute(
             "UPDATE threads SET deadline_at = ?2
              WHERE root_post_id = ?1 AND kind = 'query' AND deadline_at IS NULL",
             params![post.0, at],
@@ -102,12 +94,25 @@ impl Store {
 }
 
 /// The community of a Consolidated Reply, for its audit rows.
-fn reply_community(conn: &rusqlite::Connection, reply: i64) -> Result<CommunityId> {
-    Ok(CommunityId(conn.query_row(
+fn reply_community(conn: &impl Queries, reply: i64) -> Result<CommunityId> {
+    Ok(CommunityId(conn.query_one(
         "SELECT community_id FROM consolidated_replies WHERE id = ?1",
-        [reply],
+        params![reply],
         |r| r.get(0),
     )?))
+}
+
+/// Takes published replies out of the search index: those whose id is
+/// `which` (an SQL condition on `?1`, bound to `id`).
+fn unindex_replies(db: &impl Queries, which: &str, id: i64) -> Result<()> {
+    let sql = match db.on().dialect() {
+        super::Dialect::Sqlite => format!("DELETE FROM consolidated_fts WHERE rowid {which}"),
+        super::Dialect::Postgres => {
+            format!("DELETE FROM consolidated_search WHERE reply_id {which}")
+        }
+    };
+    db.execute(&sql, params![id])?;
+    Ok(())
 }
 
 /// How a response approved after publication is flagged (the start of
@@ -224,7 +229,7 @@ pub struct RelatedReply {
     pub published_at: i64,
 }
 
-fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
+fn query_post(r: &Row<'_>) -> Result<QueryPost> {
     let attachments: String = r.get(8)?;
     let attachments: Vec<Attachment> = serde_json::from_str(&attachments).unwrap_or_default();
     let email: String = r.get(2)?;
@@ -239,8 +244,8 @@ fn query_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueryPost> {
         message_id: r.get(1)?,
         email,
         name,
-        organisation: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-        place: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        organisation: r.get::<Option<String>>(5)?.unwrap_or_default(),
+        place: r.get::<Option<String>>(6)?.unwrap_or_default(),
         date: r.get(7)?,
         text: r.get(9)?,
         attachments: attachments.into_iter().map(|a| a.name).collect(),
@@ -255,35 +260,32 @@ impl Store {
     /// A query (any thread with a root post) and its approved responses;
     /// `None` when there is no such thread.
     pub fn query(&self, thread: ThreadId) -> Result<Option<Query>> {
-        let head = self
-            .sqlite()?
-            .query_row(
-                "SELECT t.community_id, c.slug, t.subject, t.kind, t.state, t.root_post_id
+        let head = self.conn.query_opt(
+            "SELECT t.community_id, c.slug, t.subject, t.kind, t.state, t.root_post_id
                  FROM threads t JOIN communities c ON c.id = t.community_id WHERE t.id = ?1",
-                [thread.0],
-                |r| {
-                    Ok((
-                        CommunityId(r.get(0)?),
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        parse_col::<ThreadKind>(r, 3)?,
-                        parse_col::<QueryState>(r, 4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                    ))
-                },
-            )
-            .optional()?;
+            params![thread.0],
+            |r| {
+                Ok((
+                    CommunityId(r.get(0)?),
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.parse::<ThreadKind>(3)?,
+                    r.parse::<QueryState>(4)?,
+                    r.get::<Option<i64>>(5)?,
+                ))
+            },
+        )?;
         let Some((community, slug, subject, kind, state, Some(root_id))) = head else {
             return Ok(None);
         };
         // The thread's own posts, then the responses to its cross-posted
         // copies in other communities (their questions left out), credited
         // with the community they came through.
-        let mut stmt = self.sqlite()?.prepare_cached(
+        let mut posts = self.conn.query_map(
             "SELECT p.id, p.message_id, p.from_addr, m.name, p.from_name, m.organisation, m.place,
                     COALESCE(p.date, p.received_at), p.attachments, p.text,
                     COALESCE(p.approved_at, p.received_at),
-                    COALESCE(substr(p.flag, 1, length(?2)) = ?2, 0), NULL
+                    COALESCE(substr(p.flag, 1, length(CAST(?2 AS TEXT))) = ?2, FALSE), NULL
              FROM posts p
              LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
              WHERE p.thread_id = ?1 AND p.state = 'approved'
@@ -291,16 +293,15 @@ impl Store {
              SELECT p.id, p.message_id, p.from_addr, m.name, p.from_name, m.organisation, m.place,
                     COALESCE(p.date, p.received_at), p.attachments, p.text,
                     COALESCE(p.approved_at, p.received_at),
-                    COALESCE(substr(p.flag, 1, length(?2)) = ?2, 0), c.name
+                    COALESCE(substr(p.flag, 1, length(CAST(?2 AS TEXT))) = ?2, FALSE), c.name
              FROM crossposts x JOIN posts p ON p.thread_id = x.thread_id AND p.id <> x.post_id
              JOIN communities c ON c.id = x.community_id
              LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
              WHERE x.query_id = ?1 AND p.state = 'approved'
              ORDER BY 8, 1",
+            params![thread.0, LATE_FLAG],
+            query_post,
         )?;
-        let mut posts = stmt
-            .query_map(params![thread.0, LATE_FLAG], query_post)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
         // A response sent to two of the lists is credited once, at home.
         let home: std::collections::HashSet<String> = posts
             .iter()
@@ -314,15 +315,14 @@ impl Store {
         });
         let (roots, mut responses): (Vec<_>, Vec<_>) =
             posts.into_iter().partition(|p| p.id.0 == root_id);
-        let mut stmt = self.sqlite()?.prepare_cached(
+        let offline = self.conn.query_map(
             "SELECT o.id, m.email, m.name, m.organisation, m.place, o.added_at, o.text,
                     EXISTS (SELECT 1 FROM consolidated_replies r WHERE r.thread_id = o.thread_id
                               AND r.state = 'published' AND r.published_at <= o.added_at)
              FROM offline_responses o JOIN members m ON m.id = o.member_id
              WHERE o.thread_id = ?1 ORDER BY o.added_at, o.id",
-        )?;
-        let offline = stmt
-            .query_map([thread.0], |r| {
+            params![thread.0],
+            |r| {
                 let email: String = r.get(1)?;
                 let name: String = r.get(2)?;
                 Ok(QueryPost {
@@ -340,21 +340,19 @@ impl Store {
                     offline: true,
                     community: None,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         responses.extend(offline);
         responses.sort_by_key(|p| p.date);
         let Some(root) = roots.into_iter().next() else {
             return Ok(None);
         };
-        let shared_with = self
-            .sqlite()?
-            .prepare_cached(
-                "SELECT c.name FROM crossposts x JOIN communities c ON c.id = x.community_id
-                 WHERE x.query_id = ?1 ORDER BY x.id",
-            )?
-            .query_map([thread.0], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+        let shared_with = self.conn.query_map(
+            "SELECT c.name FROM crossposts x JOIN communities c ON c.id = x.community_id
+             WHERE x.query_id = ?1 ORDER BY x.id",
+            params![thread.0],
+            |r| r.get(0),
+        )?;
         Ok(Some(Query {
             thread,
             community,
@@ -371,38 +369,36 @@ impl Store {
     /// The current (latest) Consolidated Reply of a thread and its latest
     /// version, if any draft was stored.
     pub fn current_draft(&self, thread: ThreadId) -> Result<Option<Draft>> {
-        Ok(self.sqlite()?.query_row(
-                "SELECT r.id, r.state, v.version, v.body, r.publish_at, r.published_at, r.addendum_to
+        self.conn.query_opt(
+            "SELECT r.id, r.state, v.version, v.body, r.publish_at, r.published_at, r.addendum_to
                  FROM consolidated_replies r JOIN draft_versions v ON v.reply_id = r.id
                  WHERE r.thread_id = ?1
                  ORDER BY r.id DESC, v.version DESC LIMIT 1",
-                [thread.0],
-                |r| {
-                    Ok(Draft {
-                        reply: r.get(0)?,
-                        state: parse_col(r, 1)?,
-                        version: r.get(2)?,
-                        body: r.get(3)?,
-                        publish_at: r.get(4)?,
-                        published_at: r.get(5)?,
-                        addendum_to: r.get(6)?,
-                    })
-                },
-            )
-            .optional()?)
+            params![thread.0],
+            |r| {
+                Ok(Draft {
+                    reply: r.get(0)?,
+                    state: r.parse(1)?,
+                    version: r.get(2)?,
+                    body: r.get(3)?,
+                    publish_at: r.get(4)?,
+                    published_at: r.get(5)?,
+                    addendum_to: r.get(6)?,
+                })
+            },
+        )
     }
 
     /// Every stored version of the thread's current (latest) Consolidated
     /// Reply, oldest first; empty when no draft was stored.
     pub fn draft_versions(&self, thread: ThreadId) -> Result<Vec<DraftVersion>> {
-        let mut stmt = self.sqlite()?.prepare_cached(
-            "SELECT v.reply_id, v.version, v.created_at, v.author, length(CAST(v.body AS BLOB)), v.body
+        self.conn.query_map(
+            "SELECT v.reply_id, v.version, v.created_at, v.author, octet_length(v.body), v.body
              FROM draft_versions v
              WHERE v.reply_id = (SELECT MAX(id) FROM consolidated_replies WHERE thread_id = ?1)
              ORDER BY v.version",
-        )?;
-        let rows = stmt
-            .query_map([thread.0], |r| {
+            params![thread.0],
+            |r| {
                 Ok(DraftVersion {
                     reply: r.get(0)?,
                     version: r.get(1)?,
@@ -411,9 +407,8 @@ impl Store {
                     size: r.get(4)?,
                     body: r.get(5)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     /// Stores `body` as the next version of the thread's unpublished
@@ -431,40 +426,37 @@ impl Store {
         at: i64,
         base: Option<i64>,
     ) -> Result<(i64, i64)> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let tx = self.conn.transaction()?;
         let current: Option<(i64, ReplyState)> = tx
-            .query_row(
+            .query_opt(
                 "SELECT id, state FROM consolidated_replies WHERE thread_id = ?1 ORDER BY id DESC LIMIT 1",
-                [thread.0],
-                |r| Ok((r.get(0)?, parse_col(r, 1)?)),
-            )
-            .optional()?;
+                params![thread.0],
+                |r| Ok((r.get(0)?, r.parse(1)?)))?;
         let reply = match current {
             Some((id, state)) if state != ReplyState::Published => id,
             other => {
-                tx.execute(
+                tx.query_one(
                     "INSERT INTO consolidated_replies (community_id, thread_id, addendum_to, subject, created_at)
-                     SELECT community_id, id, ?2, ?3, ?4 FROM threads WHERE id = ?1",
+                     SELECT community_id, id, ?2, ?3, ?4 FROM threads WHERE id = ?1
+                     RETURNING id",
                     params![thread.0, other.map(|(id, _)| id), subject, at],
-                )?;
-                tx.last_insert_rowid()
+                    |r| r.get(0),
+                )?
             }
         };
-        let version: i64 = tx.query_row(
+        let version: i64 = tx.query_one(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM draft_versions WHERE reply_id = ?1",
-            [reply],
+            params![reply],
             |r| r.get(0),
         )?;
         let started_new = !matches!(current, Some((id, _)) if id == reply);
         let latest = if started_new { 0 } else { version - 1 };
         if let Some(base) = base.filter(|b| *b != latest) {
             let by: Option<(String, i64)> = tx
-                .query_row(
+                .query_opt(
                     "SELECT author, created_at FROM draft_versions WHERE reply_id = ?1 AND version = ?2",
                     params![reply, latest],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+                    |r| Ok((r.get(0)?, r.get(1)?)))?;
             return Err(super::StoreError::Conflict(match by {
                 Some((who, when)) => format!(
                     "version {latest} of this draft was saved by {who} at {} while you edited {}",
@@ -489,14 +481,14 @@ impl Store {
         )?;
         tx.execute(
             "UPDATE threads SET state = 'drafting' WHERE id = ?1 AND state = 'open'",
-            [thread.0],
+            params![thread.0],
         )?;
         let actor = super::audit::Actor {
             who: author.to_string(),
             how: self.actor.how,
         };
         super::audit::record(
-            &*tx,
+            &tx,
             &super::audit::Act {
                 community: reply_community(&tx, reply)?,
                 actor: &actor,
@@ -565,13 +557,16 @@ impl Store {
         copies: &[SharedCopy<'_>],
         now: i64,
     ) -> Result<super::Queued> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let tx = self
+            .conn
+            .sqlite_mut("publishing a Consolidated Reply")?
+            .transaction()?;
         let n = tx.execute(
             "UPDATE consolidated_replies
              SET state = CASE WHEN ?2 IS NULL THEN 'published' ELSE 'scheduled' END,
                  publish_at = ?2, published_at = COALESCE(?2, ?3), message_id = ?4, subject = ?5
              WHERE id = ?1 AND state = 'draft'",
-            params![p.reply, p.at, now, p.message_id, p.subject],
+            rusqlite::params![p.reply, p.at, now, p.message_id, p.subject],
         )?;
         if n == 0 {
             return Err(super::StoreError::Conflict(format!(
@@ -588,7 +583,7 @@ impl Store {
         )?;
         tx.execute(
             "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
-            params![p.reply, p.subject, p.body],
+            rusqlite::params![p.reply, p.subject, p.body],
         )?;
         let mut shared = Vec::new();
         for c in copies {
@@ -601,7 +596,7 @@ impl Store {
                      CASE WHEN ?3 IS NULL THEN 'published' ELSE 'scheduled' END,
                      ?4, ?3, COALESCE(?3, ?5), ?6, ?5, ?7)",
             )?
-            .execute(params![
+            .execute(rusqlite::params![
                 c.community.0,
                 c.thread.0,
                 p.at,
@@ -615,7 +610,7 @@ impl Store {
                 "INSERT INTO draft_versions (reply_id, version, body, author, created_at)
                  SELECT ?2, 1, ?3, COALESCE((SELECT author FROM draft_versions
                      WHERE reply_id = ?1 ORDER BY version DESC LIMIT 1), ''), ?4",
-                params![p.reply, copy, p.body, now],
+                rusqlite::params![p.reply, copy, p.body, now],
             )?;
             let mut msg = c.msg.clone();
             msg.reply = Some(copy);
@@ -629,7 +624,7 @@ impl Store {
             )?;
             tx.execute(
                 "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
-                params![copy, c.subject, p.body],
+                rusqlite::params![copy, c.subject, p.body],
             )?;
             let slug: String = tx.query_row(
                 "SELECT slug FROM communities WHERE id = ?1",
@@ -646,7 +641,7 @@ impl Store {
         super::audit::record(
             &*tx,
             &super::audit::Act {
-                community: reply_community(&tx, p.reply)?,
+                community: reply_community(&*tx, p.reply)?,
                 actor: &self.actor,
                 act: if p.at.is_some() {
                     "schedule"
@@ -682,24 +677,22 @@ impl Store {
     /// its outbox message and deliveries go, the reply is a draft again, the
     /// thread drafting, the archive entry removed. Returns the reply id.
     pub fn cancel_scheduled(&mut self, thread: ThreadId) -> Result<i64> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
-        let reply: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM consolidated_replies WHERE thread_id = ?1 AND state = 'scheduled'
+        let tx = self.conn.transaction()?;
+        let reply: Option<i64> = tx.query_opt(
+            "SELECT id FROM consolidated_replies WHERE thread_id = ?1 AND state = 'scheduled'
                  ORDER BY id DESC LIMIT 1",
-                [thread.0],
-                |r| r.get(0),
-            )
-            .optional()?;
+            params![thread.0],
+            |r| r.get(0),
+        )?;
         let Some(reply) = reply else {
             return Err(super::StoreError::Conflict(format!(
                 "query {thread} has no scheduled Consolidated Reply to cancel; `praxis threads --queries` shows its state"
             )));
         };
-        let sent: i64 = tx.query_row(
+        let sent: i64 = tx.query_one(
             "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
              WHERE o.reply_id = ?1 AND d.state <> 'pending'",
-            [reply],
+            params![reply],
             |r| r.get(0),
         )?;
         if sent > 0 {
@@ -712,37 +705,36 @@ impl Store {
         tx.execute(
             "DELETE FROM outbox WHERE reply_id IN
                  (SELECT id FROM consolidated_replies WHERE shared_from = ?1)",
-            [reply],
+            params![reply],
         )?;
-        tx.execute(
-            "DELETE FROM consolidated_fts WHERE rowid IN
-                 (SELECT id FROM consolidated_replies WHERE shared_from = ?1)",
-            [reply],
+        unindex_replies(
+            &tx,
+            "IN (SELECT id FROM consolidated_replies WHERE shared_from = ?1)",
+            reply,
         )?;
         tx.execute(
             "UPDATE threads SET state = 'open' WHERE id IN
                  (SELECT thread_id FROM consolidated_replies WHERE shared_from = ?1)
                AND NOT EXISTS (SELECT 1 FROM consolidated_replies o
                  WHERE o.thread_id = threads.id AND o.state = 'published')",
-            [reply],
+            params![reply],
         )?;
         tx.execute(
             "DELETE FROM consolidated_replies WHERE shared_from = ?1",
-            [reply],
+            params![reply],
         )?;
-        tx.execute("DELETE FROM outbox WHERE reply_id = ?1", [reply])?;
+        tx.execute("DELETE FROM outbox WHERE reply_id = ?1", params![reply])?;
         tx.execute(
             "UPDATE consolidated_replies SET state = 'draft', publish_at = NULL, published_at = NULL
              WHERE id = ?1",
-            [reply],
-        )?;
+            params![reply])?;
         tx.execute(
             "UPDATE threads SET state = 'drafting' WHERE id = ?1",
-            [thread.0],
+            params![thread.0],
         )?;
-        tx.execute("DELETE FROM consolidated_fts WHERE rowid = ?1", [reply])?;
+        unindex_replies(&tx, "= ?1", reply)?;
         super::audit::record(
-            &*tx,
+            &tx,
             &super::audit::Act {
                 community: reply_community(&tx, reply)?,
                 actor: &self.actor,
@@ -768,12 +760,12 @@ impl Store {
         by: &str,
         at: i64,
     ) -> Result<i64> {
-        self.sqlite()?.execute(
+        self.conn.query_one(
             "INSERT INTO offline_responses (thread_id, member_id, text, added_by, added_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
             params![thread.0, member.0, text, by, at],
-        )?;
-        Ok(self.sqlite()?.last_insert_rowid())
+            |r| r.get(0),
+        )
     }
 }
 
@@ -791,22 +783,20 @@ pub struct OpenQuery {
 impl Store {
     /// Queries of a community not yet published that have a deadline.
     pub fn open_queries(&self, community: CommunityId) -> Result<Vec<OpenQuery>> {
-        let mut stmt = self.sqlite()?.prepare_cached(
+        self.conn.query_map(
             "SELECT id, subject, deadline_at FROM threads
              WHERE community_id = ?1 AND kind = 'query' AND state <> 'published'
                AND deadline_at IS NOT NULL
              ORDER BY deadline_at, id",
-        )?;
-        let rows = stmt
-            .query_map([community.0], |r| {
+            params![community.0],
+            |r| {
                 Ok(OpenQuery {
                     thread: ThreadId(r.get(0)?),
                     subject: r.get(1)?,
                     deadline: r.get(2)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     /// Queues a reminder for `thread` at `threshold` (due_soon or overdue)
@@ -824,10 +814,130 @@ impl Store {
         super::outbox::queue_once(
             self.sqlite_mut()?,
             "INSERT OR IGNORE INTO query_reminders (thread_id, threshold, sent_at) VALUES (?1, ?2, ?3)",
-            params![thread.0, threshold, now],
+            rusqlite::params![thread.0, threshold, now],
             msg,
             recipients,
             now,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MemberId;
+
+    /// A query (post 1, approved at 1050) with two responses, one late
+    /// (approved after a published reply would be), and a member to credit.
+    fn query(store: &Store) {
+        store.fixture(
+            "INSERT INTO communities (id, slug, name, address, created_at)
+                 VALUES (1, 'health', 'Health', 'list@example.test', 0);
+             INSERT INTO members (id, community_id, email, name, organisation, place, joined_at) VALUES
+                 (1, 1, 'asha@example.org', 'Asha', 'Clinic', 'Pune', 0),
+                 (2, 1, 'ravi@example.org', '', 'NGO', 'Delhi', 0);
+             INSERT INTO threads (id, community_id, root_post_id, subject, kind, state, first_at, last_at)
+                 VALUES (1, 1, 1, 'Boat clinics?', 'query', 'open', 1000, 1200);
+             INSERT INTO posts (id, community_id, message_id, sha256, raw, size, source, received_at,
+                                class, state, from_addr, from_name, subject, date, thread_id, approved_at, text, flag) VALUES
+                 (1, 1, 'q1@x', x'01', x'00', 1, 'lmtp', 1000, 'post', 'approved', 'asha@example.org', 'A', 'Boat clinics?', 1000, 1, 1050, 'Has anyone?', NULL),
+                 (2, 1, 'r1@x', x'02', x'00', 1, 'lmtp', 1100, 'post', 'approved', 'RAVI@example.org', 'Ravi K', 'Re', 1100, 1, 1110, 'Yes, in Assam.', NULL),
+                 (3, 1, 'r2@x', x'03', x'00', 1, 'lmtp', 1200, 'post', 'held', 'x@example.org', '', 'Re', 1200, 1, NULL, 'Held.', NULL);",
+        );
+    }
+
+    #[test]
+    fn a_query_is_read_with_its_responses_and_credits() {
+        Store::each_engine(|mut s| {
+            query(&s);
+            assert_eq!(
+                s.query_root_awaiting_deadline(PostId(1)).unwrap(),
+                Some(1050)
+            );
+            assert_eq!(s.query_root_awaiting_deadline(PostId(2)).unwrap(), None);
+            assert!(s.set_query_deadline(PostId(1), 5000).unwrap());
+            assert!(!s.set_query_deadline(PostId(1), 6000).unwrap(), "set once");
+            assert_eq!(s.query_deadline(ThreadId(1)).unwrap(), Some(5000));
+            assert_eq!(s.query_root_awaiting_deadline(PostId(1)).unwrap(), None);
+            let offline = s
+                .add_offline_response(ThreadId(1), MemberId(1), "By phone.", "mod", 1300)
+                .unwrap();
+            assert!(offline > 0);
+            let q = s.query(ThreadId(1)).unwrap().unwrap();
+            assert_eq!((q.slug.as_str(), q.kind), ("health", ThreadKind::Query));
+            assert_eq!(q.root.id, PostId(1));
+            assert_eq!(q.root.name, "Asha");
+            // The held post is left out; the member's address matches in
+            // any case; a member without a name is credited by From's name.
+            let names: Vec<_> = q.responses.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(names, ["Ravi K", "Asha"]);
+            assert_eq!(q.responses[0].organisation, "NGO");
+            assert!(!q.responses[0].late);
+            assert!(q.responses[1].offline);
+            assert!(s.query(ThreadId(99)).unwrap().is_none());
+            let open = s.open_queries(CommunityId(1)).unwrap();
+            assert_eq!(open.len(), 1);
+            assert_eq!(open[0].deadline, 5000);
+        });
+    }
+
+    #[test]
+    fn drafts_are_versioned_and_concurrent_edits_refused() {
+        Store::each_engine(|mut s| {
+            query(&s);
+            assert!(s.current_draft(ThreadId(1)).unwrap().is_none());
+            let (reply, v1) = s
+                .save_draft(ThreadId(1), "CR", "One é", "meera", 2000, Some(0))
+                .unwrap();
+            assert_eq!(v1, 1);
+            let (same, v2) = s
+                .save_draft(ThreadId(1), "CR", "Two", "ravi", 2100, Some(1))
+                .unwrap();
+            assert_eq!((same, v2), (reply, 2));
+            // Someone saved version 2 while this author edited version 1.
+            let err = s
+                .save_draft(ThreadId(1), "CR", "Three", "meera", 2200, Some(1))
+                .unwrap_err();
+            assert!(err.to_string().contains("saved by ravi"), "{err}");
+            let versions = s.draft_versions(ThreadId(1)).unwrap();
+            assert_eq!(versions.len(), 2);
+            // Sizes in bytes, not characters.
+            assert_eq!(versions[0].size, 6);
+            assert_eq!(versions[1].author, "ravi");
+            let d = s.current_draft(ThreadId(1)).unwrap().unwrap();
+            assert_eq!((d.reply, d.version, d.body.as_str()), (reply, 2, "Two"));
+            assert_eq!(d.state, ReplyState::Draft);
+            let q = s.query(ThreadId(1)).unwrap().unwrap();
+            assert_eq!(q.state, QueryState::Drafting);
+        });
+    }
+
+    #[test]
+    fn a_response_after_publication_is_flagged_late_and_a_schedule_cancelled() {
+        Store::each_engine(|mut s| {
+            query(&s);
+            assert_eq!(
+                s.flag_late_response(PostId(2)).unwrap(),
+                None,
+                "not published"
+            );
+            s.fixture(
+                "UPDATE threads SET state = 'published' WHERE id = 1;
+                 INSERT INTO consolidated_replies (id, community_id, thread_id, state, subject, publish_at, created_at)
+                     VALUES (7, 1, 1, 'scheduled', 'CR', 9000, 1500);
+                 INSERT INTO draft_versions (reply_id, version, body, author, created_at)
+                     VALUES (7, 1, 'Body', 'meera', 1500);",
+            );
+            assert_eq!(s.flag_late_response(PostId(2)).unwrap(), Some(ThreadId(1)));
+            let q = s.query(ThreadId(1)).unwrap().unwrap();
+            assert!(q.responses[0].late, "flagged as late");
+            assert_eq!(s.cancel_scheduled(ThreadId(1)).unwrap(), 7);
+            let d = s.current_draft(ThreadId(1)).unwrap().unwrap();
+            assert_eq!((d.state, d.publish_at), (ReplyState::Draft, None));
+            assert!(
+                s.cancel_scheduled(ThreadId(1)).is_err(),
+                "nothing scheduled now"
+            );
+        });
     }
 }

@@ -2,8 +2,7 @@
 //! members in given threads (credited when a published Consolidated Reply
 //! came after them), and the members with the interests they gave.
 
-use rusqlite::params;
-
+use super::engine::{Queries, params};
 use super::related::RelatedMethod;
 use super::{Result, Store};
 use crate::experts::{Candidate, Contribution, Expert, Similar, rank, words};
@@ -80,37 +79,31 @@ impl Store {
         community: CommunityId,
         threads: &[i64],
     ) -> Result<Vec<Contribution>> {
-        let mut posts = self.sqlite()?.prepare_cached(
-            "SELECT m.email, COALESCE(p.approved_at, p.received_at),
+        let posts = "SELECT m.email, COALESCE(p.approved_at, p.received_at),
                     EXISTS (SELECT 1 FROM consolidated_replies r WHERE r.thread_id = p.thread_id
                               AND r.state = 'published'
                               AND r.published_at >= COALESCE(p.approved_at, p.received_at))
              FROM posts p JOIN threads t ON t.id = p.thread_id
              JOIN members m ON m.community_id = p.community_id AND m.email = lower(p.from_addr)
              WHERE p.thread_id = ?1 AND p.community_id = ?2 AND p.state = 'approved'
-               AND p.class = 'post' AND p.id IS NOT t.root_post_id AND m.status = 'active'",
-        )?;
-        let mut offline = self.sqlite()?.prepare_cached(
-            "SELECT m.email, o.added_at,
+               AND p.class = 'post' AND p.id IS DISTINCT FROM t.root_post_id
+               AND m.status = 'active'";
+        let offline = "SELECT m.email, o.added_at,
                     EXISTS (SELECT 1 FROM consolidated_replies r WHERE r.thread_id = o.thread_id
                               AND r.state = 'published' AND r.published_at >= o.added_at)
              FROM offline_responses o JOIN members m ON m.id = o.member_id
-             WHERE o.thread_id = ?1 AND m.community_id = ?2 AND m.status = 'active'",
-        )?;
+             WHERE o.thread_id = ?1 AND m.community_id = ?2 AND m.status = 'active'";
         let mut out = Vec::new();
         for &t in threads {
-            for stmt in [&mut posts, &mut offline] {
-                let rows = stmt.query_map(params![t, community.0], |r| {
+            for sql in [posts, offline] {
+                out.extend(self.conn.query_map(sql, params![t, community.0], |r| {
                     Ok(Contribution {
                         thread: t,
                         email: r.get(0)?,
                         at: r.get(1)?,
                         credited: r.get(2)?,
                     })
-                })?;
-                for row in rows {
-                    out.push(row?);
-                }
+                })?);
             }
         }
         Ok(out)
@@ -118,20 +111,18 @@ impl Store {
 
     /// The active members of `community` as the ranking names them.
     pub fn candidates(&self, community: CommunityId) -> Result<Vec<Candidate>> {
-        let mut stmt = self.sqlite()?.prepare(
+        self.conn.query_map(
             "SELECT email, name, organisation, interests FROM members
              WHERE community_id = ?1 AND status = 'active' ORDER BY email",
-        )?;
-        let rows = stmt
-            .query_map([community.0], |r| {
+            params![community.0],
+            |r| {
                 Ok(Candidate {
                     email: r.get(0)?,
                     name: r.get(1)?,
                     organisation: r.get(2)?,
                     interests: r.get(3)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 }

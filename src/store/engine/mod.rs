@@ -158,6 +158,16 @@ impl Row<'_> {
             Row::Postgres(r) => T::postgres(r, i),
         }
     }
+
+    /// Column `i`, text, parsed into a closed enum (or anything `FromStr`).
+    pub fn parse<T: std::str::FromStr>(&self, i: usize) -> Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let s: String = self.get(i)?;
+        s.parse()
+            .map_err(|e| StoreError::Decode(format!("column {i}: `{s}`: {e}")))
+    }
 }
 
 /// A borrowed connection or transaction: where statements run.
