@@ -58,6 +58,38 @@ impl Term {
             Term::Phrase(ws) => format!("\"{}\"", ws.join(" ")),
         }
     }
+
+    /// The term as PostgreSQL's `to_tsquery` reads it: every word a quoted
+    /// lexeme (quotes and backslashes escaped), a phrase its words joined by
+    /// `<->`; `weight` (`A`) keeps it to the subject, which the search
+    /// column weights A (the text is B). A phrase is kept within one of
+    /// the two, as FTS5 keeps it within a column: the column's positions
+    /// run on from the subject's into the text.
+    fn tsquery(&self, weight: &str) -> String {
+        let lexeme = |w: &str, weight: &str, prefix: bool| {
+            let w = w.replace('\\', "\\\\").replace('\'', "''");
+            let star = if prefix { "*" } else { "" };
+            if weight.is_empty() && !prefix {
+                format!("'{w}'")
+            } else {
+                format!("'{w}':{star}{weight}")
+            }
+        };
+        let phrase = |ws: &[String], weight: &str| {
+            ws.iter()
+                .map(|w| lexeme(w, weight, false))
+                .collect::<Vec<_>>()
+                .join(" <-> ")
+        };
+        match self {
+            Term::Word(w) => lexeme(w, weight, false),
+            Term::Prefix(w) => lexeme(w, weight, true),
+            Term::Phrase(ws) if weight.is_empty() => {
+                format!("(({}) | ({}))", phrase(ws, "A"), phrase(ws, "B"))
+            }
+            Term::Phrase(ws) => format!("({})", phrase(ws, weight)),
+        }
+    }
 }
 
 /// Which kind of archive entry a search returns.
@@ -226,6 +258,18 @@ impl SearchQuery {
             )
             .collect();
         (!parts.is_empty()).then(|| parts.join(" "))
+    }
+
+    /// The same as [`SearchQuery::fts`], for PostgreSQL's `to_tsquery`:
+    /// every term must occur (`&`), `subject:` terms in the subject.
+    pub fn tsquery(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .terms
+            .iter()
+            .map(|t| t.tsquery(""))
+            .chain(self.subject.iter().map(|t| t.tsquery("A")))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" & "))
     }
 
     /// The `after:`/`before:` days as Unix seconds in `zone`: from the
@@ -488,5 +532,23 @@ mod tests {
         let q = SearchQuery::parse("after:2026-09-06").unwrap();
         let (a, _) = q.range(&chrono_tz::America::Santiago);
         assert!(a.is_some());
+    }
+
+    /// PostgreSQL's form of the same query: quoted lexemes, `&` between
+    /// terms, phrases within the subject or within the text, `subject:`
+    /// kept to the subject's weight.
+    #[test]
+    fn the_postgres_query_says_what_the_fts5_one_says() {
+        let ts = |t: &str| SearchQuery::parse(t).unwrap().tsquery().unwrap_or_default();
+        assert_eq!(ts("boat clinic*"), "'boat' & 'clinic':*");
+        assert_eq!(
+            ts("\"boat clinics\""),
+            "(('boat':A <-> 'clinics':A) | ('boat':B <-> 'clinics':B))"
+        );
+        assert_eq!(ts("subject:flood subject:fluor*"), "'flood':A & 'fluor':*A");
+        assert_eq!(ts("subject:\"boat clinics\""), "('boat':A <-> 'clinics':A)");
+        assert_eq!(ts("from:asha kind:post"), "");
+        // Operators typed are words, as for FTS5.
+        assert_eq!(ts("a & b | !c"), "'a' & 'b' & 'c'");
     }
 }

@@ -13,10 +13,9 @@
 //! input runs) beside the statements they exercise.
 
 use chrono_tz::Tz;
-use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, params, params_from_iter};
 use serde::Serialize;
 
+use super::engine::{Dialect, Owned, Queries, bind_all, params};
 use super::{Result, Store};
 use crate::model::{CommunityId, ThreadId};
 use crate::search_query::{KindFilter, SearchQuery, words};
@@ -152,17 +151,26 @@ pub(super) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Resul
 }
 
 /// SQL conditions and their bound values, numbered as they are added.
-#[derive(Default)]
 struct Filter {
+    /// The engine the statement is for.
+    dialect: Dialect,
     /// Conditions, joined by AND.
     sql: Vec<String>,
     /// The values of their `?N` parameters, in order.
-    values: Vec<Value>,
+    values: Vec<Owned>,
 }
 
 impl Filter {
+    fn new(dialect: Dialect) -> Filter {
+        Filter {
+            dialect,
+            sql: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
     /// Binds a value; returns its placeholder.
-    fn bind(&mut self, v: impl Into<Value>) -> String {
+    fn bind(&mut self, v: impl Into<Owned>) -> String {
         self.values.push(v.into());
         format!("?{}", self.values.len())
     }
@@ -193,13 +201,13 @@ impl Filter {
         if !q.from.is_empty() {
             let mut any = Vec::new();
             for f in &q.from {
-                // instr, not LIKE: nothing typed is a wildcard.
+                // instr, not LIKE: nothing typed is a wildcard. SQLite's
+                // lower() folds ASCII only, hence praxis_fold there.
                 let p = self.bind(f.to_lowercase());
-                any.extend(
-                    names
-                        .iter()
-                        .map(|n| format!("instr(praxis_fold({n}), {p}) > 0")),
-                );
+                any.extend(names.iter().map(|n| match self.dialect {
+                    Dialect::Sqlite => format!("instr(praxis_fold({n}), {p}) > 0"),
+                    Dialect::Postgres => format!("strpos(lower({n}), {p}) > 0"),
+                }));
             }
             self.sql.push(format!("({})", any.join(" OR ")));
         }
@@ -208,18 +216,43 @@ impl Filter {
     /// `WHERE …` (always at least one condition).
     fn clause(&self) -> String {
         if self.sql.is_empty() {
-            "WHERE 1".into()
+            "WHERE TRUE".into()
         } else {
             format!("WHERE {}", self.sql.join(" AND "))
         }
     }
 
     /// The bound values followed by `extra` (LIMIT and OFFSET).
-    fn params(&self, extra: &[i64]) -> Vec<Value> {
+    fn params(&self, extra: &[i64]) -> Vec<Owned> {
         let mut v = self.values.clone();
-        v.extend(extra.iter().map(|&x| Value::Integer(x)));
+        v.extend(extra.iter().map(|&x| Owned::Int(x)));
         v
     }
+}
+
+/// PostgreSQL's text search query of the `?N` parameter `p`.
+fn tsquery(p: &str) -> String {
+    format!("to_tsquery('praxis', {p})")
+}
+
+/// PostgreSQL's rank of a search column against the query in `p`: the
+/// subject (weight A) counts three times the text (B), as SQLite's
+/// `bm25(…, 3.0, 1.0)`.
+fn ts_rank(column: &str, p: &str) -> String {
+    format!(
+        "CAST(ts_rank('{{0.1, 0.1, 0.333333, 1.0}}', {column}, {}) AS DOUBLE PRECISION)",
+        tsquery(p)
+    )
+}
+
+/// PostgreSQL's snippet of `column` for the query in `p`, marked with
+/// U+0002 and U+0003 as FTS5's `snippet()` marks it, about 12 words.
+fn ts_headline(column: &str, p: &str) -> String {
+    format!(
+        "ts_headline('praxis', {column}, {}, 'StartSel=' || chr(2) || ', StopSel=' || chr(3)
+             || ', MaxWords=12, MinWords=6, MaxFragments=1, FragmentDelimiter=\" … \"')",
+        tsquery(p)
+    )
 }
 
 /// The compiler of a reply: the author of its latest stored version.
@@ -255,7 +288,10 @@ impl Store {
         if q.is_empty() {
             return Ok(out);
         }
-        let fts = q.fts();
+        let fts = match self.dialect() {
+            Dialect::Sqlite => q.fts(),
+            Dialect::Postgres => q.tsquery(),
+        };
         if q.kind != Some(KindFilter::Post) {
             out.replies = self.count_replies(q, fts.as_deref(), scope)?;
             if offset < out.replies {
@@ -281,15 +317,25 @@ impl Store {
     }
 
     /// The FROM/WHERE of a reply search and its values.
-    fn reply_filter(q: &SearchQuery, fts: Option<&str>, scope: &SearchScope) -> (String, Filter) {
-        let mut f = Filter::default();
-        let from = match fts {
-            Some(m) => {
+    fn reply_filter(
+        dialect: Dialect,
+        q: &SearchQuery,
+        fts: Option<&str>,
+        scope: &SearchScope,
+    ) -> (String, Filter) {
+        let mut f = Filter::new(dialect);
+        let from = match (fts, dialect) {
+            (Some(m), Dialect::Sqlite) => {
                 let p = f.bind(m.to_string());
                 f.sql.push(format!("consolidated_fts MATCH {p}"));
                 "consolidated_fts f JOIN consolidated_replies r ON r.id = f.rowid"
             }
-            None => "consolidated_replies r",
+            (Some(m), Dialect::Postgres) => {
+                let p = f.bind(m.to_string());
+                f.sql.push(format!("f.search @@ {}", tsquery(&p)));
+                "consolidated_search f JOIN consolidated_replies r ON r.id = f.reply_id"
+            }
+            (None, _) => "consolidated_replies r",
         };
         let now = f.bind(scope.now);
         f.sql.push(VISIBLE_REPLY.replace("{now}", &now));
@@ -304,12 +350,10 @@ impl Store {
         fts: Option<&str>,
         scope: &SearchScope,
     ) -> Result<i64> {
-        let (from, f) = Self::reply_filter(q, fts, scope);
+        let (from, f) = Self::reply_filter(self.dialect(), q, fts, scope);
         let sql = format!("SELECT count(*) FROM {from} {}", f.clause());
-        Ok(self
-            .sqlite()?
-            .prepare_cached(&sql)?
-            .query_row(params_from_iter(f.params(&[])), |r| r.get(0))?)
+        let values = f.params(&[]);
+        self.conn.query_one(&sql, &bind_all(&values), |r| r.get(0))
     }
 
     /// Matching replies `offset..offset+limit`, best (or newest) first.
@@ -321,19 +365,31 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<SearchHit>> {
-        let (from, f) = Self::reply_filter(q, fts, scope);
-        let (snippet, score, order) = if fts.is_some() {
-            (
-                "snippet(consolidated_fts, 1, char(2), char(3), ' … ', 12)",
-                "-bm25(consolidated_fts, 3.0, 1.0)",
-                "bm25(consolidated_fts, 3.0, 1.0), r.id",
-            )
-        } else {
-            (
-                "(SELECT substr(x.body, 1, 600) FROM consolidated_fts x WHERE x.rowid = r.id)",
-                "0.0",
-                "r.published_at DESC, r.id DESC",
-            )
+        let (from, f) = Self::reply_filter(self.dialect(), q, fts, scope);
+        let (snippet, score, order) = match (fts, self.dialect()) {
+            (Some(_), Dialect::Sqlite) => (
+                "snippet(consolidated_fts, 1, char(2), char(3), ' … ', 12)".to_string(),
+                "-bm25(consolidated_fts, 3.0, 1.0)".to_string(),
+                "bm25(consolidated_fts, 3.0, 1.0), r.id".to_string(),
+            ),
+            // The query is the first value bound (reply_filter).
+            (Some(_), Dialect::Postgres) => (
+                ts_headline("f.body", "?1"),
+                ts_rank("f.search", "?1"),
+                format!("{} DESC, r.id", ts_rank("f.search", "?1")),
+            ),
+            (None, Dialect::Sqlite) => (
+                "(SELECT substr(x.body, 1, 600) FROM consolidated_fts x WHERE x.rowid = r.id)"
+                    .to_string(),
+                "CAST(0 AS DOUBLE PRECISION)".to_string(),
+                "r.published_at DESC, r.id DESC".to_string(),
+            ),
+            (None, Dialect::Postgres) => (
+                "(SELECT substr(x.body, 1, 600) FROM consolidated_search x WHERE x.reply_id = r.id)"
+                    .to_string(),
+                "CAST(0 AS DOUBLE PRECISION)".to_string(),
+                "r.published_at DESC, r.id DESC".to_string(),
+            ),
         };
         let sql = format!(
             "SELECT r.id, c.slug, r.subject, {snippet}, {score}, r.published_at, r.thread_id, {COMPILER}
@@ -344,27 +400,24 @@ impl Store {
             f.values.len() + 2,
         );
         let filter_only = fts.is_none();
-        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
-        let hits = stmt
-            .query_map(params_from_iter(f.params(&[limit, offset])), |r| {
-                let text: Option<String> = r.get(3)?;
-                let (snippet, parts) = snippet_of(&text.unwrap_or_default(), filter_only);
-                Ok(SearchHit {
-                    kind: HitKind::ConsolidatedReply,
-                    id: r.get(0)?,
-                    community: r.get(1)?,
-                    subject: r.get(2)?,
-                    snippet,
-                    parts,
-                    score: r.get(4)?,
-                    date: r.get::<_, Option<i64>>(5)?.unwrap_or_default(),
-                    message_id: None,
-                    thread: Some(ThreadId(r.get(6)?)),
-                    author: public_name(r.get(7)?, None),
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(hits)
+        let values = f.params(&[limit, offset]);
+        self.conn.query_map(&sql, &bind_all(&values), |r| {
+            let text: Option<String> = r.get(3)?;
+            let (snippet, parts) = snippet_of(&text.unwrap_or_default(), filter_only);
+            Ok(SearchHit {
+                kind: HitKind::ConsolidatedReply,
+                id: r.get(0)?,
+                community: r.get(1)?,
+                subject: r.get(2)?,
+                snippet,
+                parts,
+                score: r.get(4)?,
+                date: r.get::<Option<i64>>(5)?.unwrap_or_default(),
+                message_id: None,
+                thread: Some(ThreadId(r.get(6)?)),
+                author: public_name(r.get(7)?, None),
+            })
+        })
     }
 
     /// Matching approved posts `offset..offset+limit`, best (or newest) first.
@@ -376,7 +429,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<SearchHit>> {
-        let s = PostsStatement::new(q, fts, scope);
+        let s = PostsStatement::new(self.dialect(), q, fts, scope);
         // The page's ids first, then each post: sorting whole rows would
         // carry every hit's text (hundreds of kB) through the sorter.
         let sql = format!(
@@ -386,18 +439,15 @@ impl Store {
             s.filter.values.len() + 1,
             s.filter.values.len() + 2,
         );
-        let ranked = self
-            .sqlite()?
-            .prepare_cached(&sql)?
-            .query_map(params_from_iter(s.filter.params(&[limit, offset])), |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let values = s.filter.params(&[limit, offset]);
+        let ranked = self.conn.query_map(&sql, &bind_all(&values), |r| {
+            Ok((r.get::<i64>(0)?, r.get::<f64>(1)?))
+        })?;
         let highlighter = match fts {
             Some(_) => Highlighter::new(&q.terms),
             None => Ok(None),
         };
-        let mut post = self.sqlite()?.prepare_cached(&format!(
+        let post = format!(
             "SELECT c.slug, p.subject, {}, COALESCE(p.date, p.received_at), p.message_id,
                     p.thread_id, m.name, p.from_name
              FROM posts p
@@ -405,14 +455,14 @@ impl Store {
              LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
              WHERE p.id = ?1",
             s.snippet
-        ))?;
+        );
         let mut hits = Vec::with_capacity(ranked.len());
         for (id, score) in ranked {
-            let (mut hit, snippet) = post.query_row([id], |r| {
+            let (mut hit, snippet) = self.conn.query_one(&post, params![id], |r| {
                 let subject: String = r.get(1)?;
                 // The text is read in place: a hit's text can run to
                 // hundreds of kB, and only its snippet leaves this closure.
-                let text = r.get_ref(2)?.as_str()?;
+                let text = r.str(2)?;
                 let snippet = match &highlighter {
                     Ok(Some(h)) => match h.snippet(text) {
                         Some(marked) => Some(snippet_of(&marked, false)),
@@ -436,7 +486,7 @@ impl Store {
                     score,
                     date: r.get(3)?,
                     message_id: Some(r.get(4)?),
-                    thread: r.get::<_, Option<i64>>(5)?.map(ThreadId),
+                    thread: r.get::<Option<i64>>(5)?.map(ThreadId),
                     author: public_name(r.get(6)?, r.get(7)?),
                 };
                 Ok((hit, snippet))
@@ -451,16 +501,21 @@ impl Store {
         Ok(hits)
     }
 
-    /// FTS5's own snippet of one post's text for the query `fts`.
+    /// The engine's own snippet of one post's text for the query `fts`
+    /// (FTS5's `snippet()`, PostgreSQL's `ts_headline()`).
     fn fts_snippet(&self, fts: &str, post: i64) -> Result<String> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => "SELECT snippet(posts_fts, 1, char(2), char(3), ' … ', 12)
+                 FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid = ?2"
+                .to_string(),
+            Dialect::Postgres => format!(
+                "SELECT {} FROM posts p WHERE p.id = ?2",
+                ts_headline("p.text", "?1")
+            ),
+        };
         Ok(self
-            .sqlite()?
-            .prepare_cached(
-                "SELECT snippet(posts_fts, 1, char(2), char(3), ' … ', 12)
-                 FROM posts_fts WHERE posts_fts MATCH ?1 AND rowid = ?2",
-            )?
-            .query_row(params![fts, post], |r| r.get::<_, Option<String>>(0))
-            .optional()?
+            .conn
+            .query_opt(&sql, params![fts, post], |r| r.get::<Option<String>>(0))?
             .flatten()
             .unwrap_or_default())
     }
@@ -469,55 +524,71 @@ impl Store {
     /// `search_archive` runs), one line per step: what the tests read to see
     /// the FTS index or `posts_approved_date` used rather than a scan.
     pub fn search_plan(&self, q: &SearchQuery, scope: &SearchScope) -> Result<Vec<String>> {
-        let fts = q.fts();
-        let s = PostsStatement::new(q, fts.as_deref(), scope);
-        let sql = format!("EXPLAIN QUERY PLAN SELECT p.id {} LIMIT 21", s.body());
-        let mut stmt = self.sqlite()?.prepare(&sql)?;
-        let rows = stmt
-            .query_map(params_from_iter(s.filter.params(&[])), |r| {
-                r.get::<_, String>(3)
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let (fts, explain, column) = match self.dialect() {
+            Dialect::Sqlite => (q.fts(), "EXPLAIN QUERY PLAN", 3),
+            Dialect::Postgres => (q.tsquery(), "EXPLAIN", 0),
+        };
+        let s = PostsStatement::new(self.dialect(), q, fts.as_deref(), scope);
+        let sql = format!("{explain} SELECT p.id {} LIMIT 21", s.body());
+        let values = s.filter.params(&[]);
+        self.conn
+            .query_map(&sql, &bind_all(&values), |r| r.get::<String>(column))
     }
 }
 
 /// The parts of the posts statement of a search, so the search and its
 /// plan (`search_plan`) are the same SQL.
 struct PostsStatement {
-    /// FROM: the FTS table joined to posts, or posts alone (filters only).
+    /// FROM: the FTS table joined to posts, or posts alone (filters only
+    /// and on PostgreSQL, whose index is a column of posts).
     from: &'static str,
-    /// The snippet column: FTS5's, or the text's start.
+    /// The snippet column: the text (cut in Rust), or the text's start.
     snippet: &'static str,
-    /// The score column: bm25, or 0.
-    score: &'static str,
+    /// The score column: bm25 or ts_rank, or 0.
+    score: String,
     /// ORDER BY: rank, or newest first.
-    order: &'static str,
+    order: String,
     /// WHERE and its values.
     filter: Filter,
 }
 
 impl PostsStatement {
-    fn new(q: &SearchQuery, fts: Option<&str>, scope: &SearchScope) -> PostsStatement {
-        let mut filter = Filter::default();
-        let s = match fts {
-            Some(m) => {
+    fn new(
+        dialect: Dialect,
+        q: &SearchQuery,
+        fts: Option<&str>,
+        scope: &SearchScope,
+    ) -> PostsStatement {
+        let mut filter = Filter::new(dialect);
+        let s = match (fts, dialect) {
+            (Some(m), Dialect::Sqlite) => {
                 let p = filter.bind(m.to_string());
                 filter.sql.push(format!("posts_fts MATCH {p}"));
                 PostsStatement {
                     from: "posts_fts JOIN posts p ON p.id = posts_fts.rowid",
                     // The text: its snippet is cut in Rust (`Highlighter`).
                     snippet: "p.text",
-                    score: "-bm25(posts_fts, 3.0, 1.0)",
-                    order: "bm25(posts_fts, 3.0, 1.0), p.id",
+                    score: "-bm25(posts_fts, 3.0, 1.0)".into(),
+                    order: "bm25(posts_fts, 3.0, 1.0), p.id".into(),
                     filter,
                 }
             }
-            None => PostsStatement {
+            (Some(m), Dialect::Postgres) => {
+                let p = filter.bind(m.to_string());
+                filter.sql.push(format!("p.search @@ {}", tsquery(&p)));
+                PostsStatement {
+                    from: "posts p",
+                    snippet: "p.text",
+                    score: ts_rank("p.search", &p),
+                    order: format!("{} DESC, p.id", ts_rank("p.search", &p)),
+                    filter,
+                }
+            }
+            (None, _) => PostsStatement {
                 from: "posts p",
                 snippet: "substr(p.text, 1, 600)",
-                score: "0.0",
-                order: "p.date DESC, p.id DESC",
+                score: "CAST(0 AS DOUBLE PRECISION)".into(),
+                order: "p.date DESC, p.id DESC".into(),
                 filter,
             },
         };
@@ -557,8 +628,17 @@ mod tests {
     /// A store with one community and one approved post, one published reply.
     fn archive() -> Store {
         let store = Store::open_in_memory().unwrap();
-        store.sqlite().unwrap()
-            .execute_batch(
+        fill(&store);
+        store
+    }
+
+    /// The archive's rows, on either engine.
+    fn fill(store: &Store) {
+        let index = match store.dialect() {
+            crate::store::Dialect::Sqlite => "consolidated_fts (rowid, subject, body)",
+            crate::store::Dialect::Postgres => "consolidated_search (reply_id, subject, body)",
+        };
+        store.fixture(&format!(
                 "INSERT INTO communities (id, slug, name, address, created_at)
                      VALUES (1, 'health', 'Health', 'list@example.test', 0);
                  INSERT INTO threads (id, community_id, subject, first_at, last_at)
@@ -571,11 +651,9 @@ mod tests {
                  INSERT INTO consolidated_replies (id, community_id, thread_id, state, subject,
                                                    published_at, created_at)
                      VALUES (1, 1, 1, 'published', 'Consolidated Reply: Boat clinics?', 1800000000, 0);
-                 INSERT INTO consolidated_fts (rowid, subject, body)
-                     VALUES (1, 'Consolidated Reply: Boat clinics?', 'Boat clinics worked.');",
-            )
-            .unwrap();
-        store
+                 INSERT INTO {index}
+                     VALUES (1, 'Consolidated Reply: Boat clinics?', 'Boat clinics worked.');"
+        ));
     }
 
     /// The Rust snippet marks the words FTS5's `snippet()` marks, and holds
@@ -733,7 +811,13 @@ mod tests {
 
     #[test]
     fn the_fixture_is_found() {
-        let store = archive();
+        Store::each_engine(|store| {
+            fill(&store);
+            the_fixture_is_found_on(&store);
+        });
+    }
+
+    fn the_fixture_is_found_on(store: &Store) {
         let scope = SearchScope {
             community: None,
             zone: chrono_tz::UTC,
@@ -758,6 +842,47 @@ mod tests {
         assert_eq!(page("स्वास्थ्य from:ASHA").hits.len(), 1);
         assert_eq!(page("kind:post").hits.len(), 1);
         assert!(page("boat from:ravi").hits.is_empty());
+        // The reply (subject and body both match) ranks above nothing, and
+        // comes first; its snippet marks the word.
+        let p = page("clinics");
+        assert_eq!(p.hits[0].kind, super::HitKind::ConsolidatedReply);
+        assert!(p.hits[0].parts.iter().any(|x| x.matched), "{:?}", p.hits[0]);
+        assert!(p.hits.iter().all(|h| h.score > 0.0), "{:?}", p.hits);
+        // Prefixes, phrases in order only, subject: only in the subject.
+        assert_eq!(page("clin*").hits.len(), 2);
+        assert_eq!(page("\"boat clinics\"").hits.len(), 2);
+        assert!(page("\"clinics boat\"").hits.is_empty());
+        assert_eq!(page("subject:boat kind:post").hits.len(), 1);
+        assert!(
+            page("subject:ran").hits.is_empty(),
+            "`ran` is in the text only"
+        );
+        assert_eq!(page("ran").hits.len(), 1);
+        // Filters only: newest first, no rank.
+        let p = page("from:asha");
+        assert_eq!(p.hits.len(), 1);
+        assert_eq!(p.hits[0].score, 0.0);
+        assert!(page("boat after:2030-01-01").hits.is_empty());
+        assert_eq!(page("boat before:2030-01-01").hits.len(), 2);
+        // Nothing typed is syntax, on either engine.
+        for hostile in ["boat'", "a & b | !c", "x:* <->", "(\\", "' OR 1=1 --"] {
+            page(hostile);
+        }
+        // Diacritics fold on both engines: `cafe` finds Café.
+        store.fixture(
+            "INSERT INTO posts (id, community_id, message_id, sha256, raw, size, source,
+                received_at, class, state, subject, text, thread_id, date)
+             VALUES (200, 1, 'cafe@x', x'00', x'00', 1, 'import', 0, 'post', 'approved',
+                     'Meeting', 'We met at the Café Coffee Day in Puri.', 1, 1700000000)",
+        );
+        let p = page("cafe");
+        assert_eq!(p.hits.len(), 1, "{p:?}");
+        assert_eq!(p.hits[0].id, 200);
+        assert!(
+            p.hits[0].parts.iter().any(|x| x.matched),
+            "{:?}",
+            p.hits[0].parts
+        );
     }
 
     #[test]

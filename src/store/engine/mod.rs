@@ -124,6 +124,42 @@ impl ToValue for Value<'_> {
     }
 }
 
+/// An owned parameter, for statements whose conditions are built at run
+/// time (a search's filters).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Owned {
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+impl ToValue for Owned {
+    fn to_value(&self) -> Value<'_> {
+        match self {
+            Owned::Int(i) => Value::Int(*i),
+            Owned::Text(s) => Value::Text(s),
+        }
+    }
+}
+
+impl From<i64> for Owned {
+    fn from(v: i64) -> Self {
+        Owned::Int(v)
+    }
+}
+
+impl From<String> for Owned {
+    fn from(v: String) -> Self {
+        Owned::Text(v)
+    }
+}
+
+/// Owned parameters as the statements take them.
+pub fn bind_all(values: &[Owned]) -> Vec<&dyn ToValue> {
+    values.iter().map(|v| v as &dyn ToValue).collect()
+}
+
 /// Parameters for one statement: `params![a, b]`, each anything [`ToValue`].
 macro_rules! params {
     () => { &[] as &[&dyn $crate::store::engine::ToValue] };
@@ -156,6 +192,18 @@ impl Row<'_> {
         match self {
             Row::Sqlite(r) => Ok(T::sqlite(r, i)?),
             Row::Postgres(r) => T::postgres(r, i),
+        }
+    }
+
+    /// Column `i`, text, read in place (a post's text can run to hundreds
+    /// of kB; this copies none of it).
+    pub fn str(&self, i: usize) -> Result<&str> {
+        match self {
+            Row::Sqlite(r) => r
+                .get_ref(i)?
+                .as_str()
+                .map_err(|e| StoreError::Decode(e.to_string())),
+            Row::Postgres(r) => Ok(r.try_get::<_, &str>(i)?),
         }
     }
 
