@@ -45,10 +45,10 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::consolidated_replies::RelatedReply;
+use super::engine::{Dialect, Queries, params};
 use super::{Result, Store};
 use crate::model::{CommunityId, PostId, ThreadId};
 
@@ -188,14 +188,19 @@ pub(crate) fn candidates(subject: &str, text: &str) -> Vec<(String, u32, bool)> 
         .collect()
 }
 
-/// The FTS5 query of `words`, each quoted (words hold no quote: they are
-/// runs of letters, digits and marks).
-fn any_of<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
+/// The engine's full-text query matching any of `words`, each quoted
+/// (words hold no quote: they are runs of letters, digits and marks):
+/// FTS5's `"a" OR "b"`, PostgreSQL's `'a' | 'b'`.
+fn any_of<'a>(dialect: Dialect, words: impl IntoIterator<Item = &'a str>) -> String {
+    let (quote, or) = match dialect {
+        Dialect::Sqlite => ('"', " OR "),
+        Dialect::Postgres => ('\'', " | "),
+    };
     words
         .into_iter()
-        .map(|w| format!("\"{w}\""))
+        .map(|w| format!("{quote}{w}{quote}"))
         .collect::<Vec<_>>()
-        .join(" OR ")
+        .join(or)
 }
 
 impl Store {
@@ -203,20 +208,19 @@ impl Store {
     /// first, leaving out its own thread (praxis's method).
     pub fn related_to_post(&self, post: PostId, limit: usize) -> Result<Vec<RelatedThread>> {
         let row = self
-            .sqlite()?
-            .query_row(
+            .conn
+            .query_opt(
                 "SELECT community_id, subject, text, thread_id FROM posts WHERE id = ?1",
-                [post.0],
+                params![post.0],
                 |r| {
                     Ok((
                         CommunityId(r.get(0)?),
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<i64>>(3)?.map(ThreadId),
+                        r.get::<String>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<Option<i64>>(3)?.map(ThreadId),
                     ))
                 },
-            )
-            .optional()?
+            )?
             .ok_or_else(|| super::posts::no_post(post))?;
         let (community, subject, text, thread) = row;
         self.related_threads(
@@ -256,23 +260,51 @@ impl Store {
         let exclude_post = exclude_post.map_or(0, |p| p.0);
         // The best `scan` hits of the index first, then only their rows:
         // a join would read the posts row of every match.
-        let mut hits = self.sqlite()?.prepare_cached(
-            "SELECT p.thread_id, h.score
-             FROM (SELECT rowid AS id, -bm25(posts_fts, 3.0, 1.0) AS score FROM posts_fts
-                   WHERE posts_fts MATCH ?1 ORDER BY bm25(posts_fts, 3.0, 1.0) LIMIT ?2) h
-             JOIN posts p INDEXED BY posts_related ON p.id = h.id
-             WHERE p.community_id = ?3 AND p.state = 'approved' AND p.thread_id IS NOT NULL
-               AND p.thread_id <> ?4 AND p.id <> ?5
-             ORDER BY h.score DESC",
-        )?;
+        let (hits, replies) = match self.dialect() {
+            Dialect::Sqlite => (
+                "SELECT p.thread_id, h.score
+                 FROM (SELECT rowid AS id, -bm25(posts_fts, 3.0, 1.0) AS score FROM posts_fts
+                       WHERE posts_fts MATCH ?1 ORDER BY bm25(posts_fts, 3.0, 1.0) LIMIT ?2) h
+                 JOIN posts p INDEXED BY posts_related ON p.id = h.id
+                 WHERE p.community_id = ?3 AND p.state = 'approved' AND p.thread_id IS NOT NULL
+                   AND p.thread_id <> ?4 AND p.id <> ?5
+                 ORDER BY h.score DESC",
+                "SELECT r.thread_id, r.id, -bm25(consolidated_fts, 3.0, 1.0)
+                 FROM consolidated_fts f JOIN consolidated_replies r ON r.id = f.rowid
+                 WHERE consolidated_fts MATCH ?1 AND r.community_id = ?2
+                   AND r.state = 'published' AND r.thread_id <> ?3
+                 ORDER BY bm25(consolidated_fts, 3.0, 1.0) LIMIT ?4",
+            ),
+            // The same on the search columns, ranked by ts_rank with the
+            // subject three times the text (search.rs).
+            Dialect::Postgres => (
+                "SELECT p.thread_id, h.score
+                 FROM (SELECT id, CAST(ts_rank('{0.1, 0.1, 0.333333, 1.0}', search,
+                                                to_tsquery('praxis', ?1)) AS DOUBLE PRECISION)
+                              AS score
+                       FROM posts WHERE search @@ to_tsquery('praxis', ?1)
+                       ORDER BY score DESC LIMIT ?2) h
+                 JOIN posts p ON p.id = h.id
+                 WHERE p.community_id = ?3 AND p.state = 'approved' AND p.thread_id IS NOT NULL
+                   AND p.thread_id <> ?4 AND p.id <> ?5
+                 ORDER BY h.score DESC",
+                "SELECT r.thread_id, r.id,
+                        CAST(ts_rank('{0.1, 0.1, 0.333333, 1.0}', f.search,
+                                     to_tsquery('praxis', ?1)) AS DOUBLE PRECISION) AS score
+                 FROM consolidated_search f JOIN consolidated_replies r ON r.id = f.reply_id
+                 WHERE f.search @@ to_tsquery('praxis', ?1) AND r.community_id = ?2
+                   AND r.state = 'published' AND r.thread_id <> ?3
+                 ORDER BY score DESC LIMIT ?4",
+            ),
+        };
         // thread -> (score, hits so far)
         let mut threads: HashMap<i64, (f64, i32)> = HashMap::new();
-        let rows = hits.query_map(
+        let rows = self.conn.query_map(
+            hits,
             params![query, method.scan, community.0, exclude, exclude_post],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?)),
+            |r| Ok((r.get::<i64>(0)?, r.get::<f64>(1)?)),
         )?;
-        for row in rows {
-            let (thread, score) = row?;
+        for (thread, score) in rows {
             let e = threads.entry(thread).or_insert((0.0, 0));
             if method.sum_hits {
                 e.0 += score * 0.5f64.powi(e.1);
@@ -284,40 +316,31 @@ impl Store {
         // Published Consolidated Replies that match add to their thread.
         let mut with_reply: HashMap<i64, i64> = HashMap::new();
         if method.reply_boost != 1.0 {
-            let mut replies = self.sqlite()?.prepare_cached(
-                "SELECT r.thread_id, r.id, -bm25(consolidated_fts, 3.0, 1.0)
-                 FROM consolidated_fts f JOIN consolidated_replies r ON r.id = f.rowid
-                 WHERE consolidated_fts MATCH ?1 AND r.community_id = ?2
-                   AND r.state = 'published' AND r.thread_id <> ?3
-                 ORDER BY bm25(consolidated_fts, 3.0, 1.0) LIMIT ?4",
+            let rows = self.conn.query_map(
+                replies,
+                params![query, community.0, exclude, method.scan],
+                |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<f64>(2)?)),
             )?;
-            let rows =
-                replies.query_map(params![query, community.0, exclude, method.scan], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, f64>(2)?,
-                    ))
-                })?;
-            for row in rows {
-                let (thread, reply, score) = row?;
+            for (thread, reply, score) in rows {
                 threads.entry(thread).or_insert((0.0, 0)).0 += score;
                 with_reply.entry(thread).or_insert(reply);
             }
         }
         let mut ranked: Vec<(i64, f64)> = threads.into_iter().map(|(t, (s, _))| (t, s)).collect();
         // Every candidate thread's reply, not only those the reply query found.
-        let mut reply_of = self.sqlite()?.prepare_cached(
-            "SELECT id FROM consolidated_replies WHERE thread_id = ?1 AND state = 'published'
-             ORDER BY published_at DESC, id DESC LIMIT 1",
-        )?;
+        let reply_of = |thread: i64| {
+            self.conn.query_opt(
+                "SELECT id FROM consolidated_replies WHERE thread_id = ?1 AND state = 'published'
+                 ORDER BY published_at DESC, id DESC LIMIT 1",
+                params![thread],
+                |r| r.get::<i64>(0),
+            )
+        };
         if method.reply_boost != 1.0 {
             for (thread, score) in &mut ranked {
                 let reply = match with_reply.get(thread) {
                     Some(r) => Some(*r),
-                    None => reply_of
-                        .query_row([*thread], |r| r.get::<_, i64>(0))
-                        .optional()?,
+                    None => reply_of(*thread)?,
                 };
                 if let Some(r) = reply {
                     with_reply.insert(*thread, r);
@@ -327,20 +350,17 @@ impl Store {
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(limit);
-        let mut about = self.sqlite()?.prepare_cached(
-            "SELECT t.subject, c.slug FROM threads t JOIN communities c ON c.id = t.community_id
-             WHERE t.id = ?1",
-        )?;
         let mut out = Vec::with_capacity(ranked.len());
         for (thread, score) in ranked {
-            let (subject, slug) = about.query_row([thread], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })?;
+            let (subject, slug) = self.conn.query_one(
+                "SELECT t.subject, c.slug FROM threads t JOIN communities c ON c.id = t.community_id
+                 WHERE t.id = ?1",
+                params![thread],
+                |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+            )?;
             let reply = match with_reply.get(&thread) {
                 Some(r) => Some(*r),
-                None => reply_of
-                    .query_row([thread], |r| r.get::<_, i64>(0))
-                    .optional()?,
+                None => reply_of(thread)?,
             };
             out.push(RelatedThread {
                 thread_id: ThreadId(thread),
@@ -379,16 +399,16 @@ impl Store {
             limit.saturating_mul(8).max(20),
             &RelatedMethod::PRAXIS,
         )?;
-        let mut reply = self.sqlite()?.prepare_cached(
-            "SELECT subject, COALESCE(published_at, 0) FROM consolidated_replies WHERE id = ?1",
-        )?;
         let mut out = Vec::new();
         for t in threads {
             let Some(id) = t.consolidated_reply else {
                 continue;
             };
-            let (subject, published_at) =
-                reply.query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            let (subject, published_at) = self.conn.query_one(
+                "SELECT subject, COALESCE(published_at, 0) FROM consolidated_replies WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
+            )?;
             out.push(RelatedReply {
                 id,
                 thread: t.thread_id,
@@ -407,19 +427,19 @@ impl Store {
     /// whether an earlier thread answers it: a reply belongs where it is.
     pub fn starts_thread(&self, post: PostId) -> Result<bool> {
         let row = self
-            .sqlite()?
-            .prepare_cached(
+            .conn
+            .query_opt(
                 "SELECT p.parent_id IS NULL, p.thread_id, t.root_post_id
                  FROM posts p LEFT JOIN threads t ON t.id = p.thread_id WHERE p.id = ?1",
+                params![post.0],
+                |r| {
+                    Ok((
+                        r.get::<bool>(0)?,
+                        r.get::<Option<i64>>(1)?,
+                        r.get::<Option<i64>>(2)?,
+                    ))
+                },
             )?
-            .query_row([post.0], |r| {
-                Ok((
-                    r.get::<_, bool>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                ))
-            })
-            .optional()?
             .ok_or_else(|| super::posts::no_post(post))?;
         Ok(match row {
             (false, _, _) => false,
@@ -434,7 +454,7 @@ impl Store {
             .into_iter()
             .map(|(w, _, _)| w)
             .collect();
-        any_of(words.iter().map(String::as_str))
+        any_of(self.dialect(), words.iter().map(String::as_str))
     }
 
     /// The `method.terms` most informative words, OR'd (see the module's
@@ -450,18 +470,29 @@ impl Store {
             return Ok(String::new());
         }
         // Posts in all: the highest id is close enough, and costs one seek.
-        let n: f64 = self
-            .sqlite()?
-            .prepare_cached("SELECT COALESCE(max(id), 0) FROM posts")?
-            .query_row([], |r| r.get::<_, i64>(0))? as f64;
+        let n: f64 =
+            self.conn
+                .query_one("SELECT COALESCE(max(id), 0) FROM posts", params![], |r| {
+                    r.get::<i64>(0)
+                })? as f64;
         // How many posts hold a word, counted up to DF_CAP: a common word's
         // count would cost a walk of its whole posting list.
-        let mut df = self.sqlite()?.prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT ?2)",
-        )?;
+        let df = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT ?2)"
+            }
+            Dialect::Postgres => {
+                "SELECT count(*) FROM (SELECT 1 FROM posts
+                                       WHERE search @@ to_tsquery('praxis', ?1) LIMIT ?2) w"
+            }
+        };
         let mut weighed: Vec<(f64, i64, &str)> = Vec::with_capacity(LOOKUPS);
         for (w, tf, in_subject) in likely_rare(&words) {
-            let d = df.query_row(params![format!("\"{w}\""), DF_CAP], |r| r.get::<_, i64>(0))?;
+            let d = self
+                .conn
+                .query_one(df, params![any_of(self.dialect(), [w]), DF_CAP], |r| {
+                    r.get::<i64>(0)
+                })?;
             if d == 0 {
                 continue;
             }
@@ -488,7 +519,7 @@ impl Store {
             }
         }
         // Only common words (none under DF_CAP): nothing distinctive to look for.
-        Ok(any_of(chosen))
+        Ok(any_of(self.dialect(), chosen))
     }
 }
 
@@ -548,8 +579,7 @@ mod tests {
     }
 
     /// A community of four threads, one with a published Consolidated Reply.
-    fn archive() -> Store {
-        let store = Store::open_in_memory().unwrap();
+    fn archive(store: &Store) {
         let posts = [
             // (thread, subject, text)
             (
@@ -578,47 +608,38 @@ mod tests {
                 "The minutes of the meeting in the villages are attached.",
             ),
         ];
-        store
-            .sqlite()
-            .unwrap()
-            .execute_batch(
-                "INSERT INTO communities (id, slug, name, address, created_at)
-                     VALUES (1, 'health', 'Health', 'list@example.test', 0);",
-            )
-            .unwrap();
+        let mut sql = String::from(
+            "INSERT INTO communities (id, slug, name, address, created_at)
+                 VALUES (1, 'health', 'Health', 'list@example.test', 0);",
+        );
         for t in 1..=5 {
-            store
-                .sqlite()
-                .unwrap()
-                .execute(
-                    "INSERT INTO threads (id, community_id, subject, first_at, last_at)
-                     VALUES (?1, 1, ?2, 0, 0)",
-                    rusqlite::params![t, posts.iter().find(|p| p.0 == t).map_or("New", |p| p.1)],
-                )
-                .unwrap();
+            sql += &format!(
+                "INSERT INTO threads (id, community_id, subject, first_at, last_at)
+                 VALUES ({t}, 1, '{}', 0, 0);",
+                posts.iter().find(|p| p.0 == t).map_or("New", |p| p.1)
+            );
         }
         for (i, (t, s, x)) in posts.iter().enumerate() {
-            store
-                .sqlite()
-                .unwrap()
-                .execute(
-                    "INSERT INTO posts (community_id, message_id, sha256, raw, size, source,
-                        received_at, class, state, subject, text, thread_id)
-                     VALUES (1, ?1, x'00', x'00', 1, 'import', 0, 'post', 'approved', ?2, ?3, ?4)",
-                    rusqlite::params![format!("{i}@x"), s, x, t],
-                )
-                .unwrap();
+            sql += &format!(
+                "INSERT INTO posts (id, community_id, message_id, sha256, raw, size, source,
+                    received_at, class, state, subject, text, thread_id)
+                 VALUES ({}, 1, '{i}@x', x'00', x'00', 1, 'import', 0, 'post', 'approved',
+                         '{s}', '{x}', {t});",
+                i + 1
+            );
         }
-        store.sqlite().unwrap()
-            .execute_batch(
-                "INSERT INTO consolidated_replies (id, community_id, thread_id, state, subject,
-                                                   published_at, created_at)
-                     VALUES (1, 1, 2, 'published', 'Consolidated Reply: Cold chain', 1, 0);
-                 INSERT INTO consolidated_fts (rowid, subject, body)
-                     VALUES (1, 'Consolidated Reply: Cold chain', 'Solar fridges and ice-lined refrigerators.');",
-            )
-            .unwrap();
-        store
+        let index = match store.dialect() {
+            crate::store::Dialect::Sqlite => "consolidated_fts (rowid, subject, body)",
+            crate::store::Dialect::Postgres => "consolidated_search (reply_id, subject, body)",
+        };
+        sql += &format!(
+            "INSERT INTO consolidated_replies (id, community_id, thread_id, state, subject,
+                                               published_at, created_at)
+                 VALUES (1, 1, 2, 'published', 'Consolidated Reply: Cold chain', 1, 0);
+             INSERT INTO {index}
+                 VALUES (1, 'Consolidated Reply: Cold chain', 'Solar fridges and ice-lined refrigerators.');"
+        );
+        store.fixture(&sql);
     }
 
     fn related(store: &Store, subject: &str, text: &str, m: &RelatedMethod) -> Vec<i64> {
@@ -632,11 +653,15 @@ mod tests {
 
     #[test]
     fn the_thread_that_answers_comes_first() {
-        let store = archive();
+        Store::each_engine(|store| the_thread_that_answers_comes_first_on(&store));
+    }
+
+    fn the_thread_that_answers_comes_first_on(store: &Store) {
+        archive(store);
         for m in [RelatedMethod::PRAXIS, RelatedMethod::BASELINE] {
             assert_eq!(
                 related(
-                    &store,
+                    store,
                     "Ambulance boats?",
                     "Has anyone used boat ambulances in a flood?",
                     &m
@@ -645,23 +670,27 @@ mod tests {
             );
             assert_eq!(
                 related(
-                    &store,
+                    store,
                     "Fridges",
                     "How do we keep vaccines cold without power? Solar?",
                     &m
                 )[0],
                 2
             );
-            assert_eq!(related(&store, "शिविर", "स्वास्थ्य शिविर", &m)[0], 3);
+            assert_eq!(related(store, "शिविर", "स्वास्थ्य शिविर", &m)[0], 3);
         }
         // Nothing in common, or only quoted words: nothing.
-        assert!(related(&store, "Hello", "Thanks!", &RelatedMethod::PRAXIS).is_empty());
-        assert!(related(&store, "Re: x", "> boat clinics\n", &RelatedMethod::PRAXIS).is_empty());
+        assert!(related(store, "Hello", "Thanks!", &RelatedMethod::PRAXIS).is_empty());
+        assert!(related(store, "Re: x", "> boat clinics\n", &RelatedMethod::PRAXIS).is_empty());
     }
 
     #[test]
     fn a_reply_is_marked_and_its_own_thread_left_out() {
-        let store = archive();
+        Store::each_engine(|store| a_reply_is_marked_and_its_own_thread_left_out_on(&store));
+    }
+
+    fn a_reply_is_marked_and_its_own_thread_left_out_on(store: &Store) {
+        archive(store);
         let found = store
             .related_threads(
                 CommunityId(1),
@@ -697,7 +726,13 @@ mod tests {
 
     #[test]
     fn related_replies_are_those_threads_with_a_published_reply() {
-        let store = archive();
+        Store::each_engine(|store| {
+            related_replies_are_those_threads_with_a_published_reply_on(&store)
+        });
+    }
+
+    fn related_replies_are_those_threads_with_a_published_reply_on(store: &Store) {
+        archive(store);
         let found = store
             .related_replies(
                 CommunityId(1),
@@ -731,16 +766,18 @@ mod tests {
 
     #[test]
     fn only_a_post_without_a_parent_that_roots_its_thread_starts_one() {
-        let store = archive();
-        store
-            .sqlite()
-            .unwrap()
-            .execute_batch(
-                "UPDATE threads SET root_post_id = 1 WHERE id = 1;
-                 UPDATE posts SET parent_id = 1 WHERE id = 2;
-                 UPDATE posts SET thread_id = NULL WHERE id = 5;",
-            )
-            .unwrap();
+        Store::each_engine(|store| {
+            only_a_post_without_a_parent_that_roots_its_thread_starts_one_on(&store)
+        });
+    }
+
+    fn only_a_post_without_a_parent_that_roots_its_thread_starts_one_on(store: &Store) {
+        archive(store);
+        store.fixture(
+            "UPDATE threads SET root_post_id = 1 WHERE id = 1;
+             UPDATE posts SET parent_id = 1 WHERE id = 2;
+             UPDATE posts SET thread_id = NULL WHERE id = 5;",
+        );
         let starts = |p| store.starts_thread(crate::model::PostId(p)).unwrap();
         assert!(starts(1), "the root");
         assert!(!starts(2), "a reply");
@@ -751,12 +788,15 @@ mod tests {
 
     #[test]
     fn a_post_finds_others_not_itself() {
-        let store = archive();
-        let found = store.related_to_post(crate::model::PostId(3), 5).unwrap();
-        assert!(
-            found.iter().all(|t| t.thread_id != ThreadId(2)),
-            "{found:?}"
-        );
-        assert!(store.related_to_post(crate::model::PostId(99), 5).is_err());
+        Store::each_engine(|store| {
+            archive(&store);
+            let found = store.related_to_post(crate::model::PostId(3), 5).unwrap();
+            assert!(!found.is_empty());
+            assert!(
+                found.iter().all(|t| t.thread_id != ThreadId(2)),
+                "{found:?}"
+            );
+            assert!(store.related_to_post(crate::model::PostId(99), 5).is_err());
+        });
     }
 }
