@@ -6,7 +6,7 @@
 //! the database.
 
 use std::future::Future;
-use std::path::PathBuf;
+
 use std::time::Duration;
 
 use anyhow::Result;
@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::community::Communities;
-use crate::config::Config;
+use crate::config::{Config, Database};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 
@@ -32,10 +32,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     // better to stop before saying `running` than to send unsigned or not at all.
     let sender = crate::deliver::Sender::with_system_dns(config.clone())?;
     let (trigger, shutdown_view) = crate::shutdown::channel();
-    let db = config.database_path();
+    let db = config.database().map_err(anyhow::Error::msg)?;
     // Every community resolved once, for every task: ids, typed config,
     // templates compiled on first use and then shared.
-    let communities = Communities::load(&config, &Store::open(&db)?)?;
+    let communities = Communities::load(&config, &Store::open_database(&db)?)?;
     let mut tasks = JoinSet::new();
     tasks.spawn(heartbeat(db.clone(), shutdown_view.clone()));
     for c in communities.iter().filter(|c| c.config.imap.is_some()) {
@@ -100,7 +100,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         tasks.spawn(server.serve(listen, shutdown_view.clone()));
     }
     info!(
-        database = %db.display(),
+        database = %db,
         communities = config.communities.len(),
         pid = std::process::id(),
         "praxis serve started"
@@ -119,7 +119,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let db2 = db.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        Store::open(&db2).and_then(|s| s.set_health("daemon", "stopped", None))
+        Store::open_database(&db2).and_then(|s| s.set_health("daemon", "stopped", None))
     })
     .await;
     info!("praxis serve stopped");
@@ -143,11 +143,11 @@ async fn fanout_sweep(
     mut shutdown: Shutdown,
 ) -> Result<()> {
     loop {
-        let db = config.database_path();
+        let db = config.database().map_err(anyhow::Error::msg)?;
         let all = communities.clone();
         let public_url = config.http.as_ref().and_then(|h| h.public_url.clone());
         let res = tokio::task::spawn_blocking(move || -> Result<(usize, bool)> {
-            let mut store = Store::open(&db)?;
+            let mut store = Store::open_database(&db)?;
             let week_ago = crate::store::now() - 7 * 86_400;
             let ids = store.approved_without_fanout(week_ago, 1000)?;
             for (post, community) in &ids {
@@ -220,10 +220,10 @@ async fn moderator_summaries(
     mut shutdown: Shutdown,
 ) -> Result<()> {
     loop {
-        let db = config.database_path();
+        let db = config.database().map_err(anyhow::Error::msg)?;
         let all = communities.clone();
         let res = tokio::task::spawn_blocking(move || -> Result<()> {
-            let mut store = Store::open(&db)?;
+            let mut store = Store::open_database(&db)?;
             for c in all.iter() {
                 if crate::effects::daily_summary(&mut store, c)? {
                     info!(community = %c.slug(), "daily summary of held posts sent to the moderators");
@@ -243,11 +243,11 @@ async fn moderator_summaries(
 }
 
 /// Writes the daemon's health row now and every [`HEARTBEAT_INTERVAL`].
-async fn heartbeat(db: PathBuf, mut shutdown: Shutdown) -> Result<()> {
+async fn heartbeat(db: Database, mut shutdown: Shutdown) -> Result<()> {
     loop {
         let path = db.clone();
         let res = tokio::task::spawn_blocking(move || {
-            Store::open(&path).and_then(|s| s.set_health("daemon", "running", None))
+            Store::open_database(&path).and_then(|s| s.set_health("daemon", "running", None))
         })
         .await?;
         if let Err(e) = res {

@@ -75,7 +75,11 @@ pub fn run_with(
     if let Err(e) = config.community(&args.community) {
         return tempfail(e);
     }
-    let mut store = match Store::open(&config.database_path()) {
+    let db = match config.database() {
+        Ok(db) => db,
+        Err(e) => return tempfail(e),
+    };
+    let mut store = match Store::open_database(&db) {
         Ok(s) => s,
         Err(e) => return tempfail(e.to_string()),
     };

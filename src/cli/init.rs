@@ -9,13 +9,18 @@ use super::Context;
 /// Runs `praxis init`.
 pub fn run(ctx: &Context) -> Result<ExitCode> {
     let config = ctx.config()?;
-    let existed = config.database_path().exists();
+    let db = config.database().map_err(anyhow::Error::msg)?;
+    let existed = db.sqlite_path().is_some_and(|p| p.exists());
     let store = ctx.store(&config)?;
     let communities = store.communities()?;
     ctx.out.say(format!(
         "{} database {} (schema version {}); communities: {}",
-        if existed { "upgraded" } else { "created" },
-        store.path().display(),
+        match (&db, existed) {
+            (crate::config::Database::Postgres { .. }, _) => "migrated",
+            (_, true) => "upgraded",
+            (_, false) => "created",
+        },
+        db,
         store.schema_version()?,
         communities
             .iter()

@@ -236,15 +236,15 @@ impl Context {
     /// Opens (and migrates) the configured database, recording the
     /// configured communities.
     pub fn store(&self, config: &Config) -> Result<Store> {
-        let path = config.database_path();
-        let mut store = Store::open(&path)?;
+        let db = config.database().map_err(anyhow::Error::msg)?;
+        let mut store = Store::open_database(&db)?;
         store.act_as(crate::store::audit::Actor {
             who: self.actor(config),
             how: crate::store::audit::How::Cli,
         });
         store
             .sync_communities(config)
-            .with_context(|| format!("recording communities in {}", path.display()))?;
+            .with_context(|| format!("recording communities in {db}"))?;
         Ok(store)
     }
 

@@ -1,23 +1,87 @@
-//! `[database]`: where the SQLite file is.
+//! `[database]`: the SQLite file, or the PostgreSQL server that several
+//! nodes share.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::Problem;
+use super::secret::Secret;
+
+/// Where the database is, as the config says: the one thing every process
+/// of an install is told, so they all share it. Shown (Display, Debug)
+/// without any password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (the embedded default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, for installs of several nodes.
+    Postgres {
+        /// `postgres://user@host:port/database`, without its password.
+        url: String,
+        /// The password, read from `password_env`/`password_file`.
+        password: Option<String>,
+    },
+}
+
+impl Database {
+    /// The SQLite file, if that is the engine.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Database::Sqlite(p) => Some(p),
+            Database::Postgres { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(p) => write!(f, "{}", p.display()),
+            Database::Postgres { url, .. } => f.write_str(&redact_url(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Database({self})")
+    }
+}
 
 /// `[database]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseConfig {
-    /// The SQLite file, relative to the config file's folder.
+    /// The SQLite file, relative to the config file's folder (unused with
+    /// `url`).
     pub path: PathBuf,
+    /// A PostgreSQL server instead of the file:
+    /// `postgres://user@host:port/database`, without a password.
+    pub url: Option<String>,
+    /// The environment variable holding the PostgreSQL password.
+    pub password_env: Option<String>,
+    /// A file (mode 0600) whose first line is the PostgreSQL password.
+    pub password_file: Option<PathBuf>,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             path: "praxis.db".into(),
+            url: None,
+            password_env: None,
+            password_file: None,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// Where the PostgreSQL password comes from.
+    pub fn password(&self) -> Secret {
+        Secret {
+            env: self.password_env.clone(),
+            file: self.password_file.clone(),
         }
     }
 }
@@ -32,5 +96,54 @@ pub(super) fn validate(d: &DatabaseConfig) -> Vec<Problem> {
             "name the SQLite file, e.g. path = \"praxis.db\"",
         ));
     }
+    if d.password_env.is_some() && d.password_file.is_some() {
+        p.push(Problem::new(
+            "database.password_env",
+            "both password_env and password_file are set",
+            "keep one of them",
+        ));
+    }
+    match &d.url {
+        None if d.password().is_configured() => p.push(Problem::new(
+            "database.password_env",
+            "a password is set but no url",
+            "add url = \"postgres://user@host:port/database\", or remove the password",
+        )),
+        None => {}
+        Some(url) => {
+            let rest = url
+                .strip_prefix("postgres://")
+                .or_else(|| url.strip_prefix("postgresql://"));
+            match rest {
+                None => p.push(Problem::new(
+                    "database.url",
+                    format!("`{}` is not a PostgreSQL URL", redact_url(url)),
+                    "write url = \"postgres://user@host:port/database\"",
+                )),
+                Some(rest) if rest.split('@').next().is_some_and(|u| rest.contains('@') && u.contains(':')) => {
+                    p.push(Problem::new(
+                        "database.url",
+                        "holds a password",
+                        "remove it from the URL and set password_env = \"VAR\" or password_file = \"/path\"",
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
     p
+}
+
+/// A database URL without its password, for messages and `status`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..s + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
 }

@@ -39,7 +39,7 @@ mod web;
 
 pub use crate::digest::schedule::parse_weekday;
 pub use community::CommunityConfig;
-pub use database::DatabaseConfig;
+pub use database::{Database, DatabaseConfig, redact_url};
 pub use delivery::{
     BounceConfig, CommunityDelivery, DeliveryConfig, DkimConfig, DmarcMunge, ReplyTo, Span,
 };
@@ -382,6 +382,18 @@ impl Config {
         self.resolve(&self.database.path)
     }
 
+    /// Where the database is: the PostgreSQL server of `database.url`
+    /// (its password read now), else the SQLite file.
+    pub fn database(&self) -> Result<Database, String> {
+        match &self.database.url {
+            Some(url) => Ok(Database::Postgres {
+                url: url.clone(),
+                password: self.database.password().resolve("database.password")?,
+            }),
+            None => Ok(Database::Sqlite(self.database_path())),
+        }
+    }
+
     /// Resolves a path from the config against the config file's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
@@ -420,6 +432,15 @@ impl Config {
     /// section, in file order; each section's file has its own.
     fn validate(&self) -> Vec<Problem> {
         let mut p = database::validate(&self.database);
+        if self.database.url.is_some() && !self.delivery.link_secret().is_configured() {
+            // Without it each node would make its own key beside a file
+            // that is not there, and one node's links would fail on another.
+            p.push(Problem::new(
+                "delivery.link_secret_env",
+                "database.url is set but no link secret: every node must sign and check links with the same key",
+                "set delivery.link_secret_env = \"VAR\" or delivery.link_secret_file = \"/path\", the same on every node",
+            ));
+        }
         p.extend(smtp::validate(&self.smtp));
         p.extend(secret::validate(self));
         p.extend(listen::validate(self));

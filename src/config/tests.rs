@@ -344,3 +344,58 @@ fn ready_made_reject_reasons_are_sentences() {
         "community[health].policy.reject_reasons[1]"
     );
 }
+
+/// `[database] url`: a PostgreSQL URL without a password (that comes from
+/// password_env or password_file), and a link secret every node shares.
+#[test]
+fn a_postgres_database_is_checked() {
+    let keys = |text: &str| -> Vec<(String, String)> {
+        parse(&format!("{text}\n{MINIMAL}"))
+            .1
+            .into_iter()
+            .map(|p| (p.key.clone(), p.message.clone()))
+            .collect()
+    };
+    let secret = "[delivery]\nlink_secret_env = \"PRAXIS_LINK_SECRET\"\n";
+    assert!(
+        keys(&format!(
+            "[database]\nurl = \"postgres://praxis@db.example:5432/praxis\"\npassword_env = \"PGPASS\"\n{secret}"
+        ))
+        .is_empty()
+    );
+    let with_password = keys(&format!(
+        "[database]\nurl = \"postgres://praxis:hunter2@db.example/praxis\"\n{secret}"
+    ));
+    assert_eq!(with_password[0].0, "database.url");
+    assert!(with_password[0].1.contains("password"));
+    assert!(!format!("{with_password:?}").contains("hunter2"));
+    assert_eq!(
+        keys(&format!("[database]\nurl = \"mysql://x@y/z\"\n{secret}"))[0].0,
+        "database.url"
+    );
+    assert_eq!(
+        keys("[database]\npassword_env = \"PGPASS\"\n")[0].0,
+        "database.password_env"
+    );
+    assert_eq!(
+        keys("[database]\nurl = \"postgres://praxis@db.example/praxis\"\n")[0].0,
+        "delivery.link_secret_env"
+    );
+    // The password is read when the database is asked for, and never shown.
+    let (c, _) = Config::parse(
+        &format!(
+            "[database]\nurl = \"postgres://praxis@db.example/praxis\"\npassword_env = \"PGPASS\"\n{secret}{MINIMAL}"
+        ),
+        Path::new("/etc/praxis/praxis.toml"),
+        &|v| (v == "PGPASS").then(|| "s3cret".to_string()),
+    );
+    let err = c.database().unwrap_err();
+    assert!(err.contains("PGPASS"), "{err}");
+    let db = Database::Postgres {
+        url: "postgres://praxis@db.example/praxis".into(),
+        password: Some("s3cret".into()),
+    };
+    assert_eq!(db.to_string(), "postgres://praxis@db.example/praxis");
+    assert!(!format!("{db:?}").contains("s3cret"));
+    assert_eq!(c.database_path(), PathBuf::from("/etc/praxis/praxis.db"));
+}

@@ -20,9 +20,9 @@ const LOOK: Duration = Duration::from_millis(100);
 /// Sends every delivery due now; returns when each has been accepted,
 /// failed for good, or rescheduled for a later retry.
 pub async fn flush(config: Config) -> Result<(), DeliverError> {
-    let db = config.database_path();
+    let db = config.database().map_err(DeliverError::Setup)?;
     let sender = Sender::with_system_dns(config)?;
-    let store = Store::open(&db)?;
+    let store = Store::open_database(&db)?;
     sender
         .run(async move {
             loop {

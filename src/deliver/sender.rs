@@ -488,8 +488,8 @@ pub struct Sender {
     /// Set when the sender stops: the ledger gives up waiting for a full
     /// disk then (what it could not record stays pending).
     stopping: Arc<AtomicBool>,
-    /// Held while the sender lives: one sender per database.
-    _lock: std::fs::File,
+    /// Held while the sender lives: one sender per SQLite file.
+    _lock: Option<std::fs::File>,
 }
 
 /// Takes the sender's lock beside the database, so two daemons never send
@@ -550,8 +550,11 @@ impl Sender {
             .resolve("delivery.link_secret")
             .map_err(DeliverError::Setup)?
             .map(|s| LinkKey::new(&s));
-        let lock = lock(&config.database_path())?;
-        let store = Store::open(&config.database_path())?;
+        let db = config.database().map_err(DeliverError::Setup)?;
+        // One sender per SQLite file; on PostgreSQL several nodes send,
+        // each claiming the deliveries it takes.
+        let lock = db.sqlite_path().map(lock).transpose()?;
+        let store = Store::open_database(&db)?;
         // The ledger's connection: a sent mark lost to a power cut resends
         // a copy (at least once holds); an fsync per commit would not pay.
         store.relax_durability()?;

@@ -42,10 +42,10 @@ impl LmtpServer {
     pub fn new(
         config: Arc<Config>,
         communities: Communities,
-        db: &std::path::Path,
+        db: &crate::config::Database,
         max_size: usize,
     ) -> Result<LmtpServer, StoreError> {
-        let store = Store::open(db)?;
+        let store = Store::open_database(db)?;
         Ok(LmtpServer {
             communities,
             config,

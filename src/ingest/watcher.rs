@@ -13,7 +13,6 @@
 //!   `imap.move_to` when configured, only after they are committed.
 //! - A failing community never stalls the others: each has its own task.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,12 +71,12 @@ enum SessionError {
 pub async fn watch(
     config: Arc<Config>,
     community: Arc<Community>,
-    db: PathBuf,
+    db: crate::config::Database,
     timings: Timings,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let key = format!("imap:{}", community.slug());
-    let store = Arc::new(Mutex::new(Store::open(&db)?));
+    let store = Arc::new(Mutex::new(Store::open_database(&db)?));
     let mut delay = timings.backoff_min;
     loop {
         if shutdown.is_shutdown() {

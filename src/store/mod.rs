@@ -266,6 +266,17 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens (and migrates) the configured database: the SQLite file or
+    /// the PostgreSQL server.
+    pub fn open_database(db: &crate::config::Database) -> Result<Store> {
+        match db {
+            crate::config::Database::Sqlite(path) => Store::open(path),
+            crate::config::Database::Postgres { url, password } => {
+                Store::connect(url, password.as_deref())
+            }
+        }
+    }
+
     /// Connects to the PostgreSQL database at `url` (password, if any, from
     /// the config's `password_env`/`password_file`, never in the URL it
     /// shows) and migrates it. Connections come from a pool shared by

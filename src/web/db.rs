@@ -3,7 +3,6 @@
 //! request holds, so slow SQLite work never stalls the async threads and
 //! readers run side by side (WAL).
 
-use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,10 +22,10 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens the pool's connections to the database at `path`.
-    pub fn open(path: &Path) -> anyhow::Result<Db> {
+    /// Opens the pool's connections to the database.
+    pub fn open(db: &crate::config::Database) -> anyhow::Result<Db> {
         let stores = (0..CONNECTIONS)
-            .map(|_| Store::open(path).map(Mutex::new))
+            .map(|_| Store::open_database(db).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Db {
             stores,

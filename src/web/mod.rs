@@ -101,7 +101,7 @@ impl WebServer {
     /// A server over the database at `db`, with links checked by `key`.
     pub fn new(
         communities: Communities,
-        db: &std::path::Path,
+        db: &crate::config::Database,
         key: LinkKey,
         public_url: Option<&str>,
     ) -> anyhow::Result<WebServer> {

@@ -52,19 +52,7 @@ fn block_on<F: Future>(f: F) -> F::Output {
     futures::executor::block_on(f)
 }
 
-/// The URL without its password, for messages.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..s + 3], &userinfo[..colon], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
+pub(crate) use crate::config::redact_url as redact;
 
 /// The pool for `url` (made at first use, then shared by every store of
 /// this process).
