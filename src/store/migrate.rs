@@ -140,16 +140,28 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0023_attachments_rowid",
         sql: include_str!("migrations/0023_attachments_rowid.sql"),
     },
+    Migration {
+        version: 24,
+        name: "0024_nodes",
+        sql: include_str!("migrations/0024_nodes.sql"),
+    },
 ];
 
 /// PostgreSQL's migrations, oldest first: a new database starts at the
 /// baseline, which leaves it where SQLite's migrations up to the same
 /// number leave SQLite; every later number exists for both engines.
-pub const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 23,
-    name: "0023_baseline",
-    sql: include_str!("migrations/postgres/0023_baseline.sql"),
-}];
+pub const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 23,
+        name: "0023_baseline",
+        sql: include_str!("migrations/postgres/0023_baseline.sql"),
+    },
+    Migration {
+        version: 24,
+        name: "0024_nodes",
+        sql: include_str!("migrations/postgres/0024_nodes.sql"),
+    },
+];
 
 impl Migration {
     /// Hex SHA-256 of the SQL text.

@@ -38,6 +38,7 @@ mod library;
 mod members;
 pub mod migrate;
 mod moderation_tokens;
+mod nodes;
 mod outbox;
 mod posts;
 mod referrals;
@@ -72,6 +73,7 @@ pub use holds::{Action, Decided, HeldPost};
 pub use library::{LibraryEntry, NewThread, PublishedReply, public_name};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
 pub use moderation_tokens::ModerationToken;
+pub use nodes::NodeRow;
 pub use outbox::{
     Audience, DeliveryRow, DueDelivery, Excluded, NewOutbox, NewRecipient, OutboxFilter,
     OutboxMessage, OutboxSummary, Outcome, PostForFanout, Queued,

@@ -1,7 +1,7 @@
 //! The migrations: numbered without gaps, every file embedded, landed ones
 //! never edited, and the schema they build has every table the design names.
 
-use praxis::store::migrate::MIGRATIONS;
+use praxis::store::migrate::{MIGRATIONS, POSTGRES_MIGRATIONS};
 use praxis::store::{Store, StoreError};
 
 /// Checksums of migrations that have landed. A landed migration is never
@@ -95,6 +95,10 @@ const LANDED: &[(i64, &str)] = &[
         22,
         "af4d5a6ebac5e75e16e0bc253bd081603728d5d4e7e681c6aa0bfdfc2251e75a",
     ),
+    (
+        23,
+        "325d98cfd7e03c744f0f28949014b25cf690e7f1b405386ec9b35782a73ea2cf",
+    ),
 ];
 
 #[test]
@@ -129,6 +133,39 @@ fn migrations_are_numbered_and_all_embedded() {
         let on_disk = std::fs::read_to_string(dir.join(format!("{}.sql", m.name))).unwrap();
         assert_eq!(on_disk, m.sql, "{} embedded text matches the file", m.name);
     }
+    // PostgreSQL's: every file embedded, a baseline then one per number,
+    // in step with SQLite's (the same numbers, the same last one).
+    let pg_dir = dir.join("postgres");
+    let mut pg_files: Vec<String> = std::fs::read_dir(&pg_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pg_files.sort();
+    let pg_embedded: Vec<String> = POSTGRES_MIGRATIONS
+        .iter()
+        .map(|m| format!("{}.sql", m.name))
+        .collect();
+    assert_eq!(pg_files, pg_embedded, "every file in postgres/ is listed");
+    let base = POSTGRES_MIGRATIONS[0].version;
+    for (i, m) in POSTGRES_MIGRATIONS.iter().enumerate() {
+        assert_eq!(m.version, base + i as i64, "no gaps after the baseline");
+        let sqlite = MIGRATIONS.iter().find(|s| s.version == m.version);
+        assert!(sqlite.is_some(), "{} has no SQLite twin", m.name);
+        if i > 0 {
+            assert_eq!(
+                m.name,
+                sqlite.unwrap().name,
+                "the twins of a number share its name"
+            );
+        }
+        let on_disk = std::fs::read_to_string(pg_dir.join(format!("{}.sql", m.name))).unwrap();
+        assert_eq!(on_disk, m.sql, "{} embedded text matches the file", m.name);
+    }
+    assert_eq!(
+        POSTGRES_MIGRATIONS.last().unwrap().version,
+        MIGRATIONS.last().unwrap().version,
+        "every SQLite migration after the baseline has a PostgreSQL twin"
+    );
 }
 
 #[test]
