@@ -86,9 +86,33 @@ impl DatabaseConfig {
     }
 }
 
-/// The checks for `[database]`.
-pub(super) fn validate(d: &DatabaseConfig) -> Vec<Problem> {
+impl super::Config {
+    /// Where the database is: the PostgreSQL server of `database.url`
+    /// (its password read now), else the SQLite file.
+    pub fn database(&self) -> Result<Database, String> {
+        match &self.database.url {
+            Some(url) => Ok(Database::Postgres {
+                url: url.clone(),
+                password: self.database.password().resolve("database.password")?,
+            }),
+            None => Ok(Database::Sqlite(self.database_path())),
+        }
+    }
+}
+
+/// The checks for `[database]`, and the link secret every node shares.
+pub(super) fn validate(config: &super::Config) -> Vec<Problem> {
+    let d = &config.database;
     let mut p = Vec::new();
+    if d.url.is_some() && !config.delivery.link_secret().is_configured() {
+        // Without it each node would make its own key beside a file that
+        // is not there, and one node's links would fail on another.
+        p.push(Problem::new(
+            "delivery.link_secret_env",
+            "database.url is set but no link secret: every node must sign and check links with the same key",
+            "set delivery.link_secret_env = \"VAR\" or delivery.link_secret_file = \"/path\", the same on every node",
+        ));
+    }
     if d.path.as_os_str().is_empty() {
         p.push(Problem::new(
             "database.path",

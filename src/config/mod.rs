@@ -382,18 +382,6 @@ impl Config {
         self.resolve(&self.database.path)
     }
 
-    /// Where the database is: the PostgreSQL server of `database.url`
-    /// (its password read now), else the SQLite file.
-    pub fn database(&self) -> Result<Database, String> {
-        match &self.database.url {
-            Some(url) => Ok(Database::Postgres {
-                url: url.clone(),
-                password: self.database.password().resolve("database.password")?,
-            }),
-            None => Ok(Database::Sqlite(self.database_path())),
-        }
-    }
-
     /// Resolves a path from the config against the config file's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
@@ -431,16 +419,7 @@ impl Config {
     /// Semantic checks over an already deserialised config, section by
     /// section, in file order; each section's file has its own.
     fn validate(&self) -> Vec<Problem> {
-        let mut p = database::validate(&self.database);
-        if self.database.url.is_some() && !self.delivery.link_secret().is_configured() {
-            // Without it each node would make its own key beside a file
-            // that is not there, and one node's links would fail on another.
-            p.push(Problem::new(
-                "delivery.link_secret_env",
-                "database.url is set but no link secret: every node must sign and check links with the same key",
-                "set delivery.link_secret_env = \"VAR\" or delivery.link_secret_file = \"/path\", the same on every node",
-            ));
-        }
+        let mut p = database::validate(self);
         p.extend(smtp::validate(&self.smtp));
         p.extend(secret::validate(self));
         p.extend(listen::validate(self));

@@ -46,6 +46,8 @@ mod related;
 mod search;
 mod stats;
 mod status;
+#[cfg(test)]
+mod testing;
 mod threads;
 mod web_tokens;
 
@@ -324,46 +326,6 @@ impl Store {
         let mut store = Store::open_in_memory().unwrap();
         store.sync_communities(&config).unwrap();
         (store, config)
-    }
-
-    /// Runs `test` on a fresh store of each engine: SQLite in memory, then
-    /// PostgreSQL in a scratch database when PRAXIS_TEST_POSTGRES names a
-    /// server (see `scripts/postgres`).
-    #[cfg(test)]
-    pub(crate) fn each_engine(test: impl Fn(Store)) {
-        test(Store::open_in_memory().unwrap());
-        if let Some(db) = engine::postgres::Scratch::create() {
-            test(Store::connect(&db.url, None).unwrap());
-        }
-    }
-
-    /// Runs a test fixture's statements; blob literals are written
-    /// SQLite's way (`x'01'`) and rewritten for PostgreSQL (`'\\x01'`).
-    /// Rows inserted with explicit ids move PostgreSQL's id sequences on,
-    /// so later inserts do not collide with them.
-    #[cfg(test)]
-    pub(crate) fn fixture(&self, sql: &str) {
-        match self.dialect() {
-            Dialect::Sqlite => self.conn.execute_batch(sql).unwrap(),
-            Dialect::Postgres => {
-                let re = regex::Regex::new(r"([\s(,])x'").unwrap();
-                self.conn
-                    .execute_batch(&re.replace_all(sql, "$1'\\x"))
-                    .unwrap();
-                self.conn
-                    .execute_batch(
-                        "DO $$ DECLARE t record; BEGIN
-                           FOR t IN SELECT c.table_name FROM information_schema.columns c
-                                    WHERE c.table_schema = current_schema()
-                                      AND c.column_name = 'id' AND c.is_identity = 'YES' LOOP
-                             EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, ''id''),
-                                               COALESCE((SELECT max(id) FROM %I), 0) + 1, false)',
-                                            t.table_name, t.table_name);
-                           END LOOP; END $$",
-                    )
-                    .unwrap();
-            }
-        }
     }
 
     /// The SQLite connection, for what only SQLite has (its pragmas,
