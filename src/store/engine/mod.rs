@@ -158,6 +158,18 @@ impl Row<'_> {
             Row::Postgres(r) => T::postgres(r, i),
         }
     }
+
+    /// Column `i` (from 0), a text column, parsed into a `T` (a closed
+    /// enum stored as its word).
+    pub fn parse<T>(&self, i: usize) -> Result<T>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let s: String = self.get(i)?;
+        s.parse()
+            .map_err(|e| StoreError::Decode(format!("column {i}: {e}")))
+    }
 }
 
 /// A borrowed connection or transaction: where statements run.
