@@ -579,9 +579,9 @@ impl Store {
                 p.reply, p.thread
             )));
         }
-        let id = super::outbox::insert_outbox(&tx, msg, now)?;
-        super::outbox::insert_audience(&tx, id, audience)?;
-        let mut members = super::outbox::audience_size(&tx, id)?;
+        let id = super::outbox::insert_outbox(&*tx, msg, now)?;
+        super::outbox::insert_audience(&*tx, id, audience)?;
+        let mut members = super::outbox::audience_size(&*tx, id)?;
         tx.execute(
             "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
             [p.thread.0],
@@ -619,9 +619,9 @@ impl Store {
             )?;
             let mut msg = c.msg.clone();
             msg.reply = Some(copy);
-            let out = super::outbox::insert_outbox(&tx, &msg, now)?;
-            super::outbox::insert_audience(&tx, out, &c.audience)?;
-            let n = super::outbox::audience_size(&tx, out)?;
+            let out = super::outbox::insert_outbox(&*tx, &msg, now)?;
+            super::outbox::insert_audience(&*tx, out, &c.audience)?;
+            let n = super::outbox::audience_size(&*tx, out)?;
             members += n;
             tx.execute(
                 "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
@@ -822,9 +822,9 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         super::outbox::queue_once(
-            self.sqlite_mut()?,
+            &mut self.conn,
             "INSERT OR IGNORE INTO query_reminders (thread_id, threshold, sent_at) VALUES (?1, ?2, ?3)",
-            params![thread.0, threshold, now],
+            super::engine::params![thread.0, threshold, now],
             msg,
             recipients,
             now,

@@ -26,9 +26,9 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         super::outbox::queue_once(
-            self.sqlite_mut()?,
+            &mut self.conn,
             "INSERT OR IGNORE INTO health_reports (community_id, month, sent_at) VALUES (?1, ?2, ?3)",
-            params![c.0, month, now],
+            super::engine::params![c.0, month, now],
             msg,
             recipients,
             now,
