@@ -1,8 +1,9 @@
 //! The moderation queue: held posts, moderators' decisions on them, and the
 //! audit log of every decision.
 //!
-//! Invariant: a hold is decided once. The decision runs in an IMMEDIATE
-//! transaction that re-reads the hold, so two moderators racing on one post
+//! Invariant: a hold is decided once. The decision runs in a write
+//! transaction (IMMEDIATE on SQLite, holding the writers' lock on
+//! PostgreSQL) that re-reads the hold, so two moderators racing on one post
 //! get one decision and one refusal naming who decided and when.
 
 use serde::Serialize;
