@@ -8,9 +8,10 @@
 //!   probed or re-enabled by a probe; an owner's own changes
 //!   (`praxis members set`) always win.
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
-use super::members::{log_decision, normalise_email};
+use super::audit::How;
+use super::engine::{Dialect, Queries, Row, params};
+use super::holds::decision;
+use super::members::normalise_email;
 use super::outbox::{NewOutbox, NewRecipient};
 use super::{Member, Result, Store};
 use crate::model::{CommunityId, DeliveryId, MemberId, OutboxKind};
@@ -93,7 +94,7 @@ pub struct Reenabled {
 
 /// Records one bounce inside an open transaction (see [`Store::record_bounce`]).
 pub(super) fn record_bounce_tx(
-    tx: &Transaction<'_>,
+    tx: &impl Queries,
     community: CommunityId,
     email: &str,
     rule: &BounceRule,
@@ -102,14 +103,12 @@ pub(super) fn record_bounce_tx(
     notice: &dyn Fn(&Member, f64, &str) -> Option<Notice>,
 ) -> Result<BounceOutcome> {
     let email = normalise_email(email);
-    let row: Option<(i64, String, f64, Option<i64>)> = tx
-        .query_row(
-            "SELECT id, status, bounce_score, last_bounce_at FROM members
+    let row: Option<(i64, String, f64, Option<i64>)> = tx.query_opt(
+        "SELECT id, status, bounce_score, last_bounce_at FROM members
              WHERE community_id = ?1 AND email = ?2",
-            params![community.0, email],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
+        params![community.0, email],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     let Some((id, status, score, last)) = row else {
         return Ok(BounceOutcome::NotAMember);
     };
@@ -132,11 +131,12 @@ pub(super) fn record_bounce_tx(
         "UPDATE members SET bounce_score = ?2, last_bounce_at = ?3 WHERE id = ?1",
         params![id, score, at],
     )?;
-    log_decision(
+    decision(
         tx,
         community,
         None,
         "system",
+        How::System,
         "bounce",
         Some(detail),
         Some(&email),
@@ -147,13 +147,14 @@ pub(super) fn record_bounce_tx(
     }
     tx.execute(
         "UPDATE members SET status = 'disabled', probe_delivery_id = NULL WHERE id = ?1",
-        [id],
+        params![id],
     )?;
-    log_decision(
+    decision(
         tx,
         community,
         None,
         "system",
+        How::System,
         "member-disable",
         Some(&format!(
             "bounce score {score:.1} reached the threshold {:.1}",
@@ -178,13 +179,13 @@ pub(super) fn record_bounce_tx(
 /// Queues `msg` to the community's active owners, or its moderators when it
 /// has no owner; returns how many recipients.
 fn queue_to_owners(
-    tx: &Transaction<'_>,
+    tx: &impl Queries,
     msg: &NewOutbox<'_>,
     community: CommunityId,
     at: i64,
 ) -> Result<u64> {
     for role in ["owner", "moderator"] {
-        let any: bool = tx.query_row(
+        let any: bool = tx.query_one(
             "SELECT EXISTS (SELECT 1 FROM members WHERE community_id = ?1 AND role = ?2
                                                      AND status = 'active')",
             params![community.0, role],
@@ -193,16 +194,26 @@ fn queue_to_owners(
         if !any {
             continue;
         }
-        tx.execute(
+        let outbox: i64 = tx.query_one(
             "INSERT INTO outbox (community_id, kind, subject, message, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
             params![community.0, msg.kind.as_str(), msg.subject, msg.message, at],
+            |r| r.get(0),
         )?;
-        let outbox = tx.last_insert_rowid();
         let n = tx.execute(
-            "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
-             SELECT ?1, id, email, 'pending', ?2 FROM members
-             WHERE community_id = ?3 AND role = ?4 AND status = 'active'",
+            match tx.on().dialect() {
+                Dialect::Sqlite => {
+                    "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
+                     SELECT ?1, id, email, 'pending', ?2 FROM members
+                     WHERE community_id = ?3 AND role = ?4 AND status = 'active'"
+                }
+                Dialect::Postgres => {
+                    "INSERT INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
+                     SELECT ?1, id, email, 'pending', ?2 FROM members
+                     WHERE community_id = ?3 AND role = ?4 AND status = 'active'
+                     ON CONFLICT DO NOTHING"
+                }
+            },
             params![outbox, at, community.0, role],
         )?;
         return Ok(n as u64);
@@ -210,15 +221,40 @@ fn queue_to_owners(
     Ok(0)
 }
 
-fn member_by_id(tx: &Transaction<'_>, id: MemberId) -> Result<Member> {
-    Ok(tx.query_row(
+fn member_by_id(tx: &impl Queries, id: MemberId) -> Result<Member> {
+    tx.query_one(
         &format!(
             "SELECT {} FROM members m JOIN communities c ON c.id = m.community_id WHERE m.id = ?1",
             super::members::COLUMNS
         ),
-        [id.0],
-        super::members::member_from_row,
-    )?)
+        params![id.0],
+        member_from_row,
+    )
+}
+
+/// A member from `members::COLUMNS`, from the engine's row: what
+/// `members::member_from_row` reads from rusqlite's. Kept here while
+/// members.rs moves to the engine interface; one of the two goes once both
+/// have.
+fn member_from_row(r: &Row<'_>) -> Result<Member> {
+    Ok(Member {
+        id: MemberId(r.get(0)?),
+        community: r.get(1)?,
+        email: r.get(2)?,
+        name: r.get(3)?,
+        organisation: r.get(4)?,
+        place: r.get(5)?,
+        role: r.parse(6)?,
+        delivery: r.parse(7)?,
+        digest_format: r.parse(8)?,
+        moderation: r.parse(9)?,
+        status: r.parse(10)?,
+        joined_at: r.get(11)?,
+        posts_approved: r.get(12)?,
+        bounce_score: r.get(13)?,
+        own_posts: r.get(14)?,
+        interests: r.get(15)?,
+    })
 }
 
 impl Store {
@@ -236,7 +272,7 @@ impl Store {
         detail: &str,
         notice: &dyn Fn(&Member, f64, &str) -> Option<Notice>,
     ) -> Result<BounceOutcome> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let tx = self.conn.transaction()?;
         let out = record_bounce_tx(&tx, community, email, rule, at, detail, notice)?;
         tx.commit()?;
         Ok(out)
@@ -245,22 +281,22 @@ impl Store {
     /// Disabled members with no probe outstanding whose last bounce is at
     /// least `probe_after` seconds old; at most `limit`.
     pub fn probes_due(&self, now: i64, probe_after: i64, limit: u32) -> Result<Vec<ProbeDue>> {
-        let mut stmt = self.sqlite()?.prepare(&format!(
+        self.conn.query_map(
+            &format!(
             "SELECT {}, m.community_id FROM members m JOIN communities c ON c.id = m.community_id
              WHERE m.status = 'disabled' AND m.probe_delivery_id IS NULL
                AND COALESCE(m.last_bounce_at, 0) <= ?1
              ORDER BY m.id LIMIT ?2",
             super::members::COLUMNS
-        ))?;
-        let rows = stmt
-            .query_map(params![now - probe_after, limit], |r| {
+            ),
+            params![now - probe_after, limit],
+            |r| {
                 Ok(ProbeDue {
-                    member: super::members::member_from_row(r)?,
+                    member: member_from_row(r)?,
                     community: CommunityId(r.get(super::members::COLUMN_COUNT)?),
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     /// Queues a probe to a disabled member and remembers its delivery.
@@ -272,19 +308,19 @@ impl Store {
         probe: &Notice,
         now: i64,
     ) -> Result<DeliveryId> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
-        tx.execute(
+        let tx = self.conn.transaction()?;
+        let outbox: i64 = tx.query_one(
             "INSERT INTO outbox (community_id, kind, subject, message, created_at)
-             VALUES (?1, 'notice', ?2, ?3, ?4)",
+             VALUES (?1, 'notice', ?2, ?3, ?4) RETURNING id",
             params![community.0, probe.subject, probe.message, now],
+            |r| r.get(0),
         )?;
-        let outbox = tx.last_insert_rowid();
-        tx.execute(
+        let delivery: i64 = tx.query_one(
             "INSERT INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
-             VALUES (?1, ?2, ?3, 'pending', ?4)",
+             VALUES (?1, ?2, ?3, 'pending', ?4) RETURNING id",
             params![outbox, member.0, normalise_email(email), now],
+            |r| r.get(0),
         )?;
-        let delivery = tx.last_insert_rowid();
         tx.execute(
             "UPDATE members SET probe_delivery_id = ?2 WHERE id = ?1 AND status = 'disabled'",
             params![member.0, delivery],
@@ -297,37 +333,34 @@ impl Store {
     /// `probe_after`); a probe accepted at least `probe_wait` seconds ago with
     /// no bounce since re-enables its member (score cleared, audit row).
     pub fn settle_probes(&mut self, now: i64, probe_wait: i64) -> Result<Vec<Reenabled>> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let tx = self.conn.transaction()?;
         tx.execute(
             "UPDATE members SET probe_delivery_id = NULL
              WHERE status = 'disabled' AND probe_delivery_id IN
                    (SELECT id FROM deliveries WHERE state = 'failed')",
-            [],
+            params![],
         )?;
-        let passed: Vec<(i64, i64, String)> = {
-            let mut stmt = tx.prepare(
-                "SELECT m.id, m.community_id, m.email FROM members m
+        let passed: Vec<(i64, i64, String)> = tx.query_map(
+            "SELECT m.id, m.community_id, m.email FROM members m
                  JOIN deliveries d ON d.id = m.probe_delivery_id
                  WHERE m.status = 'disabled' AND d.state = 'sent' AND d.sent_at <= ?1
                    AND (m.last_bounce_at IS NULL OR m.last_bounce_at < d.sent_at)",
-            )?;
-            stmt.query_map([now - probe_wait], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-        };
+            params![now - probe_wait],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let mut out = Vec::with_capacity(passed.len());
         for (id, community, email) in passed {
             tx.execute(
                 "UPDATE members SET status = 'active', bounce_score = 0, probe_delivery_id = NULL
                  WHERE id = ?1",
-                [id],
+                params![id],
             )?;
-            log_decision(
+            decision(
                 &tx,
                 CommunityId(community),
                 None,
                 "system",
+                How::System,
                 "member-enable",
                 Some("a probe was delivered and did not bounce"),
                 Some(&email),
@@ -350,16 +383,12 @@ impl Store {
         email: &str,
         limit: u32,
     ) -> Result<Vec<(String, Option<String>)>> {
-        let mut stmt = self.sqlite()?.prepare(
+        self.conn.query_map(
             "SELECT action, reason FROM decisions WHERE community_id = ?1 AND detail = ?2
              ORDER BY id DESC LIMIT ?3",
-        )?;
-        let rows = stmt
-            .query_map(params![community.0, normalise_email(email), limit], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            params![community.0, normalise_email(email), limit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 }
 

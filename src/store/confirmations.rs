@@ -2,10 +2,9 @@
 //! changes by mail: recorded by digest with what they confirm, taken once. Also the small log of notices already sent, so
 //! acknowledgements are rate-limited per sender.
 
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::members::log_decision;
+use super::engine::{Queries, params};
 use super::{Result, Store, StoreError};
 use crate::model::CommunityId;
 
@@ -45,7 +44,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        self.sqlite()?.execute(
+        self.conn.execute(
             "INSERT INTO confirmations (digest, community_id, email, action, commands, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![digest(token), community.0, email.to_ascii_lowercase(), action, commands, now, expires_at],
@@ -61,18 +60,13 @@ impl Store {
         token: &str,
         now: i64,
     ) -> Result<Confirmation> {
-        let tx = self
-            .conn
-            .sqlite_mut("this operation")?
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<(String, String, i64, Option<i64>, String)> = tx
-            .query_row(
-                "SELECT email, action, expires_at, used_at, commands FROM confirmations
+        let tx = self.conn.transaction()?;
+        let row: Option<(String, String, i64, Option<i64>, String)> = tx.query_opt(
+            "SELECT email, action, expires_at, used_at, commands FROM confirmations
                  WHERE digest = ?1 AND community_id = ?2",
-                params![digest(token), community.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?;
+            params![digest(token), community.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
         let Some((email, action, expires_at, used_at, commands)) = row else {
             return Err(StoreError::NotFound(
                 "the confirmation code is not one we sent".into(),
@@ -104,7 +98,7 @@ impl Store {
         kind: &str,
         address: &str,
     ) -> Result<Option<i64>> {
-        Ok(self.sqlite()?.query_row(
+        self.conn.query_one(
             "SELECT MAX(at) FROM decisions WHERE community_id = ?1 AND actor = 'praxis'
                AND action = ?2 AND detail = ?3",
             params![
@@ -113,13 +107,13 @@ impl Store {
                 address.to_ascii_lowercase()
             ],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// How many automatic replies (acknowledgements and replies, not
     /// moderator notices) went to `address` since `since`.
     pub fn notices_since(&self, community: CommunityId, address: &str, since: i64) -> Result<u64> {
-        let n: i64 = self.sqlite()?.query_row(
+        let n: i64 = self.conn.query_one(
             "SELECT COUNT(*) FROM decisions WHERE community_id = ?1 AND at >= ?2
                AND actor = 'praxis' AND action IN ('notice-acknowledge', 'notice-reply')
                AND detail = ?3",
@@ -138,15 +132,18 @@ impl Store {
         address: &str,
         now: i64,
     ) -> Result<()> {
-        log_decision(
-            self.sqlite()?,
-            community,
-            post,
-            "praxis",
-            &format!("notice-{kind}"),
-            None,
-            Some(&address.to_ascii_lowercase()),
-            now,
+        // The row `log_decision` writes for the actor "praxis": how is
+        // system, the post (when given) is the object.
+        super::audit::record(
+            &self.conn,
+            &super::audit::Act {
+                community,
+                actor: &super::audit::Actor::default(),
+                act: &format!("notice-{kind}"),
+                object: post.map(|p| ("post", p)),
+                detail: Some(&address.to_ascii_lowercase()),
+                at: now,
+            },
         )
     }
 
@@ -162,7 +159,7 @@ impl Store {
     ) -> Result<()> {
         let address = address.to_ascii_lowercase();
         super::audit::record(
-            self.sqlite()?,
+            &self.conn,
             &super::audit::Act {
                 community,
                 actor: &super::audit::Actor {

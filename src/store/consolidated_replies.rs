@@ -102,6 +102,21 @@ fn reply_community(conn: &impl Queries, reply: i64) -> Result<CommunityId> {
     )?))
 }
 
+/// Puts a published reply in the search index (FTS5's table on SQLite,
+/// the searchable copy on PostgreSQL).
+fn index_reply(db: &impl Queries, id: i64, subject: &str, body: &str) -> Result<()> {
+    let sql = match db.on().dialect() {
+        super::Dialect::Sqlite => {
+            "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)"
+        }
+        super::Dialect::Postgres => {
+            "INSERT INTO consolidated_search (reply_id, subject, body) VALUES (?1, ?2, ?3)"
+        }
+    };
+    db.execute(sql, params![id, subject, body])?;
+    Ok(())
+}
+
 /// Takes published replies out of the search index: those whose id is
 /// `which` (an SQL condition on `?1`, bound to `id`).
 fn unindex_replies(db: &impl Queries, which: &str, id: i64) -> Result<()> {
@@ -557,16 +572,13 @@ impl Store {
         copies: &[SharedCopy<'_>],
         now: i64,
     ) -> Result<super::Queued> {
-        let tx = self
-            .conn
-            .sqlite_mut("publishing a Consolidated Reply")?
-            .transaction()?;
+        let tx = self.conn.transaction()?;
         let n = tx.execute(
             "UPDATE consolidated_replies
-             SET state = CASE WHEN ?2 IS NULL THEN 'published' ELSE 'scheduled' END,
+             SET state = CASE WHEN CAST(?2 AS BIGINT) IS NULL THEN 'published' ELSE 'scheduled' END,
                  publish_at = ?2, published_at = COALESCE(?2, ?3), message_id = ?4, subject = ?5
              WHERE id = ?1 AND state = 'draft'",
-            rusqlite::params![p.reply, p.at, now, p.message_id, p.subject],
+            params![p.reply, p.at, now, p.message_id, p.subject],
         )?;
         if n == 0 {
             return Err(super::StoreError::Conflict(format!(
@@ -579,38 +591,36 @@ impl Store {
         let mut members = super::outbox::audience_size(&tx, id)?;
         tx.execute(
             "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
-            [p.thread.0],
+            params![p.thread.0],
         )?;
-        tx.execute(
-            "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
-            rusqlite::params![p.reply, p.subject, p.body],
-        )?;
+        index_reply(&tx, p.reply, p.subject, p.body)?;
         let mut shared = Vec::new();
         for c in copies {
-            tx.prepare_cached(
+            let copy: i64 = tx.query_one(
                 "INSERT INTO consolidated_replies (community_id, thread_id, addendum_to, state,
                      subject, publish_at, published_at, message_id, created_at, shared_from)
                  VALUES (?1, ?2,
                      (SELECT MAX(id) FROM consolidated_replies WHERE thread_id = ?2
                         AND state IN ('published', 'scheduled')),
-                     CASE WHEN ?3 IS NULL THEN 'published' ELSE 'scheduled' END,
-                     ?4, ?3, COALESCE(?3, ?5), ?6, ?5, ?7)",
-            )?
-            .execute(rusqlite::params![
-                c.community.0,
-                c.thread.0,
-                p.at,
-                c.subject,
-                now,
-                c.message_id,
-                p.reply
-            ])?;
-            let copy = tx.last_insert_rowid();
+                     CASE WHEN CAST(?3 AS BIGINT) IS NULL THEN 'published' ELSE 'scheduled' END,
+                     ?4, ?3, COALESCE(?3, ?5), ?6, ?5, ?7)
+                 RETURNING id",
+                params![
+                    c.community.0,
+                    c.thread.0,
+                    p.at,
+                    c.subject,
+                    now,
+                    c.message_id,
+                    p.reply
+                ],
+                |r| r.get(0),
+            )?;
             tx.execute(
                 "INSERT INTO draft_versions (reply_id, version, body, author, created_at)
                  SELECT ?2, 1, ?3, COALESCE((SELECT author FROM draft_versions
                      WHERE reply_id = ?1 ORDER BY version DESC LIMIT 1), ''), ?4",
-                rusqlite::params![p.reply, copy, p.body, now],
+                params![p.reply, copy, p.body, now],
             )?;
             let mut msg = c.msg.clone();
             msg.reply = Some(copy);
@@ -620,15 +630,12 @@ impl Store {
             members += n;
             tx.execute(
                 "UPDATE threads SET state = 'published', late_responses = 0 WHERE id = ?1",
-                [c.thread.0],
+                params![c.thread.0],
             )?;
-            tx.execute(
-                "INSERT INTO consolidated_fts (rowid, subject, body) VALUES (?1, ?2, ?3)",
-                rusqlite::params![copy, c.subject, p.body],
-            )?;
-            let slug: String = tx.query_row(
+            index_reply(&tx, copy, c.subject, p.body)?;
+            let slug: String = tx.query_one(
                 "SELECT slug FROM communities WHERE id = ?1",
-                [c.community.0],
+                params![c.community.0],
                 |r| r.get(0),
             )?;
             shared.push(format!("`{slug}` as reply {copy} ({n} more)"));
@@ -639,9 +646,9 @@ impl Store {
             format!(", shared with {}", shared.join(", "))
         };
         super::audit::record(
-            &*tx,
+            &tx,
             &super::audit::Act {
-                community: reply_community(&*tx, p.reply)?,
+                community: reply_community(&tx, p.reply)?,
                 actor: &self.actor,
                 act: if p.at.is_some() {
                     "schedule"
@@ -812,9 +819,10 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         super::outbox::queue_once(
-            self.sqlite_mut()?,
-            "INSERT OR IGNORE INTO query_reminders (thread_id, threshold, sent_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![thread.0, threshold, now],
+            &mut self.conn,
+            "INSERT INTO query_reminders (thread_id, threshold, sent_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            super::engine::params![thread.0, threshold, now],
             msg,
             recipients,
             now,
@@ -938,6 +946,74 @@ mod tests {
                 s.cancel_scheduled(ThreadId(1)).is_err(),
                 "nothing scheduled now"
             );
+        });
+    }
+
+    /// Publishing queues the reply for its audience, marks reply and
+    /// thread published and indexes the reply for search, once.
+    #[test]
+    fn a_reply_is_published_once_and_found() {
+        use crate::model::{Delivery, OutboxKind};
+        Store::each_engine(|mut s| {
+            query(&s);
+            let (reply, _) = s
+                .save_draft(ThreadId(1), "CR", "Boats worked well.", "meera", 2000, None)
+                .unwrap();
+            let p = Publication {
+                reply,
+                thread: ThreadId(1),
+                subject: "Consolidated Reply: Boat clinics?",
+                body: "Boats worked well.",
+                message_id: "cr1@x",
+                at: None,
+            };
+            let msg = super::super::NewOutbox::new(
+                Some(CommunityId(1)),
+                OutboxKind::ConsolidatedReply,
+                p.subject,
+                b"message",
+            );
+            let audience = super::super::Audience {
+                community: CommunityId(1),
+                modes: &[Delivery::Each, Delivery::Consolidated],
+                author: None,
+                digest_format: None,
+                exclude: &[],
+            };
+            let queued = s.publish_reply(&p, &msg, &audience, &[], 3000).unwrap();
+            assert_eq!(queued.recipients, Some(2), "both active members");
+            let d = s.current_draft(ThreadId(1)).unwrap().unwrap();
+            assert_eq!(
+                (d.state, d.published_at),
+                (ReplyState::Published, Some(3000))
+            );
+            assert_eq!(
+                s.query(ThreadId(1)).unwrap().unwrap().state,
+                QueryState::Published
+            );
+            assert!(
+                s.publish_reply(&p, &msg, &audience, &[], 3001).is_err(),
+                "once"
+            );
+            let q = crate::search_query::SearchQuery::parse("boats kind:reply").unwrap();
+            let scope = crate::store::SearchScope {
+                community: None,
+                zone: chrono_tz::UTC,
+                now: 4000,
+            };
+            let page = s
+                .search_archive(
+                    &q,
+                    &scope,
+                    crate::store::PageRequest {
+                        page: 1,
+                        per_page: 5,
+                    },
+                )
+                .unwrap();
+            assert_eq!(page.replies, 1);
+            assert_eq!(page.hits[0].id, reply);
+            assert_eq!(page.hits[0].author, "meera");
         });
     }
 }

@@ -166,8 +166,8 @@ impl Store {
                 insert_row(&tx, query, to, thread, post, &self.actor.who, now)?;
                 let mut msg = msg.clone();
                 msg.post = Some(PostId(post));
-                let outbox = super::outbox::insert_outbox(&tx, &msg, now)?;
-                super::outbox::insert_audience(&tx, outbox, audience)?;
+                let outbox = super::outbox::insert_outbox(&*tx, &msg, now)?;
+                super::outbox::insert_audience(&*tx, outbox, audience)?;
                 CrossPosted::Copied {
                     thread: ThreadId(thread),
                     post: PostId(post),

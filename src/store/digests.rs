@@ -6,8 +6,7 @@
 //! transaction; a post is in at most one issue, and an issue claimed for a
 //! scheduled moment (`due_at`) is never created twice.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::engine::{Dialect, Queries, params};
 use super::outbox::{Audience, NewOutbox, insert_audience, insert_outbox};
 use super::{Result, Store};
 use crate::digest::select::{Candidates, LastIssue, PostItem, QueryItem, ReplyItem};
@@ -60,28 +59,28 @@ impl Store {
         days_left: &dyn Fn(i64) -> i64,
         limit: u32,
     ) -> Result<Candidates> {
-        let current_volume: i64 = self.sqlite()?.query_row(
+        let current_volume: i64 = self.conn.query_one(
             "SELECT digest_volume FROM communities WHERE id = ?1",
-            [community.0],
+            params![community.0],
             |r| r.get(0),
         )?;
-        let last = self
-            .sqlite()?
-            .query_row(
-                "SELECT volume, number, created_at FROM digests WHERE community_id = ?1
-                 ORDER BY created_at DESC, id DESC LIMIT 1",
-                [community.0],
-                |r| {
-                    Ok(LastIssue {
-                        volume: r.get(0)?,
-                        number: r.get(1)?,
-                        created_at: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?;
-        let mut stmt = self.sqlite()?.prepare_cached(
-            "SELECT p.id, p.thread_id, t.subject, t.first_at, COALESCE(NULLIF(m.name, ''), p.from_name),
+        let last = self.conn.query_opt(
+            "SELECT volume, number, created_at FROM digests WHERE community_id = ?1
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+            params![community.0],
+            |r| {
+                Ok(LastIssue {
+                    volume: r.get(0)?,
+                    number: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            },
+        )?;
+        // SQLite is told which index walks approved live posts in order;
+        // PostgreSQL's planner picks it by itself.
+        let posts_sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT p.id, p.thread_id, t.subject, t.first_at, COALESCE(NULLIF(m.name, ''), p.from_name),
                     p.from_addr, p.subject, COALESCE(p.date, p.received_at), p.message_id, p.text, p.size,
                     COALESCE(p.approved_at, p.received_at), p.in_reply_to, p.refs
              FROM posts p INDEXED BY posts_live_approved JOIN threads t ON t.id = p.thread_id
@@ -90,10 +89,24 @@ impl Store {
                AND p.source <> 'import'
                AND NOT EXISTS (SELECT 1 FROM digest_posts d WHERE d.post_id = p.id)
              ORDER BY COALESCE(p.approved_at, p.received_at), p.id
-             LIMIT ?2",
-        )?;
-        let posts = stmt
-            .query_map(params![community.0, limit], |r| {
+             LIMIT ?2"
+            }
+            Dialect::Postgres => {
+                "SELECT p.id, p.thread_id, t.subject, t.first_at, COALESCE(NULLIF(m.name, ''), p.from_name),
+                    p.from_addr, p.subject, COALESCE(p.date, p.received_at), p.message_id, p.text, p.size,
+                    COALESCE(p.approved_at, p.received_at), p.in_reply_to, p.refs
+             FROM posts p JOIN threads t ON t.id = p.thread_id
+             LEFT JOIN members m ON m.id = p.member_id
+             WHERE p.community_id = ?1 AND p.state = 'approved' AND p.class = 'post'
+               AND p.source <> 'import'
+               AND NOT EXISTS (SELECT 1 FROM digest_posts d WHERE d.post_id = p.id)
+             ORDER BY COALESCE(p.approved_at, p.received_at), p.id
+             LIMIT ?2"
+            }
+        };
+        let posts = self
+            .conn
+            .query_map(posts_sql, params![community.0, limit], |r| {
                 Ok(PostItem {
                     id: r.get(0)?,
                     thread_id: ThreadId(r.get(1)?),
@@ -105,15 +118,14 @@ impl Store {
                     date: r.get(7)?,
                     message_id: r.get(8)?,
                     in_reply_to: r.get(12)?,
-                    references: serde_json::from_str(&r.get::<_, String>(13)?).unwrap_or_default(),
+                    references: serde_json::from_str(&r.get::<String>(13)?).unwrap_or_default(),
                     text: r.get(9)?,
                     size: r.get(10)?,
                     accrued_at: r.get(11)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            })?;
         let since = last.map_or(i64::MIN, |l| l.created_at);
-        let mut stmt = self.sqlite()?.prepare_cached(
+        let replies = self.conn.query_map(
             "SELECT r.id, r.subject, t.subject, r.published_at, COALESCE(r.message_id, ''),
                     COALESCE((SELECT v.body FROM draft_versions v WHERE v.reply_id = r.id
                               ORDER BY v.version DESC LIMIT 1), ''),
@@ -122,9 +134,8 @@ impl Store {
              LEFT JOIN posts q ON q.id = t.root_post_id
              WHERE r.community_id = ?1 AND r.state = 'published' AND r.published_at > ?2
              ORDER BY r.published_at, r.id",
-        )?;
-        let replies = stmt
-            .query_map(params![community.0, since], |r| {
+            params![community.0, since],
+            |r| {
                 Ok(ReplyItem {
                     id: r.get(0)?,
                     subject: r.get(1)?,
@@ -134,17 +145,16 @@ impl Store {
                     markdown: r.get(5)?,
                     query_message_id: r.get(6)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut stmt = self.sqlite()?.prepare_cached(
+            },
+        )?;
+        let queries = self.conn.query_map(
             "SELECT t.id, t.subject, t.first_at, t.deadline_at FROM threads t
              WHERE t.community_id = ?1 AND t.kind = 'query' AND t.state <> 'published'
                AND t.deadline_at IS NOT NULL
                AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')
              ORDER BY t.first_at DESC, t.id DESC",
-        )?;
-        let queries = stmt
-            .query_map([community.0], |r| {
+            params![community.0],
+            |r| {
                 let deadline: i64 = r.get(3)?;
                 Ok(QueryItem {
                     thread: ThreadId(r.get(0)?),
@@ -152,8 +162,8 @@ impl Store {
                     asked_at: r.get(2)?,
                     days_left: days_left(deadline),
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         Ok(Candidates {
             posts,
             replies,
@@ -165,37 +175,35 @@ impl Store {
 
     /// The digest formats the community's active digest members read, each once.
     pub fn digest_formats(&self, community: CommunityId) -> Result<Vec<DigestFormat>> {
-        let mut stmt = self.sqlite()?.prepare_cached(
+        let formats = self.conn.query_map(
             "SELECT DISTINCT digest_format FROM members
              WHERE community_id = ?1 AND delivery = 'digest' AND status = 'active'
              ORDER BY digest_format",
+            params![community.0],
+            |r| r.get::<String>(0),
         )?;
-        let formats = stmt
-            .query_map([community.0], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(formats.iter().filter_map(|f| f.parse().ok()).collect())
     }
 
     /// Whether an issue was already created for this scheduled moment.
     pub fn digest_due_claimed(&self, community: CommunityId, due_at: i64) -> Result<bool> {
         Ok(self
-            .sqlite()?
-            .query_row(
+            .conn
+            .query_opt(
                 "SELECT 1 FROM digests WHERE community_id = ?1 AND due_at = ?2",
                 params![community.0, due_at],
                 |_| Ok(()),
-            )
-            .optional()?
+            )?
             .is_some())
     }
 
     /// When the community's last issue was created, if ever.
     pub fn last_digest_at(&self, community: CommunityId) -> Result<Option<i64>> {
-        Ok(self.sqlite()?.query_row(
+        self.conn.query_one(
             "SELECT MAX(created_at) FROM digests WHERE community_id = ?1",
-            [community.0],
+            params![community.0],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Creates the issue and queues it, all in one transaction: the digests
@@ -205,39 +213,45 @@ impl Store {
     /// this a no-op (`AlreadySent`), so two senders racing, or a restart at
     /// the due moment, send once.
     pub fn create_digest(&mut self, d: &NewDigest<'_>, now: i64) -> Result<DigestCreated> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let dialect = self.dialect();
+        let tx = self.conn.transaction()?;
         if let Some(due) = d.due_at {
             let claimed = tx
-                .query_row(
+                .query_opt(
                     "SELECT 1 FROM digests WHERE community_id = ?1 AND due_at = ?2",
                     params![d.community.0, due],
                     |_| Ok(()),
-                )
-                .optional()?
+                )?
                 .is_some();
             if claimed {
                 return Ok(DigestCreated::AlreadySent);
             }
         }
-        let inserted = tx.execute(
+        let inserted: Option<i64> = tx.query_opt(
             "INSERT INTO digests (community_id, volume, number, due_at, created_at, sent_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-             ON CONFLICT (community_id, volume, number) DO NOTHING",
+             ON CONFLICT (community_id, volume, number) DO NOTHING RETURNING id",
             params![d.community.0, d.volume, d.number, d.due_at, now],
+            |r| r.get(0),
         )?;
-        if inserted == 0 {
+        let Some(id) = inserted else {
             return Ok(DigestCreated::AlreadySent);
-        }
-        let id = tx.last_insert_rowid();
-        {
-            let mut stmt =
-                tx.prepare("INSERT INTO digest_posts (digest_id, post_id) VALUES (?1, ?2)")?;
-            for p in d.posts {
-                stmt.execute(params![id, p])?;
-            }
+        };
+        for p in d.posts {
+            tx.execute(
+                "INSERT INTO digest_posts (digest_id, post_id) VALUES (?1, ?2)",
+                params![id, p],
+            )?;
         }
         tx.execute(
-            "UPDATE communities SET digest_volume = MAX(digest_volume, ?2) WHERE id = ?1",
+            match dialect {
+                Dialect::Sqlite => {
+                    "UPDATE communities SET digest_volume = MAX(digest_volume, ?2) WHERE id = ?1"
+                }
+                Dialect::Postgres => {
+                    "UPDATE communities SET digest_volume = GREATEST(digest_volume, ?2) WHERE id = ?1"
+                }
+            },
             params![d.community.0, d.volume],
         )?;
         let mut recipients = 0;
@@ -248,8 +262,8 @@ impl Store {
                 && !parsed.synthetic_id
             {
                 tx.execute(
-                    "INSERT OR IGNORE INTO digest_messages (community_id, message_id, digest_id)
-                     VALUES (?1, ?2, ?3)",
+                    "INSERT INTO digest_messages (community_id, message_id, digest_id)
+                     VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                     params![d.community.0, parsed.message_id, id],
                 )?;
             }
@@ -270,7 +284,7 @@ impl Store {
             recipients += super::outbox::audience_size(&tx, outbox)?;
         }
         super::audit::record(
-            &*tx,
+            &tx,
             &super::audit::Act {
                 community: d.community,
                 actor: &self.actor,
@@ -303,7 +317,7 @@ mod tests {
             .execute(
                 "INSERT INTO threads (community_id, root_post_id, subject, first_at, last_at)
                  VALUES (?1, ?2, 'Mobile clinics', 0, 0)",
-                params![c.0, post.0],
+                rusqlite::params![c.0, post.0],
             )
             .unwrap();
         let t = s.sqlite().unwrap().last_insert_rowid();
@@ -311,7 +325,7 @@ mod tests {
             .unwrap()
             .execute(
                 "UPDATE posts SET thread_id = ?1, source = ?2 WHERE id = ?3",
-                params![t, source, post.0],
+                rusqlite::params![t, source, post.0],
             )
             .unwrap();
     }
@@ -436,7 +450,7 @@ mod tests {
                     "INSERT INTO consolidated_replies (community_id, thread_id, state, subject,
                                                        published_at, created_at)
                      VALUES (?1, ?2, 'published', ?3, ?4, ?4)",
-                    params![c.0, t, subject, at],
+                    rusqlite::params![c.0, t, subject, at],
                 )
                 .unwrap();
         }

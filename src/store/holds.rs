@@ -1,15 +1,15 @@
 //! The moderation queue: held posts, moderators' decisions on them, and the
 //! audit log of every decision.
 //!
-//! Invariant: a hold is decided once. The decision runs in an IMMEDIATE
-//! transaction that re-reads the hold, so two moderators racing on one post
+//! Invariant: a hold is decided once. The decision runs in a write
+//! transaction (IMMEDIATE on SQLite, holding the writers' lock on
+//! PostgreSQL) that re-reads the hold, so two moderators racing on one post
 //! get one decision and one refusal naming who decided and when.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::audit::{How, how_of};
-use super::members::log_decision_how;
+use super::engine::{Queries, params};
 use super::{Result, Store, StoreError, now};
 use crate::model::{CommunityId, MemberId, PostId, ThreadId};
 
@@ -100,18 +100,17 @@ type HoldRow = (
 impl Store {
     /// Held posts, oldest first; deferred ones after the rest.
     pub fn held(&self, community: Option<CommunityId>) -> Result<Vec<HeldPost>> {
-        let mut stmt = self.sqlite()?.prepare(
+        self.conn.query_map(
             "SELECT p.id, c.slug, p.from_addr, p.from_name, m.name, m.organisation, p.subject,
                     h.reason, p.received_at, p.size, p.thread_id, h.deferred_until
              FROM holds h
              JOIN posts p ON p.id = h.post_id
              JOIN communities c ON c.id = h.community_id
              LEFT JOIN members m ON m.id = p.member_id
-             WHERE h.decided_at IS NULL AND (?1 IS NULL OR h.community_id = ?1)
+             WHERE h.decided_at IS NULL AND (CAST(?1 AS BIGINT) IS NULL OR h.community_id = ?1)
              ORDER BY COALESCE(h.deferred_until, 0) > ?2, h.held_at, p.id",
-        )?;
-        let rows = stmt
-            .query_map(params![community.map(|c| c.0), now()], |r| {
+            params![community.map(|c| c.0), now()],
+            |r| {
                 Ok(HeldPost {
                     id: PostId(r.get(0)?),
                     community: r.get(1)?,
@@ -123,12 +122,11 @@ impl Store {
                     reason: r.get(7)?,
                     received_at: r.get(8)?,
                     size: r.get(9)?,
-                    thread_id: r.get::<_, Option<i64>>(10)?.map(ThreadId),
+                    thread_id: r.get::<Option<i64>>(10)?.map(ThreadId),
                     deferred_until: r.get(11)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     /// Applies a moderator's decision to a held post, once.
@@ -155,28 +153,23 @@ impl Store {
         trust: bool,
         how: How,
     ) -> Result<Decided> {
-        let tx = self
-            .conn
-            .sqlite_mut("this operation")?
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<HoldRow> = tx
-            .query_row(
+        let tx = self.conn.transaction()?;
+        let row: Option<HoldRow> = tx.query_opt(
                 "SELECT p.community_id, c.slug, p.from_addr, p.subject, p.member_id, h.decided_at, p.state
                  FROM posts p JOIN communities c ON c.id = p.community_id
                  LEFT JOIN holds h ON h.post_id = p.id
                  WHERE p.id = ?1",
-                [post.0],
+                params![post.0],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
-            )
-            .optional()?;
+            )?;
         let Some((cid, slug, from, subject, member, decided_at, state)) = row else {
             return Err(StoreError::NotFound(format!(
                 "post {post} does not exist; `praxis queue` lists held posts"
             )));
         };
-        let held: bool = tx.query_row(
+        let held: bool = tx.query_one(
             "SELECT EXISTS (SELECT 1 FROM holds WHERE post_id = ?1)",
-            [post.0],
+            params![post.0],
             |r| r.get(0),
         )?;
         if !held {
@@ -185,14 +178,12 @@ impl Store {
             )));
         }
         if let Some(at) = decided_at {
-            let by: Option<(String, String)> = tx
-                .query_row(
+            let by: Option<(String, String)> = tx.query_opt(
                     "SELECT actor, action FROM decisions WHERE post_id = ?1 AND action IN ('approve', 'reject', 'discard')
                      ORDER BY id DESC LIMIT 1",
-                    [post.0],
+                    params![post.0],
                     |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+                )?;
             let (who, what) = by.unwrap_or_else(|| ("someone".into(), state.clone()));
             return Err(StoreError::AlreadyDecided {
                 post,
@@ -236,19 +227,19 @@ impl Store {
                 {
                     tx.execute(
                         "UPDATE members SET posts_approved = posts_approved + 1 WHERE id = ?1",
-                        [m],
+                        params![m],
                     )?;
                     if trust {
                         tx.execute(
                             "UPDATE members SET moderation = 'accept' WHERE id = ?1 AND moderation = 'default'",
-                            [m],
+                            params![m],
                         )?;
                         trusted = true;
                     }
                 }
             }
         }
-        log_decision_how(
+        decision(
             &tx,
             community,
             Some(post.0),
@@ -260,7 +251,7 @@ impl Store {
             t,
         )?;
         if trusted {
-            log_decision_how(
+            decision(
                 &tx,
                 community,
                 Some(post.0),
@@ -283,4 +274,39 @@ impl Store {
             trusted,
         })
     }
+}
+
+/// Writes one audit row for a decision on `db` (the act's own
+/// transaction): the row `members::log_decision_how` writes, with the post
+/// (when given) as the object. Kept here while members.rs moves to the
+/// engine interface; one of the two goes once both have.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn decision(
+    db: &impl Queries,
+    community: CommunityId,
+    post: Option<i64>,
+    actor: &str,
+    how: How,
+    action: &str,
+    reason: Option<&str>,
+    detail: Option<&str>,
+    at: i64,
+) -> Result<()> {
+    db.execute(
+        "INSERT INTO decisions (community_id, post_id, actor, action, reason, detail, at, how,
+                                object_kind, object_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?2)",
+        params![
+            community.0,
+            post,
+            actor,
+            action,
+            reason,
+            detail,
+            at,
+            how.as_str(),
+            post.map(|_| "post")
+        ],
+    )?;
+    Ok(())
 }

@@ -380,6 +380,9 @@ fn not_a_member(email: &str) -> StoreError {
 
 /// Writes one audit row.
 #[allow(clippy::too_many_arguments)]
+// Unused while its callers (bounce, confirmations) write through the
+// engine interface and this file does not yet (port-a); back in use after.
+#[allow(dead_code)]
 pub(super) fn log_decision(
     conn: &rusqlite::Connection,
     community: CommunityId,

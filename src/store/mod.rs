@@ -367,10 +367,13 @@ impl Store {
     /// Commits on this connection reach the disk at the next checkpoint
     /// rather than at once (synchronous=NORMAL): for the sender's ledger
     /// only, whose lost commits resend copies instead of losing mail.
+    /// On PostgreSQL the same trade is `synchronous_commit = off` for this
+    /// connection's session (undone when it goes back to the pool).
     pub fn relax_durability(&self) -> Result<()> {
-        self.sqlite()?
-            .execute_batch("PRAGMA synchronous = NORMAL;")?;
-        Ok(())
+        match self.dialect() {
+            Dialect::Sqlite => self.conn.execute_batch("PRAGMA synchronous = NORMAL;"),
+            Dialect::Postgres => self.conn.execute_batch("SET synchronous_commit = off"),
+        }
     }
 
     /// Settings for a bulk import on this connection: a 16 MB page cache,

@@ -1,9 +1,9 @@
 //! Moderators' single-use tokens for deciding a held post by replying to
 //! its notice: recorded by digest per moderator and post, marked used once.
 
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use super::engine::{Queries, params};
 use super::{Result, Store};
 use crate::model::{CommunityId, PostId};
 
@@ -33,7 +33,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        self.sqlite()?.execute(
+        self.conn.execute(
             "INSERT INTO moderation_tokens (digest, community_id, post_id, email, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -54,21 +54,18 @@ impl Store {
         community: CommunityId,
         token: &str,
     ) -> Result<Option<ModerationToken>> {
-        Ok(self
-            .sqlite()?
-            .query_row(
-                "SELECT post_id, email, used_at FROM moderation_tokens
+        self.conn.query_opt(
+            "SELECT post_id, email, used_at FROM moderation_tokens
                  WHERE digest = ?1 AND community_id = ?2",
-                params![digest(token), community.0],
-                |r| {
-                    Ok(ModerationToken {
-                        post: PostId(r.get(0)?),
-                        email: r.get(1)?,
-                        used_at: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?)
+            params![digest(token), community.0],
+            |r| {
+                Ok(ModerationToken {
+                    post: PostId(r.get(0)?),
+                    email: r.get(1)?,
+                    used_at: r.get(2)?,
+                })
+            },
+        )
     }
 
     /// Marks a token used; false when it already was.
@@ -78,7 +75,7 @@ impl Store {
         token: &str,
         now: i64,
     ) -> Result<bool> {
-        let n = self.sqlite()?.execute(
+        let n = self.conn.execute(
             "UPDATE moderation_tokens SET used_at = ?3
              WHERE digest = ?1 AND community_id = ?2 AND used_at IS NULL",
             params![digest(token), community.0, now],

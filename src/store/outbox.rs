@@ -29,11 +29,10 @@
 //! Long because of its tests, which exercise the outbox and the bounce
 //! rules together on the fixtures at the end; the code itself is ~500.
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 
 use super::bounce::{BounceRule, Notice, record_bounce_tx};
-use super::members::parse_col;
+use super::engine::{Conn, Dialect, Params, Queries, Row, params};
 use super::{Result, Store, StoreError};
 use crate::model::{
     CommunityId, Delivery, DeliveryId, DeliveryState, DigestFormat, MemberId, OutboxId, OutboxKind,
@@ -270,11 +269,11 @@ pub struct OutboxFilter {
 
 /// One row of the summary queries (id, slug, kind, subject, created, sent,
 /// pending, failed).
-fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxSummary> {
+fn summary_from_row(r: &Row<'_>) -> Result<OutboxSummary> {
     Ok(OutboxSummary {
         id: OutboxId(r.get(0)?),
         community: r.get(1)?,
-        kind: parse_col(r, 2)?,
+        kind: r.parse(2)?,
         subject: r.get(3)?,
         created_at: r.get(4)?,
         sent: r.get(5)?,
@@ -283,15 +282,11 @@ fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxSummary> {
     })
 }
 
-pub(super) fn insert_outbox(
-    tx: &Transaction<'_>,
-    msg: &NewOutbox<'_>,
-    now: i64,
-) -> Result<OutboxId> {
-    tx.execute(
+pub(super) fn insert_outbox(tx: &impl Queries, msg: &NewOutbox<'_>, now: i64) -> Result<OutboxId> {
+    let id = tx.query_one(
         "INSERT INTO outbox (community_id, kind, subject, message, post_id, reply_id, digest_id,
                              created_at, not_before)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
         params![
             msg.community.map(|c| c.0),
             msg.kind.as_str(),
@@ -303,43 +298,44 @@ pub(super) fn insert_outbox(
             now,
             msg.not_before,
         ],
+        |r| r.get(0),
     )?;
-    Ok(OutboxId(tx.last_insert_rowid()))
+    Ok(OutboxId(id))
 }
 
 /// Inserts a message and a pending delivery to each recipient, in the
 /// caller's transaction (an address listed twice gets one); returns the
 /// message and how many deliveries it got.
 pub(super) fn insert_with_recipients(
-    tx: &Transaction<'_>,
+    tx: &impl Queries,
     msg: &NewOutbox<'_>,
     recipients: impl IntoIterator<Item = NewRecipient>,
     now: i64,
 ) -> Result<(OutboxId, u64)> {
     let id = insert_outbox(tx, msg, now)?;
     let mut n = 0;
-    let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
-         VALUES (?1, ?2, ?3, 'pending', ?4)",
-    )?;
     for r in recipients {
-        n += stmt.execute(params![
-            id.0,
-            r.member.map(|m| m.0),
-            super::members::normalise_email(&r.address),
-            now
-        ])? as u64;
+        n += tx.execute(
+            "INSERT INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
+             VALUES (?1, ?2, ?3, 'pending', ?4) ON CONFLICT DO NOTHING",
+            params![
+                id.0,
+                r.member.map(|m| m.0),
+                super::members::normalise_email(&r.address),
+                now
+            ],
+        )? as u64;
     }
     Ok((id, n))
 }
 
-/// Runs `claim` (an `INSERT OR IGNORE` that records a message as sent once,
-/// with `params`) and, when it recorded one, queues `msg` to `recipients`,
-/// in one transaction; returns whether it queued.
+/// Runs `claim` (an insert that does nothing on conflict, recording a
+/// message as sent once, with `params`) and, when it recorded one, queues
+/// `msg` to `recipients`, in one transaction; returns whether it queued.
 pub(super) fn queue_once(
-    conn: &mut rusqlite::Connection,
+    conn: &mut Conn,
     claim: &str,
-    params: impl rusqlite::Params,
+    params: Params<'_>,
     msg: &NewOutbox<'_>,
     recipients: &[NewRecipient],
     now: i64,
@@ -356,7 +352,15 @@ pub(super) fn queue_once(
 /// The members of an audience not yet expanded into delivery rows, as a
 /// correlated subquery on the outbox alias `o` (0 when `o` has no audience).
 /// The same filter as [`expand_window`]: status and mode as they are now.
-pub(super) const REMAINING: &str = "(SELECT COUNT(*) FROM outbox_audiences a
+pub(super) fn remaining(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => REMAINING_SQLITE,
+        Dialect::Postgres => REMAINING_POSTGRES,
+    }
+}
+
+/// [`remaining`] on SQLite: the audience's JSON read with `json_each`.
+const REMAINING_SQLITE: &str = "(SELECT COUNT(*) FROM outbox_audiences a
        JOIN members m ON m.community_id = a.community_id AND m.id > a.cursor AND m.id <= a.cutoff
      WHERE a.outbox_id = o.id AND m.status = 'active'
        AND m.delivery IN (SELECT value FROM json_each(a.modes))
@@ -367,12 +371,24 @@ pub(super) const REMAINING: &str = "(SELECT COUNT(*) FROM outbox_audiences a
                            AND e.email = m.email AND e.status = 'active'
              WHERE e.delivery IN (SELECT value FROM json_each(x.value, '$.modes'))))";
 
+/// [`remaining`] on PostgreSQL: the same filter with its JSON functions.
+const REMAINING_POSTGRES: &str = "(SELECT COUNT(*) FROM outbox_audiences a
+       JOIN members m ON m.community_id = a.community_id AND m.id > a.cursor AND m.id <= a.cutoff
+     WHERE a.outbox_id = o.id AND m.status = 'active'
+       AND m.delivery IN (SELECT json_array_elements_text(CAST(a.modes AS JSON)))
+       AND NOT (m.own_posts = 0 AND m.email = a.author)
+       AND (a.digest_format IS NULL OR m.digest_format = a.digest_format)
+       AND NOT EXISTS (SELECT 1 FROM json_array_elements(CAST(a.exclude AS JSON)) x
+             JOIN members e ON e.community_id = CAST(x.value ->> 'community' AS BIGINT)
+                           AND e.email = m.email AND e.status = 'active'
+             WHERE e.delivery IN (SELECT json_array_elements_text(x.value -> 'modes'))))";
+
 /// Records `audience` as the recipients of message `id`: one row, whatever
 /// the member count. The sender expands it into delivery rows a batch at a
 /// time ([`Store::expand_audiences`]); members added later (with higher
 /// ids) are not in it.
 pub(super) fn insert_audience(
-    tx: &Transaction<'_>,
+    tx: &impl Queries,
     id: OutboxId,
     audience: &Audience<'_>,
 ) -> Result<()> {
@@ -387,32 +403,33 @@ pub(super) fn insert_audience(
             })
         })
         .collect();
-    tx.prepare_cached(
+    tx.execute(
         "INSERT INTO outbox_audiences (outbox_id, community_id, modes, author, digest_format,
                                        cutoff, exclude)
          VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(id), 0) FROM members), ?6)",
-    )?
-    .execute(params![
-        id.0,
-        audience.community.0,
-        serde_json::to_string(&modes).unwrap_or_else(|_| "[]".into()),
-        audience.author.map(super::members::normalise_email),
-        audience.digest_format.map(|f| f.as_str()),
-        serde_json::Value::Array(exclude).to_string(),
-    ])?;
+        params![
+            id.0,
+            audience.community.0,
+            serde_json::to_string(&modes).unwrap_or_else(|_| "[]".into()),
+            audience.author.map(super::members::normalise_email),
+            audience.digest_format.map(|f| f.as_str()),
+            serde_json::Value::Array(exclude).to_string(),
+        ],
+    )?;
     Ok(())
 }
 
 /// How many members message `id`'s audience holds now: delivery rows
 /// already made plus members not yet expanded. Grows with the member count;
 /// for reports, not for the ingest path.
-pub(super) fn audience_size(conn: &rusqlite::Connection, id: OutboxId) -> Result<u64> {
-    let n: i64 = conn.query_row(
+pub(super) fn audience_size(conn: &impl Queries, id: OutboxId) -> Result<u64> {
+    let n: i64 = conn.query_one(
         &format!(
-            "SELECT (SELECT COUNT(*) FROM deliveries WHERE outbox_id = o.id) + {REMAINING}
-             FROM outbox o WHERE o.id = ?1"
+            "SELECT (SELECT COUNT(*) FROM deliveries WHERE outbox_id = o.id) + {}
+             FROM outbox o WHERE o.id = ?1",
+            remaining(conn.on().dialect())
         ),
-        [id.0],
+        params![id.0],
         |r| r.get(0),
     )?;
     Ok(n as u64)
@@ -432,19 +449,17 @@ struct OpenAudience {
 /// rows and advances its cursor, in the caller's transaction; returns the
 /// rows inserted. Status and mode are read now, so a member who left or
 /// switched to digests before their window is expanded gets no copy.
-fn expand_window(tx: &Transaction<'_>, a: &mut OpenAudience, window: u32, now: i64) -> Result<u64> {
-    let end: Option<i64> = tx
-        .prepare_cached(
-            "SELECT MAX(id) FROM (SELECT m.id FROM members m JOIN outbox_audiences a
-                 ON a.outbox_id = ?1 AND m.community_id = a.community_id
-               WHERE m.id > ?2 AND m.id <= ?3 ORDER BY m.id LIMIT ?4)",
-        )?
-        .query_row(params![a.outbox.0, a.cursor, a.cutoff, window], |r| {
-            r.get(0)
-        })?;
+fn expand_window(tx: &impl Queries, a: &mut OpenAudience, window: u32, now: i64) -> Result<u64> {
+    let end: Option<i64> = tx.query_one(
+        "SELECT MAX(id) FROM (SELECT m.id FROM members m JOIN outbox_audiences a
+             ON a.outbox_id = ?1 AND m.community_id = a.community_id
+           WHERE m.id > ?2 AND m.id <= ?3 ORDER BY m.id LIMIT ?4) AS w",
+        params![a.outbox.0, a.cursor, a.cutoff, window],
+        |r| r.get(0),
+    )?;
     let end = end.unwrap_or(a.cutoff);
-    let n = tx
-        .prepare_cached(
+    let insert = match tx.on().dialect() {
+        Dialect::Sqlite => {
             "INSERT OR IGNORE INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
              SELECT a.outbox_id, m.id, m.email, 'pending', ?4
              FROM outbox_audiences a
@@ -457,11 +472,30 @@ fn expand_window(tx: &Transaction<'_>, a: &mut OpenAudience, window: u32, now: i
                      JOIN members e ON e.community_id = json_extract(x.value, '$.community')
                                    AND e.email = m.email AND e.status = 'active'
                      WHERE e.delivery IN (SELECT value FROM json_each(x.value, '$.modes')))
-             ORDER BY m.id",
-        )?
-        .execute(params![a.outbox.0, a.cursor, end, now])?;
-    tx.prepare_cached("UPDATE outbox_audiences SET cursor = ?2 WHERE outbox_id = ?1")?
-        .execute(params![a.outbox.0, end])?;
+             ORDER BY m.id"
+        }
+        Dialect::Postgres => {
+            "INSERT INTO deliveries (outbox_id, member_id, recipient, state, next_attempt_at)
+             SELECT a.outbox_id, m.id, m.email, 'pending', ?4
+             FROM outbox_audiences a
+             JOIN members m ON m.community_id = a.community_id AND m.id > ?2 AND m.id <= ?3
+             WHERE a.outbox_id = ?1 AND m.status = 'active'
+               AND m.delivery IN (SELECT json_array_elements_text(CAST(a.modes AS JSON)))
+               AND NOT (m.own_posts = 0 AND m.email = a.author)
+               AND (a.digest_format IS NULL OR m.digest_format = a.digest_format)
+               AND NOT EXISTS (SELECT 1 FROM json_array_elements(CAST(a.exclude AS JSON)) x
+                     JOIN members e ON e.community_id = CAST(x.value ->> 'community' AS BIGINT)
+                                   AND e.email = m.email AND e.status = 'active'
+                     WHERE e.delivery IN (SELECT json_array_elements_text(x.value -> 'modes')))
+             ORDER BY m.id
+             ON CONFLICT DO NOTHING"
+        }
+    };
+    let n = tx.execute(insert, params![a.outbox.0, a.cursor, end, now])?;
+    tx.execute(
+        "UPDATE outbox_audiences SET cursor = ?2 WHERE outbox_id = ?1",
+        params![a.outbox.0, end],
+    )?;
     a.cursor = end;
     Ok(n as u64)
 }
@@ -478,16 +512,14 @@ impl Store {
         audience: &Audience<'_>,
         now: i64,
     ) -> Result<Queued> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let tx = self.conn.transaction()?;
         if msg.kind == OutboxKind::Post
             && let Some(post) = msg.post
-            && let Some(id) = tx
-                .query_row(
-                    "SELECT id FROM outbox WHERE kind = 'post' AND post_id = ?1",
-                    [post.0],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()?
+            && let Some(id) = tx.query_opt(
+                "SELECT id FROM outbox WHERE kind = 'post' AND post_id = ?1",
+                params![post.0],
+                |r| r.get::<i64>(0),
+            )?
         {
             return Ok(Queued {
                 id: OutboxId(id),
@@ -513,7 +545,7 @@ impl Store {
         recipients: impl IntoIterator<Item = NewRecipient>,
         now: i64,
     ) -> Result<Queued> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let tx = self.conn.transaction()?;
         let (id, n) = insert_with_recipients(&tx, msg, recipients, now)?;
         tx.commit()?;
         Ok(Queued {
@@ -525,12 +557,12 @@ impl Store {
 
     /// The post with this id, as fan-out needs it.
     pub fn post_for_fanout(&self, post: PostId) -> Result<PostForFanout> {
-        self.sqlite()?
-            .query_row(
+        self.conn
+            .query_opt(
                 "SELECT p.id, p.community_id, p.message_id, p.raw, p.from_addr, p.state, p.subject,
                         t.subject
                  FROM posts p LEFT JOIN threads t ON t.id = p.thread_id WHERE p.id = ?1",
-                [post.0],
+                params![post.0],
                 |r| {
                     Ok(PostForFanout {
                         id: PostId(r.get(0)?),
@@ -538,13 +570,12 @@ impl Store {
                         message_id: r.get(2)?,
                         raw: r.get(3)?,
                         from_addr: r.get(4)?,
-                        state: parse_col(r, 5)?,
+                        state: r.parse(5)?,
                         subject: r.get(6)?,
                         thread_subject: r.get(7)?,
                     })
                 },
-            )
-            .optional()?
+            )?
             .ok_or_else(|| {
                 StoreError::NotFound(format!(
                     "post {post} does not exist; list held posts with `praxis queue`"
@@ -557,6 +588,12 @@ impl Store {
     /// the communities in `skip` (held back by their rate limit). Walks the
     /// due index, so its cost grows with `limit` and `exclude`, not with the
     /// size of the queue.
+    ///
+    /// On SQLite the one writer settles rows one transaction at a time, so
+    /// a plain read is the claim. On PostgreSQL the claim is `FOR UPDATE
+    /// SKIP LOCKED`: rows another session holds locked (an outcome being
+    /// committed) are passed over rather than waited for. Either way the
+    /// sender's `exclude` keeps what it holds from being taken twice.
     pub fn due_deliveries(
         &self,
         now: i64,
@@ -566,8 +603,9 @@ impl Store {
     ) -> Result<Vec<DueDelivery>> {
         let exclude: Vec<i64> = exclude.iter().map(|d| d.0).collect();
         let skip: Vec<i64> = skip.iter().map(|c| c.0).collect();
-        let mut stmt = self.sqlite()?.prepare_cached(
-            "SELECT d.id, d.outbox_id, o.community_id, d.member_id, d.recipient, d.attempts,
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT d.id, d.outbox_id, o.community_id, d.member_id, d.recipient, d.attempts,
                     d.first_failed_at
              FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
              WHERE d.state IN ('pending', 'temp_failed') AND d.next_attempt_at <= ?1
@@ -575,23 +613,37 @@ impl Store {
                AND d.id NOT IN (SELECT value FROM json_each(?2))
                AND COALESCE(o.community_id, 0) NOT IN (SELECT value FROM json_each(?3))
              ORDER BY d.next_attempt_at, d.id
-             LIMIT ?4",
-        )?;
+             LIMIT ?4"
+            }
+            Dialect::Postgres => {
+                "SELECT d.id, d.outbox_id, o.community_id, d.member_id, d.recipient, d.attempts,
+                    d.first_failed_at
+             FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+             WHERE d.state IN ('pending', 'temp_failed') AND d.next_attempt_at <= ?1
+               AND (o.not_before IS NULL OR o.not_before <= ?1)
+               AND d.id NOT IN (SELECT CAST(v.x AS BIGINT)
+                                FROM json_array_elements_text(CAST(?2 AS JSON)) AS v(x))
+               AND COALESCE(o.community_id, 0) NOT IN
+                   (SELECT CAST(v.x AS BIGINT)
+                    FROM json_array_elements_text(CAST(?3 AS JSON)) AS v(x))
+             ORDER BY d.next_attempt_at, d.id
+             LIMIT ?4
+             FOR UPDATE OF d SKIP LOCKED"
+            }
+        };
         let json = |v: &Vec<i64>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-        let rows = stmt
-            .query_map(params![now, json(&exclude), json(&skip), limit], |r| {
+        self.conn
+            .query_map(sql, params![now, json(&exclude), json(&skip), limit], |r| {
                 Ok(DueDelivery {
                     id: DeliveryId(r.get(0)?),
                     outbox: OutboxId(r.get(1)?),
-                    community: r.get::<_, Option<i64>>(2)?.map(CommunityId),
-                    member: r.get::<_, Option<i64>>(3)?.map(MemberId),
+                    community: r.get::<Option<i64>>(2)?.map(CommunityId),
+                    member: r.get::<Option<i64>>(3)?.map(MemberId),
                     recipient: r.get(4)?,
                     attempts: r.get(5)?,
                     first_failed_at: r.get(6)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
     }
 
     /// When the next delivery waiting for a later attempt falls due, if any
@@ -601,12 +653,12 @@ impl Store {
         if self.audiences_open(now)? {
             return Ok(Some(now)); // members still to expand: due now
         }
-        Ok(self.sqlite()?.query_row(
+        self.conn.query_one(
             "SELECT MIN(next_attempt_at) FROM deliveries
              WHERE state IN ('pending', 'temp_failed') AND next_attempt_at > ?1",
-            [now],
+            params![now],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Expands the audiences of messages due at `now` into delivery rows,
@@ -617,22 +669,21 @@ impl Store {
     /// committed together: a crash loses and doubles no recipient. Returns
     /// the rows inserted.
     pub fn expand_audiences(&mut self, now: i64, want: u32, in_hand: usize) -> Result<u64> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
-        let open: Vec<OpenAudience> = tx
-            .prepare_cached(
-                "SELECT a.outbox_id, a.cursor, a.cutoff FROM outbox_audiences a
-                 JOIN outbox o ON o.id = a.outbox_id
-                 WHERE a.cursor < a.cutoff AND (o.not_before IS NULL OR o.not_before <= ?1)
-                 ORDER BY a.outbox_id",
-            )?
-            .query_map([now], |r| {
+        let tx = self.conn.transaction()?;
+        let open: Vec<OpenAudience> = tx.query_map(
+            "SELECT a.outbox_id, a.cursor, a.cutoff FROM outbox_audiences a
+             JOIN outbox o ON o.id = a.outbox_id
+             WHERE a.cursor < a.cutoff AND (o.not_before IS NULL OR o.not_before <= ?1)
+             ORDER BY a.outbox_id",
+            params![now],
+            |r| {
                 Ok(OpenAudience {
                     outbox: OutboxId(r.get(0)?),
                     cursor: r.get(1)?,
                     cutoff: r.get(2)?,
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+            },
+        )?;
         let want = u64::from(want.max(1));
         let enough = want + in_hand as u64;
         let mut inserted = 0;
@@ -640,12 +691,12 @@ impl Store {
             if inserted >= want {
                 break;
             }
-            let pending: i64 = tx
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
-                     WHERE outbox_id = ?1 AND state = 'pending' LIMIT ?2)",
-                )?
-                .query_row(params![a.outbox.0, enough as i64], |r| r.get(0))?;
+            let pending: i64 = tx.query_one(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
+                 WHERE outbox_id = ?1 AND state = 'pending' LIMIT ?2) AS p",
+                params![a.outbox.0, enough as i64],
+                |r| r.get(0),
+            )?;
             if pending as u64 >= enough {
                 continue;
             }
@@ -664,37 +715,36 @@ impl Store {
 
     /// Whether some due message still has members to expand.
     pub fn audiences_open(&self, now: i64) -> Result<bool> {
-        Ok(self.sqlite()?.query_row(
+        self.conn.query_one(
             "SELECT EXISTS (SELECT 1 FROM outbox_audiences a JOIN outbox o ON o.id = a.outbox_id
              WHERE a.cursor < a.cutoff AND (o.not_before IS NULL OR o.not_before <= ?1))",
-            [now],
+            params![now],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// How many members message `id` goes to: delivery rows made so far plus
     /// the members of its audience not yet expanded (as they are now).
     /// Counts the members, so it costs more as they grow: for reports.
     pub fn audience_size(&self, id: OutboxId) -> Result<u64> {
-        audience_size(self.sqlite()?, id)
+        audience_size(&self.conn, id)
     }
 
     /// A stored message.
     pub fn outbox_message(&self, id: OutboxId) -> Result<OutboxMessage> {
-        self.sqlite()?
-            .query_row(
+        self.conn
+            .query_opt(
                 "SELECT id, community_id, kind, message FROM outbox WHERE id = ?1",
-                [id.0],
+                params![id.0],
                 |r| {
                     Ok(OutboxMessage {
                         id: OutboxId(r.get(0)?),
-                        community: r.get::<_, Option<i64>>(1)?.map(CommunityId),
-                        kind: parse_col(r, 2)?,
+                        community: r.get::<Option<i64>>(1)?.map(CommunityId),
+                        kind: r.parse(2)?,
                         message: r.get(3)?,
                     })
                 },
-            )
-            .optional()?
+            )?
             .ok_or_else(|| outbox_not_found(id))
     }
 
@@ -708,29 +758,27 @@ impl Store {
         rule: &BounceRule,
         notice: &dyn Fn(&super::Member, f64, &str) -> Option<Notice>,
     ) -> Result<Vec<bool>> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let tx = self.conn.transaction()?;
         let mut changed = Vec::with_capacity(outcomes.len());
         for (id, outcome) in outcomes {
             let n = match outcome {
-                Outcome::Sent { at } => tx
-                    .prepare_cached(
-                        "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1,
-                                last_error = NULL
-                         WHERE id = ?1 AND state IN ('pending', 'temp_failed')",
-                    )?
-                    .execute(params![id.0, at])?,
+                Outcome::Sent { at } => tx.execute(
+                    "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1,
+                            last_error = NULL
+                     WHERE id = ?1 AND state IN ('pending', 'temp_failed')",
+                    params![id.0, at],
+                )?,
                 Outcome::Retry {
                     at,
                     next_attempt_at,
                     error,
-                } => tx
-                    .prepare_cached(
-                        "UPDATE deliveries SET state = 'temp_failed', attempts = attempts + 1,
-                                next_attempt_at = ?2, last_error = ?3,
-                                first_failed_at = COALESCE(first_failed_at, ?4)
-                         WHERE id = ?1 AND state IN ('pending', 'temp_failed')",
-                    )?
-                    .execute(params![id.0, next_attempt_at, error, at])?,
+                } => tx.execute(
+                    "UPDATE deliveries SET state = 'temp_failed', attempts = attempts + 1,
+                            next_attempt_at = ?2, last_error = ?3,
+                            first_failed_at = COALESCE(first_failed_at, ?4)
+                     WHERE id = ?1 AND state IN ('pending', 'temp_failed')",
+                    params![id.0, next_attempt_at, error, at],
+                )?,
                 Outcome::Failed { at, error, bounce } => {
                     let n = tx.execute(
                         "UPDATE deliveries SET state = 'failed', attempts = attempts + 1,
@@ -739,14 +787,12 @@ impl Store {
                         params![id.0, error, at],
                     )?;
                     if n > 0 && *bounce {
-                        let target: Option<(Option<i64>, String)> = tx
-                            .query_row(
-                                "SELECT o.community_id, d.recipient FROM deliveries d
-                                 JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ?1",
-                                [id.0],
-                                |r| Ok((r.get(0)?, r.get(1)?)),
-                            )
-                            .optional()?;
+                        let target: Option<(Option<i64>, String)> = tx.query_opt(
+                            "SELECT o.community_id, d.recipient FROM deliveries d
+                             JOIN outbox o ON o.id = d.outbox_id WHERE d.id = ?1",
+                            params![id.0],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )?;
                         if let Some((Some(community), recipient)) = target {
                             record_bounce_tx(
                                 &tx,
@@ -770,44 +816,40 @@ impl Store {
 
     /// Messages with their delivery counts, newest first.
     pub fn outbox_summaries(&self, filter: &OutboxFilter) -> Result<Vec<OutboxSummary>> {
-        let mut stmt = self.sqlite()?.prepare(&format!(
-            "SELECT o.id, COALESCE(c.slug, ''), o.kind, o.subject, o.created_at,
-                    COALESCE(SUM(d.state = 'sent'), 0),
-                    COALESCE(SUM(d.state IN ('pending', 'temp_failed')), 0) + {REMAINING},
-                    COALESCE(SUM(d.state = 'failed'), 0)
-             FROM outbox o
-             LEFT JOIN communities c ON c.id = o.community_id
-             LEFT JOIN deliveries d ON d.outbox_id = o.id
-             WHERE (?1 IS NULL OR o.community_id = ?1)
-             GROUP BY o.id
-             HAVING NOT ?2 OR COALESCE(SUM(d.state = 'failed'), 0) > 0
-             ORDER BY o.id DESC
-             LIMIT ?3 OFFSET ?4"
-        ))?;
-        let limit = if filter.limit == 0 {
-            -1
-        } else {
-            i64::from(filter.limit)
+        // No limit: -1 on SQLite, NULL on PostgreSQL.
+        let limit = match (filter.limit, self.dialect()) {
+            (0, Dialect::Sqlite) => Some(-1),
+            (0, Dialect::Postgres) => None,
+            (n, _) => Some(i64::from(n)),
         };
-        let rows = stmt
-            .query_map(
-                params![
-                    filter.community.map(|c| c.0),
-                    filter.failed_only,
-                    limit,
-                    filter.offset
-                ],
-                summary_from_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.conn.query_map(
+            &format!(
+                "SELECT o.id, COALESCE(c.slug, ''), o.kind, o.subject, o.created_at, {COUNTS}
+                 FROM outbox o
+                 LEFT JOIN communities c ON c.id = o.community_id
+                 LEFT JOIN deliveries d ON d.outbox_id = o.id
+                 WHERE (CAST(?1 AS BIGINT) IS NULL OR o.community_id = ?1)
+                 GROUP BY o.id, c.slug
+                 HAVING NOT ?2 OR {FAILED} > 0
+                 ORDER BY o.id DESC
+                 LIMIT ?3 OFFSET ?4",
+                COUNTS = counts(self.dialect()),
+            ),
+            params![
+                filter.community.map(|c| c.0),
+                filter.failed_only,
+                limit,
+                filter.offset
+            ],
+            summary_from_row,
+        )
     }
 
     /// How many messages `filter` matches, ignoring its limit and offset.
     pub fn outbox_count(&self, filter: &OutboxFilter) -> Result<u64> {
-        let n: i64 = self.sqlite()?.query_row(
+        let n: i64 = self.conn.query_one(
             "SELECT COUNT(*) FROM outbox o
-             WHERE (?1 IS NULL OR o.community_id = ?1)
+             WHERE (CAST(?1 AS BIGINT) IS NULL OR o.community_id = ?1)
                AND (NOT ?2 OR EXISTS (SELECT 1 FROM deliveries d
                                       WHERE d.outbox_id = o.id AND d.state = 'failed'))",
             params![filter.community.map(|c| c.0), filter.failed_only],
@@ -818,18 +860,19 @@ impl Store {
 
     /// One message's counts.
     pub fn outbox_summary(&self, id: OutboxId) -> Result<OutboxSummary> {
-        let mut stmt = self.sqlite()?.prepare(&format!(
-            "SELECT o.id, COALESCE(c.slug, ''), o.kind, o.subject, o.created_at,
-                    COALESCE(SUM(d.state = 'sent'), 0),
-                    COALESCE(SUM(d.state IN ('pending', 'temp_failed')), 0) + {REMAINING},
-                    COALESCE(SUM(d.state = 'failed'), 0)
-             FROM outbox o
-             LEFT JOIN communities c ON c.id = o.community_id
-             LEFT JOIN deliveries d ON d.outbox_id = o.id
-             WHERE o.id = ?1 GROUP BY o.id"
-        ))?;
-        stmt.query_row([id.0], summary_from_row)
-            .optional()?
+        self.conn
+            .query_opt(
+                &format!(
+                    "SELECT o.id, COALESCE(c.slug, ''), o.kind, o.subject, o.created_at, {}
+                     FROM outbox o
+                     LEFT JOIN communities c ON c.id = o.community_id
+                     LEFT JOIN deliveries d ON d.outbox_id = o.id
+                     WHERE o.id = ?1 GROUP BY o.id, c.slug",
+                    counts(self.dialect())
+                ),
+                params![id.0],
+                summary_from_row,
+            )?
             .ok_or_else(|| outbox_not_found(id))
     }
 
@@ -841,40 +884,41 @@ impl Store {
         state: Option<DeliveryState>,
         limit: u32,
     ) -> Result<Vec<DeliveryRow>> {
-        let mut stmt = self.sqlite()?.prepare(
+        // No limit: -1 on SQLite, NULL on PostgreSQL.
+        let limit = match (limit, self.dialect()) {
+            (0, Dialect::Sqlite) => Some(-1),
+            (0, Dialect::Postgres) => None,
+            (n, _) => Some(i64::from(n)),
+        };
+        self.conn.query_map(
             "SELECT id, recipient, state, attempts, last_error, sent_at, next_attempt_at
-             FROM deliveries WHERE outbox_id = ?1 AND (?2 IS NULL OR state = ?2)
+             FROM deliveries WHERE outbox_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR state = ?2)
              ORDER BY id LIMIT ?3",
-        )?;
-        let limit = if limit == 0 { -1 } else { i64::from(limit) };
-        let rows = stmt
-            .query_map(params![id.0, state.map(|s| s.as_str()), limit], |r| {
+            params![id.0, state.map(|s| s.as_str()), limit],
+            |r| {
                 Ok(DeliveryRow {
                     id: DeliveryId(r.get(0)?),
                     recipient: r.get(1)?,
-                    state: parse_col(r, 2)?,
+                    state: r.parse(2)?,
                     attempts: r.get(3)?,
                     last_error: r.get(4)?,
                     sent_at: r.get(5)?,
                     next_attempt_at: r.get(6)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     /// Re-queues a message's failed and waiting deliveries to go now, with a
     /// fresh give-up clock; returns how many. A community's message records
     /// the retry in its audit log under the store's actor.
     pub fn retry_outbox(&mut self, id: OutboxId, now: i64) -> Result<u64> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
-        let community: Option<Option<i64>> = tx
-            .query_row(
-                "SELECT community_id FROM outbox WHERE id = ?1",
-                [id.0],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let tx = self.conn.transaction()?;
+        let community: Option<Option<i64>> = tx.query_opt(
+            "SELECT community_id FROM outbox WHERE id = ?1",
+            params![id.0],
+            |r| r.get(0),
+        )?;
         let Some(community) = community else {
             return Err(outbox_not_found(id));
         };
@@ -885,7 +929,7 @@ impl Store {
         )?;
         if let Some(community) = community {
             super::audit::record(
-                &*tx,
+                &tx,
                 &super::audit::Act {
                     community: CommunityId(community),
                     actor: &self.actor,
@@ -899,6 +943,21 @@ impl Store {
         tx.commit()?;
         Ok(n as u64)
     }
+}
+
+/// A message's failed deliveries, from its grouped delivery rows `d`.
+const FAILED: &str = "COALESCE(SUM(CASE WHEN d.state = 'failed' THEN 1 ELSE 0 END), 0)";
+
+/// The summary's sent, pending (rows plus members still to expand) and
+/// failed counts, from the outbox row `o` and its grouped delivery rows `d`.
+fn counts(dialect: Dialect) -> String {
+    format!(
+        "COALESCE(SUM(CASE WHEN d.state = 'sent' THEN 1 ELSE 0 END), 0),
+         COALESCE(SUM(CASE WHEN d.state IN ('pending', 'temp_failed') THEN 1 ELSE 0 END), 0)
+             + {},
+         {FAILED}",
+        remaining(dialect)
+    )
 }
 
 fn outbox_not_found(id: OutboxId) -> StoreError {
@@ -961,7 +1020,7 @@ pub(super) mod fixtures {
                 "INSERT INTO posts (community_id, message_id, sha256, raw, size, source, received_at,
                                     class, state, from_addr, subject)
                  VALUES (?1, ?2, x'00', ?3, ?4, 'pipe', 0, 'post', 'approved', ?5, 'Hello')",
-                params![c.0, format!("<{}@test>", raw.len()), raw, raw.len() as i64, from],
+                rusqlite::params![c.0, format!("<{}@test>", raw.len()), raw, raw.len() as i64, from],
             )
             .unwrap();
         PostId(s.sqlite().unwrap().last_insert_rowid())

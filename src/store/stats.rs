@@ -3,8 +3,6 @@
 //! instants of posts, joins, leavings, bounces and disablings in a period.
 //! Counting them into months and medians is `crate::stats`'s (pure) work.
 
-use rusqlite::params;
-
 use super::engine::{Dialect, Queries};
 use super::{Result, Store};
 use chrono::NaiveDate;
@@ -27,9 +25,10 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         super::outbox::queue_once(
-            self.sqlite_mut()?,
-            "INSERT OR IGNORE INTO health_reports (community_id, month, sent_at) VALUES (?1, ?2, ?3)",
-            params![c.0, month, now],
+            &mut self.conn,
+            "INSERT INTO health_reports (community_id, month, sent_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            super::engine::params![c.0, month, now],
             msg,
             recipients,
             now,

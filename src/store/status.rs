@@ -1,6 +1,6 @@
 //! Counts for `praxis status`, and the health rows the daemon writes about itself.
 
-use rusqlite::{OptionalExtension, params};
+use super::engine::{Queries, params};
 
 use super::{Result, Store, now};
 use crate::model::CommunityId;
@@ -49,8 +49,9 @@ impl Store {
     pub fn community_status(&self, community: CommunityId) -> Result<CommunityStatus> {
         let c = community.0;
         let t = now();
-        let one =
-            |sql: &str| -> Result<i64> { Ok(self.sqlite()?.query_row(sql, [c], |r| r.get(0))?) };
+        let one = |sql: &str| -> Result<i64> { self.conn.query_one(sql, params![c], |r| r.get(0)) };
+        let at =
+            |sql: &str| -> Result<i64> { self.conn.query_one(sql, params![c, t], |r| r.get(0)) };
         Ok(CommunityStatus {
             members: one(
                 "SELECT COUNT(*) FROM members WHERE community_id = ?1 AND status = 'active'",
@@ -62,20 +63,16 @@ impl Store {
                 "SELECT COUNT(*) FROM threads t WHERE t.community_id = ?1 AND t.kind = 'query' AND t.state <> 'published'
                    AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')",
             )?,
-            overdue_queries: self.sqlite()?.query_row(
+            overdue_queries: at(
                 "SELECT COUNT(*) FROM threads t WHERE t.community_id = ?1 AND t.kind = 'query' AND t.state <> 'published'
                    AND t.deadline_at < ?2
                    AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')",
-                params![c, t],
-                |r| r.get(0),
             )?,
-            scheduled_replies: self.sqlite()?.query_row(
+            scheduled_replies: at(
                 "SELECT COUNT(*) FROM consolidated_replies
                  WHERE community_id = ?1 AND state = 'scheduled' AND publish_at > ?2",
-                params![c, t],
-                |r| r.get(0),
             )?,
-            next_scheduled_at: self.sqlite()?.query_row(
+            next_scheduled_at: self.conn.query_one(
                 "SELECT MIN(publish_at) FROM consolidated_replies
                  WHERE community_id = ?1 AND state = 'scheduled' AND publish_at > ?2",
                 params![c, t],
@@ -85,21 +82,22 @@ impl Store {
                 "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
                  WHERE o.community_id = ?1 AND d.state IN ('pending', 'temp_failed')",
             )? + one(&format!(
-                "SELECT COALESCE(SUM({}), 0) FROM outbox o
+                "SELECT CAST(COALESCE(SUM({}), 0) AS BIGINT) FROM outbox o
                  JOIN outbox_audiences oa ON oa.outbox_id = o.id
                  WHERE o.community_id = ?1 AND oa.cursor < oa.cutoff",
-                super::outbox::REMAINING
+                super::outbox::remaining(self.dialect())
             ))?,
             outbox_failed: one(
                 "SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
                  WHERE o.community_id = ?1 AND d.state = 'failed'",
             )?,
-            last_sync: self.sqlite()?.query_row(
+            last_sync: self
+                .conn
+                .query_opt(
                     "SELECT last_sync_at FROM imap_checkpoints WHERE community_id = ?1",
-                    [c],
-                    |r| r.get(0),
-                )
-                .optional()?
+                    params![c],
+                    |r| r.get::<Option<i64>>(0),
+                )?
                 .flatten(),
         })
     }
@@ -107,23 +105,23 @@ impl Store {
     /// Where a flush starts: the lowest delivery id still unsettled (or one
     /// past the highest), below which no row can be sent by it.
     pub fn flush_mark(&self) -> Result<i64> {
-        Ok(self.sqlite()?.query_row(
+        self.conn.query_one(
             "SELECT COALESCE(
                  (SELECT MIN(id) FROM deliveries WHERE state IN ('pending', 'temp_failed')),
                  (SELECT COALESCE(MAX(id), 0) + 1 FROM deliveries))",
-            [],
+            params![],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Copies accepted at or after `since` among deliveries from `mark` on
     /// (see [`Store::flush_mark`]): a range read, not a scan of the history.
     pub fn sent_since(&self, mark: i64, since: i64) -> Result<i64> {
-        Ok(self.sqlite()?.query_row(
+        self.conn.query_one(
             "SELECT COUNT(*) FROM deliveries WHERE id >= ?1 AND state = 'sent' AND sent_at >= ?2",
-            [mark, since],
+            params![mark, since],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Deliveries that are due at `now` and not yet settled (pending or
@@ -134,17 +132,17 @@ impl Store {
         if self.audiences_open(now)? {
             return Ok(1); // members still to expand into deliveries
         }
-        Ok(self.sqlite()?.query_row(
+        self.conn.query_one(
             "SELECT COUNT(*) FROM deliveries
              WHERE state IN ('pending', 'temp_failed') AND next_attempt_at <= ?1",
-            [now],
+            params![now],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Records what the daemon or one of its tasks is doing.
     pub fn set_health(&self, key: &str, state: &str, detail: Option<&str>) -> Result<()> {
-        self.sqlite()?.execute(
+        self.conn.execute(
             "INSERT INTO daemon_health (key, state, detail, pid, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (key) DO UPDATE SET state = excluded.state, detail = excluded.detail,
                  pid = excluded.pid, updated_at = excluded.updated_at",
@@ -155,21 +153,18 @@ impl Store {
 
     /// One health row.
     pub fn health(&self, key: &str) -> Result<Option<HealthRow>> {
-        Ok(self
-            .sqlite()?
-            .query_row(
-                "SELECT key, state, detail, pid, updated_at FROM daemon_health WHERE key = ?1",
-                [key],
-                |r| {
-                    Ok(HealthRow {
-                        key: r.get(0)?,
-                        state: r.get(1)?,
-                        detail: r.get(2)?,
-                        pid: r.get(3)?,
-                        updated_at: r.get(4)?,
-                    })
-                },
-            )
-            .optional()?)
+        self.conn.query_opt(
+            "SELECT key, state, detail, pid, updated_at FROM daemon_health WHERE key = ?1",
+            params![key],
+            |r| {
+                Ok(HealthRow {
+                    key: r.get(0)?,
+                    state: r.get(1)?,
+                    detail: r.get(2)?,
+                    pid: r.get(3)?,
+                    updated_at: r.get(4)?,
+                })
+            },
+        )
     }
 }

@@ -102,7 +102,7 @@ pub fn each_engine(test: impl Fn(&mut Store)) {
 }
 
 /// The embedded example config, whose communities most tests use.
-fn example() -> Config {
+pub fn example() -> Config {
     let (config, problems) = Config::parse(
         praxis::config::EMBEDDED_DEFAULT,
         std::path::Path::new("praxis.toml"),

@@ -78,8 +78,11 @@ fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
     let manager = Manager::from_config(
         config,
         NoTls,
+        // Clean: a connection goes back to the pool as it came (RESET ALL
+        // undoes the sender's `synchronous_commit = off`, advisory locks
+        // are let go); its prepared statements stay.
         ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
+            recycling_method: RecyclingMethod::Clean,
         },
     );
     let pool = Pool::builder(manager)
@@ -119,7 +122,8 @@ impl Client {
         if let Some(s) = self.statements.borrow().get(sql) {
             return Ok(s.clone());
         }
-        let stmt = block_on(self.inner.prepare(&placeholders(sql)))?;
+        // The pooled connection keeps its statements across checkouts.
+        let stmt = block_on(self.inner.prepare_cached(&placeholders(sql)))?;
         self.statements
             .borrow_mut()
             .insert(sql.to_string(), stmt.clone());
@@ -528,5 +532,27 @@ mod tests {
             redact("postgres://praxis@127.0.0.1/x"),
             "postgres://praxis@127.0.0.1/x"
         );
+    }
+
+    /// A connection back in the pool forgets its session settings: the
+    /// sender's relaxed commits never reach an ingest's store.
+    #[test]
+    fn a_pooled_connection_comes_back_clean() {
+        let Some(db) = Scratch::create() else {
+            return;
+        };
+        let show = |c: &Client| {
+            super::super::Db::Postgres(c)
+                .query_one("SHOW synchronous_commit", super::super::params![], |r| {
+                    r.get::<String>(0)
+                })
+                .unwrap()
+        };
+        for _ in 0..3 {
+            let c = Client::connect(&db.url, None).unwrap();
+            assert_eq!(show(&c), "on");
+            c.execute_batch("SET synchronous_commit = off").unwrap();
+            assert_eq!(show(&c), "off");
+        }
     }
 }
