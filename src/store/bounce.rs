@@ -217,7 +217,7 @@ fn member_by_id(tx: &Transaction<'_>, id: MemberId) -> Result<Member> {
             super::members::COLUMNS
         ),
         [id.0],
-        super::members::member_from_row,
+        |r| Ok(super::members::member_from_row(r)?),
     )?)
 }
 
