@@ -426,7 +426,7 @@ pub(super) fn log_decision_how<'a>(
     conn.into().execute(
         "INSERT INTO decisions (community_id, post_id, actor, action, reason, detail, at, how,
                                 object_kind, object_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?2 IS NULL THEN NULL ELSE 'post' END, ?2)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN CAST(?2 AS BIGINT) IS NULL THEN NULL ELSE 'post' END, ?2)",
         params![
             community.0,
             post,
