@@ -6,16 +6,25 @@
 //! community's archive may serve it. Only approved posts are ever returned;
 //! every read is bound to one community, so ids of another never leak.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::engine::{Dialect, Queries, Row, params};
 use super::members::parse_col;
 use super::{PostAttachment, Result, Store};
 use crate::model::{CommunityId, PostId, QueryState, ThreadId, ThreadKind};
 
 /// A Consolidated Reply is visible once published, or once its scheduled
-/// time has come (`?now` is bound by each statement).
+/// time has come (now is bound as `?3` by each statement).
 const REPLY_VISIBLE: &str =
-    "(r.state = 'published' OR (r.state = 'scheduled' AND r.publish_at <= :now))";
+    "(r.state = 'published' OR (r.state = 'scheduled' AND r.publish_at <= ?3))";
+
+/// SQLite's hint naming the index a statement walks (its planner has no
+/// statistics here); nothing on PostgreSQL, which has no such hint and
+/// plans from its statistics.
+fn indexed_by(dialect: Dialect, index: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("INDEXED BY {index}"),
+        Dialect::Postgres => String::new(),
+    }
+}
 
 /// A thread as the archive lists it.
 #[derive(Debug, Clone)]
@@ -107,16 +116,16 @@ pub struct ArchiveFile {
     pub bytes: Vec<u8>,
 }
 
-fn archive_post(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArchivePost> {
+fn archive_post(r: &Row<'_>) -> Result<ArchivePost> {
     Ok(ArchivePost {
         id: PostId(r.get(0)?),
         message_id: r.get(1)?,
         thread: ThreadId(r.get(2)?),
-        thread_subject: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+        thread_subject: r.get::<Option<String>>(3)?.unwrap_or_default(),
         subject: r.get(4)?,
-        name: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-        organisation: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
-        place: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+        name: r.get::<Option<String>>(5)?.unwrap_or_default(),
+        organisation: r.get::<Option<String>>(6)?.unwrap_or_default(),
+        place: r.get::<Option<String>>(7)?.unwrap_or_default(),
         date: r.get(8)?,
         text: r.get(9)?,
         attachments: Vec::new(),
@@ -140,19 +149,20 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<ArchiveThread>> {
-        let mut stmt = self.sqlite()?.prepare_cached(
+        let sql = format!(
             "SELECT t.id, t.subject, t.kind, t.state, t.first_at, t.last_at, t.deadline_at,
                     (SELECT COUNT(*) FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved'),
                     (SELECT COUNT(DISTINCT p.from_addr) FROM posts p
                      WHERE p.thread_id = t.id AND p.state = 'approved')
-             FROM threads t INDEXED BY threads_community_last
+             FROM threads t {}
              WHERE t.community_id = ?1
                AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')
              ORDER BY t.last_at DESC, t.id DESC
              LIMIT ?2 OFFSET ?3",
-        )?;
-        let rows = stmt
-            .query_map(params![community.0, limit, offset], |r| {
+            indexed_by(self.dialect(), "threads_community_last")
+        );
+        self.conn
+            .query_map(&sql, params![community.0, limit, offset], |r| {
                 Ok(ArchiveThread {
                     id: ThreadId(r.get(0)?),
                     subject: r.get(1)?,
@@ -164,20 +174,21 @@ impl Store {
                     posts: r.get(7)?,
                     participants: r.get(8)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
     }
 
     /// How many threads [`Store::archive_threads`] pages through.
     pub fn archive_thread_count(&self, community: CommunityId) -> Result<i64> {
-        Ok(self.sqlite()?.query_row(
-            "SELECT COUNT(*) FROM threads t INDEXED BY threads_community_last
-             WHERE t.community_id = ?1
-               AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')",
-            [community.0],
+        self.conn.query_one(
+            &format!(
+                "SELECT COUNT(*) FROM threads t {}
+                 WHERE t.community_id = ?1
+                   AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')",
+                indexed_by(self.dialect(), "threads_community_last")
+            ),
+            params![community.0],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// One thread of `community` (None when it has no approved post, or
@@ -187,7 +198,7 @@ impl Store {
         community: CommunityId,
         thread: ThreadId,
     ) -> Result<Option<ArchiveThread>> {
-        Ok(self.sqlite()?.query_row(
+        Ok(self.conn.query_opt(
                 "SELECT t.id, t.subject, t.kind, t.state, t.first_at, t.last_at, t.deadline_at,
                         (SELECT COUNT(*) FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved'),
                         (SELECT COUNT(DISTINCT p.from_addr) FROM posts p
@@ -207,8 +218,7 @@ impl Store {
                         participants: r.get(8)?,
                     })
                 },
-            )
-            .optional()?
+            )?
             .filter(|t| t.posts > 0))
     }
 
@@ -224,16 +234,15 @@ impl Store {
     ) -> Result<Vec<ArchivePost>> {
         let sql = format!(
             "SELECT {POST_COLUMNS}
-             FROM posts p INDEXED BY posts_thread JOIN threads t ON t.id = p.thread_id
+             FROM posts p {} JOIN threads t ON t.id = p.thread_id
              LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
              WHERE p.thread_id = ?1 AND p.community_id = ?2 AND p.state = 'approved'
-             ORDER BY COALESCE(p.date, p.received_at), p.id"
+             ORDER BY COALESCE(p.date, p.received_at), p.id",
+            indexed_by(self.dialect(), "posts_thread")
         );
         let mut posts = self
-            .sqlite()?
-            .prepare_cached(&sql)?
-            .query_map(params![thread.0, community.0], archive_post)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .conn
+            .query_map(&sql, params![thread.0, community.0], archive_post)?;
         for p in &mut posts {
             p.attachments = self.post_attachments(p.id)?;
         }
@@ -254,10 +263,8 @@ impl Store {
              WHERE p.community_id = ?1 AND p.message_id = ?2 AND p.state = 'approved'"
         );
         let post = self
-            .sqlite()?
-            .prepare_cached(&sql)?
-            .query_row(params![community.0, message_id], archive_post)
-            .optional()?;
+            .conn
+            .query_opt(&sql, params![community.0, message_id], archive_post)?;
         let Some(mut post) = post else {
             return Ok(None);
         };
@@ -271,21 +278,18 @@ impl Store {
         community: CommunityId,
         message_id: &str,
     ) -> Result<Option<RawMessage>> {
-        Ok(self
-            .sqlite()?
-            .query_row(
-                "SELECT from_addr, COALESCE(date, received_at), raw FROM posts
-                 WHERE community_id = ?1 AND message_id = ?2 AND state = 'approved'",
-                params![community.0, message_id],
-                |r| {
-                    Ok(RawMessage {
-                        from: r.get(0)?,
-                        date: r.get(1)?,
-                        raw: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?)
+        self.conn.query_opt(
+            "SELECT from_addr, COALESCE(date, received_at), raw FROM posts
+             WHERE community_id = ?1 AND message_id = ?2 AND state = 'approved'",
+            params![community.0, message_id],
+            |r| {
+                Ok(RawMessage {
+                    from: r.get(0)?,
+                    date: r.get(1)?,
+                    raw: r.get(2)?,
+                })
+            },
+        )
     }
 
     /// The stored messages of a thread's approved posts, in the thread's
@@ -295,21 +299,19 @@ impl Store {
         community: CommunityId,
         thread: ThreadId,
     ) -> Result<Vec<RawMessage>> {
-        let mut stmt = self.sqlite()?.prepare_cached(
+        self.conn.query_map(
             "SELECT from_addr, COALESCE(date, received_at), raw FROM posts
              WHERE thread_id = ?1 AND community_id = ?2 AND state = 'approved'
              ORDER BY COALESCE(date, received_at), id",
-        )?;
-        let rows = stmt
-            .query_map(params![thread.0, community.0], |r| {
+            params![thread.0, community.0],
+            |r| {
                 Ok(RawMessage {
                     from: r.get(0)?,
                     date: r.get(1)?,
                     raw: r.get(2)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     /// A thread's visible Consolidated Replies, the first one first and
@@ -326,17 +328,11 @@ impl Store {
                     COALESCE((SELECT v.body FROM draft_versions v WHERE v.reply_id = r.id
                               ORDER BY v.version DESC LIMIT 1), '')
              FROM consolidated_replies r JOIN threads t ON t.id = r.thread_id
-             WHERE r.thread_id = :thread AND r.community_id = :community AND {REPLY_VISIBLE}
+             WHERE r.thread_id = ?1 AND r.community_id = ?2 AND {REPLY_VISIBLE}
              ORDER BY r.id"
         );
-        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(
-                rusqlite::named_params! {":thread": thread.0, ":community": community.0, ":now": now},
-                reply_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.conn
+            .query_map(&sql, params![thread.0, community.0, now], reply_row)
     }
 
     /// The latest visible Consolidated Replies of `community` (not
@@ -351,18 +347,12 @@ impl Store {
             "SELECT r.id, r.thread_id, COALESCE(NULLIF(r.subject, ''), t.subject),
                     COALESCE(r.published_at, r.publish_at, r.created_at), r.addendum_to, ''
              FROM consolidated_replies r JOIN threads t ON t.id = r.thread_id
-             WHERE r.community_id = :community AND r.addendum_to IS NULL AND {REPLY_VISIBLE}
+             WHERE r.community_id = ?1 AND r.addendum_to IS NULL AND {REPLY_VISIBLE}
              ORDER BY COALESCE(r.published_at, r.publish_at) DESC, r.id DESC
-             LIMIT :limit"
+             LIMIT ?2"
         );
-        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(
-                rusqlite::named_params! {":community": community.0, ":now": now, ":limit": limit},
-                reply_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.conn
+            .query_map(&sql, params![community.0, limit, now], reply_row)
     }
 
     /// A kept file that an approved post of `community` carried (None
@@ -374,30 +364,28 @@ impl Store {
         sha256: &str,
         name: &str,
     ) -> Result<Option<ArchiveFile>> {
-        Ok(self
-            .sqlite()?
-            .query_row(
-                "SELECT pa.name, a.content_type, a.bytes
-                 FROM post_attachments pa INDEXED BY post_attachments_by_sha256
-                 JOIN posts p ON p.id = pa.post_id
-                 JOIN attachments a ON a.sha256 = pa.sha256
-                 WHERE pa.sha256 = ?1 AND pa.kept = 1
-                   AND p.community_id = ?2 AND p.state = 'approved'
-                 ORDER BY pa.name = ?3 DESC, pa.post_id LIMIT 1",
-                params![sha256, community.0, name],
-                |r| {
-                    Ok(ArchiveFile {
-                        name: r.get(0)?,
-                        content_type: r.get(1)?,
-                        bytes: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?)
+        let sql = format!(
+            "SELECT pa.name, a.content_type, a.bytes
+             FROM post_attachments pa {}
+             JOIN posts p ON p.id = pa.post_id
+             JOIN attachments a ON a.sha256 = pa.sha256
+             WHERE pa.sha256 = ?1 AND pa.kept = 1
+               AND p.community_id = ?2 AND p.state = 'approved'
+             ORDER BY pa.name = ?3 DESC, pa.post_id LIMIT 1",
+            indexed_by(self.dialect(), "post_attachments_by_sha256")
+        );
+        self.conn
+            .query_opt(&sql, params![sha256, community.0, name], |r| {
+                Ok(ArchiveFile {
+                    name: r.get(0)?,
+                    content_type: r.get(1)?,
+                    bytes: r.get(2)?,
+                })
+            })
     }
 }
 
-fn reply_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArchiveReply> {
+fn reply_row(r: &Row<'_>) -> Result<ArchiveReply> {
     Ok(ArchiveReply {
         id: r.get(0)?,
         thread: ThreadId(r.get(1)?),

@@ -9,8 +9,7 @@
 //!   (`praxis members set`) always win.
 
 use super::audit::How;
-use super::engine::{Dialect, Queries, Row, params};
-use super::holds::decision;
+use super::engine::{Dialect, Queries, params};
 use super::members::normalise_email;
 use super::outbox::{NewOutbox, NewRecipient};
 use super::{Member, Result, Store};
@@ -131,7 +130,7 @@ pub(super) fn record_bounce_tx(
         "UPDATE members SET bounce_score = ?2, last_bounce_at = ?3 WHERE id = ?1",
         params![id, score, at],
     )?;
-    decision(
+    super::members::log_decision_how(
         tx,
         community,
         None,
@@ -149,7 +148,7 @@ pub(super) fn record_bounce_tx(
         "UPDATE members SET status = 'disabled', probe_delivery_id = NULL WHERE id = ?1",
         params![id],
     )?;
-    decision(
+    super::members::log_decision_how(
         tx,
         community,
         None,
@@ -228,33 +227,8 @@ fn member_by_id(tx: &impl Queries, id: MemberId) -> Result<Member> {
             super::members::COLUMNS
         ),
         params![id.0],
-        member_from_row,
+        |r| Ok(super::members::member_from_row(r)?),
     )
-}
-
-/// A member from `members::COLUMNS`, from the engine's row: what
-/// `members::member_from_row` reads from rusqlite's. Kept here while
-/// members.rs moves to the engine interface; one of the two goes once both
-/// have.
-fn member_from_row(r: &Row<'_>) -> Result<Member> {
-    Ok(Member {
-        id: MemberId(r.get(0)?),
-        community: r.get(1)?,
-        email: r.get(2)?,
-        name: r.get(3)?,
-        organisation: r.get(4)?,
-        place: r.get(5)?,
-        role: r.parse(6)?,
-        delivery: r.parse(7)?,
-        digest_format: r.parse(8)?,
-        moderation: r.parse(9)?,
-        status: r.parse(10)?,
-        joined_at: r.get(11)?,
-        posts_approved: r.get(12)?,
-        bounce_score: r.get(13)?,
-        own_posts: r.get(14)?,
-        interests: r.get(15)?,
-    })
 }
 
 impl Store {
@@ -292,7 +266,7 @@ impl Store {
             params![now - probe_after, limit],
             |r| {
                 Ok(ProbeDue {
-                    member: member_from_row(r)?,
+                    member: super::members::member_from_row(r)?,
                     community: CommunityId(r.get(super::members::COLUMN_COUNT)?),
                 })
             },
@@ -355,7 +329,7 @@ impl Store {
                  WHERE id = ?1",
                 params![id],
             )?;
-            decision(
+            super::members::log_decision_how(
                 &tx,
                 CommunityId(community),
                 None,

@@ -13,13 +13,16 @@
 //! and trigger commit or roll back together, so no other connection ever
 //! sees `posts` without its trigger, and a killed import leaves neither a
 //! post without its index rows nor a table without its trigger.
+//!
+//! All of it is SQLite's: on PostgreSQL the search column is generated with
+//! each row (nothing to defer), and the server checkpoints by itself (the
+//! [`Checkpointer`] of a store with no file does nothing).
 
 use std::cell::Cell;
 use std::path::Path;
 use std::sync::mpsc;
 
-use rusqlite::params;
-
+use super::engine::{Dialect, Queries, params};
 use super::{Batch, Result, Store};
 
 /// The insert trigger as migration 0012 created it: the bulk statement
@@ -39,21 +42,29 @@ impl Store {
     /// Starts a transaction for `praxis import`: like [`Store::batch`], but
     /// the posts it stores are indexed for search in bulk when it commits
     /// (or when the batch itself searches them). Only for a batch that
-    /// inserts posts and changes no post's subject or text.
+    /// inserts posts and changes no post's subject or text. On PostgreSQL
+    /// an ordinary batch: its search column is written with each post.
     pub fn import_batch(&mut self) -> Result<Batch<'_>> {
         let mut batch = self.batch()?;
+        if batch.tx.db().dialect() == Dialect::Postgres {
+            return Ok(batch);
+        }
         let trigger: Option<String> = batch
             .tx
-            .prepare_cached(
+            .query_opt(
                 "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'posts_fts_insert'",
-            )?
-            .query_row([], |r| r.get(0))
-            .ok();
+                params![],
+                |r| r.get(0),
+            )
+            .ok()
+            .flatten();
         if trigger.as_deref() == Some(INSERT_TRIGGER) {
-            let last: i64 = batch
-                .tx
-                .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM posts")?
-                .query_row([], |r| r.get(0))?;
+            let last: i64 =
+                batch
+                    .tx
+                    .query_one("SELECT COALESCE(MAX(id), 0) FROM posts", params![], |r| {
+                        r.get(0)
+                    })?;
             batch.tx.execute_batch("DROP TRIGGER posts_fts_insert")?;
             batch.deferred_fts = Some(DeferredFts {
                 indexed_to: Cell::new(last),
@@ -77,8 +88,17 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Opens a second connection to `path` and waits for nudges.
+    /// Opens a second connection to `path` and waits for nudges. A store
+    /// with no file (PostgreSQL's, whose server checkpoints by itself, or
+    /// SQLite's in memory) has nothing to checkpoint: its checkpointer
+    /// starts no thread and its nudges do nothing.
     pub fn start(path: &Path) -> Result<Checkpointer> {
+        if path.as_os_str().is_empty() {
+            return Ok(Checkpointer {
+                nudge: None,
+                thread: None,
+            });
+        }
         let store = Store::open(path)?;
         let (nudge, nudged) = mpsc::sync_channel::<()>(1);
         let spawned = std::thread::Builder::new()
@@ -140,11 +160,14 @@ impl Drop for Checkpointer {
 }
 
 impl Store {
-    /// `PRAGMA wal_checkpoint(PASSIVE)`.
+    /// `PRAGMA wal_checkpoint(PASSIVE)`; nothing on PostgreSQL, whose
+    /// server checkpoints by itself.
     pub fn checkpoint_passive(&self) -> Result<()> {
-        self.sqlite()?
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-        Ok(())
+        if self.dialect() == Dialect::Postgres {
+            return Ok(());
+        }
+        self.conn
+            .query_one("PRAGMA wal_checkpoint(PASSIVE)", params![], |_| Ok(()))
     }
 }
 
@@ -161,17 +184,17 @@ impl Batch<'_> {
         let Some(d) = &self.deferred_fts else {
             return Ok(());
         };
-        let last: i64 = self
-            .tx
-            .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM posts")?
-            .query_row([], |r| r.get(0))?;
-        if last > d.indexed_to.get() {
+        let last: i64 =
             self.tx
-                .prepare_cached(
-                    "INSERT INTO posts_fts (rowid, subject, text)
-                     SELECT id, subject, text FROM posts WHERE id > ?1 AND id <= ?2 ORDER BY id",
-                )?
-                .execute(params![d.indexed_to.get(), last])?;
+                .query_one("SELECT COALESCE(MAX(id), 0) FROM posts", params![], |r| {
+                    r.get(0)
+                })?;
+        if last > d.indexed_to.get() {
+            self.tx.execute(
+                "INSERT INTO posts_fts (rowid, subject, text)
+                 SELECT id, subject, text FROM posts WHERE id > ?1 AND id <= ?2 ORDER BY id",
+                params![d.indexed_to.get(), last],
+            )?;
             d.indexed_to.set(last);
         }
         Ok(())
@@ -226,11 +249,10 @@ mod tests {
 
     fn hits(store: &Store, word: &str) -> i64 {
         store
-            .sqlite()
-            .unwrap()
-            .query_row(
+            .conn
+            .query_one(
                 "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?1",
-                [word],
+                params![word],
                 |r| r.get(0),
             )
             .unwrap()
@@ -238,14 +260,13 @@ mod tests {
 
     fn trigger(store: &Store) -> Option<String> {
         store
-            .sqlite()
-            .unwrap()
-            .query_row(
+            .conn
+            .query_opt(
                 "SELECT sql FROM sqlite_schema WHERE name = 'posts_fts_insert'",
-                [],
+                params![],
                 |r| r.get(0),
             )
-            .ok()
+            .unwrap()
     }
 
     #[test]
@@ -267,11 +288,10 @@ mod tests {
         assert_eq!(hits(&store, "mangrove"), 31);
         assert_eq!(hits(&store, "word17"), 1);
         store
-            .sqlite()
-            .unwrap()
+            .conn
             .execute(
                 "INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)",
-                [],
+                params![],
             )
             .unwrap();
         // The trigger is back: a post stored the ordinary way is indexed.
@@ -303,8 +323,7 @@ mod tests {
         let c = store.community("health").unwrap().id;
         // The writer never checkpoints by itself here.
         store
-            .sqlite()
-            .unwrap()
+            .conn
             .execute_batch("PRAGMA wal_autocheckpoint = 0")
             .unwrap();
         let before = std::fs::metadata(&path).unwrap().len();

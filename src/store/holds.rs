@@ -239,7 +239,7 @@ impl Store {
                 }
             }
         }
-        decision(
+        super::members::log_decision_how(
             &tx,
             community,
             Some(post.0),
@@ -251,7 +251,7 @@ impl Store {
             t,
         )?;
         if trusted {
-            decision(
+            super::members::log_decision_how(
                 &tx,
                 community,
                 Some(post.0),
@@ -274,39 +274,4 @@ impl Store {
             trusted,
         })
     }
-}
-
-/// Writes one audit row for a decision on `db` (the act's own
-/// transaction): the row `members::log_decision_how` writes, with the post
-/// (when given) as the object. Kept here while members.rs moves to the
-/// engine interface; one of the two goes once both have.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn decision(
-    db: &impl Queries,
-    community: CommunityId,
-    post: Option<i64>,
-    actor: &str,
-    how: How,
-    action: &str,
-    reason: Option<&str>,
-    detail: Option<&str>,
-    at: i64,
-) -> Result<()> {
-    db.execute(
-        "INSERT INTO decisions (community_id, post_id, actor, action, reason, detail, at, how,
-                                object_kind, object_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?2)",
-        params![
-            community.0,
-            post,
-            actor,
-            action,
-            reason,
-            detail,
-            at,
-            how.as_str(),
-            post.map(|_| "post")
-        ],
-    )?;
-    Ok(())
 }

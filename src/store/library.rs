@@ -5,8 +5,7 @@
 //!
 //! Rows carry names, never addresses: these are shown on public pages.
 
-use rusqlite::params;
-
+use super::engine::{Queries, Row, params};
 use super::{Result, Store};
 use crate::model::{CommunityId, ThreadId};
 
@@ -89,7 +88,7 @@ const REPLY_COLUMNS: &str =
      COALESCE((SELECT v.body FROM draft_versions v WHERE v.reply_id = r.id
                ORDER BY v.version DESC LIMIT 1), '')";
 
-fn published_reply(r: &rusqlite::Row<'_>) -> rusqlite::Result<PublishedReply> {
+fn published_reply(r: &Row<'_>) -> Result<PublishedReply> {
     Ok(PublishedReply {
         id: r.get(0)?,
         thread: ThreadId(r.get(1)?),
@@ -120,24 +119,24 @@ impl Store {
                               ORDER BY f.id, v.version DESC LIMIT 1), '')
              FROM consolidated_replies r JOIN threads t ON t.id = r.thread_id
              WHERE r.community_id = ?1 AND {VISIBLE}
-             GROUP BY r.thread_id
+             GROUP BY r.thread_id, t.subject
              ORDER BY MIN(r.published_at) DESC, r.thread_id DESC
              LIMIT ?3 OFFSET ?4"
         );
-        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![community.0, now, limit, offset], |r| {
-                Ok(LibraryEntry {
-                    thread: ThreadId(r.get(0)?),
-                    subject: r.get(1)?,
-                    published_at: r.get(2)?,
-                    addenda: r.get(3)?,
-                    compiled_by: r.get(4)?,
-                    shared_with: Vec::new(),
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut rows = rows;
+        // (`t.subject` is grouped too: one per thread, and PostgreSQL
+        // selects only what is grouped or aggregated.)
+        let mut rows =
+            self.conn
+                .query_map(&sql, params![community.0, now, limit, offset], |r| {
+                    Ok(LibraryEntry {
+                        thread: ThreadId(r.get(0)?),
+                        subject: r.get(1)?,
+                        published_at: r.get(2)?,
+                        addenda: r.get(3)?,
+                        compiled_by: r.get(4)?,
+                        shared_with: Vec::new(),
+                    })
+                })?;
         for row in &mut rows {
             row.shared_with = self.shared_with(row.thread)?;
         }
@@ -150,9 +149,8 @@ impl Store {
             "SELECT COUNT(DISTINCT r.thread_id) FROM consolidated_replies r
              WHERE r.community_id = ?1 AND {VISIBLE}"
         );
-        Ok(self
-            .sqlite()?
-            .query_row(&sql, params![community.0, now], |r| r.get(0))?)
+        self.conn
+            .query_one(&sql, params![community.0, now], |r| r.get(0))
     }
 
     /// The visible Consolidated Replies of query `thread` in `community`,
@@ -170,11 +168,8 @@ impl Store {
              WHERE r.community_id = ?1 AND {VISIBLE} AND r.thread_id = ?3
              ORDER BY r.published_at, r.id"
         );
-        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![community.0, now, thread.0], published_reply)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.conn
+            .query_map(&sql, params![community.0, now, thread.0], published_reply)
     }
 
     /// The newest `limit` visible Consolidated Replies of `community`
@@ -191,26 +186,22 @@ impl Store {
              WHERE r.community_id = ?1 AND {VISIBLE}
              ORDER BY r.published_at DESC, r.id DESC LIMIT ?3"
         );
-        let mut stmt = self.sqlite()?.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![community.0, now, limit], published_reply)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.conn
+            .query_map(&sql, params![community.0, now, limit], published_reply)
     }
 
     /// The newest `limit` threads of `community` whose root post is
     /// approved, newest first: the new-threads feed.
     pub fn new_threads(&self, community: CommunityId, limit: i64) -> Result<Vec<NewThread>> {
-        let mut stmt = self.sqlite()?.prepare_cached(
+        self.conn.query_map(
             "SELECT t.id, t.subject, COALESCE(p.date, p.received_at), p.from_addr,
                     COALESCE(NULLIF(m.name, ''), p.from_name), p.text
              FROM threads t JOIN posts p ON p.id = t.root_post_id
              LEFT JOIN members m ON m.community_id = p.community_id AND m.email = p.from_addr
              WHERE t.community_id = ?1 AND p.state = 'approved'
              ORDER BY COALESCE(p.date, p.received_at) DESC, t.id DESC LIMIT ?2",
-        )?;
-        let rows = stmt
-            .query_map(params![community.0, limit], |r| {
+            params![community.0, limit],
+            |r| {
                 let email: String = r.get(3)?;
                 let name: Option<String> = r.get(4)?;
                 Ok(NewThread {
@@ -220,9 +211,8 @@ impl Store {
                     author: public_name(name.as_deref().unwrap_or(""), &email),
                     text: r.get(5)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 }
 

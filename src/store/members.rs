@@ -1,6 +1,6 @@
 //! Members of communities, and the audit rows written when they change.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::engine::{AnyRow, ColumnError, Dialect, Queries, params};
 use serde::Serialize;
 
 use super::{Result, Store, StoreError, now};
@@ -86,35 +86,38 @@ pub(super) const COLUMNS: &str = "m.id, c.slug, m.email, m.name, m.organisation,
 /// How many columns [`COLUMNS`] selects (the next index is free for extras).
 pub(super) const COLUMN_COUNT: usize = 16;
 
-/// A text column parsed into a closed enum (or anything `FromStr`).
-pub(super) fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
+/// A text column parsed into a closed enum (or anything `FromStr`), from
+/// the engine's row (or rusqlite's, in a file not yet ported).
+pub(super) fn parse_col<T: std::str::FromStr>(
+    r: &impl AnyRow,
+    i: usize,
+) -> std::result::Result<T, ColumnError>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    let s: String = r.get(i)?;
-    s.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
+    let s: String = r.col(i)?;
+    s.parse().map_err(|e| ColumnError::Invalid(i, Box::new(e)))
 }
 
-pub(super) fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
+/// A member from [`COLUMNS`], from the engine's row (or rusqlite's).
+pub(super) fn member_from_row(r: &impl AnyRow) -> std::result::Result<Member, ColumnError> {
     Ok(Member {
-        id: MemberId(r.get(0)?),
-        community: r.get(1)?,
-        email: r.get(2)?,
-        name: r.get(3)?,
-        organisation: r.get(4)?,
-        place: r.get(5)?,
+        id: MemberId(r.col(0)?),
+        community: r.col(1)?,
+        email: r.col(2)?,
+        name: r.col(3)?,
+        organisation: r.col(4)?,
+        place: r.col(5)?,
         role: parse_col(r, 6)?,
         delivery: parse_col(r, 7)?,
         digest_format: parse_col(r, 8)?,
         moderation: parse_col(r, 9)?,
         status: parse_col(r, 10)?,
-        joined_at: r.get(11)?,
-        posts_approved: r.get(12)?,
-        bounce_score: r.get(13)?,
-        own_posts: r.get(14)?,
-        interests: r.get(15)?,
+        joined_at: r.col(11)?,
+        posts_approved: r.col(12)?,
+        bounce_score: r.col(13)?,
+        own_posts: r.col(14)?,
+        interests: r.col(15)?,
     })
 }
 
@@ -126,14 +129,14 @@ pub fn normalise_email(email: &str) -> String {
 impl Store {
     /// Every member of a community, by address.
     pub fn members(&self, community: CommunityId) -> Result<Vec<Member>> {
-        let mut stmt = self.sqlite()?.prepare(&format!(
-            "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
-             WHERE m.community_id = ?1 ORDER BY m.email"
-        ))?;
-        let rows = stmt
-            .query_map([community.0], member_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.conn.query_map(
+            &format!(
+                "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
+                 WHERE m.community_id = ?1 ORDER BY m.email"
+            ),
+            params![community.0],
+            |r| Ok(member_from_row(r)?),
+        )
     }
 
     /// One page of a community's members by address: those whose address,
@@ -146,22 +149,34 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<Member>, i64)> {
-        const MATCHES: &str = "m.community_id = ?1 AND (?2 = ''
-             OR instr(lower(m.email), ?2) OR instr(lower(m.name), ?2)
-             OR instr(lower(m.organisation), ?2) OR instr(lower(m.place), ?2))";
+        // PostgreSQL has no instr: strpos there (the address is CITEXT,
+        // lowered to text so the match is the same substring test).
+        let matches = match self.dialect() {
+            Dialect::Sqlite => {
+                "m.community_id = ?1 AND (?2 = ''
+                 OR instr(lower(m.email), ?2) OR instr(lower(m.name), ?2)
+                 OR instr(lower(m.organisation), ?2) OR instr(lower(m.place), ?2))"
+            }
+            Dialect::Postgres => {
+                "m.community_id = ?1 AND (CAST(?2 AS TEXT) = ''
+                 OR strpos(lower(CAST(m.email AS TEXT)), ?2) > 0 OR strpos(lower(m.name), ?2) > 0
+                 OR strpos(lower(m.organisation), ?2) > 0 OR strpos(lower(m.place), ?2) > 0)"
+            }
+        };
         let q = q.trim().to_ascii_lowercase();
-        let total: i64 = self.sqlite()?.query_row(
-            &format!("SELECT count(*) FROM members m WHERE {MATCHES}"),
+        let total: i64 = self.conn.query_one(
+            &format!("SELECT count(*) FROM members m WHERE {matches}"),
             params![community.0, q],
             |r| r.get(0),
         )?;
-        let mut stmt = self.sqlite()?.prepare(&format!(
-            "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
-             WHERE {MATCHES} ORDER BY m.email LIMIT ?3 OFFSET ?4"
-        ))?;
-        let rows = stmt
-            .query_map(params![community.0, q, limit, offset], member_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = self.conn.query_map(
+            &format!(
+                "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
+                 WHERE {matches} ORDER BY m.email LIMIT ?3 OFFSET ?4"
+            ),
+            params![community.0, q, limit, offset],
+            |r| Ok(member_from_row(r)?),
+        )?;
         Ok((rows, total))
     }
 
@@ -169,30 +184,27 @@ impl Store {
     /// people notices about held posts go to. Reads only them, so a notice
     /// costs the same in a community of ten members or a hundred thousand.
     pub fn moderators(&self, community: CommunityId) -> Result<Vec<Member>> {
-        let mut stmt = self.sqlite()?.prepare(&format!(
-            "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
-             WHERE m.community_id = ?1 AND m.role IN ('moderator', 'owner') AND m.status = 'active'
-             ORDER BY m.email"
-        ))?;
-        let rows = stmt
-            .query_map([community.0], member_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.conn.query_map(
+            &format!(
+                "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
+                 WHERE m.community_id = ?1 AND m.role IN ('moderator', 'owner') AND m.status = 'active'
+                 ORDER BY m.email"
+            ),
+            params![community.0],
+            |r| Ok(member_from_row(r)?),
+        )
     }
 
     /// One member by address.
     pub fn member(&self, community: CommunityId, email: &str) -> Result<Option<Member>> {
-        Ok(self
-            .sqlite()?
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
-                     WHERE m.community_id = ?1 AND m.email = ?2"
-                ),
-                params![community.0, normalise_email(email)],
-                member_from_row,
-            )
-            .optional()?)
+        self.conn.query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
+                 WHERE m.community_id = ?1 AND m.email = ?2"
+            ),
+            params![community.0, normalise_email(email)],
+            |r| Ok(member_from_row(r)?),
+        )
     }
 
     /// How an act by `actor` reached praxis: as [`Store::act_as`] said when
@@ -215,12 +227,12 @@ impl Store {
         actor: &str,
     ) -> Result<Vec<std::result::Result<Member, String>>> {
         let how = self.how_for(actor);
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(new.len());
         let t = now();
         for m in new {
             let email = normalise_email(&m.email);
-            let exists: bool = tx.query_row(
+            let exists: bool = tx.query_one(
                 "SELECT EXISTS (SELECT 1 FROM members WHERE community_id = ?1 AND email = ?2)",
                 params![community.0, email],
                 |r| r.get(0),
@@ -232,7 +244,7 @@ impl Store {
                 continue;
             }
             let f = &m.fields;
-            tx.execute(
+            let id: i64 = tx.query_one(
                 // Numbered above every id ever used (migration 0009), so a
                 // newcomer never takes a removed member's id and with it a
                 // place in an audience queued before they joined.
@@ -240,7 +252,8 @@ impl Store {
                                       delivery, digest_format, moderation, status, joined_at,
                                       own_posts, interests)
                  VALUES ((SELECT high + 1 FROM member_id_high WHERE id = 1),
-                         ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                         ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 RETURNING id",
                 params![
                     community.0,
                     email,
@@ -256,9 +269,8 @@ impl Store {
                     f.own_posts.unwrap_or(true),
                     f.interests.as_deref().unwrap_or(""),
                 ],
+                |r| r.get(0),
             )?;
-            // Taken before the audit row, whose insert moves last_insert_rowid.
-            let id = tx.last_insert_rowid();
             log_decision_how(
                 &tx,
                 community,
@@ -270,13 +282,13 @@ impl Store {
                 Some(&email),
                 t,
             )?;
-            let member = tx.query_row(
+            let member = tx.query_one(
                 &format!(
                     "SELECT {COLUMNS} FROM members m JOIN communities c ON c.id = m.community_id
                      WHERE m.id = ?1"
                 ),
-                [id],
-                member_from_row,
+                params![id],
+                |r| Ok(member_from_row(r)?),
             )?;
             out.push(Ok(member));
         }
@@ -294,7 +306,7 @@ impl Store {
     ) -> Result<Member> {
         let email = normalise_email(email);
         let how = self.how_for(actor);
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let tx = self.conn.transaction()?;
         let n = tx.execute(
             "UPDATE members SET
                 name = COALESCE(?3, name), organisation = COALESCE(?4, organisation),
@@ -348,7 +360,7 @@ impl Store {
     ) -> Result<()> {
         let email = normalise_email(email);
         let how = self.how_for(actor);
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
+        let tx = self.conn.transaction()?;
         let n = tx.execute(
             "DELETE FROM members WHERE community_id = ?1 AND email = ?2",
             params![community.0, email],
@@ -378,32 +390,13 @@ fn not_a_member(email: &str) -> StoreError {
     ))
 }
 
-/// Writes one audit row.
-#[allow(clippy::too_many_arguments)]
-// Unused while its callers (bounce, confirmations) write through the
-// engine interface and this file does not yet (port-a); back in use after.
-#[allow(dead_code)]
-pub(super) fn log_decision(
-    conn: &rusqlite::Connection,
-    community: CommunityId,
-    post: Option<i64>,
-    actor: &str,
-    action: &str,
-    reason: Option<&str>,
-    detail: Option<&str>,
-    at: i64,
-) -> Result<()> {
-    let how = super::audit::how_of(actor);
-    log_decision_how(
-        conn, community, post, actor, how, action, reason, detail, at,
-    )
-}
-
-/// [`log_decision`] with how the act was done given, not inferred from
-/// the actor (a moderator's address deciding by email).
+/// Writes one audit row in the older shape (actor, action, reason,
+/// detail; the post as its object), with how the act was done (a
+/// moderator's address deciding by email, `audit::how_of` an actor's
+/// name otherwise).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn log_decision_how(
-    conn: &rusqlite::Connection,
+    conn: &impl Queries,
     community: CommunityId,
     post: Option<i64>,
     actor: &str,
@@ -416,7 +409,7 @@ pub(super) fn log_decision_how(
     conn.execute(
         "INSERT INTO decisions (community_id, post_id, actor, action, reason, detail, at, how,
                                 object_kind, object_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?2 IS NULL THEN NULL ELSE 'post' END, ?2)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN CAST(?2 AS BIGINT) IS NULL THEN NULL ELSE 'post' END, ?2)",
         params![
             community.0,
             post,
@@ -438,8 +431,8 @@ mod tests {
 
     fn store() -> Store {
         let s = Store::open_in_memory().unwrap();
-        s.sqlite().unwrap()
-            .execute("INSERT INTO communities (id, slug, name, address, created_at) VALUES (1, 'health', 'Health', 'h@example.test', 0)", [])
+        s.conn
+            .execute("INSERT INTO communities (id, slug, name, address, created_at) VALUES (1, 'health', 'Health', 'h@example.test', 0)", params![])
             .unwrap();
         s
     }

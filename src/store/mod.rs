@@ -32,6 +32,7 @@ mod consolidated_replies;
 mod crossposts;
 mod digests;
 pub(crate) mod engine;
+mod error;
 mod experts;
 mod holds;
 mod library;
@@ -58,6 +59,7 @@ use rusqlite::Connection;
 
 pub use engine::Dialect;
 use engine::{Conn, Queries, params};
+pub use error::StoreError;
 
 pub use archive::{ArchiveFile, ArchivePost, ArchiveReply, ArchiveThread, RawMessage};
 pub use attachments::PostAttachment;
@@ -89,151 +91,6 @@ pub use threads::{Split, ThreadFilter, ThreadRow};
 
 /// How long a writer waits for another before giving up with `Busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Why a storage operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database file could not be opened or created.
-    #[error(
-        "cannot open database {path}: {source}; check the folder exists and is writable, or set database.path"
-    )]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// A moderator decided a post another had already decided: who, what,
-    /// and when (Unix seconds), so the command line can show the time in
-    /// the community's zone.
-    #[error("post {post} was already decided: {what} by {who} at {} UTC", utc_minutes(*at))]
-    AlreadyDecided {
-        /// The post.
-        post: crate::model::PostId,
-        /// Its community, for the zone to show the time in.
-        community: crate::model::CommunityId,
-        /// approve, reject or discard.
-        what: String,
-        /// The moderator recorded in the audit log.
-        who: String,
-        /// When, Unix seconds.
-        at: i64,
-    },
-    /// The WAL could not be synced to the disk after a run of unsynced commits.
-    #[error(
-        "cannot sync {path} to the disk: {source}; check the disk (space, errors) and run the command again: what it stored is skipped"
-    )]
-    Sync {
-        /// The WAL file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// Another process held the database for longer than the busy timeout.
-    #[error("database is busy (another praxis holds a write lock); try again")]
-    Busy,
-    /// A landed migration's text differs from the one applied.
-    #[error(
-        "migration {name} was edited after it was applied (checksum {applied} in the database, {embedded} in this build); restore the original file and add a new migration instead"
-    )]
-    MigrationEdited {
-        /// The migration's file name.
-        name: String,
-        /// Checksum recorded when applied.
-        applied: String,
-        /// Checksum of the text in this binary.
-        embedded: String,
-    },
-    /// The database was written by a newer praxis.
-    #[error(
-        "database schema version {found} is newer than this praxis knows ({known}); upgrade praxis"
-    )]
-    TooNew {
-        /// Version in the file.
-        found: i64,
-        /// Newest version this build has.
-        known: i64,
-    },
-    /// The thing asked for does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// The change conflicts with what is stored.
-    #[error("{0}")]
-    Conflict(String),
-    /// Any other SQLite error.
-    #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
-    /// The PostgreSQL server could not be reached or refused the login.
-    #[error(
-        "cannot connect to PostgreSQL at {url}: {source}; check the server runs and accepts this user, or fix database.url"
-    )]
-    Connect {
-        /// The URL, its password left out.
-        url: String,
-        /// The underlying error.
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// Any other PostgreSQL error.
-    #[error("database error: {0}")]
-    Postgres(tokio_postgres::Error),
-    /// A column held something other than what was asked for.
-    #[error("database error: unexpected value: {0}")]
-    Decode(String),
-    /// What only the SQLite engine does, asked of PostgreSQL.
-    #[error("{0} is not available on PostgreSQL")]
-    Unsupported(String),
-}
-
-impl From<tokio_postgres::Error> for StoreError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        if engine::postgres::is_busy(&e) {
-            StoreError::Busy
-        } else {
-            StoreError::Postgres(e)
-        }
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
-                StoreError::Busy
-            }
-            _ => StoreError::Sqlite(e),
-        }
-    }
-}
-
-impl StoreError {
-    /// Whether the disk (or the database's size limit) is full (LMTP 452).
-    pub fn is_disk_full(&self) -> bool {
-        match self {
-            StoreError::Sqlite(e) => e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
-            StoreError::Postgres(e) => engine::postgres::is_disk_full(e),
-            _ => false,
-        }
-    }
-
-    /// Whether retrying later may succeed (for EX_TEMPFAIL and LMTP 451).
-    pub fn is_temporary(&self) -> bool {
-        match self {
-            StoreError::Busy
-            | StoreError::Open { .. }
-            | StoreError::Sync { .. }
-            | StoreError::Connect { .. } => true,
-            StoreError::Postgres(e) => engine::postgres::is_temporary(e),
-            StoreError::Sqlite(e) => matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DiskFull)
-                    | Some(rusqlite::ErrorCode::SystemIoFailure)
-                    | Some(rusqlite::ErrorCode::CannotOpen)
-                    | Some(rusqlite::ErrorCode::OutOfMemory)
-            ),
-            _ => false,
-        }
-    }
-}
 
 /// Short alias for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -389,7 +246,11 @@ impl Store {
     /// stored, and `praxis import` calls [`Store::sync_wal`] before it
     /// reports anything stored. A power cut mid-import loses at most the
     /// batches since the last checkpoint, never the database's consistency.
+    /// On PostgreSQL there is nothing to tune: its commits stay synced.
     pub fn tune_for_import(&self) -> Result<()> {
+        if self.dialect() == Dialect::Postgres {
+            return Ok(());
+        }
         self.sqlite()?.execute_batch(
             "PRAGMA cache_size = -16384;
              PRAGMA wal_autocheckpoint = 32768;
@@ -481,7 +342,14 @@ impl Store {
 
     /// Copies the whole database to `dest` with SQLite's online backup, safe
     /// while the daemon writes; the copy is created mode 0600.
+    /// On PostgreSQL, `Unsupported`: its own tools (pg_dump, base backups)
+    /// back it up.
     pub fn backup(&self, dest: &Path) -> Result<()> {
+        if self.dialect() == Dialect::Postgres {
+            return Err(StoreError::Unsupported(
+                "`praxis backup` (back a PostgreSQL database up with pg_dump)".into(),
+            ));
+        }
         if dest.exists() {
             return Err(StoreError::Conflict(format!(
                 "{} already exists; choose a new file or remove it",
@@ -502,9 +370,20 @@ impl Store {
         Ok(())
     }
 
-    /// Size of the database file in bytes (0 in memory).
+    /// Size of the database file in bytes (0 in memory); on PostgreSQL,
+    /// the database's size on the server.
     pub fn file_size(&self) -> u64 {
-        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+        match self.dialect() {
+            Dialect::Sqlite => std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0),
+            Dialect::Postgres => self
+                .conn
+                .query_one(
+                    "SELECT pg_database_size(current_database())",
+                    params![],
+                    |r| r.get::<i64>(0),
+                )
+                .map_or(0, |n| n.max(0) as u64),
+        }
     }
 }
 
@@ -527,13 +406,6 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// Seconds since the Unix epoch, now.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM`, UTC (where no zone is known).
-fn utc_minutes(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0)
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@
 //! Long because storing a post is one transaction (dedupe, thread
 //! placement with its merges, hold, checkpoint) that must read as a whole.
 
-use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
+use super::engine::{Dialect, Queries, Tx, params};
 use super::{Result, Store, StoreError};
 use crate::mail::parse::{Attachment, Parsed};
 use crate::model::{
@@ -87,7 +87,7 @@ pub enum Stored {
 /// One transaction of ingest work.
 pub struct Batch<'a> {
     /// The open transaction; dropped without commit, it rolls back.
-    pub(super) tx: Transaction<'a>,
+    pub(super) tx: Tx<'a>,
     /// An import's batch: the search index rows written in bulk
     /// (`store/bulk.rs`), not by the insert trigger post by post.
     pub(super) deferred_fts: Option<super::bulk::DeferredFts>,
@@ -97,68 +97,62 @@ impl Store {
     /// Starts a transaction for storing posts.
     pub fn batch(&mut self) -> Result<Batch<'_>> {
         Ok(Batch {
-            tx: self
-                .conn
-                .sqlite_mut("this operation")?
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+            tx: self.conn.transaction()?,
             deferred_fts: None,
         })
     }
 
     /// The IMAP checkpoint of a community.
     pub fn checkpoint(&self, community: CommunityId) -> Result<Option<Checkpoint>> {
-        Ok(self.sqlite()?.query_row(
-                "SELECT folder, uidvalidity, last_uid FROM imap_checkpoints WHERE community_id = ?1",
-                [community.0],
-                |r| {
-                    Ok(Checkpoint {
-                        community,
-                        folder: r.get(0)?,
-                        uidvalidity: r.get::<_, i64>(1)? as u32,
-                        last_uid: r.get::<_, i64>(2)? as u32,
-                    })
-                },
-            )
-            .optional()?)
+        self.conn.query_opt(
+            "SELECT folder, uidvalidity, last_uid FROM imap_checkpoints WHERE community_id = ?1",
+            params![community.0],
+            |r| {
+                Ok(Checkpoint {
+                    community,
+                    folder: r.get(0)?,
+                    uidvalidity: r.get::<i64>(1)? as u32,
+                    last_uid: r.get::<i64>(2)? as u32,
+                })
+            },
+        )
     }
 
     /// Number of posts of a community (every class and state).
     pub fn post_count(&self, community: CommunityId) -> Result<i64> {
-        Ok(self.sqlite()?.query_row(
+        self.conn.query_one(
             "SELECT COUNT(*) FROM posts WHERE community_id = ?1",
-            [community.0],
+            params![community.0],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Number of threads of a community.
     pub fn thread_count(&self, community: CommunityId) -> Result<i64> {
-        Ok(self.sqlite()?.query_row(
+        self.conn.query_one(
             "SELECT COUNT(*) FROM threads WHERE community_id = ?1",
-            [community.0],
+            params![community.0],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// How many times each Message-ID is stored in a community, for tests
     /// that prove nothing was stored twice: (distinct ids, rows).
     pub fn message_id_counts(&self, community: CommunityId) -> Result<(i64, i64)> {
-        Ok(self.sqlite()?.query_row(
+        self.conn.query_one(
             "SELECT COUNT(DISTINCT message_id), COUNT(*) FROM posts WHERE community_id = ?1",
-            [community.0],
+            params![community.0],
             |r| Ok((r.get(0)?, r.get(1)?)),
-        )?)
+        )
     }
 
     /// Every Message-ID stored in a community.
     pub fn message_ids(&self, community: CommunityId) -> Result<Vec<String>> {
-        let mut stmt = self
-            .sqlite()?
-            .prepare("SELECT message_id FROM posts WHERE community_id = ?1 ORDER BY id")?;
-        let ids = stmt
-            .query_map([community.0], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(ids)
+        self.conn.query_map(
+            "SELECT message_id FROM posts WHERE community_id = ?1 ORDER BY id",
+            params![community.0],
+            |r| r.get(0),
+        )
     }
 
     /// Approved live posts (not imported history) approved since `since`
@@ -169,35 +163,32 @@ impl Store {
         since: i64,
         limit: i64,
     ) -> Result<Vec<(PostId, CommunityId)>> {
-        let mut stmt = self.sqlite()?.prepare(
+        self.conn.query_map(
             "SELECT p.id, p.community_id FROM posts p
              WHERE p.state = 'approved' AND p.class = 'post' AND p.source <> 'import'
                AND p.approved_at >= ?1
                AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'post' AND o.post_id = p.id)
              ORDER BY p.id LIMIT ?2",
-        )?;
-        let ids = stmt
-            .query_map(params![since, limit], |r| {
-                Ok((PostId(r.get(0)?), CommunityId(r.get(1)?)))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(ids)
+            params![since, limit],
+            |r| Ok((PostId(r.get(0)?), CommunityId(r.get(1)?))),
+        )
     }
 
     /// The raw bytes of a post.
     pub fn raw(&self, post: PostId) -> Result<Vec<u8>> {
-        self.sqlite()?
-            .query_row("SELECT raw FROM posts WHERE id = ?1", [post.0], |r| {
-                r.get(0)
-            })
-            .optional()?
+        self.conn
+            .query_opt(
+                "SELECT raw FROM posts WHERE id = ?1",
+                params![post.0],
+                |r| r.get(0),
+            )?
             .ok_or_else(|| no_post(post))
     }
 
     /// One post with what `praxis show` needs.
     pub fn post(&self, post: PostId) -> Result<PostView> {
-        self.sqlite()?
-            .query_row(
+        self.conn
+            .query_opt(
                 "SELECT p.id, c.slug, p.message_id, p.from_addr, p.from_name, p.subject, p.date,
                         p.received_at, p.class, p.state, p.thread_id, p.parent_id, h.reason, p.text,
                         p.attachments, p.size, p.source, p.flag, p.in_reply_to, t.subject,
@@ -210,7 +201,7 @@ impl Store {
                  LEFT JOIN threads t ON t.id = p.thread_id
                  LEFT JOIN members m ON m.id = p.member_id
                  WHERE p.id = ?1",
-                [post.0],
+                params![post.0],
                 |r| {
                     let attachments: String = r.get(14)?;
                     Ok(PostView {
@@ -222,10 +213,10 @@ impl Store {
                         subject: r.get(5)?,
                         date: r.get(6)?,
                         received_at: r.get(7)?,
-                        class: r.get::<_, String>(8)?.parse().unwrap_or(PostClass::Post),
-                        state: r.get::<_, String>(9)?.parse().unwrap_or(PostState::Held),
-                        thread_id: r.get::<_, Option<i64>>(10)?.map(ThreadId),
-                        parent_id: r.get::<_, Option<i64>>(11)?.map(PostId),
+                        class: r.get::<String>(8)?.parse().unwrap_or(PostClass::Post),
+                        state: r.get::<String>(9)?.parse().unwrap_or(PostState::Held),
+                        thread_id: r.get::<Option<i64>>(10)?.map(ThreadId),
+                        parent_id: r.get::<Option<i64>>(11)?.map(PostId),
                         hold_reason: r.get(12)?,
                         text: r.get(13)?,
                         attachments: serde_json::from_str(&attachments).unwrap_or_default(),
@@ -240,8 +231,7 @@ impl Store {
                         member_organisation: r.get(23)?,
                     })
                 },
-            )
-            .optional()?
+            )?
             .ok_or_else(|| no_post(post))
     }
 }
@@ -310,8 +300,7 @@ impl Batch<'_> {
     /// and restores the insert trigger first, in the same transaction).
     pub fn commit(self) -> Result<()> {
         self.finish_deferred_fts()?;
-        self.tx.commit()?;
-        Ok(())
+        self.tx.commit()
     }
 
     /// How many messages from `from` this community stored since `since`
@@ -320,13 +309,12 @@ impl Batch<'_> {
         if from.is_empty() {
             return Ok(0);
         }
-        let n: i64 = self
-            .tx
-            .prepare_cached(
-                "SELECT COUNT(*) FROM posts
-                 WHERE community_id = ?1 AND from_addr = ?2 AND received_at >= ?3",
-            )?
-            .query_row(params![community.0, from, since], |r| r.get(0))?;
+        let n: i64 = self.tx.query_one(
+            "SELECT COUNT(*) FROM posts
+             WHERE community_id = ?1 AND from_addr = ?2 AND received_at >= ?3",
+            params![community.0, from, since],
+            |r| r.get(0),
+        )?;
         Ok(n as u64)
     }
 
@@ -337,39 +325,38 @@ impl Batch<'_> {
         message_id: &str,
         sha256: &[u8; 32],
     ) -> Result<Option<PostId>> {
-        let by_id: Option<i64> = self
-            .tx
-            .prepare_cached("SELECT id FROM posts WHERE community_id = ?1 AND message_id = ?2")?
-            .query_row(params![community.0, message_id], |r| r.get(0))
-            .optional()?;
+        let by_id: Option<i64> = self.tx.query_opt(
+            "SELECT id FROM posts WHERE community_id = ?1 AND message_id = ?2",
+            params![community.0, message_id],
+            |r| r.get(0),
+        )?;
         if let Some(id) = by_id {
             return Ok(Some(PostId(id)));
         }
-        let by_hash: Option<i64> = self
-            .tx
-            .prepare_cached("SELECT id FROM posts WHERE community_id = ?1 AND sha256 = ?2 LIMIT 1")?
-            .query_row(params![community.0, &sha256[..]], |r| r.get(0))
-            .optional()?;
+        let by_hash: Option<i64> = self.tx.query_opt(
+            "SELECT id FROM posts WHERE community_id = ?1 AND sha256 = ?2 LIMIT 1",
+            params![community.0, &sha256[..]],
+            |r| r.get(0),
+        )?;
         Ok(by_hash.map(PostId))
     }
 
     /// Records where an IMAP watcher is, in this transaction.
     pub fn save_checkpoint(&self, cp: &Checkpoint, synced_at: i64) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO imap_checkpoints (community_id, folder, uidvalidity, last_uid, last_sync_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (community_id) DO UPDATE SET folder = excluded.folder,
-                    uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,
-                    last_sync_at = excluded.last_sync_at",
-            )?
-            .execute(params![
+        self.tx.execute(
+            "INSERT INTO imap_checkpoints (community_id, folder, uidvalidity, last_uid, last_sync_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (community_id) DO UPDATE SET folder = excluded.folder,
+                uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,
+                last_sync_at = excluded.last_sync_at",
+            params![
                 cp.community.0,
                 cp.folder,
                 cp.uidvalidity as i64,
                 cp.last_uid as i64,
                 synced_at
-            ])?;
+            ],
+        )?;
         Ok(())
     }
 
@@ -382,16 +369,12 @@ impl Batch<'_> {
         if email.is_empty() {
             return Ok(None);
         }
-        let row: Option<(i64, String, String, i64)> = self
-            .tx
-            .prepare_cached(
-                "SELECT id, moderation, status, posts_approved FROM members
-                 WHERE community_id = ?1 AND email = ?2",
-            )?
-            .query_row(params![community.0, email.to_ascii_lowercase()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?;
+        let row: Option<(i64, String, String, i64)> = self.tx.query_opt(
+            "SELECT id, moderation, status, posts_approved FROM members
+             WHERE community_id = ?1 AND email = ?2",
+            params![community.0, email.to_ascii_lowercase()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
         Ok(row.map(|(id, moderation, status, posts)| {
             (
                 MemberId(id),
@@ -438,86 +421,105 @@ impl Batch<'_> {
             serde_json::to_string(&parsed.attachments).unwrap_or_else(|_| "[]".into());
         let refs = serde_json::to_string(&parsed.references).unwrap_or_else(|_| "[]".into());
         let approved_at = (p.state == PostState::Approved).then_some(p.received_at);
-        tx.prepare_cached(
+        let post = PostId(tx.query_one(
             "INSERT INTO posts (community_id, message_id, sha256, raw, size, source, envelope_to,
                 received_at, class, state, from_addr, from_name, subject, date, in_reply_to, refs,
                 list_id, text, attachments, member_id, thread_id, parent_id, approved_at, flag)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
-        )?
-        .execute(params![
-            p.community.0,
-            p.message_id,
-            &p.sha256[..],
-            p.raw,
-            p.raw.len() as i64,
-            p.source.as_str(),
-            p.envelope_to,
-            p.received_at,
-            p.class.as_str(),
-            p.state.as_str(),
-            parsed.from_addr,
-            parsed.from_name,
-            parsed.subject,
-            date,
-            parsed.in_reply_to,
-            refs,
-            parsed.list_id,
-            parsed.text,
-            attachments,
-            p.member_id.map(|m| m.0),
-            thread_id.map(|t: ThreadId| t.0),
-            parent.map(|x: PostId| x.0),
-            approved_at,
-            flag,
-        ])?;
-        let post = PostId(tx.last_insert_rowid());
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+             RETURNING id",
+            params![
+                p.community.0,
+                p.message_id,
+                &p.sha256[..],
+                p.raw,
+                p.raw.len() as i64,
+                p.source.as_str(),
+                p.envelope_to,
+                p.received_at,
+                p.class.as_str(),
+                p.state.as_str(),
+                parsed.from_addr,
+                parsed.from_name,
+                parsed.subject,
+                date,
+                parsed.in_reply_to,
+                refs,
+                parsed.list_id,
+                parsed.text,
+                attachments,
+                p.member_id.map(|m| m.0),
+                thread_id.map(|t: ThreadId| t.0),
+                parent.map(|x: PostId| x.0),
+                approved_at,
+                flag,
+            ],
+            |r| r.get(0),
+        )?);
 
         if let Some(t) = thread_id {
             // Children that arrived before this post now have their parent
             // (only if one named it: see `Placed::awaited`).
             if awaited {
-                tx.prepare_cached(
-                    "UPDATE posts SET parent_id = ?1
-                     WHERE thread_id = ?2 AND parent_id IS NULL AND id <> ?1
-                       AND (json_extract(refs, '$[#-1]') = ?3 OR (refs = '[]' AND in_reply_to = ?3))",
-                )?
-                .execute(params![post.0, t.0, p.message_id])?;
+                // The last reference: SQLite's JSON path, PostgreSQL's
+                // negative array index (both from the array's end).
+                let sql = match tx.db().dialect() {
+                    Dialect::Sqlite => {
+                        "UPDATE posts SET parent_id = ?1
+                         WHERE thread_id = ?2 AND parent_id IS NULL AND id <> ?1
+                           AND (json_extract(refs, '$[#-1]') = ?3 OR (refs = '[]' AND in_reply_to = ?3))"
+                    }
+                    Dialect::Postgres => {
+                        "UPDATE posts SET parent_id = ?1
+                         WHERE thread_id = ?2 AND parent_id IS NULL AND id <> ?1
+                           AND ((CAST(refs AS json) ->> -1) = ?3 OR (refs = '[]' AND in_reply_to = ?3))"
+                    }
+                };
+                tx.execute(sql, params![post.0, t.0, p.message_id])?;
             }
-            tx.prepare_cached(
-                "UPDATE threads SET first_at = MIN(first_at, ?2), last_at = MAX(last_at, ?2),
-                    root_post_id = CASE WHEN ?3 IS NULL AND (root_post_id IS NULL OR ?2 < first_at)
-                                        THEN ?4 ELSE root_post_id END,
-                    subject = CASE WHEN ?3 IS NULL AND (root_post_id IS NULL OR ?2 < first_at)
-                                   THEN ?5 ELSE subject END
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                t.0,
-                date,
-                parent.map(|x| x.0),
-                post.0,
-                parsed.subject
-            ])?;
+            let sql = match tx.db().dialect() {
+                Dialect::Sqlite => {
+                    "UPDATE threads SET first_at = MIN(first_at, ?2), last_at = MAX(last_at, ?2),
+                        root_post_id = CASE WHEN ?3 IS NULL AND (root_post_id IS NULL OR ?2 < first_at)
+                                            THEN ?4 ELSE root_post_id END,
+                        subject = CASE WHEN ?3 IS NULL AND (root_post_id IS NULL OR ?2 < first_at)
+                                       THEN ?5 ELSE subject END
+                     WHERE id = ?1"
+                }
+                Dialect::Postgres => {
+                    "UPDATE threads SET first_at = LEAST(first_at, ?2), last_at = GREATEST(last_at, ?2),
+                        root_post_id = CASE WHEN CAST(?3 AS BIGINT) IS NULL
+                                             AND (root_post_id IS NULL OR ?2 < first_at)
+                                            THEN ?4 ELSE root_post_id END,
+                        subject = CASE WHEN CAST(?3 AS BIGINT) IS NULL
+                                        AND (root_post_id IS NULL OR ?2 < first_at)
+                                       THEN ?5 ELSE subject END
+                     WHERE id = ?1"
+                }
+            };
+            tx.execute(
+                sql,
+                params![t.0, date, parent.map(|x| x.0), post.0, parsed.subject],
+            )?;
         }
         if p.state == PostState::Held {
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO holds (post_id, community_id, reason, held_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                post.0,
-                p.community.0,
-                p.hold_reason.unwrap_or("held"),
-                p.received_at
-            ])?;
+                params![
+                    post.0,
+                    p.community.0,
+                    p.hold_reason.unwrap_or("held"),
+                    p.received_at
+                ],
+            )?;
         }
         if p.state == PostState::Approved
             && let Some(m) = p.member_id
         {
-            tx.prepare_cached(
+            tx.execute(
                 "UPDATE members SET posts_approved = posts_approved + 1 WHERE id = ?1",
-            )?
-            .execute([m.0])?;
+                params![m.0],
+            )?;
         }
         Ok(Stored::New {
             post,
@@ -529,9 +531,11 @@ impl Batch<'_> {
     fn post_id_by_message_id(&self, community: CommunityId, id: &str) -> Result<Option<PostId>> {
         Ok(self
             .tx
-            .prepare_cached("SELECT id FROM posts WHERE community_id = ?1 AND message_id = ?2")?
-            .query_row(params![community.0, id], |r| r.get(0))
-            .optional()?
+            .query_opt(
+                "SELECT id FROM posts WHERE community_id = ?1 AND message_id = ?2",
+                params![community.0, id],
+                |r| r.get(0),
+            )?
             .map(PostId))
     }
 
@@ -546,14 +550,16 @@ impl Batch<'_> {
         // A thread a moderator split stays split: ids before a split post
         // are not this message's ancestry any more.
         let mut splits = std::collections::HashSet::new();
-        {
-            let mut stmt = tx.prepare_cached(
-                "SELECT 1 FROM thread_splits WHERE community_id = ?1 AND message_id = ?2",
-            )?;
-            for k in keys.iter().skip(1) {
-                if stmt.exists(params![p.community.0, k])? {
-                    splits.insert(*k);
-                }
+        for k in keys.iter().skip(1) {
+            if tx
+                .query_opt(
+                    "SELECT 1 FROM thread_splits WHERE community_id = ?1 AND message_id = ?2",
+                    params![p.community.0, k],
+                    |_| Ok(()),
+                )?
+                .is_some()
+            {
+                splits.insert(*k);
             }
         }
         let keys = thread::after_split(keys, |k| splits.contains(k));
@@ -561,17 +567,13 @@ impl Batch<'_> {
         // They are never thread keys (every reply to the issue would meet in
         // one thread); the digest-reply rule below places the message.
         let mut digests = Vec::new();
-        {
-            let mut stmt = tx.prepare_cached(
+        for k in keys.iter().skip(1) {
+            if let Some(d) = tx.query_opt(
                 "SELECT digest_id FROM digest_messages WHERE community_id = ?1 AND message_id = ?2",
-            )?;
-            for k in keys.iter().skip(1) {
-                if let Some(d) = stmt
-                    .query_row(params![p.community.0, k], |r| r.get::<_, i64>(0))
-                    .optional()?
-                {
-                    digests.push((*k, d));
-                }
+                params![p.community.0, k],
+                |r| r.get::<i64>(0),
+            )? {
+                digests.push((*k, d));
             }
         }
         let keys: Vec<&str> = keys
@@ -581,17 +583,15 @@ impl Batch<'_> {
         // Each key's thread as stored now: a key already in the thread the
         // message joins is not written again below.
         let mut known: Vec<Option<ThreadId>> = Vec::with_capacity(keys.len());
-        {
-            let mut stmt = tx.prepare_cached(
-                "SELECT thread_id FROM thread_refs WHERE community_id = ?1 AND message_id = ?2",
-            )?;
-            for k in &keys {
-                known.push(
-                    stmt.query_row(params![p.community.0, k], |r| r.get::<_, i64>(0))
-                        .optional()?
-                        .map(ThreadId),
-                );
-            }
+        for k in &keys {
+            known.push(
+                tx.query_opt(
+                    "SELECT thread_id FROM thread_refs WHERE community_id = ?1 AND message_id = ?2",
+                    params![p.community.0, k],
+                    |r| r.get::<i64>(0),
+                )?
+                .map(ThreadId),
+            );
         }
         let found: Vec<ThreadId> = known.iter().flatten().copied().collect();
         let base = thread::base_subject(&parsed.subject);
@@ -602,16 +602,16 @@ impl Batch<'_> {
             // else by subject among the issue's threads, else flagged.
             subject_thread = self.thread_by_quote(p.community, &parsed.text)?;
             if subject_thread.is_none() && !base.is_empty() {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT t.id FROM digest_posts dp JOIN posts q ON q.id = dp.post_id
-                     JOIN threads t ON t.id = q.thread_id
-                     WHERE dp.digest_id = ?1 AND t.base_subject = ?2
-                     ORDER BY t.last_at DESC LIMIT 1",
-                )?;
                 for (_, d) in &digests {
-                    subject_thread = stmt
-                        .query_row(params![d, base], |r| r.get::<_, i64>(0))
-                        .optional()?
+                    subject_thread = tx
+                        .query_opt(
+                            "SELECT t.id FROM digest_posts dp JOIN posts q ON q.id = dp.post_id
+                             JOIN threads t ON t.id = q.thread_id
+                             WHERE dp.digest_id = ?1 AND t.base_subject = ?2
+                             ORDER BY t.last_at DESC LIMIT 1",
+                            params![d, base],
+                            |r| r.get::<i64>(0),
+                        )?
                         .map(ThreadId);
                     if subject_thread.is_some() {
                         break;
@@ -635,17 +635,17 @@ impl Batch<'_> {
                     flag = Some(DIGEST_REPLY_UNPLACED.to_string());
                 }
             } else {
+                // Typed: PostgreSQL cannot infer `?3 - ?4` from the
+                // parameters alone.
                 subject_thread = tx
-                    .prepare_cached(
+                    .query_opt(
                         "SELECT id FROM threads WHERE community_id = ?1 AND base_subject = ?2
-                           AND last_at >= ?3 - ?4 AND first_at <= ?3 + ?4
+                           AND last_at >= CAST(?3 AS BIGINT) - CAST(?4 AS BIGINT)
+                           AND first_at <= CAST(?3 AS BIGINT) + CAST(?4 AS BIGINT)
                          ORDER BY last_at DESC LIMIT 1",
-                    )?
-                    .query_row(
                         params![p.community.0, base, date, p.subject_window_secs],
-                        |r| r.get::<_, i64>(0),
-                    )
-                    .optional()?
+                        |r| r.get::<i64>(0),
+                    )?
                     .map(ThreadId);
             }
         }
@@ -657,12 +657,13 @@ impl Batch<'_> {
                 } else {
                     ThreadKind::Discussion
                 };
-                tx.prepare_cached(
+                let id = tx.query_one(
                     "INSERT INTO threads (community_id, subject, base_subject, kind, first_at, last_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                )?
-                .execute(params![p.community.0, parsed.subject, base, kind.as_str(), date])?;
-                (ThreadId(tx.last_insert_rowid()), true)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+                    params![p.community.0, parsed.subject, base, kind.as_str(), date],
+                    |r| r.get(0),
+                )?;
+                (ThreadId(id), true)
             }
             Placement::Merge { keep, absorb } => {
                 for a in absorb {
@@ -671,13 +672,13 @@ impl Batch<'_> {
                 (keep, false)
             }
         };
-        let mut ins = tx.prepare_cached(
-            "INSERT INTO thread_refs (community_id, message_id, thread_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT (community_id, message_id) DO UPDATE SET thread_id = excluded.thread_id",
-        )?;
         for (k, was) in keys.iter().zip(&known) {
             if *was != Some(t) {
-                ins.execute(params![p.community.0, k, t.0])?;
+                tx.execute(
+                    "INSERT INTO thread_refs (community_id, message_id, thread_id) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (community_id, message_id) DO UPDATE SET thread_id = excluded.thread_id",
+                    params![p.community.0, k, t.0],
+                )?;
             }
         }
         Ok(Placed {
@@ -708,33 +709,43 @@ impl Batch<'_> {
             "UPDATE consolidated_replies SET thread_id = ?1 WHERE thread_id = ?2",
             params![into.0, from.0],
         )?;
-        // A cross-posted query, or its copy, keeps its link when merged.
-        tx.execute(
-            "UPDATE OR IGNORE crossposts SET thread_id = ?1 WHERE thread_id = ?2",
-            params![into.0, from.0],
-        )?;
-        tx.execute(
-            "UPDATE OR IGNORE crossposts SET query_id = ?1 WHERE query_id = ?2",
-            params![into.0, from.0],
-        )?;
+        // A cross-posted query, or its copy, keeps its link when merged
+        // (a row whose move would break a unique key stays as it is:
+        // SQLite's UPDATE OR IGNORE, PostgreSQL's NOT EXISTS of that key).
+        let (threads, queries, span) = match tx.db().dialect() {
+            Dialect::Sqlite => (
+                "UPDATE OR IGNORE crossposts SET thread_id = ?1 WHERE thread_id = ?2",
+                "UPDATE OR IGNORE crossposts SET query_id = ?1 WHERE query_id = ?2",
+                "UPDATE threads SET
+                    first_at = MIN(first_at, (SELECT first_at FROM threads WHERE id = ?2)),
+                    last_at = MAX(last_at, (SELECT last_at FROM threads WHERE id = ?2)),
+                    kind = CASE WHEN (SELECT kind FROM threads WHERE id = ?2) = 'query' THEN 'query' ELSE kind END
+                 WHERE id = ?1",
+            ),
+            Dialect::Postgres => (
+                "UPDATE crossposts SET thread_id = ?1 WHERE thread_id = ?2
+                   AND NOT EXISTS (SELECT 1 FROM crossposts c WHERE c.thread_id = ?1)",
+                "UPDATE crossposts SET query_id = ?1 WHERE query_id = ?2
+                   AND NOT EXISTS (SELECT 1 FROM crossposts c
+                                   WHERE c.query_id = ?1 AND c.community_id = crossposts.community_id)",
+                "UPDATE threads SET
+                    first_at = LEAST(first_at, (SELECT first_at FROM threads WHERE id = ?2)),
+                    last_at = GREATEST(last_at, (SELECT last_at FROM threads WHERE id = ?2)),
+                    kind = CASE WHEN (SELECT kind FROM threads WHERE id = ?2) = 'query' THEN 'query' ELSE kind END
+                 WHERE id = ?1",
+            ),
+        };
+        tx.execute(threads, params![into.0, from.0])?;
+        tx.execute(queries, params![into.0, from.0])?;
         // The surviving thread spans both; its root is the earliest parentless post.
-        tx.execute(
-            "UPDATE threads SET
-                first_at = MIN(first_at, (SELECT first_at FROM threads WHERE id = ?2)),
-                last_at = MAX(last_at, (SELECT last_at FROM threads WHERE id = ?2)),
-                kind = CASE WHEN (SELECT kind FROM threads WHERE id = ?2) = 'query' THEN 'query' ELSE kind END
-             WHERE id = ?1",
-            params![into.0, from.0],
+        tx.execute(span, params![into.0, from.0])?;
+        tx.execute("DELETE FROM threads WHERE id = ?1", params![from.0])?;
+        let root: Option<(i64, String)> = tx.query_opt(
+            "SELECT id, subject FROM posts WHERE thread_id = ?1 AND parent_id IS NULL
+             ORDER BY date, id LIMIT 1",
+            params![into.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        tx.execute("DELETE FROM threads WHERE id = ?1", [from.0])?;
-        let root: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT id, subject FROM posts WHERE thread_id = ?1 AND parent_id IS NULL
-                 ORDER BY date, id LIMIT 1",
-                [into.0],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
         if let Some((root, subject)) = root {
             tx.execute(
                 "UPDATE threads SET root_post_id = ?2, subject = ?3 WHERE id = ?1",
@@ -755,15 +766,24 @@ impl Batch<'_> {
                 continue;
             }
             let phrase = format!("\"{}\"", words.join(" "));
-            let t: Option<i64> = self
-                .tx
-                .prepare_cached(
+            // The same phrase query on PostgreSQL's search column (its
+            // web-search syntax reads a quoted phrase as FTS5 does).
+            let sql = match self.tx.db().dialect() {
+                Dialect::Sqlite => {
                     "SELECT p.thread_id FROM posts_fts f JOIN posts p ON p.id = f.rowid
                      WHERE posts_fts MATCH ?1 AND p.community_id = ?2 AND p.thread_id IS NOT NULL
-                     ORDER BY p.date LIMIT 1",
-                )?
-                .query_row(params![phrase, community.0], |r| r.get(0))
-                .optional()?;
+                     ORDER BY p.date LIMIT 1"
+                }
+                Dialect::Postgres => {
+                    "SELECT p.thread_id FROM posts p
+                     WHERE p.search @@ websearch_to_tsquery('simple', ?1)
+                       AND p.community_id = ?2 AND p.thread_id IS NOT NULL
+                     ORDER BY p.date LIMIT 1"
+                }
+            };
+            let t: Option<i64> = self
+                .tx
+                .query_opt(sql, params![phrase, community.0], |r| r.get(0))?;
             if let Some(t) = t {
                 return Ok(Some(ThreadId(t)));
             }

@@ -2,9 +2,9 @@
 //! invited to a query once and at most so many times a month, members who
 //! want none, and which invitations a response followed.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::engine::{Queries, params};
 use super::{Result, Store};
 use crate::model::{CommunityId, MemberId, ThreadId};
 
@@ -79,26 +79,24 @@ impl Store {
         month_start: i64,
         now: i64,
     ) -> Result<std::result::Result<(), ReferralRefused>> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
-        let opted_out: bool = tx.query_row(
+        let tx = self.conn.transaction()?;
+        let opted_out: bool = tx.query_one(
             "SELECT EXISTS (SELECT 1 FROM referral_opt_outs WHERE member_id = ?1)",
-            [member.0],
+            params![member.0],
             |r| r.get(0),
         )?;
         if opted_out {
             return Ok(Err(ReferralRefused::OptedOut));
         }
-        let earlier: Option<i64> = tx
-            .query_row(
-                "SELECT at FROM referrals WHERE thread_id = ?1 AND member_id = ?2",
-                params![thread.0, member.0],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let earlier: Option<i64> = tx.query_opt(
+            "SELECT at FROM referrals WHERE thread_id = ?1 AND member_id = ?2",
+            params![thread.0, member.0],
+            |r| r.get(0),
+        )?;
         if let Some(at) = earlier {
             return Ok(Err(ReferralRefused::AlreadyInvited { at }));
         }
-        let sent: u32 = tx.query_row(
+        let sent: u32 = tx.query_one(
             "SELECT COUNT(*) FROM referrals WHERE member_id = ?1 AND at >= ?2",
             params![member.0, month_start],
             |r| r.get(0),
@@ -112,7 +110,7 @@ impl Store {
             params![community.0, thread.0, member.0, self.actor.who, why, now],
         )?;
         super::audit::record(
-            &*tx,
+            &tx,
             &super::audit::Act {
                 community,
                 actor: &self.actor,
@@ -129,13 +127,14 @@ impl Store {
     /// A query's invitations, oldest first, each saying whether a response
     /// followed.
     pub fn referrals(&self, thread: ThreadId) -> Result<Vec<Referral>> {
-        let mut stmt = self.sqlite()?.prepare(&format!(
-            "SELECT m.email, m.name, r.referred_by, r.why, r.at, {ANSWERED}
-             FROM referrals r JOIN members m ON m.id = r.member_id
-             WHERE r.thread_id = ?1 ORDER BY r.at, r.id"
-        ))?;
-        let rows = stmt
-            .query_map([thread.0], |r| {
+        self.conn.query_map(
+            &format!(
+                "SELECT m.email, m.name, r.referred_by, r.why, r.at, {ANSWERED}
+                 FROM referrals r JOIN members m ON m.id = r.member_id
+                 WHERE r.thread_id = ?1 ORDER BY r.at, r.id"
+            ),
+            params![thread.0],
+            |r| {
                 Ok(Referral {
                     email: r.get(0)?,
                     name: r.get(1)?,
@@ -144,9 +143,8 @@ impl Store {
                     at: r.get(4)?,
                     responded: r.get(5)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     /// Invitations sent in `[from, until)` and how many were answered.
@@ -156,9 +154,11 @@ impl Store {
         from: i64,
         until: i64,
     ) -> Result<ReferralCounts> {
-        let (sent, answered) = self.sqlite()?.query_row(
+        // The condition counted as 1 or 0: PostgreSQL sums no booleans.
+        let (sent, answered) = self.conn.query_one(
             &format!(
-                "SELECT COUNT(*), COALESCE(SUM({ANSWERED}), 0) FROM referrals r
+                "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN {ANSWERED} THEN 1 ELSE 0 END), 0) AS BIGINT)
+                 FROM referrals r
                  WHERE r.community_id = ?1 AND r.at >= ?2 AND r.at < ?3"
             ),
             params![community.0, from, until],
@@ -169,9 +169,9 @@ impl Store {
 
     /// Whether `member` welcomes invitations to respond.
     pub fn referrals_wanted(&self, member: MemberId) -> Result<bool> {
-        let out: bool = self.sqlite()?.query_row(
+        let out: bool = self.conn.query_one(
             "SELECT EXISTS (SELECT 1 FROM referral_opt_outs WHERE member_id = ?1)",
-            [member.0],
+            params![member.0],
             |r| r.get(0),
         )?;
         Ok(!out)
@@ -180,13 +180,14 @@ impl Store {
     /// Records whether `member` welcomes invitations to respond.
     pub fn set_referrals_wanted(&mut self, member: MemberId, wanted: bool, now: i64) -> Result<()> {
         if wanted {
-            self.sqlite()?.execute(
+            self.conn.execute(
                 "DELETE FROM referral_opt_outs WHERE member_id = ?1",
-                [member.0],
+                params![member.0],
             )?;
         } else {
-            self.sqlite()?.execute(
-                "INSERT OR IGNORE INTO referral_opt_outs (member_id, at) VALUES (?1, ?2)",
+            self.conn.execute(
+                "INSERT INTO referral_opt_outs (member_id, at) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
                 params![member.0, now],
             )?;
         }
@@ -202,15 +203,16 @@ mod tests {
 
     /// A query thread of `c`.
     fn query(s: &Store, c: CommunityId, subject: &str) -> ThreadId {
-        s.sqlite()
-            .unwrap()
-            .execute(
-                "INSERT INTO threads (community_id, subject, kind, first_at, last_at)
-                 VALUES (?1, ?2, 'query', 0, 0)",
-                params![c.0, subject],
-            )
-            .unwrap();
-        ThreadId(s.sqlite().unwrap().last_insert_rowid())
+        ThreadId(
+            s.conn
+                .query_one(
+                    "INSERT INTO threads (community_id, subject, kind, first_at, last_at)
+                     VALUES (?1, ?2, 'query', 0, 0) RETURNING id",
+                    params![c.0, subject],
+                    |r| r.get(0),
+                )
+                .unwrap(),
+        )
     }
 
     #[test]
@@ -258,8 +260,7 @@ mod tests {
             "ravi@example.org",
             b"Subject: Re: q1\r\n\r\nWe did.\r\n",
         );
-        s.sqlite()
-            .unwrap()
+        s.conn
             .execute(
                 "UPDATE posts SET thread_id = ?1, received_at = 3000 WHERE id = ?2",
                 params![q1.0, p.0],

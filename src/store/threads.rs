@@ -1,9 +1,9 @@
 //! Threads: listing them for `praxis threads`, re-marking their kind, and
 //! splitting a post and its replies off into a thread of their own.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::engine::{Dialect, Queries, params};
 use super::members::parse_col;
 use super::{Result, Store};
 use crate::model::{CommunityId, PostId, QueryState, ThreadId, ThreadKind};
@@ -78,15 +78,17 @@ impl Store {
     pub fn threads(&self, f: &ThreadFilter) -> Result<Vec<ThreadRow>> {
         let communities: Vec<i64> = match f.community {
             Some(c) => vec![c.0],
-            None => {
-                let mut stmt = self
-                    .sqlite()?
-                    .prepare_cached("SELECT id FROM communities")?;
-                stmt.query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
-            }
+            None => self
+                .conn
+                .query_map("SELECT id FROM communities", params![], |r| r.get(0))?,
         };
-        let mut stmt = self.sqlite()?.prepare_cached(
+        // The index is named on SQLite, whose planner might otherwise walk
+        // another; PostgreSQL has no such hint and picks it by itself.
+        let indexed = match self.dialect() {
+            Dialect::Sqlite => "INDEXED BY threads_community_last",
+            Dialect::Postgres => "",
+        };
+        let sql = format!(
             "SELECT t.id, c.slug, t.subject, t.kind, t.first_at, t.last_at, t.state, t.deadline_at,
                     (SELECT COUNT(*) FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved'),
                     (SELECT COUNT(DISTINCT p.from_addr) FROM posts p
@@ -107,20 +109,21 @@ impl Store {
                     (SELECT COALESCE(m.place, '') FROM posts r JOIN members m
                        ON m.community_id = r.community_id AND m.email = r.from_addr
                      WHERE r.id = t.root_post_id)
-             FROM threads t INDEXED BY threads_community_last
+             FROM threads t {indexed}
              JOIN communities c ON c.id = t.community_id
              WHERE t.community_id = ?1
                AND (?2 = 0 OR t.kind = 'query')
-               AND (?3 IS NULL OR (t.kind = 'query' AND t.state <> 'published' AND t.deadline_at < ?3))
+               AND (CAST(?3 AS BIGINT) IS NULL OR (t.kind = 'query' AND t.state <> 'published' AND t.deadline_at < ?3))
                AND EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id AND p.state = 'approved')
                AND (?5 = 0 OR EXISTS (SELECT 1 FROM posts p
                                       WHERE p.thread_id = t.id AND p.flag IS NOT NULL))
              ORDER BY t.last_at DESC, t.id DESC
-             LIMIT ?4",
-        )?;
+             LIMIT ?4"
+        );
         let mut rows = Vec::new();
         for community in communities {
-            let got = stmt.query_map(
+            let got = self.conn.query_map(
+                &sql,
                 params![
                     community,
                     f.queries as i64,
@@ -144,17 +147,15 @@ impl Store {
                         participants: r.get(9)?,
                         responses: (posts - 1).max(0),
                         late_responses: r.get(10)?,
-                        asked_by: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
-                        asked_by_organisation: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                        asked_by: r.get::<Option<String>>(11)?.unwrap_or_default(),
+                        asked_by_organisation: r.get::<Option<String>>(12)?.unwrap_or_default(),
                         flag: r.get(13)?,
                         scheduled_at: r.get(14)?,
-                        asked_by_place: r.get::<_, Option<String>>(15)?.unwrap_or_default(),
+                        asked_by_place: r.get::<Option<String>>(15)?.unwrap_or_default(),
                     })
                 },
             )?;
-            for row in got {
-                rows.push(row?);
-            }
+            rows.extend(got);
         }
         rows.sort_by(|a, b| b.last_at.cmp(&a.last_at).then(b.id.cmp(&a.id)));
         rows.truncate(usize::try_from(f.limit).unwrap_or(usize::MAX));
@@ -195,21 +196,19 @@ impl Store {
         thread: ThreadId,
         kind: ThreadKind,
     ) -> Result<Option<ThreadKind>> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
-        let found: Option<(ThreadKind, i64)> = tx
-            .query_row(
-                "SELECT kind, community_id FROM threads WHERE id = ?1",
-                [thread.0],
-                |r| Ok((parse_col(r, 0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let tx = self.conn.transaction()?;
+        let found: Option<(ThreadKind, i64)> = tx.query_opt(
+            "SELECT kind, community_id FROM threads WHERE id = ?1",
+            params![thread.0],
+            |r| Ok((parse_col(r, 0)?, r.get(1)?)),
+        )?;
         if let Some((was, community)) = found {
             tx.execute(
                 "UPDATE threads SET kind = ?2 WHERE id = ?1",
                 params![thread.0, kind.as_str()],
             )?;
             super::audit::record(
-                &*tx,
+                &tx,
                 &super::audit::Act {
                     community: CommunityId(community),
                     actor: &self.actor,
@@ -230,38 +229,34 @@ impl Store {
     /// the post is in no thread or already a thread's root (re-mark the
     /// thread instead).
     pub fn split_thread(&mut self, post: PostId, kind: ThreadKind) -> Result<Option<Split>> {
-        let tx = self.conn.sqlite_mut("this operation")?.transaction()?;
-        let found: Option<(i64, i64, String, String, i64)> = tx
-            .query_row(
-                "SELECT p.community_id, p.thread_id, p.message_id, p.subject,
-                        COALESCE(p.date, p.received_at)
-                 FROM posts p JOIN threads t ON t.id = p.thread_id
-                 WHERE p.id = ?1 AND t.root_post_id IS NOT ?1",
-                [post.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?;
+        let tx = self.conn.transaction()?;
+        let found: Option<(i64, i64, String, String, i64)> = tx.query_opt(
+            "SELECT p.community_id, p.thread_id, p.message_id, p.subject,
+                    COALESCE(p.date, p.received_at)
+             FROM posts p JOIN threads t ON t.id = p.thread_id
+             WHERE p.id = ?1 AND (t.root_post_id IS NULL OR t.root_post_id <> ?1)",
+            params![post.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
         let Some((community, from, message_id, subject, date)) = found else {
             return Ok(None);
         };
         // The post and every reply below it, by parent.
-        let moved: Vec<(i64, String, i64)> = tx
-            .prepare(
-                "WITH RECURSIVE below(id) AS (
-                     SELECT ?1 UNION SELECT p.id FROM posts p JOIN below b ON p.parent_id = b.id
-                     WHERE p.thread_id = ?2)
-                 SELECT p.id, p.message_id, COALESCE(p.date, p.received_at)
-                 FROM posts p JOIN below b ON b.id = p.id",
-            )?
-            .query_map(params![post.0, from], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        let moved: Vec<(i64, String, i64)> = tx.query_map(
+            "WITH RECURSIVE below(id) AS (
+                 SELECT CAST(?1 AS BIGINT)
+                 UNION SELECT p.id FROM posts p JOIN below b ON p.parent_id = b.id
+                 WHERE p.thread_id = ?2)
+             SELECT p.id, p.message_id, COALESCE(p.date, p.received_at)
+             FROM posts p JOIN below b ON b.id = p.id",
+            params![post.0, from],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let last = moved.iter().map(|m| m.2).max().unwrap_or(date);
-        tx.execute(
+        let to: i64 = tx.query_one(
             "INSERT INTO threads (community_id, root_post_id, subject, base_subject, kind,
                                   first_at, last_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
             params![
                 community,
                 post.0,
@@ -271,32 +266,36 @@ impl Store {
                 date,
                 last
             ],
+            |r| r.get(0),
         )?;
-        let to = tx.last_insert_rowid();
-        {
-            let mut posts = tx.prepare("UPDATE posts SET thread_id = ?2 WHERE id = ?1")?;
-            let mut refs = tx.prepare(
-                "UPDATE thread_refs SET thread_id = ?3 WHERE community_id = ?1 AND message_id = ?2",
+        for (id, mid, _) in &moved {
+            tx.execute(
+                "UPDATE posts SET thread_id = ?2 WHERE id = ?1",
+                params![id, to],
             )?;
-            for (id, mid, _) in &moved {
-                posts.execute(params![id, to])?;
-                refs.execute(params![community, mid, to])?;
-            }
+            tx.execute(
+                "UPDATE thread_refs SET thread_id = ?3 WHERE community_id = ?1 AND message_id = ?2",
+                params![community, mid, to],
+            )?;
         }
         // The split post starts its thread: no parent in the one it left.
-        tx.execute("UPDATE posts SET parent_id = NULL WHERE id = ?1", [post.0])?;
         tx.execute(
-            "INSERT OR IGNORE INTO thread_splits (community_id, message_id) VALUES (?1, ?2)",
+            "UPDATE posts SET parent_id = NULL WHERE id = ?1",
+            params![post.0],
+        )?;
+        tx.execute(
+            "INSERT INTO thread_splits (community_id, message_id) VALUES (?1, ?2)
+             ON CONFLICT DO NOTHING",
             params![community, message_id],
         )?;
         tx.execute(
             "UPDATE threads SET last_at = COALESCE(
                  (SELECT MAX(COALESCE(date, received_at)) FROM posts WHERE thread_id = ?1), first_at)
              WHERE id = ?1",
-            [from],
+            params![from],
         )?;
         super::audit::record(
-            &*tx,
+            &tx,
             &super::audit::Act {
                 community: CommunityId(community),
                 actor: &self.actor,
@@ -320,13 +319,12 @@ impl Store {
     /// The root post of a thread, if stored.
     pub fn thread_root(&self, thread: ThreadId) -> Result<Option<PostId>> {
         Ok(self
-            .sqlite()?
-            .query_row(
+            .conn
+            .query_opt(
                 "SELECT root_post_id FROM threads WHERE id = ?1",
-                [thread.0],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()?
+                params![thread.0],
+                |r| r.get::<Option<i64>>(0),
+            )?
             .flatten()
             .map(PostId))
     }

@@ -436,3 +436,84 @@ impl Queries for rusqlite::Connection {
         Db::Sqlite(self)
     }
 }
+
+// The same bridge for helpers that take `impl Into<Db>`: a connection or
+// transaction of either interface, rusqlite's own transaction included
+// (which a `&impl Queries` parameter cannot take without `&*tx`).
+impl<'a> From<&'a rusqlite::Connection> for Db<'a> {
+    fn from(c: &'a rusqlite::Connection) -> Db<'a> {
+        Db::Sqlite(c)
+    }
+}
+
+impl<'a> From<&'a rusqlite::Transaction<'_>> for Db<'a> {
+    fn from(t: &'a rusqlite::Transaction<'_>) -> Db<'a> {
+        Db::Sqlite(t)
+    }
+}
+
+impl<'a> From<&'a Conn> for Db<'a> {
+    fn from(c: &'a Conn) -> Db<'a> {
+        c.db()
+    }
+}
+
+impl<'a> From<&'a Tx<'_>> for Db<'a> {
+    fn from(t: &'a Tx<'_>) -> Db<'a> {
+        t.db()
+    }
+}
+
+/// A row of either interface, for row readers shared with files not yet
+/// ported: the engine's [`Row`], or rusqlite's own. Their error converts
+/// with `?` into what either's closures return.
+pub trait AnyRow {
+    /// Column `i` (from 0) as a `T`.
+    fn col<T: FromColumn>(&self, i: usize) -> std::result::Result<T, ColumnError>;
+}
+
+impl AnyRow for Row<'_> {
+    fn col<T: FromColumn>(&self, i: usize) -> std::result::Result<T, ColumnError> {
+        self.get(i).map_err(ColumnError::Store)
+    }
+}
+
+impl AnyRow for rusqlite::Row<'_> {
+    fn col<T: FromColumn>(&self, i: usize) -> std::result::Result<T, ColumnError> {
+        T::sqlite(self, i).map_err(ColumnError::Sqlite)
+    }
+}
+
+/// Why a column of an [`AnyRow`] could not be read.
+#[derive(Debug)]
+pub enum ColumnError {
+    /// From a rusqlite row.
+    Sqlite(rusqlite::Error),
+    /// From the engine's row.
+    Store(StoreError),
+    /// Column `.0` held text that does not parse as the value wanted.
+    Invalid(usize, Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<ColumnError> for StoreError {
+    fn from(e: ColumnError) -> StoreError {
+        match e {
+            ColumnError::Sqlite(e) => e.into(),
+            ColumnError::Store(e) => e,
+            ColumnError::Invalid(i, e) => StoreError::Decode(format!("column {i}: {e}")),
+        }
+    }
+}
+
+impl From<ColumnError> for rusqlite::Error {
+    fn from(e: ColumnError) -> rusqlite::Error {
+        match e {
+            ColumnError::Sqlite(e) => e,
+            ColumnError::Invalid(i, e) => {
+                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
+            }
+            // Not met: an engine row is read in the engine's closures.
+            ColumnError::Store(e) => rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        }
+    }
+}
