@@ -35,7 +35,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let db = config.database().map_err(anyhow::Error::msg)?;
     // Every community resolved once, for every task: ids, typed config,
     // templates compiled on first use and then shared.
-    let communities = Communities::load(&config, &Store::open_database(&db)?)?;
+    let mut store = Store::open_database(&db)?;
+    let communities = Communities::load(&config, &store)?;
+    // This node among the install's (one on SQLite): `praxis status` lists
+    // it; its heartbeat keeps it there.
+    let node = crate::store::this_node();
+    let host = crate::store::host_name();
+    let now = crate::store::now();
+    // A node of this host whose process is gone (killed, the machine
+    // restarted) lets go of its leases and claims now, not when they lapse.
+    for gone in store
+        .nodes(0, now)?
+        .into_iter()
+        .filter(|n| n.host == host && n.name != node && !process_alive(n.pid))
+    {
+        info!(node = %gone.name, "a node of this host is gone: its leases and claims are let go");
+        store.unregister_node(&gone.name)?;
+    }
+    store.register_node(node, &host, i64::from(std::process::id()), now)?;
+    drop(store);
     let mut tasks = JoinSet::new();
     tasks.spawn(heartbeat(db.clone(), shutdown_view.clone()));
     for c in communities.iter().filter(|c| c.config.imap.is_some()) {
@@ -119,7 +137,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let db2 = db.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        Store::open_database(&db2).and_then(|s| s.set_health("daemon", "stopped", None))
+        let mut s = Store::open_database(&db2)?;
+        // Its leases and claims go with it: the other nodes take its work
+        // at once rather than when they lapse.
+        s.unregister_node(crate::store::this_node())?;
+        s.set_health("daemon", "stopped", None)
     })
     .await;
     info!("praxis serve stopped");
@@ -242,12 +264,15 @@ async fn moderator_summaries(
     }
 }
 
-/// Writes the daemon's health row now and every [`HEARTBEAT_INTERVAL`].
+/// Writes the daemon's health row and this node's heartbeat now and every
+/// [`HEARTBEAT_INTERVAL`].
 async fn heartbeat(db: Database, mut shutdown: Shutdown) -> Result<()> {
     loop {
         let path = db.clone();
         let res = tokio::task::spawn_blocking(move || {
-            Store::open_database(&path).and_then(|s| s.set_health("daemon", "running", None))
+            let mut s = Store::open_database(&path)?;
+            s.node_seen(crate::store::this_node(), crate::store::now())?;
+            s.set_health("daemon", "running", None)
         })
         .await?;
         if let Err(e) = res {
@@ -258,4 +283,14 @@ async fn heartbeat(db: Database, mut shutdown: Shutdown) -> Result<()> {
             _ = tokio::time::sleep(HEARTBEAT_INTERVAL) => {}
         }
     }
+}
+
+/// Whether process `pid` of this host still runs.
+fn process_alive(pid: i64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 checks only that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }

@@ -22,7 +22,20 @@ struct Status {
     daemon: String,
     /// The web's `/healthz`: "ok", "not running", "not configured", or why it failed.
     web: String,
+    /// The `praxis serve` processes heartbeating now (several on
+    /// PostgreSQL) and the leases each holds (`imap:<slug>`).
+    nodes: Vec<NodeJson>,
     communities: Vec<CommunityJson>,
+}
+
+#[derive(Serialize)]
+struct NodeJson {
+    name: String,
+    host: String,
+    pid: i64,
+    started_at: String,
+    seen_at: String,
+    holds: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -52,6 +65,11 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
     let daemon_running = store
         .health("daemon")?
         .is_some_and(|h| h.state == "running" && t - h.updated_at <= HEARTBEAT_STALE_SECS);
+    let nodes = store.nodes(t - HEARTBEAT_STALE_SECS, t)?;
+    let database = config.database().map_or_else(
+        |_| config.database_path().display().to_string(),
+        |d| d.to_string(),
+    );
     let mut failing = false;
     // The web answers only while the daemon runs; a daemon whose web does
     // not answer is failing.
@@ -95,11 +113,22 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
 
     if ctx.out.json {
         ctx.out.json(&Status {
-            database: store.path().display().to_string(),
+            database,
             database_size: store.file_size(),
             schema_version: store.schema_version()?,
             daemon: if daemon_running { "running" } else { "stopped" }.into(),
             web,
+            nodes: nodes
+                .into_iter()
+                .map(|n| NodeJson {
+                    name: n.name,
+                    host: n.host,
+                    pid: n.pid,
+                    started_at: rfc3339(n.started_at),
+                    seen_at: rfc3339(n.seen_at),
+                    holds: n.holds,
+                })
+                .collect(),
             communities: rows
                 .into_iter()
                 .map(|(c, s, imap_state, imap_error, next)| CommunityJson {
@@ -123,7 +152,7 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
     } else {
         ctx.out.say(format!(
             "database {} ({} KB, schema {}); daemon {}; web {web}",
-            store.path().display(),
+            database,
             store.file_size() / 1024,
             store.schema_version()?,
             if daemon_running {
@@ -132,6 +161,18 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
                 "not running"
             }
         ));
+        for n in &nodes {
+            ctx.out.say(format!(
+                "node {} seen {}s ago{}",
+                n.name,
+                (t - n.seen_at).max(0),
+                if n.holds.is_empty() {
+                    String::new()
+                } else {
+                    format!(", watching {}", n.holds.join(", "))
+                }
+            ));
+        }
         ctx.out.table(
             &[
                 "community",

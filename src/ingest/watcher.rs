@@ -12,6 +12,13 @@
 //! - Messages are never deleted; they are flagged \Seen, or moved to
 //!   `imap.move_to` when configured, only after they are committed.
 //! - A failing community never stalls the others: each has its own task.
+//! - One node at a time watches a community's mailbox: the watcher holds
+//!   the lease `imap:<slug>` (renewed every third of [`Timings::lease`])
+//!   while its session runs, and a node whose lease another holds waits on
+//!   standby, trying again every [`Timings::standby`]; when the holder dies
+//!   its lease lapses and a standby node takes the watch over within
+//!   `lease + standby`. Two nodes reading one mailbox at once would still
+//!   store each message once (dedupe), but flag and fan out twice the work.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +48,10 @@ pub struct Timings {
     pub backoff_min: Duration,
     /// Longest reconnect delay.
     pub backoff_max: Duration,
+    /// How long the watch lease holds unless renewed.
+    pub lease: Duration,
+    /// How often a node on standby tries to take the lease.
+    pub standby: Duration,
 }
 
 impl Default for Timings {
@@ -50,6 +61,8 @@ impl Default for Timings {
             poll: Duration::from_secs(60),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
+            lease: Duration::from_secs(60),
+            standby: Duration::from_secs(15),
         }
     }
 }
@@ -78,13 +91,27 @@ pub async fn watch(
     let key = format!("imap:{}", community.slug());
     let store = Arc::new(Mutex::new(Store::open_database(&db)?));
     let mut delay = timings.backoff_min;
+    let node = crate::store::this_node();
     loop {
         if shutdown.is_shutdown() {
             break;
         }
+        match take_lease(&store, &key, timings.lease).await {
+            Ok(true) => {}
+            held => {
+                // Another node watches (or the database is away): wait,
+                // leaving the health row to the node that watches.
+                debug!(community = %community.slug(), ?held, "IMAP watch held elsewhere; on standby");
+                tokio::select! {
+                    _ = tokio::time::sleep(timings.standby) => continue,
+                    _ = shutdown.recv() => break,
+                }
+            }
+        }
         set_health(&store, &key, "connecting", None).await;
         let result = tokio::select! {
             r = session(&config, &community, &store, &key, timings) => r,
+            lost = keep_lease(&store, &key, timings.lease) => Err(lost),
             _ = shutdown.recv() => break,
         };
         match result {
@@ -104,7 +131,49 @@ pub async fn watch(
         delay = (delay * 2).min(timings.backoff_max);
     }
     set_health(&store, &key, "stopped", None).await;
+    let s2 = store.clone();
+    let key2 = key.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        s2.lock().expect("store lock").release_lease(&key2, node)
+    })
+    .await;
     Ok(())
+}
+
+/// Takes or renews this node's lease on the watch `key`.
+async fn take_lease(
+    store: &Arc<Mutex<Store>>,
+    key: &str,
+    ttl: Duration,
+) -> Result<bool, SessionError> {
+    let (store, key) = (store.clone(), key.to_string());
+    Ok(tokio::task::spawn_blocking(move || {
+        store.lock().expect("store lock").take_lease(
+            &key,
+            crate::store::this_node(),
+            now(),
+            ttl.as_secs() as i64,
+        )
+    })
+    .await??)
+}
+
+/// Renews the watch lease every third of its life; returns why the
+/// session must end when another node holds it now (this node could not
+/// renew in time: the database was away longer than the lease).
+async fn keep_lease(store: &Arc<Mutex<Store>>, key: &str, ttl: Duration) -> SessionError {
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        match take_lease(store, key, ttl).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return SessionError::Config(format!(
+                    "another node took the watch of {key} (this node could not renew it in time)"
+                ));
+            }
+            Err(e) => warn!("cannot renew the watch lease {key}: {e}"),
+        }
+    }
 }
 
 async fn set_health(store: &Arc<Mutex<Store>>, key: &str, state: &str, detail: Option<&str>) {

@@ -77,9 +77,9 @@ pub use holds::{Action, Decided, HeldPost};
 pub use library::{LibraryEntry, NewThread, PublishedReply, public_name};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
 pub use moderation_tokens::ModerationToken;
-pub use nodes::NodeRow;
+pub use nodes::{NodeRow, host_name, this_node};
 pub use outbox::{
-    Audience, DeliveryRow, DueDelivery, Excluded, NewOutbox, NewRecipient, OutboxFilter,
+    Audience, CLAIM_TTL, DeliveryRow, DueDelivery, Excluded, NewOutbox, NewRecipient, OutboxFilter,
     OutboxMessage, OutboxSummary, Outcome, PostForFanout, Queued,
 };
 pub use posts::{Batch, Checkpoint, DIGEST_REPLY_UNPLACED, NewPost, PostView, Stored};

@@ -4,8 +4,29 @@
 //! so another node takes it over within a bounded time when the holder
 //! dies. On SQLite there is one node; the same rows serve `praxis status`.
 
+use std::sync::OnceLock;
+
 use super::engine::{Queries, params};
 use super::{Result, Store};
+
+/// This process's name among the nodes: `host:pid`.
+pub fn this_node() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| format!("{}:{}", host_name(), std::process::id()))
+}
+
+/// The machine's host name (`localhost` when it cannot be read).
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf, which
+    // this function owns; the name is read up to its NUL below.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match (rc, std::str::from_utf8(&buf[..end])) {
+        (0, Ok(name)) if !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
+    }
+}
 
 /// A node as `praxis status` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -500,6 +500,11 @@ fn expand_window(tx: &impl Queries, a: &mut OpenAudience, window: u32, now: i64)
     Ok(n as u64)
 }
 
+/// How long a node's claim on a delivery holds unless renewed (its sender
+/// renews the claims on what it still has in hand at every claim): after
+/// that another node may send it, its first sender presumed dead.
+pub const CLAIM_TTL: i64 = 600;
+
 impl Store {
     /// Stores a message for the members in `audience`: the message and its
     /// audience in one transaction, at the same cost however many members
@@ -606,7 +611,7 @@ impl Store {
         let sql = match self.dialect() {
             Dialect::Sqlite => {
                 "SELECT d.id, d.outbox_id, o.community_id, d.member_id, d.recipient, d.attempts,
-                    d.first_failed_at
+                    d.first_failed_at, d.next_attempt_at
              FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
              WHERE d.state IN ('pending', 'temp_failed') AND d.next_attempt_at <= ?1
                AND (o.not_before IS NULL OR o.not_before <= ?1)
@@ -615,26 +620,50 @@ impl Store {
              ORDER BY d.next_attempt_at, d.id
              LIMIT ?4"
             }
+            // Several nodes send from one database: each claims what it
+            // takes (rows another node is claiming right now are skipped,
+            // a claim another node holds is left until it lapses), and
+            // renews its claims on the rows still in its hands.
             Dialect::Postgres => {
-                "SELECT d.id, d.outbox_id, o.community_id, d.member_id, d.recipient, d.attempts,
-                    d.first_failed_at
-             FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
-             WHERE d.state IN ('pending', 'temp_failed') AND d.next_attempt_at <= ?1
-               AND (o.not_before IS NULL OR o.not_before <= ?1)
-               AND d.id NOT IN (SELECT CAST(v.x AS BIGINT)
-                                FROM json_array_elements_text(CAST(?2 AS JSON)) AS v(x))
-               AND COALESCE(o.community_id, 0) NOT IN
-                   (SELECT CAST(v.x AS BIGINT)
-                    FROM json_array_elements_text(CAST(?3 AS JSON)) AS v(x))
-             ORDER BY d.next_attempt_at, d.id
-             LIMIT ?4
-             FOR UPDATE OF d SKIP LOCKED"
+                "WITH renewed AS (
+                     UPDATE deliveries SET claimed_until = ?6
+                     WHERE claimed_by = ?5 AND id IN
+                         (SELECT CAST(v.x AS BIGINT)
+                          FROM json_array_elements_text(CAST(?2 AS JSON)) AS v(x))
+                 ), picked AS (
+                     SELECT d.id FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+                     WHERE d.state IN ('pending', 'temp_failed') AND d.next_attempt_at <= ?1
+                       AND (o.not_before IS NULL OR o.not_before <= ?1)
+                       AND (d.claimed_until IS NULL OR d.claimed_until <= ?1 OR d.claimed_by = ?5)
+                       AND d.id NOT IN (SELECT CAST(v.x AS BIGINT)
+                                        FROM json_array_elements_text(CAST(?2 AS JSON)) AS v(x))
+                       AND COALESCE(o.community_id, 0) NOT IN
+                           (SELECT CAST(v.x AS BIGINT)
+                            FROM json_array_elements_text(CAST(?3 AS JSON)) AS v(x))
+                     ORDER BY d.next_attempt_at, d.id
+                     LIMIT ?4
+                     FOR UPDATE OF d SKIP LOCKED
+                 )
+                 UPDATE deliveries d SET claimed_by = ?5, claimed_until = ?6
+                 FROM picked p, outbox o
+                 WHERE d.id = p.id AND o.id = d.outbox_id
+                 RETURNING d.id, d.outbox_id, o.community_id, d.member_id, d.recipient, d.attempts,
+                           d.first_failed_at, d.next_attempt_at"
             }
         };
         let json = |v: &Vec<i64>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-        self.conn
-            .query_map(sql, params![now, json(&exclude), json(&skip), limit], |r| {
-                Ok(DueDelivery {
+        let (exclude, skip) = (json(&exclude), json(&skip));
+        let claim_until = now + CLAIM_TTL;
+        let values = params![now, exclude, skip, limit, super::this_node(), claim_until];
+        // SQLite's one sender claims nothing: it binds the first four.
+        let values = match self.dialect() {
+            Dialect::Sqlite => &values[..4],
+            Dialect::Postgres => values,
+        };
+        let mut due = self.conn.query_map(sql, values, |r| {
+            Ok((
+                r.get::<i64>(7)?,
+                DueDelivery {
                     id: DeliveryId(r.get(0)?),
                     outbox: OutboxId(r.get(1)?),
                     community: r.get::<Option<i64>>(2)?.map(CommunityId),
@@ -642,8 +671,12 @@ impl Store {
                     recipient: r.get(4)?,
                     attempts: r.get(5)?,
                     first_failed_at: r.get(6)?,
-                })
-            })
+                },
+            ))
+        })?;
+        // UPDATE … RETURNING keeps no order: the oldest due first.
+        due.sort_by_key(|(at, d)| (*at, d.id.0));
+        Ok(due.into_iter().map(|(_, d)| d).collect())
     }
 
     /// When the next delivery waiting for a later attempt falls due, if any
@@ -764,7 +797,7 @@ impl Store {
             let n = match outcome {
                 Outcome::Sent { at } => tx.execute(
                     "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1,
-                            last_error = NULL
+                            last_error = NULL, claimed_by = NULL, claimed_until = NULL
                      WHERE id = ?1 AND state IN ('pending', 'temp_failed')",
                     params![id.0, at],
                 )?,
@@ -775,14 +808,16 @@ impl Store {
                 } => tx.execute(
                     "UPDATE deliveries SET state = 'temp_failed', attempts = attempts + 1,
                             next_attempt_at = ?2, last_error = ?3,
-                            first_failed_at = COALESCE(first_failed_at, ?4)
+                            first_failed_at = COALESCE(first_failed_at, ?4),
+                            claimed_by = NULL, claimed_until = NULL
                      WHERE id = ?1 AND state IN ('pending', 'temp_failed')",
                     params![id.0, next_attempt_at, error, at],
                 )?,
                 Outcome::Failed { at, error, bounce } => {
                     let n = tx.execute(
                         "UPDATE deliveries SET state = 'failed', attempts = attempts + 1,
-                                last_error = ?2, first_failed_at = COALESCE(first_failed_at, ?3)
+                                last_error = ?2, first_failed_at = COALESCE(first_failed_at, ?3),
+                                claimed_by = NULL, claimed_until = NULL
                          WHERE id = ?1 AND state IN ('pending', 'temp_failed')",
                         params![id.0, error, at],
                     )?;
@@ -923,7 +958,8 @@ impl Store {
             return Err(outbox_not_found(id));
         };
         let n = tx.execute(
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?2, first_failed_at = NULL
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?2, first_failed_at = NULL,
+                 claimed_by = NULL, claimed_until = NULL
              WHERE outbox_id = ?1 AND state IN ('failed', 'temp_failed')",
             params![id.0, now],
         )?;

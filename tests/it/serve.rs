@@ -70,6 +70,10 @@ fn fault_dovecot_outage_loses_nothing() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["daemon"], "running");
+    // This one node, by its process id, holding the community's watch.
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["nodes"][0]["pid"], daemon.child.id() as i64, "{v}");
+    assert_eq!(v["nodes"][0]["holds"][0], "imap:health", "{v}");
     assert_eq!(v["communities"][0]["imap_state"], "failing");
     assert!(
         !v["communities"][0]["imap_error"]
