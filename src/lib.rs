@@ -23,7 +23,7 @@
 //! | [`experts`] | who knows what: members ranked by their responses in the threads most like a text (credited ones more, old ones less) and the interests they gave, each with why | no |
 //! | [`stats`] | a community's health in figures: queries asked and answered, working days to the reply against the target, responses and responders per query, members joining, leaving and active, posts per week, bounces, invitations answered; per month and for the period | no |
 //! | [`render`] | handlebars templates (notices, Consolidated Reply, the digests' texts), built in from `templates/`, replaceable per community | no |
-//! | [`store`] | SQLite: pragmas, migrations, one file per table group (posts, threads and splits, Consolidated Replies, search, related threads for a post, members, attachments, the audit log, moderation tokens, outbox (audiences that leave out who has a message through another community), referrals, cross-posts, an import's batch indexed once at commit and its checkpoints on a thread of their own, …); the only SQL | yes |
+//! | [`store`] | one SQL interface over SQLite and PostgreSQL (`store::engine`), pragmas, migrations in step for both engines, the nodes of an install and their leases (`store::nodes`), one file per table group (posts, threads and splits, Consolidated Replies, search, related threads for a post, members, attachments, the audit log, moderation tokens, outbox (audiences that leave out who has a message through another community), referrals, cross-posts, an import's batch indexed once at commit and its checkpoints on a thread of their own, …); the only SQL | yes |
 //! | [`member_csv`] | member CSV files for `praxis members import` and the web's upload: the header checked, bad rows kept with the line they start on (blank lines counted) and why, the good rows added in one transaction | via store |
 //! | [`ingest`] | sources (IMAP watcher, LMTP listener, archives) feeding one pipeline; an import parses on every core while one thread writes | yes |
 //! | [`deliver`] | outbox sender: its own pipelining SMTP client, retries, list headers, VERP, DKIM, bounces; a text body encoded once per message and spliced with each footer | yes |
@@ -49,7 +49,7 @@
 //!
 //! # Invariants
 //!
-//! - rusqlite is imported only in `store/`; SMTP clients only in `deliver/`
+//! - rusqlite and tokio-postgres are imported only in `store/`; SMTP clients only in `deliver/`
 //!   (lettre is now only the tests' mail injector; the rule stays); the
 //!   IMAP client only in `ingest/`; rustls only in those two and `tls`
 //!   (the trust both share). The pure modules (`model`, `thread`,
