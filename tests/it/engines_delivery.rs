@@ -34,7 +34,7 @@ fn each_engine_sql(test: impl Fn(&mut Store, &dyn Fn(&str))) {
 }
 
 /// The first community of the example config.
-fn community(store: &mut Store) -> CommunityId {
+pub fn community(store: &mut Store) -> CommunityId {
     store.sync_communities(&example()).unwrap();
     store.communities().unwrap()[0].id
 }
@@ -77,14 +77,14 @@ fn post(store: &Store, sql: &dyn Fn(&str), c: CommunityId, id: i64, from: &str) 
     PostId(id)
 }
 
-const RULE: BounceRule = BounceRule {
+pub const RULE: BounceRule = BounceRule {
     weight: 1.0,
     threshold: 2.0,
     interval: 0,
     stale_after: 7 * 86_400,
 };
 
-fn no_notice(_: &praxis::store::Member, _: f64, _: &str) -> Option<praxis::store::Notice> {
+pub fn no_notice(_: &praxis::store::Member, _: f64, _: &str) -> Option<praxis::store::Notice> {
     None
 }
 
@@ -550,71 +550,4 @@ fn tokens_notices_and_health() {
         let status = store.community_status(c).unwrap();
         assert_eq!((status.open_queries, status.last_sync), (0, None));
     });
-}
-
-/// On PostgreSQL several nodes send from one database: a delivery another
-/// node claims is left to it until its claim lapses (that node died), a
-/// node renews the claims on what it still has in hand, and an outcome
-/// lets the claim go. SQLite's one sender claims nothing.
-#[test]
-fn a_delivery_claimed_by_another_node_waits_for_its_claim_to_lapse() {
-    let Some(db) = PgDatabase::create() else {
-        return;
-    };
-    let mut store = Store::connect(&db.url, None).unwrap();
-    let c = community(&mut store);
-    let to = ["a@x.org", "b@x.org"].map(|a| NewRecipient {
-        member: None,
-        address: a.into(),
-    });
-    let notice = NewOutbox::new(Some(c), OutboxKind::Notice, "n", b"m");
-    store.queue_to(&notice, to, 100).unwrap();
-    let ids = db.sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM deliveries");
-    let (a, b) = ids.split_once(',').unwrap();
-    // Another node took `a` at 100, for 600 seconds.
-    db.sql(&format!(
-        "UPDATE deliveries SET claimed_by = 'other:1', claimed_until = 700 WHERE id = {a}"
-    ));
-    let due = store.due_deliveries(100, 10, &[], &[]).unwrap();
-    assert_eq!(due.len(), 1, "{due:?}");
-    assert_eq!(due[0].id.0.to_string(), b);
-    let me = praxis::store::this_node();
-    assert_eq!(
-        db.sql(&format!(
-            "SELECT claimed_by || ' ' || claimed_until FROM deliveries WHERE id = {b}"
-        )),
-        format!("{me} {}", 100 + praxis::store::CLAIM_TTL)
-    );
-    // Still in hand at 400: its claim is renewed, nothing new is taken.
-    assert!(
-        store
-            .due_deliveries(400, 10, &[due[0].id], &[])
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        db.sql(&format!(
-            "SELECT claimed_until FROM deliveries WHERE id = {b}"
-        )),
-        (400 + praxis::store::CLAIM_TTL).to_string()
-    );
-    // The other node is gone: at 700 its claim has lapsed.
-    let due = store.due_deliveries(700, 10, &[due[0].id], &[]).unwrap();
-    assert_eq!(due.len(), 1);
-    assert_eq!(due[0].id.0.to_string(), a);
-    store
-        .apply_outcomes(&[(due[0].id, Outcome::Sent { at: 701 })], &RULE, &no_notice)
-        .unwrap();
-    assert_eq!(
-        db.sql(&format!(
-            "SELECT COALESCE(claimed_by, 'none') FROM deliveries WHERE id = {a}"
-        )),
-        "none"
-    );
-    // A node that stops lets its claims go at once.
-    store.unregister_node(me).unwrap();
-    assert_eq!(
-        db.sql("SELECT count(*) FROM deliveries WHERE claimed_by IS NOT NULL"),
-        "0"
-    );
 }
