@@ -137,38 +137,20 @@ impl Store {
                     params![query.0, to.0, now],
                     |r| r.get(0),
                 )?;
-                // The member by address ignoring case: SQLite's NOCASE,
-                // PostgreSQL's CITEXT columns.
-                let copy = match dialect {
-                    Dialect::Sqlite => {
-                        "INSERT INTO posts (community_id, message_id, sha256, raw, size, source,
-                            received_at, class, state, from_addr, from_name, subject, date,
-                            in_reply_to, refs, list_id, text, attachments, member_id, thread_id,
-                            approved_at)
-                         SELECT ?2, p.message_id, p.sha256, p.raw, p.size, p.source, ?4, p.class,
-                            'approved', p.from_addr, p.from_name, p.subject, p.date, p.in_reply_to,
-                            p.refs, p.list_id, p.text, p.attachments,
-                            (SELECT m.id FROM members m WHERE m.community_id = ?2
-                               AND m.email = p.from_addr COLLATE NOCASE),
-                            ?3, ?4
-                         FROM posts p WHERE p.id = ?1
-                         RETURNING id"
-                    }
-                    Dialect::Postgres => {
-                        "INSERT INTO posts (community_id, message_id, sha256, raw, size, source,
-                            received_at, class, state, from_addr, from_name, subject, date,
-                            in_reply_to, refs, list_id, text, attachments, member_id, thread_id,
-                            approved_at)
-                         SELECT ?2, p.message_id, p.sha256, p.raw, p.size, p.source, ?4, p.class,
-                            'approved', p.from_addr, p.from_name, p.subject, p.date, p.in_reply_to,
-                            p.refs, p.list_id, p.text, p.attachments,
-                            (SELECT m.id FROM members m WHERE m.community_id = ?2
-                               AND m.email = p.from_addr),
-                            ?3, ?4
-                         FROM posts p WHERE p.id = ?1
-                         RETURNING id"
-                    }
-                };
+                // The member by address ignoring case: both columns are
+                // SQLite's NOCASE, PostgreSQL's CITEXT.
+                let copy = "INSERT INTO posts (community_id, message_id, sha256, raw, size, source,
+                        received_at, class, state, from_addr, from_name, subject, date,
+                        in_reply_to, refs, list_id, text, attachments, member_id, thread_id,
+                        approved_at)
+                     SELECT ?2, p.message_id, p.sha256, p.raw, p.size, p.source, ?4, p.class,
+                        'approved', p.from_addr, p.from_name, p.subject, p.date, p.in_reply_to,
+                        p.refs, p.list_id, p.text, p.attachments,
+                        (SELECT m.id FROM members m WHERE m.community_id = ?2
+                           AND m.email = p.from_addr),
+                        ?3, ?4
+                     FROM posts p WHERE p.id = ?1
+                     RETURNING id";
                 let post: i64 =
                     db.query_one(copy, params![root.0, to.0, thread, now], |r| r.get(0))?;
                 db.execute(
