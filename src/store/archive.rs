@@ -7,7 +7,6 @@
 //! every read is bound to one community, so ids of another never leak.
 
 use super::engine::{Dialect, Queries, Row, params};
-use super::members::parse_col;
 use super::{PostAttachment, Result, Store};
 use crate::model::{CommunityId, PostId, QueryState, ThreadId, ThreadKind};
 
@@ -166,8 +165,8 @@ impl Store {
                 Ok(ArchiveThread {
                     id: ThreadId(r.get(0)?),
                     subject: r.get(1)?,
-                    kind: parse_col(r, 2)?,
-                    state: parse_col(r, 3)?,
+                    kind: r.parse(2)?,
+                    state: r.parse(3)?,
                     first_at: r.get(4)?,
                     last_at: r.get(5)?,
                     deadline: r.get(6)?,
@@ -209,8 +208,8 @@ impl Store {
                     Ok(ArchiveThread {
                         id: ThreadId(r.get(0)?),
                         subject: r.get(1)?,
-                        kind: parse_col(r, 2)?,
-                        state: parse_col(r, 3)?,
+                        kind: r.parse(2)?,
+                        state: r.parse(3)?,
                         first_at: r.get(4)?,
                         last_at: r.get(5)?,
                         deadline: r.get(6)?,

@@ -192,7 +192,7 @@ mod tests {
         };
         for (at, act) in [(100, "consolidate"), (200, "publish")] {
             record(
-                s.sqlite().unwrap(),
+                &s.conn,
                 &Act {
                     community: CommunityId(1),
                     actor: &moderator,

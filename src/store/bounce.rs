@@ -227,7 +227,7 @@ fn member_by_id(tx: &impl Queries, id: MemberId) -> Result<Member> {
             super::members::COLUMNS
         ),
         params![id.0],
-        |r| Ok(super::members::member_from_row(r)?),
+        super::members::member_from_row,
     )
 }
 

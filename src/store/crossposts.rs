@@ -18,7 +18,7 @@
 
 use serde::Serialize;
 
-use super::engine::{Db, Dialect, Queries, params};
+use super::engine::{Dialect, Queries, params};
 
 use super::{Audience, NewOutbox, Result, Store, StoreError};
 use crate::model::{CommunityId, OutboxId, PostId, ThreadId};
@@ -93,7 +93,7 @@ impl Store {
         let dialect = self.dialect();
         let tx = self.conn.transaction()?;
         // The engine interface over it (rusqlite's own methods would shadow it).
-        let db = Db::from(&tx);
+        let db = tx.db();
         let done: Option<i64> = db.query_opt(
             "SELECT thread_id FROM crossposts WHERE query_id = ?1 AND community_id = ?2",
             params![query.0, to.0],

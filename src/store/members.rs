@@ -1,6 +1,6 @@
 //! Members of communities, and the audit rows written when they change.
 
-use super::engine::{AnyRow, ColumnError, Dialect, Queries, params};
+use super::engine::{Dialect, Queries, Row, params};
 use serde::Serialize;
 
 use super::{Result, Store, StoreError, now};
@@ -86,38 +86,25 @@ pub(super) const COLUMNS: &str = "m.id, c.slug, m.email, m.name, m.organisation,
 /// How many columns [`COLUMNS`] selects (the next index is free for extras).
 pub(super) const COLUMN_COUNT: usize = 16;
 
-/// A text column parsed into a closed enum (or anything `FromStr`), from
-/// the engine's row (or rusqlite's, in a file not yet ported).
-pub(super) fn parse_col<T: std::str::FromStr>(
-    r: &impl AnyRow,
-    i: usize,
-) -> std::result::Result<T, ColumnError>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    let s: String = r.col(i)?;
-    s.parse().map_err(|e| ColumnError::Invalid(i, Box::new(e)))
-}
-
-/// A member from [`COLUMNS`], from the engine's row (or rusqlite's).
-pub(super) fn member_from_row(r: &impl AnyRow) -> std::result::Result<Member, ColumnError> {
+/// A member from [`COLUMNS`].
+pub(super) fn member_from_row(r: &Row<'_>) -> Result<Member> {
     Ok(Member {
-        id: MemberId(r.col(0)?),
-        community: r.col(1)?,
-        email: r.col(2)?,
-        name: r.col(3)?,
-        organisation: r.col(4)?,
-        place: r.col(5)?,
-        role: parse_col(r, 6)?,
-        delivery: parse_col(r, 7)?,
-        digest_format: parse_col(r, 8)?,
-        moderation: parse_col(r, 9)?,
-        status: parse_col(r, 10)?,
-        joined_at: r.col(11)?,
-        posts_approved: r.col(12)?,
-        bounce_score: r.col(13)?,
-        own_posts: r.col(14)?,
-        interests: r.col(15)?,
+        id: MemberId(r.get(0)?),
+        community: r.get(1)?,
+        email: r.get(2)?,
+        name: r.get(3)?,
+        organisation: r.get(4)?,
+        place: r.get(5)?,
+        role: r.parse(6)?,
+        delivery: r.parse(7)?,
+        digest_format: r.parse(8)?,
+        moderation: r.parse(9)?,
+        status: r.parse(10)?,
+        joined_at: r.get(11)?,
+        posts_approved: r.get(12)?,
+        bounce_score: r.get(13)?,
+        own_posts: r.get(14)?,
+        interests: r.get(15)?,
     })
 }
 
@@ -135,7 +122,7 @@ impl Store {
                  WHERE m.community_id = ?1 ORDER BY m.email"
             ),
             params![community.0],
-            |r| Ok(member_from_row(r)?),
+            member_from_row,
         )
     }
 
@@ -175,7 +162,7 @@ impl Store {
                  WHERE {matches} ORDER BY m.email LIMIT ?3 OFFSET ?4"
             ),
             params![community.0, q, limit, offset],
-            |r| Ok(member_from_row(r)?),
+            member_from_row,
         )?;
         Ok((rows, total))
     }
@@ -191,7 +178,7 @@ impl Store {
                  ORDER BY m.email"
             ),
             params![community.0],
-            |r| Ok(member_from_row(r)?),
+            member_from_row,
         )
     }
 
@@ -203,7 +190,7 @@ impl Store {
                  WHERE m.community_id = ?1 AND m.email = ?2"
             ),
             params![community.0, normalise_email(email)],
-            |r| Ok(member_from_row(r)?),
+            member_from_row,
         )
     }
 
@@ -288,7 +275,7 @@ impl Store {
                      WHERE m.id = ?1"
                 ),
                 params![id],
-                |r| Ok(member_from_row(r)?),
+                member_from_row,
             )?;
             out.push(Ok(member));
         }

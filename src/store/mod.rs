@@ -186,8 +186,8 @@ impl Store {
     }
 
     /// The SQLite connection, for what only SQLite has (its pragmas,
-    /// online backup, FTS5) and for the table files still written against
-    /// rusqlite; `Unsupported` on PostgreSQL.
+    /// online backup, the bulk import's FTS5 work) and for SQLite-only
+    /// tests; `Unsupported` on PostgreSQL.
     pub(crate) fn sqlite(&self) -> Result<&Connection> {
         self.conn.sqlite("this operation")
     }

@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use super::engine::{Dialect, Queries, params};
-use super::members::parse_col;
 use super::{Result, Store};
 use crate::model::{CommunityId, PostId, QueryState, ThreadId, ThreadKind};
 
@@ -138,10 +137,10 @@ impl Store {
                         id: ThreadId(r.get(0)?),
                         community: r.get(1)?,
                         subject: r.get(2)?,
-                        kind: parse_col(r, 3)?,
+                        kind: r.parse(3)?,
                         first_at: r.get(4)?,
                         last_at: r.get(5)?,
-                        state: parse_col(r, 6)?,
+                        state: r.parse(6)?,
                         deadline: r.get(7)?,
                         posts,
                         participants: r.get(9)?,
@@ -200,7 +199,7 @@ impl Store {
         let found: Option<(ThreadKind, i64)> = tx.query_opt(
             "SELECT kind, community_id FROM threads WHERE id = ?1",
             params![thread.0],
-            |r| Ok((parse_col(r, 0)?, r.get(1)?)),
+            |r| Ok((r.parse(0)?, r.get(1)?)),
         )?;
         if let Some((was, community)) = found {
             tx.execute(
