@@ -144,7 +144,8 @@ pub(super) fn validate(config: &super::Config) -> Vec<Problem> {
                     format!("`{}` is not a PostgreSQL URL", redact_url(url)),
                     "write url = \"postgres://user@host:port/database\"",
                 )),
-                Some(rest) if rest.split('@').next().is_some_and(|u| rest.contains('@') && u.contains(':')) => {
+                // user:password@host: a colon before the (last) @.
+                Some(rest) if rest.rsplit_once('@').is_some_and(|(user, _)| user.contains(':')) => {
                     p.push(Problem::new(
                         "database.url",
                         "holds a password",

@@ -396,6 +396,10 @@ fn a_postgres_database_is_checked() {
         password: Some("s3cret".into()),
     };
     assert_eq!(db.to_string(), "postgres://praxis@db.example/praxis");
+    assert_eq!(
+        redact_url("postgres://praxis:s3cret@db.example/praxis"),
+        "postgres://praxis:***@db.example/praxis"
+    );
     assert!(!format!("{db:?}").contains("s3cret"));
     assert_eq!(c.database_path(), PathBuf::from("/etc/praxis/praxis.db"));
 }

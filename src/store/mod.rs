@@ -189,12 +189,12 @@ impl Store {
     /// online backup, the bulk import's FTS5 work) and for SQLite-only
     /// tests; `Unsupported` on PostgreSQL.
     pub(crate) fn sqlite(&self) -> Result<&Connection> {
-        self.conn.sqlite("this operation")
+        self.conn.sqlite()
     }
 
     /// The SQLite connection, mutably (for rusqlite's own transactions).
     pub(crate) fn sqlite_mut(&mut self) -> Result<&mut Connection> {
-        self.conn.sqlite_mut("this operation")
+        self.conn.sqlite_mut()
     }
 
     fn configure(&mut self) -> Result<()> {

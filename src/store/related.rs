@@ -268,39 +268,44 @@ impl Store {
                  JOIN posts p INDEXED BY posts_related ON p.id = h.id
                  WHERE p.community_id = ?3 AND p.state = 'approved' AND p.thread_id IS NOT NULL
                    AND p.thread_id <> ?4 AND p.id <> ?5
-                 ORDER BY h.score DESC",
+                 ORDER BY h.score DESC"
+                    .to_string(),
                 "SELECT r.thread_id, r.id, -bm25(consolidated_fts, 3.0, 1.0)
                  FROM consolidated_fts f JOIN consolidated_replies r ON r.id = f.rowid
                  WHERE consolidated_fts MATCH ?1 AND r.community_id = ?2
                    AND r.state = 'published' AND r.thread_id <> ?3
-                 ORDER BY bm25(consolidated_fts, 3.0, 1.0) LIMIT ?4",
+                 ORDER BY bm25(consolidated_fts, 3.0, 1.0) LIMIT ?4"
+                    .to_string(),
             ),
             // The same on the search columns, ranked by ts_rank with the
             // subject three times the text (search.rs).
             Dialect::Postgres => (
-                "SELECT p.thread_id, h.score
-                 FROM (SELECT id, CAST(ts_rank('{0.1, 0.1, 0.333333, 1.0}', search,
-                                                to_tsquery('praxis', ?1)) AS DOUBLE PRECISION)
-                              AS score
-                       FROM posts WHERE search @@ to_tsquery('praxis', ?1)
-                       ORDER BY score DESC LIMIT ?2) h
-                 JOIN posts p ON p.id = h.id
-                 WHERE p.community_id = ?3 AND p.state = 'approved' AND p.thread_id IS NOT NULL
-                   AND p.thread_id <> ?4 AND p.id <> ?5
-                 ORDER BY h.score DESC",
-                "SELECT r.thread_id, r.id,
-                        CAST(ts_rank('{0.1, 0.1, 0.333333, 1.0}', f.search,
-                                     to_tsquery('praxis', ?1)) AS DOUBLE PRECISION) AS score
-                 FROM consolidated_search f JOIN consolidated_replies r ON r.id = f.reply_id
-                 WHERE f.search @@ to_tsquery('praxis', ?1) AND r.community_id = ?2
-                   AND r.state = 'published' AND r.thread_id <> ?3
-                 ORDER BY score DESC LIMIT ?4",
+                format!(
+                    "SELECT p.thread_id, h.score
+                     FROM (SELECT id, {rank} AS score FROM posts WHERE search @@ {query}
+                           ORDER BY score DESC LIMIT ?2) h
+                     JOIN posts p ON p.id = h.id
+                     WHERE p.community_id = ?3 AND p.state = 'approved' AND p.thread_id IS NOT NULL
+                       AND p.thread_id <> ?4 AND p.id <> ?5
+                     ORDER BY h.score DESC",
+                    rank = super::search::ts_rank("search", "?1"),
+                    query = super::search::tsquery("?1"),
+                ),
+                format!(
+                    "SELECT r.thread_id, r.id, {rank} AS score
+                     FROM consolidated_search f JOIN consolidated_replies r ON r.id = f.reply_id
+                     WHERE f.search @@ {query} AND r.community_id = ?2
+                       AND r.state = 'published' AND r.thread_id <> ?3
+                     ORDER BY score DESC LIMIT ?4",
+                    rank = super::search::ts_rank("f.search", "?1"),
+                    query = super::search::tsquery("?1"),
+                ),
             ),
         };
         // thread -> (score, hits so far)
         let mut threads: HashMap<i64, (f64, i32)> = HashMap::new();
         let rows = self.conn.query_map(
-            hits,
+            &hits,
             params![query, method.scan, community.0, exclude, exclude_post],
             |r| Ok((r.get::<i64>(0)?, r.get::<f64>(1)?)),
         )?;
@@ -317,7 +322,7 @@ impl Store {
         let mut with_reply: HashMap<i64, i64> = HashMap::new();
         if method.reply_boost != 1.0 {
             let rows = self.conn.query_map(
-                replies,
+                &replies,
                 params![query, community.0, exclude, method.scan],
                 |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<f64>(2)?)),
             )?;
@@ -480,19 +485,20 @@ impl Store {
         let df = match self.dialect() {
             Dialect::Sqlite => {
                 "SELECT count(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH ?1 LIMIT ?2)"
+                    .to_string()
             }
-            Dialect::Postgres => {
-                "SELECT count(*) FROM (SELECT 1 FROM posts
-                                       WHERE search @@ to_tsquery('praxis', ?1) LIMIT ?2) w"
-            }
+            Dialect::Postgres => format!(
+                "SELECT count(*) FROM (SELECT 1 FROM posts WHERE search @@ {} LIMIT ?2) w",
+                super::search::tsquery("?1")
+            ),
         };
         let mut weighed: Vec<(f64, i64, &str)> = Vec::with_capacity(LOOKUPS);
         for (w, tf, in_subject) in likely_rare(&words) {
-            let d = self
-                .conn
-                .query_one(df, params![any_of(self.dialect(), [w]), DF_CAP], |r| {
-                    r.get::<i64>(0)
-                })?;
+            let d =
+                self.conn
+                    .query_one(&df, params![any_of(self.dialect(), [w]), DF_CAP], |r| {
+                        r.get::<i64>(0)
+                    })?;
             if d == 0 {
                 continue;
             }

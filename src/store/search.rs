@@ -231,14 +231,14 @@ impl Filter {
 }
 
 /// PostgreSQL's text search query of the `?N` parameter `p`.
-fn tsquery(p: &str) -> String {
+pub(super) fn tsquery(p: &str) -> String {
     format!("to_tsquery('praxis', {p})")
 }
 
 /// PostgreSQL's rank of a search column against the query in `p`: the
 /// subject (weight A) counts three times the text (B), as SQLite's
 /// `bm25(…, 3.0, 1.0)`.
-fn ts_rank(column: &str, p: &str) -> String {
+pub(super) fn ts_rank(column: &str, p: &str) -> String {
     format!(
         "CAST(ts_rank('{{0.1, 0.1, 0.333333, 1.0}}', {column}, {}) AS DOUBLE PRECISION)",
         tsquery(p)

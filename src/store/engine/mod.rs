@@ -320,19 +320,19 @@ impl Conn {
     }
 
     /// The SQLite connection, for what only SQLite has (its pragmas, online
-    /// backup, FTS5 maintenance); `Unsupported` on PostgreSQL, naming `what`.
-    pub fn sqlite(&self, what: &str) -> Result<&rusqlite::Connection> {
+    /// backup, FTS5 maintenance); `Unsupported` on PostgreSQL.
+    pub fn sqlite(&self) -> Result<&rusqlite::Connection> {
         match self {
             Conn::Sqlite(c) => Ok(c),
-            Conn::Postgres(_) => Err(StoreError::Unsupported(what.to_string())),
+            Conn::Postgres(_) => Err(StoreError::Unsupported("this operation".into())),
         }
     }
 
     /// The SQLite connection, mutably (for its own transactions).
-    pub fn sqlite_mut(&mut self, what: &str) -> Result<&mut rusqlite::Connection> {
+    pub fn sqlite_mut(&mut self) -> Result<&mut rusqlite::Connection> {
         match self {
             Conn::Sqlite(c) => Ok(c),
-            Conn::Postgres(_) => Err(StoreError::Unsupported(what.to_string())),
+            Conn::Postgres(_) => Err(StoreError::Unsupported("this operation".into())),
         }
     }
 }

@@ -8,7 +8,6 @@
 //! socket work runs on [`runtime`]'s thread, never on the caller's, so a
 //! caller inside another tokio runtime does not stall it.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Mutex, OnceLock};
@@ -52,8 +51,6 @@ fn block_on<F: Future>(f: F) -> F::Output {
     futures::executor::block_on(f)
 }
 
-pub(crate) use crate::config::redact_url as redact;
-
 /// The pool for `url` (made at first use, then shared by every store of
 /// this process).
 fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
@@ -66,7 +63,7 @@ fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
         return Ok(p.clone());
     }
     let connect_err = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Connect {
-        url: redact(url),
+        url: crate::config::redact_url(url),
         source,
     };
     let mut config: tokio_postgres::Config = url.parse().map_err(|e| connect_err(Box::new(e)))?;
@@ -96,12 +93,11 @@ fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
     Ok(pool)
 }
 
-/// One pooled connection, with its statements prepared once.
+/// One pooled connection; its statements are prepared once and kept by
+/// the pooled client across checkouts.
 pub struct Client {
     /// The pooled client; back to the pool when dropped.
     inner: deadpool_postgres::Object,
-    /// Prepared statements by their SQLite-style text.
-    statements: RefCell<HashMap<String, Statement>>,
 }
 
 impl Client {
@@ -109,25 +105,14 @@ impl Client {
     pub fn connect(url: &str, password: Option<&str>) -> Result<Client> {
         let pool = pool(url, password)?;
         let inner = block_on(pool.get()).map_err(|e| StoreError::Connect {
-            url: redact(url),
+            url: crate::config::redact_url(url),
             source: Box::new(e),
         })?;
-        Ok(Client {
-            inner,
-            statements: RefCell::new(HashMap::new()),
-        })
+        Ok(Client { inner })
     }
 
     fn prepare(&self, sql: &str) -> Result<Statement> {
-        if let Some(s) = self.statements.borrow().get(sql) {
-            return Ok(s.clone());
-        }
-        // The pooled connection keeps its statements across checkouts.
-        let stmt = block_on(self.inner.prepare_cached(&placeholders(sql)))?;
-        self.statements
-            .borrow_mut()
-            .insert(sql.to_string(), stmt.clone());
-        Ok(stmt)
+        Ok(block_on(self.inner.prepare_cached(&placeholders(sql)))?)
     }
 
     fn bound<'a>(params: Params<'a>) -> Vec<Value<'a>> {
@@ -520,18 +505,6 @@ mod tests {
             "SELECT $1, '?2', $2 WHERE a = \"?\" AND b = $1"
         );
         assert_eq!(placeholders("a = ? AND b = ?"), "a = $1 AND b = $2");
-    }
-
-    #[test]
-    fn a_password_is_not_shown() {
-        assert_eq!(
-            redact("postgres://praxis:s3cret@db.example/praxis"),
-            "postgres://praxis:***@db.example/praxis"
-        );
-        assert_eq!(
-            redact("postgres://praxis@127.0.0.1/x"),
-            "postgres://praxis@127.0.0.1/x"
-        );
     }
 
     /// A connection back in the pool forgets its session settings: the
