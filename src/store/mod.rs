@@ -90,7 +90,7 @@ pub use status::{CommunityStatus, HealthRow};
 pub use threads::{Split, ThreadFilter, ThreadRow};
 
 /// How long a writer waits for another before giving up with `Busy`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Short alias for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -220,7 +220,7 @@ fn the_answer_button_works_in_the_browser() {
 
 /// The outbox's notices to `to`, decoded: (subject, text).
 fn notices(home: &Home, to: &str) -> Vec<(String, String)> {
-    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let outbox = store
         .outbox_summaries(&praxis::store::OutboxFilter {
             community: None,
@@ -467,7 +467,7 @@ fn a_question_answered_before_gets_the_reply_by_mail_and_its_link_opens() {
         1,
     ) + "[community.web]\narchive = \"public\"\n"
         + &format!("\n[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n");
-    std::fs::write(home.config(), config).unwrap();
+    home.write_config(&config);
     for (user, name, role) in [
         ("moderator", "Meera Iyer", "moderator"),
         ("alice", "Alice Rao", "member"),

@@ -7,7 +7,6 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
 use praxis::model::PostId;
-use praxis::store::Store;
 
 use crate::support::Home;
 
@@ -196,7 +195,7 @@ fn check(name: &str, input: Vec<u8>, bound: usize) -> (Home, PostId) {
         bound / MB
     );
     let post = stored_post(&run);
-    let store = Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let view = store.post(post).unwrap();
     assert_eq!(view.state.to_string(), "held", "{name}: {view:?}");
     assert!(view.hold_reason.is_some(), "{name}: held without a reason");
@@ -218,7 +217,7 @@ fn a_50_mb_message_is_held_for_size_in_bounded_memory() {
     // The message itself is 50 MB; praxis holds it, the raw bytes and the
     // decoded attachment: under 5x the message.
     let (home, post) = check("50 MB", fifty_mb(), 250 * MB);
-    let store = Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let reason = store.post(post).unwrap().hold_reason.unwrap();
     assert!(reason.starts_with("size 50 MB >"), "{reason}");
 }

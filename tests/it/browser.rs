@@ -753,7 +753,7 @@ impl DemoSite {
             String::from_utf8_lossy(&made.stdout),
             String::from_utf8_lossy(&made.stderr)
         );
-        let home = Home { dir };
+        let home = Home::adopt(dir);
         let addr = format!("127.0.0.1:{}", free_port());
         let config = std::fs::read_to_string(home.config())
             .unwrap()
@@ -766,7 +766,7 @@ impl DemoSite {
                 "[community.web]\narchive = \"public\"\n\n[community.delivery]\n",
             )
             + &format!("\n[http]\nlisten = \"{addr}\"\n");
-        std::fs::write(home.config(), config).unwrap();
+        home.write_config(&config);
         let key = home.path().join("link.key");
         std::fs::write(&key, "the demo site's own link key, for tests only\n").unwrap();
         {

@@ -271,7 +271,7 @@ fn fault_a_command_to_the_posting_address_is_not_distributed() {
     // administrivia = "request": "Please unsubscribe me" asks for confirmation.
     let text = std::fs::read_to_string(home.config()).unwrap();
     let text = format!("{text}\n[community.policy]\nadministrivia = \"request\"\n");
-    std::fs::write(home.config(), text).unwrap();
+    home.write_config(&text);
     let daemon = Daemon::start(&home);
     daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
     rt.block_on(post_from(

@@ -1048,7 +1048,7 @@ fn reminders_go_once_per_threshold() {
         .unwrap()
         .with_timezone(&chrono::Utc);
     let config = praxis::config::Config::load(&home.config()).unwrap();
-    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let mut store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
     let communities = praxis::community::Communities::load(&config, &store).unwrap();
     let sweep = |store: &mut praxis::store::Store, at| {
         praxis::consolidate::reminders::sweep(store, &communities, at).unwrap()
@@ -1386,7 +1386,7 @@ fn only_the_community_rule_or_a_moderator_makes_a_query() {
         }
         // Long past any deadline: one overdue reminder per query, none else.
         let config = praxis::config::Config::load(&home.config()).unwrap();
-        let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+        let mut store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
         let communities = praxis::community::Communities::load(&config, &store).unwrap();
         let late = chrono::Utc::now() + chrono::Duration::days(60);
         let queued = praxis::consolidate::reminders::sweep(&mut store, &communities, late).unwrap();

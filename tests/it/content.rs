@@ -181,7 +181,7 @@ fn member_html_reaches_each_post_members_sanitised_as_text_or_passed_per_policy(
         let home = live_home(&s);
         let config = std::fs::read_to_string(home.config()).unwrap()
             + &format!("\n[community.policy]\nhtml = \"{policy}\"\n");
-        std::fs::write(home.config(), config).unwrap();
+        home.write_config(&config);
         let daemon = Daemon::start(&home);
         let needle = format!("Html {policy} {tag}");
         ingest(
@@ -295,7 +295,7 @@ fn attachments_are_kept_once_by_sha256_within_the_limit() {
         ),
     );
 
-    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let ids: Vec<praxis::model::PostId> = (1..=3).map(praxis::model::PostId).collect();
     let listed: Vec<_> = ids
         .iter()
@@ -351,7 +351,7 @@ fn a_kept_attachment_is_listed_with_its_link_in_digests_and_the_consolidated_rep
         1,
     ) + "base_url = \"https://lists.example.test\"\n\
            [community.policy]\nattachments = \"strip\"\nkeep_attachments_kb = 8\n";
-    std::fs::write(home.config(), config).unwrap();
+    home.write_config(&config);
     let daemon = Daemon::start(&home);
     let tag = chrono::Utc::now().timestamp_nanos_opt().unwrap();
     let q = format!("Cold chain in the hills {tag}?");
@@ -404,7 +404,7 @@ fn a_kept_attachment_is_listed_with_its_link_in_digests_and_the_consolidated_rep
         ),
     );
 
-    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     assert_eq!(
         store.attachment_files().unwrap(),
         1,

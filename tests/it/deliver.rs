@@ -4,7 +4,7 @@
 //! fail (4xx, 5xx, dropped connections, slow replies), plus `kill -9` of
 //! `praxis serve` in the middle of a 2,000-recipient fan-out.
 //!
-//! Posts are put in the database with the sqlite3 shell (the ingest
+//! Posts are put in the database with the engine's shell, sqlite3 or psql (the ingest
 //! pipeline is another issue's); everything after that is praxis's own code.
 //! Long because the tests share their fixtures (a praxis home, a sink,
 //! the stack's mailboxes).
@@ -75,13 +75,13 @@ timezone = "UTC"
         );
         let home = Home::with_config(&text);
         let config = Config::load(&home.config()).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        let mut store = Store::open(&config.database_path()).unwrap();
+        let mut store = Store::open_database(&config.database().unwrap()).unwrap();
         store.sync_communities(&config).unwrap();
         Fixture { home, config }
     }
 
     fn store(&self) -> Store {
-        Store::open(&self.config.database_path()).unwrap()
+        self.home.store()
     }
 
     /// Adds members (email, delivery mode, role, status).
@@ -125,8 +125,23 @@ timezone = "UTC"
         emails
     }
 
-    /// Stores an approved post with the sqlite3 shell, as ingest would.
+    /// Stores an approved post with the engine's own shell (sqlite3 or
+    /// psql), as ingest would.
     fn post(&self, from: &str, raw: &str) -> PostId {
+        if let Some(db) = &self.home.pg {
+            let hex: String = raw.bytes().map(|b| format!("{b:02x}")).collect();
+            let sql = format!(
+                "INSERT INTO posts (community_id, message_id, sha256, raw, size, source, received_at, \
+                                    class, state, from_addr, subject, approved_at) \
+                 SELECT id, '{id}', '\\x00'::bytea, decode('{hex}', 'hex'), {size}, 'pipe', \
+                        extract(epoch FROM now())::bigint, 'post', 'approved', '{from}', 'x', \
+                        extract(epoch FROM now())::bigint \
+                 FROM communities WHERE slug = 'health' RETURNING id",
+                id = rand_tag(),
+                size = raw.len(),
+            );
+            return PostId(db.sql(&sql).trim().parse().unwrap());
+        }
         let file = self.home.path().join(format!("post-{}.eml", rand_tag()));
         std::fs::write(&file, raw).unwrap();
         let sql = format!(

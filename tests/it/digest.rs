@@ -255,7 +255,7 @@ fn a_scheduled_issue_is_claimed_once_per_moment_even_across_restarts() {
         .expect("a daily moment has passed");
     assert!(due <= later.timestamp() && due > later.timestamp() - 86_400);
 
-    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let mut store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
     let first = sweep(&mut store, cfg, later).unwrap();
     assert!(
         matches!(&first, Some(Sent::Queued { recipients: 2, selection, .. }) if selection.number == 1),
@@ -268,7 +268,7 @@ fn a_scheduled_issue_is_claimed_once_per_moment_even_across_restarts() {
         &home,
         "From: Alice Rao <alice@example.org>\nTo: list@example.test\nSubject: Re: Boat clinics\nIn-Reply-To: <d2@example.org>\nMessage-ID: <d5@example.org>\nDate: Thu, 5 Nov 2026 10:00:00 +0530\n\nOne more thing.\n",
     );
-    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let mut store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
     let again = sweep(&mut store, cfg, later).unwrap();
     assert!(again.is_none(), "the moment was claimed: {again:?}");
     let outbox: Value = serde_json::from_str(&home.stdout(&["--json", "outbox"])).unwrap();
@@ -301,7 +301,7 @@ fn an_issue_goes_out_early_past_max_posts() {
         "max_posts = 2",
         1,
     );
-    std::fs::write(home.config(), text).unwrap();
+    home.write_config(&text);
     community_with_posts(&home);
     let config = praxis::config::Config::load(&home.config()).unwrap();
     let cfg = &*crate::support::resolved(&config, "health");
@@ -309,7 +309,7 @@ fn an_issue_goes_out_early_past_max_posts() {
         cfg.config.digest.max_posts, 2,
         "the test config sets max_posts = 2"
     );
-    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let mut store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
     // Now: posts were approved after the last schedule moment, so only the
     // threshold can send.
     let sent = sweep(&mut store, cfg, chrono::Utc::now()).unwrap();
@@ -336,11 +336,11 @@ fn a_backlog_goes_out_as_several_issues() {
         "max_posts = 1",
         1,
     );
-    std::fs::write(home.config(), text).unwrap();
+    home.write_config(&text);
     community_with_posts(&home);
     let config = praxis::config::Config::load(&home.config()).unwrap();
     let cfg = &*crate::support::resolved(&config, "health");
-    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let mut store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
     let now = chrono::Utc::now();
     let preview = next(&store, cfg, now, false).unwrap().unwrap();
     assert!(preview.full);
@@ -385,7 +385,7 @@ fn an_issue_goes_out_early_past_max_kb() {
     community_with_posts(&home);
     let config = praxis::config::Config::load(&home.config()).unwrap();
     let cfg = &*crate::support::resolved(&config, "health");
-    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let mut store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
     assert!(
         sweep(&mut store, cfg, chrono::Utc::now())
             .unwrap()
@@ -626,9 +626,7 @@ mod e2e {
     /// Moves every post's approval to `at`, as if it had accrued before the
     /// schedule moment (the daemon's clock cannot be set).
     fn approved_at(home: &Home, at: i64) {
-        let db = rusqlite::Connection::open(home.path().join("praxis.db")).unwrap();
-        db.execute("UPDATE posts SET approved_at = ?1", [at])
-            .unwrap();
+        home.sql(&format!("UPDATE posts SET approved_at = {at}"));
     }
 
     #[test]

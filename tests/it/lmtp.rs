@@ -88,7 +88,7 @@ fn fault_mail_through_postfix_reaches_praxis_over_lmtp() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let store = praxis::store::Store::open(&daemon.db).unwrap();
+    let store = praxis::store::Store::open_database(&daemon.db).unwrap();
     let c = store.community("lists").unwrap();
     let classes: Vec<String> = (1..=store.post_count(c.id).unwrap())
         .filter_map(|i| store.post(praxis::model::PostId(i)).ok())
@@ -156,7 +156,7 @@ fn lmtp_protocol_replies_per_recipient() {
         second.starts_with("250 2.0.0 <list@example.test> stored as post"),
         "{second}"
     );
-    let store = praxis::store::Store::open(&daemon.db).unwrap();
+    let store = praxis::store::Store::open_database(&daemon.db).unwrap();
     let text = store.post(praxis::model::PostId(1)).unwrap().text;
     assert!(
         text.starts_with(".a line that began with a dot"),
@@ -176,20 +176,7 @@ fn lmtp_protocol_replies_per_recipient() {
 
     // The database is locked past the busy timeout: 451, and nothing is lost
     // once the MTA retries.
-    let db = home.path().join("praxis.db");
-    let mut locker = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    locker
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"BEGIN EXCLUSIVE;\nSELECT 1;\n")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let mut locker = home.lock_writers();
     let msg = b"From: b@example.org\r\nSubject: later\r\nMessage-ID: <lmtp-later@x>\r\n\r\nretry me\r\n.\r\n";
     assert!(say(&mut w, &mut r, "MAIL FROM:<b@example.org>").starts_with("250 "));
     assert!(say(&mut w, &mut r, "RCPT TO:<health@lists.example.test>").starts_with("250 "));
@@ -266,7 +253,7 @@ fn lmtp_refuses_a_message_over_50_mb_in_bounded_memory() {
     // The limit's worth is buffered at most, never the whole message twice.
     assert!(after < before + 80 * 1024 * 1024, "{before} -> {after}");
     assert!(say(&mut w, &mut r, "QUIT").starts_with("221 "));
-    let store = praxis::store::Store::open(&daemon.db).unwrap();
+    let store = praxis::store::Store::open_database(&daemon.db).unwrap();
     let c = store.community("health").unwrap().id;
     assert_eq!(store.thread_count(c).unwrap(), 0, "nothing stored");
 }
@@ -304,7 +291,7 @@ fn lmtp_templates_are_compiled_once_per_process() {
         assert!(stored.starts_with("250 2.0.0"), "{stored}");
     }
     assert!(say(&mut w, &mut r, "QUIT").starts_with("221 "));
-    let store = praxis::store::Store::open(&daemon.db).unwrap();
+    let store = praxis::store::Store::open_database(&daemon.db).unwrap();
     assert_eq!(store.held(None).unwrap().len(), 5, "five held posts");
     let log = daemon.log_text();
     let compiled = log

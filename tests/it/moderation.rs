@@ -832,7 +832,7 @@ fn daily_summary_instead_of_a_notice_per_hold() {
         "no notice per hold"
     );
     let config = praxis::config::Config::load(&home.config()).unwrap();
-    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let mut store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
     let health = crate::support::resolved(&config, "health");
     assert!(praxis::effects::daily_summary(&mut store, &health).unwrap());
     assert!(
@@ -859,7 +859,7 @@ fn community_templates_override_the_built_ins() {
         .args(["reject", "1", "--reason", "advertising"])
         .assert()
         .success();
-    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let all = store
         .outbox_summaries(&praxis::store::OutboxFilter {
             community: None,
@@ -904,7 +904,7 @@ fn community_templates_override_the_built_ins() {
 
 /// Notices in the outbox addressed to `who`.
 pub(crate) fn notices_to(home: &Home, who: &str) -> Vec<String> {
-    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let outbox = store
         .outbox_summaries(&praxis::store::OutboxFilter {
             community: None,
@@ -1009,7 +1009,7 @@ fn sender_rate_limits_replies_and_holds_floods() {
             .success();
     }
     assert_eq!(notices_to(&home, "bob@example.net").len(), 3);
-    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let health = store.community("health").unwrap().id;
     assert_eq!(store.post_count(health).unwrap(), 14, "nothing lost");
 
@@ -1017,7 +1017,7 @@ fn sender_rate_limits_replies_and_holds_floods() {
     let bad = text
         .replacen("sender_rate = 3", "sender_rate = 5000", 1)
         .replacen("sender_flood = 5", "sender_flood = 1", 1);
-    std::fs::write(home.config(), bad).unwrap();
+    home.write_config(&bad);
     home.praxis().arg("check").assert().failure().stderr(
         predicate::str::contains("community[health].policy.sender_rate").and(
             predicate::str::contains("community[health].policy.sender_flood"),

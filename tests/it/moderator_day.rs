@@ -122,7 +122,7 @@ fn a_moderators_day_in_the_browser() {
     ) + "[community.policy]\nreject_reasons = [\"Advertising is not allowed here.\"]\n\
          [community.web]\narchive = \"members\"\n"
         + &format!("\n[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n");
-    std::fs::write(home.config(), config).unwrap();
+    home.write_config(&config);
     for (user, name, delivery, role) in MEMBERS {
         home.praxis()
             .args([

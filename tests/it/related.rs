@@ -143,7 +143,7 @@ pub(crate) fn import(home: &Home, mbox: &[u8]) {
 }
 
 fn open(home: &Home) -> (Store, CommunityId) {
-    let store = Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let community = store.community("health").unwrap().id;
     (store, community)
 }

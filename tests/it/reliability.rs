@@ -330,8 +330,7 @@ fn fill(dir: &Path) -> PathBuf {
 
 /// Starts the daemon and waits for its heartbeat.
 fn serve(home: &Home) -> Daemon {
-    let mut d = Daemon::start(home);
-    d.db = db_of(home);
+    let d = Daemon::start(home);
     d.wait_health("daemon", "running", Duration::from_secs(60));
     d
 }
@@ -664,7 +663,7 @@ fn reliability_disk_full_on_the_database() {
     );
     let home = Home::with_config(&config);
     let mut daemon = Daemon::start(&home);
-    daemon.db = mnt.path().join("praxis.db");
+    daemon.db = praxis::config::Database::Sqlite(mnt.path().join("praxis.db"));
     daemon.wait_health("imap:health", "idle", Duration::from_secs(60));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut ids = rt.block_on(send_many(
@@ -696,7 +695,7 @@ fn reliability_disk_full_on_the_database() {
     let (lost, dup) = wait_stored(&daemon, &ids, Duration::from_secs(180));
     let (kept, _) = stored(&daemon.db, "health", &committed);
     let integrity = std::process::Command::new("sqlite3")
-        .arg(&daemon.db)
+        .arg(daemon.db.sqlite_path().unwrap())
         .arg("PRAGMA integrity_check;")
         .output()
         .unwrap();

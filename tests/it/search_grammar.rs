@@ -382,10 +382,10 @@ fn paging_runs_from_replies_into_posts() {
 #[test]
 fn searches_use_an_index_not_a_scan_of_posts() {
     use praxis::search_query::SearchQuery;
-    use praxis::store::{SearchScope, Store};
+    use praxis::store::SearchScope;
     let home = Home::new();
     archive_for_operators(&home);
-    let store = Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let community = store.community("health").unwrap().id;
     let scope = SearchScope {
         community: Some(community),

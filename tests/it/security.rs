@@ -18,7 +18,7 @@ fn headers(raw: &[u8]) -> (Vec<String>, String) {
 
 /// Every message praxis has queued in `home`'s outbox, newest first.
 fn queued(home: &Home) -> Vec<Vec<u8>> {
-    let store = Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     store
         .outbox_summaries(&praxis::store::OutboxFilter {
             community: None,
@@ -453,7 +453,7 @@ fn loops_are_never_redistributed() {
         ));
     }
     send("Return-Path: <>\nFrom: MAILER-DAEMON@example.org\nTo: list@example.test\nSubject: Undelivered Mail Returned to Sender\nMessage-ID: <bb@x>\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"r\"\n\n--r\nContent-Type: text/plain\n\nYour message about an undelivered message could not be delivered.\n--r\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; list-bounces@example.test\nAction: failed\nStatus: 5.1.1\n--r--\n".into());
-    let store = Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let c = store.community("health").unwrap().id;
     assert_eq!(store.post_count(c).unwrap(), 52, "every one stored");
     let outbox = store

@@ -89,7 +89,7 @@ impl Site {
             String::from_utf8_lossy(&out.stderr)
         );
         // The demo's folder becomes the home: its config, database and Maildir.
-        let home = Home { dir };
+        let home = Home::adopt(dir);
         for f in std::fs::read_dir(&demo).unwrap() {
             let f = f.unwrap();
             std::fs::rename(f.path(), home.path().join(f.file_name())).unwrap();

@@ -147,7 +147,7 @@ fn owners_get_each_months_figures_once_by_mail() {
         .assert()
         .success();
     let config = praxis::config::Config::load(&home.config()).unwrap();
-    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let mut store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
     let communities = praxis::community::Communities::load(&config, &store).unwrap();
     let url = Some("https://lists.example.org");
     let mut sweep =
@@ -184,7 +184,7 @@ fn owners_get_each_months_figures_once_by_mail() {
         reports[0]["pending"], 1,
         "Olga, the owner, not Meera: {outbox}"
     );
-    let store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
     let raw = store
         .outbox_message(praxis::model::OutboxId(reports[0]["id"].as_i64().unwrap()))
         .unwrap()

@@ -7,29 +7,129 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+pub use crate::engines::PgDatabase;
+
 /// A temporary folder holding a config (the shipped one) and its database.
 pub struct Home {
     /// Keeps the folder alive.
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database of its own that this home's config names
+    /// when the suite runs on PostgreSQL (`on_postgres`); dropped with it.
+    pub pg: Option<PgDatabase>,
+}
+
+/// Whether this run of the suite puts every home's database on PostgreSQL
+/// (`PRAXIS_TEST_ENGINE=postgres`, scripts/test's second pass) rather than
+/// in a SQLite file.
+pub fn on_postgres() -> bool {
+    std::env::var("PRAXIS_TEST_ENGINE").is_ok_and(|e| e == "postgres")
 }
 
 impl Home {
     /// A home with config/praxis.toml copied in.
     pub fn new() -> Home {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(
-            repo().join("config/praxis.toml"),
-            dir.path().join("praxis.toml"),
-        )
-        .unwrap();
-        Home { dir }
+        Home::with_config(&example_config())
     }
 
-    /// A home with this config text.
+    /// A home with this config text (its `[database]` moved to a
+    /// PostgreSQL database of its own on the PostgreSQL pass).
     pub fn with_config(text: &str) -> Home {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("praxis.toml"), text).unwrap();
-        Home { dir }
+        let pg = if on_postgres() {
+            Some(
+                PgDatabase::create()
+                    .expect("PRAXIS_TEST_ENGINE=postgres needs PRAXIS_TEST_POSTGRES"),
+            )
+        } else {
+            None
+        };
+        let home = Home { dir, pg };
+        home.write_config(text);
+        home
+    }
+
+    /// A home around a folder that already holds a config and its SQLite
+    /// database (`praxis demo`'s), on either pass.
+    pub fn adopt(dir: tempfile::TempDir) -> Home {
+        Home { dir, pg: None }
+    }
+
+    /// Writes this config text as the home's config: on the PostgreSQL
+    /// pass with `[database] url` naming the home's database (and the
+    /// shared link secret such a config needs) instead of its `path`.
+    pub fn write_config(&self, text: &str) {
+        let text = match &self.pg {
+            Some(db) => on_engine(text, self.path(), db),
+            None => text.to_string(),
+        };
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    /// The home's store, opened as its config says (either engine).
+    pub fn store(&self) -> praxis::store::Store {
+        let config = praxis::config::Config::load(&self.config()).unwrap();
+        praxis::store::Store::open_database(&config.database().unwrap()).unwrap()
+    }
+
+    /// Runs SQL in the home's database with the engine's own shell
+    /// (sqlite3 or psql), as an operator would; its output.
+    pub fn sql(&self, sql: &str) -> String {
+        if let Some(db) = &self.pg {
+            return db.sql(sql);
+        }
+        let out = std::process::Command::new("sqlite3")
+            .arg(self.path().join("praxis.db"))
+            .arg(sql)
+            .output()
+            .expect("the sqlite3 shell is installed (scripts/mailstack install)");
+        assert!(
+            out.status.success(),
+            "sqlite3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Holds the database's write lock from another process, as a long
+    /// writer would, until the returned child's stdin is closed: SQLite's
+    /// exclusive lock, or on PostgreSQL the advisory lock praxis's writers
+    /// take at BEGIN.
+    pub fn lock_writers(&self) -> std::process::Child {
+        use std::io::Write;
+        let (mut cmd, lock): (std::process::Command, &[u8]) = match &self.pg {
+            Some(db) => {
+                let mut c = std::process::Command::new("psql");
+                c.arg(&db.url);
+                // The key: "praxis" in ASCII (store/engine/postgres.rs).
+                (
+                    c,
+                    b"BEGIN;\nSELECT pg_advisory_xact_lock(123636563863923);\n",
+                )
+            }
+            None => {
+                let mut c = std::process::Command::new("sqlite3");
+                c.arg(self.path().join("praxis.db"));
+                (c, b"BEGIN EXCLUSIVE;\nSELECT 1;\n")
+            }
+        };
+        let mut locker = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = locker.stdin.as_mut().unwrap();
+        stdin.write_all(lock).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        locker
+    }
+
+    /// The home's database as its config names it.
+    pub fn database(&self) -> praxis::config::Database {
+        praxis::config::Config::load(&self.config())
+            .unwrap()
+            .database()
+            .unwrap()
     }
 
     /// The folder.
@@ -237,7 +337,7 @@ pub struct Daemon {
     /// The child process.
     pub child: std::process::Child,
     /// Its database, for reading what it stored.
-    pub db: PathBuf,
+    pub db: praxis::config::Database,
     /// Its stderr log file.
     pub log: PathBuf,
 }
@@ -262,7 +362,7 @@ impl Daemon {
             .unwrap();
         Daemon {
             child,
-            db: home.path().join("praxis.db"),
+            db: home.database(),
             log,
         }
     }
@@ -297,7 +397,7 @@ impl Daemon {
     pub fn wait_health(&self, key: &str, state: &str, timeout: std::time::Duration) {
         let deadline = std::time::Instant::now() + timeout;
         loop {
-            if let Ok(store) = praxis::store::Store::open(&self.db)
+            if let Ok(store) = praxis::store::Store::open_database(&self.db)
                 && let Ok(Some(h)) = store.health(key)
                 && h.state == state
             {
@@ -531,8 +631,8 @@ pub async fn send_many(smtp: &str, to: &str, tag: &str, n: usize) -> Vec<String>
 }
 
 /// How many of `ids` are stored in community `slug` of `db`, and how many rows they have.
-pub fn stored(db: &Path, slug: &str, ids: &[String]) -> (usize, usize) {
-    let Ok(store) = praxis::store::Store::open(db) else {
+pub fn stored(db: &praxis::config::Database, slug: &str, ids: &[String]) -> (usize, usize) {
+    let Ok(store) = praxis::store::Store::open_database(db) else {
         return (0, 0);
     };
     let Ok(c) = store.community(slug) else {
@@ -668,11 +768,53 @@ pub fn resolved(
     config: &praxis::config::Config,
     slug: &str,
 ) -> std::sync::Arc<praxis::community::Community> {
-    let mut store = praxis::store::Store::open(&config.database_path()).unwrap();
+    let mut store = praxis::store::Store::open_database(&config.database().unwrap()).unwrap();
     store.sync_communities(config).unwrap();
     praxis::community::Communities::load(config, &store)
         .unwrap()
         .by_slug(slug)
         .unwrap()
         .clone()
+}
+
+/// The config `text` with its `[database]` on PostgreSQL database `db`
+/// (its `path` dropped) and, unless it has one, a link secret in a file of
+/// `home` (`praxis check` requires one shared by every node with a url).
+/// Text that is not TOML (a test of config errors) is left as it is.
+fn on_engine(text: &str, home: &Path, db: &PgDatabase) -> String {
+    let Ok(mut t) = text.parse::<toml::Table>() else {
+        return text.to_string();
+    };
+    let section = |t: &mut toml::Table, name: &str| -> toml::Table {
+        match t.remove(name) {
+            Some(toml::Value::Table(s)) => s,
+            _ => toml::Table::new(),
+        }
+    };
+    let mut database = section(&mut t, "database");
+    database.remove("path");
+    database.insert("url".into(), db.url.clone().into());
+    t.insert("database".into(), database.into());
+    let mut delivery = section(&mut t, "delivery");
+    if !delivery.contains_key("link_secret_env") && !delivery.contains_key("link_secret_file") {
+        let key = home.join("link.secret");
+        std::fs::write(&key, "the PostgreSQL pass's link key, for tests only\n").unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        delivery.insert("link_secret_file".into(), key.display().to_string().into());
+    }
+    t.insert("delivery".into(), delivery.into());
+    toml::to_string(&t).unwrap()
+}
+
+/// Whether the calling test is skipped on this pass: it is about the
+/// SQLite file itself (its mode, its WAL, its locks, a copy of it), which
+/// the PostgreSQL pass does not have. Says so on stderr.
+pub fn skip_on_postgres(what: &str) -> bool {
+    if on_postgres() {
+        eprintln!("skipped on the PostgreSQL pass: {what} is SQLite's alone");
+    }
+    on_postgres()
 }

@@ -170,7 +170,7 @@ fn fault_tls_untrusted_relay_names_ca_file_and_keeps_the_copies() {
     let (id, sent, pending, failed) = outbox(&home);
     assert_eq!((sent, failed), (0, 0), "{said}");
     assert!(pending >= 1, "{said}");
-    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let rows = store
         .deliveries(praxis::model::OutboxId(id), None, 0)
         .unwrap();

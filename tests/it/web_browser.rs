@@ -239,7 +239,7 @@ fn a_newcomer_joins_in_the_browser_changes_delivery_and_leaves_by_one_click() {
             1,
         )
         + &format!("\n[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n");
-    std::fs::write(home.config(), config).unwrap();
+    home.write_config(&config);
     home.stdout(&["init"]);
     for (who, role) in [("moderator", "moderator"), ("alice", "member")] {
         home.stdout(&[

@@ -259,7 +259,7 @@ fn a_moderators_real_week() {
         1,
     ) + "base_url = \"https://lists.example.test\"\n\
            [community.policy]\ndmarc_authserv_id = \"mail.example.test\"\n";
-    std::fs::write(home.config(), config).unwrap();
+    home.write_config(&config);
     for (who, name, delivery, format, role, moderation) in MEMBERS {
         let mut cmd = home.praxis();
         cmd.args(["members", "add", &format!("{who}@example.test"), "-c"])
@@ -832,7 +832,7 @@ fn a_moderators_real_week() {
         let reply = wait_raw(&rt, &s, &daemon, who, "Consolidated Reply");
         assert!(text(&reply).contains(&listed), "{who}: {}", text(&reply));
     }
-    let store = praxis::store::Store::open(&home.path().join("praxis.db")).unwrap();
+    let store = home.store();
     let (_, bytes) = store.attachment_file(&sha).unwrap().unwrap();
     assert_eq!(bytes, guide, "the link's sha256 names the PDF's bytes");
 

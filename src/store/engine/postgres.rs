@@ -72,6 +72,13 @@ fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
     }
     config.connect_timeout(CONNECT_TIMEOUT);
     config.application_name("praxis");
+    // A writer waits for another as long as SQLite's busy timeout, then
+    // fails `Busy` (the MTA pipe's 75, the daemon's retry) rather than
+    // queueing behind it without end.
+    config.options(&format!(
+        "-c lock_timeout={}",
+        crate::store::BUSY_TIMEOUT.as_millis()
+    ));
     let manager = Manager::from_config(
         config,
         NoTls,
