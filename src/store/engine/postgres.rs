@@ -75,7 +75,7 @@ fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
     // A writer waits for another as long as SQLite's busy timeout, then
     // fails `Busy` (the MTA pipe's 75, the daemon's retry) rather than
     // queueing behind it without end.
-    config.options(&format!(
+    config.options(format!(
         "-c lock_timeout={}",
         crate::store::BUSY_TIMEOUT.as_millis()
     ));
@@ -275,6 +275,10 @@ impl ToSql for Value<'_> {
             Value::Text(s) => match *ty {
                 Type::INT8 => s.parse::<i64>()?.to_sql(ty, out),
                 Type::BYTEA => s.as_bytes().to_sql(ty, out),
+                // PostgreSQL's text cannot hold NUL, which a message's
+                // decoded subject or body now and then does: it becomes
+                // U+FFFD there (the raw message, BYTEA, keeps every byte).
+                _ if s.contains('\0') => s.replace('\0', "\u{FFFD}").as_str().to_sql(ty, out),
                 _ => s.to_sql(ty, out),
             },
             Value::Blob(b) => b.to_sql(ty, out),
@@ -412,6 +416,26 @@ impl<T: FromColumn + rusqlite::types::FromSql> FromColumn for Option<T> {
     }
 }
 
+/// A PostgreSQL error as an operator reads it: the server's message with
+/// its detail, hint and SQLSTATE, or the client's error and its cause
+/// (tokio-postgres's own Display says only "db error").
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        if let Some(d) = db.detail() {
+            s.push_str(&format!("; {d}"));
+        }
+        if let Some(h) = db.hint() {
+            s.push_str(&format!("; hint: {h}"));
+        }
+        return s;
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
 /// Whether a PostgreSQL error means another writer got in the way (retry).
 pub(crate) fn is_busy(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
@@ -534,5 +558,29 @@ mod tests {
             c.execute_batch("SET synchronous_commit = off").unwrap();
             assert_eq!(show(&c), "off");
         }
+    }
+
+    /// Text with NUL (a decoded subject now and then) is stored with
+    /// U+FFFD in its place rather than refused; bytes keep their NUL.
+    #[test]
+    fn text_with_nul_is_stored_and_bytes_keep_it() {
+        let Some(db) = Scratch::create() else {
+            return;
+        };
+        let c = Client::connect(&db.url, None).unwrap();
+        c.execute_batch("CREATE TABLE t (s TEXT, b BYTEA)").unwrap();
+        let conn = super::super::Db::Postgres(&c);
+        conn.execute(
+            "INSERT INTO t (s, b) VALUES (?1, ?2)",
+            super::super::params!["a\0b", &b"a\0b"[..]],
+        )
+        .unwrap();
+        let (s, b) = conn
+            .query_one("SELECT s, b FROM t", super::super::params![], |r| {
+                Ok((r.get::<String>(0)?, r.get::<Vec<u8>>(1)?))
+            })
+            .unwrap();
+        assert_eq!(s, "a\u{FFFD}b");
+        assert_eq!(b, b"a\0b");
     }
 }
