@@ -58,6 +58,7 @@ struct TableJson<'a> {
     table: &'a str,
     rows: u64,
     written: u64,
+    linked: u64,
     target_rows: u64,
     checksum: &'a str,
     target_checksum: &'a str,
@@ -84,7 +85,13 @@ pub fn run(ctx: &Context, cmd: &DbCommand) -> Result<ExitCode> {
 /// Runs `praxis db copy`.
 fn copy(ctx: &Context, args: &CopyArgs) -> Result<ExitCode> {
     if let Err((message, fix)) = check_url(&args.to) {
-        bail!("--to: {message}; {}", fix.replacen("url = ", "--to ", 1));
+        let fix = if fix.contains("password_env") {
+            "remove it from the URL and pass --password-env NAME or --password-file PATH"
+                .to_string()
+        } else {
+            fix.replacen("url = ", "--to ", 1)
+        };
+        bail!("--to: {message}; {fix}");
     }
     let config = ctx.config()?;
     if let Some(url) = &config.database.url {
@@ -155,6 +162,7 @@ fn print(ctx: &Context, report: &CopyReport, source: &std::path::Path, target: &
                     table: &t.table,
                     rows: t.rows,
                     written: t.written,
+                    linked: t.linked,
                     target_rows: t.target_rows,
                     checksum: &t.checksum,
                     target_checksum: &t.target_checksum,

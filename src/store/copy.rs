@@ -56,6 +56,9 @@ pub struct CopiedTable {
     /// Rows this run inserted or changed on the target (0 on a re-run onto
     /// a complete copy).
     pub written: u64,
+    /// Rows whose forward references (`posts.parent_id`) this run set in
+    /// its second pass.
+    pub linked: u64,
     /// Rows on the target after the copy.
     pub target_rows: u64,
     /// SHA-256 over the source's rows in primary-key order, each value in
@@ -206,13 +209,13 @@ impl Store {
         }
         for (t, copied) in plan.iter().zip(tables.iter_mut()) {
             if !t.deferred.is_empty() {
-                copied.written +=
+                copied.linked =
                     link(&lite, &mut target.conn, t, progress).map_err(|e| in_table(&t.name, e))?;
             }
         }
         set_sequences(&target.conn, &plan)?;
+        progress(&format!("verifying {} tables", plan.len()));
         for (t, copied) in plan.iter().zip(tables.iter_mut()) {
-            progress(&format!("{}: verifying", t.name));
             let (rows, sum) =
                 checksum_target(&mut target.conn, t).map_err(|e| in_table(&t.name, e))?;
             copied.target_rows = rows;
@@ -448,6 +451,7 @@ fn copy_table(
         table: t.name.clone(),
         rows: count,
         written,
+        linked: 0,
         target_rows: 0,
         checksum: hex::encode(hash.finalize()),
         target_checksum: String::new(),
