@@ -334,8 +334,28 @@ fn a_rerun_completes_a_partial_copy_and_another_install_is_refused() {
     db.sql("DELETE FROM post_attachments WHERE post_id = 7");
     db.sql("UPDATE members SET email = upper(email) WHERE id = 2");
     db.sql("UPDATE posts SET parent_id = NULL");
+    // The source's daemon heartbeat says `praxis serve` runs: the copy is
+    // of one snapshot all the same, and says what stays behind.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    rusqlite::Connection::open(lite.path().join("praxis.db"))
+        .unwrap()
+        .execute(
+            "INSERT OR REPLACE INTO daemon_health (key, state, pid, updated_at)
+             VALUES ('daemon', 'running', 1, ?1)",
+            [now as i64],
+        )
+        .unwrap();
     let (report, ok, stderr) = copy(&lite, &db.url);
     assert!(ok, "{report}\n{stderr}");
+    assert!(
+        stderr.contains("warning: praxis serve was running on")
+            && stderr.contains("stop praxis serve"),
+        "{stderr}"
+    );
+    assert_eq!(table(&report, "daemon_health")["written"], 1);
     assert_eq!(table(&report, "post_attachments")["written"], 2);
     // The e-mail differed only in case: CITEXT compares it as text.
     assert_eq!(table(&report, "members")["written"], 1);

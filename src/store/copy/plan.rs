@@ -502,3 +502,115 @@ pub(super) fn link_sql(t: &Table, rows: usize) -> String {
             .join(", "),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table of `id` and the given reference columns.
+    fn table(name: &str, refs: &[&str]) -> Table {
+        let column = |name: &str| Column {
+            name: name.to_string(),
+            kind: Kind::Int,
+            sql_type: "bigint".into(),
+            identity: name == "id",
+        };
+        let mut columns = vec![column("id")];
+        columns.extend(refs.iter().map(|r| column(r)));
+        Table {
+            name: name.to_string(),
+            from: quote(name),
+            exprs: columns.iter().map(|c| quote(&c.name)).collect(),
+            columns,
+            key: vec![0],
+            deferred: Vec::new(),
+        }
+    }
+
+    fn fk(table: &str, column: &str, refers: &str, nullable: bool, set: i64) -> ForeignKey {
+        ForeignKey {
+            table: table.into(),
+            column: column.into(),
+            refers: refers.into(),
+            nullable,
+            set,
+        }
+    }
+
+    /// Referred tables come first; a self-reference and, in a cycle, the
+    /// nullable reference the source sets least wait for the second pass.
+    #[test]
+    fn references_order_the_tables_and_cycles_wait_for_the_second_pass() {
+        let tables = vec![
+            table("deliveries", &["member_id"]),
+            table("members", &["community_id", "probe_delivery_id"]),
+            table("posts", &["community_id", "parent_id"]),
+            table("communities", &[]),
+        ];
+        let keys = [
+            fk("deliveries", "member_id", "members", true, 5000),
+            fk("members", "community_id", "communities", false, 0),
+            fk("members", "probe_delivery_id", "deliveries", true, 2),
+            fk("posts", "community_id", "communities", false, 0),
+            fk("posts", "parent_id", "posts", true, 900),
+        ];
+        let order = order(tables, &keys).unwrap();
+        let names: Vec<&str> = order.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["communities", "posts", "members", "deliveries"]);
+        let deferred = |name: &str| -> Vec<&str> {
+            let t = order.iter().find(|t| t.name == name).unwrap();
+            t.deferred
+                .iter()
+                .map(|&i| t.columns[i].name.as_str())
+                .collect()
+        };
+        assert_eq!(deferred("members"), ["probe_delivery_id"]);
+        assert_eq!(deferred("posts"), ["parent_id"]);
+        assert!(deferred("deliveries").is_empty());
+
+        // A cycle through columns that cannot be NULL has no order.
+        let e = order_err(
+            vec![table("a", &["b_id"]), table("b", &["a_id"])],
+            &[
+                fk("a", "b_id", "b", false, 1),
+                fk("b", "a_id", "a", false, 1),
+            ],
+        );
+        assert!(e.contains("the tables a, b refer to each other"), "{e}");
+    }
+
+    fn order_err(tables: Vec<Table>, keys: &[ForeignKey]) -> String {
+        match order(tables, keys) {
+            Ok(_) => panic!("ordered"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// The upsert leaves an equal row alone and compares CITEXT as text;
+    /// a deferred column is neither compared nor updated.
+    #[test]
+    fn the_upsert_skips_equal_rows_and_the_deferred_columns() {
+        let mut t = table("members", &["probe_delivery_id"]);
+        t.columns.push(Column {
+            name: "email".into(),
+            kind: Kind::Text,
+            sql_type: "citext".into(),
+            identity: false,
+        });
+        t.exprs.push(quote("email"));
+        t.deferred = vec![1];
+        assert_eq!(
+            insert_sql(&t, 2),
+            "INSERT INTO \"members\" AS x (\"id\", \"probe_delivery_id\", \"email\") \
+             VALUES (?1, ?2, ?3), (?4, ?5, ?6) ON CONFLICT (\"id\") \
+             DO UPDATE SET \"email\" = EXCLUDED.\"email\" \
+             WHERE (x.\"email\"::text) IS DISTINCT FROM (EXCLUDED.\"email\"::text)"
+        );
+        assert_eq!(
+            link_sql(&t, 1),
+            "UPDATE \"members\" AS x SET \"probe_delivery_id\" = v.\"probe_delivery_id\" \
+             FROM (VALUES (?1::bigint, ?2::bigint)) AS v (\"id\", \"probe_delivery_id\") \
+             WHERE x.\"id\" = v.\"id\" AND (x.\"probe_delivery_id\") IS DISTINCT FROM (v.\"probe_delivery_id\")"
+        );
+    }
+}
