@@ -30,8 +30,9 @@ that stopped half-way is completed and a complete one is left unchanged. A\n\
 database holding another install's communities is refused; one holding rows\n\
 the source no longer has fails the verification, naming the tables: drop it,\n\
 create it empty and copy again.\n\n\
-Then: stop praxis serve before the copy, set [database] url (and password_env\n\
-or password_file) to the target, run `praxis check`, start praxis serve.\n\n\
+Steps: stop praxis serve; copy; in the config, replace path with url (and\n\
+password_env or password_file) and set a link secret; run `praxis check`;\n\
+start praxis serve.\n\n\
 Exit 1 when a table's rows or checksum differ, naming the tables."
     )]
     Copy(CopyArgs),
