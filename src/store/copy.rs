@@ -1,9 +1,10 @@
 //! `praxis db copy`: an install's SQLite database copied into PostgreSQL,
 //! table by table, then verified (row counts and checksums on both sides).
 //!
-//! The plan (tables, columns, order, statements) is in `copy/plan.rs`;
-//! here is the procedure: the streamed copy, the second pass for the
-//! references that point forward, the sequences, and the verification.
+//! The plan (tables, columns, order) is in `copy/plan.rs`, the statements
+//! that write rows in `copy/statements.rs`; here is the procedure: the
+//! streamed copy, the second pass for the references that point forward,
+//! the sequences, and the verification.
 //!
 //! Invariants:
 //! - The source is read inside one read transaction: a consistent snapshot
@@ -21,6 +22,7 @@
 //!   install's communities is refused before anything is written.
 
 mod plan;
+mod statements;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,7 +35,8 @@ use tokio_postgres::types::Type;
 use super::engine::{Conn, Queries, Row, ToValue, Value, params};
 use super::migrate::MIGRATIONS;
 use super::{Result, Store, StoreError};
-use plan::{Kind, Table, insert_sql, link_sql, plan, quote};
+use plan::{Kind, Table, plan, quote};
+use statements::{insert_sql, link_sql};
 
 /// Rows in one batch (one transaction on the target) at most.
 const BATCH_ROWS: usize = 1024;
