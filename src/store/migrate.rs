@@ -145,6 +145,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0024_nodes",
         sql: include_str!("migrations/0024_nodes.sql"),
     },
+    Migration {
+        version: 25,
+        name: "0025_search_words",
+        sql: include_str!("migrations/0025_search_words.sql"),
+    },
 ];
 
 /// PostgreSQL's migrations, oldest first: a new database starts at the
@@ -160,6 +165,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 24,
         name: "0024_nodes",
         sql: include_str!("migrations/postgres/0024_nodes.sql"),
+    },
+    Migration {
+        version: 25,
+        name: "0025_search_words",
+        sql: include_str!("migrations/postgres/0025_search_words.sql"),
     },
 ];
 

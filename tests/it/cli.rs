@@ -454,21 +454,13 @@ fn backup_copies_the_database_privately() {
         .assert()
         .success();
     let dest = home.path().join("copy.db");
+    let backup = home.praxis().arg("backup").arg(&dest).assert();
     if crate::support::on_postgres() {
         // PostgreSQL is backed up with its own tools; praxis says which.
-        home.praxis()
-            .arg("backup")
-            .arg(&dest)
-            .assert()
-            .failure()
-            .stderr(predicate::str::contains("pg_dump"));
-        assert!(!dest.exists());
-        return;
+        backup.failure().stderr(predicate::str::contains("pg_dump"));
+        return assert!(!dest.exists());
     }
-    home.praxis()
-        .arg("backup")
-        .arg(&dest)
-        .assert()
+    backup
         .success()
         .stdout(predicate::str::contains("backed up"));
     #[cfg(unix)]

@@ -77,8 +77,10 @@ fn base64(bytes: &[u8]) -> String {
 
 /// `praxis demo` in a new home, plus two ingested replies with attachments.
 fn demo_install() -> Home {
+    // A SQLite install on either pass: it is what the copy reads.
     let home = Home {
         dir: tempfile::tempdir().unwrap(),
+        pg: None,
     };
     let out = assert_cmd::Command::cargo_bin("praxis")
         .unwrap()

@@ -99,6 +99,22 @@ const LANDED: &[(i64, &str)] = &[
         23,
         "325d98cfd7e03c744f0f28949014b25cf690e7f1b405386ec9b35782a73ea2cf",
     ),
+    (
+        24,
+        "44174413bb2c9293761428de07614132f6923303833263edbb6ddbfcfaa3efd0",
+    ),
+];
+
+/// PostgreSQL's migrations that have landed, likewise never to be edited.
+const LANDED_POSTGRES: &[(i64, &str)] = &[
+    (
+        23,
+        "785b0c41681938fd0d6bdb084249f17bc6efca4c6ff95e10137de9b4f5ea1020",
+    ),
+    (
+        24,
+        "a9ccebd952fd099156a8e9d201e56771f67a2f79bbfc907bc8ba34c1fec41f7e",
+    ),
 ];
 
 #[test]
@@ -170,8 +186,10 @@ fn migrations_are_numbered_and_all_embedded() {
 
 #[test]
 fn landed_migrations_are_never_edited() {
-    for (version, sum) in LANDED {
-        let m = MIGRATIONS
+    let landed = LANDED.iter().map(|l| (MIGRATIONS, l));
+    let landed_postgres = LANDED_POSTGRES.iter().map(|l| (POSTGRES_MIGRATIONS, l));
+    for (migrations, (version, sum)) in landed.chain(landed_postgres) {
+        let m = migrations
             .iter()
             .find(|m| m.version == *version)
             .expect("a landed migration was removed");

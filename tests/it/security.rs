@@ -235,10 +235,10 @@ fn passwords_never_appear_in_logs_json_or_errors() {
         .spawn()
         .unwrap();
     // Wait for the refused login to be recorded.
-    let db = home.path().join("praxis.db");
+    let db = home.database();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let detail = loop {
-        if let Ok(store) = Store::open(&db)
+        if let Ok(store) = Store::open_database(&db)
             && let Ok(Some(h)) = store.health("imap:health")
             && h.state == "failing"
         {

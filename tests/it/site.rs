@@ -89,11 +89,11 @@ impl Site {
             String::from_utf8_lossy(&out.stderr)
         );
         // The demo's folder becomes the home: its config, database and Maildir.
-        let home = Home::adopt(dir);
         for f in std::fs::read_dir(&demo).unwrap() {
             let f = f.unwrap();
-            std::fs::rename(f.path(), home.path().join(f.file_name())).unwrap();
+            std::fs::rename(f.path(), dir.path().join(f.file_name())).unwrap();
         }
+        let home = Home::adopt(dir);
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let base = format!("http://{addr}");
@@ -116,7 +116,7 @@ impl Site {
             )
             + &format!("\n[http]\nlisten = \"{addr}\"\npublic_url = \"{base}\"\n")
             + extra;
-        std::fs::write(home.config(), edit(config)).unwrap();
+        home.write_config(&edit(config));
         home.stdout(&["check"]);
         let daemon = Daemon::start(&home);
         let site = Site {
@@ -147,7 +147,7 @@ impl Site {
     /// an operator would; cookies (and so sign-ins) are kept.
     pub fn restart(&mut self, edit: &dyn Fn(String) -> String) {
         let config = std::fs::read_to_string(self.home.config()).unwrap();
-        std::fs::write(self.home.config(), edit(config)).unwrap();
+        self.home.write_config(&edit(config));
         self.home.stdout(&["check"]);
         self.daemon.restart(&self.home);
         self.wait_listening();

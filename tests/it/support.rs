@@ -49,9 +49,28 @@ impl Home {
     }
 
     /// A home around a folder that already holds a config and its SQLite
-    /// database (`praxis demo`'s), on either pass.
+    /// database (`praxis demo`'s). On the PostgreSQL pass the install is
+    /// moved as an operator moves one: `praxis db copy` into a database of
+    /// the home's own, then the config pointed at it.
     pub fn adopt(dir: tempfile::TempDir) -> Home {
-        Home { dir, pg: None }
+        let sqlite = Home { dir, pg: None };
+        if !on_postgres() {
+            return sqlite;
+        }
+        let db =
+            PgDatabase::create().expect("PRAXIS_TEST_ENGINE=postgres needs PRAXIS_TEST_POSTGRES");
+        sqlite
+            .praxis()
+            .args(["-q", "db", "copy", "--to", &db.url])
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(sqlite.config()).unwrap();
+        let home = Home {
+            dir: sqlite.dir,
+            pg: Some(db),
+        };
+        home.write_config(&text);
+        home
     }
 
     /// Writes this config text as the home's config: on the PostgreSQL

@@ -187,11 +187,7 @@ fn fault_tls_untrusted_relay_names_ca_file_and_keeps_the_copies() {
     assert!(rt.block_on(stack.inbox("bob", &subject)).is_empty());
 
     // The fix the error names, then a retry: the same copies arrive.
-    std::fs::write(
-        home.config(),
-        config(&stack.smtps, "tls", Some(&stack.ca), "10m", ""),
-    )
-    .unwrap();
+    home.write_config(&config(&stack.smtps, "tls", Some(&stack.ca), "10m", ""));
     home.praxis()
         .args(["outbox", "retry", &id.to_string()])
         .assert()
@@ -355,7 +351,7 @@ fn tls_ca_file_problems_are_named_by_check_and_serve() {
         .expect("openssl is installed (scripts/mailstack install)");
     assert!(made.status.success(), "{}", text(&made));
     let text_ok = config("127.0.0.1:25", "tls", Some(Path::new("ca.pem")), "1s", "");
-    std::fs::write(home.config(), &text_ok).unwrap();
+    home.write_config(&text_ok);
     let out = home.praxis().arg("check").output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
