@@ -10,7 +10,8 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -75,7 +76,7 @@ fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
     // A writer waits for another as long as SQLite's busy timeout, then
     // fails `Busy` (the MTA pipe's 75, the daemon's retry) rather than
     // queueing behind it without end.
-    config.options(&format!(
+    config.options(format!(
         "-c lock_timeout={}",
         crate::store::BUSY_TIMEOUT.as_millis()
     ));
@@ -102,24 +103,70 @@ fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
 
 /// One pooled connection; its statements are prepared once and kept by
 /// the pooled client across checkouts.
+///
+/// A connection the server closed (a restart, an administrator's
+/// `pg_terminate_backend`, a network cut) is replaced from the pool at the
+/// next statement outside a transaction, so a long-lived store (the
+/// sender's ledger, the watcher's, the web's) works again once the server
+/// is back instead of failing for good. Inside a transaction nothing is
+/// replaced: the statement fails, the transaction with it, and the caller
+/// retries the whole unit of work.
 pub struct Client {
-    /// The pooled client; back to the pool when dropped.
-    inner: deadpool_postgres::Object,
+    /// The pool it came from, for a replacement.
+    pool: Pool,
+    /// The URL without its password, for errors.
+    shown: String,
+    /// The pooled client (back to the pool when dropped); None after a
+    /// closed one was let go and no replacement could be had yet.
+    inner: Mutex<Option<deadpool_postgres::Object>>,
+    /// Whether a transaction is open on it (no replacement then).
+    in_tx: AtomicBool,
 }
 
 impl Client {
     /// A connection from the pool for `url`.
     pub fn connect(url: &str, password: Option<&str>) -> Result<Client> {
         let pool = pool(url, password)?;
-        let inner = block_on(pool.get()).map_err(|e| StoreError::Connect {
-            url: crate::config::redact_url(url),
-            source: Box::new(e),
-        })?;
-        Ok(Client { inner })
+        let shown = crate::config::redact_url(url);
+        let inner = Self::checkout(&pool, &shown)?;
+        Ok(Client {
+            pool,
+            shown,
+            inner: Mutex::new(Some(inner)),
+            in_tx: AtomicBool::new(false),
+        })
     }
 
-    fn prepare(&self, sql: &str) -> Result<Statement> {
-        Ok(block_on(self.inner.prepare_cached(&placeholders(sql)))?)
+    fn checkout(pool: &Pool, shown: &str) -> Result<deadpool_postgres::Object> {
+        block_on(pool.get()).map_err(|e| StoreError::Connect {
+            url: shown.to_string(),
+            source: Box::new(e),
+        })
+    }
+
+    /// The live connection: a closed one is let go (out of the pool's
+    /// count) and, outside a transaction, replaced by a fresh one.
+    fn live(&self) -> Result<MutexGuard<'_, Option<deadpool_postgres::Object>>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.as_ref().is_some_and(|c| c.is_closed())
+            && let Some(closed) = inner.take()
+        {
+            drop(deadpool_postgres::Object::take(closed));
+        }
+        if inner.is_none() {
+            if self.in_tx.load(Ordering::Relaxed) {
+                return Err(StoreError::Connect {
+                    url: self.shown.clone(),
+                    source: "the connection closed inside a transaction".into(),
+                });
+            }
+            *inner = Some(Self::checkout(&self.pool, &self.shown)?);
+        }
+        Ok(inner)
+    }
+
+    fn prepare(c: &deadpool_postgres::Object, sql: &str) -> Result<Statement> {
+        Ok(block_on(c.prepare_cached(&placeholders(sql)))?)
     }
 
     fn bound<'a>(params: Params<'a>) -> Vec<Value<'a>> {
@@ -127,21 +174,27 @@ impl Client {
     }
 
     pub(super) fn execute(&self, sql: &str, params: Params<'_>) -> Result<usize> {
-        let stmt = self.prepare(sql)?;
+        let guard = self.live()?;
+        let c = guard.as_ref().expect("live() leaves a connection");
+        let stmt = Self::prepare(c, sql)?;
         let values = Self::bound(params);
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        Ok(block_on(self.inner.execute(&stmt, &refs))? as usize)
+        Ok(block_on(c.execute(&stmt, &refs))? as usize)
     }
 
     pub(super) fn execute_batch(&self, sql: &str) -> Result<()> {
-        Ok(block_on(self.inner.batch_execute(sql))?)
+        let guard = self.live()?;
+        let c = guard.as_ref().expect("live() leaves a connection");
+        Ok(block_on(c.batch_execute(sql))?)
     }
 
     fn rows(&self, sql: &str, params: Params<'_>) -> Result<Vec<tokio_postgres::Row>> {
-        let stmt = self.prepare(sql)?;
+        let guard = self.live()?;
+        let c = guard.as_ref().expect("live() leaves a connection");
+        let stmt = Self::prepare(c, sql)?;
         let values = Self::bound(params);
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        Ok(block_on(self.inner.query(&stmt, &refs))?)
+        Ok(block_on(c.query(&stmt, &refs))?)
     }
 
     pub(super) fn query_opt<T>(
@@ -171,6 +224,7 @@ impl Client {
     /// Begins a transaction that holds the writers' lock until it ends.
     pub(super) fn transaction(&mut self) -> Result<Transaction<'_>> {
         self.execute_batch("BEGIN")?;
+        self.in_tx.store(true, Ordering::Relaxed);
         let tx = Transaction {
             client: self,
             open: true,
@@ -199,7 +253,9 @@ impl Transaction<'_> {
 
     pub(super) fn commit(mut self) -> Result<()> {
         self.open = false;
-        self.client.execute_batch("COMMIT")
+        let done = self.client.execute_batch("COMMIT");
+        self.client.in_tx.store(false, Ordering::Relaxed);
+        done
     }
 }
 
@@ -211,6 +267,7 @@ impl Drop for Transaction<'_> {
             // broken and the pool drops it at its next check.
             let _ = self.client.execute_batch("ROLLBACK");
         }
+        self.client.in_tx.store(false, Ordering::Relaxed);
     }
 }
 
@@ -502,37 +559,5 @@ impl Drop for Scratch {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_outside_quotes() {
-        assert_eq!(
-            placeholders("SELECT ?1, '?2', ?2 WHERE a = \"?\" AND b = ?"),
-            "SELECT $1, '?2', $2 WHERE a = \"?\" AND b = $1"
-        );
-        assert_eq!(placeholders("a = ? AND b = ?"), "a = $1 AND b = $2");
-    }
-
-    /// A connection back in the pool forgets its session settings: the
-    /// sender's relaxed commits never reach an ingest's store.
-    #[test]
-    fn a_pooled_connection_comes_back_clean() {
-        let Some(db) = Scratch::create() else {
-            return;
-        };
-        let show = |c: &Client| {
-            super::super::Db::Postgres(c)
-                .query_one("SHOW synchronous_commit", super::super::params![], |r| {
-                    r.get::<String>(0)
-                })
-                .unwrap()
-        };
-        for _ in 0..3 {
-            let c = Client::connect(&db.url, None).unwrap();
-            assert_eq!(show(&c), "on");
-            c.execute_batch("SET synchronous_commit = off").unwrap();
-            assert_eq!(show(&c), "off");
-        }
-    }
-}
+#[path = "postgres_tests.rs"]
+mod tests;
