@@ -186,14 +186,21 @@ fn reliability_two_nodes_kill9_during_fanout() {
         (a, b)
     };
     let victim_name = node_name(&victim);
+    // Killed while it holds claims (a node just restarted may have none
+    // yet), so the survivor has something to take over.
+    let claimed = format!("SELECT count(*) FROM deliveries WHERE claimed_by = '{victim_name}'");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while home.sql(&claimed).trim() == "0" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let pending_at_death = outbox(&home, outbox_id).1;
     peak = peak.max(peak_kb(&victim)).max(peak_kb(&survivor));
     victim.kill9();
     kills += 1;
     let died = Instant::now();
+    let claims_at_death = home.sql(&claimed).trim().to_string();
     // Its claims go when the survivor takes it as dead: three silent
     // heartbeats (3 s here), seen at the survivor's next heartbeat.
-    let claimed = format!("SELECT count(*) FROM deliveries WHERE claimed_by = '{victim_name}'");
     while home.sql(&claimed).trim() != "0" && died.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -221,7 +228,8 @@ fn reliability_two_nodes_kill9_during_fanout() {
     eprintln!(
         "two nodes: {sent} sent, {pending} pending, {failed} failed; {} of {members} at the sink; \
          {kills} kills; {pending_at_death} pending when {victim_name} died for good \
-         (it watched: {:?}); its claims were let go {claims_freed:?} after its death; the \
+         (it watched: {:?}, {claims_at_death} claims); its claims were let go {claims_freed:?} \
+         after its death; the \
          survivor stored the mailbox's new mail {watch_taken:?} and finished the fan-out \
          {finished:?} after it (watch now {new_watcher:?})",
         sink.delivered(&recipients),

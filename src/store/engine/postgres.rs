@@ -137,10 +137,18 @@ impl Client {
         })
     }
 
+    /// A connection from `pool`; the error, if any, is the deepest cause
+    /// (`Connection refused (os error 111)`), not the pool's wrappers of it.
     fn checkout(pool: &Pool, shown: &str) -> Result<deadpool_postgres::Object> {
-        block_on(pool.get()).map_err(|e| StoreError::Connect {
-            url: shown.to_string(),
-            source: Box::new(e),
+        block_on(pool.get()).map_err(|e| {
+            let mut cause: &dyn std::error::Error = &e;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            StoreError::Connect {
+                url: shown.to_string(),
+                source: cause.to_string().into(),
+            }
         })
     }
 
