@@ -145,6 +145,7 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
     let synced = store.sync_wal();
     written?;
     synced?;
+    store.settle_after_import()?;
     bar.set_position(total_bytes);
     bar.set_message(format!("{} messages", s.messages));
     bar.finish_and_clear();

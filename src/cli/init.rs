@@ -10,16 +10,20 @@ use super::Context;
 pub fn run(ctx: &Context) -> Result<ExitCode> {
     let config = ctx.config()?;
     let db = config.database().map_err(anyhow::Error::msg)?;
-    let existed = db.sqlite_path().is_some_and(|p| p.exists());
+    // Whether praxis had used this database before: the SQLite file
+    // exists, or the PostgreSQL database (migrated on opening) already
+    // records communities.
+    let existed = match db.sqlite_path() {
+        Some(p) => p.exists(),
+        None => !crate::store::Store::open_database(&db)?
+            .communities()?
+            .is_empty(),
+    };
     let store = ctx.store(&config)?;
     let communities = store.communities()?;
     ctx.out.say(format!(
         "{} database {} (schema version {}); communities: {}",
-        match (&db, existed) {
-            (crate::config::Database::Postgres { .. }, _) => "migrated",
-            (_, true) => "upgraded",
-            (_, false) => "created",
-        },
+        if existed { "upgraded" } else { "created" },
         db,
         store.schema_version()?,
         communities

@@ -10,6 +10,7 @@ mod backup;
 mod check;
 mod consolidate;
 mod crosspost;
+mod db;
 mod decide;
 mod demo;
 mod digest;
@@ -206,6 +207,12 @@ pub enum Command {
         after_help = "Example:\n  praxis backup /var/backups/praxis-$(date +%F).db\n\nRestore: stop praxis serve, copy the backup over database.path, start it again."
     )]
     Backup(backup::BackupArgs),
+    /// The database itself: move an install from SQLite to PostgreSQL.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  praxis db copy --to postgres://praxis@db.example.org/praxis --password-env PGPASSWORD"
+    )]
+    Db(db::DbCommand),
     /// Print the manual page, or write one per command into a folder.
     #[command(
         after_help = "Example:\n  praxis man | man -l -\n  praxis man --dir /usr/local/share/man/man1"
@@ -368,6 +375,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Defer(a) => decide::run(&ctx, crate::store::Action::Defer, a, None, false),
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Backup(a) => backup::run(&ctx, a),
+        Command::Db(cmd) => db::run(&ctx, cmd),
         Command::Outbox(args) => outbox::run(&ctx, args),
         Command::Digest(cmd) => digest::run(&ctx, cmd),
         Command::Demo(a) => demo::run(&ctx, a),

@@ -162,28 +162,40 @@ pub(super) fn validate(config: &super::Config) -> Vec<Problem> {
         )),
         None => {}
         Some(url) => {
-            let rest = url
-                .strip_prefix("postgres://")
-                .or_else(|| url.strip_prefix("postgresql://"));
-            match rest {
-                None => p.push(Problem::new(
-                    "database.url",
-                    format!("`{}` is not a PostgreSQL URL", redact_url(url)),
-                    "write url = \"postgres://user@host:port/database\"",
-                )),
-                // user:password@host: a colon before the (last) @.
-                Some(rest) if rest.rsplit_once('@').is_some_and(|(user, _)| user.contains(':')) => {
-                    p.push(Problem::new(
-                        "database.url",
-                        "holds a password",
-                        "remove it from the URL and set password_env = \"VAR\" or password_file = \"/path\"",
-                    ))
-                }
-                Some(_) => {}
+            if let Err((message, fix)) = check_url(url) {
+                p.push(Problem::new("database.url", message, fix));
             }
         }
     }
     p
+}
+
+/// Whether `url` can name a PostgreSQL database: a `postgres://` URL
+/// holding no password (that comes from `password_env`/`password_file`).
+/// Err: what is wrong, and the fix, for `[database] url` and for
+/// `praxis db copy --to`.
+pub fn check_url(url: &str) -> Result<(), (String, &'static str)> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"));
+    match rest {
+        None => Err((
+            format!("`{}` is not a PostgreSQL URL", redact_url(url)),
+            "write url = \"postgres://user@host:port/database\"",
+        )),
+        // user:password@host: a colon before the (last) @.
+        Some(rest)
+            if rest
+                .rsplit_once('@')
+                .is_some_and(|(user, _)| user.contains(':')) =>
+        {
+            Err((
+                "holds a password".to_string(),
+                "remove it from the URL and set password_env = \"VAR\" or password_file = \"/path\"",
+            ))
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 /// A database URL without its password, for messages and `status`.

@@ -157,7 +157,8 @@ impl Store {
             "SELECT d.at, c.slug, d.actor, d.how, d.action,
                     COALESCE(d.object_kind || ' ' || d.object_id, ''), d.reason, d.detail
              FROM decisions d JOIN communities c ON c.id = d.community_id
-             WHERE (?1 IS NULL OR d.community_id = ?1) AND (?2 IS NULL OR d.at >= ?2)
+             WHERE (CAST(?1 AS BIGINT) IS NULL OR d.community_id = ?1)
+               AND (CAST(?2 AS BIGINT) IS NULL OR d.at >= ?2)
              ORDER BY d.at DESC, d.id DESC LIMIT ?3",
             params![f.community.map(|c| c.0), f.since, f.limit],
             |r| {

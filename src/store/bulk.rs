@@ -171,6 +171,20 @@ impl Store {
     }
 }
 
+impl Store {
+    /// After an import: on PostgreSQL, `VACUUM (ANALYZE) posts`, which
+    /// moves the GIN index's pending entries into the index proper and
+    /// gives the planner the archive's new statistics (until then a
+    /// search reads every post rather than the index; autovacuum would get
+    /// there, later). Nothing on SQLite, whose index was written in bulk.
+    pub fn settle_after_import(&self) -> Result<()> {
+        if self.dialect() == Dialect::Postgres {
+            self.conn.execute_batch("VACUUM (ANALYZE) posts")?;
+        }
+        Ok(())
+    }
+}
+
 impl Batch<'_> {
     /// Whether this batch indexes its posts in bulk (an import's batch, on
     /// the schema this module knows).

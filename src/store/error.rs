@@ -88,8 +88,9 @@ pub enum StoreError {
         /// The underlying error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// Any other PostgreSQL error.
-    #[error("database error: {0}")]
+    /// Any other PostgreSQL error (the server's own message, detail and
+    /// SQLSTATE when it sent one).
+    #[error("database error: {}", engine::postgres::describe(.0))]
     Postgres(tokio_postgres::Error),
     /// A column held something other than what was asked for.
     #[error("database error: unexpected value: {0}")]

@@ -29,6 +29,7 @@ mod bulk;
 mod communities;
 mod confirmations;
 mod consolidated_replies;
+mod copy;
 mod crossposts;
 mod digests;
 pub(crate) mod engine;
@@ -70,6 +71,7 @@ pub use confirmations::Confirmation;
 pub use consolidated_replies::{
     Draft, DraftVersion, OpenQuery, Publication, Query, QueryPost, RelatedReply, SharedCopy,
 };
+pub use copy::{CopiedTable, CopyReport};
 pub use crossposts::{CrossPost, CrossPosted, HomeQuery};
 pub use digests::{DigestCreated, NewDigest};
 pub use experts::ExpertsFor;

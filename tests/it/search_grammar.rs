@@ -385,6 +385,21 @@ fn searches_use_an_index_not_a_scan_of_posts() {
     use praxis::store::SearchScope;
     let home = Home::new();
     archive_for_operators(&home);
+    if crate::support::on_postgres() {
+        // PostgreSQL plans from statistics: a handful of posts is read
+        // whole whatever the indexes. An archive of some size, vacuumed
+        // and analysed, is planned as production's would be.
+        home.sql(
+            "INSERT INTO posts (community_id, message_id, sha256, raw, size, source, received_at, \
+                                class, state, from_addr, subject, text, date, approved_at) \
+             SELECT c.id, 'filler-' || g || '@example.org', '\\x00'::bytea, '\\x00'::bytea, 1, \
+                    'import', 0, 'post', 'approved', 'filler' || (g % 50) || '@example.org', \
+                    'filler ' || g, 'word' || g || ' ' || md5(g::text), 1700000000 + g, 1700000000 + g \
+             FROM communities c, generate_series(1, 20000) g WHERE c.slug = 'health'",
+        );
+        // As `praxis import` ends (Store::settle_after_import).
+        home.sql("VACUUM (ANALYZE) posts");
+    }
     let store = home.store();
     let community = store.community("health").unwrap().id;
     let scope = SearchScope {
@@ -403,28 +418,41 @@ fn searches_use_an_index_not_a_scan_of_posts() {
         "subject:boat",
     ] {
         let p = plan(q);
-        assert!(
-            p.iter()
-                .any(|s| s.contains("posts_fts VIRTUAL TABLE INDEX")),
-            "{q}: {p:?}"
-        );
-        let scans_posts = |s: &String| s == "SCAN p" || s.starts_with("SCAN p ");
+        // FTS5's table; or PostgreSQL's GIN index on posts.search, unless
+        // a date bound is narrower still (its planner weighs both).
+        let index = |s: &String| match crate::support::on_postgres() {
+            true => {
+                s.contains("Bitmap Index Scan on posts_search")
+                    || q.contains("after:") && s.contains("using posts_approved_date")
+            }
+            false => s.contains("posts_fts VIRTUAL TABLE INDEX"),
+        };
+        assert!(p.iter().any(index), "{q}: {p:?}");
+        let scans_posts = |s: &String| {
+            s == "SCAN p" || s.starts_with("SCAN p ") || s.contains("Seq Scan on posts")
+        };
         assert!(!p.iter().any(scans_posts), "{q}: {p:?}");
     }
+    // A sort of every match (PostgreSQL's Incremental Sort, of posts of
+    // the same date by id as the index hands them over, is not one).
+    let (by_date, sorts): (&str, fn(&String) -> bool) = match crate::support::on_postgres() {
+        true => ("using posts_approved_date", |s| {
+            s.trim_start()
+                .trim_start_matches("->")
+                .trim_start()
+                .starts_with("Sort  (")
+        }),
+        false => ("SEARCH p USING INDEX posts_approved_date", |s| {
+            s.contains("TEMP B-TREE")
+        }),
+    };
     for q in [
         "from:asha",
         "after:2026-11-01 before:2026-12-01",
         "kind:post",
     ] {
         let p = plan(q);
-        assert!(
-            p.iter()
-                .any(|s| s.starts_with("SEARCH p USING INDEX posts_approved_date")),
-            "{q}: {p:?}"
-        );
-        assert!(
-            !p.iter().any(|s| s.contains("TEMP B-TREE")),
-            "{q}: no sort: {p:?}"
-        );
+        assert!(p.iter().any(|s| s.contains(by_date)), "{q}: {p:?}");
+        assert!(!p.iter().any(sorts), "{q}: no sort: {p:?}");
     }
 }

@@ -186,6 +186,9 @@ fn readable_key_files_stop_check_and_serve() {
 /// created 0600, whatever the umask.
 #[test]
 fn key_files_praxis_creates_are_0600() {
+    if crate::support::skip_on_postgres("the database file and the key made beside it") {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let home = Home::new();
     home.praxis()

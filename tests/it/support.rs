@@ -72,7 +72,7 @@ impl Home {
     /// shared link secret such a config needs) instead of its `path`.
     pub fn write_config(&self, text: &str) {
         let text = match &self.pg {
-            Some(db) => on_engine(text, self.path(), db),
+            Some(db) => on_engine(&without_our_secret(text), self.path(), db),
             None => text.to_string(),
         };
         std::fs::write(self.config(), text).unwrap();
@@ -790,36 +790,85 @@ pub fn resolved(
         .clone()
 }
 
+/// The config `text` without the link secret line `on_engine` added when
+/// the test has since given one of its own (it read the config back and
+/// added a line), so the key is not there twice.
+fn without_our_secret(text: &str) -> String {
+    let secrets = text
+        .lines()
+        .filter(|l| l.starts_with("link_secret_file") || l.starts_with("link_secret_env"))
+        .count();
+    if secrets < 2 {
+        return text.to_string();
+    }
+    text.lines()
+        .filter(|l| !(l.starts_with("link_secret_file") && l.ends_with("/link.secret\"")))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// The config `text` with its `[database]` on PostgreSQL database `db`
-/// (its `path` dropped) and, unless it has one, a link secret in a file of
-/// `home` (`praxis check` requires one shared by every node with a url).
-/// Text that is not TOML (a test of config errors) is left as it is.
+/// (its `path` line replaced by `url`) and, unless it has one, a link
+/// secret in a file of `home` (`praxis check` requires one shared by every
+/// node with a url). Edited as text, so the sections stay where the test
+/// put them (a test appends keys to the last one). Text that is not TOML
+/// (a test of config errors) is left as it is.
 fn on_engine(text: &str, home: &Path, db: &PgDatabase) -> String {
-    let Ok(mut t) = text.parse::<toml::Table>() else {
+    let Ok(parsed) = text.parse::<toml::Table>() else {
         return text.to_string();
     };
-    let section = |t: &mut toml::Table, name: &str| -> toml::Table {
-        match t.remove(name) {
-            Some(toml::Value::Table(s)) => s,
-            _ => toml::Table::new(),
-        }
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let is_header = |l: &str| l.trim_start().starts_with('[');
+    let section = |lines: &[String], name: &str| lines.iter().position(|l| l.trim() == name);
+    let first_header = |lines: &[String]| {
+        lines
+            .iter()
+            .position(|l| is_header(l))
+            .unwrap_or(lines.len())
     };
-    let mut database = section(&mut t, "database");
-    database.remove("path");
-    database.insert("url".into(), db.url.clone().into());
-    t.insert("database".into(), database.into());
-    let mut delivery = section(&mut t, "delivery");
-    if !delivery.contains_key("link_secret_env") && !delivery.contains_key("link_secret_file") {
+    let url = format!("url = {:?}", db.url);
+    match section(&lines, "[database]") {
+        Some(i) => {
+            let end = lines[i + 1..]
+                .iter()
+                .position(|l| is_header(l))
+                .map_or(lines.len(), |j| i + 1 + j);
+            let kept: Vec<String> = lines[i + 1..end]
+                .iter()
+                .filter(|l| {
+                    !l.trim_start().starts_with("path") && !l.trim_start().starts_with("url")
+                })
+                .cloned()
+                .collect();
+            lines.splice(i + 1..end, std::iter::once(url).chain(kept));
+        }
+        None => {
+            let at = first_header(&lines);
+            lines.splice(at..at, ["[database]".to_string(), url, String::new()]);
+        }
+    }
+    let delivery = parsed.get("delivery").and_then(|d| d.as_table());
+    let has_secret = delivery
+        .is_some_and(|d| d.contains_key("link_secret_env") || d.contains_key("link_secret_file"));
+    if !has_secret {
         let key = home.join("link.secret");
         std::fs::write(&key, "the PostgreSQL pass's link key, for tests only\n").unwrap();
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
-        delivery.insert("link_secret_file".into(), key.display().to_string().into());
+        let line = format!("link_secret_file = {:?}", key.display().to_string());
+        match section(&lines, "[delivery]") {
+            Some(i) => lines.insert(i + 1, line),
+            None => {
+                let at = first_header(&lines);
+                lines.splice(at..at, ["[delivery]".to_string(), line, String::new()]);
+            }
+        }
     }
-    t.insert("delivery".into(), delivery.into());
-    toml::to_string(&t).unwrap()
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
 }
 
 /// Whether the calling test is skipped on this pass: it is about the

@@ -121,6 +121,11 @@ pub struct Client {
     inner: Mutex<Option<deadpool_postgres::Object>>,
     /// Whether a transaction is open on it (no replacement then).
     in_tx: AtomicBool,
+    /// Whether a statement failed on the connection itself (closed, its
+    /// socket failed, or a FATAL error from the server): replaced at the
+    /// next use even if the client has not noticed yet that its
+    /// connection ended.
+    broken: AtomicBool,
 }
 
 impl Client {
@@ -134,6 +139,7 @@ impl Client {
             shown,
             inner: Mutex::new(Some(inner)),
             in_tx: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
         })
     }
 
@@ -156,7 +162,8 @@ impl Client {
     /// count) and, outside a transaction, replaced by a fresh one.
     fn live(&self) -> Result<MutexGuard<'_, Option<deadpool_postgres::Object>>> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if inner.as_ref().is_some_and(|c| c.is_closed())
+        let broken = self.broken.load(Ordering::Relaxed);
+        if (broken || inner.as_ref().is_some_and(|c| c.is_closed()))
             && let Some(closed) = inner.take()
         {
             drop(deadpool_postgres::Object::take(closed));
@@ -169,12 +176,38 @@ impl Client {
                 });
             }
             *inner = Some(Self::checkout(&self.pool, &self.shown)?);
+            self.broken.store(false, Ordering::Relaxed);
         }
         Ok(inner)
     }
 
-    fn prepare(c: &deadpool_postgres::Object, sql: &str) -> Result<Statement> {
-        Ok(block_on(c.prepare_cached(&placeholders(sql)))?)
+    /// Notes an error of the connection itself (see `broken`).
+    fn noted<T>(&self, r: std::result::Result<T, tokio_postgres::Error>) -> Result<T> {
+        r.map_err(|e| {
+            use std::error::Error as _;
+            let io = e
+                .source()
+                .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
+            // A FATAL error (the server shutting down, an administrator's
+            // terminate) ends the session: the socket closes after it.
+            let fatal = e.as_db_error().is_some_and(|d| {
+                matches!(
+                    d.parsed_severity(),
+                    Some(
+                        tokio_postgres::error::Severity::Fatal
+                            | tokio_postgres::error::Severity::Panic
+                    )
+                )
+            });
+            if e.is_closed() || io || fatal {
+                self.broken.store(true, Ordering::Relaxed);
+            }
+            e.into()
+        })
+    }
+
+    fn prepare(&self, c: &deadpool_postgres::Object, sql: &str) -> Result<Statement> {
+        self.noted(block_on(c.prepare_cached(&placeholders(sql))))
     }
 
     fn bound<'a>(params: Params<'a>) -> Vec<Value<'a>> {
@@ -184,25 +217,25 @@ impl Client {
     pub(super) fn execute(&self, sql: &str, params: Params<'_>) -> Result<usize> {
         let guard = self.live()?;
         let c = guard.as_ref().expect("live() leaves a connection");
-        let stmt = Self::prepare(c, sql)?;
+        let stmt = self.prepare(c, sql)?;
         let values = Self::bound(params);
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        Ok(block_on(c.execute(&stmt, &refs))? as usize)
+        Ok(self.noted(block_on(c.execute(&stmt, &refs)))? as usize)
     }
 
     pub(super) fn execute_batch(&self, sql: &str) -> Result<()> {
         let guard = self.live()?;
         let c = guard.as_ref().expect("live() leaves a connection");
-        Ok(block_on(c.batch_execute(sql))?)
+        self.noted(block_on(c.batch_execute(sql)))
     }
 
     fn rows(&self, sql: &str, params: Params<'_>) -> Result<Vec<tokio_postgres::Row>> {
         let guard = self.live()?;
         let c = guard.as_ref().expect("live() leaves a connection");
-        let stmt = Self::prepare(c, sql)?;
+        let stmt = self.prepare(c, sql)?;
         let values = Self::bound(params);
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        Ok(block_on(c.query(&stmt, &refs))?)
+        self.noted(block_on(c.query(&stmt, &refs)))
     }
 
     pub(super) fn query_opt<T>(
@@ -340,6 +373,10 @@ impl ToSql for Value<'_> {
             Value::Text(s) => match *ty {
                 Type::INT8 => s.parse::<i64>()?.to_sql(ty, out),
                 Type::BYTEA => s.as_bytes().to_sql(ty, out),
+                // PostgreSQL's text cannot hold NUL, which a message's
+                // decoded subject or body now and then does: it becomes
+                // U+FFFD there (the raw message, BYTEA, keeps every byte).
+                _ if s.contains('\0') => s.replace('\0', "\u{FFFD}").as_str().to_sql(ty, out),
                 _ => s.to_sql(ty, out),
             },
             Value::Blob(b) => b.to_sql(ty, out),
@@ -477,6 +514,26 @@ impl<T: FromColumn + rusqlite::types::FromSql> FromColumn for Option<T> {
     }
 }
 
+/// A PostgreSQL error as an operator reads it: the server's message with
+/// its detail, hint and SQLSTATE, or the client's error and its cause
+/// (tokio-postgres's own Display says only "db error").
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        if let Some(d) = db.detail() {
+            s.push_str(&format!("; {d}"));
+        }
+        if let Some(h) = db.hint() {
+            s.push_str(&format!("; hint: {h}"));
+        }
+        return s;
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
 /// Whether a PostgreSQL error means another writer got in the way (retry).
 pub(crate) fn is_busy(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
@@ -505,66 +562,8 @@ pub(crate) fn is_disk_full(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL)
 }
 
-/// A database made for one unit test on the server PRAXIS_TEST_POSTGRES
-/// names, dropped when the test ends.
 #[cfg(test)]
-pub(crate) struct Scratch {
-    /// The server's admin URL.
-    admin: String,
-    /// This database's name.
-    name: String,
-    /// Its URL.
-    pub url: String,
-}
-
-#[cfg(test)]
-impl Scratch {
-    /// A new empty database, or None when no server is named (a panic
-    /// when PRAXIS_TEST_REQUIRE_POSTGRES says one must be).
-    pub(crate) fn create() -> Option<Scratch> {
-        let admin = match std::env::var("PRAXIS_TEST_POSTGRES") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                assert!(
-                    std::env::var_os("PRAXIS_TEST_REQUIRE_POSTGRES").is_none(),
-                    "PRAXIS_TEST_REQUIRE_POSTGRES is set but PRAXIS_TEST_POSTGRES is not"
-                );
-                return None;
-            }
-        };
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let name = format!(
-            "praxis_u{}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
-        Client::connect(&admin, None)
-            .and_then(|c| c.execute_batch(&format!("CREATE DATABASE {name}")))
-            .expect("the test server makes a database");
-        let base = admin.rsplit_once('/').expect("a URL with a database").0;
-        Some(Scratch {
-            url: format!("{base}/{name}"),
-            admin,
-            name,
-        })
-    }
-}
-
-#[cfg(test)]
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Ok(c) = Client::connect(&self.admin, None) {
-            let _ = c.execute_batch(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
+pub(crate) use super::scratch::Scratch;
 
 #[cfg(test)]
 #[path = "postgres_tests.rs"]

@@ -75,3 +75,27 @@ fn a_pooled_connection_comes_back_clean() {
         assert_eq!(show(&c), "off");
     }
 }
+
+/// Text with NUL (a decoded subject now and then) is stored with
+/// U+FFFD in its place rather than refused; bytes keep their NUL.
+#[test]
+fn text_with_nul_is_stored_and_bytes_keep_it() {
+    let Some(db) = Scratch::create() else {
+        return;
+    };
+    let c = Client::connect(&db.url, None).unwrap();
+    c.execute_batch("CREATE TABLE t (s TEXT, b BYTEA)").unwrap();
+    let conn = super::super::Db::Postgres(&c);
+    conn.execute(
+        "INSERT INTO t (s, b) VALUES (?1, ?2)",
+        super::super::params!["a\0b", &b"a\0b"[..]],
+    )
+    .unwrap();
+    let (s, b) = conn
+        .query_one("SELECT s, b FROM t", super::super::params![], |r| {
+            Ok((r.get::<String>(0)?, r.get::<Vec<u8>>(1)?))
+        })
+        .unwrap();
+    assert_eq!(s, "a\u{FFFD}b");
+    assert_eq!(b, b"a\0b");
+}
