@@ -18,8 +18,12 @@ use crate::config::{Config, Database};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 
-/// How often the daemon writes its heartbeat for `praxis status`.
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+/// The first pause before trying the database again after a heartbeat
+/// failed; it doubles up to the heartbeat interval.
+const OUTAGE_RETRY_FIRST: Duration = Duration::from_secs(1);
+
+/// While the database is unreachable, a warning at most this often.
+const OUTAGE_WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs the daemon until `shutdown` resolves, then waits for every task.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
@@ -55,7 +59,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     store.register_node(node, &host, i64::from(std::process::id()), now)?;
     drop(store);
     let mut tasks = JoinSet::new();
-    tasks.spawn(heartbeat(db.clone(), shutdown_view.clone()));
+    tasks.spawn(heartbeat(
+        db.clone(),
+        config.database.heartbeat.0,
+        config.database.dead_after(),
+        shutdown_view.clone(),
+    ));
     for c in communities.iter().filter(|c| c.config.imap.is_some()) {
         // Paths in it (imap.ca_file) were resolved when the config was read.
         let imap = c.config.imap.as_ref();
@@ -151,19 +160,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 /// How often approved posts without a fan-out are looked for.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// How soon a sweep that failed (the database busy past its timeout, say)
-/// is tried again: a due digest should not wait a whole interval.
+/// How soon a sweep that failed (the database busy past its timeout, or
+/// unreachable) is tried again: a due digest should not wait a whole
+/// interval. It doubles while the sweeps keep failing, up to
+/// [`SWEEP_INTERVAL`].
 const SWEEP_RETRY: Duration = Duration::from_secs(5);
 
 /// Queues the fan-out of approved posts that were never queued (a process
 /// stopped between approving and queueing): at start, then every minute.
 /// Fan-out is idempotent, so a post queued meanwhile is not sent twice.
-/// A sweep with an error is tried again after `SWEEP_RETRY`.
+/// A sweep with an error is tried again after `SWEEP_RETRY`, doubling.
 async fn fanout_sweep(
     config: Config,
     communities: Communities,
     mut shutdown: Shutdown,
 ) -> Result<()> {
+    let mut retry = SWEEP_RETRY;
     loop {
         let db = config.database().map_err(anyhow::Error::msg)?;
         let all = communities.clone();
@@ -226,7 +238,14 @@ async fn fanout_sweep(
                 true
             }
         };
-        let pause = if failed { SWEEP_RETRY } else { SWEEP_INTERVAL };
+        let pause = if failed {
+            let pause = retry;
+            retry = (retry * 2).min(SWEEP_INTERVAL);
+            pause
+        } else {
+            retry = SWEEP_RETRY;
+            SWEEP_INTERVAL
+        };
         tokio::select! {
             _ = shutdown.recv() => return Ok(()),
             _ = tokio::time::sleep(pause) => {}
@@ -264,25 +283,166 @@ async fn moderator_summaries(
     }
 }
 
+/// A spell without the database, as the heartbeat saw it.
+struct Outage {
+    /// When the first heartbeat failed, Unix seconds.
+    since: i64,
+    /// Heartbeats tried and failed since.
+    attempts: u32,
+    /// When the last warning was logged.
+    warned_at: std::time::Instant,
+}
+
 /// Writes the daemon's health row and this node's heartbeat now and every
-/// [`HEARTBEAT_INTERVAL`].
-async fn heartbeat(db: Database, mut shutdown: Shutdown) -> Result<()> {
+/// `beat`, and takes the nodes silent for longer than `dead_after` as dead
+/// (their delivery claims and leases let go, so this node takes their work
+/// over). It judges others only once its own heartbeats have gone through
+/// for a whole `dead_after`: after the database was away, every node gets
+/// that long to beat again before any is judged.
+///
+/// When the database is unreachable it tries again after 1 s, doubling up
+/// to `beat`; once back, it logs the outage and records it in the health
+/// row `database` for `praxis status` (when it was lost, how long, how
+/// many attempts).
+async fn heartbeat(
+    db: Database,
+    beat: Duration,
+    dead_after: Duration,
+    mut shutdown: Shutdown,
+) -> Result<()> {
+    let dead_after = dead_after.as_secs().max(1) as i64;
+    let mut beating_since: Option<i64> = None;
+    let mut outage: Option<Outage> = None;
+    let mut retry = OUTAGE_RETRY_FIRST;
     loop {
+        let now = crate::store::now();
+        let judge = beating_since.is_some_and(|t| now - t >= dead_after);
+        let back = outage.as_ref().map(|o| (o.since, o.attempts));
         let path = db.clone();
-        let res = tokio::task::spawn_blocking(move || {
-            let mut s = Store::open_database(&path)?;
-            s.node_seen(crate::store::this_node(), crate::store::now())?;
-            s.set_health("daemon", "running", None)
-        })
-        .await?;
-        if let Err(e) = res {
-            warn!("cannot write the daemon heartbeat: {e}");
-        }
+        let res =
+            tokio::task::spawn_blocking(move || beat_once(&path, now, judge, dead_after, back))
+                .await?;
+        let pause = match res {
+            Ok(()) => {
+                beating_since.get_or_insert(now);
+                if let Some(o) = outage.take() {
+                    info!(
+                        database = %db,
+                        "the database is back after {}s and {} failed attempts",
+                        now - o.since,
+                        o.attempts
+                    );
+                }
+                retry = OUTAGE_RETRY_FIRST;
+                beat
+            }
+            Err(e) => {
+                beating_since = None;
+                let o = outage.get_or_insert_with(|| Outage {
+                    since: now,
+                    attempts: 0,
+                    warned_at: std::time::Instant::now(),
+                });
+                o.attempts += 1;
+                if o.attempts == 1 || o.warned_at.elapsed() >= OUTAGE_WARN_EVERY {
+                    warn!(
+                        "cannot reach the database for the heartbeat ({} attempts since {}): {e:#}; trying again in {retry:?}",
+                        o.attempts,
+                        crate::cli::output::rfc3339(o.since)
+                    );
+                    o.warned_at = std::time::Instant::now();
+                }
+                let pause = retry;
+                retry = (retry * 2).min(beat);
+                pause
+            }
+        };
         tokio::select! {
             _ = shutdown.recv() => return Ok(()),
-            _ = tokio::time::sleep(HEARTBEAT_INTERVAL) => {}
+            _ = tokio::time::sleep(pause) => {}
         }
     }
+}
+
+/// One heartbeat: this node's row (registered again if another node took
+/// it as dead meanwhile), the daemon's health row, the outage just ended
+/// (`back`: since when, how many attempts), and, when `judge`, the nodes
+/// silent for `dead_after` seconds taken as dead.
+fn beat_once(
+    db: &Database,
+    now: i64,
+    judge: bool,
+    dead_after: i64,
+    back: Option<(i64, u32)>,
+) -> Result<()> {
+    let node = crate::store::this_node();
+    let mut s = Store::open_database(db)?;
+    if !s.node_seen(node, now)? {
+        warn!(
+            node,
+            "this node was taken as dead by another (silent too long): registering again"
+        );
+        s.register_node(
+            node,
+            &crate::store::host_name(),
+            i64::from(std::process::id()),
+            now,
+        )?;
+    }
+    s.set_health("daemon", "running", None)?;
+    if let Some((since, attempts)) = back {
+        let rfc = crate::cli::output::rfc3339;
+        s.set_health(
+            "database",
+            "back",
+            Some(&format!(
+                "node {node} lost the database at {} and had it back at {} ({}s, {attempts} failed attempts)",
+                rfc(since),
+                rfc(now),
+                now - since
+            )),
+        )?;
+    }
+    if judge {
+        let dead = s.take_dead_nodes(now - dead_after, node)?;
+        for d in &dead {
+            warn!(
+                node = %d.name,
+                silent = now - d.seen_at,
+                claims = d.claims,
+                leases = %d.leases.join(","),
+                "a node silent for longer than {dead_after}s is taken as dead: its deliveries and watches are let go"
+            );
+        }
+        if !dead.is_empty() {
+            let said: Vec<String> = dead
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} (last seen {}, {} claims{})",
+                        d.name,
+                        crate::cli::output::rfc3339(d.seen_at),
+                        d.claims,
+                        if d.leases.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", {}", d.leases.join(", "))
+                        }
+                    )
+                })
+                .collect();
+            s.set_health(
+                "nodes",
+                "took over",
+                Some(&format!(
+                    "node {node} took {} as dead at {} and let go of its work",
+                    said.join("; "),
+                    crate::cli::output::rfc3339(now)
+                )),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether process `pid` of this host still runs.

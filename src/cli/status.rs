@@ -25,6 +25,12 @@ struct Status {
     /// The `praxis serve` processes heartbeating now (several on
     /// PostgreSQL) and the leases each holds (`imap:<slug>`).
     nodes: Vec<NodeJson>,
+    /// The last time a node lost the database and had it back (health row
+    /// `database`): who, when, how long, how many attempts.
+    database_outage: Option<String>,
+    /// The last time a node took silent nodes as dead and their work over
+    /// (health row `nodes`).
+    nodes_taken_over: Option<String>,
     communities: Vec<CommunityJson>,
 }
 
@@ -66,6 +72,8 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
         .health("daemon")?
         .is_some_and(|h| h.state == "running" && t - h.updated_at <= HEARTBEAT_STALE_SECS);
     let nodes = store.nodes(t - HEARTBEAT_STALE_SECS, t)?;
+    let outage = store.health("database")?.and_then(|h| h.detail);
+    let taken_over = store.health("nodes")?.and_then(|h| h.detail);
     let database = config.database().map_or_else(
         |_| config.database_path().display().to_string(),
         |d| d.to_string(),
@@ -129,6 +137,8 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
                     holds: n.holds,
                 })
                 .collect(),
+            database_outage: outage,
+            nodes_taken_over: taken_over,
             communities: rows
                 .into_iter()
                 .map(|(c, s, imap_state, imap_error, next)| CommunityJson {
@@ -172,6 +182,12 @@ pub fn run(ctx: &Context) -> Result<ExitCode> {
                     format!(", watching {}", n.holds.join(", "))
                 }
             ));
+        }
+        if let Some(o) = &outage {
+            ctx.out.say(format!("database outage: {o}"));
+        }
+        if let Some(o) = &taken_over {
+            ctx.out.say(format!("nodes taken as dead: {o}"));
         }
         ctx.out.table(
             &[

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::Problem;
+use super::Span;
 use super::secret::Secret;
 
 /// Where the database is, as the config says: the one thing every process
@@ -63,6 +64,24 @@ pub struct DatabaseConfig {
     pub password_env: Option<String>,
     /// A file (mode 0600) whose first line is the PostgreSQL password.
     pub password_file: Option<PathBuf>,
+    /// How often each `praxis serve` node writes its heartbeat; a node
+    /// silent for [`DEAD_AFTER_HEARTBEATS`] of them is taken as dead by the
+    /// others, which let go of its delivery claims and leases (1s to 30s).
+    pub heartbeat: Span,
+}
+
+/// Heartbeats a node may miss before the other nodes take it as dead.
+pub const DEAD_AFTER_HEARTBEATS: u32 = 3;
+
+/// The longest heartbeat: `praxis status` takes a node silent for 90
+/// seconds as stopped.
+const HEARTBEAT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl DatabaseConfig {
+    /// How long a node may stay silent before the others take it as dead.
+    pub fn dead_after(&self) -> std::time::Duration {
+        self.heartbeat.0 * DEAD_AFTER_HEARTBEATS
+    }
 }
 
 impl Default for DatabaseConfig {
@@ -72,6 +91,7 @@ impl Default for DatabaseConfig {
             url: None,
             password_env: None,
             password_file: None,
+            heartbeat: Span::secs(10),
         }
     }
 }
@@ -118,6 +138,13 @@ pub(super) fn validate(config: &super::Config) -> Vec<Problem> {
             "database.path",
             "is empty",
             "name the SQLite file, e.g. path = \"praxis.db\"",
+        ));
+    }
+    if d.heartbeat.0 < std::time::Duration::from_secs(1) || d.heartbeat.0 > HEARTBEAT_MAX {
+        p.push(Problem::new(
+            "database.heartbeat",
+            format!("{} is outside 1s to 30s", d.heartbeat),
+            "write heartbeat = \"10s\" (the default): a node silent for three heartbeats is taken as dead",
         ));
     }
     if d.password_env.is_some() && d.password_file.is_some() {

@@ -39,7 +39,7 @@ mod web;
 
 pub use crate::digest::schedule::parse_weekday;
 pub use community::CommunityConfig;
-pub use database::{Database, DatabaseConfig, check_url, redact_url};
+pub use database::{DEAD_AFTER_HEARTBEATS, Database, DatabaseConfig, check_url, redact_url};
 pub use delivery::{
     BounceConfig, CommunityDelivery, DeliveryConfig, DkimConfig, DmarcMunge, ReplyTo, Span,
 };

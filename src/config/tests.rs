@@ -381,6 +381,15 @@ fn a_postgres_database_is_checked() {
         keys("[database]\nurl = \"postgres://praxis@db.example/praxis\"\n")[0].0,
         "delivery.link_secret_env"
     );
+    // The heartbeat: 1s to 30s; a node silent for three is taken as dead.
+    assert!(keys(&format!("[database]\nheartbeat = \"1s\"\n{secret}")).is_empty());
+    for bad in ["500ms", "31s"] {
+        assert_eq!(
+            keys(&format!("[database]\nheartbeat = \"{bad}\"\n"))[0].0,
+            "database.heartbeat",
+            "{bad}"
+        );
+    }
     // The password is read when the database is asked for, and never shown.
     let (c, _) = Config::parse(
         &format!(

@@ -89,6 +89,9 @@ const RECORD_RETRY_FIRST: Duration = Duration::from_millis(250);
 const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
 /// How often a commit that keeps failing is logged again.
 const RECORD_WARN_EVERY: Duration = Duration::from_secs(30);
+/// The longest wait between claims while the database cannot be read
+/// (the wait starts at `delivery.poll` and doubles).
+const CLAIM_RETRY_MAX: Duration = Duration::from_secs(10);
 /// Prepared messages kept in memory (a digest can be large).
 const PREPARED_CACHE: usize = 16;
 /// A connection idle this long is closed.
@@ -724,6 +727,11 @@ async fn dispatch(
     let mut last_maintenance: Option<Instant> = None;
     // Deliveries of rate-limited communities claimed but waiting for a token.
     let mut held: HashMap<CommunityId, VecDeque<DueDelivery>> = HashMap::new();
+    // Claims that failed in a row (the database away): the next waits
+    // longer, and a warning is logged at the first and then every
+    // RECORD_WARN_EVERY, not at every poll.
+    let mut failed_claims: u32 = 0;
+    let mut warned_at: Option<Instant> = None;
     loop {
         if *stop.borrow() {
             break;
@@ -745,7 +753,13 @@ async fn dispatch(
             }
             let free = jobs.capacity();
             if free > 0 && (free >= batch.div_ceil(2) || free == jobs.max_capacity()) {
-                match claim(&shared, &jobs, &mut held, free, batch).await {
+                let claimed = claim(&shared, &jobs, &mut held, free, batch).await;
+                if claimed.is_ok() && failed_claims > 0 {
+                    info!("due deliveries read again after {failed_claims} failed tries");
+                    failed_claims = 0;
+                    warned_at = None;
+                }
+                match claimed {
                     Ok(claimed) if claimed < free => {
                         // Everything due is in hand: sleep until the next retry.
                         let now = unix_now();
@@ -755,7 +769,19 @@ async fn dispatch(
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => warn!("cannot read due deliveries: {e}"),
+                    Err(e) => {
+                        failed_claims += 1;
+                        let retry = poll
+                            .saturating_mul(1 << failed_claims.min(16))
+                            .min(CLAIM_RETRY_MAX);
+                        if warned_at.is_none_or(|w| w.elapsed() >= RECORD_WARN_EVERY) {
+                            warn!(
+                                "cannot read due deliveries ({failed_claims} tries): {e}; trying again in {retry:?}"
+                            );
+                            warned_at = Some(Instant::now());
+                        }
+                        wake = wake.max(retry);
+                    }
                 }
             }
         }

@@ -17,7 +17,8 @@
 //!   while its session runs, and a node whose lease another holds waits on
 //!   standby, trying again every [`Timings::standby`]; when the holder dies
 //!   its lease lapses and a standby node takes the watch over within
-//!   `lease + standby`. Two nodes reading one mailbox at once would still
+//!   `lease + standby` (sooner when a live node takes the holder as dead
+//!   after three silent heartbeats and drops its leases: `daemon.rs`). Two nodes reading one mailbox at once would still
 //!   store each message once (dedupe), but flag and fan out twice the work.
 
 use std::sync::{Arc, Mutex};

@@ -79,7 +79,7 @@ pub use holds::{Action, Decided, HeldPost};
 pub use library::{LibraryEntry, NewThread, PublishedReply, public_name};
 pub use members::{Member, MemberFields, NewMember, normalise_email};
 pub use moderation_tokens::ModerationToken;
-pub use nodes::{NodeRow, host_name, this_node};
+pub use nodes::{DeadNode, NodeRow, host_name, this_node};
 pub use outbox::{
     Audience, CLAIM_TTL, DeliveryRow, DueDelivery, Excluded, NewOutbox, NewRecipient, OutboxFilter,
     OutboxMessage, OutboxSummary, Outcome, PostForFanout, Queued,

@@ -28,6 +28,19 @@ pub fn host_name() -> String {
     }
 }
 
+/// A node the others took as dead, and what it held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadNode {
+    /// `host:pid`.
+    pub name: String,
+    /// Its last heartbeat, Unix seconds.
+    pub seen_at: i64,
+    /// Deliveries it had claimed, let go.
+    pub claims: usize,
+    /// Leases it held (`imap:<slug>`), let go.
+    pub leases: Vec<String>,
+}
+
 /// A node as `praxis status` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NodeRow {
@@ -58,13 +71,14 @@ impl Store {
         Ok(())
     }
 
-    /// The node's heartbeat.
-    pub fn node_seen(&mut self, name: &str, now: i64) -> Result<()> {
-        self.conn.execute(
+    /// The node's heartbeat: false when its row is gone (another node
+    /// took it as dead), which the caller answers by registering again.
+    pub fn node_seen(&mut self, name: &str, now: i64) -> Result<bool> {
+        let n = self.conn.execute(
             "UPDATE nodes SET seen_at = ?2 WHERE name = ?1",
             params![name, now],
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// A node stopping cleanly: its row, its leases and its claims on
@@ -79,6 +93,43 @@ impl Store {
         )?;
         tx.execute("DELETE FROM nodes WHERE name = ?1", params![name])?;
         tx.commit()
+    }
+
+    /// Takes every node but `by` whose last heartbeat is older than
+    /// `seen_before` as dead (killed, its machine lost, cut off from the
+    /// database): its rows, leases and delivery claims go in one
+    /// transaction, so the live nodes take its work over at once rather
+    /// than when its claims lapse ([`super::CLAIM_TTL`]). Returns who was
+    /// taken and what they held.
+    pub fn take_dead_nodes(&mut self, seen_before: i64, by: &str) -> Result<Vec<DeadNode>> {
+        let tx = self.conn.transaction()?;
+        let dead = tx.query_map(
+            "SELECT name, seen_at FROM nodes WHERE seen_at < ?1 AND name <> ?2 ORDER BY name",
+            params![seen_before, by],
+            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
+        )?;
+        let mut out = Vec::with_capacity(dead.len());
+        for (name, seen_at) in dead {
+            let leases = tx.query_map(
+                "SELECT name FROM leases WHERE node = ?1 ORDER BY name",
+                params![name],
+                |r| r.get::<String>(0),
+            )?;
+            tx.execute("DELETE FROM leases WHERE node = ?1", params![name])?;
+            let claims = tx.execute(
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?1",
+                params![name],
+            )?;
+            tx.execute("DELETE FROM nodes WHERE name = ?1", params![name])?;
+            out.push(DeadNode {
+                name,
+                seen_at,
+                claims,
+                leases,
+            });
+        }
+        tx.commit()?;
+        Ok(out)
     }
 
     /// Every node seen since `since` (Unix seconds), with what it holds,
@@ -179,7 +230,7 @@ mod tests {
             assert_eq!(nodes.len(), 2);
             assert!(nodes[0].holds.is_empty());
             assert_eq!(nodes[1].holds, ["imap:health"]);
-            s.node_seen("a:1", 200).unwrap();
+            assert!(s.node_seen("a:1", 200).unwrap());
             assert_eq!(s.nodes(150, 151).unwrap().len(), 1, "b not seen since 100");
             s.unregister_node("b:2").unwrap();
             assert_eq!(s.lease_holder("imap:health", 152).unwrap(), None);
@@ -191,6 +242,71 @@ mod tests {
             );
             s.release_lease("imap:health", "a:1").unwrap();
             assert_eq!(s.lease_holder("imap:health", 152).unwrap(), None);
+        });
+    }
+
+    /// A node silent past the bound is taken as dead by a live one: its
+    /// row, leases and delivery claims go together; the live node's own
+    /// and a recent node's stay.
+    #[test]
+    fn a_silent_node_is_taken_as_dead_with_its_claims_and_leases() {
+        Store::each_engine(|mut s| {
+            s.register_node("gone:1", "gone", 1, 100).unwrap();
+            s.register_node("live:2", "live", 2, 100).unwrap();
+            s.register_node("slow:3", "slow", 3, 100).unwrap();
+            assert!(s.take_lease("imap:health", "gone:1", 100, 60).unwrap());
+            assert!(s.take_lease("imap:other", "live:2", 100, 60).unwrap());
+            let to = ["a@x.org", "b@x.org", "c@x.org"].map(|a| super::super::NewRecipient {
+                member: None,
+                address: a.into(),
+            });
+            let n = super::super::NewOutbox::new(None, crate::model::OutboxKind::Notice, "n", b"m");
+            s.queue_to(&n, to, 100).unwrap();
+            s.conn
+                .execute(
+                    "UPDATE deliveries SET claimed_by = CASE WHEN id = (SELECT MAX(id) FROM deliveries)
+                         THEN 'live:2' ELSE 'gone:1' END, claimed_until = 700",
+                    params![],
+                )
+                .unwrap();
+            assert!(s.node_seen("live:2", 130).unwrap());
+            assert!(s.node_seen("slow:3", 125).unwrap());
+            // At 130, with a 25-second bound: gone:1 (seen at 100) is dead;
+            // slow:3 (125) is not, nor is the node looking.
+            let dead = s.take_dead_nodes(130 - 25, "live:2").unwrap();
+            assert_eq!(
+                dead,
+                [DeadNode {
+                    name: "gone:1".into(),
+                    seen_at: 100,
+                    claims: 2,
+                    leases: vec!["imap:health".into()],
+                }]
+            );
+            assert_eq!(s.lease_holder("imap:health", 131).unwrap(), None);
+            assert_eq!(
+                s.lease_holder("imap:other", 131).unwrap().as_deref(),
+                Some("live:2")
+            );
+            let claimed: Vec<Option<String>> = s
+                .conn
+                .query_map(
+                    "SELECT claimed_by FROM deliveries ORDER BY id",
+                    params![],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(claimed, [None, None, Some("live:2".into())]);
+            let names: Vec<String> = s
+                .nodes(0, 131)
+                .unwrap()
+                .into_iter()
+                .map(|n| n.name)
+                .collect();
+            assert_eq!(names, ["live:2", "slow:3"]);
+            // The dead node, alive after all, finds its row gone.
+            assert!(!s.node_seen("gone:1", 140).unwrap());
+            assert!(s.take_dead_nodes(100, "live:2").unwrap().is_empty());
         });
     }
 }

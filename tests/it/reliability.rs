@@ -20,16 +20,16 @@ use praxis::store::{MemberFields, NewMember, OutboxFilter, Store};
 
 use crate::support::{Daemon, Home, PrivateStack, send_many, stack_config, stored};
 
-fn quick() -> bool {
+pub(crate) fn quick() -> bool {
     std::env::var("PRAXIS_RELIABILITY_QUICK").is_ok_and(|v| v == "1")
 }
 
 /// Full size, or the quick size.
-fn size(full: usize, small: usize) -> usize {
+pub(crate) fn size(full: usize, small: usize) -> usize {
     if quick() { small } else { full }
 }
 
-fn report(scenario: &str, runs: usize, lost: usize, duplicated: usize, peak_kb: u64) {
+pub(crate) fn report(scenario: &str, runs: usize, lost: usize, duplicated: usize, peak_kb: u64) {
     println!("RELIABILITY|{scenario}|{runs}|{lost}|{duplicated}|{peak_kb}");
     eprintln!(
         "{scenario}: runs {runs}, lost {lost}, duplicated {duplicated}, peak {} MB",
@@ -38,7 +38,7 @@ fn report(scenario: &str, runs: usize, lost: usize, duplicated: usize, peak_kb: 
 }
 
 /// The daemon's peak resident set so far (VmHWM), in KB.
-fn peak_kb(daemon: &Daemon) -> u64 {
+pub(crate) fn peak_kb(daemon: &Daemon) -> u64 {
     std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id()))
         .unwrap_or_default()
         .lines()
@@ -48,19 +48,19 @@ fn peak_kb(daemon: &Daemon) -> u64 {
 }
 
 /// A pseudo-random number generator (xorshift), seeded per run.
-struct Rng(
+pub(crate) struct Rng(
     /// The xorshift state, never zero.
     u64,
 );
 
 impl Rng {
-    fn new() -> Rng {
+    pub(crate) fn new() -> Rng {
         Rng(
             std::process::id() as u64 ^ chrono::Utc::now().timestamp_nanos_opt().unwrap() as u64
                 | 1,
         )
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -69,7 +69,7 @@ impl Rng {
 }
 
 /// Waits until every id is stored; returns (lost, duplicated) at the end.
-fn wait_stored(daemon: &Daemon, ids: &[String], timeout: Duration) -> (usize, usize) {
+pub(crate) fn wait_stored(daemon: &Daemon, ids: &[String], timeout: Duration) -> (usize, usize) {
     let start = Instant::now();
     loop {
         let (distinct, rows) = stored(&daemon.db, "health", ids);
@@ -87,7 +87,7 @@ fn wait_stored(daemon: &Daemon, ids: &[String], timeout: Duration) -> (usize, us
     }
 }
 
-fn tail(s: &str) -> String {
+pub(crate) fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
@@ -95,16 +95,16 @@ fn tail(s: &str) -> String {
 /// An SMTP sink of our own that records each recipient of every message it
 /// accepts, before it says 250, so a copy the sender never saw accepted is
 /// counted too: duplicates are measured, not hidden.
-struct Sink {
+pub(crate) struct Sink {
     /// host:port for praxis's [smtp].
-    addr: String,
+    pub(crate) addr: String,
     /// Copies accepted per recipient: more than one is a duplicate.
     counts: Arc<Mutex<HashMap<String, u32>>>,
 }
 
 impl Sink {
     /// A sink that takes `delay` over each message (a relay's pace).
-    fn start(delay: Duration) -> Sink {
+    pub(crate) fn start(delay: Duration) -> Sink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let counts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
@@ -122,7 +122,7 @@ impl Sink {
 
     /// (distinct recipients, copies beyond one each) among `expected`, and
     /// how many expected recipients got nothing.
-    fn tally(&self, expected: &[String]) -> (usize, usize) {
+    pub(crate) fn tally(&self, expected: &[String]) -> (usize, usize) {
         let counts = self.counts.lock().unwrap();
         let lost = expected.iter().filter(|r| !counts.contains_key(*r)).count();
         let dup = expected
@@ -132,7 +132,7 @@ impl Sink {
         (lost, dup)
     }
 
-    fn delivered(&self, expected: &[String]) -> usize {
+    pub(crate) fn delivered(&self, expected: &[String]) -> usize {
         let counts = self.counts.lock().unwrap();
         expected.iter().filter(|r| counts.contains_key(*r)).count()
     }

@@ -48,6 +48,19 @@ impl Home {
         home
     }
 
+    /// A home on a PostgreSQL database of its own whatever the pass
+    /// (scenarios of several nodes, or of the server restarting); None,
+    /// said on stderr, when no test server is named (PRAXIS_TEST_POSTGRES).
+    pub fn on_postgres_with_config(text: &str) -> Option<Home> {
+        let pg = PgDatabase::create()?;
+        let home = Home {
+            dir: tempfile::tempdir().unwrap(),
+            pg: Some(pg),
+        };
+        home.write_config(text);
+        Some(home)
+    }
+
     /// A home around a folder that already holds a config and its SQLite
     /// database (`praxis demo`'s). On the PostgreSQL pass the install is
     /// moved as an operator moves one: `praxis db copy` into a database of

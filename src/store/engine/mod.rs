@@ -16,6 +16,8 @@
 //!   transaction behaves the same on both engines.
 
 pub(crate) mod postgres;
+#[cfg(test)]
+pub(crate) mod scratch;
 mod sqlite;
 
 use super::{Result, StoreError};

@@ -10,7 +10,8 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -102,24 +103,111 @@ fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
 
 /// One pooled connection; its statements are prepared once and kept by
 /// the pooled client across checkouts.
+///
+/// A connection the server closed (a restart, an administrator's
+/// `pg_terminate_backend`, a network cut) is replaced from the pool at the
+/// next statement outside a transaction, so a long-lived store (the
+/// sender's ledger, the watcher's, the web's) works again once the server
+/// is back instead of failing for good. Inside a transaction nothing is
+/// replaced: the statement fails, the transaction with it, and the caller
+/// retries the whole unit of work.
 pub struct Client {
-    /// The pooled client; back to the pool when dropped.
-    inner: deadpool_postgres::Object,
+    /// The pool it came from, for a replacement.
+    pool: Pool,
+    /// The URL without its password, for errors.
+    shown: String,
+    /// The pooled client (back to the pool when dropped); None after a
+    /// closed one was let go and no replacement could be had yet.
+    inner: Mutex<Option<deadpool_postgres::Object>>,
+    /// Whether a transaction is open on it (no replacement then).
+    in_tx: AtomicBool,
+    /// Whether a statement failed on the connection itself (closed, its
+    /// socket failed, or a FATAL error from the server): replaced at the
+    /// next use even if the client has not noticed yet that its
+    /// connection ended.
+    broken: AtomicBool,
 }
 
 impl Client {
     /// A connection from the pool for `url`.
     pub fn connect(url: &str, password: Option<&str>) -> Result<Client> {
         let pool = pool(url, password)?;
-        let inner = block_on(pool.get()).map_err(|e| StoreError::Connect {
-            url: crate::config::redact_url(url),
-            source: Box::new(e),
-        })?;
-        Ok(Client { inner })
+        let shown = crate::config::redact_url(url);
+        let inner = Self::checkout(&pool, &shown)?;
+        Ok(Client {
+            pool,
+            shown,
+            inner: Mutex::new(Some(inner)),
+            in_tx: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+        })
     }
 
-    fn prepare(&self, sql: &str) -> Result<Statement> {
-        Ok(block_on(self.inner.prepare_cached(&placeholders(sql)))?)
+    /// A connection from `pool`; the error, if any, is the deepest cause
+    /// (`Connection refused (os error 111)`), not the pool's wrappers of it.
+    fn checkout(pool: &Pool, shown: &str) -> Result<deadpool_postgres::Object> {
+        block_on(pool.get()).map_err(|e| {
+            let mut cause: &dyn std::error::Error = &e;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            StoreError::Connect {
+                url: shown.to_string(),
+                source: cause.to_string().into(),
+            }
+        })
+    }
+
+    /// The live connection: a closed one is let go (out of the pool's
+    /// count) and, outside a transaction, replaced by a fresh one.
+    fn live(&self) -> Result<MutexGuard<'_, Option<deadpool_postgres::Object>>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let broken = self.broken.load(Ordering::Relaxed);
+        if (broken || inner.as_ref().is_some_and(|c| c.is_closed()))
+            && let Some(closed) = inner.take()
+        {
+            drop(deadpool_postgres::Object::take(closed));
+        }
+        if inner.is_none() {
+            if self.in_tx.load(Ordering::Relaxed) {
+                return Err(StoreError::Connect {
+                    url: self.shown.clone(),
+                    source: "the connection closed inside a transaction".into(),
+                });
+            }
+            *inner = Some(Self::checkout(&self.pool, &self.shown)?);
+            self.broken.store(false, Ordering::Relaxed);
+        }
+        Ok(inner)
+    }
+
+    /// Notes an error of the connection itself (see `broken`).
+    fn noted<T>(&self, r: std::result::Result<T, tokio_postgres::Error>) -> Result<T> {
+        r.map_err(|e| {
+            use std::error::Error as _;
+            let io = e
+                .source()
+                .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
+            // A FATAL error (the server shutting down, an administrator's
+            // terminate) ends the session: the socket closes after it.
+            let fatal = e.as_db_error().is_some_and(|d| {
+                matches!(
+                    d.parsed_severity(),
+                    Some(
+                        tokio_postgres::error::Severity::Fatal
+                            | tokio_postgres::error::Severity::Panic
+                    )
+                )
+            });
+            if e.is_closed() || io || fatal {
+                self.broken.store(true, Ordering::Relaxed);
+            }
+            e.into()
+        })
+    }
+
+    fn prepare(&self, c: &deadpool_postgres::Object, sql: &str) -> Result<Statement> {
+        self.noted(block_on(c.prepare_cached(&placeholders(sql))))
     }
 
     fn bound<'a>(params: Params<'a>) -> Vec<Value<'a>> {
@@ -127,21 +215,27 @@ impl Client {
     }
 
     pub(super) fn execute(&self, sql: &str, params: Params<'_>) -> Result<usize> {
-        let stmt = self.prepare(sql)?;
+        let guard = self.live()?;
+        let c = guard.as_ref().expect("live() leaves a connection");
+        let stmt = self.prepare(c, sql)?;
         let values = Self::bound(params);
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        Ok(block_on(self.inner.execute(&stmt, &refs))? as usize)
+        Ok(self.noted(block_on(c.execute(&stmt, &refs)))? as usize)
     }
 
     pub(super) fn execute_batch(&self, sql: &str) -> Result<()> {
-        Ok(block_on(self.inner.batch_execute(sql))?)
+        let guard = self.live()?;
+        let c = guard.as_ref().expect("live() leaves a connection");
+        self.noted(block_on(c.batch_execute(sql)))
     }
 
     fn rows(&self, sql: &str, params: Params<'_>) -> Result<Vec<tokio_postgres::Row>> {
-        let stmt = self.prepare(sql)?;
+        let guard = self.live()?;
+        let c = guard.as_ref().expect("live() leaves a connection");
+        let stmt = self.prepare(c, sql)?;
         let values = Self::bound(params);
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        Ok(block_on(self.inner.query(&stmt, &refs))?)
+        self.noted(block_on(c.query(&stmt, &refs)))
     }
 
     pub(super) fn query_opt<T>(
@@ -171,6 +265,7 @@ impl Client {
     /// Begins a transaction that holds the writers' lock until it ends.
     pub(super) fn transaction(&mut self) -> Result<Transaction<'_>> {
         self.execute_batch("BEGIN")?;
+        self.in_tx.store(true, Ordering::Relaxed);
         let tx = Transaction {
             client: self,
             open: true,
@@ -199,7 +294,9 @@ impl Transaction<'_> {
 
     pub(super) fn commit(mut self) -> Result<()> {
         self.open = false;
-        self.client.execute_batch("COMMIT")
+        let done = self.client.execute_batch("COMMIT");
+        self.client.in_tx.store(false, Ordering::Relaxed);
+        done
     }
 }
 
@@ -211,6 +308,7 @@ impl Drop for Transaction<'_> {
             // broken and the pool drops it at its next check.
             let _ = self.client.execute_batch("ROLLBACK");
         }
+        self.client.in_tx.store(false, Ordering::Relaxed);
     }
 }
 
@@ -464,123 +562,9 @@ pub(crate) fn is_disk_full(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL)
 }
 
-/// A database made for one unit test on the server PRAXIS_TEST_POSTGRES
-/// names, dropped when the test ends.
 #[cfg(test)]
-pub(crate) struct Scratch {
-    /// The server's admin URL.
-    admin: String,
-    /// This database's name.
-    name: String,
-    /// Its URL.
-    pub url: String,
-}
+pub(crate) use super::scratch::Scratch;
 
 #[cfg(test)]
-impl Scratch {
-    /// A new empty database, or None when no server is named (a panic
-    /// when PRAXIS_TEST_REQUIRE_POSTGRES says one must be).
-    pub(crate) fn create() -> Option<Scratch> {
-        let admin = match std::env::var("PRAXIS_TEST_POSTGRES") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                assert!(
-                    std::env::var_os("PRAXIS_TEST_REQUIRE_POSTGRES").is_none(),
-                    "PRAXIS_TEST_REQUIRE_POSTGRES is set but PRAXIS_TEST_POSTGRES is not"
-                );
-                return None;
-            }
-        };
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let name = format!(
-            "praxis_u{}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
-        Client::connect(&admin, None)
-            .and_then(|c| c.execute_batch(&format!("CREATE DATABASE {name}")))
-            .expect("the test server makes a database");
-        let base = admin.rsplit_once('/').expect("a URL with a database").0;
-        Some(Scratch {
-            url: format!("{base}/{name}"),
-            admin,
-            name,
-        })
-    }
-}
-
-#[cfg(test)]
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Ok(c) = Client::connect(&self.admin, None) {
-            let _ = c.execute_batch(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_outside_quotes() {
-        assert_eq!(
-            placeholders("SELECT ?1, '?2', ?2 WHERE a = \"?\" AND b = ?"),
-            "SELECT $1, '?2', $2 WHERE a = \"?\" AND b = $1"
-        );
-        assert_eq!(placeholders("a = ? AND b = ?"), "a = $1 AND b = $2");
-    }
-
-    /// A connection back in the pool forgets its session settings: the
-    /// sender's relaxed commits never reach an ingest's store.
-    #[test]
-    fn a_pooled_connection_comes_back_clean() {
-        let Some(db) = Scratch::create() else {
-            return;
-        };
-        let show = |c: &Client| {
-            super::super::Db::Postgres(c)
-                .query_one("SHOW synchronous_commit", super::super::params![], |r| {
-                    r.get::<String>(0)
-                })
-                .unwrap()
-        };
-        for _ in 0..3 {
-            let c = Client::connect(&db.url, None).unwrap();
-            assert_eq!(show(&c), "on");
-            c.execute_batch("SET synchronous_commit = off").unwrap();
-            assert_eq!(show(&c), "off");
-        }
-    }
-
-    /// Text with NUL (a decoded subject now and then) is stored with
-    /// U+FFFD in its place rather than refused; bytes keep their NUL.
-    #[test]
-    fn text_with_nul_is_stored_and_bytes_keep_it() {
-        let Some(db) = Scratch::create() else {
-            return;
-        };
-        let c = Client::connect(&db.url, None).unwrap();
-        c.execute_batch("CREATE TABLE t (s TEXT, b BYTEA)").unwrap();
-        let conn = super::super::Db::Postgres(&c);
-        conn.execute(
-            "INSERT INTO t (s, b) VALUES (?1, ?2)",
-            super::super::params!["a\0b", &b"a\0b"[..]],
-        )
-        .unwrap();
-        let (s, b) = conn
-            .query_one("SELECT s, b FROM t", super::super::params![], |r| {
-                Ok((r.get::<String>(0)?, r.get::<Vec<u8>>(1)?))
-            })
-            .unwrap();
-        assert_eq!(s, "a\u{FFFD}b");
-        assert_eq!(b, b"a\0b");
-    }
-}
+#[path = "postgres_tests.rs"]
+mod tests;

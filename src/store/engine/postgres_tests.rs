@@ -1,0 +1,101 @@
+//! The PostgreSQL engine's unit tests: placeholders, pooled connections
+//! coming back clean, closed connections replaced (needs PRAXIS_TEST_POSTGRES).
+
+use super::*;
+
+#[test]
+fn placeholders_are_numbered_outside_quotes() {
+    assert_eq!(
+        placeholders("SELECT ?1, '?2', ?2 WHERE a = \"?\" AND b = ?"),
+        "SELECT $1, '?2', $2 WHERE a = \"?\" AND b = $1"
+    );
+    assert_eq!(placeholders("a = ? AND b = ?"), "a = $1 AND b = $2");
+}
+
+/// A connection the server closed is replaced at the next statement:
+/// a long-lived store works again once the server is back.
+#[test]
+fn a_closed_connection_is_replaced_outside_a_transaction() {
+    let Some(db) = Scratch::create() else {
+        return;
+    };
+    let pid = |c: &Client| {
+        super::super::Db::Postgres(c).query_one(
+            "SELECT pg_backend_pid()",
+            super::super::params![],
+            |r| r.get::<i64>(0),
+        )
+    };
+    let mut c = Client::connect(&db.url, None).unwrap();
+    let first = pid(&c).unwrap();
+    let admin = Client::connect(&db.admin, None).unwrap();
+    admin
+        .execute_batch(&format!("SELECT pg_terminate_backend({first})"))
+        .unwrap();
+    // The first statement may still meet the closed socket; the next
+    // runs on a fresh connection.
+    let again = pid(&c).or_else(|e| {
+        assert!(e.is_temporary(), "{e}");
+        pid(&c)
+    });
+    let second = again.unwrap();
+    assert_ne!(first, second);
+    // Inside a transaction nothing is replaced: the transaction fails.
+    {
+        let tx = c.transaction().unwrap();
+        admin
+            .execute_batch(&format!("SELECT pg_terminate_backend({second})"))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let in_tx =
+            super::super::Db::Postgres(tx.client()).execute("SELECT 1", super::super::params![]);
+        assert!(in_tx.is_err());
+    }
+    assert_ne!(pid(&c).unwrap(), second);
+}
+
+/// A connection back in the pool forgets its session settings: the
+/// sender's relaxed commits never reach an ingest's store.
+#[test]
+fn a_pooled_connection_comes_back_clean() {
+    let Some(db) = Scratch::create() else {
+        return;
+    };
+    let show = |c: &Client| {
+        super::super::Db::Postgres(c)
+            .query_one("SHOW synchronous_commit", super::super::params![], |r| {
+                r.get::<String>(0)
+            })
+            .unwrap()
+    };
+    for _ in 0..3 {
+        let c = Client::connect(&db.url, None).unwrap();
+        assert_eq!(show(&c), "on");
+        c.execute_batch("SET synchronous_commit = off").unwrap();
+        assert_eq!(show(&c), "off");
+    }
+}
+
+/// Text with NUL (a decoded subject now and then) is stored with
+/// U+FFFD in its place rather than refused; bytes keep their NUL.
+#[test]
+fn text_with_nul_is_stored_and_bytes_keep_it() {
+    let Some(db) = Scratch::create() else {
+        return;
+    };
+    let c = Client::connect(&db.url, None).unwrap();
+    c.execute_batch("CREATE TABLE t (s TEXT, b BYTEA)").unwrap();
+    let conn = super::super::Db::Postgres(&c);
+    conn.execute(
+        "INSERT INTO t (s, b) VALUES (?1, ?2)",
+        super::super::params!["a\0b", &b"a\0b"[..]],
+    )
+    .unwrap();
+    let (s, b) = conn
+        .query_one("SELECT s, b FROM t", super::super::params![], |r| {
+            Ok((r.get::<String>(0)?, r.get::<Vec<u8>>(1)?))
+        })
+        .unwrap();
+    assert_eq!(s, "a\u{FFFD}b");
+    assert_eq!(b, b"a\0b");
+}
