@@ -791,6 +791,8 @@ const ROOT_ENTRIES: &[&str] = &[
     "ARCHITECTURE.md",
     ".gitignore",
     ".ci",
+    // .config/nextest.toml: a test that hangs fails instead of holding CI.
+    ".config",
     "src",
     "templates",
     "config",
