@@ -169,9 +169,7 @@ impl Store {
         self.conn
             .query_one("PRAGMA wal_checkpoint(PASSIVE)", params![], |_| Ok(()))
     }
-}
 
-impl Store {
     /// After an import: on PostgreSQL, `VACUUM (ANALYZE) posts`, which
     /// moves the GIN index's pending entries into the index proper and
     /// gives the planner the archive's new statistics (until then a

@@ -739,20 +739,7 @@ impl DemoSite {
     /// `praxis serve` and waits until it accepts connections.
     pub fn start() -> DemoSite {
         let dir = tempfile::tempdir().unwrap();
-        let made = assert_cmd::Command::cargo_bin("praxis")
-            .unwrap()
-            .args(["demo", "--dir"])
-            .arg(dir.path())
-            .env_remove("PRAXIS_CONFIG")
-            .timeout(Duration::from_secs(120))
-            .output()
-            .unwrap();
-        assert!(
-            made.status.success(),
-            "praxis demo failed:\n{}{}",
-            String::from_utf8_lossy(&made.stdout),
-            String::from_utf8_lossy(&made.stderr)
-        );
+        crate::support::make_demo(dir.path());
         let home = Home::adopt(dir);
         let addr = format!("127.0.0.1:{}", free_port());
         let config = std::fs::read_to_string(home.config())

@@ -49,26 +49,11 @@ fn reply_with_attachments(n: u32) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Standard base64 in lines of 76.
+/// Standard base64 in lines of 76, as mail carries it.
 fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out.as_bytes()
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    text.as_bytes()
         .chunks(76)
         .map(|l| std::str::from_utf8(l).unwrap())
         .collect::<Vec<_>>()
@@ -87,18 +72,7 @@ fn demo_install() -> Home {
         dir: tempfile::tempdir().unwrap(),
         pg: None,
     };
-    let out = assert_cmd::Command::cargo_bin("praxis")
-        .unwrap()
-        .args(["demo", "--dir"])
-        .arg(home.path())
-        .env_remove("PRAXIS_CONFIG")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::make_demo(home.path());
     for n in 1..=2 {
         home.praxis()
             .args(["ingest", "-c", "mch"])

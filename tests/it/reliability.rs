@@ -216,8 +216,16 @@ fn fanout_home(smtp: &str, imap: Option<&str>, members: usize, connections: u32,
          [[community]]\nslug = \"health\"\nname = \"Maternal Health\"\naddress = \"list@example.test\"\n\
          timezone = \"Asia/Kolkata\"\n{imap}\n[community.delivery]\ndmarc = \"never\"\n"
     ));
+    add_fanout_members(&home, members);
+    home
+}
+
+/// Records the home's communities and gives `health` `members` members
+/// m000000@example.org… and a trusted poster (poster@example.org, who
+/// does not get their own posts).
+pub(crate) fn add_fanout_members(home: &Home, members: usize) {
     let config = praxis::config::Config::load(&home.config()).unwrap();
-    let mut store = Store::open(&config.database_path()).unwrap();
+    let mut store = home.store();
     store.sync_communities(&config).unwrap();
     let c = store.community("health").unwrap().id;
     let mut new: Vec<NewMember> = (0..members)
@@ -235,12 +243,11 @@ fn fanout_home(smtp: &str, imap: Option<&str>, members: usize, connections: u32,
         },
     });
     store.add_members(c, &new, "reliability").unwrap();
-    home
 }
 
 /// A trusted member's post, approved on arrival and queued to every member;
 /// returns its outbox id and the recipients.
-fn queue_fanout(home: &Home, members: usize) -> (praxis::model::OutboxId, Vec<String>) {
+pub(crate) fn queue_fanout(home: &Home, members: usize) -> (praxis::model::OutboxId, Vec<String>) {
     home.praxis()
         .args(["ingest", "-c", "health"])
         .write_stdin(
@@ -249,8 +256,8 @@ fn queue_fanout(home: &Home, members: usize) -> (praxis::model::OutboxId, Vec<St
         )
         .assert()
         .success();
-    let store = Store::open(&db_of(home)).unwrap();
-    let post = store
+    let post = home
+        .store()
         .outbox_summaries(&OutboxFilter {
             community: None,
             failed_only: false,
@@ -272,18 +279,13 @@ fn queue_fanout(home: &Home, members: usize) -> (praxis::model::OutboxId, Vec<St
     (post.id, recipients)
 }
 
-fn outbox(db: &Path, id: praxis::model::OutboxId) -> (i64, i64, i64) {
-    match Store::open(db).and_then(|s| s.outbox_summary(id)) {
+/// (sent, pending, failed) of the outbox message; pending -1 while the
+/// database cannot be read.
+pub(crate) fn outbox(home: &Home, id: praxis::model::OutboxId) -> (i64, i64, i64) {
+    match Store::open_database(&home.database()).and_then(|s| s.outbox_summary(id)) {
         Ok(s) => (s.sent, s.pending, s.failed),
         Err(_) => (0, -1, 0),
     }
-}
-
-/// The home's database, wherever its config puts it.
-fn db_of(home: &Home) -> PathBuf {
-    praxis::config::Config::load(&home.config())
-        .unwrap()
-        .database_path()
 }
 
 /// A tmpfs of `mb` megabytes (mounting needs root), unmounted when the
@@ -380,7 +382,6 @@ fn reliability_kill9_during_fanout() {
     let sink = Sink::start(Duration::from_millis(10));
     let home = fanout_home(&sink.addr, None, members, connections, "praxis.db");
     let (outbox_id, recipients) = queue_fanout(&home, members);
-    let db = home.path().join("praxis.db");
     let mut rng = Rng::new();
     let mut kills = 0;
     let mut peak = 0;
@@ -388,7 +389,7 @@ fn reliability_kill9_during_fanout() {
     // 20 times (5 quick): short runs so the points spread over the fan-out.
     let min_kills = size(20, 5);
     while kills < min_kills {
-        let (_, pending, _) = outbox(&db, outbox_id);
+        let (_, pending, _) = outbox(&home, outbox_id);
         if pending == 0 {
             break;
         }
@@ -400,12 +401,12 @@ fn reliability_kill9_during_fanout() {
     }
     let daemon = serve(&home);
     let start = Instant::now();
-    while outbox(&db, outbox_id).1 != 0 && start.elapsed() < Duration::from_secs(600) {
+    while outbox(&home, outbox_id).1 != 0 && start.elapsed() < Duration::from_secs(600) {
         std::thread::sleep(Duration::from_millis(250));
     }
     peak = peak.max(peak_kb(&daemon));
     drop(daemon);
-    let (sent, pending, failed) = outbox(&db, outbox_id);
+    let (sent, pending, failed) = outbox(&home, outbox_id);
     let (lost, dup) = sink.tally(&recipients);
     eprintln!(
         "fan-out: {sent} sent, {pending} pending, {failed} failed; {} of {members} at the sink; {kills} kills",
@@ -529,24 +530,23 @@ fn reliability_postfix_stopped_mid_fanout() {
             .unwrap();
         (o.id, ())
     };
-    let db = home.path().join("praxis.db");
     let daemon = serve(&home);
     // Stop Postfix once some have gone.
     let start = Instant::now();
-    while outbox(&db, outbox_id).0 < (members / 5) as i64
+    while outbox(&home, outbox_id).0 < (members / 5) as i64
         && start.elapsed() < Duration::from_secs(60)
     {
         std::thread::sleep(Duration::from_millis(20));
     }
     stack.run("stop-postfix");
-    let (sent_at_stop, _, _) = outbox(&db, outbox_id);
+    let (sent_at_stop, _, _) = outbox(&home, outbox_id);
     std::thread::sleep(Duration::from_secs(5));
     stack.run("start-postfix");
     let start = Instant::now();
-    while outbox(&db, outbox_id).1 != 0 && start.elapsed() < Duration::from_secs(300) {
+    while outbox(&home, outbox_id).1 != 0 && start.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(250));
     }
-    let (sent, pending, failed) = outbox(&db, outbox_id);
+    let (sent, pending, failed) = outbox(&home, outbox_id);
     // Count what reached alice's mailbox, by the VERP address of each copy.
     let maildir = stack.dir.path().join("mail/alice");
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -738,7 +738,7 @@ fn reliability_disk_full_during_fanout() {
     let (outbox_id, recipients) = queue_fanout(&home, members);
     let mut daemon = serve(&home);
     let start = Instant::now();
-    while outbox(&db, outbox_id).0 < (members / 5) as i64
+    while outbox(&home, outbox_id).0 < (members / 5) as i64
         && start.elapsed() < Duration::from_secs(120)
     {
         std::thread::sleep(Duration::from_millis(20));
@@ -756,12 +756,12 @@ fn reliability_disk_full_during_fanout() {
     let full_log = daemon.log_text();
     std::fs::remove_file(&filler).unwrap();
     let start = Instant::now();
-    while outbox(&db, outbox_id).1 != 0 && start.elapsed() < Duration::from_secs(300) {
+    while outbox(&home, outbox_id).1 != 0 && start.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(250));
     }
     let peak = peak_kb(&daemon);
     drop(daemon);
-    let (sent, pending, failed) = outbox(&db, outbox_id);
+    let (sent, pending, failed) = outbox(&home, outbox_id);
     let (lost, dup) = sink.tally(&recipients);
     eprintln!(
         "disk full mid-fan-out for {full_for:?}: {at_fill} copies before, {while_full} more while full; \
@@ -800,7 +800,6 @@ fn reliability_burst_while_deliveries_pending() {
     let burst = size(10_000, 1_000);
     let home = fanout_home(&sink.addr, Some(&stack.imap), members, 4, "praxis.db");
     let (outbox_id, recipients) = queue_fanout(&home, members);
-    let db = home.path().join("praxis.db");
     let daemon = serve(&home);
     let start = Instant::now();
     // The burst, from four senders at once, while the fan-out runs.
@@ -824,7 +823,7 @@ fn reliability_burst_while_deliveries_pending() {
     let sent_at = start.elapsed();
     let (lost_in, dup_in) = wait_stored(&daemon, &ids, Duration::from_secs(900));
     let ingested_at = start.elapsed();
-    while outbox(&db, outbox_id).1 != 0 && start.elapsed() < Duration::from_secs(1200) {
+    while outbox(&home, outbox_id).1 != 0 && start.elapsed() < Duration::from_secs(1200) {
         std::thread::sleep(Duration::from_millis(500));
     }
     let delivered_at = start.elapsed();

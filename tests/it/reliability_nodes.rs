@@ -10,10 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use praxis::model::{OutboxId, OutboxKind};
-use praxis::store::{MemberFields, NewMember, OutboxFilter};
+use praxis::model::OutboxId;
 
-use crate::reliability::{Rng, Sink, peak_kb, report, size, tail, wait_stored};
+use crate::reliability::{
+    Rng, Sink, add_fanout_members, outbox, peak_kb, queue_fanout, report, size, tail, wait_stored,
+};
 use crate::support::{Daemon, Home, PrivateStack, Stack, send_many};
 
 /// Connections per node to the sink.
@@ -37,65 +38,8 @@ fn pg_home(smtp: &str, imap: &str, members: usize) -> Home {
          [community.delivery]\ndmarc = \"never\"\n"
     ))
     .expect("PRAXIS_TEST_POSTGRES names a server: scripts/reliability starts one with scripts/postgres");
-    let config = praxis::config::Config::load(&home.config()).unwrap();
-    let mut store = home.store();
-    store.sync_communities(&config).unwrap();
-    let c = store.community("health").unwrap().id;
-    let mut new: Vec<NewMember> = (0..members)
-        .map(|i| NewMember {
-            email: format!("m{i:06}@example.org"),
-            fields: MemberFields::default(),
-        })
-        .collect();
-    new.push(NewMember {
-        email: "poster@example.org".into(),
-        fields: MemberFields {
-            moderation: Some(praxis::model::Moderation::Accept),
-            own_posts: Some(false),
-            ..Default::default()
-        },
-    });
-    store.add_members(c, &new, "reliability").unwrap();
+    add_fanout_members(&home, members);
     home
-}
-
-/// A trusted member's post, queued to every member; its outbox id and
-/// the recipients.
-fn queue_fanout(home: &Home, members: usize) -> (OutboxId, Vec<String>) {
-    home.praxis()
-        .args(["ingest", "-c", "health"])
-        .write_stdin(
-            "From: Poster <poster@example.org>\nTo: list@example.test\nSubject: fan-out\n\
-             Message-ID: <fanout@reliability-nodes>\n\nTo every member.\n",
-        )
-        .assert()
-        .success();
-    let post = home
-        .store()
-        .outbox_summaries(&OutboxFilter {
-            community: None,
-            failed_only: false,
-            limit: 100,
-            offset: 0,
-        })
-        .unwrap()
-        .into_iter()
-        .find(|o| o.kind == OutboxKind::Post)
-        .expect("the post was queued");
-    let recipients = (0..members)
-        .map(|i| format!("m{i:06}@example.org"))
-        .collect();
-    (post.id, recipients)
-}
-
-/// (sent, pending, failed) of the outbox message; pending -1 while the
-/// database cannot be read.
-fn outbox(home: &Home, id: OutboxId) -> (i64, i64, i64) {
-    let db = home.database();
-    match praxis::store::Store::open_database(&db).and_then(|s| s.outbox_summary(id)) {
-        Ok(s) => (s.sent, s.pending, s.failed),
-        Err(_) => (0, -1, 0),
-    }
 }
 
 /// Starts a node and waits for its heartbeat.

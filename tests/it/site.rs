@@ -76,18 +76,7 @@ impl Site {
     pub fn demo_edited(web: &str, extra: &str, edit: &dyn Fn(String) -> String) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let demo = dir.path().join("d");
-        let out = assert_cmd::Command::cargo_bin("praxis")
-            .unwrap()
-            .args(["demo", "--dir"])
-            .arg(&demo)
-            .env_remove("PRAXIS_CONFIG")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "praxis demo failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::support::make_demo(&demo);
         // The demo's folder becomes the home: its config, database and Maildir.
         for f in std::fs::read_dir(&demo).unwrap() {
             let f = f.unwrap();

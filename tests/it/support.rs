@@ -271,6 +271,25 @@ dmarc = "never"
     )
 }
 
+/// Runs `praxis demo --dir DIR`, which must succeed: the demo install
+/// (config, SQLite database, Maildir) in `dir`.
+pub fn make_demo(dir: &Path) {
+    let out = Command::cargo_bin("praxis")
+        .unwrap()
+        .args(["demo", "--dir"])
+        .arg(dir)
+        .env_remove("PRAXIS_CONFIG")
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "praxis demo failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The shipped example config's text, for tests that change a line of it.
 pub fn example_config() -> String {
     std::fs::read_to_string(repo().join("config/praxis.toml")).unwrap()
