@@ -176,13 +176,7 @@ fn main() {
             fields: MemberFields::default(),
         })
         .collect();
-    // In transactions of 1,000: on PostgreSQL each member added rewrites
-    // the one row of `member_id_high`, and within one transaction every
-    // read of it walks all its earlier versions (20,000 members in one
-    // took about two minutes there).
-    for chunk in members.chunks(1000) {
-        store.add_members(c, chunk, "bench").unwrap();
-    }
+    store.add_members(c, &members, "bench").unwrap();
     drop(members);
 
     let raw = post(recipients);

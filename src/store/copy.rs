@@ -35,7 +35,7 @@ use tokio_postgres::types::Type;
 use super::engine::{Conn, Queries, Row, ToValue, Value, params};
 use super::migrate::MIGRATIONS;
 use super::{Result, Store, StoreError};
-use plan::{Kind, Table, plan, quote};
+use plan::{Kind, MEMBER_ID_HIGH, Table, plan, quote};
 use statements::{insert_sql, link_sql};
 
 /// Rows in one batch (one transaction on the target) at most.
@@ -216,7 +216,7 @@ impl Store {
                     link(&lite, &mut target.conn, t, progress).map_err(|e| in_table(&t.name, e))?;
             }
         }
-        set_sequences(&target.conn, &plan)?;
+        set_sequences(&lite, &target.conn, &plan)?;
         progress(&format!("verifying {} tables", plan.len()));
         for (t, copied) in plan.iter().zip(tables.iter_mut()) {
             let (rows, sum) =
@@ -511,18 +511,26 @@ fn link(lite: &Conn, pg: &mut Conn, t: &Table, progress: &mut dyn FnMut(&str)) -
 }
 
 /// Moves every identity sequence past the highest id copied, so the next
-/// row PostgreSQL numbers does not collide with a copied one.
-fn set_sequences(pg: &Conn, plan: &[Table]) -> Result<()> {
+/// row PostgreSQL numbers does not collide with a copied one; the members'
+/// also past every id SQLite ever gave (its `member_id_high`), so a removed
+/// member's id is never given again.
+fn set_sequences(lite: &Conn, pg: &Conn, plan: &[Table]) -> Result<()> {
+    let member_high: i64 = lite.query_one(
+        &format!("SELECT COALESCE(MAX(high), 0) FROM {MEMBER_ID_HIGH}"),
+        params![],
+        |r| r.get(0),
+    )?;
     for t in plan {
         for c in t.columns.iter().filter(|c| c.identity) {
+            let floor = if t.name == "members" { member_high } else { 0 };
             pg.query_one(
                 &format!(
                     "SELECT setval(pg_get_serial_sequence(?1, ?2),
-                                   COALESCE((SELECT max({}) FROM {}), 0) + 1, false)",
+                                   GREATEST(COALESCE((SELECT max({}) FROM {}), 0), ?3) + 1, false)",
                     quote(&c.name),
                     quote(&t.name)
                 ),
-                params![t.name, c.name],
+                params![t.name, c.name, floor],
                 |r| r.get::<i64>(0),
             )?;
         }

@@ -150,6 +150,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0025_search_words",
         sql: include_str!("migrations/0025_search_words.sql"),
     },
+    Migration {
+        version: 26,
+        name: "0026_member_ids_from_sequence",
+        sql: include_str!("migrations/0026_member_ids_from_sequence.sql"),
+    },
 ];
 
 /// PostgreSQL's migrations, oldest first: a new database starts at the
@@ -170,6 +175,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 25,
         name: "0025_search_words",
         sql: include_str!("migrations/postgres/0025_search_words.sql"),
+    },
+    Migration {
+        version: 26,
+        name: "0026_member_ids_from_sequence",
+        sql: include_str!("migrations/postgres/0026_member_ids_from_sequence.sql"),
     },
 ];
 

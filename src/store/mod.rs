@@ -313,12 +313,16 @@ impl Store {
     /// Every table's columns as `(table, column)`, sorted, for the test
     /// that keeps the two engines' schemas in step. SQLite's full-text
     /// tables and PostgreSQL's `search` columns, each engine's own way to
-    /// search, are left out.
+    /// search, are left out, and so is SQLite's `member_id_high` (member
+    /// ids never given twice: PostgreSQL's identity sequence, migration
+    /// 0026).
     pub fn columns(&self) -> Result<Vec<(String, String)>> {
         let sql = match self.dialect() {
             Dialect::Sqlite => {
                 "SELECT m.name, c.name FROM sqlite_schema m, pragma_table_info(m.name) c
-                 WHERE m.type = 'table' AND m.name NOT LIKE '%fts%' ORDER BY 1, 2"
+                 WHERE m.type = 'table' AND m.name NOT LIKE '%fts%'
+                   AND m.name <> 'member_id_high'
+                 ORDER BY 1, 2"
             }
             Dialect::Postgres => {
                 "SELECT table_name::text, column_name::text FROM information_schema.columns

@@ -103,6 +103,10 @@ const LANDED: &[(i64, &str)] = &[
         24,
         "44174413bb2c9293761428de07614132f6923303833263edbb6ddbfcfaa3efd0",
     ),
+    (
+        25,
+        "6cd92d43841de782232159f7cb5a9b4e88afaba62ec796b5b88cec87e76930c8",
+    ),
 ];
 
 /// PostgreSQL's migrations that have landed, likewise never to be edited.
@@ -114,6 +118,10 @@ const LANDED_POSTGRES: &[(i64, &str)] = &[
     (
         24,
         "a9ccebd952fd099156a8e9d201e56771f67a2f79bbfc907bc8ba34c1fec41f7e",
+    ),
+    (
+        25,
+        "9410872374c150e87a944574509bcb68962b684ec81f78154843b800abb307d4",
     ),
 ];
 

@@ -106,11 +106,20 @@ pub(super) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// SQLite's high mark of member ids (migration 0009); PostgreSQL numbers
+/// members from the identity sequence instead (its 0026), which the copy
+/// sets past this mark.
+pub(super) const MEMBER_ID_HIGH: &str = "member_id_high";
+
 /// Whether a SQLite table is the engine's own, or its search index, which
 /// PostgreSQL keeps its own way (`posts.search`, `consolidated_search`),
-/// or the migrations' record (the target keeps its own).
+/// or the migrations' record (the target keeps its own), or the member
+/// ids' high mark (the target's sequence keeps it).
 pub(super) fn not_copied(table: &str) -> bool {
-    table.starts_with("sqlite_") || table.contains("_fts") || table == "schema_migrations"
+    table.starts_with("sqlite_")
+        || table.contains("_fts")
+        || table == "schema_migrations"
+        || table == MEMBER_ID_HIGH
 }
 
 /// The kind of a PostgreSQL column's type, by its name in `pg_type`.
