@@ -385,11 +385,6 @@ fn not_a_member(email: &str) -> StoreError {
     ))
 }
 
-/// Writes one audit row in the older shape (actor, action, reason,
-/// detail; the post as its object), with how the act was done (a
-/// moderator's address deciding by email, `audit::how_of` an actor's
-/// name otherwise).
-#[allow(clippy::too_many_arguments)]
 /// Members [`add_at_once`] adds in one statement at most.
 const ADD_AT_ONCE: usize = 1000;
 
@@ -492,6 +487,11 @@ fn add_at_once(
         .collect())
 }
 
+/// Writes one audit row in the older shape (actor, action, reason,
+/// detail; the post as its object), with how the act was done (a
+/// moderator's address deciding by email, `audit::how_of` an actor's
+/// name otherwise).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn log_decision_how(
     conn: &impl Queries,
     community: CommunityId,
