@@ -623,11 +623,13 @@ impl Store {
             // Several nodes send from one database: each claims what it
             // takes (rows another node is claiming right now are skipped,
             // a claim another node holds is left until it lapses), and
-            // renews its claims on the rows still in its hands.
+            // renews its claims on the rows still in its hands once half
+            // their time has passed (not at every claim: each renewal
+            // writes a new version of every row in hand).
             Dialect::Postgres => {
                 "WITH renewed AS (
                      UPDATE deliveries SET claimed_until = ?6
-                     WHERE claimed_by = ?5 AND id IN
+                     WHERE claimed_by = ?5 AND claimed_until < ?7 AND id IN
                          (SELECT CAST(v.x AS BIGINT)
                           FROM json_array_elements_text(CAST(?2 AS JSON)) AS v(x))
                  ), picked AS (
@@ -654,7 +656,16 @@ impl Store {
         let json = |v: &Vec<i64>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
         let (exclude, skip) = (json(&exclude), json(&skip));
         let claim_until = now + CLAIM_TTL;
-        let values = params![now, exclude, skip, limit, super::this_node(), claim_until];
+        let renew_below = now + CLAIM_TTL / 2;
+        let values = params![
+            now,
+            exclude,
+            skip,
+            limit,
+            super::this_node(),
+            claim_until,
+            renew_below
+        ];
         // SQLite's one sender claims nothing: it binds the first four.
         let values = match self.dialect() {
             Dialect::Sqlite => &values[..4],
@@ -702,6 +713,12 @@ impl Store {
     /// committed together: a crash loses and doubles no recipient. Returns
     /// the rows inserted.
     pub fn expand_audiences(&mut self, now: i64, want: u32, in_hand: usize) -> Result<u64> {
+        // Most claims find nothing to expand: a look first, without the
+        // writers' lock (which on PostgreSQL every node's claim would
+        // otherwise queue for); the transaction reads again under it.
+        if !self.audiences_open(now)? {
+            return Ok(0);
+        }
         let tx = self.conn.transaction()?;
         let open: Vec<OpenAudience> = tx.query_map(
             "SELECT a.outbox_id, a.cursor, a.cutoff FROM outbox_audiences a
@@ -785,16 +802,36 @@ impl Store {
     /// commit). A permanent failure marked as a bounce raises the member's
     /// score under `rule`; `notice` renders the owners' notice when that
     /// disables them. Returns, per outcome, whether it changed a row.
+    ///
+    /// Outcomes change only the sender's own claimed rows, by id, so on
+    /// PostgreSQL they commit under row locks alone and several nodes'
+    /// ledgers run side by side; a bounce changes a member's score (read,
+    /// then written), so a batch with one takes the writers' lock. There the
+    /// copies sent, most of a batch, are one statement.
     pub fn apply_outcomes(
         &mut self,
         outcomes: &[(DeliveryId, Outcome)],
         rule: &BounceRule,
         notice: &dyn Fn(&super::Member, f64, &str) -> Option<Notice>,
     ) -> Result<Vec<bool>> {
-        let tx = self.conn.transaction()?;
+        let bounces = outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Failed { bounce: true, .. }));
+        let postgres = self.dialect() == Dialect::Postgres;
+        let tx = if bounces {
+            self.conn.transaction()?
+        } else {
+            self.conn.row_transaction()?
+        };
+        let sent_at_once = if postgres {
+            mark_sent(&tx, outcomes)?
+        } else {
+            Default::default()
+        };
         let mut changed = Vec::with_capacity(outcomes.len());
         for (id, outcome) in outcomes {
             let n = match outcome {
+                Outcome::Sent { .. } if postgres => usize::from(sent_at_once.contains(&id.0)),
                 Outcome::Sent { at } => tx.execute(
                     "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1,
                             last_error = NULL, claimed_by = NULL, claimed_until = NULL
@@ -994,6 +1031,41 @@ fn counts(dialect: Dialect) -> String {
          {FAILED}",
         remaining(dialect)
     )
+}
+
+/// Marks the deliveries that `outcomes` says were sent, in one statement
+/// (PostgreSQL); the ids it changed.
+fn mark_sent(
+    tx: &impl Queries,
+    outcomes: &[(DeliveryId, Outcome)],
+) -> Result<std::collections::HashSet<i64>> {
+    let sent: Vec<(i64, i64)> = outcomes
+        .iter()
+        .filter_map(|(id, o)| match o {
+            Outcome::Sent { at } => Some((id.0, *at)),
+            _ => None,
+        })
+        .collect();
+    if sent.is_empty() {
+        return Ok(Default::default());
+    }
+    let ids = serde_json::to_string(&sent.iter().map(|s| s.0).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".into());
+    let ats = serde_json::to_string(&sent.iter().map(|s| s.1).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".into());
+    let changed = tx.query_map(
+        "UPDATE deliveries d SET state = 'sent', sent_at = v.at, attempts = d.attempts + 1,
+                last_error = NULL, claimed_by = NULL, claimed_until = NULL
+         FROM (SELECT CAST(i.x AS BIGINT) AS id, CAST(a.x AS BIGINT) AS at
+               FROM json_array_elements_text(CAST(?1 AS JSON)) WITH ORDINALITY AS i(x, n)
+               JOIN json_array_elements_text(CAST(?2 AS JSON)) WITH ORDINALITY AS a(x, n)
+                 ON a.n = i.n) AS v
+         WHERE d.id = v.id AND d.state IN ('pending', 'temp_failed')
+         RETURNING d.id",
+        params![ids, ats],
+        |r| r.get::<i64>(0),
+    )?;
+    Ok(changed.into_iter().collect())
 }
 
 fn outbox_not_found(id: OutboxId) -> StoreError {

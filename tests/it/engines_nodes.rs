@@ -14,8 +14,9 @@ use crate::engines_delivery::{RULE, community, no_notice};
 
 /// On PostgreSQL several nodes send from one database: a delivery another
 /// node claims is left to it until its claim lapses (that node died), a
-/// node renews the claims on what it still has in hand, and an outcome
-/// lets the claim go. SQLite's one sender claims nothing.
+/// node renews the claims on what it still has in hand once half their
+/// time has passed, and an outcome lets the claim go. SQLite's one sender
+/// claims nothing.
 #[test]
 fn a_delivery_claimed_by_another_node_waits_for_its_claim_to_lapse() {
     let Some(db) = PgDatabase::create() else {
@@ -45,19 +46,26 @@ fn a_delivery_claimed_by_another_node_waits_for_its_claim_to_lapse() {
         )),
         format!("{me} {}", 100 + praxis::store::CLAIM_TTL)
     );
-    // Still in hand at 400: its claim is renewed, nothing new is taken.
-    assert!(
-        store
-            .due_deliveries(400, 10, &[due[0].id], &[])
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
+    // Still in hand at 200: nothing new is taken, and the claim is left
+    // as it is (less than half its time has passed); at 450 it is renewed.
+    let claimed_until = || {
         db.sql(&format!(
             "SELECT claimed_until FROM deliveries WHERE id = {b}"
-        )),
-        (400 + praxis::store::CLAIM_TTL).to_string()
-    );
+        ))
+    };
+    for (at, until) in [(200, 100), (450, 450)] {
+        assert!(
+            store
+                .due_deliveries(at, 10, &[due[0].id], &[])
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            claimed_until(),
+            (until + praxis::store::CLAIM_TTL).to_string(),
+            "at {at}"
+        );
+    }
     // The other node is gone: at 700 its claim has lapsed.
     let due = store.due_deliveries(700, 10, &[due[0].id], &[]).unwrap();
     assert_eq!(due.len(), 1);

@@ -13,7 +13,11 @@
 //! - A write transaction excludes every other, as SQLite's IMMEDIATE
 //!   transactions do: on PostgreSQL it takes one transaction-scoped
 //!   advisory lock at BEGIN, so code that reads then writes inside a
-//!   transaction behaves the same on both engines.
+//!   transaction behaves the same on both engines. The one exception,
+//!   [`Conn::row_transaction`], is for statements that change only rows
+//!   the caller holds claimed (the sender's outcomes): it takes no
+//!   writers' lock, so it never waits for one while holding row locks,
+//!   and two nodes' ledgers commit side by side.
 
 pub(crate) mod postgres;
 #[cfg(test)]
@@ -317,7 +321,19 @@ impl Conn {
             Conn::Sqlite(c) => {
                 Tx::Sqlite(c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
             }
-            Conn::Postgres(c) => Tx::Postgres(c.transaction()?),
+            Conn::Postgres(c) => Tx::Postgres(c.transaction(true)?),
+        })
+    }
+
+    /// Begins a write transaction that on PostgreSQL excludes other
+    /// writers only row by row (no writers' lock): for updates by id of
+    /// rows this node holds claimed, which no read-then-write elsewhere
+    /// depends on. On SQLite, whose one writer excludes every other, the
+    /// same as [`Conn::transaction`].
+    pub fn row_transaction(&mut self) -> Result<Tx<'_>> {
+        Ok(match self {
+            Conn::Sqlite(_) => self.transaction()?,
+            Conn::Postgres(c) => Tx::Postgres(c.transaction(false)?),
         })
     }
 

@@ -262,18 +262,21 @@ impl Client {
             .collect()
     }
 
-    /// Begins a transaction that holds the writers' lock until it ends.
-    pub(super) fn transaction(&mut self) -> Result<Transaction<'_>> {
+    /// Begins a transaction; with `writers`, holding the writers' lock
+    /// until it ends, else only the row locks its statements take.
+    pub(super) fn transaction(&mut self, writers: bool) -> Result<Transaction<'_>> {
         self.execute_batch("BEGIN")?;
         self.in_tx.store(true, Ordering::Relaxed);
         let tx = Transaction {
             client: self,
             open: true,
         };
-        tx.client.execute(
-            "SELECT pg_advisory_xact_lock(?1)",
-            super::params![WRITERS_LOCK],
-        )?;
+        if writers {
+            tx.client.execute(
+                "SELECT pg_advisory_xact_lock(?1)",
+                super::params![WRITERS_LOCK],
+            )?;
+        }
         Ok(tx)
     }
 }

@@ -1,5 +1,6 @@
 //! The PostgreSQL engine's unit tests: placeholders, pooled connections
-//! coming back clean, closed connections replaced (needs PRAXIS_TEST_POSTGRES).
+//! coming back clean, closed connections replaced, the writers' lock
+//! (needs PRAXIS_TEST_POSTGRES).
 
 use super::*;
 
@@ -42,7 +43,7 @@ fn a_closed_connection_is_replaced_outside_a_transaction() {
     assert_ne!(first, second);
     // Inside a transaction nothing is replaced: the transaction fails.
     {
-        let tx = c.transaction().unwrap();
+        let tx = c.transaction(true).unwrap();
         admin
             .execute_batch(&format!("SELECT pg_terminate_backend({second})"))
             .unwrap();
@@ -98,4 +99,47 @@ fn text_with_nul_is_stored_and_bytes_keep_it() {
         .unwrap();
     assert_eq!(s, "a\u{FFFD}b");
     assert_eq!(b, b"a\0b");
+}
+
+/// A writers' transaction excludes another one (it waits, then fails
+/// `Busy` at the lock timeout); a row transaction goes on beside it.
+#[test]
+fn a_row_transaction_does_not_wait_for_the_writers_lock() {
+    let Some(db) = Scratch::create() else {
+        return;
+    };
+    let mut a = Client::connect(&db.url, None).unwrap();
+    let mut b = Client::connect(&db.url, None).unwrap();
+    a.execute_batch(
+        "CREATE TABLE t (id BIGINT PRIMARY KEY, n BIGINT); INSERT INTO t VALUES (1, 0), (2, 0)",
+    )
+    .unwrap();
+    let writer = a.transaction(true).unwrap();
+    super::super::Db::Postgres(writer.client())
+        .execute("UPDATE t SET n = 1 WHERE id = 1", super::super::params![])
+        .unwrap();
+    b.execute_batch("SET lock_timeout = 300").unwrap();
+    // Another writers' transaction waits for the lock and gives up.
+    let started = std::time::Instant::now();
+    let refused = b.transaction(true).map(|_| ());
+    assert!(
+        refused.as_ref().is_err_and(|e| e.is_temporary()),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // A row transaction on another row commits while the writer is open.
+    let rows = b.transaction(false).unwrap();
+    super::super::Db::Postgres(rows.client())
+        .execute("UPDATE t SET n = 2 WHERE id = 2", super::super::params![])
+        .unwrap();
+    rows.commit().unwrap();
+    writer.commit().unwrap();
+    let n = super::super::Db::Postgres(&a)
+        .query_one(
+            "SELECT CAST(sum(n) AS BIGINT) FROM t",
+            super::super::params![],
+            |r| r.get::<i64>(0),
+        )
+        .unwrap();
+    assert_eq!(n, 3);
 }
