@@ -104,6 +104,11 @@ fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .wait_timeout(Some(CONNECT_TIMEOUT))
         .create_timeout(Some(CONNECT_TIMEOUT))
+        // Clean recycling runs statements on the idle connection inside
+        // `get`; one whose server vanished without a word (a network cut)
+        // would hold the caller until TCP gives up, minutes later. Past
+        // this the pool drops it and takes or opens another.
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
         .build()
         .map_err(|e| connect_err(Box::new(e)))?;
     pools.insert(url.to_string(), pool.clone());
