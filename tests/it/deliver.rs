@@ -535,14 +535,6 @@ async fn an_approved_post_reaches_the_members_signed_with_list_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soft_failures_and_dropped_connections_end_sent_exactly_once() {
-    // On PostgreSQL this test hangs now and then under load: the test's
-    // own store waits in deadpool's `get` without end while the in-process
-    // sender polls on (seen twice on 2026-12-06; alone it passes in 13 s).
-    // Skipped there until that is found; the same retries run on
-    // PostgreSQL in `scripts/reliability`'s PostgreSQL scenarios.
-    if crate::support::skip_on_postgres("this test, until its hang in the pool is found,") {
-        return;
-    }
     let greylist = "451 4.7.1 praxis-test: greylisted, come back later";
     let busy = "452 4.3.1 praxis-test: insufficient storage";
     let mut sink = Sink::start(None, None, &["-r", "RCPT", "-b", greylist]);

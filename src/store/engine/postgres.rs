@@ -47,9 +47,18 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 
 /// Waits for `f` on the caller's thread, with [`runtime`] as the context
 /// that new connections are spawned on.
+///
+/// Unconstrained: a caller inside a tokio task (an async test, a handler
+/// that calls the store without `spawn_blocking`) has that task's
+/// cooperative budget, 128 units for one poll of the task, and each
+/// checkout spends one (the pool's semaphore). Once it is spent, every
+/// tokio wait (the semaphore, the pool's timeout) answers "not yet"
+/// without end, since the budget comes back only when the task yields,
+/// which a blocked caller never does: the caller hung in the pool's
+/// `get`, its timeout never armed.
 fn block_on<F: Future>(f: F) -> F::Output {
     let _context = runtime().enter();
-    futures::executor::block_on(f)
+    futures::executor::block_on(tokio::task::unconstrained(f))
 }
 
 /// The pool for `url` (made at first use, then shared by every store of
@@ -95,6 +104,11 @@ fn pool(url: &str, password: Option<&str>) -> Result<Pool> {
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .wait_timeout(Some(CONNECT_TIMEOUT))
         .create_timeout(Some(CONNECT_TIMEOUT))
+        // Clean recycling runs statements on the idle connection inside
+        // `get`; one whose server vanished without a word (a network cut)
+        // would hold the caller until TCP gives up, minutes later. Past
+        // this the pool drops it and takes or opens another.
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
         .build()
         .map_err(|e| connect_err(Box::new(e)))?;
     pools.insert(url.to_string(), pool.clone());

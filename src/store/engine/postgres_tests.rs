@@ -1,6 +1,6 @@
 //! The PostgreSQL engine's unit tests: placeholders, pooled connections
-//! coming back clean, closed connections replaced, the writers' lock
-//! (needs PRAXIS_TEST_POSTGRES).
+//! coming back clean, closed connections replaced, the writers' lock,
+//! checkouts from inside a tokio task (needs PRAXIS_TEST_POSTGRES).
 
 use super::*;
 
@@ -142,4 +142,55 @@ fn a_row_transaction_does_not_wait_for_the_writers_lock() {
         )
         .unwrap();
     assert_eq!(n, 3);
+}
+
+/// Runs `body` on a thread of its own, inside a tokio runtime of the
+/// given flavour (as an async test or a handler calls the store, without
+/// `spawn_blocking`); false if it has not finished within `secs`.
+fn finishes_inside_a_task(
+    current_thread: bool,
+    secs: u64,
+    body: impl FnOnce() + Send + 'static,
+) -> bool {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = if current_thread {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(2);
+            b
+        }
+        .enable_all()
+        .build()
+        .unwrap();
+        rt.block_on(async move { body() });
+        let _ = done_tx.send(());
+    });
+    done_rx.recv_timeout(Duration::from_secs(secs)).is_ok()
+}
+
+/// Many checkouts in one poll of a tokio task finish: each `get` takes a
+/// unit of the task's cooperative budget (128), and once it was spent the
+/// pool's waits (its semaphore, its timeout's timer) never became ready,
+/// so the caller hung in `get` (a multi-thread runtime's caller spinning,
+/// a current-thread one asleep).
+#[test]
+fn many_checkouts_within_one_poll_of_a_task_finish() {
+    let Some(db) = Scratch::create() else {
+        return;
+    };
+    for current_thread in [false, true] {
+        let url = db.url.clone();
+        let checkouts = move || {
+            for _ in 0..300 {
+                let c = Client::connect(&url, None).unwrap();
+                c.execute_batch("SELECT 1").unwrap();
+            }
+        };
+        assert!(
+            finishes_inside_a_task(current_thread, 60, checkouts),
+            "300 checkouts inside a task (current thread: {current_thread}) hung"
+        );
+    }
 }
