@@ -1,4 +1,8 @@
 //! Members of communities, and the audit rows written when they change.
+//!
+//! Long because of its unit tests (the last ~90 lines) and PostgreSQL's
+//! own way to add many members at once (`add_at_once`); the code
+//! itself is ~520.
 
 use super::engine::{Dialect, Queries, Row, params};
 use serde::Serialize;
