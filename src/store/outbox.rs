@@ -477,10 +477,9 @@ fn expand_window(tx: &impl Queries, a: &mut OpenAudience, window: u32, now: i64)
         // Claimed by this node as they are made: it expands them for its
         // own next claim, which then takes them without writing each row
         // again (PostgreSQL's update writes a new version and its index
-        // entries).
+        // entries). The audience's modes are read from their JSON once,
+        // not once per member (which was half the statement's time).
         Dialect::Postgres => {
-            // The audience's modes are read from their JSON once, not
-            // once per member (which was a third of the statement's time).
             "WITH a AS MATERIALIZED (
                  SELECT outbox_id, community_id, author, digest_format, exclude,
                         ARRAY(SELECT json_array_elements_text(CAST(modes AS JSON))) AS modes
