@@ -738,9 +738,7 @@ impl DemoSite {
     /// free port (and the link key the one-click endpoint needs), starts
     /// `praxis serve` and waits until it accepts connections.
     pub fn start() -> DemoSite {
-        let dir = tempfile::tempdir().unwrap();
-        crate::support::make_demo(dir.path());
-        let home = Home::adopt(dir);
+        let home = Home::demo();
         let addr = format!("127.0.0.1:{}", free_port());
         let config = std::fs::read_to_string(home.config())
             .unwrap()

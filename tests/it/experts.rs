@@ -142,35 +142,11 @@ fn experts_are_the_responders_of_similar_threads_and_members_with_the_interest()
 
 #[test]
 fn on_the_demo_the_kmc_query_names_the_members_its_reply_credited() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = dir.path().join("d");
-    assert_cmd::Command::cargo_bin("praxis")
-        .unwrap()
-        .args(["demo", "--dir"])
-        .arg(&demo)
-        .env_remove("PRAXIS_CONFIG")
-        .assert()
-        .success();
-    let praxis = |args: &[&str]| {
-        let out = assert_cmd::Command::cargo_bin("praxis")
-            .unwrap()
-            .arg("--config")
-            .arg(demo.join("praxis.toml"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let json: Value = serde_json::from_str(&praxis(&[
+    let home = Home::demo();
+    let json = home.json(&[
         "experts", "--json", "-c", "mch", "kangaroo", "mother", "care", "in", "a", "district",
         "hospital",
-    ]))
-    .unwrap();
+    ]);
     let names: Vec<&str> = json
         .as_array()
         .unwrap()

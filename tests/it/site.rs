@@ -74,15 +74,7 @@ impl Site {
     /// As [`Site::demo_web`], the config passed through `edit` before the
     /// daemon starts (to set a key in a section the demo already has).
     pub fn demo_edited(web: &str, extra: &str, edit: &dyn Fn(String) -> String) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let demo = dir.path().join("d");
-        crate::support::make_demo(&demo);
-        // The demo's folder becomes the home: its config, database and Maildir.
-        for f in std::fs::read_dir(&demo).unwrap() {
-            let f = f.unwrap();
-            std::fs::rename(f.path(), dir.path().join(f.file_name())).unwrap();
-        }
-        let home = Home::adopt(dir);
+        let home = Home::demo();
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let base = format!("http://{addr}");

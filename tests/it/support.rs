@@ -61,6 +61,14 @@ impl Home {
         Some(home)
     }
 
+    /// A home made by `praxis demo` (its config, database and Maildir), on
+    /// the pass's engine (see [`Home::adopt`]).
+    pub fn demo() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        make_demo(dir.path());
+        Home::adopt(dir)
+    }
+
     /// A home around a folder that already holds a config and its SQLite
     /// database (`praxis demo`'s). On the PostgreSQL pass the install is
     /// moved as an operator moves one: `praxis db copy` into a database of
