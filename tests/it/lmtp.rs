@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Daemon, Home, PrivateStack, send_many, stack_config, stored};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -16,7 +16,7 @@ fn free_port() -> u16 {
 }
 
 /// Connects once the listener is up.
-fn connect(addr: &str, daemon: &Daemon) -> (BufReader<TcpStream>, TcpStream) {
+pub(crate) fn connect(addr: &str, daemon: &Daemon) -> (BufReader<TcpStream>, TcpStream) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(s) = TcpStream::connect(addr) {
@@ -32,7 +32,8 @@ fn connect(addr: &str, daemon: &Daemon) -> (BufReader<TcpStream>, TcpStream) {
     }
 }
 
-fn reply(r: &mut BufReader<TcpStream>) -> String {
+/// One reply, all its lines.
+pub(crate) fn reply(r: &mut BufReader<TcpStream>) -> String {
     let mut all = String::new();
     loop {
         let mut line = String::new();
@@ -44,7 +45,8 @@ fn reply(r: &mut BufReader<TcpStream>) -> String {
     }
 }
 
-fn say(w: &mut TcpStream, r: &mut BufReader<TcpStream>, line: &str) -> String {
+/// Sends a command line; the reply.
+pub(crate) fn say(w: &mut TcpStream, r: &mut BufReader<TcpStream>, line: &str) -> String {
     w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
     reply(r)
 }
