@@ -75,6 +75,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             crate::ingest::watcher::Timings {
                 idle_renew: imap.map(|i| i.idle_renew.0).unwrap_or_default(),
                 poll: imap.map(|i| i.poll.0).unwrap_or_default(),
+                // A node on standby tries for the watch once a heartbeat
+                // (at most every 15 s): the watch of a node taken as dead
+                // is taken over within about a heartbeat of that.
+                standby: config
+                    .database
+                    .heartbeat
+                    .0
+                    .min(crate::ingest::watcher::Timings::default().standby),
                 ..crate::ingest::watcher::Timings::default()
             },
             shutdown_view.clone(),

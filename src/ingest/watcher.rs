@@ -51,7 +51,8 @@ pub struct Timings {
     pub backoff_max: Duration,
     /// How long the watch lease holds unless renewed.
     pub lease: Duration,
-    /// How often a node on standby tries to take the lease.
+    /// How often a node on standby tries to take the lease (`praxis serve`:
+    /// once a heartbeat, at most this default).
     pub standby: Duration,
 }
 

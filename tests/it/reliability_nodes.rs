@@ -155,8 +155,9 @@ fn reliability_two_nodes_kill9_during_fanout() {
     }
     let claims_freed = died.elapsed();
     // The watch: a message into the list mailbox is stored by the
-    // survivor within the lease's bound (60 s lease + 15 s standby; the
-    // survivor lets the lease go sooner, when it takes the node as dead).
+    // survivor within the lease's bound (60 s lease + a heartbeat's
+    // standby; the survivor lets the lease go sooner, when it takes the
+    // node as dead).
     let ids = tokio::runtime::Runtime::new().unwrap().block_on(send_many(
         &stack.smtp,
         "list@example.test",
