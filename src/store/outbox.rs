@@ -371,17 +371,22 @@ const REMAINING_SQLITE: &str = "(SELECT COUNT(*) FROM outbox_audiences a
                            AND e.email = m.email AND e.status = 'active'
              WHERE e.delivery IN (SELECT value FROM json_each(x.value, '$.modes'))))";
 
-/// [`remaining`] on PostgreSQL: the same filter with its JSON functions.
-const REMAINING_POSTGRES: &str = "(SELECT COUNT(*) FROM outbox_audiences a
+/// [`remaining`] on PostgreSQL: the same filter with its JSON functions,
+/// the audience's modes read once (`OFFSET 0` keeps the subquery whole),
+/// not once per member.
+const REMAINING_POSTGRES: &str = "(SELECT COUNT(*)
+     FROM (SELECT a.community_id, a.cursor, a.cutoff, a.author, a.digest_format, a.exclude,
+                  ARRAY(SELECT json_array_elements_text(CAST(a.modes AS JSON))) AS modes
+           FROM outbox_audiences a WHERE a.outbox_id = o.id OFFSET 0) a
        JOIN members m ON m.community_id = a.community_id AND m.id > a.cursor AND m.id <= a.cutoff
-     WHERE a.outbox_id = o.id AND m.status = 'active'
-       AND m.delivery IN (SELECT json_array_elements_text(CAST(a.modes AS JSON)))
+     WHERE m.status = 'active' AND m.delivery = ANY (a.modes)
        AND NOT (m.own_posts = 0 AND m.email = a.author)
        AND (a.digest_format IS NULL OR m.digest_format = a.digest_format)
-       AND NOT EXISTS (SELECT 1 FROM json_array_elements(CAST(a.exclude AS JSON)) x
-             JOIN members e ON e.community_id = CAST(x.value ->> 'community' AS BIGINT)
-                           AND e.email = m.email AND e.status = 'active'
-             WHERE e.delivery IN (SELECT json_array_elements_text(x.value -> 'modes'))))";
+       AND (a.exclude = '[]'
+            OR NOT EXISTS (SELECT 1 FROM json_array_elements(CAST(a.exclude AS JSON)) x
+                 JOIN members e ON e.community_id = CAST(x.value ->> 'community' AS BIGINT)
+                               AND e.email = m.email AND e.status = 'active'
+                 WHERE e.delivery IN (SELECT json_array_elements_text(x.value -> 'modes')))))";
 
 /// Records `audience` as the recipients of message `id`: one row, whatever
 /// the member count. The sender expands it into delivery rows a batch at a
