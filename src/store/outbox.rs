@@ -1070,30 +1070,23 @@ fn mark_sent(
     tx: &impl Queries,
     outcomes: &[(DeliveryId, Outcome)],
 ) -> Result<std::collections::HashSet<i64>> {
-    let sent: Vec<(i64, i64)> = outcomes
+    let sent: Vec<serde_json::Value> = outcomes
         .iter()
         .filter_map(|(id, o)| match o {
-            Outcome::Sent { at } => Some((id.0, *at)),
+            Outcome::Sent { at } => Some(serde_json::json!({"id": id.0, "at": at})),
             _ => None,
         })
         .collect();
     if sent.is_empty() {
         return Ok(Default::default());
     }
-    let ids = serde_json::to_string(&sent.iter().map(|s| s.0).collect::<Vec<_>>())
-        .unwrap_or_else(|_| "[]".into());
-    let ats = serde_json::to_string(&sent.iter().map(|s| s.1).collect::<Vec<_>>())
-        .unwrap_or_else(|_| "[]".into());
     let changed = tx.query_map(
         "UPDATE deliveries d SET state = 'sent', sent_at = v.at, attempts = d.attempts + 1,
                 last_error = NULL, claimed_by = NULL, claimed_until = NULL
-         FROM (SELECT CAST(i.x AS BIGINT) AS id, CAST(a.x AS BIGINT) AS at
-               FROM json_array_elements_text(CAST(?1 AS JSON)) WITH ORDINALITY AS i(x, n)
-               JOIN json_array_elements_text(CAST(?2 AS JSON)) WITH ORDINALITY AS a(x, n)
-                 ON a.n = i.n) AS v
+         FROM json_to_recordset(CAST(?1 AS JSON)) AS v(id BIGINT, at BIGINT)
          WHERE d.id = v.id AND d.state IN ('pending', 'temp_failed')
          RETURNING d.id",
-        params![ids, ats],
+        params![serde_json::Value::Array(sent).to_string()],
         |r| r.get::<i64>(0),
     )?;
     Ok(changed.into_iter().collect())

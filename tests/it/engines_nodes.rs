@@ -1,13 +1,13 @@
 //! Several nodes on one PostgreSQL database, at the store: delivery
-//! claims that keep a copy from going out twice, and what a stopping node
-//! lets go; and at the daemon: a live node takes a silent one's claims and
+//! claims that keep a copy from going out twice, the rows a node expands
+//! claimed by it, and what a stopping node lets go; and at the daemon: a live node takes a silent one's claims and
 //! leases. (Leases and dead nodes in the store: `store/nodes.rs`'s unit
 //! tests, on both engines.)
 
 use std::time::{Duration, Instant};
 
-use praxis::model::OutboxKind;
-use praxis::store::{NewOutbox, NewRecipient, Outcome, Store};
+use praxis::model::{Delivery, OutboxKind};
+use praxis::store::{Audience, MemberFields, NewMember, NewOutbox, NewRecipient, Outcome, Store};
 
 use crate::engines::PgDatabase;
 use crate::engines_delivery::{RULE, community, no_notice};
@@ -85,6 +85,48 @@ fn a_delivery_claimed_by_another_node_waits_for_its_claim_to_lapse() {
         db.sql("SELECT count(*) FROM deliveries WHERE claimed_by IS NOT NULL"),
         "0"
     );
+}
+
+/// The delivery rows a node expands from an audience are claimed by it as
+/// they are made, and its claim then takes them as they are: no new row
+/// version (PostgreSQL's `xmin` stays), so no second write per copy.
+#[test]
+fn rows_a_node_expands_are_its_own_and_taken_without_a_rewrite() {
+    let Some(db) = PgDatabase::create() else {
+        return;
+    };
+    let mut store = Store::connect(&db.url, None).unwrap();
+    let c = community(&mut store);
+    let members: Vec<NewMember> = ["a@x.org", "b@x.org"]
+        .map(|e| NewMember {
+            email: e.into(),
+            fields: MemberFields::default(),
+        })
+        .into();
+    store.add_members(c, &members, "test").unwrap();
+    let msg = NewOutbox::new(Some(c), OutboxKind::Post, "[x] Hello", b"m");
+    let audience = Audience {
+        community: c,
+        modes: &[Delivery::Each],
+        author: None,
+        digest_format: None,
+        exclude: &[],
+    };
+    store.queue_to_members(&msg, &audience, 100).unwrap();
+    assert_eq!(store.expand_audiences(100, 10, 0).unwrap(), 2);
+    let me = praxis::store::this_node();
+    assert_eq!(
+        db.sql(
+            "SELECT string_agg(claimed_by || ' ' || claimed_until, ',' ORDER BY id) FROM deliveries"
+        ),
+        [0, 1]
+            .map(|_| format!("{me} {}", 100 + praxis::store::CLAIM_TTL))
+            .join(",")
+    );
+    let versions = || db.sql("SELECT string_agg(xmin::text, ',' ORDER BY id) FROM deliveries");
+    let before = versions();
+    assert_eq!(store.due_deliveries(100, 10, &[], &[]).unwrap().len(), 2);
+    assert_eq!(versions(), before, "taken without writing the rows again");
 }
 
 /// A home whose nodes beat every second (taken as dead after three
