@@ -421,7 +421,7 @@ impl Batch<'_> {
             serde_json::to_string(&parsed.attachments).unwrap_or_else(|_| "[]".into());
         let refs = serde_json::to_string(&parsed.references).unwrap_or_else(|_| "[]".into());
         let approved_at = (p.state == PostState::Approved).then_some(p.received_at);
-        let post = PostId(tx.query_one(
+        let post = PostId(tx.insert_id(
             "INSERT INTO posts (community_id, message_id, sha256, raw, size, source, envelope_to,
                 received_at, class, state, from_addr, from_name, subject, date, in_reply_to, refs,
                 list_id, text, attachments, member_id, thread_id, parent_id, approved_at, flag)
@@ -454,7 +454,6 @@ impl Batch<'_> {
                 approved_at,
                 flag,
             ],
-            |r| r.get(0),
         )?);
 
         if let Some(t) = thread_id {
@@ -657,11 +656,10 @@ impl Batch<'_> {
                 } else {
                     ThreadKind::Discussion
                 };
-                let id = tx.query_one(
+                let id = tx.insert_id(
                     "INSERT INTO threads (community_id, subject, base_subject, kind, first_at, last_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
                     params![p.community.0, parsed.subject, base, kind.as_str(), date],
-                    |r| r.get(0),
                 )?;
                 (ThreadId(id), true)
             }

@@ -252,7 +252,7 @@ impl Store {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         let last = moved.iter().map(|m| m.2).max().unwrap_or(date);
-        let to: i64 = tx.query_one(
+        let to: i64 = tx.insert_id(
             "INSERT INTO threads (community_id, root_post_id, subject, base_subject, kind,
                                   first_at, last_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
@@ -265,7 +265,6 @@ impl Store {
                 date,
                 last
             ],
-            |r| r.get(0),
         )?;
         for (id, mid, _) in &moved {
             tx.execute(
