@@ -104,9 +104,20 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let checkpointer = Checkpointer::start(store.path())?;
     let mut batches = 0usize;
+    // What a batch leaves (its bytes and parses) is freed on a thread of
+    // its own: the parse threads allocated it, and freeing it here made
+    // this thread wait for their allocator's locks (glibc frees a block in
+    // the arena of the thread that allocated it).
+    let (spent_tx, spent_rx) =
+        std::sync::mpsc::sync_channel::<Vec<(Vec<u8>, pipeline::Outcome)>>(1);
+    let dropper = std::thread::Builder::new()
+        .name("import-free".into())
+        .spawn(move || spent_rx.into_iter().for_each(drop))
+        .ok();
     let written = bulk::run(&inputs, BATCH, threads, |messages, progress| {
         let batch = store.import_batch()?;
         let t = now();
+        let mut spent = Vec::with_capacity(messages.len());
         for m in messages {
             s.messages += 1;
             let o = pipeline::ingest_prepared(
@@ -125,8 +136,12 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
                 Stored::New { .. } if o.unparseable() => s.unparseable += 1,
                 Stored::New { .. } => s.imported += 1,
             }
+            spent.push((m.raw, o));
         }
         batch.commit()?;
+        if dropper.is_some() {
+            let _ = spent_tx.send(spent);
+        }
         batches += 1;
         if batches.is_multiple_of(CHECKPOINT_EVERY) {
             checkpointer.nudge();
@@ -142,6 +157,10 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
     // reach the disk here, before anything is reported stored, and after
     // a failure too, so a second run has less to do.
     checkpointer.finish();
+    drop(spent_tx);
+    if let Some(d) = dropper {
+        let _ = d.join();
+    }
     let synced = store.sync_wal();
     written?;
     synced?;
