@@ -670,13 +670,27 @@ impl Batch<'_> {
                 (keep, false)
             }
         };
+        // `known` was read in this transaction, under the writers' lock:
+        // a key it lacks has no row, and one it has keeps its row. (An
+        // upsert would do both, but SQLite runs its DO UPDATE as a second
+        // write, and journals every page the statement changes first.)
         for (k, was) in keys.iter().zip(&known) {
-            if *was != Some(t) {
-                tx.execute(
-                    "INSERT INTO thread_refs (community_id, message_id, thread_id) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (community_id, message_id) DO UPDATE SET thread_id = excluded.thread_id",
-                    params![p.community.0, k, t.0],
-                )?;
+            match was {
+                None => {
+                    tx.execute(
+                        "INSERT INTO thread_refs (community_id, message_id, thread_id)
+                         VALUES (?1, ?2, ?3)",
+                        params![p.community.0, k, t.0],
+                    )?;
+                }
+                Some(was) if *was != t => {
+                    tx.execute(
+                        "UPDATE thread_refs SET thread_id = ?3
+                         WHERE community_id = ?1 AND message_id = ?2",
+                        params![p.community.0, k, t.0],
+                    )?;
+                }
+                Some(_) => {}
             }
         }
         Ok(Placed {
