@@ -793,6 +793,8 @@ const ROOT_ENTRIES: &[&str] = &[
     ".ci",
     // .config/nextest.toml: a test that hangs fails instead of holding CI.
     ".config",
+    // .cargo/config.toml: the bundled SQLite's build flags.
+    ".cargo",
     "src",
     "templates",
     "config",
