@@ -107,6 +107,10 @@ const LANDED: &[(i64, &str)] = &[
         25,
         "6cd92d43841de782232159f7cb5a9b4e88afaba62ec796b5b88cec87e76930c8",
     ),
+    (
+        26,
+        "2b92c12e88a9428b2ed48f5f984b7c670f84d0f8b9fe70269b5493237e8c0cf0",
+    ),
 ];
 
 /// PostgreSQL's migrations that have landed, likewise never to be edited.
@@ -122,6 +126,10 @@ const LANDED_POSTGRES: &[(i64, &str)] = &[
     (
         25,
         "9410872374c150e87a944574509bcb68962b684ec81f78154843b800abb307d4",
+    ),
+    (
+        26,
+        "a09a1ad660a8267a57829564168d202fb3bc476833b9461b23858bd31943eeb3",
     ),
 ];
 
