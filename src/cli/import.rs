@@ -19,7 +19,8 @@ use crate::model::Source;
 use crate::store::{Checkpointer, Store, StoreError, Stored, now};
 
 /// Messages per transaction (and per parsed batch: memory is bounded by
-/// three batches in flight).
+/// five batches, three in flight through `ingest::bulk` and two written
+/// ones on their way to the freeing thread).
 const BATCH: usize = 500;
 
 /// Commits between two checkpoints (about 16 MB of WAL on the generated
