@@ -140,9 +140,9 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> Result<ExitCode> {
             spent.push((m.raw, o));
         }
         batch.commit()?;
-        if dropper.is_some() {
-            let _ = spent_tx.send(spent);
-        }
+        // Without the thread its receiver is gone, and `send` hands the
+        // batch back to be dropped here.
+        let _ = spent_tx.send(spent);
         batches += 1;
         if batches.is_multiple_of(CHECKPOINT_EVERY) {
             checkpointer.nudge();
