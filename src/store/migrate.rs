@@ -4,6 +4,8 @@
 //! different text for the same number refuses to go on, so a landed
 //! migration can never be edited silently.
 
+use std::collections::HashMap;
+
 use rusqlite::Connection;
 
 use super::engine::params;
@@ -209,25 +211,32 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
     if found > known {
         return Err(StoreError::TooNew { found, known });
     }
+    // Every recorded checksum in one query: an open of an up-to-date
+    // database (each `praxis ingest` from an MTA pipe is one) reads them
+    // once rather than one query per migration.
+    let applied: HashMap<i64, String> = conn
+        .prepare("SELECT version, sha256 FROM schema_migrations")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     for m in MIGRATIONS {
         let sum = m.checksum();
-        let check = |applied: Option<String>| match applied {
-            Some(a) if a == sum => Ok(true),
+        let check = |applied: Option<&String>| match applied {
+            Some(a) if *a == sum => Ok(true),
             Some(a) => Err(StoreError::MigrationEdited {
                 name: m.name.to_string(),
-                applied: a,
+                applied: a.clone(),
                 embedded: sum.clone(),
             }),
             None => Ok(false),
         };
-        if check(recorded(conn, m.version)?)? {
+        if check(applied.get(&m.version))? {
             continue;
         }
         // Look again holding the write lock (IMMEDIATE), so two processes
         // opening a new database at once (the daemon and `praxis status`)
         // cannot both apply the same migration.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        if check(recorded(&tx, m.version)?)? {
+        if check(recorded(&tx, m.version)?.as_ref())? {
             continue;
         }
         tx.execute_batch(m.sql)?;
