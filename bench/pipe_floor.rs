@@ -19,19 +19,9 @@ fn main() -> rusqlite::Result<()> {
     };
     let conn = rusqlite::Connection::open(db)?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    let mut on: std::ffi::c_int = 1;
-    // SAFETY: the handle is this live connection's; "main" is NUL-terminated;
-    // SQLITE_FCNTL_PERSIST_WAL reads and writes one int through the pointer.
-    let rc = unsafe {
-        rusqlite::ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
-            (&raw mut on).cast(),
-        )
-    };
-    assert_eq!(rc, rusqlite::ffi::SQLITE_OK, "SQLITE_FCNTL_PERSIST_WAL");
-    conn.pragma_update(None, "journal_size_limit", 16_384_000)?;
+    // The WAL kept between connections and emptied at the last close, as
+    // every praxis connection keeps it.
+    praxis::store::keep_wal_file(&conn).expect("keep the WAL file");
     conn.execute_batch("PRAGMA synchronous = FULL; BEGIN IMMEDIATE")?;
     conn.execute("INSERT INTO bench_floor VALUES (randomblob(?1))", [3000])?;
     conn.execute_batch("COMMIT")?;

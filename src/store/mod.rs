@@ -117,7 +117,8 @@ const IMPORT_WAL_PAGES: i64 = 32768;
 /// sync the directory for the new WAL, and delete them again as it closed,
 /// about a tenth of its CPU. The closing checkpoint still folds the WAL
 /// into the database first, so what is left on disk is an empty WAL.
-fn keep_wal_file(conn: &Connection) -> Result<()> {
+/// Public for `bench/pipe_floor.rs`, whose floor keeps the WAL as praxis does.
+pub fn keep_wal_file(conn: &Connection) -> Result<()> {
     let mut on: std::ffi::c_int = 1;
     // SAFETY: the handle is this live connection's; "main" is a
     // NUL-terminated name; SQLITE_FCNTL_PERSIST_WAL reads and writes one
