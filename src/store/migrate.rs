@@ -229,7 +229,16 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
             }),
             None => Ok(false),
         };
-        if check(applied.get(&m.version))? {
+        // One the snapshot lacks is looked for again, without the lock:
+        // another process opening the same new database (the daemon, and
+        // a `praxis status` beside it) may have applied it since, and
+        // taking the write lock just to see that would make every opener
+        // queue behind every other for each of the migrations.
+        let seen = match applied.get(&m.version) {
+            Some(a) => Some(a.clone()),
+            None => recorded(conn, m.version)?,
+        };
+        if check(seen.as_ref())? {
             continue;
         }
         // Look again holding the write lock (IMMEDIATE), so two processes

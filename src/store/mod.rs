@@ -174,10 +174,29 @@ impl Store {
             path: path.to_path_buf(),
             actor: audit::Actor::default(),
         };
-        store.configure()?;
-        keep_wal_file(store.sqlite()?)?;
-        migrate::apply(store.sqlite_mut()?)?;
+        // Several processes opening a new database at once (the daemon and
+        // a `praxis status` beside it) can get SQLITE_BUSY at once, busy
+        // timeout or not: switching the new file to WAL and the first
+        // migrations turn a read lock into a write lock, where SQLite calls
+        // no busy handler (waiting there could deadlock). Setting up is
+        // idempotent, so it is tried again for as long as the busy timeout.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match store.set_up() {
+                Err(StoreError::Busy) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                done => break done?,
+            }
+        }
         Ok(store)
+    }
+
+    /// A file database's settings, its kept WAL and its migrations.
+    fn set_up(&mut self) -> Result<()> {
+        self.configure()?;
+        keep_wal_file(self.sqlite()?)?;
+        migrate::apply(self.sqlite_mut()?)
     }
 
     /// Opens (and migrates) the configured database: the SQLite file or

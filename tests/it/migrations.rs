@@ -4,6 +4,8 @@
 use praxis::store::migrate::{MIGRATIONS, POSTGRES_MIGRATIONS};
 use praxis::store::{Store, StoreError};
 
+use crate::support::Home;
+
 /// Checksums of migrations that have landed. A landed migration is never
 /// edited: add a new file instead, and append its checksum here.
 const LANDED: &[(i64, &str)] = &[
@@ -272,6 +274,37 @@ fn a_file_database_uses_wal_and_reopens_without_reapplying() {
     drop(store);
     let again = Store::open(&path).unwrap();
     assert_eq!(again.schema_version().unwrap(), MIGRATIONS.len() as i64);
+}
+
+/// Several processes opening one new database at once (the daemon, and
+/// the test or the operator's `praxis status` beside it) all get it. Setting
+/// up a new file can answer SQLITE_BUSY at once, busy timeout or not, so
+/// `Store::open` tries it again. Without that, 5 of 12 runs of this test
+/// failed, and once a daemon started beside `wait_health`'s polling exited.
+#[test]
+fn processes_opening_a_new_database_at_once_all_get_it() {
+    for round in 0..6 {
+        let home = Home::new();
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("praxis"));
+                c.arg("--config")
+                    .arg(home.config())
+                    .args(["-q", "queue", "-c", "health"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped());
+                c.spawn().unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
 
 #[test]
