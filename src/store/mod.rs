@@ -114,8 +114,8 @@ const IMPORT_WAL_PAGES: i64 = 32768;
 /// emptied rather than deleted (SQLITE_FCNTL_PERSIST_WAL with a
 /// journal_size_limit). Each `praxis ingest` from an MTA pipe with no
 /// daemon running is the last connection: it used to create both files,
-/// sync the directory for the new WAL, and delete them again as it closed,
-/// about a tenth of its CPU. The closing checkpoint still folds the WAL
+/// sync the directory for the new WAL, and delete them again as it closed
+/// (with one query for the migrations, 3% of its CPU). The closing checkpoint still folds the WAL
 /// into the database first, so what is left on disk is an empty WAL.
 /// Public for `bench/pipe_floor.rs`, whose floor keeps the WAL as praxis does.
 pub fn keep_wal_file(conn: &Connection) -> Result<()> {
@@ -176,10 +176,11 @@ impl Store {
         };
         // Several processes opening a new database at once (the daemon and
         // a `praxis status` beside it) can get SQLITE_BUSY at once, busy
-        // timeout or not: switching the new file to WAL and the first
-        // migrations turn a read lock into a write lock, where SQLite calls
-        // no busy handler (waiting there could deadlock). Setting up is
-        // idempotent, so it is tried again for as long as the busy timeout.
+        // timeout or not, while the new file is switched to WAL and
+        // migrated: SQLite calls no busy handler where waiting could
+        // deadlock, as when a connection holding a read lock wants the
+        // write lock. Setting up is idempotent, so it is tried again for
+        // as long as the busy timeout.
         let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
         loop {
             match store.set_up() {
