@@ -115,8 +115,9 @@ const IMPORT_WAL_PAGES: i64 = 32768;
 /// journal_size_limit). Each `praxis ingest` from an MTA pipe with no
 /// daemon running is the last connection: it used to create both files,
 /// sync the directory for the new WAL, and delete them again as it closed
-/// (with one query for the migrations, 3% of its CPU). The closing checkpoint still folds the WAL
-/// into the database first, so what is left on disk is an empty WAL.
+/// (with one query for the migrations, 3% of its CPU). The closing
+/// checkpoint still folds the WAL into the database first, so what is left
+/// on disk is an empty WAL.
 /// Public for `bench/pipe_floor.rs`, whose floor keeps the WAL as praxis does.
 pub fn keep_wal_file(conn: &Connection) -> Result<()> {
     let mut on: std::ffi::c_int = 1;
